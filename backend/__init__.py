@@ -1,0 +1,1 @@
+"""Parta backend: the school system's domain, storage and HTTP API."""

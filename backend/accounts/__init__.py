@@ -1,0 +1,1 @@
+"""Accounts: sign-in, tokens, activation codes, password reset, roles and grants."""

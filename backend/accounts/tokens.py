@@ -1,0 +1,107 @@
+"""Access tokens (short-lived JWTs carrying the grants) and opaque one-time secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.security.jwt import JWTAuth, Token
+from redis.asyncio import Redis
+
+from backend.core.rights import Grant, Principal
+
+REVOKED_SESSION_KEY = "parta:auth:revoked-session:{sid}"
+
+
+def digest(secret: str) -> str:
+    """What we keep of a refresh token or a one-time code: never the secret itself."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_refresh_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def new_numeric_code(digits: int = 6) -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(digits))
+
+
+def new_activation_code() -> str:
+    """Easy to type from a paper slip: 12 characters without look-alikes, in groups of four."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    raw = "".join(secrets.choice(alphabet) for _ in range(12))
+    return "-".join(raw[i : i + 4] for i in range(0, 12, 4))
+
+
+def normalize_activation_code(code: str) -> str:
+    return "".join(c for c in code.upper() if c.isalnum())
+
+
+def build_jwt_auth(
+    secret: str, lifetime: timedelta, exclude: list[str]
+) -> JWTAuth[Principal, Token]:
+    """Litestar's JWT support, wired to read principals from tokens and honour logouts."""
+    return JWTAuth[Principal, Token](
+        retrieve_user_handler=retrieve_principal,
+        revoked_token_handler=is_session_revoked,
+        token_secret=secret,
+        default_token_expiration=lifetime,
+        exclude=exclude,
+        exclude_opt_key="exclude_from_auth",
+        description="Токен доступа из /api/v1/auth/login",
+    )
+
+
+class AccessTokens:
+    """Issues access tokens through Litestar's JWT support and reads principals back from them."""
+
+    def __init__(self, jwt_auth: JWTAuth[Principal, Token], lifetime: timedelta) -> None:
+        self.jwt_auth = jwt_auth
+        self.lifetime = lifetime
+
+    @classmethod
+    def unused(cls) -> AccessTokens:
+        """For commands that create accounts but never sign anyone in."""
+        return cls(build_jwt_auth(secrets.token_urlsafe(48), timedelta(0), []), timedelta(0))
+
+    def issue(self, user_id: int, grants: list[Grant], session_id: str, name: str) -> str:
+        return self.jwt_auth.create_token(
+            identifier=str(user_id),
+            token_expiration=self.lifetime,
+            token_unique_jwt_id=uuid.uuid4().hex,
+            token_extras={
+                "sid": session_id,
+                "name": name,
+                "grants": [g.to_claim() for g in grants],
+            },
+        )
+
+
+def principal_from_token(token: Token) -> Principal:
+    extras: dict[str, Any] = token.extras or {}
+    return Principal(
+        user_id=int(token.sub),
+        grants=tuple(Grant.from_claim(c) for c in extras.get("grants", [])),
+        session_id=str(extras.get("sid", "")),
+        display_name=str(extras.get("name", "")),
+    )
+
+
+async def retrieve_principal(
+    token: Token, connection: ASGIConnection[Any, Any, Any, Any]
+) -> Principal:
+    """Litestar's `retrieve_user_handler`: the token is the whole truth, no database trip."""
+    return principal_from_token(token)
+
+
+async def is_session_revoked(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """Litestar's `revoked_token_handler`: logout marks the session revoked in Redis."""
+    redis: Redis = connection.app.state.redis
+    sid = (token.extras or {}).get("sid")
+    if not sid:
+        return True
+    return bool(await redis.exists(REVOKED_SESSION_KEY.format(sid=sid)))

@@ -1,0 +1,453 @@
+"""Web admin: simple pages for the common bulk tasks of a school, under /admin/tasks.
+
+Generate the lessons of a study period, print activation codes for a class, import a file of
+pupils, guardians, staff or classes. Each form calls the same service the API calls, with the
+signed-in person as the actor, so rights (404 outside the school), validation, audit and the
+outbox are exactly the API's.
+
+Signing in: the form posts a login and password to our own accounts service (with its
+throttling); the access token is kept in an HttpOnly, SameSite=Strict cookie limited to
+`/admin`, read back here and checked for revocation like a bearer token. Forms carry a CSRF
+token that must match a second cookie (double submit). See docs/decisions/0101-web-admin.md.
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+from datetime import date
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import Cookie, UploadFile
+from litestar.enums import MediaType
+from litestar.exceptions import NotAuthorizedException
+from litestar.response import Redirect, Response
+from litestar.security.jwt import Token
+from litestar.status_codes import HTTP_303_SEE_OTHER
+
+from backend.accounts.services import AccountsService
+from backend.accounts.tokens import REVOKED_SESSION_KEY, principal_from_token
+from backend.admin.piccolo import MOUNT_PATH, SESSION_COOKIE, open_session
+from backend.core.context import Actor
+from backend.core.errors import DomainError, Forbidden, ValidationFailed
+from backend.core.http import PUBLIC, client_ip
+from backend.core.rights import Permission, Principal
+from backend.i18n import t
+from backend.schools import imports, people, structure, timetable
+from backend.schools.services import school_names, schools_in_scope
+from backend.schools.tables import SchoolClass, StudyPeriod
+
+TOKEN_COOKIE = "parta_admin"
+CSRF_COOKIE = "parta_admin_csrf"
+TASK_PERMISSIONS = (Permission.STRUCTURE_MANAGE, Permission.ACCOUNTS_MANAGE)
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem;color:#222}
+h1{font-size:1.4rem} h2{font-size:1.1rem;margin-top:2rem}
+form{border:1px solid #ccc;padding:1rem;border-radius:6px;margin:.5rem 0}
+label{display:block;margin:.4rem 0} .error{color:#a00;font-weight:600}
+table{border-collapse:collapse} td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}
+.code{font-family:monospace;font-size:1.1rem}
+"""
+
+
+def page(title: str, body: str, status: int = 200) -> Response[str]:
+    doc = (
+        f'<!doctype html><html lang="ru"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)} — Парта</title><style>{_STYLE}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+    return Response(content=doc, media_type=MediaType.HTML, status_code=status)
+
+
+def e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _token_secret(request: Request[Any, Any, Any]) -> tuple[str, str]:
+    accounts: AccountsService = request.app.state.accounts
+    auth = accounts.tokens.jwt_auth
+    return auth.token_secret, auth.algorithm
+
+
+async def principal_from_cookie(request: Request[Any, Any, Any]) -> Principal | None:
+    raw = request.cookies.get(TOKEN_COOKIE)
+    if not raw:
+        return None
+    secret, algorithm = _token_secret(request)
+    try:
+        token = Token.decode(raw, secret, algorithm)
+    except NotAuthorizedException:
+        return None
+    sid = (token.extras or {}).get("sid")
+    if not sid or await request.app.state.redis.exists(REVOKED_SESSION_KEY.format(sid=sid)):
+        return None
+    return principal_from_token(token)
+
+
+def actor_of(request: Request[Any, Any, Any], principal: Principal) -> Actor:
+    return Actor(
+        principal=principal,
+        ip=client_ip(request),
+        request_id=str(request.scope.get("state", {}).get("request_id", "")),
+        user_agent=request.headers.get("user-agent", "")[:300],
+    )
+
+
+def _csrf_field(request: Request[Any, Any, Any]) -> str:
+    return f'<input type="hidden" name="csrf" value="{e(request.cookies.get(CSRF_COOKIE, ""))}">'
+
+
+async def _form(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    form = await request.form()
+    return dict(form.items())
+
+
+def _check_csrf(request: Request[Any, Any, Any], form: dict[str, Any]) -> None:
+    expected = request.cookies.get(CSRF_COOKIE, "")
+    given = str(form.get("csrf", ""))
+    if not expected or not secrets.compare_digest(expected, given):
+        raise Forbidden(key="admin.csrf")
+
+
+def _to_login() -> Redirect:
+    return Redirect(path="/admin/tasks/login", status_code=HTTP_303_SEE_OTHER)
+
+
+def _error_page(exc: DomainError) -> Response[str]:
+    details = ""
+    if isinstance(exc.details, dict) and exc.details.get("problems"):
+        rows = "".join(
+            f"<tr><td>{e(p.get('line', ''))}</td><td>{e(p.get('column', ''))}</td>"
+            f"<td>{e(p.get('message', ''))}</td></tr>"
+            for p in exc.details["problems"][:200]
+        )
+        details = f"<table><tr><th>Строка</th><th>Столбец</th><th>Ошибка</th></tr>{rows}</table>"
+    back = '<p><a href="/admin/tasks">← К задачам</a></p>'
+    return page(
+        t("admin.error_title"),
+        f'<p class="error">{e(exc.message)}</p>{details}{back}',
+        status=exc.status_code,
+    )
+
+
+class AdminTasksController(Controller):
+    path = "/admin/tasks"
+    include_in_schema = False
+    opt = PUBLIC  # signed in by the admin cookie, checked in each handler
+
+    @get("/login", sync_to_thread=False)
+    def login_form(self, request: Request[Any, Any, Any]) -> Response[str]:
+        csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        body = (
+            '<form method="post" action="/admin/tasks/login">'
+            f'<input type="hidden" name="csrf" value="{e(csrf)}">'
+            '<label>Логин, телефон или e-mail <input name="identifier" required></label>'
+            '<label>Пароль <input name="password" type="password" required></label>'
+            "<button>Войти</button></form>"
+        )
+        response = page(t("admin.login_title"), body)
+        response.cookies.append(_csrf_cookie(csrf))
+        return response
+
+    @post("/login", status_code=HTTP_303_SEE_OTHER)
+    async def login(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        form = await _form(request)
+        try:
+            _check_csrf(request, form)
+            identifier, password = str(form.get("identifier", "")), str(form.get("password", ""))
+            if not identifier or not password:
+                raise ValidationFailed(key="auth.identifier_required")
+            accounts: AccountsService = request.app.state.accounts
+            pair = await accounts.login(
+                Actor(principal=None, ip=client_ip(request)), identifier, password
+            )
+        except DomainError as exc:
+            return _error_page(exc)
+        response: Response[Any] = Redirect(path="/admin/tasks", status_code=HTTP_303_SEE_OTHER)
+        response.cookies.append(
+            Cookie(
+                key=TOKEN_COOKIE,
+                value=pair.access_token,
+                path="/admin",
+                httponly=True,
+                samesite="strict",
+                secure=request.url.scheme == "https",
+                max_age=pair.expires_in,
+            )
+        )
+        return response
+
+    @post("/logout", status_code=HTTP_303_SEE_OTHER)
+    async def logout(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        response: Response[Any] = _to_login()
+        response.cookies.append(Cookie(key=TOKEN_COOKIE, value="", path="/admin", max_age=0))
+        return response
+
+    @get("/")
+    async def index(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        principal = await principal_from_cookie(request)
+        if principal is None:
+            return _to_login()
+        if not any(principal.has_permission(p) for p in TASK_PERMISSIONS):
+            return _error_page(Forbidden())
+        school_ids: set[int] = set()
+        everywhere = False
+        for permission in TASK_PERMISSIONS:
+            ids = await schools_in_scope(principal, permission)
+            if ids is None:
+                everywhere = True
+            else:
+                school_ids |= ids
+        chosen = request.query_params.get("school_id")
+        if chosen and chosen.isdigit():
+            school_ids = {int(chosen)} if everywhere or int(chosen) in school_ids else set()
+        elif everywhere:
+            return page(
+                t("admin.tasks_title"),
+                '<form method="get"><label>Номер школы (id) <input name="school_id"></label>'
+                "<button>Открыть</button></form>"
+                f'<form method="post" action="/admin/tasks/tables">{_csrf_field(request)}'
+                f"<button>{e(t('admin.tables_button'))}</button></form>",
+            )
+        names = await school_names(school_ids)
+        parts = [f"<p>{e(principal.display_name)}</p>", _logout_form(request)]
+        if principal.is_system(Permission.STRUCTURE_MANAGE):
+            parts.append(
+                f'<form method="post" action="/admin/tasks/tables">{_csrf_field(request)}'
+                f"<button>{e(t('admin.tables_button'))}</button></form>"
+            )
+        for school_id in sorted(names):
+            parts.append(await _school_forms(request, school_id, names[school_id]))
+        if not names:
+            parts.append(f"<p>{e(t('admin.no_schools'))}</p>")
+        return page(t("admin.tasks_title"), "".join(parts))
+
+    @post("/tables", status_code=HTTP_303_SEE_OTHER)
+    async def open_tables(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """Open piccolo_admin (read-only structure tables): system administrators only."""
+        principal = await principal_from_cookie(request)
+        if principal is None:
+            return _to_login()
+        form = await _form(request)
+        try:
+            _check_csrf(request, form)
+            if not principal.is_system(Permission.STRUCTURE_MANAGE):
+                raise Forbidden(key="admin.tables_forbidden")
+            token, expires = await open_session(actor_of(request, principal))
+        except DomainError as exc:
+            return _error_page(exc)
+        response: Response[Any] = Redirect(path=f"{MOUNT_PATH}/", status_code=HTTP_303_SEE_OTHER)
+        response.cookies.append(
+            Cookie(
+                key=SESSION_COOKIE,
+                value=token,
+                path=MOUNT_PATH,
+                httponly=True,
+                samesite="strict",
+                secure=request.url.scheme == "https",
+                expires=int(expires.timestamp()),
+            )
+        )
+        return response
+
+    @post("/generate", status_code=200)
+    async def generate(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        principal = await principal_from_cookie(request)
+        if principal is None:
+            return _to_login()
+        form = await _form(request)
+        try:
+            _check_csrf(request, form)
+            school_id = _int(form, "school_id")
+            period = await structure.one(
+                StudyPeriod.select(
+                    StudyPeriod.starts_on, StudyPeriod.ends_on, StudyPeriod.name
+                ).where(
+                    (StudyPeriod.id == _int(form, "period_id"))
+                    & (StudyPeriod.academic_year.school == school_id)
+                )
+            )
+            result = await timetable.generate_lessons(
+                actor_of(request, principal), school_id, period["starts_on"], period["ends_on"]
+            )
+        except DomainError as exc:
+            return _error_page(exc)
+        done = t(
+            "admin.generated",
+            period=period["name"],
+            created=result.created,
+            kept=result.kept,
+            removed=result.removed,
+            kept_with_content=result.kept_with_content,
+        )
+        body = f'<p>{e(done)}</p><p><a href="/admin/tasks">← К задачам</a></p>'
+
+        return page(t("admin.generate_title"), body)
+
+    @post("/codes", status_code=200)
+    async def codes(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        principal = await principal_from_cookie(request)
+        if principal is None:
+            return _to_login()
+        form = await _form(request)
+        try:
+            _check_csrf(request, form)
+            who = str(form.get("who", "guardians"))
+            if who not in ("guardians", "pupils", "both"):
+                raise ValidationFailed(key="people.codes_who_invalid")
+            class_id = _int(form, "class_id")
+            issued = (
+                await people.issue_codes_for_class(
+                    actor_of(request, principal),
+                    class_id,
+                    who,  # type: ignore[arg-type]
+                    accounts=request.app.state.accounts,
+                )
+            ).printed
+            klass = await structure.one(
+                SchoolClass.select(SchoolClass.grade, SchoolClass.letter).where(
+                    SchoolClass.id == class_id
+                )
+            )
+        except DomainError as exc:
+            return _error_page(exc)
+        rows = "".join(
+            f"<tr><td>{e(c.full_name)}</td><td>{e(', '.join(c.pupils))}</td>"
+            f'<td class="code">{e(c.code)}</td>'
+            f"<td>{e(c.expires_at.strftime('%d.%m.%Y'))}</td></tr>"
+            for c in issued
+        )
+        table = (
+            "<table><tr><th>Кому</th><th>Обучающиеся</th><th>Код</th><th>Действует до</th></tr>"
+            f"{rows}</table>"
+            if issued
+            else f"<p>{e(t('admin.no_codes'))}</p>"
+        )
+        title = t(
+            "admin.codes_title", class_name=structure.class_name(klass["grade"], klass["letter"])
+        )
+        return page(title, f"<p>{e(t('admin.codes_hint'))}</p>{table}")
+
+    @post("/import", status_code=200, request_max_body_size=MAX_UPLOAD_BYTES + 64 * 1024)
+    async def import_file(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        principal = await principal_from_cookie(request)
+        if principal is None:
+            return _to_login()
+        form = await _form(request)
+        try:
+            _check_csrf(request, form)
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise ValidationFailed(key="admin.file_required")
+            data = await upload.read()
+            if len(data) > MAX_UPLOAD_BYTES:
+                raise ValidationFailed(key="admin.file_too_large", megabytes=5)
+            kind = str(form.get("kind", ""))
+            if kind not in imports.COLUMNS:
+                raise ValidationFailed(key="admin.kind_invalid")
+            report = await imports.import_file(
+                actor_of(request, principal),
+                _int(form, "school_id"),
+                kind,
+                data,
+                upload.filename or "",
+                create_classes=form.get("create_classes") == "on",
+                dry_run=form.get("dry_run") == "on",
+            )
+        except DomainError as exc:
+            return _error_page(exc)
+        message = t(
+            "admin.imported" if report.imported else "admin.import_checked",
+            rows=report.rows,
+            created=report.created,
+            would_create=report.would_create,
+        )
+        return page(
+            t("admin.import_title"),
+            f'<p>{e(message)}</p><p><a href="/admin/tasks">← К задачам</a></p>',
+        )
+
+
+def _int(form: dict[str, Any], name: str) -> int:
+    value = str(form.get(name, ""))
+    if not value.isdigit():
+        raise ValidationFailed(key="error.wrong_type", field=name)
+    return int(value)
+
+
+def _csrf_cookie(value: str) -> Cookie:
+    return Cookie(key=CSRF_COOKIE, value=value, path="/admin", samesite="strict", httponly=True)
+
+
+def _logout_form(request: Request[Any, Any, Any]) -> str:
+    return (
+        f'<form method="post" action="/admin/tasks/logout">{_csrf_field(request)}'
+        "<button>Выйти</button></form>"
+    )
+
+
+async def _school_forms(request: Request[Any, Any, Any], school_id: int, name: str) -> str:
+    csrf = _csrf_field(request)
+    periods = (
+        await StudyPeriod.select(
+            StudyPeriod.id,
+            StudyPeriod.name,
+            StudyPeriod.starts_on,
+            StudyPeriod.ends_on,
+            StudyPeriod.grades,
+        )
+        .where(StudyPeriod.academic_year.school == school_id)
+        .order_by(StudyPeriod.starts_on)
+        .output(load_json=True)
+    )
+    classes = (
+        await SchoolClass.select(SchoolClass.id, SchoolClass.grade, SchoolClass.letter)
+        .where(SchoolClass.school == school_id)
+        .order_by(SchoolClass.grade)
+        .order_by(SchoolClass.letter)
+    )
+    period_options = "".join(
+        f'<option value="{p["id"]}">{e(p["name"])} ({p["starts_on"]:%d.%m.%Y}–'
+        f"{p['ends_on']:%d.%m.%Y}; классы {e(', '.join(map(str, p['grades'])))})</option>"
+        for p in periods
+    )
+    class_options = "".join(
+        f'<option value="{c["id"]}">{e(structure.class_name(c["grade"], c["letter"]))}</option>'
+        for c in classes
+    )
+    kinds = {
+        "pupils": "обучающиеся",
+        "guardians": "родители",
+        "staff": "сотрудники",
+        "classes": "классы",
+    }
+    kind_options = "".join(
+        f'<option value="{k}">{e(v)}</option>' for k, v in kinds.items() if k in imports.COLUMNS
+    )
+    hidden = f'<input type="hidden" name="school_id" value="{school_id}">{csrf}'
+    return (
+        f"<h2>{e(name)}</h2>"
+        f'<form method="post" action="/admin/tasks/generate">{hidden}'
+        f"<strong>{e(t('admin.generate_title'))}</strong>"
+        f'<label>Период <select name="period_id">{period_options}</select></label>'
+        "<button>Сформировать</button></form>"
+        f'<form method="post" action="/admin/tasks/codes">{hidden}'
+        f"<strong>{e(t('admin.codes_form'))}</strong>"
+        f'<label>Класс <select name="class_id">{class_options}</select></label>'
+        '<label>Кому <select name="who"><option value="guardians">родителям</option>'
+        '<option value="pupils">обучающимся</option><option value="both">всем</option>'
+        "</select></label><button>Выдать коды</button></form>"
+        f'<form method="post" action="/admin/tasks/import" enctype="multipart/form-data">{hidden}'
+        f"<strong>{e(t('admin.import_title'))}</strong>"
+        f'<label>Что <select name="kind">{kind_options}</select></label>'
+        '<label>Файл (CSV или XLSX) <input type="file" name="file" required></label>'
+        '<label><input type="checkbox" name="create_classes"> создать недостающие классы</label>'
+        '<label><input type="checkbox" name="dry_run"> только проверить</label>'
+        "<button>Загрузить</button></form>"
+    )
+
+
+__all__ = ["AdminTasksController", "date"]

@@ -1,0 +1,154 @@
+"""The application factory: `create_app(settings)` builds the Litestar app; nothing runs at import.
+
+Connections are opened by the lifespan and closed with it. Everything a request needs is reached
+through `app.state` (engine, Redis, services), set up here from the settings passed in.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.stores.redis import RedisStore
+from piccolo.engine.base import Engine
+from redis.asyncio import Redis
+
+from backend.accounts.api import AccountsController, AuthController
+from backend.accounts.passwords import Passwords
+from backend.accounts.services import AccountsService
+from backend.accounts.tokens import AccessTokens, build_jwt_auth
+from backend.admin.piccolo import piccolo_admin_handler
+from backend.admin.tasks import AdminTasksController
+from backend.audit.api import AuditController
+from backend.core import db
+from backend.core.http import RequestIdMiddleware, provide_actor, provide_principal
+from backend.core.http_errors import EXCEPTION_HANDLERS
+from backend.core.redis import make_redis
+from backend.core.storage import LocalStorage
+from backend.journal.api import DiaryController, JournalController, MarkingCatalogController
+from backend.journal.cache import DiaryCache
+from backend.journal.timetable_follow import follow_timetable
+from backend.logs import configure_logging
+from backend.messaging.api import MessagingController
+from backend.ops.api import health, ready, root
+from backend.reports.api import ReportsController
+from backend.schools.people_api import CONTROLLERS as PEOPLE_CONTROLLERS
+from backend.schools.structure_api import STRUCTURE_CONTROLLERS
+from backend.settings import Settings
+
+API_VERSION = "1.0.0"
+UNAUTHENTICATED_PATHS = ["^/$", "^/schema", "^/metrics", "^/health$", "^/ready$"]
+
+
+def token_secret(settings: Settings) -> str:
+    """Production refuses to start without a real secret; demo and tests may make one up."""
+    if settings.environment == "production" or settings.secret_key.get_secret_value():
+        return settings.require_secret()
+    return secrets.token_urlsafe(48)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    redis: Redis | None = None,
+    route_handlers: list[Any] | None = None,
+) -> Litestar:
+    """Build the API. `engine`/`redis` may be passed in to share them with the caller (the
+    embedded demo runs the worker in the same process); the app then does not close them."""
+    configure_logging(settings)
+    owns_engine, owns_redis = engine is None, redis is None
+    engine = engine or db.make_engine(settings)
+    redis = redis or make_redis(settings)
+
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    jwt_auth = build_jwt_auth(token_secret(settings), lifetime, UNAUTHENTICATED_PATHS)
+    accounts = AccountsService(
+        settings,
+        redis,
+        Passwords(fast=settings.environment == "test"),
+        AccessTokens(jwt_auth, lifetime),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db.bind_engine(engine)
+        await db.open_engine(engine, settings)
+        unfollow = follow_timetable(app.state.diary_cache)
+        try:
+            yield
+        finally:
+            unfollow()
+            if owns_engine:
+                await db.close_engine(engine)
+            if owns_redis:
+                await redis.aclose()
+
+    rate_limit = RateLimitConfig(
+        rate_limit=("minute", settings.api_rate_limit_per_minute),
+        exclude=UNAUTHENTICATED_PATHS,
+    )
+    prometheus = PrometheusConfig(app_name="parta", prefix="parta", group_path=True)
+
+    handlers: list[Any] = [
+        root,
+        health,
+        ready,
+        PrometheusController,
+        AuthController,
+        AccountsController,
+        AuditController,
+        *PEOPLE_CONTROLLERS,
+        *STRUCTURE_CONTROLLERS,
+        AdminTasksController,
+        piccolo_admin_handler(),
+        JournalController,
+        MarkingCatalogController,
+        DiaryController,
+        ReportsController,
+        MessagingController,
+        *(route_handlers or []),
+    ]
+    return Litestar(
+        route_handlers=handlers,
+        lifespan=[lifespan],
+        state=State(
+            {
+                "settings": settings,
+                "engine": engine,
+                "redis": redis,
+                "accounts": accounts,
+                "diary_cache": DiaryCache(redis),
+                "storage": LocalStorage(settings.media_root),
+            }
+        ),
+        dependencies={"actor": Provide(provide_actor), "principal": Provide(provide_principal)},
+        middleware=[RequestIdMiddleware(), prometheus.middleware, rate_limit.middleware],
+        on_app_init=[jwt_auth.on_app_init],
+        stores={"rate_limit": RedisStore(redis, namespace="parta:ratelimit")},
+        exception_handlers=EXCEPTION_HANDLERS,
+        cors_config=CORSConfig(allow_origins=settings.cors_origins)
+        if settings.cors_origins
+        else None,
+        openapi_config=OpenAPIConfig(
+            title="Парта API",
+            version=API_VERSION,
+            description="Электронный журнал и дневник, питание, проходы и уведомления.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        request_max_body_size=settings.request_max_body_bytes,
+        logging_config=None,
+        debug=False,
+    )

@@ -1,0 +1,358 @@
+"""The `parta` command line: one entry point for running, migrating and seeding Parta.
+
+Settings come from the environment (`PARTA_*`); `parta demo` sets embedded defaults first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import io
+import os
+import shutil
+import socket
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table as RichTable
+
+from backend.settings import Settings
+
+console = Console(stderr=True)
+
+
+def _run(coro: Coroutine[Any, Any, Any]) -> Any:
+    return asyncio.run(coro)
+
+
+def _export_for_piccolo(settings: Settings) -> None:
+    """Piccolo's migration runner finds its engine through `backend.piccolo_conf`, which builds
+    it from the environment: make the environment say what `settings` says."""
+    os.environ["PICCOLO_CONF"] = "backend.piccolo_conf"
+    os.environ["PARTA_DATABASE_URL"] = settings.database_url
+
+
+async def _migrate(settings: Settings, *, quiet: bool = False) -> None:
+    from backend.core import db
+
+    _export_for_piccolo(settings)
+    engine = db.make_engine(settings)
+    db.bind_engine(engine)
+    if not quiet:
+        await db.migrate()
+        return
+    # Piccolo reports each migration on stdout; the demo's newcomer needs the logins, not that.
+    with contextlib.redirect_stdout(io.StringIO()):
+        await db.migrate()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Парта: электронный журнал и дневник. Parta: the school system."""
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """Say so at once, in words, when the port is taken (instead of seeding for a minute and
+    then failing with the server's English error)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise click.ClickException(
+                f"Порт {port} на {host} уже занят. Остановите другую программу или укажите "
+                f"другой порт: parta demo --port {port + 1}"
+            ) from None
+
+
+@main.command()
+def migrate() -> None:
+    """Apply all database migrations (PARTA_DATABASE_URL)."""
+    from backend.i18n import t
+
+    settings = Settings()
+    _run(_migrate(settings))
+    console.print(t("cli.migrated"))
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (PARTA_HOST).")
+@click.option("--port", default=None, type=int, help="Port (PARTA_PORT).")
+@click.option("--workers", default=1, show_default=True, help="Server processes.")
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Run the HTTP API (production: PostgreSQL and Redis from the environment)."""
+    import uvicorn
+
+    settings = Settings()
+    from backend.app import token_secret
+
+    try:
+        token_secret(settings)
+    except ValueError:
+        raise click.ClickException(
+            "Не задан PARTA_SECRET_KEY (не короче 32 символов). Создайте его, например: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        ) from None
+    _require_free_port(host or settings.host, port or settings.port)
+    uvicorn.run(
+        "backend.asgi:app_factory",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+@main.command()
+def worker() -> None:
+    """Run the background worker (notification deliveries, scheduled jobs)."""
+    try:
+        from notifications.worker import run_worker
+    except ImportError:
+        console.print("The worker arrives with the notifications issue: nothing to run yet.")
+        sys.exit(2)
+    _run(run_worker(Settings()))
+
+
+@main.command()
+@click.option("--login", required=True, help="Login of the new system administrator.")
+@click.option("--name", "display_name", default="Системный администратор", show_default=True)
+@click.option("--email", default=None)
+@click.option("--phone", default=None)
+def createadmin(login: str, display_name: str, email: str | None, phone: str | None) -> None:
+    """Create a system administrator. Password: PARTA_ADMIN_PASSWORD, or asked twice."""
+    from backend.i18n import t
+
+    password = os.environ.get("PARTA_ADMIN_PASSWORD") or ""
+    if not password:
+        password = getpass.getpass("Пароль: ")
+        if getpass.getpass("Ещё раз: ") != password:
+            raise click.ClickException("Пароли не совпадают.")
+    settings = Settings()
+
+    async def create() -> None:
+        from backend.accounts.passwords import Passwords
+        from backend.accounts.services import AccountsService
+        from backend.accounts.tokens import AccessTokens
+        from backend.core import db
+        from backend.core.context import Actor
+        from backend.core.errors import DomainError
+        from backend.core.redis import make_redis
+        from backend.core.rights import Grant, Role, ScopeKind
+
+        engine = db.make_engine(settings)
+        db.bind_engine(engine)
+        await db.open_engine(engine, settings)
+        redis = make_redis(settings)
+        try:
+            service = AccountsService(settings, redis, Passwords(), AccessTokens.unused())
+            await service.create_user(
+                Actor.system(),
+                password=password,
+                display_name=display_name,
+                login=login,
+                email=email,
+                phone=phone,
+                grants=[Grant(Role.SYSTEM_ADMIN, ScopeKind.SYSTEM)],
+                check_rights=False,
+            )
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+        finally:
+            await redis.aclose()
+            await db.close_engine(engine)
+
+    _run(create())
+    console.print(t("cli.admin_created", login=login))
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+async def _seed(
+    settings: Settings,
+    schools: int,
+    classes_per_grade: int = 3,
+    pupils_per_class: int = 25,
+    lessons: bool = True,
+    journal_weeks: int = 1,
+) -> Any:
+    from backend.accounts.passwords import Passwords
+    from backend.core import db
+    from backend.i18n import has, t
+    from backend.seed import seed_demo
+
+    engine = db.make_engine(settings)
+    db.bind_engine(engine)
+    await db.open_engine(engine, settings)
+    totals = {
+        "school": schools,
+        "pupils": schools * 11 * classes_per_grade * pupils_per_class,
+    }
+    try:
+        with _progress() as bar:
+            tasks: dict[str, Any] = {}
+
+            def progress(kind: str, n: int) -> None:
+                if kind not in tasks:
+                    label = t(f"seed.progress.{kind}") if has(f"seed.progress.{kind}") else kind
+                    tasks[kind] = bar.add_task(label, total=totals.get(kind))
+                bar.advance(tasks[kind], n)
+
+            return await seed_demo(
+                Passwords(),
+                schools=schools,
+                classes_per_grade=classes_per_grade,
+                pupils_per_class=pupils_per_class,
+                lessons=lessons,
+                journal_weeks=journal_weeks,
+                progress=progress,
+            )
+    finally:
+        await db.close_engine(engine)
+
+
+def _print_logins(result: Any, url: str | None = None) -> None:
+    from backend.i18n import t
+    from backend.seed import DEMO_PASSWORD, describe_logins
+
+    out = Console()
+    if url:
+        out.print(f"\n[bold]{t('cli.demo_ready', url=url)}[/bold]")
+        out.print(f"  API docs: {url}/schema   health: {url}/health")
+    counts = getattr(result, "counts", {}) or {}
+    out.print(
+        t(
+            "seed.summary",
+            schools=len(result.school_ids),
+            pupils=counts.get("pupils", 0),
+            entries=counts.get("timetable_entries", 0),
+            lessons=counts.get("lessons", 0),
+        )
+    )
+    out.print(t("cli.demo_logins", password=DEMO_PASSWORD))
+    table = RichTable(show_header=True, header_style="bold")
+    table.add_column("Роль")
+    table.add_column("Логин")
+    table.add_column("Имя")
+    for role, login, name in describe_logins(result):
+        table.add_row(role, login, name)
+    out.print(table)
+    if url:
+        out.print(
+            f'  Вход: curl -X POST {url}/api/v1/auth/login -H "Content-Type: application/json" '
+            f'-d \'{{"identifier": "teacher", "password": "{DEMO_PASSWORD}"}}\'\n'
+        )
+
+
+@main.command()
+@click.option("--schools", default=1, show_default=True, help="How many demo schools.")
+@click.option(
+    "--classes-per-grade",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 10),
+    help="Classes in each of grades 1-11.",
+)
+@click.option(
+    "--pupils-per-class",
+    default=25,
+    show_default=True,
+    type=click.IntRange(1, 40),
+    help="Pupils in each class.",
+)
+@click.option("--no-lessons", is_flag=True, help="Skip generating the year's lessons.")
+@click.option(
+    "--journal-weeks",
+    default=1,
+    show_default=True,
+    type=click.IntRange(0, 40),
+    help="Weeks of past lessons to fill with marks, absences and homework.",
+)
+def seed(
+    schools: int,
+    classes_per_grade: int,
+    pupils_per_class: int,
+    no_lessons: bool,
+    journal_weeks: int,
+) -> None:
+    """Fill an empty, migrated database with a demo region, realistic schools and accounts."""
+    settings = Settings()
+    result = _run(
+        _seed(
+            settings,
+            schools,
+            classes_per_grade,
+            pupils_per_class,
+            not no_lessons,
+            journal_weeks,
+        )
+    )
+    _print_logins(result)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--data-dir", default=".parta/demo", show_default=True, type=click.Path())
+@click.option(
+    "--keep", is_flag=True, help="Keep the previous demo database instead of a fresh one."
+)
+def demo(host: str, port: int, data_dir: str, keep: bool) -> None:
+    """Start everything in one process on SQLite with a demo school, and print the logins."""
+    import uvicorn
+
+    _require_free_port(host, port)
+    directory = Path(data_dir)
+    fresh = not keep or not (directory / "parta.sqlite").exists()
+    if fresh and directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PARTA_ENVIRONMENT", "demo")
+    os.environ["PARTA_DATABASE_URL"] = f"sqlite:///{(directory / 'parta.sqlite').resolve()}"
+    os.environ["PARTA_REDIS_URL"] = "memory://"
+    os.environ.setdefault("PARTA_LOG_JSON", "false")
+    os.environ.setdefault("PARTA_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("PARTA_MEDIA_ROOT", str(directory / "media"))
+    settings = Settings()
+
+    _run(_migrate(settings, quiet=True))
+    url = f"http://{host}:{port}"
+    # Two classes a grade keeps the wait short; `parta seed` makes bigger schools.
+    result = _run(_seed(settings, schools=1, classes_per_grade=2)) if fresh else None
+
+    from backend.app import create_app
+
+    app = create_app(settings)
+    if result is not None:
+        _print_logins(result, url)
+    else:
+        Console().print(f"Парта запущена: {url} (прежние демо-данные)")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+# People lists: `parta import` / `parta export` (backend/schools/people_cli.py).
+from backend.schools.people_cli import export_command, import_command  # noqa: E402
+
+main.add_command(import_command)
+main.add_command(export_command)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Storage: the engine chosen by settings, bound to every table of every context.
+
+Piccolo finds its engine through `piccolo_conf` by default, a global read at import. Parta builds
+the engine from a `Settings` object instead and binds it to each table here, so an app, a test or
+a command can each run on the database it was given (see docs/decisions/0002-storage.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from piccolo.apps.migrations.commands.forwards import run_forwards
+from piccolo.conf.apps import AppConfig
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.table import Table, create_db_tables, sort_table_classes
+
+from backend.core.db_index import Index
+from backend.settings import Settings
+
+# The bounded contexts, in dependency order. Each module defines its tables and `APP_CONFIG`.
+CONTEXT_MODULES: tuple[str, ...] = (
+    "backend.schools.tables",
+    "backend.accounts.tables",
+    "backend.audit.tables",
+    "backend.events.tables",
+    "backend.admin.tables",
+    "backend.journal.tables",
+    "backend.messaging.tables",
+)
+
+_engine: Engine | None = None
+
+
+def all_indexes() -> list[Index]:
+    indexes: list[Index] = []
+    for module in context_modules():
+        indexes.extend(getattr(module, "INDEXES", []))
+    return indexes
+
+
+def context_modules() -> list[ModuleType]:
+    return [importlib.import_module(name) for name in CONTEXT_MODULES]
+
+
+def app_configs() -> list[AppConfig]:
+    return [module.APP_CONFIG for module in context_modules()]
+
+
+def all_tables() -> list[type[Table]]:
+    tables: list[type[Table]] = []
+    for config in app_configs():
+        tables.extend(config.table_classes)
+    return sort_table_classes(tables)
+
+
+def make_engine(settings: Settings) -> Engine:
+    if settings.is_sqlite:
+        path = Path(settings.sqlite_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # A generous busy timeout: SQLite serialises writers, and the embedded default may see a
+        # few concurrent ones (API + worker in one process).
+        return SQLiteEngine(path=str(path), timeout=30)
+    dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
+    return PostgresEngine(config={"dsn": dsn}, extensions=(), log_queries=False)
+
+
+def bind_engine(engine: Engine, tables: Iterable[type[Table]] | None = None) -> None:
+    """Make every table of every context use `engine`."""
+    global _engine
+    _engine = engine
+    for table in tables if tables is not None else all_tables():
+        table._meta.db = engine
+
+
+def current_engine() -> Engine:
+    if _engine is None:
+        raise RuntimeError("no database engine is bound; call bind_engine() first")
+    return _engine
+
+
+def transaction() -> Any:
+    """A transaction on the bound engine; nested calls join the outer one.
+
+    On SQLite the transaction takes the write lock at once (`BEGIN IMMEDIATE`), so two writers
+    queue instead of failing with "database is locked" when one upgrades from reading.
+    """
+    engine = current_engine()
+    if isinstance(engine, SQLiteEngine):
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()
+
+
+async def open_engine(engine: Engine, settings: Settings) -> None:
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool(
+            min_size=settings.database_pool_min, max_size=settings.database_pool_max
+        )
+    elif isinstance(engine, SQLiteEngine):
+        # WAL lets readers go on while one writer writes; it persists in the file.
+        await engine.run_ddl("PRAGMA journal_mode=WAL")
+
+
+async def close_engine(engine: Engine) -> None:
+    if isinstance(engine, PostgresEngine):
+        await engine.close_connection_pool()
+
+
+async def ping(engine: Engine) -> None:
+    await engine.run_ddl("SELECT 1")
+
+
+async def create_tables(engine: Engine) -> None:
+    """Create all tables directly (tests); production and demo use `migrate`."""
+    bind_engine(engine)
+    await create_db_tables(*all_tables(), if_not_exists=True)
+    for index in all_indexes():
+        await engine.run_ddl(index.ddl)
+
+
+async def migrate() -> None:
+    """Apply every context's migrations to the engine `backend.piccolo_conf` builds from the
+    environment. The `parta migrate` command sets the environment from its settings first."""
+    for config in app_configs():
+        response = await run_forwards(app_name=config.app_name, fake=False)
+        if not response.success:
+            raise RuntimeError(f"migrations of {config.app_name} failed: {response.message}")

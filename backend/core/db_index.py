@@ -1,0 +1,26 @@
+"""Indexes declared beside their tables, for both engines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """A composite or unique index, declared next to its table (module-level `INDEXES`).
+
+    Piccolo's `Unique` constraint is added with `ALTER TABLE ... ADD CONSTRAINT`, which SQLite
+    lacks; `CREATE [UNIQUE] INDEX` works on both engines. Each index also needs a migration
+    (copy `ddl` into a raw migration); a test checks the migrated schema has every one.
+    """
+
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    unique: bool = False
+
+    @property
+    def ddl(self) -> str:
+        kind = "UNIQUE INDEX" if self.unique else "INDEX"
+        cols = ", ".join(f'"{c}"' for c in self.columns)
+        return f'CREATE {kind} IF NOT EXISTS "{self.name}" ON "{self.table}" ({cols})'

@@ -1,0 +1,126 @@
+"""HTTP conventions shared by every controller: the actor, guards, pagination, request ids."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Annotated, Any, Generic, TypeVar
+
+import msgspec
+import structlog
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.datastructures import MutableScopeHeaders
+from litestar.di import NamedDependency
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
+from litestar.params import Parameter
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.core.context import Actor
+from backend.core.errors import Forbidden, NotAuthenticated
+from backend.core.rights import Permission, Principal, Role
+
+REQUEST_ID_HEADER = "x-request-id"
+T = TypeVar("T")
+
+
+# Pagination parameters: `?limit=50&offset=0` on every list.
+Limit = Annotated[int, Parameter(ge=1, le=500, description="Сколько записей вернуть")]
+Offset = Annotated[int, Parameter(ge=0, le=1_000_000_000, description="Сколько записей пропустить")]
+
+
+class Page(msgspec.Struct, Generic[T]):
+    """A page of a list: `items`, how many there are in all, and where this page starts."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+def client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    client = connection.client
+    return client.host if client else ""
+
+
+def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    user = connection.scope.get("user")
+    if not isinstance(user, Principal):
+        raise NotAuthenticated()
+    return user
+
+
+async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
+    """Dependency: who is asking, from where, under which request id."""
+    user = request.scope.get("user")
+    return Actor(
+        principal=user if isinstance(user, Principal) else None,
+        ip=client_ip(request),
+        request_id=str(request.scope.get("state", {}).get("request_id", "")),
+        user_agent=request.headers.get("user-agent", "")[:300],
+    )
+
+
+async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    return principal_of(request)
+
+
+def requires(*permissions: Permission) -> Callable[..., None]:
+    """Guard: the caller holds at least one of `permissions` somewhere. Scope is then checked
+    by the service against the object (a teacher of school A is refused school B's pupils)."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal = principal_of(connection)
+        if not any(principal.has_permission(p) for p in permissions):
+            raise Forbidden()
+
+    guard.__name__ = "requires_" + "_or_".join(p.value.replace(".", "_") for p in permissions)
+    guard.__qualname__ = guard.__name__
+    return guard
+
+
+def requires_role(*roles: Role) -> Callable[..., None]:
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        if not principal_of(connection).has_role(*roles):
+            raise Forbidden()
+
+    guard.__name__ = "requires_role_" + "_or_".join(r.value for r in roles)
+    return guard
+
+
+def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard: any signed-in person (their own profile, logout)."""
+    principal_of(connection)
+
+
+# Marks a handler as reachable without signing in (Litestar's JWT middleware skips it).
+PUBLIC: dict[str, Any] = {"exclude_from_auth": True, "public": True}
+
+
+class RequestIdMiddleware(ASGIMiddleware):
+    """Gives each request an id (or keeps the caller's), logs with it, and echoes it back."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if scope["type"] != "http":
+            await next_app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode()
+        request_id = incoming[:64] if incoming.isprintable() and incoming else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        try:
+            await next_app(scope, receive, send_with_id)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+
+
+# Handler parameters filled by dependencies (Litestar 3 wants them marked, not inferred).
+ActorDep = NamedDependency[Actor]
+PrincipalDep = NamedDependency[Principal]

@@ -1,0 +1,1 @@
+"""Domain events: the outbox that carries what families should hear about to the worker."""

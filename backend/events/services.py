@@ -1,0 +1,93 @@
+"""Writing domain events to the outbox, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backend.events.tables import OutboxEvent
+
+
+async def emit(
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    school_id: int | None = None,
+    student_id: int | None = None,
+) -> int:
+    """Record an event; it is delivered only if the surrounding transaction commits."""
+    rows = await OutboxEvent.insert(
+        OutboxEvent(kind=kind, payload=payload, school_id=school_id, student_id=student_id)
+    ).returning(OutboxEvent.id)
+    return int(rows[0]["id"])
+
+
+# ---- reading the outbox (the notifications worker's relay) -----------------------------------
+
+
+async def claim_unpublished(limit: int) -> list[dict[str, Any]]:
+    """Unpublished events, oldest first, locked for this transaction.
+
+    Call inside `transaction()`. On PostgreSQL `FOR UPDATE SKIP LOCKED` lets several relays
+    take disjoint batches; SQLite has one writer at a time (its transaction takes the lock).
+    """
+    from piccolo.engine.postgres import PostgresEngine
+
+    if isinstance(OutboxEvent._meta.db, PostgresEngine):
+        return list(
+            await OutboxEvent.raw(
+                "SELECT id, kind, school_id, student_id FROM outbox_event "
+                "WHERE published_at IS NULL ORDER BY id LIMIT {} FOR UPDATE SKIP LOCKED",
+                limit,
+            )
+        )
+    return list(
+        await OutboxEvent.select(
+            OutboxEvent.id, OutboxEvent.kind, OutboxEvent.school_id, OutboxEvent.student_id
+        )
+        .where(OutboxEvent.published_at.is_null())
+        .order_by(OutboxEvent.id)
+        .limit(limit)
+    )
+
+
+async def mark_published(ids: list[int]) -> None:
+    if ids:
+        from datetime import UTC, datetime
+
+        await OutboxEvent.update({OutboxEvent.published_at: datetime.now(UTC)}).where(
+            OutboxEvent.id.is_in(ids)
+        )
+
+
+async def load(event_id: int) -> dict[str, Any] | None:
+    row = await OutboxEvent.select().where(OutboxEvent.id == event_id).first()
+    if row is not None and isinstance(row["payload"], str):
+        import json
+
+        row["payload"] = json.loads(row["payload"] or "{}")
+    return row
+
+
+async def redact(event_id: int, fields: tuple[str, ...]) -> None:
+    """Blank secrets (a password reset code) in a delivered event's payload."""
+    row = await load(event_id)
+    if row is None:
+        return
+    payload = dict(row["payload"] or {})
+    for name in fields:
+        if name in payload:
+            payload[name] = ""
+    await OutboxEvent.update({OutboxEvent.payload: payload}).where(OutboxEvent.id == event_id)
+
+
+async def emit_many(events: list[tuple[str, dict[str, Any], int | None, int | None]]) -> None:
+    """Record several events in one statement: (kind, payload, school_id, student_id) each.
+    Same guarantees as `emit`; used where one command reports many changes (a lesson save)."""
+    if not events:
+        return
+    await OutboxEvent.insert(
+        *(
+            OutboxEvent(kind=kind, payload=payload, school_id=school_id, student_id=student_id)
+            for kind, payload, school_id, student_id in events
+        )
+    )

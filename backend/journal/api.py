@@ -1,0 +1,237 @@
+"""HTTP endpoints of the journal (/api/v1/journal) and the diary (/api/v1/diary)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State, UploadFile
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.response import Response
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from backend.core.errors import ValidationFailed
+from backend.core.http import ActorDep, requires
+from backend.core.rights import Permission
+from backend.core.storage import Storage
+from backend.journal import catalog, diary, schemas, services
+from backend.journal.cache import DiaryCache
+from backend.journal.sync import sync_lesson
+
+DiaryCacheDep = NamedDependency[DiaryCache]
+StorageDep = NamedDependency[Storage]
+
+P = Permission
+JOURNAL_READERS = requires(P.JOURNAL_READ, P.JOURNAL_WRITE, P.JOURNAL_MANAGE)
+JOURNAL_WRITERS = requires(P.JOURNAL_WRITE, P.JOURNAL_MANAGE)
+DIARY_READERS = requires(P.DIARY_READ)
+
+
+def provide_diary_cache(state: State) -> DiaryCache:
+    return state.diary_cache
+
+
+def provide_storage(state: State) -> Storage:
+    return state.storage
+
+
+class JournalController(Controller):
+    path = "/api/v1/journal"
+    tags = ["Журнал"]
+    dependencies = {
+        "diary_cache": Provide(provide_diary_cache, sync_to_thread=False),
+        "storage": Provide(provide_storage, sync_to_thread=False),
+    }
+
+    @get("/lessons/{lesson_id:int}", guards=[JOURNAL_READERS], summary="Урок в журнале")
+    async def lesson(self, actor: ActorDep, lesson_id: FromPath[int]) -> schemas.LessonSheet:
+        return await services.lesson_sheet(actor, lesson_id)
+
+    @post(
+        "/lessons/{lesson_id:int}/sync",
+        guards=[JOURNAL_WRITERS],
+        status_code=HTTP_200_OK,
+        summary="Сохранить урок целиком (быстрое выставление, синхронизация планшета)",
+    )
+    async def sync(
+        self,
+        actor: ActorDep,
+        diary_cache: DiaryCacheDep,
+        lesson_id: FromPath[int],
+        data: Annotated[schemas.SyncRequest, Body()],
+    ) -> schemas.SyncResponse:
+        return await sync_lesson(actor, lesson_id, data, diary_cache)
+
+    @post(
+        "/lessons/{lesson_id:int}/attachments",
+        guards=[JOURNAL_WRITERS],
+        status_code=HTTP_201_CREATED,
+        summary="Загрузить файл к домашнему заданию",
+    )
+    async def upload(
+        self,
+        actor: ActorDep,
+        storage: StorageDep,
+        lesson_id: FromPath[int],
+        data: Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> schemas.AttachmentOut:
+        content = await data.read()
+        return await services.upload_attachment(
+            actor, lesson_id, data.filename or "file", data.content_type, content, storage
+        )
+
+    @get(
+        "/attachments/{attachment_id:int}",
+        guards=[requires(P.JOURNAL_READ, P.JOURNAL_WRITE, P.JOURNAL_MANAGE, P.DIARY_READ)],
+        summary="Скачать файл домашнего задания",
+    )
+    async def download(
+        self, actor: ActorDep, storage: StorageDep, attachment_id: FromPath[int]
+    ) -> Response[bytes]:
+        row, content = await services.download_attachment(actor, attachment_id, storage)
+        return Response(
+            content,
+            media_type=row["content_type"],
+            headers={"Content-Disposition": _disposition(row["file_name"])},
+        )
+
+    @get(
+        "/marks/{mark_id:int}/history",
+        guards=[requires(P.JOURNAL_READ, P.JOURNAL_WRITE, P.JOURNAL_MANAGE, P.DIARY_READ)],
+        summary="История отметки: кто, когда, что было, что стало",
+    )
+    async def mark_history(self, actor: ActorDep, mark_id: FromPath[int]) -> schemas.MarkHistory:
+        return await services.mark_history(actor, mark_id)
+
+    @get(
+        "/classes/{class_id:int}/final-marks",
+        guards=[JOURNAL_READERS],
+        summary="Итоговые отметки класса по предмету с предложенными значениями",
+    )
+    async def final_marks(
+        self,
+        actor: ActorDep,
+        class_id: FromPath[int],
+        subject_id: FromQuery[int],
+        kind: FromQuery[Literal["period", "year", "exam", "final"]],
+        study_period_id: FromQuery[int | None] = None,
+    ) -> schemas.FinalMarkSheet:
+        return await services.final_mark_sheet(actor, class_id, subject_id, kind, study_period_id)
+
+    @post(
+        "/classes/{class_id:int}/final-marks",
+        guards=[JOURNAL_WRITERS],
+        status_code=HTTP_200_OK,
+        summary="Подтвердить или изменить итоговую отметку",
+    )
+    async def set_final_mark(
+        self,
+        actor: ActorDep,
+        diary_cache: DiaryCacheDep,
+        class_id: FromPath[int],
+        data: Annotated[schemas.FinalMarkIn, Body()],
+    ) -> schemas.FinalMarkOut:
+        return await services.set_final_mark(actor, class_id, data, diary_cache)
+
+
+class MarkingCatalogController(Controller):
+    path = "/api/v1/journal/schools/{school_id:int}"
+    tags = ["Журнал"]
+
+    @get(
+        "/marking",
+        guards=[JOURNAL_READERS],
+        summary="Виды работ (с весами) и шкалы отметок школы, с названиями",
+    )
+    async def marking(self, actor: ActorDep, school_id: FromPath[int]) -> dict[str, Any]:
+        return await catalog.marking_catalog(actor, school_id)
+
+
+def _disposition(name: str) -> str:
+    from urllib.parse import quote
+
+    return f"attachment; filename*=UTF-8''{quote(name)}"
+
+
+def _day(value: str | None) -> date:
+    if not value:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationFailed(key="journal.week_date_invalid") from exc
+
+
+class DiaryController(Controller):
+    path = "/api/v1/diary/students/{student_id:int}"
+    tags = ["Дневник"]
+    dependencies = {"diary_cache": Provide(provide_diary_cache, sync_to_thread=False)}
+
+    @get(
+        "/week",
+        guards=[DIARY_READERS],
+        summary="Неделя дневника (ETag: неизменённая неделя отвечает 304)",
+        cache_control=None,
+    )
+    async def week(
+        self,
+        request: Request[Any, Any, Any],
+        actor: ActorDep,
+        diary_cache: DiaryCacheDep,
+        student_id: FromPath[int],
+        day: Annotated[
+            str | None, QueryParameter(name="date", description="Любой день недели")
+        ] = None,
+    ) -> Response[bytes]:
+        answer = await diary.read_week(
+            actor, student_id, _day(day), diary_cache, request.headers.get("if-none-match")
+        )
+        headers = {"ETag": answer.etag, "Cache-Control": "private, no-cache"}
+        if answer.status == 304:
+            return Response(b"", status_code=304, headers=headers)
+        return Response(answer.body, media_type="application/json", headers=headers)
+
+    @get("/marks", guards=[DIARY_READERS], summary="Отметки по предметам со средними баллами")
+    async def marks(
+        self,
+        actor: ActorDep,
+        student_id: FromPath[int],
+        period_id: FromQuery[int | None] = None,
+        date_from: FromQuery[date | None] = None,
+        date_to: FromQuery[date | None] = None,
+    ) -> dict[str, Any]:
+        return await diary.marks_by_subject(actor, student_id, period_id, date_from, date_to)
+
+    @get("/news", guards=[DIARY_READERS], summary="Новое с последнего просмотра")
+    async def news(self, actor: ActorDep, student_id: FromPath[int]) -> dict[str, Any]:
+        return await diary.news(actor, student_id)
+
+    @post(
+        "/seen",
+        guards=[DIARY_READERS],
+        status_code=HTTP_200_OK,
+        summary="Отметить всё как просмотренное",
+    )
+    async def seen(self, actor: ActorDep, student_id: FromPath[int]) -> dict[str, bool]:
+        await diary.mark_seen(actor, student_id)
+        return {"ok": True}
+
+    @post(
+        "/homework/{homework_id:int}/done",
+        guards=[DIARY_READERS],
+        status_code=HTTP_200_OK,
+        summary="Отметить домашнее задание выполненным (ученик)",
+    )
+    async def homework_done(
+        self,
+        actor: ActorDep,
+        diary_cache: DiaryCacheDep,
+        student_id: FromPath[int],
+        homework_id: FromPath[int],
+        done: FromQuery[bool] = True,
+    ) -> schemas.Done:
+        await diary.tick_homework(actor, student_id, homework_id, done, diary_cache)
+        return schemas.Done(homework_id=homework_id, done=done)

@@ -1,0 +1,111 @@
+"""The diary cache in Redis, and the projection versions that keep it honest.
+
+Each pupil-week has a version in `DiaryWeek` (bumped by every write that changes the week, in
+the writer's transaction). Redis keeps `diary:w:<student>:<monday>` = "<version>\\n<body>" and a
+floor `diary:g:<student>:<monday>` = the newest version a writer announced after its commit.
+A reader stores a body only if its version is not below the floor (one Lua call), so a reader
+that built from data older than a concurrent write can never hide that write. A writer that
+crashes between its commit and the announcement leaves the old body for at most `TTL` seconds.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable
+from datetime import date
+
+from redis.asyncio import Redis
+
+from backend.journal.tables import DiaryWeek
+
+TTL = 600
+
+_STORE_IF_CURRENT = """
+local floor = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(ARGV[1]) >= floor then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
+
+_ANNOUNCE = """
+for i = 1, #KEYS, 2 do
+  redis.call('DEL', KEYS[i])
+  redis.call('SET', KEYS[i + 1], ARGV[(i + 1) / 2], 'EX', ARGV[#ARGV])
+end
+return 1
+"""
+
+
+def body_key(student_id: int, monday: date) -> str:
+    return f"diary:w:{student_id}:{monday.isoformat()}"
+
+
+def floor_key(student_id: int, monday: date) -> str:
+    return f"diary:g:{student_id}:{monday.isoformat()}"
+
+
+def etag_of(student_id: int, monday: date, version: int, body: bytes) -> str:
+    """The version says which write the week reflects; the checksum guards against a version
+    number used twice (a projection row purged and built again starts at 1)."""
+    return f'"{student_id}-{monday.isoformat()}-{version}-{zlib.crc32(body):08x}"'
+
+
+class DiaryCache:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._store = redis.register_script(_STORE_IF_CURRENT)
+        self._announce = redis.register_script(_ANNOUNCE)
+
+    async def get(self, student_id: int, monday: date) -> tuple[int, bytes] | None:
+        raw = await self.redis.get(body_key(student_id, monday))
+        if raw is None:
+            return None
+        data = raw.encode() if isinstance(raw, str) else bytes(raw)
+        version, _, body = data.partition(b"\n")
+        return int(version), body
+
+    async def put(self, student_id: int, monday: date, version: int, body: bytes) -> None:
+        await self._store(
+            keys=[body_key(student_id, monday), floor_key(student_id, monday)],
+            args=[version, str(version).encode() + b"\n" + body, TTL],
+        )
+
+    async def announce(self, versions: dict[tuple[int, date], int]) -> None:
+        """After a writer's commit: drop the cached weeks and raise their floors."""
+        if not versions:
+            return
+        keys: list[str] = []
+        args: list[int] = []
+        for (student_id, monday), version in versions.items():
+            keys += [body_key(student_id, monday), floor_key(student_id, monday)]
+            args.append(version)
+        await self._announce(keys=keys, args=[*args, TTL * 2])
+
+
+async def bump_weeks(pairs: Iterable[tuple[int, date]]) -> dict[tuple[int, date], int]:
+    """Inside a writer's transaction: a new version for each pupil-week, its body cleared.
+    Returns the new versions, to announce to the cache after the commit."""
+    unique = sorted(set(pairs))
+    if not unique:
+        return {}
+    values = ", ".join("({}, {}, 1, NULL)" for _ in unique)
+    args: list[object] = []
+    for student_id, monday in unique:
+        args += [student_id, monday]
+    rows = await DiaryWeek.raw(
+        'INSERT INTO "diary_week" ("student", "week_start", "version", "body") '  # noqa: S608
+        f"VALUES {values} "
+        'ON CONFLICT ("student", "week_start") DO UPDATE SET '
+        '"version" = "diary_week"."version" + 1, "body" = NULL '
+        'RETURNING "student", "week_start", "version"',
+        *args,
+    )
+    out: dict[tuple[int, date], int] = {}
+    for row in rows:
+        week = row["week_start"]
+        if isinstance(week, str):
+            week = date.fromisoformat(week)
+        out[(row["student"], week)] = row["version"]
+    return out

@@ -1,0 +1,641 @@
+"""The diary: the journal's facts read for one pupil, by week, for the family.
+
+Reading a week is the hot path after lessons. It costs, in order of preference:
+1. an `If-None-Match` that matches the cached week: one Redis GET, answer 304;
+2. the week cached in Redis: one Redis GET;
+3. the week's projection row (`DiaryWeek.body`): one indexed query, then cached;
+4. nothing stored yet, or a write cleared it: the week is built from the journal tables (a few
+   indexed queries) and stored in the projection and the cache.
+Rights need no database trip for the pupil, guardians and delegates (their token's grant names
+the pupil); staff reading through a class or school grant cost one query for the pupil's place.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from backend.audit.services import AuditAction, record
+from backend.core.context import Actor
+from backend.core.db import transaction
+from backend.core.errors import Forbidden, NotFound, ValidationFailed
+from backend.core.forms import short_person_name
+from backend.core.rights import Permission, ScopeKind, ScopeTarget
+from backend.journal.cache import DiaryCache, bump_weeks, etag_of
+from backend.journal.lessons import week_start
+from backend.journal.scales import plain_average, weighted_average
+from backend.journal.tables import (
+    AttendanceRecord,
+    DiarySeen,
+    DiaryWeek,
+    FinalMark,
+    Homework,
+    HomeworkDone,
+    Mark,
+    Remark,
+)
+from backend.schools import movement
+from backend.schools.tables import (
+    Lesson,
+    Student,
+    StudyGroupMember,
+    StudyPeriod,
+    Subject,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WeekAnswer:
+    status: int  # 200 or 304
+    etag: str
+    body: bytes
+
+
+# ---- rights ----------------------------------------------------------------------------------
+
+
+async def check_diary_reader(actor: Actor, student_id: int) -> bool:
+    """Refuse (404) anyone who may not read this pupil's diary. True when the reader came
+    through a staff grant (class or school), whose reads of a pupil's data are audited."""
+    principal = actor.principal
+    if principal is None:
+        return False
+    if principal.allows(Permission.DIARY_READ, ScopeTarget(student_id=student_id)):
+        return False  # the pupil, a guardian, a delegate with the diary part: no DB trip
+    if not principal.has_permission(Permission.DIARY_READ):
+        raise NotFound()
+    target = await movement.student_target(student_id)
+    if not principal.allows(Permission.DIARY_READ, target):
+        raise NotFound()
+    return True
+
+
+def reads_as_family(actor: Actor, student_id: int) -> bool:
+    principal = actor.principal
+    return principal is not None and any(
+        g.scope_kind is ScopeKind.STUDENT and g.scope_id == student_id
+        for g in principal.live_grants()
+    )
+
+
+# ---- the week --------------------------------------------------------------------------------
+
+
+async def read_week(
+    actor: Actor, student_id: int, day: date, cache: DiaryCache, if_none_match: str | None
+) -> WeekAnswer:
+    staff_read = await check_diary_reader(actor, student_id)
+    monday = week_start(day)
+    cached = await cache.get(student_id, monday)
+    if cached is not None:
+        version, body = cached
+        etag = etag_of(student_id, monday, version, body)
+        if staff_read:
+            await _audit_read(actor, student_id, monday)
+        if if_none_match and etag in if_none_match:
+            return WeekAnswer(304, etag, b"")
+        return WeekAnswer(200, etag, body)
+    version, body = await _projection(student_id, monday)
+    await cache.put(student_id, monday, version, body)
+    if staff_read:
+        await _audit_read(actor, student_id, monday)
+    etag = etag_of(student_id, monday, version, body)
+    if if_none_match and etag in if_none_match:
+        return WeekAnswer(304, etag, b"")
+    return WeekAnswer(200, etag, body)
+
+
+async def _audit_read(actor: Actor, student_id: int, monday: date) -> None:
+    await record(
+        actor,
+        AuditAction.READ_DIARY,
+        object_type="diary_week",
+        object_id=f"{student_id}:{monday.isoformat()}",
+        student_id=student_id,
+    )
+
+
+async def _projection(student_id: int, monday: date) -> tuple[int, bytes]:
+    rows = await DiaryWeek.raw(
+        'SELECT "version", "body" FROM "diary_week" WHERE "student" = {} AND "week_start" = {}',
+        student_id,
+        monday,
+    )
+    if rows and rows[0]["body"] is not None:
+        return rows[0]["version"], rows[0]["body"].encode()
+    body = msgspec.json.encode(await build_week(student_id, monday))
+    if not rows:
+        await DiaryWeek.raw(
+            'INSERT INTO "diary_week" ("student", "week_start", "version", "body") '
+            'VALUES ({}, {}, 1, {}) ON CONFLICT ("student", "week_start") DO NOTHING',
+            student_id,
+            monday,
+            body.decode(),
+        )
+        return 1, body
+    version = rows[0]["version"]
+    # Stored only if no write came in meanwhile (it would have bumped the version).
+    await DiaryWeek.raw(
+        'UPDATE "diary_week" SET "body" = {} '
+        'WHERE "student" = {} AND "week_start" = {} AND "version" = {}',
+        body.decode(),
+        student_id,
+        monday,
+        version,
+    )
+    return version, body
+
+
+async def memberships(student_id: int, start: date, end: date) -> tuple[set[int], set[int]]:
+    """The classes and study groups a pupil belonged to between two dates (a transfer in the
+    middle of a week shows both classes' lessons of that week)."""
+    classes = {
+        c
+        for c in (
+            await movement.class_on(student_id, start),
+            await movement.class_on(student_id, end),
+        )
+        if c
+    }
+    groups = await StudyGroupMember.select(StudyGroupMember.group).where(
+        (StudyGroupMember.student == student_id)
+        & (StudyGroupMember.valid_from <= end)
+        & (StudyGroupMember.valid_to.is_null() | (StudyGroupMember.valid_to >= start))
+    )
+    return classes, {g["group"] for g in groups}
+
+
+def _staff_name(last: str | None, first: str | None, middle: str | None) -> str:
+    if not last:
+        return ""
+    return short_person_name(last, first or "", middle or "")
+
+
+async def lessons_of(student_id: int, start: date, end: date) -> list[dict[str, Any]]:
+    classes, groups = await memberships(student_id, start, end)
+    if not classes and not groups:
+        return []
+    where: Any = Lesson.school_class.is_in(list(classes)) if classes else None
+    if groups:
+        by_group = Lesson.study_group.is_in(list(groups))
+        where = by_group if where is None else (where | by_group)
+    rows = (
+        await Lesson.select(
+            Lesson.id,
+            Lesson.date,
+            Lesson.lesson_number,
+            Lesson.subject,
+            Lesson.subject.name,
+            Lesson.status,
+            Lesson.topic,
+            Lesson.teacher.last_name,
+            Lesson.teacher.first_name,
+            Lesson.teacher.middle_name,
+            Lesson.replacement_teacher,
+            Lesson.replacement_teacher.last_name,
+            Lesson.replacement_teacher.first_name,
+            Lesson.replacement_teacher.middle_name,
+            Lesson.room.name,
+        )
+        .where((Lesson.date >= start) & (Lesson.date <= end) & where)
+        .order_by(Lesson.date)
+        .order_by(Lesson.lesson_number)
+    )
+    return rows
+
+
+async def build_week(student_id: int, monday: date) -> dict[str, Any]:
+    """The diary week as the API sends it, from the journal tables."""
+    sunday = monday + timedelta(days=6)
+    lessons = await lessons_of(student_id, monday, sunday)
+    lesson_ids = [lesson["id"] for lesson in lessons]
+    marks = await Mark.select(
+        Mark.id,
+        Mark.lesson,
+        Mark.value,
+        Mark.weight,
+        Mark.comment,
+        Mark.work_kind.name,
+        Mark.created_at,
+        Mark.updated_at,
+        Mark.version,
+    ).where(
+        (Mark.student == student_id)
+        & (Mark.lesson_date >= monday)
+        & (Mark.lesson_date <= sunday)
+        & Mark.deleted_at.is_null()
+    )
+    attendance = await AttendanceRecord.select(
+        AttendanceRecord.lesson,
+        AttendanceRecord.status,
+        AttendanceRecord.late_minutes,
+        AttendanceRecord.reason,
+    ).where(
+        (AttendanceRecord.student == student_id)
+        & (AttendanceRecord.lesson_date >= monday)
+        & (AttendanceRecord.lesson_date <= sunday)
+    )
+    remarks = await Remark.select(Remark.id, Remark.lesson, Remark.text, Remark.created_at).where(
+        (Remark.student == student_id)
+        & (Remark.lesson_date >= monday)
+        & (Remark.lesson_date <= sunday)
+        & Remark.deleted_at.is_null()
+    )
+    homework: list[dict[str, Any]] = []
+    done: set[int] = set()
+    if lesson_ids:
+        homework = await Homework.select(
+            Homework.id,
+            Homework.lesson,
+            Homework.text,
+            Homework.due_date,
+            Homework.due_lesson,
+            Homework.attachments,
+            Homework.subject,
+        ).where(
+            (Homework.lesson.is_in(lesson_ids) | Homework.due_lesson.is_in(lesson_ids))
+            & Homework.deleted_at.is_null()
+        )
+        homework += await _due_by_date(student_id, monday, sunday, lessons, homework)
+        if homework:
+            ticks = await HomeworkDone.select(HomeworkDone.homework).where(
+                (HomeworkDone.student == student_id)
+                & HomeworkDone.homework.is_in([h["id"] for h in homework])
+            )
+            done = {t["homework"] for t in ticks}
+    by_lesson: dict[int, dict[str, Any]] = {}
+    days: dict[date, list[dict[str, Any]]] = {monday + timedelta(days=i): [] for i in range(6)}
+    for lesson in lessons:
+        item = {
+            "lesson_id": lesson["id"],
+            "number": lesson["lesson_number"],
+            "subject_id": lesson["subject"],
+            "subject": lesson["subject.name"],
+            "teacher": _staff_name(
+                lesson["teacher.last_name"],
+                lesson["teacher.first_name"],
+                lesson["teacher.middle_name"],
+            ),
+            "replacement_teacher": _staff_name(
+                lesson["replacement_teacher.last_name"],
+                lesson["replacement_teacher.first_name"],
+                lesson["replacement_teacher.middle_name"],
+            )
+            or None,
+            "room": lesson["room.name"],
+            "status": lesson["status"],
+            "topic": lesson["topic"] or "",
+            "homework": [],
+            "homework_due": [],
+            "marks": [],
+            "attendance": None,
+            "remarks": [],
+        }
+        by_lesson[lesson["id"]] = item
+        days.setdefault(lesson["date"], []).append(item)
+    for mark in marks:
+        target = by_lesson.get(mark["lesson"])
+        if target is not None:
+            target["marks"].append(
+                {
+                    "id": mark["id"],
+                    "value": mark["value"],
+                    "work_kind": mark["work_kind.name"],
+                    "weight": mark["weight"],
+                    "comment": mark["comment"],
+                    "at": mark["created_at"],
+                    "changed": mark["version"] > 1,
+                }
+            )
+    for row in attendance:
+        target = by_lesson.get(row["lesson"])
+        if target is not None and row["status"] != "present":
+            target["attendance"] = {
+                "status": row["status"],
+                "late_minutes": row["late_minutes"],
+                "reason": row["reason"],
+            }
+    for remark in remarks:
+        target = by_lesson.get(remark["lesson"])
+        if target is not None:
+            target["remarks"].append(
+                {"id": remark["id"], "text": remark["text"], "at": remark["created_at"]}
+            )
+    first_of_subject: dict[tuple[date, int], dict[str, Any]] = {}
+    for lesson in lessons:
+        first_of_subject.setdefault(
+            (_as_date(lesson["date"]), lesson["subject"]), by_lesson[lesson["id"]]
+        )
+    for hw in homework:
+        attachments = hw["attachments"]
+        if isinstance(attachments, str):
+            attachments = json.loads(attachments or "[]")
+        entry = {
+            "id": hw["id"],
+            "text": hw["text"],
+            "due_date": hw["due_date"],
+            "attachments": attachments,
+            "done": hw["id"] in done,
+        }
+        given = by_lesson.get(hw["lesson"])
+        if given is not None:
+            given["homework"].append(entry)
+        due = by_lesson.get(hw["due_lesson"]) if hw["due_lesson"] else None
+        if due is None and not hw["due_lesson"] and hw["due_date"] is not None:
+            due = first_of_subject.get((_as_date(hw["due_date"]), hw["subject"]))
+        if due is not None:
+            due["homework_due"].append(entry)
+    return {
+        "student_id": student_id,
+        "week_start": monday,
+        "days": [{"date": d, "lessons": items} for d, items in sorted(days.items())],
+    }
+
+
+def _as_date(value: Any) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+async def _due_by_date(
+    student_id: int,
+    monday: date,
+    sunday: date,
+    lessons: list[dict[str, Any]],
+    found: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Homework set with only a due date (no due lesson) that falls in this week: it shows on
+    the first lesson of its subject that day. Only homework given to the pupil's classes or
+    groups; the rows already found (given this week) are not repeated."""
+    subjects = list({lesson["subject"] for lesson in lessons})
+    if not subjects:
+        return []
+    classes, groups = await memberships(student_id, monday, sunday)
+    if not classes and not groups:
+        return []
+    given: Any = Homework.lesson.school_class.is_in(list(classes or {-1}))
+    if groups:
+        given = given | Homework.lesson.study_group.is_in(list(groups))
+    rows = await Homework.select(
+        Homework.id,
+        Homework.lesson,
+        Homework.text,
+        Homework.due_date,
+        Homework.due_lesson,
+        Homework.attachments,
+        Homework.subject,
+    ).where(
+        Homework.due_lesson.is_null()
+        & (Homework.due_date >= monday)
+        & (Homework.due_date <= sunday)
+        & Homework.subject.is_in(subjects)
+        & Homework.deleted_at.is_null()
+        & given
+    )
+    known = {h["id"] for h in found}
+    return [r for r in rows if r["id"] not in known]
+
+
+# ---- marks by subject ------------------------------------------------------------------------
+
+
+async def period_dates(
+    student_id: int, period_id: int | None, date_from: date | None, date_to: date | None
+) -> tuple[date, date]:
+    if period_id is not None:
+        row = (
+            await StudyPeriod.select(
+                StudyPeriod.starts_on, StudyPeriod.ends_on, StudyPeriod.academic_year.school
+            )
+            .where(StudyPeriod.id == period_id)
+            .first()
+        )
+        pupil = await Student.select(Student.school).where(Student.id == student_id).first()
+        if row is None or pupil is None or row["academic_year.school"] != pupil["school"]:
+            raise ValidationFailed(key="journal.period_not_found")
+        return row["starts_on"], row["ends_on"]
+    today = datetime.now(UTC).date()
+    start = date_from or today - timedelta(days=90)
+    end = date_to or today
+    if start > end:
+        raise ValidationFailed(key="reports.range_invalid")
+    return start, end
+
+
+async def marks_by_subject(
+    actor: Actor,
+    student_id: int,
+    period_id: int | None,
+    date_from: date | None,
+    date_to: date | None,
+) -> dict[str, Any]:
+    staff_read = await check_diary_reader(actor, student_id)
+    start, end = await period_dates(student_id, period_id, date_from, date_to)
+    marks = (
+        await Mark.select(
+            Mark.id,
+            Mark.subject,
+            Mark.value,
+            Mark.points,
+            Mark.weight,
+            Mark.lesson_date,
+            Mark.work_kind.name,
+            Mark.comment,
+            Mark.scale,
+        )
+        .where(
+            (Mark.student == student_id)
+            & (Mark.lesson_date >= start)
+            & (Mark.lesson_date <= end)
+            & Mark.deleted_at.is_null()
+        )
+        .order_by(Mark.lesson_date)
+    )
+    finals = await FinalMark.select(
+        FinalMark.subject, FinalMark.kind, FinalMark.study_period, FinalMark.value
+    ).where(FinalMark.student == student_id)
+    subject_ids = {m["subject"] for m in marks} | {f["subject"] for f in finals}
+    names = {
+        r["id"]: r["name"]
+        for r in (
+            await Subject.select(Subject.id, Subject.name).where(
+                Subject.id.is_in(list(subject_ids))
+            )
+            if subject_ids
+            else []
+        )
+    }
+    grouped: dict[int, list[dict[str, Any]]] = {}
+    for mark in marks:
+        grouped.setdefault(mark["subject"], []).append(mark)
+    subjects = []
+    for subject_id in sorted(subject_ids, key=lambda s: names.get(s, "")):
+        items = grouped.get(subject_id, [])
+        subjects.append(
+            {
+                "subject_id": subject_id,
+                "subject": names.get(subject_id, ""),
+                "marks": [
+                    {
+                        "id": m["id"],
+                        "value": m["value"],
+                        "weight": m["weight"],
+                        "date": m["lesson_date"],
+                        "work_kind": m["work_kind.name"],
+                        "comment": m["comment"],
+                    }
+                    for m in items
+                ],
+                "average": plain_average([m["points"] for m in items]),
+                "weighted_average": weighted_average([(m["points"], m["weight"]) for m in items]),
+                "final_marks": [
+                    {
+                        "kind": f["kind"],
+                        "study_period_id": f["study_period"] or None,
+                        "value": f["value"],
+                    }
+                    for f in finals
+                    if f["subject"] == subject_id
+                    and (
+                        period_id is None or f["kind"] != "period" or f["study_period"] == period_id
+                    )
+                ],
+            }
+        )
+    if staff_read:
+        await record(
+            actor,
+            AuditAction.READ_DIARY,
+            object_type="diary_marks",
+            object_id=student_id,
+            student_id=student_id,
+        )
+    return {"student_id": student_id, "date_from": start, "date_to": end, "subjects": subjects}
+
+
+# ---- unseen-new markers ----------------------------------------------------------------------
+
+
+async def news(actor: Actor, student_id: int) -> dict[str, Any]:
+    """What is new for this reader since they last marked the diary seen (per reader)."""
+    await check_diary_reader(actor, student_id)
+    assert actor.principal is not None
+    seen = (
+        await DiarySeen.select(DiarySeen.seen_at)
+        .where((DiarySeen.user_id == actor.principal.user_id) & (DiarySeen.student == student_id))
+        .first()
+    )
+    since = seen["seen_at"] if seen else datetime.now(UTC) - timedelta(days=14)
+    marks = (
+        await Mark.select(
+            Mark.id,
+            Mark.lesson,
+            Mark.lesson_date,
+            Mark.subject,
+            Mark.value,
+            Mark.updated_at,
+            Mark.version,
+        )
+        .where((Mark.student == student_id) & (Mark.updated_at > since) & Mark.deleted_at.is_null())
+        .order_by(Mark.updated_at, ascending=False)
+        .limit(200)
+    )
+    remarks = (
+        await Remark.select(Remark.id, Remark.lesson_date, Remark.text, Remark.created_at)
+        .where(
+            (Remark.student == student_id)
+            & (Remark.created_at > since)
+            & Remark.deleted_at.is_null()
+        )
+        .order_by(Remark.created_at, ascending=False)
+        .limit(200)
+    )
+    today = datetime.now(UTC).date()
+    lessons = await lessons_of(student_id, today - timedelta(days=14), today + timedelta(days=14))
+    homework = []
+    if lessons:
+        homework = (
+            await Homework.select(
+                Homework.id,
+                Homework.lesson,
+                Homework.lesson_date,
+                Homework.text,
+                Homework.due_date,
+                Homework.updated_at,
+            )
+            .where(
+                Homework.lesson.is_in([lesson["id"] for lesson in lessons])
+                & (Homework.updated_at > since)
+                & Homework.deleted_at.is_null()
+            )
+            .order_by(Homework.updated_at, ascending=False)
+            .limit(200)
+        )
+    return {
+        "student_id": student_id,
+        "seen_at": seen["seen_at"] if seen else None,
+        "marks": marks,
+        "remarks": remarks,
+        "homework": homework,
+    }
+
+
+async def mark_seen(actor: Actor, student_id: int) -> None:
+    await check_diary_reader(actor, student_id)
+    assert actor.principal is not None
+    now = datetime.now(UTC)
+    async with transaction():
+        await DiarySeen.insert(
+            DiarySeen(user_id=actor.principal.user_id, student=student_id, seen_at=now)
+        ).on_conflict(
+            target=(DiarySeen.user_id, DiarySeen.student),
+            action="DO UPDATE",
+            values=[DiarySeen.seen_at],
+        )
+
+
+# ---- homework ticks --------------------------------------------------------------------------
+
+
+async def tick_homework(
+    actor: Actor, student_id: int, homework_id: int, done: bool, cache: DiaryCache
+) -> None:
+    """The pupil ticks (or unticks) a homework as done. Only the pupil themself may."""
+    principal = actor.principal
+    await check_diary_reader(actor, student_id)
+    if principal is None or not any(
+        g.role.value == "pupil" and g.scope_id == student_id for g in principal.live_grants()
+    ):
+        raise Forbidden(key="journal.homework_done_only_pupil")
+    row = (
+        await Homework.select(Homework.id, Homework.lesson, Homework.lesson_date)
+        .where((Homework.id == homework_id) & Homework.deleted_at.is_null())
+        .first()
+    )
+    if row is None:
+        raise NotFound()
+    mine = await lessons_of(student_id, row["lesson_date"], row["lesson_date"])
+    if row["lesson"] not in {lesson["id"] for lesson in mine}:
+        raise NotFound()
+    async with transaction():
+        if done:
+            await HomeworkDone.insert(
+                HomeworkDone(homework=homework_id, student=student_id, done_at=datetime.now(UTC))
+            ).on_conflict(action="DO NOTHING")
+        else:
+            await HomeworkDone.delete().where(
+                (HomeworkDone.homework == homework_id) & (HomeworkDone.student == student_id)
+            )
+        await record(
+            actor,
+            AuditAction.UPDATE,
+            object_type="homework_done",
+            object_id=homework_id,
+            student_id=student_id,
+            details={"done": done},
+        )
+        versions = await bump_weeks([(student_id, week_start(row["lesson_date"]))])
+    await cache.announce(versions)

@@ -1,0 +1,1 @@
+"""Messaging: notification preferences, device tokens, linked chats, the inbox and deliveries."""

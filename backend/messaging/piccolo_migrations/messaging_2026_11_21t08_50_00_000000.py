@@ -1,0 +1,34 @@
+"""Composite and unique indexes of the messaging context (see backend.core.db_index.Index)."""
+
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from piccolo.engine import engine_finder
+
+ID = "2026-11-21T08:50:00:000000"
+VERSION = "1.38.0"
+DESCRIPTION = "composite and unique indexes"
+
+STATEMENTS = [
+    'CREATE UNIQUE INDEX IF NOT EXISTS "device_token_token" ON "device_token" ("token")',
+    'CREATE UNIQUE INDEX IF NOT EXISTS "telegram_chat_chat" ON "telegram_chat" ("chat_id")',
+    'CREATE UNIQUE INDEX IF NOT EXISTS "notification_preference_scope" ON "notification_preference" ("user_id", "kind", "student_id")',
+    'CREATE UNIQUE INDEX IF NOT EXISTS "notification_event_user" ON "notification" ("event_id", "user_id")',
+    'CREATE INDEX IF NOT EXISTS "notification_user_id" ON "notification" ("user_id", "id")',
+    'CREATE UNIQUE INDEX IF NOT EXISTS "delivery_event_user_channel" ON "delivery" ("event_id", "user_id", "channel")',
+    'CREATE INDEX IF NOT EXISTS "delivery_status" ON "delivery" ("status", "dead")',
+    'CREATE INDEX IF NOT EXISTS "delivery_school_created" ON "delivery" ("school_id", "created_at")',
+    'CREATE INDEX IF NOT EXISTS "delivery_provider_id" ON "delivery" ("channel", "provider_id")',
+    'CREATE INDEX IF NOT EXISTS "delivery_notification" ON "delivery" ("notification_id")',
+]
+
+
+async def forwards() -> MigrationManager:
+    manager = MigrationManager(migration_id=ID, app_name="messaging", description=DESCRIPTION)
+
+    async def run() -> None:
+        engine = engine_finder()
+        assert engine is not None
+        for statement in STATEMENTS:
+            await engine.run_ddl(statement)
+
+    manager.add_raw(run)
+    return manager

@@ -1,0 +1,117 @@
+"""API shapes of messaging: devices, preferences, the inbox, announcements, delivery reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from backend.accounts.schemas import Strict
+
+HHMM = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="ЧЧ:ММ")]
+ChannelName = Literal["push", "telegram", "email", "sms"]
+
+
+class DeviceCreate(Strict):
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+    platform: Literal["android", "ios", "web"] = "android"
+
+
+class Device(msgspec.Struct):
+    id: int
+    platform: str
+    is_active: bool
+    created_at: datetime | None = None
+
+
+class PreferenceIn(Strict):
+    """One rule: for a kind of event ("*" = all) and a child (0 = all children). Fields left
+    null follow the school's defaults."""
+
+    kind: str = "*"
+    student_id: Annotated[int, msgspec.Meta(ge=0)] = 0
+    channels: Annotated[list[ChannelName], msgspec.Meta(max_length=4)] | None = None
+    mode: Literal["instant", "digest"] | None = None
+    digest_at: HHMM | None = None
+    quiet_from: HHMM | None = None
+    quiet_to: HHMM | None = None
+    muted: bool = False
+
+
+class Preference(msgspec.Struct):
+    kind: str
+    student_id: int
+    channels: list[str] | None
+    mode: str | None
+    digest_at: str | None
+    quiet_from: str | None
+    quiet_to: str | None
+    muted: bool
+
+
+class InboxItem(msgspec.Struct):
+    id: int
+    kind: str
+    student_id: int | None
+    title: str
+    body: str
+    urgent: bool
+    created_at: datetime
+    read_at: datetime | None
+
+
+class InboxPage(msgspec.Struct):
+    items: list[InboxItem]
+    total: int
+    unread: int
+    limit: int
+    offset: int
+
+
+class ReadIn(Strict):
+    """Mark these notifications (or, without ids, all of them) read or unread."""
+
+    ids: Annotated[list[int], msgspec.Meta(max_length=500)] | None = None
+    read: bool = True
+
+
+class ReadOut(msgspec.Struct):
+    changed: int
+
+
+class AnnouncementIn(Strict):
+    school_id: Annotated[int, msgspec.Meta(gt=0)]
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=150)]
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    urgent: bool = False
+
+
+class AnnouncementOut(msgspec.Struct):
+    event_id: int
+
+
+class DeliveryStat(msgspec.Struct):
+    channel: str
+    status: str
+    count: int
+    sms_parts: int
+
+
+class DeadLetter(msgspec.Struct):
+    id: int
+    event_id: int
+    user_id: int
+    channel: str
+    status: str
+    reason: str
+    attempts: int
+    dead: bool
+    updated_at: datetime
+
+
+class DeadLetterPage(msgspec.Struct):
+    items: list[DeadLetter]
+    total: int
+    limit: int
+    offset: int

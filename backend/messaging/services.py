@@ -1,0 +1,429 @@
+"""Use cases of the messaging context: devices, linked chats, preferences, the inbox, delivery
+statistics, the dead-letter list and school announcements.
+
+The notifications worker reads preferences and writes deliveries; the apps use these through
+the API. An operator's replay goes through the outbox like everything the worker must hear.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from backend.audit.services import AuditAction, record
+from backend.core.context import Actor
+from backend.core.db import transaction
+from backend.core.errors import NotFound, ValidationFailed
+from backend.core.rights import Permission, Principal, ScopeKind, ScopeTarget
+from backend.events.services import emit
+from backend.messaging.tables import (
+    Delivery,
+    DeviceToken,
+    Notification,
+    NotificationPreference,
+    TelegramChat,
+)
+from backend.schools.services import school_target
+
+CHANNELS = ("push", "telegram", "email", "sms")
+MODES = ("instant", "digest")
+REPLAY_KIND = "messaging.replay"
+ANNOUNCEMENT_KIND = "announcement.created"
+# Kinds a person may set preferences for ("*" is every kind).
+PREFERENCE_KINDS = (
+    "*",
+    "mark.created",
+    "mark.changed",
+    "final_mark.set",
+    "attendance.absent",
+    "attendance.late",
+    "homework.created",
+    "remark.created",
+    "access.entered",
+    "access.exited",
+    "announcement.created",
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _check_hhmm(value: str | None) -> None:
+    if value is None:
+        return
+    try:
+        hours, minutes = value.split(":")
+        ok = len(value) == 5 and 0 <= int(hours) < 24 and 0 <= int(minutes) < 60
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValidationFailed(key="notify.error.bad_time", value=value)
+
+
+# ---- devices and chats -----------------------------------------------------------------------
+
+
+async def register_device(actor: Actor, token: str, platform: str) -> dict[str, Any]:
+    """Register (or move to this person, and switch on again) a push token."""
+    assert actor.user_id is not None
+    token = token.strip()
+    if not token or len(token) > 512:
+        raise ValidationFailed(key="notify.error.token_invalid")
+    now = _now()
+    async with transaction():
+        existing = (
+            await DeviceToken.select(DeviceToken.id).where(DeviceToken.token == token).first()
+        )
+        if existing:
+            await DeviceToken.update(
+                {
+                    DeviceToken.user_id: actor.user_id,
+                    DeviceToken.platform: platform,
+                    DeviceToken.is_active: True,
+                    DeviceToken.last_seen_at: now,
+                    DeviceToken.disabled_at: None,
+                    DeviceToken.disabled_reason: "",
+                }
+            ).where(DeviceToken.id == existing["id"])
+            device_id = existing["id"]
+        else:
+            rows = await DeviceToken.insert(
+                DeviceToken(
+                    user_id=actor.user_id,
+                    token=token,
+                    platform=platform,
+                    created_at=now,
+                    last_seen_at=now,
+                )
+            ).returning(DeviceToken.id)
+            device_id = rows[0]["id"]
+        await record(actor, AuditAction.CREATE, object_type="device_token", object_id=device_id)
+    return {"id": device_id, "platform": platform, "is_active": True}
+
+
+async def unregister_device(actor: Actor, device_id: int) -> None:
+    async with transaction():
+        row = (
+            await DeviceToken.select(DeviceToken.id)
+            .where((DeviceToken.id == device_id) & (DeviceToken.user_id == actor.user_id))
+            .first()
+        )
+        if row is None:
+            raise NotFound()
+        await DeviceToken.update(
+            {
+                DeviceToken.is_active: False,
+                DeviceToken.disabled_at: _now(),
+                DeviceToken.disabled_reason: "signed_out",
+            }
+        ).where(DeviceToken.id == device_id)
+        await record(actor, AuditAction.DELETE, object_type="device_token", object_id=device_id)
+
+
+async def list_devices(actor: Actor) -> list[dict[str, Any]]:
+    return list(
+        await DeviceToken.select(
+            DeviceToken.id, DeviceToken.platform, DeviceToken.is_active, DeviceToken.created_at
+        )
+        .where(DeviceToken.user_id == actor.user_id)
+        .order_by(DeviceToken.id)
+    )
+
+
+async def link_telegram_chat(actor: Actor, user_id: int, chat_id: int) -> None:
+    """The bot links a chat to an account (after the person proved who they are)."""
+    async with transaction():
+        await TelegramChat.update(
+            {TelegramChat.unlinked_at: _now(), TelegramChat.unlinked_reason: "relinked"}
+        ).where((TelegramChat.user_id == user_id) & TelegramChat.unlinked_at.is_null())
+        await TelegramChat.delete().where(TelegramChat.chat_id == chat_id)
+        await TelegramChat.insert(TelegramChat(user_id=user_id, chat_id=chat_id, linked_at=_now()))
+        await record(
+            actor,
+            AuditAction.CREATE,
+            object_type="telegram_chat",
+            object_id=chat_id,
+            user_id=user_id,
+        )
+
+
+# ---- preferences -----------------------------------------------------------------------------
+
+
+async def load_preferences(user_ids: set[int]) -> dict[int, list[dict[str, Any]]]:
+    """Every preference row of these people, by person (the worker's read)."""
+    if not user_ids:
+        return {}
+    rows = await NotificationPreference.select().where(
+        NotificationPreference.user_id.is_in(list(user_ids))
+    )
+    out: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        row["channels"] = _json(row["channels"])
+        out.setdefault(row["user_id"], []).append(row)
+    return out
+
+
+async def list_preferences(actor: Actor) -> list[dict[str, Any]]:
+    assert actor.user_id is not None
+    return (await load_preferences({actor.user_id})).get(actor.user_id, [])
+
+
+async def set_preference(actor: Actor, values: dict[str, Any]) -> dict[str, Any]:
+    """Create or replace the preference of (kind, child) for the signed-in person."""
+    assert actor.user_id is not None and actor.principal is not None
+    kind = values.get("kind") or "*"
+    if kind not in PREFERENCE_KINDS:
+        raise ValidationFailed(key="notify.error.unknown_kind", value=kind)
+    student_id = values.get("student_id") or 0
+    if student_id:
+        # Only for a child the person may read about: otherwise the child "does not exist".
+        from backend.schools import people
+
+        try:
+            target = await people.scope_target(ScopeKind.STUDENT, student_id)
+        except NotFound:  # the structure issue resolves pupils; a child grant still covers
+            target = ScopeTarget(student_id=student_id)
+        if not actor.principal.allows(Permission.DIARY_READ, target):
+            raise NotFound()
+    channels = values.get("channels")
+    if channels is not None:
+        for channel in channels:
+            if channel not in CHANNELS:
+                raise ValidationFailed(key="notify.error.unknown_channel", channel=channel)
+        channels = list(dict.fromkeys(channels))
+    mode = values.get("mode")
+    if mode is not None and mode not in MODES:
+        raise ValidationFailed(key="notify.error.bad_mode", value=mode)
+    for field in ("digest_at", "quiet_from", "quiet_to"):
+        _check_hhmm(values.get(field))
+    row = {
+        "channels": channels,
+        "mode": mode,
+        "digest_at": values.get("digest_at"),
+        "quiet_from": values.get("quiet_from"),
+        "quiet_to": values.get("quiet_to"),
+        "muted": bool(values.get("muted", False)),
+    }
+    async with transaction():
+        await NotificationPreference.delete().where(
+            (NotificationPreference.user_id == actor.user_id)
+            & (NotificationPreference.kind == kind)
+            & (NotificationPreference.student_id == student_id)
+        )
+        await NotificationPreference.insert(
+            NotificationPreference(
+                user_id=actor.user_id,
+                kind=kind,
+                student_id=student_id,
+                updated_at=_now(),
+                channels=row["channels"],
+                mode=row["mode"],
+                digest_at=row["digest_at"],
+                quiet_from=row["quiet_from"],
+                quiet_to=row["quiet_to"],
+                muted=row["muted"],
+            )
+        )
+        await record(
+            actor,
+            AuditAction.UPDATE,
+            object_type="notification_preference",
+            object_id=f"{kind}:{student_id}",
+            details={k: v for k, v in row.items() if v is not None},
+        )
+    return {"kind": kind, "student_id": student_id, **row}
+
+
+# ---- the inbox -------------------------------------------------------------------------------
+
+INBOX_COLUMNS = (
+    Notification.id,
+    Notification.kind,
+    Notification.student_id,
+    Notification.title,
+    Notification.body,
+    Notification.urgent,
+    Notification.created_at,
+    Notification.read_at,
+)
+
+
+async def inbox(
+    actor: Actor, *, student_id: int | None, unread: bool, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int, int]:
+    """The person's own notifications, newest first; also how many are unread."""
+    where: Any = (Notification.user_id == actor.user_id) & (
+        Notification.kind != "account.password_reset_code"
+    )
+    if student_id is not None:
+        where &= Notification.student_id == student_id
+    listed = where & Notification.read_at.is_null() if unread else where
+    rows = (
+        await Notification.select(*INBOX_COLUMNS)
+        .where(listed)
+        .order_by(Notification.id, ascending=False)
+        .limit(limit)
+        .offset(offset)
+    )
+    total = await Notification.count().where(listed)
+    unread_count = await Notification.count().where(where & Notification.read_at.is_null())
+    if student_id is not None and rows:
+        # The child's marks and absences are personal data: the read is audited.
+        await record(
+            actor,
+            AuditAction.READ_PERSONAL,
+            object_type="inbox",
+            student_id=student_id,
+            details={"count": len(rows)},
+        )
+    return rows, total, unread_count
+
+
+async def inbox_item(actor: Actor, notification_id: int) -> dict[str, Any]:
+    row = (
+        await Notification.select(*INBOX_COLUMNS)
+        .where((Notification.id == notification_id) & (Notification.user_id == actor.user_id))
+        .first()
+    )
+    if row is None:
+        raise NotFound()
+    return row
+
+
+async def mark_read(actor: Actor, ids: list[int] | None, read: bool = True) -> int:
+    """Mark some (or, with None, all) of the person's notifications read or unread."""
+    where: Any = Notification.user_id == actor.user_id
+    if ids is not None:
+        if not ids:
+            return 0
+        where &= Notification.id.is_in(ids)
+    async with transaction():
+        changed = await Notification.count().where(where)
+        await Notification.update({Notification.read_at: _now() if read else None}).where(where)
+        await record(
+            actor,
+            AuditAction.UPDATE,
+            object_type="inbox",
+            details={"read": read, "ids": ids[:50] if ids else "all"},
+        )
+    return changed
+
+
+# ---- operators: statistics, dead letters, replays, announcements -----------------------------
+
+
+async def _check_school(principal: Principal, permission: Permission, school_id: int) -> None:
+    target = await school_target(school_id)
+    if not principal.allows(permission, target):
+        raise NotFound()
+
+
+async def school_statistics(
+    actor: Actor, school_id: int, since: datetime | None
+) -> list[dict[str, Any]]:
+    assert actor.principal is not None
+    await _check_school(actor.principal, Permission.NOTIFY_SCHOOL, school_id)
+    where: Any = Delivery.school_id == school_id
+    if since is not None:
+        where &= Delivery.created_at >= since
+    rows = await Delivery.select(Delivery.channel, Delivery.status, Delivery.parts).where(where)
+    stats: dict[tuple[str, str], list[int]] = {}
+    for r in rows:
+        entry = stats.setdefault((r["channel"], r["status"]), [0, 0])
+        entry[0] += 1
+        entry[1] += r["parts"] or 0
+    await record(
+        actor, "read.delivery_stats", object_type="school", object_id=school_id, school_id=school_id
+    )
+    return [
+        {"channel": c, "status": s, "count": n, "sms_parts": p if c == "sms" else 0}
+        for (c, s), (n, p) in sorted(stats.items())
+    ]
+
+
+async def dead_letters(
+    actor: Actor, school_id: int, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    assert actor.principal is not None
+    await _check_school(actor.principal, Permission.NOTIFY_SCHOOL, school_id)
+    where = (Delivery.school_id == school_id) & (Delivery.status == "failed")
+    rows = (
+        await Delivery.select(
+            Delivery.id,
+            Delivery.event_id,
+            Delivery.user_id,
+            Delivery.channel,
+            Delivery.status,
+            Delivery.reason,
+            Delivery.attempts,
+            Delivery.dead,
+            Delivery.updated_at,
+        )
+        .where(where)
+        .order_by(Delivery.id, ascending=False)
+        .limit(limit)
+        .offset(offset)
+    )
+    total = await Delivery.count().where(where)
+    return rows, total
+
+
+async def replay(actor: Actor, delivery_id: int) -> None:
+    """Send a failed delivery again: the worker hears of it through the outbox."""
+    assert actor.principal is not None
+    row = (
+        await Delivery.select(Delivery.id, Delivery.school_id, Delivery.status)
+        .where(Delivery.id == delivery_id)
+        .first()
+    )
+    if row is None or row["school_id"] is None:
+        raise NotFound()
+    await _check_school(actor.principal, Permission.NOTIFY_SCHOOL, row["school_id"])
+    if row["status"] != "failed":
+        raise ValidationFailed(key="notify.error.not_failed")
+    async with transaction():
+        await Delivery.update(
+            {
+                Delivery.status: "queued",
+                Delivery.dead: False,
+                Delivery.reason: "replayed",
+                Delivery.scheduled_for: None,
+                Delivery.updated_at: _now(),
+            }
+        ).where(Delivery.id == delivery_id)
+        await emit(REPLAY_KIND, {"delivery_id": delivery_id}, school_id=row["school_id"])
+        await record(
+            actor,
+            "messaging.replay",
+            object_type="delivery",
+            object_id=delivery_id,
+            school_id=row["school_id"],
+        )
+
+
+async def announce(actor: Actor, school_id: int, title: str, text: str, urgent: bool) -> int:
+    """A school-wide announcement to every family; returns the event id."""
+    assert actor.principal is not None
+    await _check_school(actor.principal, Permission.NOTIFY_SCHOOL, school_id)
+    async with transaction():
+        event_id = await emit(
+            ANNOUNCEMENT_KIND,
+            {"school_id": school_id, "title": title, "text": text, "urgent": urgent},
+            school_id=school_id,
+        )
+        await record(
+            actor,
+            AuditAction.CREATE,
+            object_type="announcement",
+            object_id=event_id,
+            school_id=school_id,
+            details={"title": title},
+        )
+    return event_id

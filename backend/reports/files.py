@@ -1,0 +1,214 @@
+"""Report files: XLSX (openpyxl) and PDF (reportlab), each carrying the system's name, the date
+and who produced it, with a chart where a person would rather look than read.
+
+PDF text is set in DejaVu Sans, which covers Cyrillic; the font file comes from the matplotlib
+package (which also draws the PDF's charts), so no system font is needed (decision 0301).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from backend.i18n import t
+
+
+@dataclass
+class Sheet:
+    """One table: a title, column headings, rows, and optionally a bar chart of one column."""
+
+    name: str
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+    chart_title: str = ""
+    chart_labels: list[str] = field(default_factory=list)
+    chart_values: list[float | None] = field(default_factory=list)
+
+
+def produced_line(who: str, when: datetime | None = None, tz: str = "Europe/Moscow") -> str:
+    moment = (when or datetime.now(ZoneInfo(tz))).astimezone(ZoneInfo(tz))
+    return t("reports.produced", date=f"{moment:%d.%m.%Y %H:%M}", who=who)
+
+
+def to_xlsx(sheets: list[Sheet], who: str) -> bytes:
+    book = Workbook()
+    book.remove(book.active)  # type: ignore[arg-type]
+    bold = Font(bold=True)
+    head_fill = PatternFill("solid", fgColor="DDE6F0")
+    produced = produced_line(who)
+    used: set[str] = set()
+    for sheet in sheets:
+        name = _sheet_name(sheet.name, used)
+        ws = book.create_sheet(name)
+        ws.append([t("reports.system_name")])
+        ws.append([sheet.title])
+        ws.append([produced])
+        ws.append([])
+        ws["A1"].font = Font(bold=True, size=12)
+        ws["A2"].font = bold
+        ws.append(sheet.columns)
+        header_row = ws.max_row
+        for cell in ws[header_row]:
+            cell.font = bold
+            cell.fill = head_fill
+            cell.alignment = Alignment(wrap_text=True, vertical="center")
+        for row in sheet.rows:
+            ws.append(["" if v is None else v for v in row])
+        ws.column_dimensions["A"].width = 28
+        for i in range(2, len(sheet.columns) + 1):
+            ws.column_dimensions[get_column_letter(i)].width = 14
+        ws.freeze_panes = ws.cell(row=header_row + 1, column=2)
+        if sheet.chart_labels:
+            start = ws.max_row + 2
+            ws.cell(row=start, column=1, value=sheet.chart_title).font = bold
+            for i, (label, value) in enumerate(
+                zip(sheet.chart_labels, sheet.chart_values, strict=True), start + 1
+            ):
+                ws.cell(row=i, column=1, value=label)
+                ws.cell(row=i, column=2, value=value)
+            chart = BarChart()
+            chart.title = sheet.chart_title
+            chart.legend = None
+            chart.height, chart.width = 8, 18
+            end = start + len(sheet.chart_labels)
+            chart.add_data(Reference(ws, min_col=2, min_row=start + 1, max_row=end))
+            chart.set_categories(Reference(ws, min_col=1, min_row=start + 1, max_row=end))
+            ws.add_chart(chart, f"D{start}")
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    clean = "".join(c for c in name if c not in "[]:*?/\\")[:31] or "Лист"
+    candidate, n = clean, 2
+    while candidate in used:
+        candidate = f"{clean[:28]} {n}"
+        n += 1
+    used.add(candidate)
+    return candidate
+
+
+@cache
+def _font() -> str:
+    """Register DejaVu Sans (regular and bold) from the matplotlib package with reportlab."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    spec = importlib.util.find_spec("matplotlib")
+    assert spec is not None and spec.submodule_search_locations
+    fonts = Path(next(iter(spec.submodule_search_locations))) / "mpl-data" / "fonts" / "ttf"
+    pdfmetrics.registerFont(TTFont("DejaVuSans", str(fonts / "DejaVuSans.ttf")))
+    pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", str(fonts / "DejaVuSans-Bold.ttf")))
+    return "DejaVuSans"
+
+
+def _chart_png(title: str, labels: list[str], values: list[float | None]) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 3.2), dpi=110)
+    ax.bar(range(len(labels)), [v or 0 for v in values], color="#4C72B0")
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(labels, rotation=35, ha="right", fontsize=7)
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    plt.close(fig)
+    return out.getvalue()
+
+
+def _cell(value: Any, width: float, style: Any) -> Any:
+    """A Paragraph (which wraps) only where the text may not fit its column: laying out one
+    Paragraph per cell made a report of a few thousand rows take tens of seconds."""
+    from reportlab.platypus import Paragraph
+
+    text = "" if value is None else str(value)
+    return text if len(text) * 5.2 < width - 6 else Paragraph(text, style)
+
+
+def to_pdf(sheets: list[Sheet], who: str) -> bytes:
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import (
+        Image,
+        LongTable,
+        PageBreak,
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        TableStyle,
+    )
+
+    font = _font()
+    normal = ParagraphStyle("n", fontName=font, fontSize=8, leading=10)
+    heading = ParagraphStyle("h", fontName="DejaVuSans-Bold", fontSize=12, leading=15)
+    small = ParagraphStyle("s", fontName=font, fontSize=7, leading=9, textColor=colors.grey)
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=landscape(A4),
+        leftMargin=12 * mm,
+        rightMargin=12 * mm,
+        topMargin=12 * mm,
+        bottomMargin=12 * mm,
+        title=sheets[0].title if sheets else "",
+        author=who,
+        creator=t("reports.system_name"),
+    )
+    story: list[Any] = []
+    produced = produced_line(who)
+    for n, sheet in enumerate(sheets):
+        if n:
+            story.append(PageBreak())
+        story += [
+            Paragraph(t("reports.system_name"), small),
+            Paragraph(sheet.title, heading),
+            Paragraph(produced, small),
+            Spacer(1, 4 * mm),
+        ]
+        width = doc.width
+        first = min(60 * mm, width / 3)
+        rest = (width - first) / max(1, len(sheet.columns) - 1)
+        widths = [first] + [rest] * (len(sheet.columns) - 1)
+
+        data = [[Paragraph(str(c), normal) for c in sheet.columns]] + [
+            [_cell(v, widths[min(i, len(widths) - 1)], normal) for i, v in enumerate(row)]
+            for row in sheet.rows
+        ]
+        table = LongTable(data, colWidths=widths, repeatRows=1)
+        table.setStyle(
+            TableStyle(
+                [
+                    ("FONTNAME", (0, 1), (-1, -1), font),
+                    ("FONTSIZE", (0, 1), (-1, -1), 8),
+                    ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
+                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DDE6F0")),
+                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ]
+            )
+        )
+        story.append(table)
+        if sheet.chart_labels:
+            png = _chart_png(sheet.chart_title, sheet.chart_labels, sheet.chart_values)
+            story += [Spacer(1, 5 * mm), Image(io.BytesIO(png), width=190 * mm, height=81 * mm)]
+    doc.build(story)
+    return out.getvalue()

@@ -1,0 +1,1 @@
+"""Schools: tenancy (region > municipality > school), the year, structure, people, timetable."""

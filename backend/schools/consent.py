@@ -1,0 +1,187 @@
+"""Consent to personal data processing (согласие на обработку ПДн, 152-FZ).
+
+Personal data beyond names and class is stored only for a person with a `personal_data` consent
+on file that is not revoked. For a pupil the consent is given by a legal representative (or
+recorded from a paper form the school keeps: `document_ref`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from backend.audit.services import AuditAction, record
+from backend.core.context import Actor
+from backend.core.db import transaction
+from backend.core.errors import Conflict, NotFound, ValidationFailed
+from backend.core.rights import ScopeTarget
+from backend.i18n import t
+from backend.schools.tables import Consent, StudentGuardian
+
+SubjectKind = Literal["student", "guardian", "staff"]
+SUBJECT_KINDS = ("student", "guardian", "staff")
+CONSENT_KINDS = ("personal_data", "cross_border")
+
+
+async def has_consent(
+    subject_kind: str, subject_id: int, kind: str = "personal_data", on: date | None = None
+) -> bool:
+    """A consent of `kind` given on or before `on` (today) and not revoked by then."""
+    day = on or datetime.now(UTC).date()
+    rows = await Consent.select(Consent.revoked_on).where(
+        (Consent.subject_kind == subject_kind)
+        & (Consent.subject_id == subject_id)
+        & (Consent.kind == kind)
+        & (Consent.given_on <= day)
+    )
+    return any(r["revoked_on"] is None or r["revoked_on"] > day for r in rows)
+
+
+async def consented(subject_kind: str, subject_ids: Iterable[int]) -> set[int]:
+    """Which of these people have a live personal data consent (one query, for lists)."""
+    ids = list(set(subject_ids))
+    if not ids:
+        return set()
+    day = datetime.now(UTC).date()
+    rows = await Consent.select(Consent.subject_id, Consent.revoked_on).where(
+        (Consent.subject_kind == subject_kind)
+        & Consent.subject_id.is_in(ids)
+        & (Consent.kind == "personal_data")
+        & (Consent.given_on <= day)
+    )
+    return {r["subject_id"] for r in rows if r["revoked_on"] is None or r["revoked_on"] > day}
+
+
+def field_names(fields: Iterable[str]) -> str:
+    return ", ".join(t(f"people.field.{f}") for f in fields)
+
+
+def consent_required_message(subject_kind: str, fields: Iterable[str]) -> str:
+    """«No consent for this person: only ... may be stored»; what may be depends on who."""
+    return t(
+        "people.consent_required",
+        who=t(f"people.who.{subject_kind}"),
+        allowed=t(f"consent_allows.{subject_kind}"),
+        fields=field_names(fields),
+    )
+
+
+async def require_consent(subject_kind: str, subject_id: int, fields: list[str]) -> None:
+    """Refuse to store `fields` (personal data) without consent; the message names them."""
+    if not fields or await has_consent(subject_kind, subject_id):
+        return
+    message = consent_required_message(subject_kind, fields)
+    raise ValidationFailed(
+        message,
+        details=[{"field": f, "message": message} for f in fields],
+    )
+
+
+async def record_consent(
+    actor: Actor,
+    subject_kind: str,
+    subject_id: int,
+    *,
+    given_on: date,
+    document_ref: str = "",
+    given_by_guardian_id: int | None = None,
+    kind: str = "personal_data",
+    target: ScopeTarget | None = None,
+) -> dict[str, Any]:
+    """Record a consent. The caller has checked the actor's right over the subject."""
+    if subject_kind not in SUBJECT_KINDS or kind not in CONSENT_KINDS:
+        raise ValidationFailed()
+    if given_on > datetime.now(UTC).date():
+        message = t("people.consent_future")
+        raise ValidationFailed(message, details=[{"field": "given_on", "message": message}])
+    if given_by_guardian_id is not None:
+        linked = await StudentGuardian.exists().where(
+            (StudentGuardian.guardian == given_by_guardian_id)
+            & (StudentGuardian.student == subject_id)
+            & (StudentGuardian.is_legal_representative == True)  # noqa: E712
+        )
+        if subject_kind != "student" or not linked:
+            message = t("people.consent_guardian_unrelated")
+            raise ValidationFailed(
+                message, details=[{"field": "given_by_guardian_id", "message": message}]
+            )
+    async with transaction():
+        row = Consent(
+            subject_kind=subject_kind,
+            subject_id=subject_id,
+            kind=kind,
+            given_by_guardian=given_by_guardian_id,
+            given_on=given_on,
+            document_ref=document_ref.strip()[:200],
+            recorded_by=actor.user_id,
+        )
+        await row.save()
+        await record(
+            actor,
+            AuditAction.CREATE,
+            object_type="consent",
+            object_id=row.id,
+            school_id=target.school_id if target else None,
+            student_id=subject_id if subject_kind == "student" else None,
+            details={"subject_kind": subject_kind, "subject_id": subject_id, "kind": kind},
+        )
+    return consent_out(row)
+
+
+async def revoke_consent(
+    actor: Actor, consent_id: int, revoked_on: date, target: ScopeTarget | None = None
+) -> dict[str, Any]:
+    """Mark a consent revoked from a date. What was stored stays (the school keeps the personal
+    file under education law); nothing more can be added without a new consent."""
+    async with transaction():
+        row = await Consent.objects().where(Consent.id == consent_id).first()
+        if row is None:
+            raise NotFound()
+        if row.revoked_on is not None:
+            raise Conflict(key="people.consent_revoked")
+        row.revoked_on = revoked_on
+        await row.save([Consent.revoked_on])
+        await record(
+            actor,
+            AuditAction.UPDATE,
+            object_type="consent",
+            object_id=row.id,
+            school_id=target.school_id if target else None,
+            student_id=row.subject_id if row.subject_kind == "student" else None,
+            details={"revoked_on": revoked_on.isoformat()},
+        )
+    return consent_out(row)
+
+
+async def subject_of(consent_id: int) -> tuple[str, int]:
+    row = (
+        await Consent.select(Consent.subject_kind, Consent.subject_id)
+        .where(Consent.id == consent_id)
+        .first()
+    )
+    if row is None:
+        raise NotFound()
+    return row["subject_kind"], row["subject_id"]
+
+
+async def consents_of(subject_kind: str, subject_id: int) -> list[dict[str, Any]]:
+    rows = (
+        await Consent.objects()
+        .where((Consent.subject_kind == subject_kind) & (Consent.subject_id == subject_id))
+        .order_by(Consent.id)
+    )
+    return [consent_out(r) for r in rows]
+
+
+def consent_out(row: Consent) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "subject_kind": row.subject_kind,
+        "subject_id": row.subject_id,
+        "kind": row.kind,
+        "given_on": row.given_on,
+        "given_by_guardian_id": row.given_by_guardian,
+        "document_ref": row.document_ref,
+        "revoked_on": row.revoked_on,
+    }

@@ -1,0 +1,79 @@
+"""Use cases of the schools context. Other contexts reach schools through these functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backend.core.errors import NotFound
+from backend.core.rights import Permission, Principal, ScopeKind, ScopeTarget
+from backend.schools.tables import Municipality, School
+
+
+async def school_target(school_id: int) -> ScopeTarget:
+    """Where a school sits in the tenancy tree."""
+    row = (
+        await School.select(School.id, School.municipality, School.municipality.region)
+        .where(School.id == school_id)
+        .first()
+    )
+    if row is None:
+        raise NotFound()
+    return ScopeTarget(
+        region_id=row["municipality.region"],
+        municipality_id=row["municipality"],
+        school_id=row["id"],
+    )
+
+
+async def scope_target(kind: ScopeKind, scope_id: int | None) -> ScopeTarget:
+    """The tenancy position of a scope (used to check that a grant-giver covers what they give)."""
+    if kind is ScopeKind.SYSTEM:
+        return ScopeTarget()
+    if scope_id is None:
+        raise NotFound()
+    if kind is ScopeKind.REGION:
+        return ScopeTarget(region_id=scope_id)
+    if kind is ScopeKind.MUNICIPALITY:
+        row = (
+            await Municipality.select(Municipality.region)
+            .where(Municipality.id == scope_id)
+            .first()
+        )
+        if row is None:
+            raise NotFound()
+        return ScopeTarget(region_id=row["region"], municipality_id=scope_id)
+    if kind is ScopeKind.SCHOOL:
+        return await school_target(scope_id)
+    return await _class_or_student_target(kind, scope_id)
+
+
+async def _class_or_student_target(kind: ScopeKind, scope_id: int) -> ScopeTarget:
+    from backend.schools import people
+
+    return await people.scope_target(kind, scope_id)
+
+
+async def schools_in_scope(principal: Principal, permission: Permission) -> set[int] | None:
+    """The schools where `principal` holds `permission` at school level or above.
+
+    None means every school (a system-wide grant).
+    """
+    if principal.is_system(permission):
+        return None
+    ids = set(principal.scope_ids(permission, ScopeKind.SCHOOL))
+    municipalities = principal.scope_ids(permission, ScopeKind.MUNICIPALITY)
+    regions = principal.scope_ids(permission, ScopeKind.REGION)
+    if municipalities:
+        rows = await School.select(School.id).where(School.municipality.is_in(list(municipalities)))
+        ids.update(r["id"] for r in rows)
+    if regions:
+        rows = await School.select(School.id).where(School.municipality.region.is_in(list(regions)))
+        ids.update(r["id"] for r in rows)
+    return ids
+
+
+async def school_names(ids: set[int]) -> dict[int, Any]:
+    if not ids:
+        return {}
+    rows = await School.select(School.id, School.short_name).where(School.id.is_in(list(ids)))
+    return {r["id"]: r["short_name"] for r in rows}

@@ -1,0 +1,136 @@
+"""Settings: one object read from the environment, passed to whatever needs it.
+
+Nothing reads the environment at import time. The composition roots (the `parta` command line,
+`piccolo_conf`, tests) build a `Settings` and hand it down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_URL = "sqlite:///.parta/parta.sqlite"
+
+
+class Settings(BaseSettings):
+    """Everything Parta needs to know about its environment. Each field is `PARTA_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="PARTA_", extra="ignore", frozen=True)
+
+    environment: Literal["production", "demo", "development", "test"] = "development"
+
+    # Storage: `postgresql://user@host:port/db` in production, `sqlite:///path` embedded.
+    database_url: str = DEFAULT_SQLITE_URL
+    database_pool_min: int = 2
+    database_pool_max: int = 20
+    # `redis://host:port/db`, or `memory://` for the in-process substitute (embedded mode).
+    redis_url: str = "memory://"
+
+    # Tokens. The secret must come from the environment in production.
+    secret_key: SecretStr = SecretStr("")
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    activation_code_days: int = 30
+    reset_code_minutes: int = 15
+
+    # Throttling of failed sign-ins.
+    login_failures_per_account: int = 5
+    # High enough for a school's pupils behind one NAT address, low enough to stop a script.
+    login_failures_per_address: int = 100
+    login_failure_window_seconds: int = 15 * 60
+    api_rate_limit_per_minute: int = 1200
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""
+    cors_origins: list[str] = Field(default_factory=list)
+    request_max_body_bytes: int = 1_048_576
+    time_zone: str = "Europe/Moscow"
+    locale: str = "ru"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Delivery channels (used by the notifications worker).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_sender: str = "Парта <noreply@parta.local>"
+    smtp_starttls: bool = False
+    fcm_credentials_file: str = ""
+    fcm_project_id: str = ""
+    telegram_bot_token: SecretStr = SecretStr("")
+    telegram_api_url: str = ""
+    sms_smpp_host: str = ""
+    sms_smpp_port: int = 2775
+    sms_smpp_system_id: str = ""
+    sms_smpp_password: SecretStr = SecretStr("")
+    sms_http_url: str = ""
+    sms_http_token: SecretStr = SecretStr("")
+    sms_sender: str = "PARTA"
+    sms_http_provider: str = "http"  # which one carries SMS when both are set: smpp | http
+
+    # The notifications worker (see docs/notify.md).
+    fcm_url: str = ""  # override of the FCM v1 send URL (a local stand-in in tests and demo)
+    notify_queue: str = "parta"
+    notify_concurrency: int = 50
+    notify_relay_interval: float = 0.05
+    notify_relay_batch: int = 500
+    notify_max_attempts: int = 5
+    notify_retry_base_seconds: float = 2.0
+    notify_retry_max_seconds: float = 600.0
+    # Provider pacing shared by all workers (messages per second).
+    notify_telegram_rate: float = 30.0
+    notify_telegram_chat_rate: float = 1.0
+    notify_fcm_rate: float = 500.0
+    notify_sms_rate: float = 10.0
+    notify_email_rate: float = 20.0
+    # E-mail services abroad: full texts go there only with cross-border consent.
+    notify_foreign_email_domains: list[str] = Field(
+        default_factory=lambda: [
+            "gmail.com",
+            "googlemail.com",
+            "outlook.com",
+            "hotmail.com",
+            "live.com",
+            "yahoo.com",
+            "icloud.com",
+            "me.com",
+            "proton.me",
+            "protonmail.com",
+        ]
+    )
+
+    # Payments (the meals issue).
+    payment_provider_url: str = ""
+    payment_webhook_secret: SecretStr = SecretStr("")
+
+    # Where uploaded files (homework attachments) live by default.
+    media_root: Path = Path(".parta/media")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> str:
+        """The file path of an SQLite URL (`sqlite:///rel/path` or `sqlite:////abs/path`)."""
+        return self.database_url.split("sqlite:///", 1)[1]
+
+    @property
+    def redis_in_memory(self) -> bool:
+        return self.redis_url.startswith("memory://")
+
+    def require_secret(self) -> str:
+        """The signing secret; refuses to run production with an empty or short one."""
+        secret = self.secret_key.get_secret_value()
+        if len(secret) < 32:
+            raise ValueError(
+                "PARTA_SECRET_KEY must be set to at least 32 random characters "
+                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        return secret

@@ -1,0 +1,1 @@
+"""Delivery channels, each behind one interface (`Channel`), each with its real client library."""

@@ -1,0 +1,643 @@
+"""From an outbox event to deliveries: fan-out, delivery with retries and fallback, digests,
+receipts. The worker's jobs call into one `Pipeline` built from the settings.
+
+Exactly-once where it can be had: a notification is unique per (event, person) and a delivery
+per (event, person, channel) in the database, so a fan-out that runs twice creates nothing
+twice, and a delivery job that runs again after its delivery was sent does nothing. A worker
+killed in the middle of a send leaves the delivery "sending"; its retry sends again (the
+provider may then see it twice, and push carries a collapse tag so the phone shows it once).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time as _time
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+from saq import Job
+from saq.queue import Queue
+
+from backend.accounts.services import user_contacts
+from backend.core.db import transaction
+from backend.events import services as events
+from backend.messaging.services import REPLAY_KIND, load_preferences
+from backend.messaging.tables import Delivery, DeviceToken, Notification, TelegramChat
+from backend.schools import contacts
+from backend.settings import Settings
+from notifications import templates
+from notifications.channels.base import Channel, Outgoing, PermanentFailure, Sent, TemporaryFailure
+from notifications.kinds import EMAIL, FALLBACK_ORDER, PUSH, SMS, TELEGRAM, Kind, kind_of
+from notifications.pacing import Pacer, Rate
+from notifications.preferences import SchoolPolicy, effective, next_digest, quiet_release
+
+log = logging.getLogger("parta.notify")
+
+RESET_KIND = "account.password_reset_code"
+DONE = ("sent", "delivered", "failed", "skipped")
+PENDING = ("queued", "waiting", "digest", "sending")
+INBOX_CHANNEL = "parta:inbox:{}"
+FOREIGN = (PUSH, TELEGRAM)  # services abroad
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        redis: Redis,
+        queue: Queue,
+        channels: dict[str, Channel],
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.redis = redis
+        self.queue = queue
+        self.channels = channels
+        self.clock = clock
+        self.pacer = Pacer(redis)
+        self._policies: dict[int, tuple[float, SchoolPolicy, str]] = {}
+
+    # ---- helpers -----------------------------------------------------------------------------
+
+    def epoch(self, moment: datetime | None) -> int:
+        """Queue time (real epoch seconds) for an instant of our clock (a test may move it)."""
+        if moment is None:
+            return 0
+        ahead = (moment - self.clock()).total_seconds()
+        return 0 if ahead <= 0 else math.ceil(_time.time() + ahead)
+
+    async def policy(self, school_id: int | None) -> tuple[SchoolPolicy, str]:
+        if school_id is None:
+            return SchoolPolicy({}, self.settings.time_zone), ""
+        cached = self._policies.get(school_id)
+        if cached and cached[0] > _time.monotonic():
+            return cached[1], cached[2]
+        info = await contacts.school_info(school_id)
+        policy = (
+            SchoolPolicy.from_settings(info.settings, info.time_zone)
+            if info
+            else SchoolPolicy({}, self.settings.time_zone)
+        )
+        name = info.short_name if info else ""
+        self._policies[school_id] = (_time.monotonic() + 30, policy, name)
+        return policy, name
+
+    async def enqueue(self, function: str, key: str, scheduled: int = 0, **kwargs: Any) -> None:
+        await self.queue.enqueue(
+            Job(
+                function=function,
+                kwargs=kwargs,
+                key=key,
+                scheduled=scheduled,
+                timeout=120,
+                retries=5,  # a worker killed mid-job: the sweep runs it again
+                retry_delay=1.0,
+                retry_backoff=30,
+                ttl=24 * 3600,
+            )
+        )
+
+    async def enqueue_delivery(self, delivery_id: int, attempt: int, at: datetime | None) -> None:
+        await self.enqueue(
+            "deliver", f"deliver:{delivery_id}:{attempt}", self.epoch(at), delivery_id=delivery_id
+        )
+
+    # ---- the relay ---------------------------------------------------------------------------
+
+    async def relay_once(self) -> int:
+        """Move one batch of unpublished outbox events to the queue. The job key is the event
+        id: a relay that dies after enqueueing and before marking re-enqueues the same key,
+        which the queue ignores while it knows the job (and the fan-out is idempotent)."""
+        async with transaction():
+            rows = await events.claim_unpublished(self.settings.notify_relay_batch)
+            if not rows:
+                return 0
+            for row in rows:
+                await self.enqueue("fanout", f"fanout:{row['id']}", event_id=row["id"])
+            await events.mark_published([r["id"] for r in rows])
+        return len(rows)
+
+    # ---- fan-out -----------------------------------------------------------------------------
+
+    async def recipients(self, kind: Kind, event: dict[str, Any]) -> list[contacts.Contact]:
+        payload = event["payload"] or {}
+        if kind.name == RESET_KIND:
+            user_id = int(payload.get("user_id") or 0)
+            return [contacts.Contact(user_id, "account", None)] if user_id else []
+        if kind.name == "announcement.created":
+            school_id = event["school_id"] or payload.get("school_id")
+            return await contacts.families_of_school(int(school_id)) if school_id else []
+        student_id = event["student_id"] or payload.get("student_id")
+        if not student_id:
+            return []
+        found: list[contacts.Contact] = []
+        if contacts.GUARDIAN in kind.audience:
+            found += await contacts.guardians_of(student_id)
+        if contacts.DELEGATE in kind.audience:
+            found += [
+                d
+                for d in await contacts.delegates_of(student_id)
+                if not d.parts or kind.delegate_part in d.parts
+            ]
+        if contacts.PUPIL in kind.audience:
+            pupil = await contacts.pupil_contact(student_id)
+            found += [pupil] if pupil else []
+        if contacts.CLASS_TEACHER in kind.audience:
+            teacher = await contacts.class_teacher_of(student_id)
+            found += [teacher] if teacher else []
+        return found
+
+    async def fanout(self, event_id: int) -> int:
+        """Notifications and deliveries for one event; returns how many deliveries it queued."""
+        event = await events.load(event_id)
+        if event is None:
+            return 0
+        event["payload"] = _json(event["payload"]) or {}
+        if event["kind"] == REPLAY_KIND:
+            delivery_id = int(event["payload"].get("delivery_id") or 0)
+            if delivery_id:
+                await self.enqueue_delivery(delivery_id, 1000 + event_id, None)
+            return 1 if delivery_id else 0
+        kind = kind_of(event["kind"])
+        if kind is None:
+            return 0
+        payload = event["payload"]
+        school_id = event["school_id"] or payload.get("school_id")
+        student_id = event["student_id"] or payload.get("student_id")
+        if school_id is None and student_id:
+            school_id = await contacts.student_school(student_id)
+        people = await self.recipients(kind, event)
+        # One notification per person: the first role found wins (a guardian who is also the
+        # class teacher hears once). An announcement names each family once.
+        unique: dict[int, contacts.Contact] = {}
+        for person in people:
+            unique.setdefault(person.user_id, person)
+        if not unique:
+            return 0
+        policy, school_name = await self.policy(school_id)
+        students = {p.student_id for p in unique.values() if p.student_id}
+        names = await contacts.student_names(students)
+        consent = await contacts.students_with_cross_border_consent(students)
+        accounts = await user_contacts(set(unique))
+        prefs = await load_preferences(set(unique))
+        now = self.clock()
+
+        notifications: list[Notification] = []
+        plans: dict[int, list[tuple[str, str, datetime | None, dict[str, Any]]]] = {}
+        for user_id, person in unique.items():
+            account = accounts.get(user_id) or {}
+            if account and not account.get("is_active", True):
+                continue
+            sid = person.student_id if kind.name != "announcement.created" else None
+            rendered = templates.render(
+                kind.name, payload, student=names.get(sid or 0, ""), school=school_name
+            )
+            notifications.append(
+                Notification(
+                    event_id=event_id,
+                    user_id=user_id,
+                    student_id=sid,
+                    school_id=school_id,
+                    kind=kind.name,
+                    title=rendered.title,
+                    body=rendered.text,
+                    urgent=kind.urgent or bool(payload.get("urgent")),
+                    created_at=now,
+                )
+            )
+            meta = {
+                "phone": person.phone or account.get("phone"),
+                "email": person.email or account.get("email"),
+                "consent": bool(sid and sid in consent),
+                "forbid": policy.forbid_cross_border,
+                "personal": kind.personal,
+            }
+            plans[user_id] = self.plan(
+                kind, payload, sid, prefs.get(user_id, []), policy, meta, now
+            )
+
+        async with transaction():
+            await Notification.insert(*notifications).on_conflict(action="DO NOTHING")
+            rows = await Notification.select(Notification.id, Notification.user_id).where(
+                Notification.event_id == event_id
+            )
+            ids = {r["user_id"]: r["id"] for r in rows}
+            deliveries = [
+                Delivery(
+                    notification_id=ids[user_id],
+                    event_id=event_id,
+                    user_id=user_id,
+                    school_id=school_id,
+                    channel=channel,
+                    status=status,
+                    scheduled_for=at,
+                    created_at=now,
+                    updated_at=now,
+                    meta=meta,
+                )
+                for user_id, plan in plans.items()
+                if user_id in ids
+                for channel, status, at, meta in plan
+            ]
+            if deliveries:
+                await Delivery.insert(*deliveries).on_conflict(action="DO NOTHING")
+        queued = await Delivery.select(
+            Delivery.id,
+            Delivery.status,
+            Delivery.scheduled_for,
+            Delivery.user_id,
+            Delivery.channel,
+            Delivery.meta,
+        ).where((Delivery.event_id == event_id) & Delivery.status.is_in(list(PENDING)))
+        for row in queued:
+            if row["status"] == "digest":
+                meta = _json(row["meta"]) or {}
+                await self.enqueue(
+                    "digest",
+                    f"digest:{row['user_id']}:{row['channel']}:{meta.get('day')}",
+                    self.epoch(row["scheduled_for"]),
+                    user_id=row["user_id"],
+                    channel=row["channel"],
+                )
+            else:
+                await self.enqueue_delivery(row["id"], 0, row["scheduled_for"])
+        for user_id, notification_id in ids.items():
+            if kind.name != RESET_KIND:
+                await self.redis.publish(
+                    INBOX_CHANNEL.format(user_id),
+                    json.dumps({"id": notification_id, "kind": kind.name}),
+                )
+        return len(queued)
+
+    def plan(
+        self,
+        kind: Kind,
+        payload: dict[str, Any],
+        student_id: int | None,
+        pref_rows: list[dict[str, Any]],
+        policy: SchoolPolicy,
+        meta: dict[str, Any],
+        now: datetime,
+    ) -> list[tuple[str, str, datetime | None, dict[str, Any]]]:
+        """(channel, status, when, meta) of each delivery one person gets for one event."""
+        if kind.name == RESET_KIND:
+            first = str(payload.get("channel")) if payload.get("channel") in (SMS, EMAIL) else SMS
+            order: list[str] = [first, EMAIL if first == SMS else SMS]
+            return [(first, "queued", None, {**meta, "order": order})]
+        pref = effective(pref_rows, kind.name, student_id, policy)
+        if pref.muted:
+            return []
+        chosen: list[str] = list(pref.channels) or [PUSH]
+        order = chosen + [
+            c for c in FALLBACK_ORDER if c not in chosen and (c != SMS or policy.sms_fallback)
+        ]
+        urgent = kind.urgent or bool(payload.get("urgent"))
+        base = {**meta, "order": order}
+        if pref.mode == "digest" and not urgent:
+            at, day = next_digest(now, policy.time_zone, pref.digest_at)
+            return [(c, "digest", at, {**base, "day": day.isoformat()}) for c in chosen]
+        release = (
+            None if urgent else quiet_release(now, policy.time_zone, pref.quiet_from, pref.quiet_to)
+        )
+        status = "waiting" if release else "queued"
+        return [(c, status, release, base) for c in chosen]
+
+    # ---- delivery ----------------------------------------------------------------------------
+
+    def full_text_allowed(self, channel: str, meta: dict[str, Any], address: str = "") -> bool:
+        if not meta.get("personal", True) or channel == SMS:
+            return True
+        if channel == EMAIL:
+            domain = address.rpartition("@")[2].lower()
+            if domain not in self.settings.notify_foreign_email_domains:
+                return True
+        return bool(meta.get("consent")) and not meta.get("forbid")
+
+    async def addresses(self, user_id: int, channel: str, meta: dict[str, Any]) -> tuple[str, ...]:
+        if channel == PUSH:
+            rows = await DeviceToken.select(DeviceToken.token).where(
+                (DeviceToken.user_id == user_id) & DeviceToken.is_active.eq(True)
+            )
+            return tuple(r["token"] for r in rows)
+        if channel == TELEGRAM:
+            rows = (
+                await TelegramChat.select(TelegramChat.chat_id)
+                .where((TelegramChat.user_id == user_id) & TelegramChat.unlinked_at.is_null())
+                .order_by(TelegramChat.id, ascending=False)
+                .limit(1)
+            )
+            return tuple(str(r["chat_id"]) for r in rows)
+        value = meta.get("email" if channel == EMAIL else "phone")
+        return (value,) if value else ()
+
+    def outgoing(
+        self,
+        delivery: dict[str, Any],
+        note: dict[str, Any],
+        addresses: tuple[str, ...],
+        meta: dict[str, Any],
+    ) -> Outgoing:
+        channel = delivery["channel"]
+        full = self.full_text_allowed(channel, meta, addresses[0] if addresses else "")
+        title, text = note["title"], note["body"]
+        if not full:
+            if channel == PUSH:
+                title, text = (
+                    templates.t("notify.neutral.push_title"),
+                    templates.t("notify.neutral.push_body"),
+                )
+            elif channel == TELEGRAM:
+                title, text = "", templates.t("notify.neutral.telegram")
+            else:
+                title = templates.t("notify.neutral.email_subject")
+                text = templates.t("notify.neutral.email_body")
+        if channel == PUSH:
+            title = templates.clip(title, templates.PUSH_TITLE_LIMIT)
+            text = templates.clip(text, templates.PUSH_BODY_LIMIT)
+        html = templates.email_html(title, text) if channel == EMAIL else ""
+        if channel == EMAIL:
+            text = templates.email_plain(title, text)
+        return Outgoing(
+            delivery_id=delivery["id"],
+            notification_id=note["id"],
+            user_id=delivery["user_id"],
+            addresses=addresses,
+            title=title,
+            text=text,
+            html=html,
+            urgent=note["urgent"],
+            data={"kind": note["kind"]},
+        )
+
+    def rates(self, channel: str, addresses: tuple[str, ...]) -> list[Rate]:
+        s = self.settings
+        if channel == TELEGRAM:
+            rates = [Rate("telegram", s.notify_telegram_rate)]
+            if addresses:
+                rates.append(Rate(f"telegram:chat:{addresses[0]}", s.notify_telegram_chat_rate))
+            return rates
+        if channel == PUSH:
+            return [Rate("fcm", s.notify_fcm_rate)]
+        if channel == SMS:
+            return [Rate("sms", s.notify_sms_rate)]
+        return [Rate("email", s.notify_email_rate)]
+
+    def backoff(self, attempt: int) -> float:
+        base = self.settings.notify_retry_base_seconds
+        ceiling = min(self.settings.notify_retry_max_seconds, base * 2 ** max(0, attempt - 1))
+        return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
+
+    async def _set(self, delivery_id: int, **values: Any) -> None:
+        values["updated_at"] = utcnow()
+        await Delivery.update({getattr(Delivery, k): v for k, v in values.items()}).where(
+            Delivery.id == delivery_id
+        )
+
+    async def deliver(self, delivery_id: int) -> str:
+        row = await Delivery.select().where(Delivery.id == delivery_id).first()
+        if row is None or row["status"] not in ("queued", "waiting", "sending"):
+            return "nothing to do"
+        now = self.clock()
+        if row["scheduled_for"] is not None and row["scheduled_for"] > now + timedelta(seconds=1):
+            await self.enqueue_delivery(delivery_id, row["attempts"], row["scheduled_for"])
+            return "not yet"
+        meta = _json(row["meta"]) or {}
+        note = await Notification.select().where(Notification.id == row["notification_id"]).first()
+        if note is None:
+            return "no notification"
+        channel = self.channels.get(row["channel"])
+        if channel is None:
+            await self._set(delivery_id, status="skipped", reason="channel_unavailable")
+            await self.fallback(row, meta)
+            return "skipped"
+        addresses = await self.addresses(row["user_id"], row["channel"], meta)
+        if not addresses:
+            await self._set(delivery_id, status="skipped", reason="no_address")
+            await self.fallback(row, meta)
+            return "skipped"
+        message = self.outgoing(row, note, addresses, meta)
+        rates = self.rates(row["channel"], addresses)
+        await self.pacer.acquire(*rates)
+        attempts = row["attempts"] + 1
+        await self._set(
+            delivery_id, status="sending", attempts=attempts, address=addresses[0][:300]
+        )
+        try:
+            sent = await channel.send(message)
+        except TemporaryFailure as exc:
+            return await self._temporary(row, meta, attempts, exc, rates)
+        except PermanentFailure as exc:
+            await self._switch_off(row["user_id"], row["channel"], exc.gone)
+            await self._set(delivery_id, status="failed", reason=exc.reason[:300])
+            await self.fallback(row, meta)
+            return "failed"
+        await self._sent(row, note, sent)
+        return "sent"
+
+    async def _sent(self, row: dict[str, Any], note: dict[str, Any], sent: Sent) -> None:
+        await self._switch_off(row["user_id"], row["channel"], sent.gone)
+        await self._set(
+            row["id"],
+            status="sent",
+            provider_id=sent.provider_id[:200],
+            parts=sent.parts,
+            sent_at=utcnow(),
+            reason="",
+        )
+        if note["kind"] == RESET_KIND:
+            # The code has reached the person: keep no copy of it.
+            await events.redact(note["event_id"], ("code", "text"))
+            await Notification.update({Notification.body: ""}).where(Notification.id == note["id"])
+
+    async def _temporary(
+        self,
+        row: dict[str, Any],
+        meta: dict[str, Any],
+        attempts: int,
+        exc: TemporaryFailure,
+        rates: list[Rate],
+    ) -> str:
+        if exc.retry_after:
+            # The provider said when: everyone waits, and this one goes after the pause.
+            await self.pacer.hold(rates[0].key, exc.retry_after)
+            delay = exc.retry_after
+            exhausted = attempts >= self.settings.notify_max_attempts * 3
+        else:
+            delay = self.backoff(attempts)
+            exhausted = attempts >= self.settings.notify_max_attempts
+        if exhausted:
+            await self._set(row["id"], status="failed", reason=exc.reason[:300], dead=True)
+            await self.fallback(row, meta)
+            return "dead"
+        at = self.clock() + timedelta(seconds=delay)
+        await self._set(row["id"], status="queued", reason=exc.reason[:300], scheduled_for=at)
+        await self.enqueue_delivery(row["id"], attempts, at)
+        return "retry"
+
+    async def _switch_off(self, user_id: int, channel: str, gone: Iterable[str]) -> None:
+        gone = list(gone)
+        if not gone:
+            return
+        now = utcnow()
+        if channel == PUSH:
+            await DeviceToken.update(
+                {
+                    DeviceToken.is_active: False,
+                    DeviceToken.disabled_at: now,
+                    DeviceToken.disabled_reason: "unregistered",
+                }
+            ).where(DeviceToken.token.is_in(gone))
+        elif channel == TELEGRAM:
+            await TelegramChat.update(
+                {TelegramChat.unlinked_at: now, TelegramChat.unlinked_reason: "blocked"}
+            ).where(TelegramChat.chat_id.is_in([int(g) for g in gone]))
+
+    async def fallback(self, row: dict[str, Any], meta: dict[str, Any]) -> None:
+        """The next channel takes over when none of the notification's deliveries can."""
+        others = await Delivery.select(Delivery.channel, Delivery.status).where(
+            Delivery.notification_id == row["notification_id"]
+        )
+        if any(
+            o["status"] in ("sent", "delivered", *PENDING)
+            for o in others
+            if o["channel"] != row["channel"]
+        ):
+            return
+        used = {o["channel"] for o in others}
+        for channel in meta.get("order") or FALLBACK_ORDER:
+            if channel in used:
+                continue
+            now = utcnow()
+            await Delivery.insert(
+                Delivery(
+                    notification_id=row["notification_id"],
+                    event_id=row["event_id"],
+                    user_id=row["user_id"],
+                    school_id=row["school_id"],
+                    channel=channel,
+                    status="queued",
+                    created_at=now,
+                    updated_at=now,
+                    meta={**meta, "fallback_from": row["channel"]},
+                )
+            ).on_conflict(action="DO NOTHING")
+            new = (
+                await Delivery.select(Delivery.id)
+                .where(
+                    (Delivery.event_id == row["event_id"])
+                    & (Delivery.user_id == row["user_id"])
+                    & (Delivery.channel == channel)
+                )
+                .first()
+            )
+            if new:
+                await self.enqueue_delivery(new["id"], 0, None)
+            return
+
+    # ---- digests -----------------------------------------------------------------------------
+
+    async def digest(self, user_id: int, channel_name: str) -> str:
+        """Gather a person's waiting notifications on one channel into one message."""
+        now = self.clock()
+        rows = (
+            await Delivery.select()
+            .where(
+                (Delivery.user_id == user_id)
+                & (Delivery.channel == channel_name)
+                & (Delivery.status == "digest")
+                & (Delivery.scheduled_for <= now + timedelta(seconds=1))
+            )
+            .order_by(Delivery.id)
+        )
+        if not rows:
+            return "empty"
+        channel = self.channels.get(channel_name)
+        meta = _json(rows[-1]["meta"]) or {}
+        ids = [r["id"] for r in rows]
+        if channel is None:
+            await Delivery.update(
+                {Delivery.status: "skipped", Delivery.reason: "channel_unavailable"}
+            ).where(Delivery.id.is_in(ids))
+            return "skipped"
+        notes = (
+            await Notification.select()
+            .where(Notification.id.is_in([r["notification_id"] for r in rows]))
+            .order_by(Notification.id)
+        )
+        addresses = await self.addresses(user_id, channel_name, meta)
+        if not addresses:
+            await Delivery.update(
+                {Delivery.status: "skipped", Delivery.reason: "no_address"}
+            ).where(Delivery.id.is_in(ids))
+            return "skipped"
+        day = date.fromisoformat(meta.get("day") or now.date().isoformat())
+        full = all(
+            self.full_text_allowed(channel_name, _json(r["meta"]) or {}, addresses[0]) for r in rows
+        )
+        title = templates.digest_title(day)
+        lines = [n["body"] for n in notes] if full else []
+        text = (
+            templates.t("notify.digest.intro", date=day.strftime("%d.%m.%Y"))
+            + "\n"
+            + "\n".join(f"• {line}" for line in lines)
+            if full
+            else templates.t("notify.neutral.push_body")
+        )
+        message = Outgoing(
+            delivery_id=ids[0],
+            notification_id=notes[0]["id"],
+            user_id=user_id,
+            addresses=addresses,
+            title=title,
+            text=templates.email_plain(title, text, lines) if channel_name == EMAIL else text,
+            html=templates.email_html(title, text, lines) if channel_name == EMAIL else "",
+            data={"kind": "digest"},
+        )
+        await self.pacer.acquire(*self.rates(channel_name, addresses))
+        try:
+            sent = await channel.send(message)
+        except TemporaryFailure:
+            raise  # the queue retries the digest job
+        except PermanentFailure as exc:
+            await self._switch_off(user_id, channel_name, exc.gone)
+            await Delivery.update(
+                {Delivery.status: "failed", Delivery.reason: exc.reason[:300]}
+            ).where(Delivery.id.is_in(ids))
+            return "failed"
+        await Delivery.update(
+            {
+                Delivery.status: "sent",
+                Delivery.provider_id: sent.provider_id[:200],
+                Delivery.sent_at: utcnow(),
+                Delivery.attempts: Delivery.attempts + 1,
+                Delivery.meta: {**meta, "digest_of": len(ids)},
+            }
+        ).where(Delivery.id.is_in(ids))
+        return f"sent {len(ids)}"
+
+    # ---- receipts and replays ----------------------------------------------------------------
+
+    async def on_receipt(self, provider_id: str, state: str) -> None:
+        """A delivery receipt from the SMS centre."""
+        values: dict[Any, Any] = {Delivery.updated_at: utcnow()}
+        if state == "delivered":
+            values.update({Delivery.status: "delivered", Delivery.delivered_at: utcnow()})
+        else:
+            values.update({Delivery.status: "failed", Delivery.reason: f"receipt:{state}"})
+        await Delivery.update(values).where(
+            (Delivery.channel == SMS) & (Delivery.provider_id == provider_id)
+        )

@@ -1,0 +1,55 @@
+"""What the stand-ins share: free ports, a record of what arrived, a sliding-window limiter."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Received:
+    """Everything a stand-in accepted, in order, with the time it arrived."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, **item: Any) -> dict[str, Any]:
+        item.setdefault("at", time.time())
+        self.items.append(item)
+        return item
+
+    def reject(self, **item: Any) -> None:
+        item.setdefault("at", time.time())
+        self.rejected.append(item)
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.rejected.clear()
+
+
+class SlidingWindow:
+    """At most `limit` events in any `window` seconds (how a provider enforces its limits)."""
+
+    def __init__(self, limit: float, window: float = 1.0) -> None:
+        self.limit, self.window = limit, window
+        self.times: dict[str, deque[float]] = {}
+
+    def hit(self, key: str, now: float | None = None) -> float:
+        """Record an event; 0 if allowed, else the seconds until it would have been."""
+        now = time.monotonic() if now is None else now
+        times = self.times.setdefault(key, deque())
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if len(times) >= self.limit:
+            return times[0] + self.window - now
+        times.append(now)
+        return 0.0

@@ -1,0 +1,190 @@
+"""Test fixtures: the app on SQLite (with in-process Redis) and on PostgreSQL (with real Redis).
+
+Tests marked `integration` run once per engine. PostgreSQL and Redis come from
+`PARTA_TEST_POSTGRES_URL` (default `postgresql://postgres@127.0.0.1:5432/test`) and
+`PARTA_TEST_REDIS_URL` (default `redis://127.0.0.1:6379/15`). When they are unreachable the
+PostgreSQL runs are skipped, unless `CI` is set: then they fail, so CI can never pass without them.
+Each session works in its own fresh PostgreSQL database, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from litestar import Litestar
+from piccolo.engine.base import Engine
+from redis.asyncio import Redis
+
+from backend.accounts.services import AccountsService
+from backend.app import create_app
+from backend.core import db
+from backend.core.redis import make_redis
+from backend.settings import Settings
+
+POSTGRES_URL = os.environ.get(
+    "PARTA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("PARTA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+ENGINES = ["sqlite", "postgres"]
+
+
+def _services_required() -> bool:
+    return bool(os.environ.get("CI")) or os.environ.get("PARTA_REQUIRE_SERVICES") == "1"
+
+
+async def _reachable() -> str | None:
+    try:
+        conn = await asyncpg.connect(POSTGRES_URL, timeout=3)
+        await conn.close()
+    except Exception as exc:
+        return f"PostgreSQL at {POSTGRES_URL}: {exc!r}"
+    try:
+        redis = Redis.from_url(REDIS_URL)
+        await redis.ping()
+        await redis.aclose()
+    except Exception as exc:
+        return f"Redis at {REDIS_URL}: {exc!r}"
+    return None
+
+
+@dataclass
+class Backend:
+    """One engine's world: settings, engine, Redis and the app built on them."""
+
+    kind: str
+    settings: Settings
+    engine: Engine
+    redis: Redis
+    app: Litestar
+    client: httpx.AsyncClient
+    _counter: list[int] = field(default_factory=lambda: [0])
+
+    @property
+    def accounts(self) -> AccountsService:
+        return self.app.state.accounts  # type: ignore[no-any-return]
+
+    def unique(self, prefix: str = "u") -> str:
+        self._counter[0] += 1
+        return f"{prefix}{self._counter[0]}{secrets.token_hex(2)}"
+
+
+async def _truncate(backend: Backend) -> None:
+    tables = db.all_tables()
+    if backend.kind == "postgres":
+        names = ", ".join(f'"{t._meta.tablename}"' for t in tables)
+        await backend.engine.run_ddl(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    else:
+        for table in reversed(tables):
+            await backend.engine.run_ddl(f'DELETE FROM "{table._meta.tablename}"')
+    await backend.redis.flushdb()
+
+
+@asynccontextmanager
+async def running(app: Litestar) -> AsyncIterator[None]:
+    """Hold the app's lifespan open in a task of its own: pytest may tear a session fixture down
+    from another task than the one that set it up, and a lifespan must end where it began."""
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(hold())
+    await asyncio.wait([task, asyncio.create_task(started.wait())], return_when="FIRST_COMPLETED")
+    if task.done():
+        task.result()  # startup failed: raise its error here
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+@pytest.fixture(scope="session")
+def tmp_session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("parta")
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+async def backend_world(
+    request: pytest.FixtureRequest, tmp_session_dir: Path
+) -> AsyncIterator[Backend]:
+    kind: str = request.param
+    database_name = ""
+    if kind == "postgres":
+        problem = await _reachable()
+        if problem:
+            if _services_required():
+                pytest.fail(f"integration services unreachable: {problem}")
+            pytest.skip(f"integration services unreachable: {problem}")
+        database_name = f"parta_test_{uuid.uuid4().hex[:10]}"
+        admin = await asyncpg.connect(POSTGRES_URL)
+        await admin.execute(f'CREATE DATABASE "{database_name}"')
+        await admin.close()
+        url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + database_name
+        settings = Settings(
+            environment="test",
+            database_url=url,
+            redis_url=REDIS_URL,
+            secret_key=secrets.token_urlsafe(48),
+            api_rate_limit_per_minute=100_000,
+            database_pool_max=10,
+            media_root=tmp_session_dir / "media-pg",
+        )
+    else:
+        settings = Settings(
+            environment="test",
+            database_url=f"sqlite:///{tmp_session_dir / 'parta.sqlite'}",
+            redis_url="memory://",
+            secret_key=secrets.token_urlsafe(48),
+            api_rate_limit_per_minute=100_000,
+            media_root=tmp_session_dir / "media-sqlite",
+        )
+    engine = db.make_engine(settings)
+    redis = make_redis(settings)
+    await db.create_tables(engine)
+    app = create_app(settings, engine=engine, redis=redis)
+    async with running(app):
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.10", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://parta.test") as client:
+            yield Backend(kind, settings, engine, redis, app, client)
+    await redis.aclose()
+    await db.close_engine(engine)
+    if database_name:
+        admin = await asyncpg.connect(POSTGRES_URL)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def world(backend_world: Backend) -> AsyncIterator[Backend]:
+    """A clean database and Redis for one test, on each engine."""
+    db.bind_engine(backend_world.engine)
+    await _truncate(backend_world)
+    yield backend_world
+
+
+@pytest.fixture
+def client(world: Backend) -> httpx.AsyncClient:
+    return world.client
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that use the database world are integration tests; the rest are unit tests."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "backend_world" in fixtures:
+            item.add_marker(pytest.mark.integration)
+        elif not any(any(item.iter_markers(name)) for name in ("e2e", "ui", "integration")):
+            item.add_marker(pytest.mark.unit)

@@ -1,0 +1,246 @@
+"""The diary: a pupil's week for the family, ETag and 304, invalidation by writes, who may read."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from backend.audit.tables import AuditEntry
+from backend.core.rights import Grant, Permission, Role, ScopeKind
+from backend.journal.tables import DiaryWeek
+from tests.conftest import Backend
+from tests.integration.journal.arrange import (
+    attendance,
+    guardian_of,
+    make_journal_world,
+    mark,
+    today,
+)
+from tests.support import SignedIn, sign_in
+
+
+def op() -> str:
+    return uuid.uuid4().hex
+
+
+async def sync(world: Backend, who: SignedIn, lesson_id: int, ops: list[dict[str, Any]]) -> None:
+    response = await world.client.post(
+        f"/api/v1/journal/lessons/{lesson_id}/sync", json={"operations": ops}, headers=who.headers
+    )
+    assert response.status_code == 200, response.text
+
+
+def week_url(student_id: int) -> str:
+    return f"/api/v1/diary/students/{student_id}/week?date={today().isoformat()}"
+
+
+def lessons_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [lesson for day in body["days"] for lesson in day["lessons"]]
+
+
+async def test_the_week_shows_the_lesson_and_an_unchanged_week_answers_304(world: Backend) -> None:
+    jw = await make_journal_world(world)
+    pupil = jw.pupils[0]
+    lesson_id = jw.lessons["today"]
+    await sync(
+        world,
+        jw.teacher,
+        lesson_id,
+        [
+            attendance(op(), pupil, "late", late_minutes=7),
+            mark(op(), pupil, "5", work_kind="test"),
+            {"op_id": op(), "kind": "topic", "topic": "Проценты"},
+            {"op_id": op(), "kind": "homework", "text": "Параграф 4"},
+        ],
+    )
+    parent = await guardian_of(world, pupil)
+    first = await world.client.get(week_url(pupil), headers=parent.headers)
+    assert first.status_code == 200, first.text
+    etag = first.headers["etag"]
+    lesson = next(x for x in lessons_of(first.json()) if x["lesson_id"] == lesson_id)
+    assert lesson["topic"] == "Проценты" and lesson["subject"] == "Математика"
+    assert lesson["marks"][0]["value"] == "5" and lesson["marks"][0]["weight"] == 2
+    assert lesson["attendance"] == {"status": "late", "late_minutes": 7, "reason": ""}
+    assert lesson["homework"][0]["text"] == "Параграф 4"
+    assert lesson["teacher"] == "Смирнова О. И."
+
+    again = await world.client.get(
+        week_url(pupil), headers={**parent.headers, "If-None-Match": etag}
+    )
+    assert again.status_code == 304
+    assert again.content == b""
+    # From the cache (no projection read): drop the projection row and ask again.
+    await DiaryWeek.delete(force=True)
+    cached = await world.client.get(
+        week_url(pupil), headers={**parent.headers, "If-None-Match": etag}
+    )
+    assert cached.status_code == 304
+
+    # A new mark changes the week: a new ETag, the mark is there.
+    await sync(world, jw.teacher, lesson_id, [mark(op(), pupil, "4")])
+    changed = await world.client.get(
+        week_url(pupil), headers={**parent.headers, "If-None-Match": etag}
+    )
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != etag
+    lesson = next(x for x in lessons_of(changed.json()) if x["lesson_id"] == lesson_id)
+    assert sorted(m["value"] for m in lesson["marks"]) == ["4", "5"]
+
+
+async def test_a_write_for_one_pupil_leaves_another_pupils_week_cached(world: Backend) -> None:
+    jw = await make_journal_world(world)
+    parent = await guardian_of(world, jw.pupils[1])
+    first = await world.client.get(week_url(jw.pupils[1]), headers=parent.headers)
+    await sync(world, jw.teacher, jw.lessons["today"], [mark(op(), jw.pupils[0], "5")])
+    again = await world.client.get(
+        week_url(jw.pupils[1]), headers={**parent.headers, "If-None-Match": first.headers["etag"]}
+    )
+    assert again.status_code == 304
+
+
+async def test_a_parent_is_refused_another_familys_child(world: Backend) -> None:
+    jw = await make_journal_world(world)
+    parent = await guardian_of(world, jw.pupils[0])
+    for url in (
+        week_url(jw.pupils[1]),
+        f"/api/v1/diary/students/{jw.pupils[1]}/marks",
+        f"/api/v1/diary/students/{jw.pupils[1]}/news",
+    ):
+        response = await world.client.get(url, headers=parent.headers)
+        assert response.status_code == 404, url
+    missing = await world.client.get(week_url(10_000_000), headers=parent.headers)
+    assert missing.status_code == 404
+
+
+async def test_who_may_read_the_diary(world: Backend) -> None:
+    jw = await make_journal_world(world)
+    pupil = jw.pupils[0]
+    itself = await sign_in(world, Grant(Role.PUPIL, ScopeKind.STUDENT, pupil))
+    delegate = await sign_in(
+        world,
+        Grant(Role.DELEGATE, ScopeKind.STUDENT, pupil, parts=frozenset({Permission.DIARY_READ})),
+    )
+    meals_only = await sign_in(
+        world,
+        Grant(Role.DELEGATE, ScopeKind.STUDENT, pupil, parts=frozenset({Permission.MEALS_ORDER})),
+    )
+    class_teacher = await sign_in(world, Grant(Role.CLASS_TEACHER, ScopeKind.CLASS, jw.class_id))
+    for who in (itself, delegate, class_teacher):
+        response = await world.client.get(week_url(pupil), headers=who.headers)
+        assert response.status_code == 200, response.text
+    assert (await world.client.get(week_url(pupil), headers=meals_only.headers)).status_code == 403
+    # A staff read of a pupil's diary is audited; the family's own reads are not.
+    reads = await AuditEntry.select().where(AuditEntry.object_type == "diary_week")
+    assert [r["actor_user_id"] for r in reads] == [class_teacher.user_id]
+
+
+async def test_marks_by_subject_with_weighted_average(world: Backend) -> None:
+    jw = await make_journal_world(world)
+    pupil = jw.pupils[0]
+    await sync(
+        world,
+        jw.teacher,
+        jw.lessons["today"],
+        [
+            mark(op(), pupil, "5", work_kind="answer"),
+            mark(op(), pupil, "3", work_kind="test"),
+        ],
+    )
+    parent = await guardian_of(world, pupil)
+    since = (today() - timedelta(days=60)).isoformat()
+    response = await world.client.get(
+        f"/api/v1/diary/students/{pupil}/marks?date_from={since}", headers=parent.headers
+    )
+    assert response.status_code == 200, response.text
+    subject = response.json()["subjects"][0]
+    assert subject["subject"] == "Математика"
+    assert subject["average"] == 4.0
+    assert subject["weighted_average"] == round((5 * 1 + 3 * 2) / 3, 2)
+
+
+async def test_news_are_per_reader(world: Backend) -> None:
+    jw = await make_journal_world(world)
+    pupil = jw.pupils[0]
+    mother = await guardian_of(world, pupil)
+    father = await guardian_of(world, pupil)
+    await sync(world, jw.teacher, jw.lessons["today"], [mark(op(), pupil, "5")])
+    seen = await world.client.post(f"/api/v1/diary/students/{pupil}/seen", headers=mother.headers)
+    assert seen.status_code == 200
+    mother_news = (
+        await world.client.get(f"/api/v1/diary/students/{pupil}/news", headers=mother.headers)
+    ).json()
+    father_news = (
+        await world.client.get(f"/api/v1/diary/students/{pupil}/news", headers=father.headers)
+    ).json()
+    assert mother_news["marks"] == []
+    assert [m["value"] for m in father_news["marks"]] == ["5"]
+
+
+async def test_a_pupil_ticks_homework_done(world: Backend) -> None:
+    jw = await make_journal_world(world)
+    pupil = jw.pupils[0]
+    response = await world.client.post(
+        f"/api/v1/journal/lessons/{jw.lessons['today']}/sync",
+        json={"operations": [{"op_id": op(), "kind": "homework", "text": "Упр. 5"}]},
+        headers=jw.teacher.headers,
+    )
+    homework_id = response.json()["results"][0]["id"]
+    itself = await sign_in(world, Grant(Role.PUPIL, ScopeKind.STUDENT, pupil))
+    parent = await guardian_of(world, pupil)
+    url = f"/api/v1/diary/students/{pupil}/homework/{homework_id}/done"
+    assert (await world.client.post(url, headers=parent.headers)).status_code == 403
+    before = await world.client.get(week_url(pupil), headers=itself.headers)
+    ticked = await world.client.post(url, headers=itself.headers)
+    assert ticked.status_code == 200, ticked.text
+    after = await world.client.get(
+        week_url(pupil), headers={**itself.headers, "If-None-Match": before.headers["etag"]}
+    )
+    assert after.status_code == 200
+    lesson = next(x for x in lessons_of(after.json()) if x["lesson_id"] == jw.lessons["today"])
+    assert lesson["homework"][0]["done"] is True
+
+
+async def test_homework_attachment_round_trip(world: Backend) -> None:
+    jw = await make_journal_world(world)
+    lesson_id = jw.lessons["today"]
+    upload = await world.client.post(
+        f"/api/v1/journal/lessons/{lesson_id}/attachments",
+        files={"data": ("задание.pdf", b"%PDF-1.4 content", "application/pdf")},
+        headers=jw.teacher.headers,
+    )
+    assert upload.status_code == 201, upload.text
+    attachment_id = upload.json()["id"]
+    await sync(
+        world,
+        jw.teacher,
+        lesson_id,
+        [
+            {
+                "op_id": op(),
+                "kind": "homework",
+                "text": "См. файл",
+                "attachment_ids": [attachment_id],
+            },
+        ],
+    )
+    parent = await guardian_of(world, jw.pupils[0])
+    week = await world.client.get(week_url(jw.pupils[0]), headers=parent.headers)
+    lesson = next(x for x in lessons_of(week.json()) if x["lesson_id"] == lesson_id)
+    assert lesson["homework"][0]["attachments"][0]["file_name"] == "задание.pdf"
+    download = await world.client.get(
+        f"/api/v1/journal/attachments/{attachment_id}", headers=parent.headers
+    )
+    assert download.status_code == 200
+    assert download.content == b"%PDF-1.4 content"
+    stranger = await sign_in(world, Grant(Role.GUARDIAN, ScopeKind.STUDENT, 10_000_001))
+    refused = await world.client.get(
+        f"/api/v1/journal/attachments/{attachment_id}", headers=stranger.headers
+    )
+    assert refused.status_code == 404
+    empty = await world.client.post(
+        f"/api/v1/journal/lessons/{lesson_id}/attachments",
+        files={"data": ("пусто.txt", b"", "text/plain")},
+        headers=jw.teacher.headers,
+    )
+    assert empty.status_code == 400

@@ -1,0 +1,118 @@
+"""Reports: class performance (JSON, XLSX, PDF), quality, attendance, completeness, at risk."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from typing import Any
+
+from openpyxl import load_workbook
+
+from backend.core.rights import Grant, Role, ScopeKind
+from tests.conftest import Backend
+from tests.integration.journal.arrange import attendance, make_journal_world, mark
+from tests.support import sign_in
+
+
+def op() -> str:
+    return uuid.uuid4().hex
+
+
+async def sync(world: Backend, who: Any, lesson_id: int, ops: list[dict[str, Any]]) -> None:
+    response = await world.client.post(
+        f"/api/v1/journal/lessons/{lesson_id}/sync", json={"operations": ops}, headers=who.headers
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_class_performance_in_json_xlsx_and_pdf(world: Backend) -> None:
+    jw = await make_journal_world(world)
+    p = jw.pupils
+    await sync(world, jw.teacher, jw.lessons["today"], [
+        mark(op(), p[0], "5"), mark(op(), p[0], "4", work_kind="test"),
+        mark(op(), p[1], "2"), mark(op(), p[2], "3"), mark(op(), p[3], "5"),
+        {"op_id": op(), "kind": "topic", "topic": "Дроби"},
+    ])  # fmt: skip
+    url = f"/api/v1/reports/classes/{jw.class_id}/performance"
+    response = await world.client.get(url, headers=jw.coordinator.headers)
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert data["subjects"] == [{"id": jw.subject_id, "name": "Математика"}]
+    first = next(x for x in data["pupils"] if x["id"] == p[0])
+    assert first["cells"][0]["weighted_average"] == round((5 + 4 * 2) / 3, 2)
+    summary = data["summary"][0]
+    # Rounded results 4, 2, 3, 5: quality 2 of 4, success 3 of 4.
+    assert summary["quality"] == 50.0 and summary["success"] == 75.0
+
+    xlsx = await world.client.get(url + "?format=xlsx", headers=jw.coordinator.headers)
+    assert xlsx.status_code == 200
+    assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
+    book = load_workbook(io.BytesIO(xlsx.content))
+    sheet = book.worksheets[0]
+    assert sheet["A1"].value == "Парта — электронный журнал и дневник"
+    assert "Тестовый Пользователь" in sheet["A3"].value and "Сформировано" in sheet["A3"].value
+    assert sheet._charts, "the sheet carries a chart"
+
+    pdf = await world.client.get(url + "?format=pdf", headers=jw.coordinator.headers)
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF") and b"DejaVuSans" in pdf.content
+
+    bad = await world.client.get(url + "?format=doc", headers=jw.coordinator.headers)
+    assert bad.status_code == 400
+
+
+async def test_officials_get_aggregates_but_not_pupils_names(world: Backend) -> None:
+    jw = await make_journal_world(world)
+    await sync(world, jw.teacher, jw.lessons["today"], [mark(op(), jw.pupils[0], "5")])
+    official = await sign_in(
+        world, Grant(Role.REGIONAL_OFFICIAL, ScopeKind.REGION, jw.ids["region"])
+    )
+    school = jw.ids["school_a"]
+    quality = await world.client.get(
+        f"/api/v1/reports/schools/{school}/quality", headers=official.headers
+    )
+    assert quality.status_code == 200, quality.text
+    assert quality.json()["by_subject"][0]["quality"] == 100.0
+    for url in (
+        f"/api/v1/reports/classes/{jw.class_id}/performance",
+        f"/api/v1/reports/schools/{school}/at-risk",
+        f"/api/v1/reports/schools/{school}/attendance",
+    ):
+        assert (await world.client.get(url, headers=official.headers)).status_code == 404
+    other = await sign_in(
+        world, Grant(Role.REGIONAL_OFFICIAL, ScopeKind.REGION, jw.ids["other_region"])
+    )
+    refused = await world.client.get(
+        f"/api/v1/reports/schools/{school}/quality", headers=other.headers
+    )
+    assert refused.status_code == 404
+
+
+async def test_completeness_attendance_and_at_risk(world: Backend) -> None:
+    jw = await make_journal_world(world)
+    p = jw.pupils
+    await sync(world, jw.teacher, jw.lessons["today"], [
+        attendance(op(), p[0], "absent", reason="ОРВИ"), attendance(op(), p[1]),
+        attendance(op(), p[2]), attendance(op(), p[3]), mark(op(), p[1], "2"),
+    ])  # fmt: skip
+    school = jw.ids["school_a"]
+    headers = jw.coordinator.headers
+    done = await world.client.get(f"/api/v1/reports/schools/{school}/completeness", headers=headers)
+    assert done.status_code == 200, done.text
+    body = done.json()
+    # Today's lesson has the register but no topic; the old one (30 days ago) has neither.
+    assert {x["lesson_id"] for x in body["without_topic"]} == set(jw.lessons.values())
+    assert [x["lesson_id"] for x in body["without_attendance"]] == [jw.lessons["old"]]
+    assert body["register_not_taken_today"] == []
+    visits = await world.client.get(f"/api/v1/reports/schools/{school}/attendance", headers=headers)
+    assert visits.json()["reasons"] == [{"status": "absent", "reason": "ОРВИ", "count": 1}]
+    risk = await world.client.get(f"/api/v1/reports/schools/{school}/at-risk", headers=headers)
+    names = {x["student_id"]: x for x in risk.json()["pupils"]}
+    assert names[p[1]]["low_subjects"][0]["average"] == 2.0
+    assert p[0] not in names  # one absence in one registered lesson is too few (decision 0353)
+    xlsx = await world.client.get(
+        f"/api/v1/reports/schools/{school}/performance?format=xlsx", headers=headers
+    )
+    assert xlsx.status_code == 200
+    book = load_workbook(io.BytesIO(xlsx.content))
+    assert book.sheetnames[:2] == ["Итоги", "5А"]

@@ -1,0 +1,83 @@
+"""Fixtures of the notifications tests: the stand-ins (once per session) and a worker running
+in the test's process against them, on each engine."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend.settings import Settings
+from notifications.standins.suite import StandIns
+from notifications.worker import NotifyWorker
+from tests.conftest import Backend
+
+
+@pytest.fixture(scope="session")
+async def standins(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[StandIns]:
+    suite = StandIns(Path(tmp_path_factory.mktemp("standins")))
+    suite.start_in_thread()
+    yield suite
+    suite.stop_thread()
+
+
+@dataclass
+class Clock:
+    """A clock the test can set; None follows the real one."""
+
+    fixed: datetime | None = None
+    log: list[datetime] = field(default_factory=list)
+
+    def __call__(self) -> datetime:
+        return self.fixed or datetime.now(UTC)
+
+
+@dataclass
+class Notify:
+    world: Backend
+    standins: StandIns
+    settings: Settings
+    clock: Clock
+    worker: NotifyWorker | None = None
+
+    async def start(self, **overrides: Any) -> NotifyWorker:
+        if overrides:
+            self.settings = Settings.model_validate({**_fields(self.settings), **overrides})
+        self.worker = NotifyWorker(
+            self.settings, self.world.redis, clock=self.clock, concurrency=20
+        )
+        await self.worker.start()
+        return self.worker
+
+
+def _fields(settings: Settings) -> dict[str, Any]:
+    return {name: getattr(settings, name) for name in Settings.model_fields}
+
+
+@pytest.fixture
+async def notify(world: Backend, standins: StandIns) -> AsyncIterator[Notify]:
+    for standin in standins.all().values():
+        standin.received.clear()
+    standins.fcm.unregistered.clear()
+    standins.fcm.answer_429.clear()
+    standins.telegram.blocked.clear()
+    standins.telegram.answer_429.clear()
+    settings = Settings.model_validate(
+        {
+            **_fields(world.settings),
+            **standins.settings(world.settings),
+            "notify_relay_interval": 0.02,
+            "notify_retry_base_seconds": 0.2,
+        }
+    )
+    state = Notify(world, standins, settings, Clock())
+    yield state
+    if state.worker is not None:
+        await state.worker.stop()
+
+
+Waiter = Callable[[], Any]

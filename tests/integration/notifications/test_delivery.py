@@ -1,0 +1,36 @@
+"""A journal event travels outbox -> queue -> worker -> channels, through the stand-ins."""
+
+from __future__ import annotations
+
+from backend.messaging.tables import Delivery, Notification
+from tests.integration.notifications.conftest import Notify
+from tests.integration.notifications.helpers import emit_mark, make_family, wait_for
+
+
+async def test_saved_mark_reaches_guardian_by_push_and_telegram(notify: Notify) -> None:
+    family = await make_family(notify.world, channels=["push", "telegram"])
+    await notify.start()
+    event_id = await emit_mark(family, value="5", subject="Математика")
+
+    fcm, tg = notify.standins.fcm.received, notify.standins.telegram.received
+    await wait_for(lambda: fcm.items and tg.items)
+    push = fcm.items[0]
+    assert push["token"] == family.token
+    # No consent to cross-border transfer: FCM gets a neutral text, no mark, no name.
+    assert "Пётр" not in push["body"] and "5" not in push["body"]
+    assert push["data"]["notification_id"]
+    assert tg.items[0]["chat_id"] == family.chat_id
+    assert "Математика" not in tg.items[0]["text"]
+
+    async def both_sent() -> bool:
+        rows = await Delivery.select().where(Delivery.event_id == event_id)
+        return len(rows) == 2 and all(r["status"] == "sent" for r in rows)
+
+    await wait_for(both_sent)
+    rows = await Delivery.select().where(Delivery.event_id == event_id)
+    assert {r["channel"] for r in rows} == {"push", "telegram"}
+    assert all(r["attempts"] == 1 and r["provider_id"] for r in rows)
+    # The inbox has the full text (our own API).
+    note = await Notification.select().where(Notification.event_id == event_id).first()
+    assert note["user_id"] == family.user_id
+    assert "«5»" in note["body"] and "Математика" in note["body"] and "Пётр" in note["body"]
