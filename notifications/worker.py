@@ -118,8 +118,11 @@ class NotifyWorker:
         self.queue = RedisQueue(redis, name=settings.notify_queue)
         if type(redis).__module__.startswith("fakeredis"):
             # The in-process Redis of the embedded mode has no INFO command, which SAQ asks
-            # only to learn the server's version: tell it (fakeredis speaks Redis 7).
-            self.queue._version = (7, 0, 0)
+            # only to learn the server's version, and its BLMOVE returns at once instead of
+            # blocking (fakeredis 2.40), which turns SAQ's waiting dequeuers into a busy loop
+            # that starves the event loop. Tell SAQ it speaks Redis 6.0: it then waits with
+            # BRPOPLPUSH, which fakeredis blocks on properly.
+            self.queue._version = (6, 0, 0)
         ref: list[Pipeline] = []
         self.channels = channels if channels is not None else build_channels(settings, ref)
         self.pipeline = Pipeline(settings, redis, self.queue, self.channels, clock=clock)

@@ -3,6 +3,7 @@ in the test's process against them, on each engine."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,6 +71,10 @@ async def notify(world: Backend, standins: StandIns) -> AsyncIterator[Notify]:
         {
             **_fields(world.settings),
             **standins.settings(world.settings),
+            # A queue of its own per test: a worker stopped at the end of the previous test
+            # may leave a blocked pop behind in the in-process Redis (fakeredis finishes it only
+            # at its timeout), and it must not take this test's first job.
+            "notify_queue": f"parta-test-{uuid.uuid4().hex[:8]}",
             "notify_relay_interval": 0.02,
             "notify_retry_base_seconds": 0.2,
         }
