@@ -7,7 +7,7 @@ through `app.state` (engine, Redis, services), set up here from the settings pas
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from backend.admin.piccolo import piccolo_admin_handler
 from backend.admin.tasks import AdminTasksController
 from backend.audit.api import AuditController
 from backend.core import db
+from backend.core.embedded import Companion
 from backend.core.http import RequestIdMiddleware, provide_actor, provide_principal
 from backend.core.http_errors import EXCEPTION_HANDLERS
 from backend.core.redis import make_redis
@@ -64,9 +65,12 @@ def create_app(
     engine: Engine | None = None,
     redis: Redis | None = None,
     route_handlers: list[Any] | None = None,
+    companions: Sequence[Companion] = (),
 ) -> Litestar:
     """Build the API. `engine`/`redis` may be passed in to share them with the caller (the
-    embedded demo runs the worker in the same process); the app then does not close them."""
+    embedded demo runs the worker in the same process); the app then does not close them.
+    `companions` (backend.core.embedded) start after the database opens and stop before it
+    closes."""
     configure_logging(settings)
     owns_engine, owns_redis = engine is None, redis is None
     engine = engine or db.make_engine(settings)
@@ -86,9 +90,15 @@ def create_app(
         db.bind_engine(engine)
         await db.open_engine(engine, settings)
         unfollow = follow_timetable(app.state.diary_cache)
+        started: list[Companion] = []
         try:
+            for companion in companions:
+                await companion.start()
+                started.append(companion)
             yield
         finally:
+            for companion in reversed(started):
+                await companion.stop()
             unfollow()
             if owns_engine:
                 await db.close_engine(engine)

@@ -12,7 +12,6 @@ import io
 import os
 import shutil
 import socket
-import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -109,17 +108,6 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         access_log=False,
         proxy_headers=True,
     )
-
-
-@main.command()
-def worker() -> None:
-    """Run the background worker (notification deliveries, scheduled jobs)."""
-    try:
-        from notifications.worker import run_worker
-    except ImportError:
-        console.print("The worker arrives with the notifications issue: nothing to run yet.")
-        sys.exit(2)
-    _run(run_worker(Settings()))
 
 
 @main.command()
@@ -338,12 +326,25 @@ def demo(host: str, port: int, data_dir: str, keep: bool) -> None:
     result = _run(_seed(settings, schools=1, classes_per_grade=2)) if fresh else None
 
     from backend.app import create_app
+    from backend.core.embedded import companions
+    from backend.core.redis import make_redis
 
-    app = create_app(settings)
+    # One in-process Redis shared by the API and the companions (the notifications worker).
+    redis = make_redis(settings)
+    extras = companions(settings, redis, directory)
+    app = create_app(
+        settings,
+        redis=redis,
+        companions=extras,
+        route_handlers=[handler for extra in extras for handler in extra.route_handlers()],
+    )
     if result is not None:
         _print_logins(result, url)
     else:
         Console().print(f"Парта запущена: {url} (прежние демо-данные)")
+    for extra in extras:
+        for line in extra.describe(url):
+            Console().print(f"  {line}")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
@@ -352,6 +353,18 @@ from backend.schools.people_cli import export_command, import_command  # noqa: E
 
 main.add_command(import_command)
 main.add_command(export_command)
+
+
+def _add_plugin_commands() -> None:
+    """Commands of the other processes (`parta worker` from notifications/, later the bot's),
+    found through the `parta.commands` entry points: backend never imports those packages."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="parta.commands"):
+        main.add_command(entry.load(), entry.name)
+
+
+_add_plugin_commands()
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from backend.core.context import Actor
 from backend.core.db import transaction
 from backend.core.rights import Grant, Permission, Role, ScopeKind
 from backend.i18n import t
+from backend.messaging.tables import DeviceToken, TelegramChat
 from backend.schools import personal_files, structure, timetable
 from backend.schools import structure_schemas as s
 from backend.schools.tables import (
@@ -61,6 +62,8 @@ from backend.seed_names import (
 
 # Printed to the person running the demo, on purpose: the demo is for trying things out.
 DEMO_PASSWORD = "parta-demo"
+DEMO_DEVICE_TOKEN = "demo-phone-of-the-parent"
+DEMO_TELEGRAM_CHAT = 100_001
 TEACHER_LOAD = 21  # lessons a week a subject teacher takes before another one is hired
 DAYS = (1, 2, 3, 4, 5)
 
@@ -883,6 +886,17 @@ async def seed_demo(
             Guardian.id == first.first_pupil_guardian
         )
         logins.append(DemoLogin(Role.GUARDIAN, "parent", parent_name))
+        # The parent has the app on a phone and linked the Telegram bot, so the demo's
+        # notifications reach the push and Telegram stand-ins (see /demo/deliveries).
+        now = datetime.now(UTC)
+        await DeviceToken.insert(
+            DeviceToken(
+                user_id=parent_id, token=DEMO_DEVICE_TOKEN, created_at=now, last_seen_at=now
+            )
+        )
+        await TelegramChat.insert(
+            TelegramChat(user_id=parent_id, chat_id=DEMO_TELEGRAM_CHAT, linked_at=now)
+        )
         pupil_name = _full(pupil["last_name"], pupil["first_name"], pupil["middle_name"])
         pupil_user = await _account(
             h, "pupil", pupil_name, Grant(Role.PUPIL, ScopeKind.STUDENT, first.first_pupil)

@@ -1,20 +1,16 @@
-"""All stand-ins together, with the settings that point Parta's worker at them, and a page that
-lists what each received (`parta demo` serves it)."""
+"""All stand-ins together, with the settings that point Parta's worker at them and a summary of
+what each received (`parta demo` shows it at /demo/deliveries: notifications/embedded.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import html
-import json
 import threading
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
 from pydantic import SecretStr
 
 from backend.settings import Settings
-from notifications.standins.common import free_port
 from notifications.standins.fcm import FcmStandIn
 from notifications.standins.smpp import SmppStandIn
 from notifications.standins.smsgw import SmsGatewayStandIn
@@ -32,8 +28,6 @@ class StandIns:
         self.smpp = SmppStandIn()
         self.sms_gateway = SmsGatewayStandIn()
         self.smtp = SmtpStandIn()
-        self.page_port = free_port()
-        self._page: web.AppRunner | None = None
 
     def all(self) -> dict[str, Any]:
         return {
@@ -78,8 +72,6 @@ class StandIns:
         self._thread.join(10)
 
     async def stop(self) -> None:
-        if self._page:
-            await self._page.cleanup()
         for standin in self.all().values():
             await standin.stop()
 
@@ -104,36 +96,3 @@ class StandIns:
 
     def summary(self) -> dict[str, list[dict[str, Any]]]:
         return {name: list(s.received.items) for name, s in self.all().items()}
-
-    async def serve_page(self) -> str:
-        """An HTML page (and `/received.json`) listing what each stand-in received."""
-
-        async def page(_: web.Request) -> web.Response:
-            parts = ["<h1>Что получили заглушки внешних сервисов</h1>"]
-            for name, items in self.summary().items():
-                parts.append(f"<h2>{html.escape(name)}: {len(items)}</h2><ol>")
-                for item in items[-50:][::-1]:
-                    shown = {k: v for k, v in item.items() if k not in ("html", "raw_subject")}
-                    shown_json = json.dumps(shown, ensure_ascii=False, default=str)
-                    parts.append(f"<li><code>{html.escape(shown_json)}</code></li>")
-                parts.append("</ol>")
-            body = (
-                '<!DOCTYPE html><html lang="ru"><head><meta charset="utf-8">'
-                '<meta http-equiv="refresh" content="3"><title>Доставки</title></head><body>'
-                + "".join(parts)
-                + "</body></html>"
-            )
-            return web.Response(text=body, content_type="text/html")
-
-        async def data(_: web.Request) -> web.Response:
-            return web.json_response(
-                self.summary(), dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str)
-            )
-
-        app = web.Application()
-        app.router.add_get("/", page)
-        app.router.add_get("/received.json", data)
-        self._page = web.AppRunner(app, access_log=None)
-        await self._page.setup()
-        await web.TCPSite(self._page, "127.0.0.1", self.page_port).start()
-        return f"http://127.0.0.1:{self.page_port}/"

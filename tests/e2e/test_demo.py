@@ -1,5 +1,5 @@
 """README's first command: `parta demo` starts on SQLite with nothing else installed, serves the
-API, and the printed demo logins work."""
+API, the printed demo logins work, and its worker delivers to the stand-ins."""
 
 from __future__ import annotations
 
@@ -72,6 +72,7 @@ def test_demo_serves_and_its_logins_work(tmp_path: Path) -> None:
                 headers={"Authorization": f"Bearer {response.json()['access_token']}"},
             )
             assert me.status_code == 200 and me.json()["grants"]
+        _an_announcement_reaches_the_parents_phone(base)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -81,3 +82,32 @@ def test_demo_serves_and_its_logins_work(tmp_path: Path) -> None:
             output, _ = process.communicate()
     assert "parta-demo" in output  # the logins were printed
     assert "teacher" in output
+
+
+def _an_announcement_reaches_the_parents_phone(base: str) -> None:
+    """The demo runs the notifications worker and the stand-ins: an announcement by the
+    coordinator reaches the demo parent's phone (the FCM stand-in) and shows on the page."""
+    login = httpx.post(
+        f"{base}/api/v1/auth/login", json={"identifier": "coordinator", "password": "parta-demo"}
+    ).json()
+    headers = {"Authorization": f"Bearer {login['access_token']}"}
+    school_id = httpx.get(f"{base}/api/v1/accounts/me", headers=headers).json()["grants"][0][
+        "scope_id"
+    ]
+    sent = httpx.post(
+        f"{base}/api/v1/messaging/announcements",
+        headers=headers,
+        json={"school_id": school_id, "title": "Собрание", "text": "В четверг в 18:00."},
+    )
+    assert sent.status_code == 201, sent.text
+    deadline = time.monotonic() + 30
+    while True:
+        received = httpx.get(f"{base}/demo/deliveries.json").json()
+        pushes = [p for p in received["push"] if p["token"] == "demo-phone-of-the-parent"]
+        if pushes:
+            break
+        assert time.monotonic() < deadline, f"no push reached the stand-in: {received}"
+        time.sleep(0.5)
+    assert "Собрание" in pushes[0]["body"]
+    page = httpx.get(f"{base}/demo/deliveries")
+    assert page.status_code == 200 and "Push (FCM): 1" in page.text

@@ -1,0 +1,18 @@
+"""`parta worker`: the notifications worker as a process of its own (registered with the
+`parta` command through the `parta.commands` entry point)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from backend.settings import Settings
+
+
+@click.command()
+def worker() -> None:
+    """Run the background worker (notification deliveries, digests, receipts)."""
+    from notifications.worker import run_worker
+
+    asyncio.run(run_worker(Settings()))
