@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
+from backend.i18n import t
 from backend.settings import Settings
 
 console = Console(stderr=True)
@@ -69,20 +70,19 @@ def _require_free_port(host: str, port: int) -> None:
             ) from None
 
 
-@main.command()
+@main.command(help=t("cli.help.migrate"))
 def migrate() -> None:
     """Apply all database migrations (PARTA_DATABASE_URL)."""
-    from backend.i18n import t
 
     settings = Settings()
     _run(_migrate(settings))
     console.print(t("cli.migrated"))
 
 
-@main.command()
-@click.option("--host", default=None, help="Address to listen on (PARTA_HOST).")
-@click.option("--port", default=None, type=int, help="Port (PARTA_PORT).")
-@click.option("--workers", default=1, show_default=True, help="Server processes.")
+@main.command(help=t("cli.help.serve"))
+@click.option("--host", default=None, help=t("cli.option.host"))
+@click.option("--port", default=None, type=int, help=t("cli.option.port"))
+@click.option("--workers", default=1, show_default=True, help=t("cli.option.workers"))
 def serve(host: str | None, port: int | None, workers: int) -> None:
     """Run the HTTP API (production: PostgreSQL and Redis from the environment)."""
     import uvicorn
@@ -110,14 +110,19 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     )
 
 
-@main.command()
-@click.option("--login", required=True, help="Login of the new system administrator.")
-@click.option("--name", "display_name", default="Системный администратор", show_default=True)
-@click.option("--email", default=None)
-@click.option("--phone", default=None)
+@main.command(help=t("cli.help.createadmin"))
+@click.option("--login", required=True, help=t("cli.option.login"))
+@click.option(
+    "--name",
+    "display_name",
+    default="Системный администратор",
+    show_default=True,
+    help=t("cli.option.name"),
+)
+@click.option("--email", default=None, help=t("cli.option.email"))
+@click.option("--phone", default=None, help=t("cli.option.phone"))
 def createadmin(login: str, display_name: str, email: str | None, phone: str | None) -> None:
     """Create a system administrator. Password: PARTA_ADMIN_PASSWORD, or asked twice."""
-    from backend.i18n import t
 
     password = os.environ.get("PARTA_ADMIN_PASSWORD") or ""
     if not password:
@@ -217,7 +222,6 @@ async def _seed(
 
 
 def _print_logins(result: Any, url: str | None = None) -> None:
-    from backend.i18n import t
     from backend.seed import DEMO_PASSWORD, describe_logins
 
     out = Console()
@@ -249,29 +253,29 @@ def _print_logins(result: Any, url: str | None = None) -> None:
         )
 
 
-@main.command()
-@click.option("--schools", default=1, show_default=True, help="How many demo schools.")
+@main.command(help=t("cli.help.seed"))
+@click.option("--schools", default=1, show_default=True, help=t("cli.option.schools"))
 @click.option(
     "--classes-per-grade",
     default=3,
     show_default=True,
     type=click.IntRange(1, 10),
-    help="Classes in each of grades 1-11.",
+    help=t("cli.option.classes_per_grade"),
 )
 @click.option(
     "--pupils-per-class",
     default=25,
     show_default=True,
     type=click.IntRange(1, 40),
-    help="Pupils in each class.",
+    help=t("cli.option.pupils_per_class"),
 )
-@click.option("--no-lessons", is_flag=True, help="Skip generating the year's lessons.")
+@click.option("--no-lessons", is_flag=True, help=t("cli.option.no_lessons"))
 @click.option(
     "--journal-weeks",
     default=1,
     show_default=True,
     type=click.IntRange(0, 40),
-    help="Weeks of past lessons to fill with marks, absences and homework.",
+    help=t("cli.option.journal_weeks"),
 )
 def seed(
     schools: int,
@@ -295,13 +299,17 @@ def seed(
     _print_logins(result)
 
 
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--data-dir", default=".parta/demo", show_default=True, type=click.Path())
+@main.command(help=t("cli.help.demo"))
+@click.option("--host", default="127.0.0.1", show_default=True, help=t("cli.option.host"))
+@click.option("--port", default=8000, show_default=True, type=int, help=t("cli.option.port"))
 @click.option(
-    "--keep", is_flag=True, help="Keep the previous demo database instead of a fresh one."
+    "--data-dir",
+    default=".parta/demo",
+    show_default=True,
+    type=click.Path(),
+    help=t("cli.option.data_dir"),
 )
+@click.option("--keep", is_flag=True, help=t("cli.option.keep"))
 def demo(host: str, port: int, data_dir: str, keep: bool) -> None:
     """Start everything in one process on SQLite with a demo school, and print the logins."""
     import uvicorn

@@ -7,10 +7,11 @@ import asyncio
 
 import click
 
+from backend.i18n import t
 from backend.settings import Settings
 
 
-@click.command()
+@click.command(help=t("cli.help.worker"))
 def worker() -> None:
     """Run the background worker (notification deliveries, digests, receipts)."""
     from notifications.worker import run_worker

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
+from backend.i18n import t
 from backend.settings import Settings
 
 KIND = click.Choice(["pupils", "guardians", "staff", "classes"])
@@ -30,15 +31,13 @@ async def _with_database(settings: Settings, work: Any) -> Any:
         await db.close_engine(engine)
 
 
-@click.command("import")
+@click.command("import", help=t("cli.help.import"))
 @click.argument("kind", type=KIND)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--school", "school_id", required=True, type=int, help="School id.")
-@click.option(
-    "--year", "year_id", default=None, type=int, help="Academic year id (default: the current one)."
-)
-@click.option("--create-classes", is_flag=True, help="Pupils: create classes the file names.")
-@click.option("--dry-run", is_flag=True, help="Check the file, write nothing.")
+@click.option("--school", "school_id", required=True, type=int, help=t("cli.option.school"))
+@click.option("--year", "year_id", default=None, type=int, help=t("cli.option.year"))
+@click.option("--create-classes", is_flag=True, help=t("cli.option.create_classes"))
+@click.option("--dry-run", is_flag=True, help=t("cli.option.dry_run"))
 def import_command(
     kind: str,
     file: Path,
@@ -104,18 +103,16 @@ def import_command(
         Console().print(f"Импортировано строк: {report.rows}; создано записей: {report.created}.")
 
 
-@click.command("export")
+@click.command("export", help=t("cli.help.export"))
 @click.argument("kind", type=KIND)
-@click.option("--school", "school_id", required=True, type=int, help="School id.")
-@click.option(
-    "--year", "year_id", default=None, type=int, help="Academic year id (default: the current one)."
-)
+@click.option("--school", "school_id", required=True, type=int, help=t("cli.option.school"))
+@click.option("--year", "year_id", default=None, type=int, help=t("cli.option.year"))
 @click.option(
     "-o",
     "--output",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="File to write; .xlsx writes Excel, anything else CSV.",
+    help=t("cli.option.output"),
 )
 def export_command(kind: str, school_id: int, year_id: int | None, output: Path) -> None:
     """Export a list with the same columns the import reads."""
