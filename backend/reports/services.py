@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from backend.audit.services import AuditAction, record
 from backend.core.context import Actor
 from backend.core.errors import NotFound, ValidationFailed
+from backend.core.forms import short_person_name
 from backend.core.rights import Permission, ScopeKind, ScopeTarget
 from backend.i18n import t
 from backend.journal.lessons import students_of_class
@@ -211,7 +212,7 @@ async def class_performance(
     )
     return {
         "class_id": class_id,
-        "class_name": f"{info['grade']}{info['letter']}",
+        "class_name": movement.class_label(info["grade"], info["letter"]),
         "school": await _school_name(school_id),
         "period": span.label,
         "date_from": span.start,
@@ -377,17 +378,17 @@ async def quality(
         groups["subject"][r["subject"]].append(value)
         groups["teacher"][r["teacher"]].append(value)
     class_names = {
-        c["id"]: f"{c['grade']}{c['letter']}"
+        c["id"]: movement.class_label(c["grade"], c["letter"])
         for c in await SchoolClass.select(
             SchoolClass.id, SchoolClass.grade, SchoolClass.letter
         ).where(SchoolClass.school == school_id)
     }
     subject_names = await _subject_names(school_id)
     teacher_names = {
-        s["id"]: f"{s['last_name']} {s['first_name'][:1]}.".strip()
-        for s in await Staff.select(Staff.id, Staff.last_name, Staff.first_name).where(
-            Staff.school == school_id
-        )
+        s["id"]: short_person_name(s["last_name"], s["first_name"], s["middle_name"])
+        for s in await Staff.select(
+            Staff.id, Staff.last_name, Staff.first_name, Staff.middle_name
+        ).where(Staff.school == school_id)
     }
     names = {"class": class_names, "subject": subject_names, "teacher": teacher_names}
 
@@ -444,6 +445,7 @@ async def completeness(
             Lesson.replacement_teacher,
             Lesson.teacher.last_name,
             Lesson.teacher.first_name,
+            Lesson.teacher.middle_name,
         )
         .where(
             (Lesson.school == school_id)
@@ -464,7 +466,7 @@ async def completeness(
         )
     }
     class_names = {
-        c["id"]: f"{c['grade']}{c['letter']}"
+        c["id"]: movement.class_label(c["grade"], c["letter"])
         for c in await SchoolClass.select(
             SchoolClass.id, SchoolClass.grade, SchoolClass.letter
         ).where(SchoolClass.school == school_id)
@@ -477,7 +479,11 @@ async def completeness(
             "number": lesson["lesson_number"],
             "class": class_names.get(lesson["school_class"], ""),
             "subject": lesson["subject.name"],
-            "teacher": f"{lesson['teacher.last_name']} {lesson['teacher.first_name'][:1]}.",
+            "teacher": short_person_name(
+                lesson["teacher.last_name"],
+                lesson["teacher.first_name"],
+                lesson["teacher.middle_name"] or "",
+            ),
         }
 
     no_topic = [item(x) for x in lessons if not (x["topic"] or "").strip()]

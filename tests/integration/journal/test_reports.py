@@ -115,4 +115,4 @@ async def test_completeness_attendance_and_at_risk(world: Backend) -> None:
     )
     assert xlsx.status_code == 200
     book = load_workbook(io.BytesIO(xlsx.content))
-    assert book.sheetnames[:2] == ["Итоги", "5А"]
+    assert book.sheetnames[:2] == ["Итоги", "5«А»"]
