@@ -34,7 +34,7 @@ from backend.audit.api import AuditController
 from backend.core import db
 from backend.core.embedded import Companion
 from backend.core.http import RequestIdMiddleware, provide_actor, provide_principal
-from backend.core.http_errors import EXCEPTION_HANDLERS
+from backend.core.http_errors import EXCEPTION_HANDLERS, document_errors
 from backend.core.redis import make_redis
 from backend.core.storage import LocalStorage
 from backend.journal.api import DiaryController, JournalController, MarkingCatalogController
@@ -130,7 +130,7 @@ def create_app(
         MessagingController,
         *(route_handlers or []),
     ]
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
         state=State(
@@ -162,3 +162,6 @@ def create_app(
         logging_config=None,
         debug=False,
     )
+    # The document is built once; say in it what the errors really look like.
+    document_errors(app.openapi_schema)
+    return app

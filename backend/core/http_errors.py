@@ -174,3 +174,78 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     OverflowError: out_of_range_handler,
     Exception: unexpected_error_handler,
 }
+
+
+# ---- the error body in the OpenAPI document ----------------------------------------------------
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {
+            "type": "string",
+            "description": "Код ошибки для программ: bad_request, not_found, conflict…",
+        },
+        "message": {"type": "string", "description": "Что не так: по-русски, для человека"},
+        "details": {
+            "description": "Подробности, если есть: ошибки по полям или противоречащие значения",
+        },
+    },
+    "examples": [
+        {
+            "error": "not_found",
+            "message": "Запрошенный объект не найден.",
+            "details": None,
+        }
+    ],
+}
+
+
+def document_errors(schema: Any) -> None:
+    """Make every 4xx/5xx response of the OpenAPI document say what the API really answers:
+    `{"error", "message", "details"}` (Litestar documents its own `{"status_code", "detail"}`)."""
+    from litestar.openapi.spec import Components, OpenAPIMediaType, OpenAPIResponse, Reference
+    from litestar.openapi.spec import Schema as OpenAPISchema
+
+    components = schema.components or Components()
+    schemas = dict(components.schemas or {})
+    schemas["Error"] = OpenAPISchema(
+        type="object",  # type: ignore[arg-type]
+        required=ERROR_SCHEMA["required"],
+        properties={
+            name: OpenAPISchema(**spec) for name, spec in ERROR_SCHEMA["properties"].items()
+        },
+        examples=ERROR_SCHEMA["examples"],
+    )
+    components.schemas = schemas
+    schema.components = components
+    error_ref = Reference(ref="#/components/schemas/Error")
+    for path, path_item in (schema.paths or {}).items():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(path_item, method, None)
+            if operation is None:
+                continue
+            responses = operation.responses or {}
+            for code in list(responses):
+                if not code.isdigit() or int(code) < 400:
+                    continue
+                old = responses[code]
+                description = getattr(old, "description", "") or ""
+                responses[code] = OpenAPIResponse(
+                    description=_error_description(int(code), description),
+                    content={"application/json": OpenAPIMediaType(schema=error_ref)},
+                )
+            for code in ("401", "403", "404") if path.startswith("/api/") else ():
+                responses.setdefault(
+                    code,
+                    OpenAPIResponse(
+                        description=_error_description(int(code), ""),
+                        content={"application/json": OpenAPIMediaType(schema=error_ref)},
+                    ),
+                )
+            operation.responses = responses
+
+
+def _error_description(code: int, fallback: str) -> str:
+    known = _STATUS_CODES.get(code)
+    return t(known[1]) if known else fallback

@@ -23,6 +23,20 @@ async def test_openapi_schema_lists_the_api(world: Backend) -> None:
     assert "BearerToken" in str(schema["components"]["securitySchemes"])
 
 
+async def test_openapi_documents_the_real_error_body(world: Backend) -> None:
+    schema = (await world.client.get("/schema/openapi.json")).json()
+    assert schema["components"]["schemas"]["Error"]["required"] == ["error", "message"]
+    login = schema["paths"]["/api/v1/auth/login"]["post"]["responses"]
+    assert login["400"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    # What the document promises is what a bad request really gets.
+    answer = await world.client.post("/api/v1/auth/login", json={"identifier": 5})
+    assert answer.status_code == 400
+    assert set(answer.json()) >= {"error", "message"}
+    assert "status_code" not in str(schema["paths"])
+
+
 async def test_request_id_is_echoed_or_made(world: Backend) -> None:
     response = await world.client.get("/health", headers={"X-Request-ID": "abc-123"})
     assert response.headers["x-request-id"] == "abc-123"
