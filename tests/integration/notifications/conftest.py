@@ -67,6 +67,11 @@ async def notify(world: Backend, standins: StandIns) -> AsyncIterator[Notify]:
     standins.fcm.answer_429.clear()
     standins.telegram.blocked.clear()
     standins.telegram.answer_429.clear()
+    # The stand-ins live for the session but Redis (our pacing) is flushed for each test: let
+    # the Bot API stand-in forget the previous test's sends too, or its per-chat limit answers
+    # this test's first message with 429.
+    standins.telegram.bot_window.times.clear()
+    standins.telegram.chat_window.times.clear()
     settings = Settings.model_validate(
         {
             **_fields(world.settings),
