@@ -35,6 +35,7 @@ from backend.core import db
 from backend.core.embedded import Companion
 from backend.core.http import RequestIdMiddleware, provide_actor, provide_principal
 from backend.core.http_errors import EXCEPTION_HANDLERS, document_errors
+from backend.core.rate_limit import CounterRateLimitMiddleware
 from backend.core.redis import make_redis
 from backend.core.storage import LocalStorage
 from backend.journal.api import DiaryController, JournalController, MarkingCatalogController
@@ -108,6 +109,7 @@ def create_app(
     rate_limit = RateLimitConfig(
         rate_limit=("minute", settings.api_rate_limit_per_minute),
         exclude=UNAUTHENTICATED_PATHS,
+        middleware_class=CounterRateLimitMiddleware,
     )
     prometheus = PrometheusConfig(app_name="parta", prefix="parta", group_path=True)
 

@@ -57,3 +57,34 @@ async def test_unknown_path_is_a_russian_404(world: Backend) -> None:
     body = response.json()
     assert body["error"] == "not_found"
     assert body["message"] == "Запрошенный объект не найден."
+
+
+async def test_the_api_rate_limit_counts_each_client_in_its_window(world: Backend) -> None:
+    import httpx
+
+    from backend.app import create_app
+    from backend.settings import Settings
+    from tests.support import sign_in
+
+    me = await sign_in(world)
+    settings = Settings.model_validate(
+        {**world.settings.model_dump(), "api_rate_limit_per_minute": 3}
+    )
+    app = create_app(settings, engine=world.engine, redis=world.redis)
+
+    def client(ip: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(ip, 50000))
+        return httpx.AsyncClient(transport=transport, base_url="http://parta.test")
+
+    async with client("198.51.100.7") as first, client("198.51.100.8") as second:
+        answers = [await first.get("/api/v1/accounts/me", headers=me.headers) for _ in range(4)]
+        assert [a.status_code for a in answers] == [200, 200, 200, 429]
+        assert answers[0].headers["ratelimit-limit"] == "3"
+        assert answers[0].headers["ratelimit-remaining"] == "2"
+        assert answers[2].headers["ratelimit-remaining"] == "0"
+        assert 0 < int(answers[0].headers["ratelimit-reset"]) <= 60
+        refused = answers[3].json()
+        assert refused["error"] == "too_many_requests" and refused["message"]
+        # Another client has its own count; /health is never limited.
+        assert (await second.get("/api/v1/accounts/me", headers=me.headers)).status_code == 200
+        assert (await first.get("/health")).status_code == 200
