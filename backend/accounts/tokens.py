@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
+from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.security.jwt import JWTAuth, Token
+from litestar.exceptions import NotAuthorizedException
+from litestar.middleware.authentication import AuthenticationResult
+from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 from redis.asyncio import Redis
 
 from backend.core.rights import Grant, Principal
@@ -41,6 +45,36 @@ def normalize_activation_code(code: str) -> str:
     return "".join(c for c in code.upper() if c.isalnum())
 
 
+class VerifiedTokensMiddleware(JWTAuthenticationMiddleware):
+    """Litestar's JWT middleware that remembers tokens it has verified.
+
+    An app sends the same access token with every request for up to its lifetime; checking the
+    signature and building the principal again each time was a tenth of a diary read. A token
+    seen before (the exact same string) and not yet expired skips both; whether its session was
+    revoked (logout) is still asked on every request, so a logout takes effect at once.
+    """
+
+    remembered = 4096  # tokens per worker process
+
+    async def authenticate_token(
+        self, encoded_token: str, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        verified: OrderedDict[str, tuple[float, AuthenticationResult]] = self.__dict__.setdefault(
+            "_verified", OrderedDict()
+        )
+        hit = verified.get(encoded_token)
+        if hit is None or hit[0] <= time.time():
+            result = await super().authenticate_token(encoded_token, connection)
+            verified[encoded_token] = (result.auth.exp.timestamp(), result)
+            if len(verified) > self.remembered:
+                verified.popitem(last=False)
+            return result
+        result = hit[1]
+        if self.revoked_token_handler and await self.revoked_token_handler(result.auth, connection):
+            raise NotAuthorizedException()
+        return result
+
+
 def build_jwt_auth(
     secret: str, lifetime: timedelta, exclude: list[str]
 ) -> JWTAuth[Principal, Token]:
@@ -53,6 +87,7 @@ def build_jwt_auth(
         exclude=exclude,
         exclude_opt_key="exclude_from_auth",
         description="Токен доступа из /api/v1/auth/login",
+        authentication_middleware_class=VerifiedTokensMiddleware,
     )
 
 
