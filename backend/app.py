@@ -27,7 +27,7 @@ from redis.asyncio import Redis
 from backend.accounts.api import AccountsController, AuthController
 from backend.accounts.passwords import Passwords
 from backend.accounts.services import AccountsService
-from backend.accounts.tokens import AccessTokens, build_jwt_auth
+from backend.accounts.tokens import AccessTokens, RevokedSessions, build_jwt_auth
 from backend.admin.piccolo import piccolo_admin_handler
 from backend.admin.tasks import AdminTasksController
 from backend.audit.api import AuditController
@@ -79,11 +79,13 @@ def create_app(
 
     lifetime = timedelta(minutes=settings.access_token_minutes)
     jwt_auth = build_jwt_auth(token_secret(settings), lifetime, UNAUTHENTICATED_PATHS)
+    revoked_sessions = RevokedSessions(redis)
     accounts = AccountsService(
         settings,
         redis,
         Passwords(fast=settings.environment == "test"),
         AccessTokens(jwt_auth, lifetime),
+        revoked_sessions,
     )
 
     @asynccontextmanager
@@ -91,6 +93,7 @@ def create_app(
         db.bind_engine(engine)
         await db.open_engine(engine, settings)
         unfollow = follow_timetable(app.state.diary_cache)
+        revoked_sessions.start()
         started: list[Companion] = []
         try:
             for companion in companions:
@@ -100,6 +103,7 @@ def create_app(
         finally:
             for companion in reversed(started):
                 await companion.stop()
+            await revoked_sessions.stop()
             unfollow()
             if owns_engine:
                 await db.close_engine(engine)
@@ -142,6 +146,7 @@ def create_app(
                 "redis": redis,
                 "accounts": accounts,
                 "diary_cache": DiaryCache(redis),
+                "revoked_sessions": revoked_sessions,
                 "storage": LocalStorage(settings.media_root),
             }
         ),

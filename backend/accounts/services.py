@@ -28,8 +28,8 @@ from backend.accounts.tables import (
 )
 from backend.accounts.throttle import LoginThrottle
 from backend.accounts.tokens import (
-    REVOKED_SESSION_KEY,
     AccessTokens,
+    RevokedSessions,
     digest,
     new_activation_code,
     new_numeric_code,
@@ -179,12 +179,18 @@ class AccountsService:
     """Holds what sign-in needs (settings, Redis, hashing, token issuing) for all use cases."""
 
     def __init__(
-        self, settings: Settings, redis: Redis, passwords: Passwords, tokens: AccessTokens
+        self,
+        settings: Settings,
+        redis: Redis,
+        passwords: Passwords,
+        tokens: AccessTokens,
+        revoked: RevokedSessions | None = None,
     ) -> None:
         self.settings = settings
         self.redis = redis
         self.passwords = passwords
         self.tokens = tokens
+        self.revoked = revoked or RevokedSessions(redis)
         self.throttle = LoginThrottle(redis, settings)
 
     # ---- sign-in -------------------------------------------------------------------------
@@ -295,11 +301,7 @@ class AccountsService:
             (RefreshToken.family == family) & RefreshToken.revoked_at.is_null()
         )
         # Access tokens of this session stay valid until they expire unless we say otherwise.
-        await self.redis.set(
-            REVOKED_SESSION_KEY.format(sid=family),
-            "1",
-            ex=int(self.tokens.lifetime.total_seconds()) + 60,
-        )
+        await self.revoked.revoke(family, int(self.tokens.lifetime.total_seconds()) + 60)
 
     async def logout(self, actor: Actor, principal: Principal) -> None:
         async with transaction():

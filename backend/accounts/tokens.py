@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import logging
 import secrets
 import time
 import uuid
@@ -19,6 +22,10 @@ from redis.asyncio import Redis
 from backend.core.rights import Grant, Principal
 
 REVOKED_SESSION_KEY = "parta:auth:revoked-session:{sid}"
+REVOKED_SESSIONS = "parta:auth:revoked-sessions"  # sorted set: session id -> until (epoch s)
+REVOKED_CHANNEL = "parta:auth:revoked"  # pub/sub: a session id, as it is revoked
+
+log = logging.getLogger("parta.auth")
 
 
 def digest(secret: str) -> str:
@@ -133,10 +140,86 @@ async def retrieve_principal(
     return principal_from_token(token)
 
 
+class RevokedSessions:
+    """Which sessions are revoked (logout, a reused refresh token, a password change), known in
+    each API process without a Redis round trip per request.
+
+    Revoking writes the session to Redis (a key per session with the access tokens' lifetime,
+    and a sorted set by expiry) and publishes its id. Each process follows the channel: on
+    (re)subscribing it loads the sorted set, then adds what is published. While it follows, a
+    check is a dictionary lookup; when it does not (not started, connection lost) a check asks
+    Redis, as before. A message in flight when a request arrives is the only window, the same as
+    that request arriving a moment earlier.
+    """
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._until: dict[str, float] = {}
+        self._live = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def revoke(self, session_id: str, seconds: int) -> None:
+        until = time.time() + seconds
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(REVOKED_SESSION_KEY.format(sid=session_id), "1", ex=seconds)
+            pipe.zadd(REVOKED_SESSIONS, {session_id: until})
+            pipe.zremrangebyscore(REVOKED_SESSIONS, 0, time.time())
+            pipe.publish(REVOKED_CHANNEL, f"{session_id} {until}")
+            await pipe.execute()
+        self._until[session_id] = until
+
+    async def is_revoked(self, session_id: str) -> bool:
+        if not session_id:
+            return True
+        if self._live:
+            return self._until.get(session_id, 0.0) > time.time()
+        return bool(await self.redis.exists(REVOKED_SESSION_KEY.format(sid=session_id)))
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._follow())
+
+    async def stop(self) -> None:
+        self._live = False
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _follow(self) -> None:
+        while True:
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.subscribe(REVOKED_CHANNEL)
+                now = time.time()
+                known: list[tuple[Any, float]] = await self.redis.zrangebyscore(
+                    REVOKED_SESSIONS, now, "+inf", withscores=True
+                )  # type: ignore[assignment]
+                for member, until in known:
+                    sid = member.decode() if isinstance(member, bytes) else str(member)
+                    self._until[sid] = float(until)
+                self._until = {k: v for k, v in self._until.items() if v > now}
+                self._live = True
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30)
+                    if message is None:
+                        continue
+                    data = message["data"]
+                    text = data.decode() if isinstance(data, bytes) else str(data)
+                    sid, _, until_text = text.partition(" ")
+                    self._until[sid] = float(until_text or time.time() + 3600)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("following revoked sessions failed; asking Redis until it is back")
+            finally:
+                self._live = False
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            await asyncio.sleep(1)
+
+
 async def is_session_revoked(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
-    """Litestar's `revoked_token_handler`: logout marks the session revoked in Redis."""
-    redis: Redis = connection.app.state.redis
-    sid = (token.extras or {}).get("sid")
-    if not sid:
-        return True
-    return bool(await redis.exists(REVOKED_SESSION_KEY.format(sid=sid)))
+    """Litestar's `revoked_token_handler`: a revoked session's tokens are refused at once."""
+    revoked: RevokedSessions = connection.app.state.revoked_sessions
+    return await revoked.is_revoked(str((token.extras or {}).get("sid", "")))

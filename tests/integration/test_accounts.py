@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 import jwt
@@ -146,6 +147,56 @@ async def test_logout_revokes_access_and_refresh(world: Backend) -> None:
     assert refresh.status_code == 401
     # Someone else's session is untouched.
     assert (await world.client.get("/api/v1/accounts/me", headers=other.headers)).status_code == 200
+
+
+async def test_every_process_learns_of_a_revoked_session_at_once(world: Backend) -> None:
+    """API processes keep the revoked sessions in memory, told by Redis pub/sub; one that
+    starts later loads what was revoked before it."""
+    import asyncio
+    import time
+
+    from backend.accounts.tokens import RevokedSessions
+
+    async def until(condition: Any) -> None:
+        deadline = time.monotonic() + 5
+        while not await condition():
+            assert time.monotonic() < deadline, "timed out"
+            await asyncio.sleep(0.01)
+
+    writer, follower = RevokedSessions(world.redis), RevokedSessions(world.redis)
+    assert await follower.is_revoked("") is True  # a token without a session is refused
+    follower.start()
+    try:
+
+        async def live() -> bool:
+            return follower._live
+
+        await until(live)
+        assert await follower.is_revoked("s-1") is False
+        await writer.revoke("s-1", 60)
+
+        async def learned() -> bool:
+            return await follower.is_revoked("s-1")
+
+        await until(learned)
+        assert await follower.is_revoked("s-2") is False
+        late = RevokedSessions(world.redis)
+        late.start()
+        try:
+
+            async def late_live() -> bool:
+                return late._live
+
+            await until(late_live)
+            assert await late.is_revoked("s-1") is True
+            assert await late.is_revoked("s-2") is False
+        finally:
+            await late.stop()
+    finally:
+        await follower.stop()
+    # Not following (stopped): it asks Redis, with the same answers.
+    assert await follower.is_revoked("s-1") is True
+    assert await follower.is_revoked("s-2") is False
 
 
 async def test_expired_and_forged_tokens_are_refused(world: Backend) -> None:
