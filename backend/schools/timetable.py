@@ -1259,6 +1259,9 @@ async def cancel_for_holiday(
         await Lesson.update(
             {Lesson.status: "cancelled", Lesson.version: Lesson.version + 1, Lesson.updated_at: now}
         ).where(Lesson.id.is_in(list(chunk)) & (Lesson.status == "scheduled"))
+    if cancelled:
+        # The diary hears of these as of any other cancellation (decision 0354).
+        await lesson_changes.notify(cancelled)
     kept = [r for r in hit if r["id"] in with_content]
     if hit:
         await audit_write(
