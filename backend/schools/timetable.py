@@ -331,24 +331,32 @@ async def list_entries(
     on: date | None = None,
     class_id: int | None = None,
     teacher_id: int | None = None,
-) -> list[dict[str, Any]]:
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the school's timetable entries (by weekday, lesson number, id) and how many
+    there are in all."""
     await authorize_school(actor, school_id, READ)
-    query = (
-        TimetableEntry.select(*_ENTRY_COLUMNS)
-        .where(TimetableEntry.school == school_id)
-        .order_by(TimetableEntry.weekday)
-        .order_by(TimetableEntry.lesson_number)
-    )
+    where: Any = TimetableEntry.school == school_id
     if on is not None:
-        query = query.where((TimetableEntry.valid_from <= on) & (TimetableEntry.valid_to >= on))
+        where &= (TimetableEntry.valid_from <= on) & (TimetableEntry.valid_to >= on)
     if class_id is not None:
-        query = query.where(
-            (TimetableEntry.school_class == class_id)
-            | (TimetableEntry.study_group.school_class == class_id)
+        where &= (TimetableEntry.school_class == class_id) | (
+            TimetableEntry.study_group.school_class == class_id
         )
     if teacher_id is not None:
-        query = query.where(TimetableEntry.teacher == teacher_id)
-    return await query
+        where &= TimetableEntry.teacher == teacher_id
+    total = await TimetableEntry.count().where(where)
+    rows = (
+        await TimetableEntry.select(*_ENTRY_COLUMNS)
+        .where(where)
+        .order_by(TimetableEntry.weekday)
+        .order_by(TimetableEntry.lesson_number)
+        .order_by(TimetableEntry.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return rows, total
 
 
 @dataclass(slots=True)
@@ -973,9 +981,12 @@ async def list_lessons(
     group_id: int | None = None,
     teacher_id: int | None = None,
     room_id: int | None = None,
-) -> list[s.Lesson]:
-    """Lessons of a school in a date range. With `class_id` a class teacher of that class may
-    read them too (the class's own lessons and its groups')."""
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[s.Lesson], int]:
+    """A page of the lessons of a school in a date range (at most `MAX_LIST_DAYS`), and how
+    many there are in all. With `class_id` a class teacher of that class may read them too
+    (the class's own lessons and its groups')."""
     target = await school_target(school_id)
     if class_id is not None:
         target = ScopeTarget(
@@ -994,31 +1005,31 @@ async def list_lessons(
         )
     if (date_to - date_from).days >= MAX_LIST_DAYS:
         raise ValidationFailed(key="timetable.range_too_long", days=MAX_LIST_DAYS)
-    query = (
-        Lesson.select(*_LESSON_COLUMNS, *_LESSON_CONTEXT)
-        .where((Lesson.school == school_id) & (Lesson.date >= date_from) & (Lesson.date <= date_to))
-        .order_by(Lesson.date)
-        .order_by(Lesson.lesson_number)
-        .order_by(Lesson.id)
-    )
+    where = (Lesson.school == school_id) & (Lesson.date >= date_from) & (Lesson.date <= date_to)
     if class_id is not None:
         if not await SchoolClass.exists().where(
             (SchoolClass.id == class_id) & (SchoolClass.school == school_id)
         ):
             raise NotFound()
-        query = query.where(
-            (Lesson.school_class == class_id) | (Lesson.study_group.school_class == class_id)
-        )
+        where &= (Lesson.school_class == class_id) | (Lesson.study_group.school_class == class_id)
     if group_id is not None:
-        query = query.where(Lesson.study_group == group_id)
+        where &= Lesson.study_group == group_id
     if teacher_id is not None:
-        query = query.where(
-            (Lesson.teacher == teacher_id) | (Lesson.replacement_teacher == teacher_id)
-        )
+        where &= (Lesson.teacher == teacher_id) | (Lesson.replacement_teacher == teacher_id)
     if room_id is not None:
-        query = query.where(Lesson.room == room_id)
+        where &= Lesson.room == room_id
+    total = await Lesson.count().where(where)
+    rows = (
+        await Lesson.select(*_LESSON_COLUMNS, *_LESSON_CONTEXT)
+        .where(where)
+        .order_by(Lesson.date)
+        .order_by(Lesson.lesson_number)
+        .order_by(Lesson.id)
+        .limit(limit)
+        .offset(offset)
+    )
     bells = await load_bells(school_id)
-    return [lesson_out(r, bells) for r in await query]
+    return [lesson_out(r, bells) for r in rows], total
 
 
 async def my_staff(actor: Actor) -> list[dict[str, Any]]:

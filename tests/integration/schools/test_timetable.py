@@ -151,7 +151,7 @@ async def test_timetable_conflicts_are_refused_and_named(world: Backend) -> None
     assert r.status_code == 201
 
     # A conflict inside one bulk request refuses the whole request.
-    before = len((await sw.get("/timetable")).json())
+    before = len((await sw.get("/timetable")).json()["items"])
     r = await sw.post(
         "/timetable/bulk",
         {
@@ -163,7 +163,7 @@ async def test_timetable_conflicts_are_refused_and_named(world: Backend) -> None
     )
     assert r.status_code == 409
     assert "во вторник, 1-й урок" in r.json()["message"]
-    assert len((await sw.get("/timetable")).json()) == before
+    assert len((await sw.get("/timetable")).json()["items"]) == before
 
     # Shifts: with bells, the second shift's lesson 1 is not the first shift's lesson 1...
     for shift, start in ((1, 8), (2, 13)):
@@ -202,7 +202,7 @@ async def test_timetable_conflicts_are_refused_and_named(world: Backend) -> None
     assert r.status_code == 201, r.text
     first = next(
         e
-        for e in (await sw.get("/timetable")).json()
+        for e in (await sw.get("/timetable")).json()["items"]
         if e["weekday"] == 1 and e["lesson_number"] == 1 and e["school_class"] == ids["5А"]
     )
     r = await sw.patch(f"/timetable/{first['id']}", {"teacher_id": petrov})
@@ -256,14 +256,18 @@ async def test_generation_skips_holidays_and_is_idempotent(world: Backend) -> No
         "kept": 0,
         "kept_with_content": 0,
     }
-    lessons = (await sw.get("/lessons", date_from="2026-09-01", date_to="2026-09-30")).json()
+    lessons = (await sw.get("/lessons", date_from="2026-09-01", date_to="2026-09-30")).json()[
+        "items"
+    ]
     ninth = [l_["date"] for l_ in lessons if l_["school_class"] == ids["9А"]]
     assert ninth == ["2026-09-07", "2026-09-14", "2026-09-28"]
     # A second run changes nothing; nor does an overlapping range duplicate anything.
     again = await _generate(sw, "2026-09-01", "2026-09-30")
     assert again["created"] == 0 and again["kept"] == 12
     await _generate(sw, "2026-09-15", "2026-11-08")
-    october = (await sw.get("/lessons", date_from="2026-10-01", date_to="2026-11-08")).json()
+    october = (await sw.get("/lessons", date_from="2026-10-01", date_to="2026-11-08")).json()[
+        "items"
+    ]
     assert not [l_ for l_ in october if "2026-10-26" <= l_["date"] <= "2026-11-03"]
     assert len(october) == len(
         {(l_["date"], l_["lesson_number"], l_["school_class"]) for l_ in october}
@@ -275,7 +279,7 @@ async def test_generation_skips_holidays_and_is_idempotent(world: Backend) -> No
     # to it), survive the entry ending early; untouched ones after the new end go.
     monday_entry = next(
         e
-        for e in (await sw.get("/timetable")).json()
+        for e in (await sw.get("/timetable")).json()["items"]
         if e["school_class"] == ids["5А"] and e["weekday"] == 1
     )
     sept_14 = (
@@ -315,7 +319,7 @@ async def test_generation_skips_holidays_and_is_idempotent(world: Backend) -> No
         await _drop_journal_like_table(world, note_table)
 
     # Changing the teacher of an entry moves its untouched lessons to the new teacher.
-    wednesday = next(e for e in (await sw.get("/timetable")).json() if e["weekday"] == 3)
+    wednesday = next(e for e in (await sw.get("/timetable")).json()["items"] if e["weekday"] == 3)
     r = await sw.patch(f"/timetable/{wednesday['id']}", {"teacher_id": sw.staff["sidorova"]})
     assert r.status_code == 200
     teachers = {
@@ -386,7 +390,9 @@ async def test_changing_one_lesson(world: Backend) -> None:
         {"name": "Осенние каникулы", "starts_on": "2026-10-26", "ends_on": "2026-11-03"},
     )
     await _generate(sw, "2026-09-01", "2026-09-30")
-    lessons = (await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-07")).json()
+    lessons = (await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-07")).json()[
+        "items"
+    ]
     first = next(
         l_ for l_ in lessons if l_["school_class"] == ids["5А"] and l_["lesson_number"] == 1
     )
@@ -476,8 +482,8 @@ async def test_lessons_are_read_within_scope(world: Backend) -> None:
         date_to="2026-09-30",
         class_id=ids["5А"],
     )
-    assert r.status_code == 200 and len(r.json()) == 4
-    assert {l_["school_class"] for l_ in r.json()} == {ids["5А"]}
+    assert r.status_code == 200 and r.json()["total"] == 4 and len(r.json()["items"]) == 4
+    assert {l_["school_class"] for l_ in r.json()["items"]} == {ids["5А"]}
     r = await sw.get(
         "/lessons",
         who=class_teacher,
@@ -496,11 +502,66 @@ async def test_lessons_are_read_within_scope(world: Backend) -> None:
         date_to="2026-09-30",
         teacher_id=sw.staff["petrov"],
     )
-    assert r.status_code == 200 and {l_["school_class"] for l_ in r.json()} == {ids["5Б"]}
+    assert r.status_code == 200 and {l_["school_class"] for l_ in r.json()["items"]} == {ids["5Б"]}
     r = await sw.get("/lessons", date_from="2026-09-01", date_to="2026-12-31")
     assert r.status_code == 400
     start = MONDAY - timedelta(days=0)
     assert start.isoweekday() == 1
+
+
+async def test_lessons_and_timetable_entries_come_in_pages(world: Backend) -> None:
+    sw, ids = await timetable_world(world)
+    ivanova, petrov = sw.staff["ivanova"], sw.staff["petrov"]
+    await sw.ok(
+        "POST",
+        "/timetable/bulk",
+        {
+            "entries": [
+                entry(ids, weekday=day, number=n, who=who, teacher=teacher)
+                for day in (1, 2, 3)
+                for n in (1, 2)
+                for who, teacher in (("5А", ivanova), ("5Б", petrov))
+            ]
+        },
+    )
+    await _generate(sw, "2026-09-07", "2026-09-20")  # two weeks: 2 x 12 lessons
+
+    async def walk(path: str, page: int, **params: Any) -> tuple[list[dict[str, Any]], int]:
+        seen: list[dict[str, Any]] = []
+        offset, total = 0, -1
+        while total < 0 or offset < total:
+            r = await sw.get(path, limit=page, offset=offset, **params)
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert body["limit"] == page and body["offset"] == offset
+            assert len(body["items"]) <= page
+            total = body["total"]
+            seen += body["items"]
+            offset += page
+        return seen, total
+
+    lessons, total = await walk("/lessons", 5, date_from="2026-09-07", date_to="2026-09-20")
+    assert total == 24 and len({l_["id"] for l_ in lessons}) == 24
+    order = [(l_["date"], l_["lesson_number"], l_["id"]) for l_ in lessons]
+    assert order == sorted(order)
+    # Filters apply to the count too.
+    r = await sw.get(
+        "/lessons", date_from="2026-09-07", date_to="2026-09-20", class_id=ids["5Б"], limit=2
+    )
+    assert r.json()["total"] == 12 and len(r.json()["items"]) == 2
+    entries, total = await walk("/timetable", 4)
+    assert total == 12 and len({e["id"] for e in entries}) == 12
+    order = [(e["weekday"], e["lesson_number"], e["id"]) for e in entries]
+    assert order == sorted(order)
+    r = await sw.get("/timetable", teacher_id=petrov)
+    assert r.json()["total"] == 6 and {e["teacher"] for e in r.json()["items"]} == {petrov}
+    # Past the end: an empty page; bad page sizes are refused with a 400.
+    r = await sw.get("/timetable", offset=100)
+    assert r.status_code == 200 and r.json()["items"] == [] and r.json()["total"] == 12
+    for bad in ({"limit": 0}, {"limit": 501}, {"offset": -1}):
+        r = await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-20", **bad)
+        assert r.status_code == 400, (bad, r.text)
+        assert (await sw.get("/timetable", **bad)).status_code == 400
 
 
 async def test_lessons_only_on_study_days_and_numbers_with_a_bell(world: Backend) -> None:
@@ -544,7 +605,9 @@ async def test_lessons_only_on_study_days_and_numbers_with_a_bell(world: Backend
     assert "понедельник, вторник, среда, четверг, пятница" in r.json()["message"]
 
     await _generate(sw, "2026-09-07", "2026-09-07")
-    lessons = (await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-07")).json()
+    lessons = (await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-07")).json()[
+        "items"
+    ]
     first = next(
         l_ for l_ in lessons if l_["school_class"] == ids["5А"] and l_["lesson_number"] == 1
     )
@@ -581,7 +644,7 @@ async def test_a_new_holiday_cancels_its_lessons_and_a_coordinator_can_restore_o
     def lesson_of(lessons: list[dict[str, Any]], day: str, who: str) -> dict[str, Any]:
         return next(l_ for l_ in lessons if l_["date"] == day and l_["school_class"] == ids[who])
 
-    week = (await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-08")).json()
+    week = (await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-08")).json()["items"]
     with_topic = lesson_of(week, "2026-09-07", "5А")
     await Lesson.update({Lesson.topic: "Натуральные числа", Lesson.version: 2}).where(
         Lesson.id == with_topic["id"]
@@ -603,7 +666,9 @@ async def test_a_new_holiday_cancels_its_lessons_and_a_coordinator_can_restore_o
     assert [k["id"] for k in holiday["kept_lessons"]] == [with_topic["id"]]
     after = {
         l_["id"]: l_
-        for l_ in (await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-08")).json()
+        for l_ in (await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-08")).json()[
+            "items"
+        ]
     }
     assert len(after) == 3  # cancelled, not deleted
     assert after[tuesday["id"]]["status"] == "cancelled"
@@ -677,7 +742,9 @@ async def test_a_teacher_finds_their_own_staff_record_and_lessons(world: Backend
     )
     assert r.json()["total"] == 4 and [x["date"] for x in r.json()["items"]] == ["2026-09-15"]
     # Replacing someone counts as one's own lesson too.
-    petrovs = (await sw.get("/lessons", date_from="2026-09-14", date_to="2026-09-14")).json()
+    petrovs = (await sw.get("/lessons", date_from="2026-09-14", date_to="2026-09-14")).json()[
+        "items"
+    ]
     theirs = next(x for x in petrovs if x["teacher"] == petrov)
     r = await sw.post(f"/lessons/{theirs['id']}/replacement", {"teacher_id": sidorova})
     assert r.status_code == 200, r.text
