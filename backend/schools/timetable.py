@@ -56,6 +56,7 @@ from backend.schools.tables import (
     Staff,
     StudyGroup,
     Subject,
+    TeachingAssignment,
     TimetableEntry,
 )
 
@@ -367,6 +368,54 @@ class _Refs:
     staff: set[int]
     rooms: set[int]
     years: dict[int, dict[str, Any]]
+    teacher_names: dict[int, str]
+    # (teacher, subject, class, group) -> the date spans its teaching assignments cover
+    assignments: dict[tuple[int, int, int | None, int | None], list[tuple[date, date]]]
+
+    def check_assigned(self, occupant: Occupant, group_id: int | None, year_id: int) -> None:
+        """The entry's teacher must hold a teaching assignment for its subject and class (or
+        group) over its whole validity: the journal lets only assigned teachers mark."""
+        key = (
+            occupant.teacher_id,
+            occupant.subject_id,
+            None if group_id is not None else occupant.class_id,
+            group_id,
+        )
+        year = self.years[year_id]
+        spans = sorted(self.assignments.get(key, ()))
+        covered_to = occupant.valid_from - timedelta(days=1)
+        for starts, ends in spans:
+            if starts > covered_to + timedelta(days=1):
+                break
+            covered_to = max(covered_to, ends)
+        if covered_to >= occupant.valid_to:
+            return
+        if spans:
+            gap = max(occupant.valid_from, covered_to + timedelta(days=1))
+        else:
+            gap = occupant.valid_from
+        raise ValidationFailed(
+            key="timetable.not_assigned",
+            teacher=self.teacher_names.get(occupant.teacher_id, str(occupant.teacher_id)),
+            subject=occupant.subject,
+            place=(
+                f"группе «{self.groups[group_id]['name']}»"
+                if group_id is not None
+                else class_name(
+                    self.classes[occupant.class_id or 0]["grade"],
+                    self.classes[occupant.class_id or 0]["letter"],
+                )
+            ),
+            starts_on=ru_date(max(gap, year["starts_on"])),
+            ends_on=ru_date(occupant.valid_to),
+            details={
+                "field": "teacher_id",
+                "teacher_id": occupant.teacher_id,
+                "subject_id": occupant.subject_id,
+                "school_class_id": None if group_id is not None else occupant.class_id,
+                "study_group_id": group_id,
+            },
+        )
 
 
 async def _refs(school_id: int) -> _Refs:
@@ -391,10 +440,13 @@ async def _refs(school_id: int) -> _Refs:
         for r in await Subject.select(Subject.id, Subject.name).where(Subject.school == school_id)
     }
     today = date.today()
-    staff = {
-        r["id"]
-        for r in await Staff.select(Staff.id, Staff.left_on).where(Staff.school == school_id)
-        if r["left_on"] is None or r["left_on"] > today
+    staff_rows = await Staff.select(
+        Staff.id, Staff.left_on, Staff.last_name, Staff.first_name, Staff.middle_name
+    ).where(Staff.school == school_id)
+    staff = {r["id"] for r in staff_rows if r["left_on"] is None or r["left_on"] > today}
+    teacher_names = {
+        r["id"]: short_person_name(r["last_name"], r["first_name"], r["middle_name"])
+        for r in staff_rows
     }
     rooms = {r["id"] for r in await Room.select(Room.id).where(Room.school == school_id)}
     years = {
@@ -403,7 +455,26 @@ async def _refs(school_id: int) -> _Refs:
             AcademicYear.id, AcademicYear.name, AcademicYear.starts_on, AcademicYear.ends_on
         ).where(AcademicYear.school == school_id)
     }
-    return _Refs(classes, groups, subjects, staff, rooms, years)
+    assignments: dict[tuple[int, int, int | None, int | None], list[tuple[date, date]]] = (
+        defaultdict(list)
+    )
+    for r in await TeachingAssignment.select(
+        TeachingAssignment.teacher,
+        TeachingAssignment.subject,
+        TeachingAssignment.school_class,
+        TeachingAssignment.study_group,
+        TeachingAssignment.valid_from,
+        TeachingAssignment.valid_to,
+        TeachingAssignment.academic_year,
+    ).where(TeachingAssignment.academic_year.school == school_id):
+        year = years.get(r["academic_year"])
+        if year is None:  # pragma: no cover - the join keeps to this school's years
+            continue
+        key = (r["teacher"], r["subject"], r["school_class"], r["study_group"])
+        assignments[key].append(
+            (r["valid_from"] or year["starts_on"], r["valid_to"] or year["ends_on"])
+        )
+    return _Refs(classes, groups, subjects, staff, rooms, years, teacher_names, assignments)
 
 
 def _new_entry_occupant(
@@ -479,7 +550,11 @@ async def create_entries(
     await authorize_school(actor, school_id, MANAGE)
     async with transaction():
         refs = await _refs(school_id)
-        news = [_new_entry_occupant(n, item, refs)[0] for n, item in enumerate(items, 1)]
+        news = []
+        for n, item in enumerate(items, 1):
+            occupant, extra = _new_entry_occupant(n, item, refs)
+            refs.check_assigned(occupant, item.study_group_id, extra["year_id"])
+            news.append(occupant)
         starts = min(i.valid_from for i in items)
         ends = max(i.valid_to for i in items)
         existing = await _entries_overlapping(school_id, starts, ends, {i.weekday for i in items})
@@ -569,6 +644,10 @@ async def update_entry(
                     year_ends=ru_date(year["ends_on"]),
                 )
             occupant.valid_to = data.valid_to
+        if data.teacher_id is not msgspec.UNSET or data.valid_to is not msgspec.UNSET:
+            refs.check_assigned(
+                occupant, row["study_group"], row["class_year"] or row["group_year"]
+            )
         existing = await _entries_overlapping(
             school_id,
             occupant.valid_from,

@@ -13,7 +13,7 @@ from piccolo.table import Table, create_table_class
 from backend.audit.tables import AuditEntry
 from backend.core.rights import Role, ScopeKind
 from backend.events.tables import OutboxEvent
-from backend.schools.tables import Lesson, Staff
+from backend.schools.tables import Lesson, Staff, TeachingAssignment
 from tests.conftest import Backend
 from tests.integration.schools.structure_world import SchoolWorld, school_world
 from tests.support import grant, sign_in
@@ -21,7 +21,12 @@ from tests.support import grant, sign_in
 MONDAY = date(2026, 9, 7)
 
 
-async def timetable_world(world: Backend) -> tuple[SchoolWorld, dict[str, Any]]:
+async def timetable_world(
+    world: Backend, *, assign_all: bool = True
+) -> tuple[SchoolWorld, dict[str, Any]]:
+    """5А, 5Б (first shift), 9А (second), three subjects, two rooms, 5А's English in two groups.
+    `assign_all` gives every teacher a teaching assignment for every subject in every class and
+    group, so that tests about other rules need not arrange them one by one."""
     sw = await school_world(world)
     ids: dict[str, Any] = {}
     for grade, letter, shift in ((5, "А", 1), (5, "Б", 1), (9, "А", 2)):
@@ -47,6 +52,21 @@ async def timetable_world(world: Backend) -> tuple[SchoolWorld, dict[str, Any]]:
             },
         )
         ids[label] = g["id"]
+    if assign_all:
+        await TeachingAssignment.insert(
+            *[
+                TeachingAssignment(
+                    academic_year=sw.year_id,
+                    teacher=sw.staff[teacher],
+                    subject=ids[subject],
+                    school_class=ids[who] if who in ("5А", "5Б", "9А") else None,
+                    study_group=ids[who] if who in ("англ1", "англ2") else None,
+                )
+                for teacher in ("ivanova", "petrov", "sidorova")
+                for subject in ("Математика", "Русский язык", "Английский язык")
+                for who in ("5А", "5Б", "9А", "англ1", "англ2")
+            ]
+        )
     return sw, ids
 
 
@@ -768,3 +788,84 @@ async def test_a_teacher_finds_their_own_staff_record_and_lessons(world: Backend
     )
     assert r.json() == {"items": [], "total": 0, "limit": 100, "offset": 0}
     assert (await c.get("/api/v1/me/staff", headers=nobody.headers)).json() == []
+
+
+async def test_timetable_entries_need_a_teaching_assignment(world: Backend) -> None:
+    sw, ids = await timetable_world(world, assign_all=False)
+    ivanova, petrov, sidorova = sw.staff["ivanova"], sw.staff["petrov"], sw.staff["sidorova"]
+
+    async def assign(teacher: int, subject: str, who: str, **dates: str) -> int:
+        body: dict[str, Any] = {
+            "academic_year_id": sw.year_id,
+            "teacher_id": teacher,
+            "subject_id": ids[subject],
+            **dates,
+        }
+        body["study_group_id" if who.startswith("англ") else "school_class_id"] = ids[who]
+        return int((await sw.ok("POST", "/assignments", body))["id"])
+
+    r = await sw.post("/timetable", entry(ids, teacher=ivanova))
+    assert r.status_code == 400, r.text
+    assert r.json()["message"] == (
+        "У учителя Иванова М. П. нет нагрузки по предмету «Математика» в 5«А» на "
+        "01.09.2026–31.05.2027: сначала назначьте её (учебная нагрузка), потом ставьте урок "
+        "в расписание."
+    )
+    assert r.json()["details"]["teacher_id"] == ivanova
+    # An assignment in another class, or for another subject, does not count.
+    await assign(ivanova, "Математика", "5Б")
+    await assign(ivanova, "Русский язык", "5А")
+    assert (await sw.post("/timetable", entry(ids, teacher=ivanova))).status_code == 400
+    # An assignment until the end of December covers an entry until then, not one past it.
+    december = await assign(ivanova, "Математика", "5А", valid_to="2026-12-31")
+    r = await sw.post("/timetable", entry(ids, teacher=ivanova))
+    assert r.status_code == 400 and "на 01.01.2027–31.05.2027" in r.json()["message"], r.text
+    r = await sw.post("/timetable", entry(ids, teacher=ivanova, valid_to="2026-12-28"))
+    assert r.status_code == 201, r.text
+    # The assignment for the whole year instead: it covers any entry of the year.
+    await sw.ok("DELETE", f"/assignments/{december}")
+    await assign(ivanova, "Математика", "5А")
+    r = await sw.post("/timetable", entry(ids, weekday=2, teacher=ivanova))
+    assert r.status_code == 201, r.text
+
+    # A group lesson needs an assignment for the group; the class's does not stand in for it.
+    await assign(petrov, "Английский язык", "5А")
+    group_entry = entry(ids, weekday=3, teacher=petrov, subject="Английский язык", group="англ1")
+    r = await sw.post("/timetable", group_entry)
+    assert r.status_code == 400 and "в группе «5А английский 1»" in r.json()["message"], r.text
+    await assign(petrov, "Английский язык", "англ1")
+    assert (await sw.post("/timetable", group_entry)).status_code == 201
+
+    # A bulk request with one unassigned entry stores nothing.
+    before = (await sw.get("/timetable")).json()["total"]
+    r = await sw.post(
+        "/timetable/bulk",
+        {
+            "entries": [
+                entry(ids, weekday=4, teacher=ivanova),
+                entry(ids, weekday=4, number=2, who="5Б", subject="Русский язык", teacher=petrov),
+            ]
+        },
+    )
+    assert r.status_code == 400 and "Петров С. И." in r.json()["message"], r.text
+    assert (await sw.get("/timetable")).json()["total"] == before
+
+    # Changing an entry's teacher or its last date is checked too.
+    monday = next(
+        e
+        for e in (await sw.get("/timetable")).json()["items"]
+        if e["weekday"] == 1 and e["school_class"] == ids["5А"]
+    )
+    r = await sw.patch(f"/timetable/{monday['id']}", {"teacher_id": sidorova})
+    assert r.status_code == 400 and "Сидорова А. О." in r.json()["message"], r.text
+    r = await sw.patch(f"/timetable/{monday['id']}", {"valid_to": "2027-05-31"})
+    assert r.status_code == 200, r.text
+    assert (await sw.get("/timetable")).json()["total"] == before
+
+    # A replacement teacher needs no assignment: a substitute may be anyone free.
+    await _generate(sw, "2026-09-07", "2026-09-07")
+    lesson = (await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-07")).json()[
+        "items"
+    ][0]
+    r = await sw.post(f"/lessons/{lesson['id']}/replacement", {"teacher_id": sidorova})
+    assert r.status_code == 200 and r.json()["replacement_teacher"] == sidorova, r.text
