@@ -34,7 +34,7 @@ from backend.core.forms import ru_date
 from backend.core.rights import Permission, ScopeTarget
 from backend.events.services import emit
 from backend.i18n import t
-from backend.schools import lesson_changes, structure
+from backend.schools import lesson_changes, movement, structure
 from backend.schools import structure_schemas as s
 from backend.schools.services import school_target
 from backend.schools.structure import (
@@ -55,6 +55,7 @@ from backend.schools.tables import (
     SchoolClass,
     Staff,
     StudyGroup,
+    StudyGroupMember,
     Subject,
     TeachingAssignment,
     TimetableEntry,
@@ -85,6 +86,86 @@ class Occupant:
     who: str = ""
     subject: str = ""
     kind: str = "entry"
+    group_name: str = ""
+    # For a group: which classes' pupils (and which pupils) it holds, and when.
+    reach: GroupReach | None = None
+
+
+Span = tuple[date, date]
+
+
+def _meets(spans: Iterable[Span], first: date, last: date) -> bool:
+    return any(s <= last and e >= first for s, e in spans)
+
+
+@dataclass(slots=True)
+class GroupReach:
+    """The pupils of a study group and the classes they are in, with dates (membership is
+    dated, and the book of movement says which class a pupil is in on a day)."""
+
+    classes: dict[int, list[Span]]
+    pupils: dict[int, list[Span]]
+
+    def has_class(self, class_id: int, first: date, last: date) -> bool:
+        return _meets(self.classes.get(class_id, ()), first, last)
+
+    def shares_pupils(self, other: GroupReach, first: date, last: date) -> bool:
+        for pupil, spans in self.pupils.items():
+            theirs = other.pupils.get(pupil)
+            if not theirs:
+                continue
+            for start, end in spans:
+                start, end = max(start, first), min(end, last)
+                if start <= end and _meets(theirs, start, end):
+                    return True
+        return False
+
+
+async def load_group_reach(
+    group_ids: Iterable[int], starts: date, ends: date
+) -> dict[int, GroupReach]:
+    """`GroupReach` of each group between two dates: two queries for any number of groups.
+    A member is in the group from `valid_from` to the day before `valid_to`."""
+    ids = sorted(set(group_ids))
+    if not ids:
+        return {}
+    members = await StudyGroupMember.select(
+        StudyGroupMember.group,
+        StudyGroupMember.student,
+        StudyGroupMember.valid_from,
+        StudyGroupMember.valid_to,
+    ).where(
+        StudyGroupMember.group.is_in(ids)
+        & (StudyGroupMember.valid_from <= ends)
+        & (StudyGroupMember.valid_to.is_null() | (StudyGroupMember.valid_to > starts))
+    )
+    classes_of = await movement.class_spans({m["student"] for m in members}, starts, ends)
+    reach = {i: GroupReach(defaultdict(list), defaultdict(list)) for i in ids}
+    for m in members:
+        first = max(m["valid_from"], starts)
+        last = min(m["valid_to"] - timedelta(days=1), ends) if m["valid_to"] else ends
+        if first > last:
+            continue
+        group = reach[m["group"]]
+        group.pupils[m["student"]].append((first, last))
+        for class_id, c_first, c_last in classes_of.get(m["student"], ()):
+            if c_first <= last and c_last >= first:
+                group.classes[class_id].append((max(first, c_first), min(last, c_last)))
+    return reach
+
+
+async def attach_group_reach(occupants: Iterable[Occupant]) -> None:
+    """Fill `reach` of the group occupants among these (timetable entries or lessons)."""
+    groups = [o for o in occupants if o.group_id is not None]
+    if not groups:
+        return
+    reach = await load_group_reach(
+        {o.group_id for o in groups if o.group_id is not None},
+        min(o.valid_from for o in groups),
+        max(o.valid_to for o in groups),
+    )
+    for o in groups:
+        o.reach = reach.get(o.group_id or 0)
 
 
 class Bells:
@@ -155,13 +236,41 @@ async def load_bells(school_id: int) -> Bells:
     )
 
 
-def _same_class(a: Occupant, b: Occupant) -> bool:
+def _class_clash(a: Occupant, b: Occupant) -> str | None:
+    """Whether `a` and `b` (sharing a slot) take the same pupils, and how: `same` (one class or
+    group, or a class and a group of that class), `via_group` (a class and a group holding some
+    of its pupils), `pupils` (two groups with pupils in common). Two different groups of one
+    class with no pupil in common may sit at the same time (English split in two)."""
+    first, last = max(a.valid_from, b.valid_from), min(a.valid_to, b.valid_to)
     if a.group_id is not None and a.group_id == b.group_id:
-        return True
-    if a.class_id is None or a.class_id != b.class_id:
-        return False
-    # Same class: a clash unless both are (different) groups of it.
-    return a.group_id is None or b.group_id is None
+        return "same"
+    if a.group_id is None and b.group_id is None:
+        return "same" if a.class_id is not None and a.class_id == b.class_id else None
+    if a.group_id is None or b.group_id is None:
+        whole, group = (a, b) if a.group_id is None else (b, a)
+        if whole.class_id is None:
+            return None
+        if group.class_id == whole.class_id:
+            return "same"
+        if group.reach is not None and group.reach.has_class(whole.class_id, first, last):
+            return "via_group"
+        return None
+    if a.reach is not None and b.reach is not None and a.reach.shares_pupils(b.reach, first, last):
+        return "pupils"
+    return None
+
+
+def _in_whom(o: Occupant) -> str:
+    """Where a lesson is held, after «ведёт урок»: «в 5«А»», «у группы «Физика 10»»."""
+    if o.group_id is not None and o.class_id is None:
+        return f"у группы «{o.group_name}»"
+    return f"в {o.who}"
+
+
+def _whom(o: Occupant) -> str:
+    if o.group_id is not None and o.class_id is None:
+        return f"группа «{o.group_name}»"
+    return o.who
 
 
 def _when(o: Occupant) -> str:
@@ -176,7 +285,7 @@ def describe_conflict(kind: str, new: Occupant, old: Occupant, names: dict[str, 
         return Conflict(
             key="timetable.conflict_teacher",
             teacher=names.get(f"teacher:{new.teacher_id}", str(new.teacher_id)),
-            what=f"в {old.who} ({old.subject})",
+            what=f"{_in_whom(old)} ({old.subject})",
             when=_when(old),
             details=details,
         )
@@ -184,9 +293,37 @@ def describe_conflict(kind: str, new: Occupant, old: Occupant, names: dict[str, 
         return Conflict(
             key="timetable.conflict_room",
             room=names.get(f"room:{new.room_id}", str(new.room_id)),
-            what=f"{old.who}, {old.subject},",
+            what=f"{_whom(old)}, {old.subject},",
             when=_when(old),
             details=details,
+        )
+    how = _class_clash(new, old)
+    if how == "via_group" and new.group_id is None:
+        return Conflict(
+            key="timetable.conflict_class_in_group",
+            who=new.who,
+            group=old.group_name,
+            subject=old.subject,
+            when=_when(old),
+            details={**details, "school_class_id": new.class_id, "study_group_id": old.group_id},
+        )
+    if how == "via_group":
+        return Conflict(
+            key="timetable.conflict_group_has_class",
+            group=new.group_name,
+            who=old.who,
+            subject=old.subject,
+            when=_when(old),
+            details={**details, "school_class_id": old.class_id, "study_group_id": new.group_id},
+        )
+    if how == "pupils":
+        return Conflict(
+            key="timetable.conflict_group_pupils",
+            group=new.group_name,
+            other=old.group_name,
+            subject=old.subject,
+            when=_when(old),
+            details={**details, "study_group_id": old.group_id},
         )
     return Conflict(
         key="timetable.conflict_class",
@@ -209,7 +346,7 @@ def find_conflict(
         o_start, o_end = bells.span(old.shift, old.lesson_number)
         if o_start >= end or start >= o_end:
             continue
-        if _same_class(new, old):
+        if _class_clash(new, old) is not None:
             return "class", old
         if old.teacher_id == new.teacher_id:
             return "teacher", old
@@ -309,6 +446,7 @@ def _entry_occupant(row: dict[str, Any]) -> Occupant:
         valid_to=row["valid_to"],
         who=_who(row),
         subject=row["subject_name"],
+        group_name=row["group_name"] or "",
     )
 
 
@@ -538,6 +676,7 @@ def _new_entry_occupant(
         valid_to=item.valid_to,
         who=who,
         subject=refs.subjects[item.subject_id],
+        group_name=group["name"] if group is not None else "",
     )
     return occupant, {"year_id": year_id}
 
@@ -563,7 +702,9 @@ async def create_entries(
             await check_study_day(school_id, weekday)
         for occupant in news:
             bells.check_number(occupant.shift, occupant.lesson_number)
-        index = ConflictIndex(bells, map(_entry_occupant, existing))
+        others = [_entry_occupant(r) for r in existing]
+        await attach_group_reach([*others, *news])
+        index = ConflictIndex(bells, others)
         names = await _names(school_id)
         for occupant in news:
             index.check(occupant, names)
@@ -654,7 +795,9 @@ async def update_entry(
             occupant.valid_to,
             [occupant.day],  # type: ignore[list-item]
         )
-        index = ConflictIndex(await load_bells(school_id), map(_entry_occupant, existing))
+        others = [_entry_occupant(r) for r in existing]
+        await attach_group_reach([*others, occupant])
+        index = ConflictIndex(await load_bells(school_id), others)
         index.check(occupant, await _names(school_id), ignore={entry_id})
         await TimetableEntry.update(
             {
@@ -1037,6 +1180,7 @@ def _lesson_occupant(row: dict[str, Any]) -> Occupant:
         who=_who(row),
         subject=row["subject_name"],
         kind="lesson",
+        group_name=row["group_name"] or "",
     )
 
 
@@ -1203,7 +1347,9 @@ async def _lessons_on(school_id: int, day: date) -> list[Occupant]:
 
 
 async def _check_lesson_slot(school_id: int, occupant: Occupant, ignore: set[int]) -> None:
-    index = ConflictIndex(await load_bells(school_id), await _lessons_on(school_id, occupant.day))  # type: ignore[arg-type]
+    others = await _lessons_on(school_id, occupant.day)  # type: ignore[arg-type]
+    await attach_group_reach([*others, occupant])
+    index = ConflictIndex(await load_bells(school_id), others)
     index.check(occupant, await _names(school_id), ignore=ignore)
 
 

@@ -13,7 +13,7 @@ from piccolo.table import Table, create_table_class
 from backend.audit.tables import AuditEntry
 from backend.core.rights import Role, ScopeKind
 from backend.events.tables import OutboxEvent
-from backend.schools.tables import Lesson, Staff, TeachingAssignment
+from backend.schools.tables import Enrollment, Lesson, Staff, Student, TeachingAssignment
 from tests.conftest import Backend
 from tests.integration.schools.structure_world import SchoolWorld, school_world
 from tests.support import grant, sign_in
@@ -869,3 +869,174 @@ async def test_timetable_entries_need_a_teaching_assignment(world: Backend) -> N
     ][0]
     r = await sw.post(f"/lessons/{lesson['id']}/replacement", {"teacher_id": sidorova})
     assert r.status_code == 200 and r.json()["replacement_teacher"] == sidorova, r.text
+
+
+async def _pupil(sw: SchoolWorld, name: str, *moves: tuple[str, int, str]) -> int:
+    """A pupil with their book of movement: (kind, class id, date) in order."""
+    pupil = Student(school=sw.school_id, last_name=name, first_name="Ученик")
+    await pupil.save()
+    for kind, class_id, on in moves:
+        await Enrollment(
+            student=pupil.id,
+            school=sw.school_id,
+            school_class=class_id,
+            kind=kind,
+            date=date.fromisoformat(on),
+            order_number="1",
+        ).save()
+    return int(pupil.id)
+
+
+async def test_a_group_of_several_classes_occupies_each_of_its_pupils_classes(
+    world: Backend,
+) -> None:
+    sw, ids = await timetable_world(world)
+    ivanova, petrov, sidorova = sw.staff["ivanova"], sw.staff["petrov"], sw.staff["sidorova"]
+    robots = await sw.ok(
+        "POST", "/groups", {"academic_year_id": sw.year_id, "name": "Робототехника"}
+    )
+    ids["робо"] = robots["id"]
+    await sw.ok(
+        "POST",
+        "/assignments",
+        {
+            "academic_year_id": sw.year_id,
+            "teacher_id": petrov,
+            "subject_id": ids["Математика"],
+            "study_group_id": robots["id"],
+        },
+    )
+    # Аня is in 5А all year; Тимур is in 5А until he moves to 5Б on 11 January.
+    anya = await _pupil(sw, "Аня", ("admitted", ids["5А"], "2026-09-01"))
+    timur = await _pupil(
+        sw,
+        "Тимур",
+        ("admitted", ids["5А"], "2026-09-01"),
+        ("transferred", ids["5Б"], "2027-01-11"),
+    )
+    await sw.ok(
+        "POST",
+        f"/groups/{robots['id']}/members",
+        {"student_ids": [anya, timur], "on": "2026-09-01"},
+    )
+
+    # A class lesson already there: the group cannot take its pupils away at that time.
+    await sw.ok("POST", "/timetable", entry(ids, teacher=ivanova))
+    r = await sw.post("/timetable", entry(ids, teacher=petrov, group="робо"))
+    assert r.status_code == 409, r.text
+    assert r.json()["message"] == (
+        "В группе «Робототехника» есть ученики 5«А», а у 5«А» уже стоит Математика "
+        "в понедельник, 1-й урок."
+    )
+    details = r.json()["details"]
+    assert details["conflict"] == "class" and details["school_class_id"] == ids["5А"]
+
+    # The group's lesson first: a class with pupils in it cannot have one at that time...
+    await sw.ok("POST", "/timetable", entry(ids, weekday=2, teacher=petrov, group="робо"))
+    r = await sw.post("/timetable", entry(ids, weekday=2, who="5А", teacher=sidorova))
+    assert r.status_code == 409
+    assert r.json()["message"] == (
+        "Ученики 5«А» есть в группе «Робототехника», у которой уже стоит Математика "
+        "во вторник, 1-й урок."
+    )
+    # ...and the book of movement says when: 5Б has a pupil of the group only from January.
+    r = await sw.post(
+        "/timetable",
+        entry(ids, weekday=2, who="5Б", teacher=sidorova, valid_to="2027-01-10"),
+    )
+    assert r.status_code == 201, r.text
+    r = await sw.post(
+        "/timetable",
+        entry(ids, weekday=2, who="5Б", teacher=ivanova, valid_from="2027-01-11"),
+    )
+    assert r.status_code == 409 and "Ученики 5«Б» есть в группе" in r.json()["message"]
+    # Membership is dated too: once Аня leaves the group in January (and Тимур has moved on),
+    # 5А is free at that time.
+    await sw.ok(
+        "POST",
+        f"/groups/{robots['id']}/members/remove",
+        {"student_ids": [anya], "on": "2027-01-11"},
+    )
+    r = await sw.post(
+        "/timetable",
+        entry(ids, weekday=2, who="5А", teacher=ivanova, valid_from="2027-01-11"),
+    )
+    assert r.status_code == 201, r.text
+
+    # Two groups with a pupil in common cannot meet at once; a split group of 5А without
+    # the group's pupils can (two groups of one class may sit at the same time).
+    await sw.ok(
+        "POST", f"/groups/{ids['англ1']}/members", {"student_ids": [anya], "on": "2026-09-01"}
+    )
+    r = await sw.post(
+        "/timetable",
+        entry(
+            ids,
+            weekday=2,
+            teacher=ivanova,
+            subject="Английский язык",
+            group="англ1",
+            valid_to="2027-01-10",
+        ),
+    )
+    assert r.status_code == 409
+    assert r.json()["message"] == (
+        "В группах «5А английский 1» и «Робототехника» есть общие ученики, а у группы "
+        "«Робототехника» уже стоит Математика во вторник, 1-й урок."
+    )
+    r = await sw.post(
+        "/timetable",
+        entry(
+            ids,
+            weekday=2,
+            teacher=ivanova,
+            subject="Английский язык",
+            group="англ2",
+            valid_to="2027-01-10",
+        ),
+    )
+    assert r.status_code == 201, r.text
+
+    # Single lessons: a move is checked the same way, both ways round.
+    await _generate(sw, "2026-09-07", "2026-09-08")
+    lessons = (await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-08")).json()[
+        "items"
+    ]
+    class_lesson = next(
+        l_ for l_ in lessons if l_["date"] == "2026-09-07" and l_["school_class"] == ids["5А"]
+    )
+    group_lesson = next(l_ for l_ in lessons if l_["study_group"] == robots["id"])
+    r = await sw.post(
+        f"/lessons/{class_lesson['id']}/move", {"date": "2026-09-08", "lesson_number": 1}
+    )
+    assert r.status_code == 409
+    assert r.json()["message"] == (
+        "Ученики 5«А» есть в группе «Робототехника», у которой уже стоит Математика "
+        "08.09.2026, 1-й урок."
+    )
+    r = await sw.post(
+        f"/lessons/{group_lesson['id']}/move", {"date": "2026-09-07", "lesson_number": 1}
+    )
+    assert r.status_code == 409
+    assert r.json()["message"] == (
+        "В группе «Робототехника» есть ученики 5«А», а у 5«А» уже стоит Математика "
+        "07.09.2026, 1-й урок."
+    )
+    # A replacement teacher busy with the group is named with the group.
+    fifth_b = next(
+        l_
+        for l_ in lessons
+        if l_["date"] == "2026-09-08"
+        and l_["school_class"] == ids["5Б"]
+        and l_["lesson_number"] == 1
+    )
+    r = await sw.post(f"/lessons/{fifth_b['id']}/replacement", {"teacher_id": petrov})
+    assert r.status_code == 409
+    assert r.json()["message"] == (
+        "Учитель Петров С. И. уже ведёт урок у группы «Робототехника» (Математика) "
+        "08.09.2026, 1-й урок."
+    )
+    r = await sw.post(
+        f"/lessons/{group_lesson['id']}/move", {"date": "2026-09-07", "lesson_number": 2}
+    )
+    assert r.status_code == 200, r.text
