@@ -149,6 +149,60 @@ async def live_grants(user_id: int) -> list[Grant]:
     return [g for g in grants if g.is_live(now)]
 
 
+async def live_grant_ids(
+    user_id: int, role: Role, scope_kind: ScopeKind, scope_id: int
+) -> list[int]:
+    """Ids of the user's live grants of `role` at exactly this scope (for services that keep a
+    grant in step with their own data, such as the class teacher of a class)."""
+    rows = (
+        await RoleGrant.select()
+        .where(
+            (RoleGrant.user == user_id)
+            & (RoleGrant.role == role.value)
+            & (RoleGrant.scope_kind == scope_kind.value)
+            & (RoleGrant.scope_id == scope_id)
+            & RoleGrant.revoked_at.is_null()
+        )
+        .output(load_json=True)
+    )
+    now = _now()
+    return [r["id"] for r in rows if grant_from_row(r).is_live(now)]
+
+
+async def _insert_grant(actor: Actor, user_id: int, grant: Grant) -> int:
+    rows = await RoleGrant.insert(
+        RoleGrant(
+            user=user_id,
+            role=grant.role.value,
+            scope_kind=grant.scope_kind.value,
+            scope_id=grant.scope_id,
+            parts=sorted(p.value for p in grant.parts) if grant.parts is not None else None,
+            valid_until=grant.valid_until,
+            granted_by=actor.user_id,
+        )
+    ).returning(RoleGrant.id)
+    return int(rows[0]["id"])
+
+
+async def give_grant(actor: Actor, user_id: int, grant: Grant) -> int:
+    """Give a grant for a service that checked the giver's right itself (in the caller's
+    transaction, audited). Needs no sessions or Redis: the holder's next token carries it."""
+    check_grant_shape(grant)
+    async with transaction():
+        if not await User.exists().where(User.id == user_id):
+            raise NotFound()
+        grant_id = await _insert_grant(actor, user_id, grant)
+        await record(
+            actor,
+            AuditAction.CREATE,
+            object_type="role_grant",
+            object_id=grant_id,
+            school_id=grant.scope_id if grant.scope_kind is ScopeKind.SCHOOL else None,
+            details={"user_id": user_id, **grant_to_json(grant)},
+        )
+    return grant_id
+
+
 async def check_can_give(
     principal: Principal, grant: Grant, *, to_user_id: int | None = None
 ) -> None:
@@ -373,7 +427,7 @@ class AccountsService:
         async with transaction():
             user = await self._insert_user(login, phone, email, password_hash, display_name)
             for grant in grants:
-                await self._insert_grant(actor, user.id, grant)
+                await _insert_grant(actor, user.id, grant)
             await record(
                 actor,
                 AuditAction.CREATE,
@@ -382,20 +436,6 @@ class AccountsService:
                 details={"grants": [grant_to_json(g) for g in grants]},
             )
         return user
-
-    async def _insert_grant(self, actor: Actor, user_id: int, grant: Grant) -> int:
-        rows = await RoleGrant.insert(
-            RoleGrant(
-                user=user_id,
-                role=grant.role.value,
-                scope_kind=grant.scope_kind.value,
-                scope_id=grant.scope_id,
-                parts=sorted(p.value for p in grant.parts) if grant.parts is not None else None,
-                valid_until=grant.valid_until,
-                granted_by=actor.user_id,
-            )
-        ).returning(RoleGrant.id)
-        return int(rows[0]["id"])
 
     async def add_grant(
         self, actor: Actor, user_id: int, grant: Grant, *, check_rights: bool = True
@@ -407,19 +447,7 @@ class AccountsService:
             if actor.principal is None:
                 raise Forbidden()
             await check_can_give(actor.principal, grant, to_user_id=user_id)
-        async with transaction():
-            if not await User.exists().where(User.id == user_id):
-                raise NotFound()
-            grant_id = await self._insert_grant(actor, user_id, grant)
-            await record(
-                actor,
-                AuditAction.CREATE,
-                object_type="role_grant",
-                object_id=grant_id,
-                school_id=grant.scope_id if grant.scope_kind is ScopeKind.SCHOOL else None,
-                details={"user_id": user_id, **grant_to_json(grant)},
-            )
-        return grant_id
+        return await give_grant(actor, user_id, grant)
 
     async def revoke_grant(self, actor: Actor, grant_id: int) -> None:
         row = (
@@ -635,7 +663,7 @@ class AccountsService:
                 raise ValidationFailed(key="auth.activation_invalid")
             code_actor = Actor(None, actor.ip, actor.request_id, actor.user_agent)
             grant_ids = [
-                await self._insert_grant(code_actor, user.id, grant_from_json(data))
+                await _insert_grant(code_actor, user.id, grant_from_json(data))
                 for data in row.grants
             ]
             # The pupil's, guardian's or delegate's record the code was issued for learns its

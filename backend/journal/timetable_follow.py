@@ -17,17 +17,27 @@ from backend.journal.cache import DiaryCache, bump_weeks
 from backend.journal.lessons import load_lesson, pupils_of, week_start
 from backend.schools import lesson_changes
 
+BUMP_CHUNK = 2000
+
 
 def follow_timetable(cache: DiaryCache) -> Callable[[], None]:
     """Subscribe the diary to lesson changes; the answer unsubscribes."""
 
     async def changed(lesson_ids: Sequence[int]) -> None:
-        pairs: list[tuple[int, date]] = []
+        pairs: set[tuple[int, date]] = set()
+        # A holiday cancels many lessons at once: the pupils of one class or group are looked
+        # up once per date (its lessons of that day share them).
+        seen: set[tuple[int | None, int | None, date]] = set()
         for lesson_id in lesson_ids:
             ctx = await load_lesson(lesson_id)
+            key = (ctx.class_id, ctx.group_id, ctx.date)
+            if key in seen:
+                continue
+            seen.add(key)
             monday = week_start(ctx.date)
-            pairs += [(pupil, monday) for pupil in await pupils_of(ctx)]
-        versions = await bump_weeks(pairs)
-        await cache.announce(versions)
+            pairs.update((pupil, monday) for pupil in await pupils_of(ctx))
+        ordered = sorted(pairs)
+        for start in range(0, len(ordered), BUMP_CHUNK):  # bound the statement's parameters
+            await cache.announce(await bump_weeks(ordered[start : start + BUMP_CHUNK]))
 
     return lesson_changes.subscribe(changed)

@@ -22,6 +22,7 @@ from backend.core.errors import Forbidden, ValidationFailed
 from backend.core.rights import Permission
 from backend.i18n import t
 from backend.schools import consent
+from backend.schools.class_teachers import follow_class_teacher
 from backend.schools.movement import class_code, class_label, ensure, today
 from backend.schools.personal_files import (
     GUARDIAN_RULES,
@@ -962,6 +963,10 @@ async def _write_classes(
             class_teacher=plan.data["class_teacher"],
         )
         await row.save()
+        # The class teacher gets the class-teacher role at the new class (nothing to take back).
+        await follow_class_teacher(
+            actor, int(row.id), None, plan.data["class_teacher"], accounts=None
+        )
         created.append(int(row.id))
         progress("write", 1, None)
     return created

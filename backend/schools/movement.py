@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from backend.audit.services import AuditAction, record
@@ -96,6 +96,26 @@ async def class_on(student_id: int, on: date) -> int | None:
 async def classes_on(student_ids: Iterable[int], on: date) -> dict[int, int | None]:
     """`class_on` for many pupils in one query."""
     return {sid: _class_at(rows, on) for sid, rows in (await _entries(student_ids, on)).items()}
+
+
+async def class_spans(
+    student_ids: Iterable[int], starts: date, ends: date
+) -> dict[int, list[tuple[int, date, date]]]:
+    """For each pupil, the classes the book of movement puts them in between `starts` and
+    `ends`: (class, first day, last day), in order, clipped to the range. One query."""
+    out: dict[int, list[tuple[int, date, date]]] = {}
+    for sid, rows in (await _entries(student_ids, ends)).items():
+        spans: list[tuple[int, date, date]] = []
+        for n, row in enumerate(rows):
+            if row["kind"] in ENDING or row["school_class"] is None:
+                continue
+            first = max(row["date"], starts)
+            last = rows[n + 1]["date"] - timedelta(days=1) if n + 1 < len(rows) else ends
+            last = min(last, ends)
+            if first <= last:
+                spans.append((row["school_class"], first, last))
+        out[sid] = spans
+    return out
 
 
 async def classes_from(student_id: int, on: date) -> set[int]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -25,6 +25,7 @@ from backend.core.forms import class_name, ru_date, short_person_name
 from backend.core.rights import Permission, ScopeKind, ScopeTarget
 from backend.i18n import t
 from backend.schools import structure_schemas as s
+from backend.schools.class_teachers import follow_class_teacher
 from backend.schools.services import school_target, scope_target
 from backend.schools.tables import (
     AcademicYear,
@@ -45,6 +46,9 @@ from backend.schools.tables import (
     TeachingAssignment,
 )
 from backend.schools.validators import CLASS_LETTER, clean_names
+
+if TYPE_CHECKING:
+    from backend.accounts.services import AccountsService
 
 READ = Permission.STRUCTURE_READ
 MANAGE = Permission.STRUCTURE_MANAGE
@@ -696,7 +700,14 @@ def _normal_letter(letter: str) -> str:
     return letter
 
 
-async def create_class(actor: Actor, school_id: int, data: s.SchoolClassCreate) -> dict[str, Any]:
+async def create_class(
+    actor: Actor,
+    school_id: int,
+    data: s.SchoolClassCreate,
+    *,
+    accounts: AccountsService | None = None,
+) -> dict[str, Any]:
+    """A new class; its class teacher (if named) gets the class-teacher role at it."""
     await authorize_school(actor, school_id, MANAGE)
     letter = _normal_letter(data.letter)
     async with transaction():
@@ -721,12 +732,20 @@ async def create_class(actor: Actor, school_id: int, data: s.SchoolClassCreate) 
         await audit_write(
             actor, AuditAction.CREATE, "school_class", row.id, school_id, **_changes(data)
         )
+        await follow_class_teacher(actor, row.id, None, data.class_teacher_id, accounts=accounts)
     return await class_in_school(school_id, row.id)
 
 
 async def update_class(
-    actor: Actor, school_id: int, class_id: int, data: s.SchoolClassUpdate
+    actor: Actor,
+    school_id: int,
+    class_id: int,
+    data: s.SchoolClassUpdate,
+    *,
+    accounts: AccountsService | None = None,
 ) -> dict[str, Any]:
+    """Change a class. A new class teacher gets the class-teacher role at the class and the
+    previous one loses it (which ends their sessions: `accounts` is needed then)."""
     await authorize_school(actor, school_id, MANAGE)
     async with transaction():
         current = await class_in_school(school_id, class_id)
@@ -750,6 +769,14 @@ async def update_class(
             values[SchoolClass.class_teacher] = data.class_teacher_id
         if values:
             await SchoolClass.update(values).where(SchoolClass.id == class_id)
+        if data.class_teacher_id is not msgspec.UNSET:
+            await follow_class_teacher(
+                actor,
+                class_id,
+                current["class_teacher"],
+                data.class_teacher_id,
+                accounts=accounts,
+            )
         await audit_write(
             actor, AuditAction.UPDATE, "school_class", class_id, school_id, **_changes(data)
         )

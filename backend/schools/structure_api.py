@@ -8,9 +8,11 @@ from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar import Controller, delete, get, patch, post, put
+from litestar.di import Provide
 from litestar.params import Body, FromQuery, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from backend.accounts.api import AccountsDep, provide_accounts
 from backend.core.http import ActorDep, Limit, Offset, Page, PrincipalDep, requires
 from backend.core.rights import Permission
 from backend.schools import services as schools
@@ -175,6 +177,9 @@ class YearController(Controller):
         await structure.delete_holiday(actor, school_id, holiday_id)
 
 
+_ACCOUNTS = {"accounts": Provide(provide_accounts, sync_to_thread=False)}
+
+
 class StructureController(Controller):
     path = "/api/v1/schools/{school_id:int}"
     tags = ["Структура школы"]
@@ -185,21 +190,42 @@ class StructureController(Controller):
     ) -> list[s.SchoolClass]:
         return out_list(s.SchoolClass, await structure.list_classes(actor, school_id, year_id))
 
-    @post("/classes", guards=MANAGE, summary="Создать класс")
+    @post(
+        "/classes",
+        guards=MANAGE,
+        summary="Создать класс",
+        description="Классный руководитель (если указан и у него есть учётная запись) получает "
+        "роль классного руководителя этого класса.",
+        dependencies=_ACCOUNTS,
+    )
     async def create_class(
-        self, actor: ActorDep, school_id: PathId, data: Annotated[s.SchoolClassCreate, Body()]
+        self,
+        actor: ActorDep,
+        accounts: AccountsDep,
+        school_id: PathId,
+        data: Annotated[s.SchoolClassCreate, Body()],
     ) -> s.SchoolClass:
-        return out(s.SchoolClass, await structure.create_class(actor, school_id, data))
+        row = await structure.create_class(actor, school_id, data, accounts=accounts)
+        return out(s.SchoolClass, row)
 
-    @patch("/classes/{class_id:int}", guards=MANAGE, summary="Изменить класс")
+    @patch(
+        "/classes/{class_id:int}",
+        guards=MANAGE,
+        summary="Изменить класс",
+        description="Новый классный руководитель получает роль классного руководителя этого "
+        "класса, прежний её теряет (его сеансы завершаются).",
+        dependencies=_ACCOUNTS,
+    )
     async def update_class(
         self,
         actor: ActorDep,
+        accounts: AccountsDep,
         school_id: PathId,
         class_id: PathId,
         data: Annotated[s.SchoolClassUpdate, Body()],
     ) -> s.SchoolClass:
-        return out(s.SchoolClass, await structure.update_class(actor, school_id, class_id, data))
+        row = await structure.update_class(actor, school_id, class_id, data, accounts=accounts)
+        return out(s.SchoolClass, row)
 
     @get("/groups", guards=READ, summary="Группы")
     async def list_groups(

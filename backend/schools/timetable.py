@@ -34,7 +34,7 @@ from backend.core.forms import ru_date
 from backend.core.rights import Permission, ScopeTarget
 from backend.events.services import emit
 from backend.i18n import t
-from backend.schools import lesson_changes, structure
+from backend.schools import lesson_changes, movement, structure
 from backend.schools import structure_schemas as s
 from backend.schools.services import school_target
 from backend.schools.structure import (
@@ -55,7 +55,9 @@ from backend.schools.tables import (
     SchoolClass,
     Staff,
     StudyGroup,
+    StudyGroupMember,
     Subject,
+    TeachingAssignment,
     TimetableEntry,
 )
 
@@ -84,6 +86,86 @@ class Occupant:
     who: str = ""
     subject: str = ""
     kind: str = "entry"
+    group_name: str = ""
+    # For a group: which classes' pupils (and which pupils) it holds, and when.
+    reach: GroupReach | None = None
+
+
+Span = tuple[date, date]
+
+
+def _meets(spans: Iterable[Span], first: date, last: date) -> bool:
+    return any(s <= last and e >= first for s, e in spans)
+
+
+@dataclass(slots=True)
+class GroupReach:
+    """The pupils of a study group and the classes they are in, with dates (membership is
+    dated, and the book of movement says which class a pupil is in on a day)."""
+
+    classes: dict[int, list[Span]]
+    pupils: dict[int, list[Span]]
+
+    def has_class(self, class_id: int, first: date, last: date) -> bool:
+        return _meets(self.classes.get(class_id, ()), first, last)
+
+    def shares_pupils(self, other: GroupReach, first: date, last: date) -> bool:
+        for pupil, spans in self.pupils.items():
+            theirs = other.pupils.get(pupil)
+            if not theirs:
+                continue
+            for start, end in spans:
+                start, end = max(start, first), min(end, last)
+                if start <= end and _meets(theirs, start, end):
+                    return True
+        return False
+
+
+async def load_group_reach(
+    group_ids: Iterable[int], starts: date, ends: date
+) -> dict[int, GroupReach]:
+    """`GroupReach` of each group between two dates: two queries for any number of groups.
+    A member is in the group from `valid_from` to the day before `valid_to`."""
+    ids = sorted(set(group_ids))
+    if not ids:
+        return {}
+    members = await StudyGroupMember.select(
+        StudyGroupMember.group,
+        StudyGroupMember.student,
+        StudyGroupMember.valid_from,
+        StudyGroupMember.valid_to,
+    ).where(
+        StudyGroupMember.group.is_in(ids)
+        & (StudyGroupMember.valid_from <= ends)
+        & (StudyGroupMember.valid_to.is_null() | (StudyGroupMember.valid_to > starts))
+    )
+    classes_of = await movement.class_spans({m["student"] for m in members}, starts, ends)
+    reach = {i: GroupReach(defaultdict(list), defaultdict(list)) for i in ids}
+    for m in members:
+        first = max(m["valid_from"], starts)
+        last = min(m["valid_to"] - timedelta(days=1), ends) if m["valid_to"] else ends
+        if first > last:
+            continue
+        group = reach[m["group"]]
+        group.pupils[m["student"]].append((first, last))
+        for class_id, c_first, c_last in classes_of.get(m["student"], ()):
+            if c_first <= last and c_last >= first:
+                group.classes[class_id].append((max(first, c_first), min(last, c_last)))
+    return reach
+
+
+async def attach_group_reach(occupants: Iterable[Occupant]) -> None:
+    """Fill `reach` of the group occupants among these (timetable entries or lessons)."""
+    groups = [o for o in occupants if o.group_id is not None]
+    if not groups:
+        return
+    reach = await load_group_reach(
+        {o.group_id for o in groups if o.group_id is not None},
+        min(o.valid_from for o in groups),
+        max(o.valid_to for o in groups),
+    )
+    for o in groups:
+        o.reach = reach.get(o.group_id or 0)
 
 
 class Bells:
@@ -154,13 +236,41 @@ async def load_bells(school_id: int) -> Bells:
     )
 
 
-def _same_class(a: Occupant, b: Occupant) -> bool:
+def _class_clash(a: Occupant, b: Occupant) -> str | None:
+    """Whether `a` and `b` (sharing a slot) take the same pupils, and how: `same` (one class or
+    group, or a class and a group of that class), `via_group` (a class and a group holding some
+    of its pupils), `pupils` (two groups with pupils in common). Two different groups of one
+    class with no pupil in common may sit at the same time (English split in two)."""
+    first, last = max(a.valid_from, b.valid_from), min(a.valid_to, b.valid_to)
     if a.group_id is not None and a.group_id == b.group_id:
-        return True
-    if a.class_id is None or a.class_id != b.class_id:
-        return False
-    # Same class: a clash unless both are (different) groups of it.
-    return a.group_id is None or b.group_id is None
+        return "same"
+    if a.group_id is None and b.group_id is None:
+        return "same" if a.class_id is not None and a.class_id == b.class_id else None
+    if a.group_id is None or b.group_id is None:
+        whole, group = (a, b) if a.group_id is None else (b, a)
+        if whole.class_id is None:
+            return None
+        if group.class_id == whole.class_id:
+            return "same"
+        if group.reach is not None and group.reach.has_class(whole.class_id, first, last):
+            return "via_group"
+        return None
+    if a.reach is not None and b.reach is not None and a.reach.shares_pupils(b.reach, first, last):
+        return "pupils"
+    return None
+
+
+def _in_whom(o: Occupant) -> str:
+    """Where a lesson is held, after «ведёт урок»: «в 5«А»», «у группы «Физика 10»»."""
+    if o.group_id is not None and o.class_id is None:
+        return f"у группы «{o.group_name}»"
+    return f"в {o.who}"
+
+
+def _whom(o: Occupant) -> str:
+    if o.group_id is not None and o.class_id is None:
+        return f"группа «{o.group_name}»"
+    return o.who
 
 
 def _when(o: Occupant) -> str:
@@ -175,7 +285,7 @@ def describe_conflict(kind: str, new: Occupant, old: Occupant, names: dict[str, 
         return Conflict(
             key="timetable.conflict_teacher",
             teacher=names.get(f"teacher:{new.teacher_id}", str(new.teacher_id)),
-            what=f"в {old.who} ({old.subject})",
+            what=f"{_in_whom(old)} ({old.subject})",
             when=_when(old),
             details=details,
         )
@@ -183,9 +293,37 @@ def describe_conflict(kind: str, new: Occupant, old: Occupant, names: dict[str, 
         return Conflict(
             key="timetable.conflict_room",
             room=names.get(f"room:{new.room_id}", str(new.room_id)),
-            what=f"{old.who}, {old.subject},",
+            what=f"{_whom(old)}, {old.subject},",
             when=_when(old),
             details=details,
+        )
+    how = _class_clash(new, old)
+    if how == "via_group" and new.group_id is None:
+        return Conflict(
+            key="timetable.conflict_class_in_group",
+            who=new.who,
+            group=old.group_name,
+            subject=old.subject,
+            when=_when(old),
+            details={**details, "school_class_id": new.class_id, "study_group_id": old.group_id},
+        )
+    if how == "via_group":
+        return Conflict(
+            key="timetable.conflict_group_has_class",
+            group=new.group_name,
+            who=old.who,
+            subject=old.subject,
+            when=_when(old),
+            details={**details, "school_class_id": old.class_id, "study_group_id": new.group_id},
+        )
+    if how == "pupils":
+        return Conflict(
+            key="timetable.conflict_group_pupils",
+            group=new.group_name,
+            other=old.group_name,
+            subject=old.subject,
+            when=_when(old),
+            details={**details, "study_group_id": old.group_id},
         )
     return Conflict(
         key="timetable.conflict_class",
@@ -208,7 +346,7 @@ def find_conflict(
         o_start, o_end = bells.span(old.shift, old.lesson_number)
         if o_start >= end or start >= o_end:
             continue
-        if _same_class(new, old):
+        if _class_clash(new, old) is not None:
             return "class", old
         if old.teacher_id == new.teacher_id:
             return "teacher", old
@@ -308,6 +446,7 @@ def _entry_occupant(row: dict[str, Any]) -> Occupant:
         valid_to=row["valid_to"],
         who=_who(row),
         subject=row["subject_name"],
+        group_name=row["group_name"] or "",
     )
 
 
@@ -331,24 +470,32 @@ async def list_entries(
     on: date | None = None,
     class_id: int | None = None,
     teacher_id: int | None = None,
-) -> list[dict[str, Any]]:
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the school's timetable entries (by weekday, lesson number, id) and how many
+    there are in all."""
     await authorize_school(actor, school_id, READ)
-    query = (
-        TimetableEntry.select(*_ENTRY_COLUMNS)
-        .where(TimetableEntry.school == school_id)
-        .order_by(TimetableEntry.weekday)
-        .order_by(TimetableEntry.lesson_number)
-    )
+    where: Any = TimetableEntry.school == school_id
     if on is not None:
-        query = query.where((TimetableEntry.valid_from <= on) & (TimetableEntry.valid_to >= on))
+        where &= (TimetableEntry.valid_from <= on) & (TimetableEntry.valid_to >= on)
     if class_id is not None:
-        query = query.where(
-            (TimetableEntry.school_class == class_id)
-            | (TimetableEntry.study_group.school_class == class_id)
+        where &= (TimetableEntry.school_class == class_id) | (
+            TimetableEntry.study_group.school_class == class_id
         )
     if teacher_id is not None:
-        query = query.where(TimetableEntry.teacher == teacher_id)
-    return await query
+        where &= TimetableEntry.teacher == teacher_id
+    total = await TimetableEntry.count().where(where)
+    rows = (
+        await TimetableEntry.select(*_ENTRY_COLUMNS)
+        .where(where)
+        .order_by(TimetableEntry.weekday)
+        .order_by(TimetableEntry.lesson_number)
+        .order_by(TimetableEntry.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return rows, total
 
 
 @dataclass(slots=True)
@@ -359,6 +506,54 @@ class _Refs:
     staff: set[int]
     rooms: set[int]
     years: dict[int, dict[str, Any]]
+    teacher_names: dict[int, str]
+    # (teacher, subject, class, group) -> the date spans its teaching assignments cover
+    assignments: dict[tuple[int, int, int | None, int | None], list[tuple[date, date]]]
+
+    def check_assigned(self, occupant: Occupant, group_id: int | None, year_id: int) -> None:
+        """The entry's teacher must hold a teaching assignment for its subject and class (or
+        group) over its whole validity: the journal lets only assigned teachers mark."""
+        key = (
+            occupant.teacher_id,
+            occupant.subject_id,
+            None if group_id is not None else occupant.class_id,
+            group_id,
+        )
+        year = self.years[year_id]
+        spans = sorted(self.assignments.get(key, ()))
+        covered_to = occupant.valid_from - timedelta(days=1)
+        for starts, ends in spans:
+            if starts > covered_to + timedelta(days=1):
+                break
+            covered_to = max(covered_to, ends)
+        if covered_to >= occupant.valid_to:
+            return
+        if spans:
+            gap = max(occupant.valid_from, covered_to + timedelta(days=1))
+        else:
+            gap = occupant.valid_from
+        raise ValidationFailed(
+            key="timetable.not_assigned",
+            teacher=self.teacher_names.get(occupant.teacher_id, str(occupant.teacher_id)),
+            subject=occupant.subject,
+            place=(
+                f"группе «{self.groups[group_id]['name']}»"
+                if group_id is not None
+                else class_name(
+                    self.classes[occupant.class_id or 0]["grade"],
+                    self.classes[occupant.class_id or 0]["letter"],
+                )
+            ),
+            starts_on=ru_date(max(gap, year["starts_on"])),
+            ends_on=ru_date(occupant.valid_to),
+            details={
+                "field": "teacher_id",
+                "teacher_id": occupant.teacher_id,
+                "subject_id": occupant.subject_id,
+                "school_class_id": None if group_id is not None else occupant.class_id,
+                "study_group_id": group_id,
+            },
+        )
 
 
 async def _refs(school_id: int) -> _Refs:
@@ -383,10 +578,13 @@ async def _refs(school_id: int) -> _Refs:
         for r in await Subject.select(Subject.id, Subject.name).where(Subject.school == school_id)
     }
     today = date.today()
-    staff = {
-        r["id"]
-        for r in await Staff.select(Staff.id, Staff.left_on).where(Staff.school == school_id)
-        if r["left_on"] is None or r["left_on"] > today
+    staff_rows = await Staff.select(
+        Staff.id, Staff.left_on, Staff.last_name, Staff.first_name, Staff.middle_name
+    ).where(Staff.school == school_id)
+    staff = {r["id"] for r in staff_rows if r["left_on"] is None or r["left_on"] > today}
+    teacher_names = {
+        r["id"]: short_person_name(r["last_name"], r["first_name"], r["middle_name"])
+        for r in staff_rows
     }
     rooms = {r["id"] for r in await Room.select(Room.id).where(Room.school == school_id)}
     years = {
@@ -395,7 +593,26 @@ async def _refs(school_id: int) -> _Refs:
             AcademicYear.id, AcademicYear.name, AcademicYear.starts_on, AcademicYear.ends_on
         ).where(AcademicYear.school == school_id)
     }
-    return _Refs(classes, groups, subjects, staff, rooms, years)
+    assignments: dict[tuple[int, int, int | None, int | None], list[tuple[date, date]]] = (
+        defaultdict(list)
+    )
+    for r in await TeachingAssignment.select(
+        TeachingAssignment.teacher,
+        TeachingAssignment.subject,
+        TeachingAssignment.school_class,
+        TeachingAssignment.study_group,
+        TeachingAssignment.valid_from,
+        TeachingAssignment.valid_to,
+        TeachingAssignment.academic_year,
+    ).where(TeachingAssignment.academic_year.school == school_id):
+        year = years.get(r["academic_year"])
+        if year is None:  # pragma: no cover - the join keeps to this school's years
+            continue
+        key = (r["teacher"], r["subject"], r["school_class"], r["study_group"])
+        assignments[key].append(
+            (r["valid_from"] or year["starts_on"], r["valid_to"] or year["ends_on"])
+        )
+    return _Refs(classes, groups, subjects, staff, rooms, years, teacher_names, assignments)
 
 
 def _new_entry_occupant(
@@ -459,6 +676,7 @@ def _new_entry_occupant(
         valid_to=item.valid_to,
         who=who,
         subject=refs.subjects[item.subject_id],
+        group_name=group["name"] if group is not None else "",
     )
     return occupant, {"year_id": year_id}
 
@@ -471,7 +689,11 @@ async def create_entries(
     await authorize_school(actor, school_id, MANAGE)
     async with transaction():
         refs = await _refs(school_id)
-        news = [_new_entry_occupant(n, item, refs)[0] for n, item in enumerate(items, 1)]
+        news = []
+        for n, item in enumerate(items, 1):
+            occupant, extra = _new_entry_occupant(n, item, refs)
+            refs.check_assigned(occupant, item.study_group_id, extra["year_id"])
+            news.append(occupant)
         starts = min(i.valid_from for i in items)
         ends = max(i.valid_to for i in items)
         existing = await _entries_overlapping(school_id, starts, ends, {i.weekday for i in items})
@@ -480,7 +702,9 @@ async def create_entries(
             await check_study_day(school_id, weekday)
         for occupant in news:
             bells.check_number(occupant.shift, occupant.lesson_number)
-        index = ConflictIndex(bells, map(_entry_occupant, existing))
+        others = [_entry_occupant(r) for r in existing]
+        await attach_group_reach([*others, *news])
+        index = ConflictIndex(bells, others)
         names = await _names(school_id)
         for occupant in news:
             index.check(occupant, names)
@@ -561,13 +785,19 @@ async def update_entry(
                     year_ends=ru_date(year["ends_on"]),
                 )
             occupant.valid_to = data.valid_to
+        if data.teacher_id is not msgspec.UNSET or data.valid_to is not msgspec.UNSET:
+            refs.check_assigned(
+                occupant, row["study_group"], row["class_year"] or row["group_year"]
+            )
         existing = await _entries_overlapping(
             school_id,
             occupant.valid_from,
             occupant.valid_to,
             [occupant.day],  # type: ignore[list-item]
         )
-        index = ConflictIndex(await load_bells(school_id), map(_entry_occupant, existing))
+        others = [_entry_occupant(r) for r in existing]
+        await attach_group_reach([*others, occupant])
+        index = ConflictIndex(await load_bells(school_id), others)
         index.check(occupant, await _names(school_id), ignore={entry_id})
         await TimetableEntry.update(
             {
@@ -950,6 +1180,7 @@ def _lesson_occupant(row: dict[str, Any]) -> Occupant:
         who=_who(row),
         subject=row["subject_name"],
         kind="lesson",
+        group_name=row["group_name"] or "",
     )
 
 
@@ -973,9 +1204,12 @@ async def list_lessons(
     group_id: int | None = None,
     teacher_id: int | None = None,
     room_id: int | None = None,
-) -> list[s.Lesson]:
-    """Lessons of a school in a date range. With `class_id` a class teacher of that class may
-    read them too (the class's own lessons and its groups')."""
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[s.Lesson], int]:
+    """A page of the lessons of a school in a date range (at most `MAX_LIST_DAYS`), and how
+    many there are in all. With `class_id` a class teacher of that class may read them too
+    (the class's own lessons and its groups')."""
     target = await school_target(school_id)
     if class_id is not None:
         target = ScopeTarget(
@@ -994,31 +1228,31 @@ async def list_lessons(
         )
     if (date_to - date_from).days >= MAX_LIST_DAYS:
         raise ValidationFailed(key="timetable.range_too_long", days=MAX_LIST_DAYS)
-    query = (
-        Lesson.select(*_LESSON_COLUMNS, *_LESSON_CONTEXT)
-        .where((Lesson.school == school_id) & (Lesson.date >= date_from) & (Lesson.date <= date_to))
-        .order_by(Lesson.date)
-        .order_by(Lesson.lesson_number)
-        .order_by(Lesson.id)
-    )
+    where = (Lesson.school == school_id) & (Lesson.date >= date_from) & (Lesson.date <= date_to)
     if class_id is not None:
         if not await SchoolClass.exists().where(
             (SchoolClass.id == class_id) & (SchoolClass.school == school_id)
         ):
             raise NotFound()
-        query = query.where(
-            (Lesson.school_class == class_id) | (Lesson.study_group.school_class == class_id)
-        )
+        where &= (Lesson.school_class == class_id) | (Lesson.study_group.school_class == class_id)
     if group_id is not None:
-        query = query.where(Lesson.study_group == group_id)
+        where &= Lesson.study_group == group_id
     if teacher_id is not None:
-        query = query.where(
-            (Lesson.teacher == teacher_id) | (Lesson.replacement_teacher == teacher_id)
-        )
+        where &= (Lesson.teacher == teacher_id) | (Lesson.replacement_teacher == teacher_id)
     if room_id is not None:
-        query = query.where(Lesson.room == room_id)
+        where &= Lesson.room == room_id
+    total = await Lesson.count().where(where)
+    rows = (
+        await Lesson.select(*_LESSON_COLUMNS, *_LESSON_CONTEXT)
+        .where(where)
+        .order_by(Lesson.date)
+        .order_by(Lesson.lesson_number)
+        .order_by(Lesson.id)
+        .limit(limit)
+        .offset(offset)
+    )
     bells = await load_bells(school_id)
-    return [lesson_out(r, bells) for r in await query]
+    return [lesson_out(r, bells) for r in rows], total
 
 
 async def my_staff(actor: Actor) -> list[dict[str, Any]]:
@@ -1113,7 +1347,9 @@ async def _lessons_on(school_id: int, day: date) -> list[Occupant]:
 
 
 async def _check_lesson_slot(school_id: int, occupant: Occupant, ignore: set[int]) -> None:
-    index = ConflictIndex(await load_bells(school_id), await _lessons_on(school_id, occupant.day))  # type: ignore[arg-type]
+    others = await _lessons_on(school_id, occupant.day)  # type: ignore[arg-type]
+    await attach_group_reach([*others, occupant])
+    index = ConflictIndex(await load_bells(school_id), others)
     index.check(occupant, await _names(school_id), ignore=ignore)
 
 
@@ -1259,6 +1495,9 @@ async def cancel_for_holiday(
         await Lesson.update(
             {Lesson.status: "cancelled", Lesson.version: Lesson.version + 1, Lesson.updated_at: now}
         ).where(Lesson.id.is_in(list(chunk)) & (Lesson.status == "scheduled"))
+    if cancelled:
+        # The diary hears of these as of any other cancellation (decision 0354).
+        await lesson_changes.notify(cancelled)
     kept = [r for r in hit if r["id"] in with_content]
     if hit:
         await audit_write(

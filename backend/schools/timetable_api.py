@@ -19,7 +19,7 @@ class TimetableController(Controller):
     path = "/api/v1/schools/{school_id:int}"
     tags = ["Расписание и уроки"]
 
-    @get("/timetable", guards=READ, summary="Расписание (шаблон недели)")
+    @get("/timetable", guards=READ, summary="Расписание (шаблон недели), по страницам")
     async def list_entries(
         self,
         actor: ActorDep,
@@ -27,11 +27,19 @@ class TimetableController(Controller):
         on: FromQuery[date | None] = None,
         class_id: QueryId = None,
         teacher_id: QueryId = None,
-    ) -> list[s.TimetableEntry]:
-        rows = await timetable.list_entries(
-            actor, school_id, on=on, class_id=class_id, teacher_id=teacher_id
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> Page[s.TimetableEntry]:
+        rows, total = await timetable.list_entries(
+            actor,
+            school_id,
+            on=on,
+            class_id=class_id,
+            teacher_id=teacher_id,
+            limit=limit,
+            offset=offset,
         )
-        return out_list(s.TimetableEntry, rows)
+        return Page(items=out_list(s.TimetableEntry, rows), total=total, limit=limit, offset=offset)
 
     @post("/timetable", guards=MANAGE, summary="Добавить урок в расписание (с проверкой накладок)")
     async def create_entry(
@@ -76,7 +84,7 @@ class TimetableController(Controller):
     ) -> s.GenerationResult:
         return await timetable.generate_lessons(actor, school_id, data.date_from, data.date_to)
 
-    @get("/lessons", guards=READ, summary="Уроки за период")
+    @get("/lessons", guards=READ, summary="Уроки за период (не более 62 дней), по страницам")
     async def list_lessons(
         self,
         actor: ActorDep,
@@ -87,8 +95,10 @@ class TimetableController(Controller):
         group_id: QueryId = None,
         teacher_id: QueryId = None,
         room_id: QueryId = None,
-    ) -> list[s.Lesson]:
-        return await timetable.list_lessons(
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> Page[s.Lesson]:
+        items, total = await timetable.list_lessons(
             actor,
             school_id,
             date_from,
@@ -97,7 +107,10 @@ class TimetableController(Controller):
             group_id=group_id,
             teacher_id=teacher_id,
             room_id=room_id,
+            limit=limit,
+            offset=offset,
         )
+        return Page(items=items, total=total, limit=limit, offset=offset)
 
     @get("/lessons/{lesson_id:int}", guards=READ, summary="Урок")
     async def get_lesson(self, actor: ActorDep, school_id: PathId, lesson_id: PathId) -> s.Lesson:

@@ -84,6 +84,11 @@ async def SETUP(world: Any, rw: RightsWorld) -> None:
         academic_year=year, teacher=staff.id, subject=subject.id, school_class=klass
     )
     await assignment.save()
+    # The timetable cases add entries for this teacher, subject and class; they need an
+    # assignment that outlives the DELETE case above (which removes `assignment`).
+    await TeachingAssignment(
+        academic_year=year, teacher=staff.id, subject=subject.id, school_class=klass
+    ).save()
     entry = TimetableEntry(
         school=school,
         weekday=1,

@@ -49,6 +49,16 @@ async def test_admin_tasks(world: Backend) -> None:
     subject = await sw.ok("POST", "/subjects", {"name": "Математика"})
     await sw.ok(
         "POST",
+        "/assignments",
+        {
+            "academic_year_id": sw.year_id,
+            "teacher_id": sw.staff["ivanova"],
+            "subject_id": subject["id"],
+            "school_class_id": klass.id,
+        },
+    )
+    await sw.ok(
+        "POST",
         "/timetable",
         {
             "weekday": 1,

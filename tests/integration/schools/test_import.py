@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from backend.accounts.tables import RoleGrant
 from backend.audit.tables import AuditEntry
 from backend.core.context import Actor
 from backend.core.rights import Grant, Role, ScopeKind
@@ -27,7 +28,7 @@ from backend.schools.tables import (
 from tests.conftest import Backend
 from tests.integration.schools.import_files import as_csv, as_xlsx, headers, pupil_rows, snils
 from tests.integration.schools.people_world import make_school, staff
-from tests.support import sign_in
+from tests.support import make_user, sign_in
 
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -315,6 +316,8 @@ async def test_staff_and_classes_round_trip(world: Backend) -> None:
     assert r.status_code == 201, r.text
     row = await Staff.select().where(Staff.last_name == "Ахметова").output(load_json=True).first()
     assert row["positions"] == ["teacher", "class_teacher"]
+    ahmetova_user, _ = await make_user(world)
+    await Staff.update({Staff.user_id: ahmetova_user}).where(Staff.id == row["id"])
     header, out = imports.read_rows(
         await imports.export_file(Actor.system(), school.school_id, "staff")
     )
@@ -340,6 +343,21 @@ async def test_staff_and_classes_round_trip(world: Backend) -> None:
     )
     assert ["7А", "1", "Ахметова Гульнара Рашидовна"] in [r for _, r in out]
     assert ["7Б", "2", ""] in [r for _, r in out]
+    # Ахметова's account got the class-teacher role at 7А (decision 0206).
+    seventh = (
+        await SchoolClass.select(SchoolClass.id)
+        .where(
+            (SchoolClass.school == school.school_id)
+            & (SchoolClass.grade == 7)
+            & (SchoolClass.letter == "А")
+        )
+        .first()
+    )
+    assert await RoleGrant.exists().where(
+        (RoleGrant.user == ahmetova_user)
+        & (RoleGrant.role == "class_teacher")
+        & (RoleGrant.scope_id == seventh["id"])
+    )
 
 
 async def test_import_rights_and_bad_files(world: Backend) -> None:

@@ -13,7 +13,7 @@ from piccolo.table import Table, create_table_class
 from backend.audit.tables import AuditEntry
 from backend.core.rights import Role, ScopeKind
 from backend.events.tables import OutboxEvent
-from backend.schools.tables import Lesson, Staff
+from backend.schools.tables import Enrollment, Lesson, Staff, Student, TeachingAssignment
 from tests.conftest import Backend
 from tests.integration.schools.structure_world import SchoolWorld, school_world
 from tests.support import grant, sign_in
@@ -21,7 +21,12 @@ from tests.support import grant, sign_in
 MONDAY = date(2026, 9, 7)
 
 
-async def timetable_world(world: Backend) -> tuple[SchoolWorld, dict[str, Any]]:
+async def timetable_world(
+    world: Backend, *, assign_all: bool = True
+) -> tuple[SchoolWorld, dict[str, Any]]:
+    """5А, 5Б (first shift), 9А (second), three subjects, two rooms, 5А's English in two groups.
+    `assign_all` gives every teacher a teaching assignment for every subject in every class and
+    group, so that tests about other rules need not arrange them one by one."""
     sw = await school_world(world)
     ids: dict[str, Any] = {}
     for grade, letter, shift in ((5, "А", 1), (5, "Б", 1), (9, "А", 2)):
@@ -47,6 +52,21 @@ async def timetable_world(world: Backend) -> tuple[SchoolWorld, dict[str, Any]]:
             },
         )
         ids[label] = g["id"]
+    if assign_all:
+        await TeachingAssignment.insert(
+            *[
+                TeachingAssignment(
+                    academic_year=sw.year_id,
+                    teacher=sw.staff[teacher],
+                    subject=ids[subject],
+                    school_class=ids[who] if who in ("5А", "5Б", "9А") else None,
+                    study_group=ids[who] if who in ("англ1", "англ2") else None,
+                )
+                for teacher in ("ivanova", "petrov", "sidorova")
+                for subject in ("Математика", "Русский язык", "Английский язык")
+                for who in ("5А", "5Б", "9А", "англ1", "англ2")
+            ]
+        )
     return sw, ids
 
 
@@ -151,7 +171,7 @@ async def test_timetable_conflicts_are_refused_and_named(world: Backend) -> None
     assert r.status_code == 201
 
     # A conflict inside one bulk request refuses the whole request.
-    before = len((await sw.get("/timetable")).json())
+    before = len((await sw.get("/timetable")).json()["items"])
     r = await sw.post(
         "/timetable/bulk",
         {
@@ -163,7 +183,7 @@ async def test_timetable_conflicts_are_refused_and_named(world: Backend) -> None
     )
     assert r.status_code == 409
     assert "во вторник, 1-й урок" in r.json()["message"]
-    assert len((await sw.get("/timetable")).json()) == before
+    assert len((await sw.get("/timetable")).json()["items"]) == before
 
     # Shifts: with bells, the second shift's lesson 1 is not the first shift's lesson 1...
     for shift, start in ((1, 8), (2, 13)):
@@ -202,7 +222,7 @@ async def test_timetable_conflicts_are_refused_and_named(world: Backend) -> None
     assert r.status_code == 201, r.text
     first = next(
         e
-        for e in (await sw.get("/timetable")).json()
+        for e in (await sw.get("/timetable")).json()["items"]
         if e["weekday"] == 1 and e["lesson_number"] == 1 and e["school_class"] == ids["5А"]
     )
     r = await sw.patch(f"/timetable/{first['id']}", {"teacher_id": petrov})
@@ -256,14 +276,18 @@ async def test_generation_skips_holidays_and_is_idempotent(world: Backend) -> No
         "kept": 0,
         "kept_with_content": 0,
     }
-    lessons = (await sw.get("/lessons", date_from="2026-09-01", date_to="2026-09-30")).json()
+    lessons = (await sw.get("/lessons", date_from="2026-09-01", date_to="2026-09-30")).json()[
+        "items"
+    ]
     ninth = [l_["date"] for l_ in lessons if l_["school_class"] == ids["9А"]]
     assert ninth == ["2026-09-07", "2026-09-14", "2026-09-28"]
     # A second run changes nothing; nor does an overlapping range duplicate anything.
     again = await _generate(sw, "2026-09-01", "2026-09-30")
     assert again["created"] == 0 and again["kept"] == 12
     await _generate(sw, "2026-09-15", "2026-11-08")
-    october = (await sw.get("/lessons", date_from="2026-10-01", date_to="2026-11-08")).json()
+    october = (await sw.get("/lessons", date_from="2026-10-01", date_to="2026-11-08")).json()[
+        "items"
+    ]
     assert not [l_ for l_ in october if "2026-10-26" <= l_["date"] <= "2026-11-03"]
     assert len(october) == len(
         {(l_["date"], l_["lesson_number"], l_["school_class"]) for l_ in october}
@@ -275,7 +299,7 @@ async def test_generation_skips_holidays_and_is_idempotent(world: Backend) -> No
     # to it), survive the entry ending early; untouched ones after the new end go.
     monday_entry = next(
         e
-        for e in (await sw.get("/timetable")).json()
+        for e in (await sw.get("/timetable")).json()["items"]
         if e["school_class"] == ids["5А"] and e["weekday"] == 1
     )
     sept_14 = (
@@ -315,7 +339,7 @@ async def test_generation_skips_holidays_and_is_idempotent(world: Backend) -> No
         await _drop_journal_like_table(world, note_table)
 
     # Changing the teacher of an entry moves its untouched lessons to the new teacher.
-    wednesday = next(e for e in (await sw.get("/timetable")).json() if e["weekday"] == 3)
+    wednesday = next(e for e in (await sw.get("/timetable")).json()["items"] if e["weekday"] == 3)
     r = await sw.patch(f"/timetable/{wednesday['id']}", {"teacher_id": sw.staff["sidorova"]})
     assert r.status_code == 200
     teachers = {
@@ -386,7 +410,9 @@ async def test_changing_one_lesson(world: Backend) -> None:
         {"name": "Осенние каникулы", "starts_on": "2026-10-26", "ends_on": "2026-11-03"},
     )
     await _generate(sw, "2026-09-01", "2026-09-30")
-    lessons = (await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-07")).json()
+    lessons = (await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-07")).json()[
+        "items"
+    ]
     first = next(
         l_ for l_ in lessons if l_["school_class"] == ids["5А"] and l_["lesson_number"] == 1
     )
@@ -476,8 +502,8 @@ async def test_lessons_are_read_within_scope(world: Backend) -> None:
         date_to="2026-09-30",
         class_id=ids["5А"],
     )
-    assert r.status_code == 200 and len(r.json()) == 4
-    assert {l_["school_class"] for l_ in r.json()} == {ids["5А"]}
+    assert r.status_code == 200 and r.json()["total"] == 4 and len(r.json()["items"]) == 4
+    assert {l_["school_class"] for l_ in r.json()["items"]} == {ids["5А"]}
     r = await sw.get(
         "/lessons",
         who=class_teacher,
@@ -496,11 +522,66 @@ async def test_lessons_are_read_within_scope(world: Backend) -> None:
         date_to="2026-09-30",
         teacher_id=sw.staff["petrov"],
     )
-    assert r.status_code == 200 and {l_["school_class"] for l_ in r.json()} == {ids["5Б"]}
+    assert r.status_code == 200 and {l_["school_class"] for l_ in r.json()["items"]} == {ids["5Б"]}
     r = await sw.get("/lessons", date_from="2026-09-01", date_to="2026-12-31")
     assert r.status_code == 400
     start = MONDAY - timedelta(days=0)
     assert start.isoweekday() == 1
+
+
+async def test_lessons_and_timetable_entries_come_in_pages(world: Backend) -> None:
+    sw, ids = await timetable_world(world)
+    ivanova, petrov = sw.staff["ivanova"], sw.staff["petrov"]
+    await sw.ok(
+        "POST",
+        "/timetable/bulk",
+        {
+            "entries": [
+                entry(ids, weekday=day, number=n, who=who, teacher=teacher)
+                for day in (1, 2, 3)
+                for n in (1, 2)
+                for who, teacher in (("5А", ivanova), ("5Б", petrov))
+            ]
+        },
+    )
+    await _generate(sw, "2026-09-07", "2026-09-20")  # two weeks: 2 x 12 lessons
+
+    async def walk(path: str, page: int, **params: Any) -> tuple[list[dict[str, Any]], int]:
+        seen: list[dict[str, Any]] = []
+        offset, total = 0, -1
+        while total < 0 or offset < total:
+            r = await sw.get(path, limit=page, offset=offset, **params)
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert body["limit"] == page and body["offset"] == offset
+            assert len(body["items"]) <= page
+            total = body["total"]
+            seen += body["items"]
+            offset += page
+        return seen, total
+
+    lessons, total = await walk("/lessons", 5, date_from="2026-09-07", date_to="2026-09-20")
+    assert total == 24 and len({l_["id"] for l_ in lessons}) == 24
+    order = [(l_["date"], l_["lesson_number"], l_["id"]) for l_ in lessons]
+    assert order == sorted(order)
+    # Filters apply to the count too.
+    r = await sw.get(
+        "/lessons", date_from="2026-09-07", date_to="2026-09-20", class_id=ids["5Б"], limit=2
+    )
+    assert r.json()["total"] == 12 and len(r.json()["items"]) == 2
+    entries, total = await walk("/timetable", 4)
+    assert total == 12 and len({e["id"] for e in entries}) == 12
+    order = [(e["weekday"], e["lesson_number"], e["id"]) for e in entries]
+    assert order == sorted(order)
+    r = await sw.get("/timetable", teacher_id=petrov)
+    assert r.json()["total"] == 6 and {e["teacher"] for e in r.json()["items"]} == {petrov}
+    # Past the end: an empty page; bad page sizes are refused with a 400.
+    r = await sw.get("/timetable", offset=100)
+    assert r.status_code == 200 and r.json()["items"] == [] and r.json()["total"] == 12
+    for bad in ({"limit": 0}, {"limit": 501}, {"offset": -1}):
+        r = await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-20", **bad)
+        assert r.status_code == 400, (bad, r.text)
+        assert (await sw.get("/timetable", **bad)).status_code == 400
 
 
 async def test_lessons_only_on_study_days_and_numbers_with_a_bell(world: Backend) -> None:
@@ -544,7 +625,9 @@ async def test_lessons_only_on_study_days_and_numbers_with_a_bell(world: Backend
     assert "понедельник, вторник, среда, четверг, пятница" in r.json()["message"]
 
     await _generate(sw, "2026-09-07", "2026-09-07")
-    lessons = (await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-07")).json()
+    lessons = (await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-07")).json()[
+        "items"
+    ]
     first = next(
         l_ for l_ in lessons if l_["school_class"] == ids["5А"] and l_["lesson_number"] == 1
     )
@@ -581,7 +664,7 @@ async def test_a_new_holiday_cancels_its_lessons_and_a_coordinator_can_restore_o
     def lesson_of(lessons: list[dict[str, Any]], day: str, who: str) -> dict[str, Any]:
         return next(l_ for l_ in lessons if l_["date"] == day and l_["school_class"] == ids[who])
 
-    week = (await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-08")).json()
+    week = (await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-08")).json()["items"]
     with_topic = lesson_of(week, "2026-09-07", "5А")
     await Lesson.update({Lesson.topic: "Натуральные числа", Lesson.version: 2}).where(
         Lesson.id == with_topic["id"]
@@ -603,7 +686,9 @@ async def test_a_new_holiday_cancels_its_lessons_and_a_coordinator_can_restore_o
     assert [k["id"] for k in holiday["kept_lessons"]] == [with_topic["id"]]
     after = {
         l_["id"]: l_
-        for l_ in (await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-08")).json()
+        for l_ in (await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-08")).json()[
+            "items"
+        ]
     }
     assert len(after) == 3  # cancelled, not deleted
     assert after[tuesday["id"]]["status"] == "cancelled"
@@ -677,7 +762,9 @@ async def test_a_teacher_finds_their_own_staff_record_and_lessons(world: Backend
     )
     assert r.json()["total"] == 4 and [x["date"] for x in r.json()["items"]] == ["2026-09-15"]
     # Replacing someone counts as one's own lesson too.
-    petrovs = (await sw.get("/lessons", date_from="2026-09-14", date_to="2026-09-14")).json()
+    petrovs = (await sw.get("/lessons", date_from="2026-09-14", date_to="2026-09-14")).json()[
+        "items"
+    ]
     theirs = next(x for x in petrovs if x["teacher"] == petrov)
     r = await sw.post(f"/lessons/{theirs['id']}/replacement", {"teacher_id": sidorova})
     assert r.status_code == 200, r.text
@@ -701,3 +788,255 @@ async def test_a_teacher_finds_their_own_staff_record_and_lessons(world: Backend
     )
     assert r.json() == {"items": [], "total": 0, "limit": 100, "offset": 0}
     assert (await c.get("/api/v1/me/staff", headers=nobody.headers)).json() == []
+
+
+async def test_timetable_entries_need_a_teaching_assignment(world: Backend) -> None:
+    sw, ids = await timetable_world(world, assign_all=False)
+    ivanova, petrov, sidorova = sw.staff["ivanova"], sw.staff["petrov"], sw.staff["sidorova"]
+
+    async def assign(teacher: int, subject: str, who: str, **dates: str) -> int:
+        body: dict[str, Any] = {
+            "academic_year_id": sw.year_id,
+            "teacher_id": teacher,
+            "subject_id": ids[subject],
+            **dates,
+        }
+        body["study_group_id" if who.startswith("англ") else "school_class_id"] = ids[who]
+        return int((await sw.ok("POST", "/assignments", body))["id"])
+
+    r = await sw.post("/timetable", entry(ids, teacher=ivanova))
+    assert r.status_code == 400, r.text
+    assert r.json()["message"] == (
+        "У учителя Иванова М. П. нет нагрузки по предмету «Математика» в 5«А» на "
+        "01.09.2026–31.05.2027: сначала назначьте её (учебная нагрузка), потом ставьте урок "
+        "в расписание."
+    )
+    assert r.json()["details"]["teacher_id"] == ivanova
+    # An assignment in another class, or for another subject, does not count.
+    await assign(ivanova, "Математика", "5Б")
+    await assign(ivanova, "Русский язык", "5А")
+    assert (await sw.post("/timetable", entry(ids, teacher=ivanova))).status_code == 400
+    # An assignment until the end of December covers an entry until then, not one past it.
+    december = await assign(ivanova, "Математика", "5А", valid_to="2026-12-31")
+    r = await sw.post("/timetable", entry(ids, teacher=ivanova))
+    assert r.status_code == 400 and "на 01.01.2027–31.05.2027" in r.json()["message"], r.text
+    r = await sw.post("/timetable", entry(ids, teacher=ivanova, valid_to="2026-12-28"))
+    assert r.status_code == 201, r.text
+    # The assignment for the whole year instead: it covers any entry of the year.
+    await sw.ok("DELETE", f"/assignments/{december}")
+    await assign(ivanova, "Математика", "5А")
+    r = await sw.post("/timetable", entry(ids, weekday=2, teacher=ivanova))
+    assert r.status_code == 201, r.text
+
+    # A group lesson needs an assignment for the group; the class's does not stand in for it.
+    await assign(petrov, "Английский язык", "5А")
+    group_entry = entry(ids, weekday=3, teacher=petrov, subject="Английский язык", group="англ1")
+    r = await sw.post("/timetable", group_entry)
+    assert r.status_code == 400 and "в группе «5А английский 1»" in r.json()["message"], r.text
+    await assign(petrov, "Английский язык", "англ1")
+    assert (await sw.post("/timetable", group_entry)).status_code == 201
+
+    # A bulk request with one unassigned entry stores nothing.
+    before = (await sw.get("/timetable")).json()["total"]
+    r = await sw.post(
+        "/timetable/bulk",
+        {
+            "entries": [
+                entry(ids, weekday=4, teacher=ivanova),
+                entry(ids, weekday=4, number=2, who="5Б", subject="Русский язык", teacher=petrov),
+            ]
+        },
+    )
+    assert r.status_code == 400 and "Петров С. И." in r.json()["message"], r.text
+    assert (await sw.get("/timetable")).json()["total"] == before
+
+    # Changing an entry's teacher or its last date is checked too.
+    monday = next(
+        e
+        for e in (await sw.get("/timetable")).json()["items"]
+        if e["weekday"] == 1 and e["school_class"] == ids["5А"]
+    )
+    r = await sw.patch(f"/timetable/{monday['id']}", {"teacher_id": sidorova})
+    assert r.status_code == 400 and "Сидорова А. О." in r.json()["message"], r.text
+    r = await sw.patch(f"/timetable/{monday['id']}", {"valid_to": "2027-05-31"})
+    assert r.status_code == 200, r.text
+    assert (await sw.get("/timetable")).json()["total"] == before
+
+    # A replacement teacher needs no assignment: a substitute may be anyone free.
+    await _generate(sw, "2026-09-07", "2026-09-07")
+    lesson = (await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-07")).json()[
+        "items"
+    ][0]
+    r = await sw.post(f"/lessons/{lesson['id']}/replacement", {"teacher_id": sidorova})
+    assert r.status_code == 200 and r.json()["replacement_teacher"] == sidorova, r.text
+
+
+async def _pupil(sw: SchoolWorld, name: str, *moves: tuple[str, int, str]) -> int:
+    """A pupil with their book of movement: (kind, class id, date) in order."""
+    pupil = Student(school=sw.school_id, last_name=name, first_name="Ученик")
+    await pupil.save()
+    for kind, class_id, on in moves:
+        await Enrollment(
+            student=pupil.id,
+            school=sw.school_id,
+            school_class=class_id,
+            kind=kind,
+            date=date.fromisoformat(on),
+            order_number="1",
+        ).save()
+    return int(pupil.id)
+
+
+async def test_a_group_of_several_classes_occupies_each_of_its_pupils_classes(
+    world: Backend,
+) -> None:
+    sw, ids = await timetable_world(world)
+    ivanova, petrov, sidorova = sw.staff["ivanova"], sw.staff["petrov"], sw.staff["sidorova"]
+    robots = await sw.ok(
+        "POST", "/groups", {"academic_year_id": sw.year_id, "name": "Робототехника"}
+    )
+    ids["робо"] = robots["id"]
+    await sw.ok(
+        "POST",
+        "/assignments",
+        {
+            "academic_year_id": sw.year_id,
+            "teacher_id": petrov,
+            "subject_id": ids["Математика"],
+            "study_group_id": robots["id"],
+        },
+    )
+    # Аня is in 5А all year; Тимур is in 5А until he moves to 5Б on 11 January.
+    anya = await _pupil(sw, "Аня", ("admitted", ids["5А"], "2026-09-01"))
+    timur = await _pupil(
+        sw,
+        "Тимур",
+        ("admitted", ids["5А"], "2026-09-01"),
+        ("transferred", ids["5Б"], "2027-01-11"),
+    )
+    await sw.ok(
+        "POST",
+        f"/groups/{robots['id']}/members",
+        {"student_ids": [anya, timur], "on": "2026-09-01"},
+    )
+
+    # A class lesson already there: the group cannot take its pupils away at that time.
+    await sw.ok("POST", "/timetable", entry(ids, teacher=ivanova))
+    r = await sw.post("/timetable", entry(ids, teacher=petrov, group="робо"))
+    assert r.status_code == 409, r.text
+    assert r.json()["message"] == (
+        "В группе «Робототехника» есть ученики 5«А», а у 5«А» уже стоит Математика "
+        "в понедельник, 1-й урок."
+    )
+    details = r.json()["details"]
+    assert details["conflict"] == "class" and details["school_class_id"] == ids["5А"]
+
+    # The group's lesson first: a class with pupils in it cannot have one at that time...
+    await sw.ok("POST", "/timetable", entry(ids, weekday=2, teacher=petrov, group="робо"))
+    r = await sw.post("/timetable", entry(ids, weekday=2, who="5А", teacher=sidorova))
+    assert r.status_code == 409
+    assert r.json()["message"] == (
+        "Ученики 5«А» есть в группе «Робототехника», у которой уже стоит Математика "
+        "во вторник, 1-й урок."
+    )
+    # ...and the book of movement says when: 5Б has a pupil of the group only from January.
+    r = await sw.post(
+        "/timetable",
+        entry(ids, weekday=2, who="5Б", teacher=sidorova, valid_to="2027-01-10"),
+    )
+    assert r.status_code == 201, r.text
+    r = await sw.post(
+        "/timetable",
+        entry(ids, weekday=2, who="5Б", teacher=ivanova, valid_from="2027-01-11"),
+    )
+    assert r.status_code == 409 and "Ученики 5«Б» есть в группе" in r.json()["message"]
+    # Membership is dated too: once Аня leaves the group in January (and Тимур has moved on),
+    # 5А is free at that time.
+    await sw.ok(
+        "POST",
+        f"/groups/{robots['id']}/members/remove",
+        {"student_ids": [anya], "on": "2027-01-11"},
+    )
+    r = await sw.post(
+        "/timetable",
+        entry(ids, weekday=2, who="5А", teacher=ivanova, valid_from="2027-01-11"),
+    )
+    assert r.status_code == 201, r.text
+
+    # Two groups with a pupil in common cannot meet at once; a split group of 5А without
+    # the group's pupils can (two groups of one class may sit at the same time).
+    await sw.ok(
+        "POST", f"/groups/{ids['англ1']}/members", {"student_ids": [anya], "on": "2026-09-01"}
+    )
+    r = await sw.post(
+        "/timetable",
+        entry(
+            ids,
+            weekday=2,
+            teacher=ivanova,
+            subject="Английский язык",
+            group="англ1",
+            valid_to="2027-01-10",
+        ),
+    )
+    assert r.status_code == 409
+    assert r.json()["message"] == (
+        "В группах «5А английский 1» и «Робототехника» есть общие ученики, а у группы "
+        "«Робототехника» уже стоит Математика во вторник, 1-й урок."
+    )
+    r = await sw.post(
+        "/timetable",
+        entry(
+            ids,
+            weekday=2,
+            teacher=ivanova,
+            subject="Английский язык",
+            group="англ2",
+            valid_to="2027-01-10",
+        ),
+    )
+    assert r.status_code == 201, r.text
+
+    # Single lessons: a move is checked the same way, both ways round.
+    await _generate(sw, "2026-09-07", "2026-09-08")
+    lessons = (await sw.get("/lessons", date_from="2026-09-07", date_to="2026-09-08")).json()[
+        "items"
+    ]
+    class_lesson = next(
+        l_ for l_ in lessons if l_["date"] == "2026-09-07" and l_["school_class"] == ids["5А"]
+    )
+    group_lesson = next(l_ for l_ in lessons if l_["study_group"] == robots["id"])
+    r = await sw.post(
+        f"/lessons/{class_lesson['id']}/move", {"date": "2026-09-08", "lesson_number": 1}
+    )
+    assert r.status_code == 409
+    assert r.json()["message"] == (
+        "Ученики 5«А» есть в группе «Робототехника», у которой уже стоит Математика "
+        "08.09.2026, 1-й урок."
+    )
+    r = await sw.post(
+        f"/lessons/{group_lesson['id']}/move", {"date": "2026-09-07", "lesson_number": 1}
+    )
+    assert r.status_code == 409
+    assert r.json()["message"] == (
+        "В группе «Робототехника» есть ученики 5«А», а у 5«А» уже стоит Математика "
+        "07.09.2026, 1-й урок."
+    )
+    # A replacement teacher busy with the group is named with the group.
+    fifth_b = next(
+        l_
+        for l_ in lessons
+        if l_["date"] == "2026-09-08"
+        and l_["school_class"] == ids["5Б"]
+        and l_["lesson_number"] == 1
+    )
+    r = await sw.post(f"/lessons/{fifth_b['id']}/replacement", {"teacher_id": petrov})
+    assert r.status_code == 409
+    assert r.json()["message"] == (
+        "Учитель Петров С. И. уже ведёт урок у группы «Робототехника» (Математика) "
+        "08.09.2026, 1-й урок."
+    )
+    r = await sw.post(
+        f"/lessons/{group_lesson['id']}/move", {"date": "2026-09-07", "lesson_number": 2}
+    )
+    assert r.status_code == 200, r.text
