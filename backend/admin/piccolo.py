@@ -232,27 +232,32 @@ class ScopedCRUD(PiccoloCRUD):
         return super()._apply_filters(query, params).where(self._in_schools())
 
     async def get_ids(self, request: Request) -> Response:
+        """piccolo_api's `ids/` (id -> readable, for pickers), confined, and at most a page."""
         limit_text = request.query_params.get("limit")
         offset_text = request.query_params.get("offset", "0")
         if (limit_text is not None and not limit_text.isdigit()) or not offset_text.isdigit():
-            return Response(t("error.wrong_type", field="limit/offset"), status_code=400)
-        limit = min(int(limit_text), self.max_page_size) if limit_text else None
+            return _refusal(400, "error.bad_request")
+        limit = min(int(limit_text or self.max_page_size), self.max_page_size)
         offset = int(offset_text)
         pk = self.table._meta.primary_key
         query: Any = (
             self.table.select(pk, self.table.get_readable()).where(self._in_schools()).order_by(pk)
         )
         search = request.query_params.get("search")
-        if search is None and limit is not None:
+        if search is None:
             rows = await query.limit(limit).offset(offset)
         else:
-            # Searched in Python: the same on both engines, case-insensitive for Cyrillic too
-            # (and SQLite takes no OFFSET without a LIMIT).
-            rows = await query
-            if search is not None:
-                needle = search.casefold()
-                rows = [r for r in rows if needle in str(r["readable"]).casefold()]
-            rows = rows[offset : offset + limit if limit is not None else None]
+            # As piccolo_api does it: the readable text matched around the (confined) query,
+            # in SQL; the query holds only integers, the search term is a bound parameter.
+            if self.table._meta.db.engine_type == "postgres":
+                match, term = "subquery.readable ILIKE {}", f"%{search}%"
+            else:
+                match, term = "UPPER(subquery.readable) LIKE {}", f"%{search.upper()}%"
+            rows = await self.table.raw(
+                f"SELECT * FROM ({query}) AS subquery WHERE {match} "  # noqa: S608
+                f"LIMIT {limit} OFFSET {offset}",
+                term,
+            )
         return JSONResponse({r[pk._meta.name]: r["readable"] for r in rows})
 
     async def detail(self, request: Request) -> Response:
@@ -330,8 +335,10 @@ class SchoolScopeFilter:
         self.school_tables = {t._meta.tablename: t for t in SCHOOL_TABLES}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return  # no websockets here
+        if scope["type"] != "http":  # no websockets here
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            return
         path = route_path(scope)
         method = scope.get("method", "")
         if method == "GET" and (path in ("", "/") or path.startswith("/assets/")):

@@ -428,6 +428,11 @@ async def test_piccolo_admin_confines_school_staff_to_their_school(world: Backen
             str(a["lesson"]): str(a["lesson"])
         }
         assert (await get("lesson/ids/", limit="5", offset="1")).json() == {}
+        for table in ("lesson", "study_period"):  # direct and through the year
+            found = (await get(f"{table}/ids/", search=str(b[table]), limit="10")).json()
+            assert str(b[table]) not in found and all(int(k) == a[table] for k in found)
+            found = (await get(f"{table}/ids/", search=str(a[table]))).json()
+            assert str(a[table]) in found
         assert (await get("lesson/ids/", limit="x")).status_code == 400
         # No joins into other tables, no whole-table totals in headers.
         assert (await get("lesson/", __visible_fields="school.full_name")).status_code == 400
