@@ -468,6 +468,25 @@ async def test_piccolo_admin_confines_school_staff_to_their_school(world: Backen
         assert await Room.exists().where(Room.id == a["room"])
 
 
+async def test_piccolo_admin_for_staff_of_two_schools(world: Backend) -> None:
+    sw, a, b = await two_schools(world)
+    _, both = await make_user(
+        world,
+        grant(Role.SCHOOL_COORDINATOR, ScopeKind.SCHOOL, sw.school_id),
+        grant(Role.SCHOOL_ADMIN, ScopeKind.SCHOOL, sw.ids["school_b"]),
+        grant(Role.TEACHER, ScopeKind.SCHOOL, sw.ids["school_c"]),  # no structure.manage there
+    )
+    async with browser(world) as client:
+        assert (await open_tables(client, both)).status_code == 303
+        schools = (await client.get("/admin/db/api/tables/school/")).json()["rows"]
+        assert {r["id"] for r in schools} == {a["school"], b["school"]}
+        for name in ("lesson", "study_period"):
+            rows = (await client.get(f"/admin/db/api/tables/{name}/")).json()["rows"]
+            assert {r["id"] for r in rows} == {a[name], b[name]}, name
+        r = await client.get(f"/admin/db/api/tables/school/{sw.ids['school_c']}/")
+        assert r.status_code == 404
+
+
 async def test_piccolo_admin_follows_grants_at_once(world: Backend) -> None:
     sw, a, _ = await two_schools(world)
     admin = await sign_in(world, grant(Role.SYSTEM_ADMIN, ScopeKind.SYSTEM))
