@@ -203,6 +203,20 @@ async def give_grant(actor: Actor, user_id: int, grant: Grant) -> int:
     return grant_id
 
 
+async def current_principal(user_id: int) -> Principal | None:
+    """The person as the database says they are now: their live grants, read at this moment.
+
+    For sign-ins that outlive an access token's check (piccolo_admin's own session): a revoked
+    or expired grant, or a disabled account, takes effect on the next request. None for a
+    missing or disabled account.
+    """
+    user = await User.select(User.is_active, User.display_name).where(User.id == user_id).first()
+    if user is None or not user["is_active"]:
+        return None
+    grants = await live_grants(user_id)
+    return Principal(user_id=user_id, grants=tuple(grants), display_name=user["display_name"])
+
+
 async def check_can_give(
     principal: Principal, grant: Grant, *, to_user_id: int | None = None
 ) -> None:

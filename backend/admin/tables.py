@@ -1,8 +1,9 @@
 """Tables piccolo_admin needs for its own sign-in: its users and sessions.
 
-Nobody signs in to piccolo_admin with a password: a system administrator signed in to Parta
-opens it from /admin/tasks, which keeps a mirror user (unusable random password) and opens a
-session for them (see backend/admin/piccolo.py and docs/decisions/0101-web-admin.md).
+Nobody signs in to piccolo_admin with a password: a person with `structure.manage` signed in
+to Parta opens it from /admin/tasks, which keeps a mirror user `parta-<user id>` (unusable
+random password) and opens a session for them; what the session shows is decided per request
+from the person's grants (see backend/admin/piccolo.py and docs/decisions/0101-web-admin.md).
 """
 
 from pathlib import Path

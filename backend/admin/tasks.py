@@ -26,9 +26,16 @@ from litestar.response import Redirect, Response
 from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
-from backend.accounts.services import AccountsService
+from backend.accounts.services import AccountsService, current_principal
 from backend.accounts.tokens import REVOKED_SESSION_KEY, principal_from_token
-from backend.admin.piccolo import MOUNT_PATH, SESSION_COOKIE, open_session
+from backend.admin.piccolo import (
+    MOUNT_PATH,
+    SESSION_COOKIE,
+    TABLES_PERMISSION,
+    close_sessions,
+    open_session,
+    tables_access,
+)
 from backend.core.context import Actor
 from backend.core.errors import DomainError, Forbidden, ValidationFailed
 from backend.core.http import PUBLIC, client_ip
@@ -182,8 +189,12 @@ class AdminTasksController(Controller):
 
     @post("/logout", status_code=HTTP_303_SEE_OTHER)
     async def logout(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        principal = await principal_from_cookie(request)
+        if principal is not None:
+            await close_sessions(principal.user_id)  # the table browser ends with the pages
         response: Response[Any] = _to_login()
         response.cookies.append(Cookie(key=TOKEN_COOKIE, value="", path="/admin", max_age=0))
+        response.cookies.append(Cookie(key=SESSION_COOKIE, value="", path=MOUNT_PATH, max_age=0))
         return response
 
     @get("/")
@@ -214,7 +225,7 @@ class AdminTasksController(Controller):
             )
         names = await school_names(school_ids)
         parts = [f"<p>{e(principal.display_name)}</p>", _logout_form(request)]
-        if principal.is_system(Permission.STRUCTURE_MANAGE):
+        if principal.has_permission(TABLES_PERMISSION):
             parts.append(
                 f'<form method="post" action="/admin/tasks/tables">{_csrf_field(request)}'
                 f"<button>{e(t('admin.tables_button'))}</button></form>"
@@ -227,16 +238,20 @@ class AdminTasksController(Controller):
 
     @post("/tables", status_code=HTTP_303_SEE_OTHER)
     async def open_tables(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        """Open piccolo_admin (read-only structure tables): system administrators only."""
+        """Open piccolo_admin (read-only structure tables) for those who hold
+        `structure.manage`: a system administrator sees every school, school staff their own
+        (the grants are read again here and on every request of the table browser)."""
         principal = await principal_from_cookie(request)
         if principal is None:
             return _to_login()
         form = await _form(request)
         try:
             _check_csrf(request, form)
-            if not principal.is_system(Permission.STRUCTURE_MANAGE):
+            current = await current_principal(principal.user_id)
+            school_ids = await tables_access(current) if current is not None else frozenset()
+            if school_ids is not None and not school_ids:
                 raise Forbidden(key="admin.tables_forbidden")
-            token, expires = await open_session(actor_of(request, principal))
+            token, expires = await open_session(actor_of(request, principal), school_ids)
         except DomainError as exc:
             return _error_page(exc)
         response: Response[Any] = Redirect(path=f"{MOUNT_PATH}/", status_code=HTTP_303_SEE_OTHER)

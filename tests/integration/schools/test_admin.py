@@ -4,17 +4,38 @@ class's activation codes and import a file, all within the signed-in person's sc
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
 
 import httpx
+from piccolo_api.session_auth.tables import SessionsBase
 
-from backend.accounts.tables import ActivationCode
+from backend.accounts.tables import ActivationCode, RoleGrant, User
+from backend.admin.piccolo import SCHOOL_TABLES
 from backend.audit.tables import AuditEntry
-from backend.core.rights import Role, ScopeKind
-from backend.schools.tables import Enrollment, Lesson, SchoolClass, Student, StudyPeriod
+from backend.core.rights import Grant, Role, ScopeKind
+from backend.schools.tables import (
+    AcademicYear,
+    BellSchedule,
+    CurriculumItem,
+    Enrollment,
+    Holiday,
+    Lesson,
+    LessonPlan,
+    Room,
+    SchoolClass,
+    Staff,
+    Student,
+    StudyGroup,
+    StudyPeriod,
+    Subject,
+    TeachingAssignment,
+    TimetableEntry,
+)
 from tests.conftest import Backend
 from tests.integration.schools.structure_world import school_world
-from tests.support import TEST_PASSWORD, grant, make_user
+from tests.support import TEST_PASSWORD, grant, make_user, sign_in
 
 
 def browser(world: Backend) -> httpx.AsyncClient:
@@ -174,44 +195,364 @@ async def test_admin_tasks(world: Backend) -> None:
         assert (await client.get("/admin/tasks")).status_code == 403
 
 
-async def test_piccolo_admin_is_read_only_for_system_administrators(world: Backend) -> None:
+async def fill_school(school_id: int, year_id: int, tag: str) -> dict[str, int]:
+    """One row of every school table for `school_id`, placed there directly or by its year."""
+    ids: dict[str, int] = {"school": school_id, "academic_year": year_id}
+    teacher = Staff(school=school_id, last_name=f"Учитель {tag}", first_name="Имя")
+    await teacher.save()
+    rows: list[tuple[str, Any]] = []
+    klass = SchoolClass(school=school_id, academic_year=year_id, grade=7, letter=tag)
+    await klass.save()
+    subject = Subject(school=school_id, name=f"Предмет {tag}")
+    await subject.save()
+    room = Room(school=school_id, name=f"Кабинет {tag}")
+    await room.save()
+    group = StudyGroup(school=school_id, academic_year=year_id, name=f"Группа {tag}")
+    await group.save()
+    rows += [("school_class", klass), ("subject", subject), ("room", room), ("study_group", group)]
+    rows += [
+        (
+            "study_period",
+            StudyPeriod(
+                academic_year=year_id,
+                kind="quarter",
+                number=1,
+                name=f"1 четверть {tag}",
+                starts_on=date(2026, 9, 1),
+                ends_on=date(2026, 10, 24),
+                grades=[7],
+            ),
+        ),
+        (
+            "holiday",
+            Holiday(
+                academic_year=year_id,
+                name=f"Каникулы {tag}",
+                starts_on=date(2026, 10, 26),
+                ends_on=date(2026, 11, 3),
+            ),
+        ),
+        (
+            "curriculum_item",
+            CurriculumItem(
+                academic_year=year_id,
+                school_class=klass.id,
+                subject=subject.id,
+                hours_per_week=Decimal("2.0"),
+            ),
+        ),
+        (
+            "teaching_assignment",
+            TeachingAssignment(
+                academic_year=year_id, teacher=teacher.id, subject=subject.id, school_class=klass.id
+            ),
+        ),
+        (
+            "bell_schedule",
+            BellSchedule(
+                school=school_id, lesson_number=1, starts_at=time(8, 30), ends_at=time(9, 15)
+            ),
+        ),
+        (
+            "timetable_entry",
+            TimetableEntry(
+                school=school_id,
+                weekday=1,
+                lesson_number=1,
+                school_class=klass.id,
+                subject=subject.id,
+                teacher=teacher.id,
+                valid_from=date(2026, 9, 1),
+                valid_to=date(2027, 5, 31),
+            ),
+        ),
+        (
+            "lesson_plan",
+            LessonPlan(
+                academic_year=year_id,
+                subject=subject.id,
+                school_class=klass.id,
+                number=1,
+                topic=f"Тема {tag}",
+            ),
+        ),
+        (
+            "lesson",
+            Lesson(
+                school=school_id,
+                date=date(2026, 9, 7),
+                lesson_number=1,
+                school_class=klass.id,
+                subject=subject.id,
+                teacher=teacher.id,
+            ),
+        ),
+    ]
+    for name, row in rows:
+        if not row._exists_in_db:
+            await row.save()
+        ids[name] = int(row.id)
+    return ids
+
+
+async def open_tables(client: httpx.AsyncClient, login: str) -> httpx.Response:
+    assert (await sign_in_form(client, login, TEST_PASSWORD)).status_code == 303
+    csrf = client.cookies.get("parta_admin_csrf")
+    return await client.post("/admin/tasks/tables", data={"csrf": csrf})
+
+
+async def two_schools(world: Backend) -> tuple[Any, dict[str, int], dict[str, int]]:
     sw = await school_world(world)
+    year_b = AcademicYear(
+        school=sw.ids["school_b"],
+        name="2026/2027",
+        starts_on=date(2026, 9, 1),
+        ends_on=date(2027, 8, 31),
+    )
+    await year_b.save()
+    a = await fill_school(sw.school_id, sw.year_id, "А")
+    b = await fill_school(sw.ids["school_b"], int(year_b.id), "Б")
+    return sw, a, b
+
+
+async def test_piccolo_admin_for_system_administrators_shows_every_school(world: Backend) -> None:
+    sw, a, b = await two_schools(world)
     _, admin = await make_user(world, grant(Role.SYSTEM_ADMIN, ScopeKind.SYSTEM))
     async with browser(world) as client:
         # Nothing of piccolo_admin's data without a session.
-        assert (await client.get("/admin/db/api/tables/")).status_code in (401, 403)
-        assert (await sign_in_form(client, admin, TEST_PASSWORD)).status_code == 303
-        page = await client.get("/admin/tasks")
-        assert "Таблицы структуры" in page.text
-        csrf = client.cookies.get("parta_admin_csrf")
-        r = await client.post("/admin/tasks/tables", data={"csrf": csrf})
+        assert (await client.get("/admin/db/api/tables/")).status_code == 401
+        assert (await client.get("/admin/db/api/tables/school/")).status_code == 401
+        r = await open_tables(client, admin)
         assert r.status_code == 303 and r.headers["location"] == "/admin/db/"
         assert client.cookies.get("id", path="/admin/db")
+        assert (await client.get("/admin/db/")).status_code == 200  # the page itself
         tables = await client.get("/admin/db/api/tables/")
         assert tables.status_code == 200, tables.text
-        assert "school_class" in tables.json() and "lesson" in tables.json()
+        assert {"school_class", "lesson", "region", "municipality"} <= set(tables.json())
         # Personal data is not browsable.
         assert not {"student", "guardian", "staff", "consent", "account_user"} & set(tables.json())
-        schools = await client.get("/admin/db/api/tables/school/")
-        assert schools.status_code == 200
-        assert {row["short_name"] for row in schools.json()["rows"]} >= {"school_a"}
         assert (await client.get("/admin/db/api/tables/student/")).status_code == 404
-        # Read-only: piccolo_admin refuses writes.
+        schools = await client.get("/admin/db/api/tables/school/")
+        assert {row["id"] for row in schools.json()["rows"]} >= {a["school"], b["school"]}
+        classes = await client.get("/admin/db/api/tables/school_class/")
+        assert {r["id"] for r in classes.json()["rows"]} == {a["school_class"], b["school_class"]}
+        one = await client.get(f"/admin/db/api/tables/lesson/{b['lesson']}/")
+        assert one.status_code == 200 and one.json()["school"] == b["school"]
+        # Read-only: writes are refused before piccolo_admin sees them.
         r = await client.post(
             "/admin/db/api/tables/room/",
             json={"school": sw.school_id, "name": "999"},
             headers={"X-CSRFToken": client.cookies.get("csrftoken") or ""},
         )
-        assert r.status_code in (403, 405), r.text
-    assert await AuditEntry.exists().where(AuditEntry.action == "admin.open_tables")
-    # A school coordinator cannot open it.
+        assert r.status_code == 403 and "только для чтения" in r.json()["detail"], r.text
+        assert not await Room.exists().where(Room.name == "999")
+    entry = await AuditEntry.select().where(AuditEntry.action == "admin.open_tables").first()
+    assert entry is not None
+
+
+async def test_piccolo_admin_confines_school_staff_to_their_school(world: Backend) -> None:
+    sw, a, b = await two_schools(world)
     _, coordinator = await make_user(
         world, grant(Role.SCHOOL_COORDINATOR, ScopeKind.SCHOOL, sw.school_id)
     )
     async with browser(world) as client:
         assert (await sign_in_form(client, coordinator, TEST_PASSWORD)).status_code == 303
-        page = await client.get("/admin/tasks")
-        assert "Таблицы структуры" not in page.text
-        csrf = client.cookies.get("parta_admin_csrf")
-        r = await client.post("/admin/tasks/tables", data={"csrf": csrf})
+        assert "Таблицы структуры" in (await client.get("/admin/tasks")).text
+        r = await client.post(
+            "/admin/tasks/tables", data={"csrf": client.cookies.get("parta_admin_csrf")}
+        )
+        assert r.status_code == 303 and client.cookies.get("id", path="/admin/db")
+        audit = (
+            await AuditEntry.select(AuditEntry.details)
+            .where(AuditEntry.action == "admin.open_tables")
+            .output(load_json=True)
+            .first()
+        )
+        assert audit is not None and audit["details"] == {"schools": [a["school"]]}
+
+        async def get(path: str, **params: Any) -> httpx.Response:
+            return await client.get(f"/admin/db/api/tables/{path}", params=params)
+
+        # Tables above schools are hidden; personal data stays out.
+        names = set((await client.get("/admin/db/api/tables/")).json())
+        assert {"school", "school_class", "lesson", "study_period"} <= names
+        assert not {"region", "municipality", "student", "staff"} & names
+        grouped = (await client.get("/admin/db/api/tables/grouped/")).json()
+        assert "region" not in str(grouped) and "school_class" in str(grouped)
+        assert (await client.get("/admin/db/api/user/")).status_code == 200
+        for hidden in ("region/", "region/count/", "region/ids/", "municipality/1/", "student/"):
+            assert (await get(hidden)).status_code == 404, hidden
+        assert (await get("school_class/schema/")).status_code == 200
+
+        # Every table, every endpoint: school A's rows only.
+        for table in SCHOOL_TABLES:
+            name = table._meta.tablename
+            rows = (await get(f"{name}/", __page_size=100)).json()["rows"]
+            assert {r["id"] for r in rows} == {a[name]}, name
+            assert (await get(f"{name}/count/")).json()["count"] == 1, name
+            assert set((await get(f"{name}/ids/")).json()) == {str(a[name])}, name
+            assert (await get(f"{name}/{a[name]}/")).status_code == 200, name
+            assert (await get(f"{name}/{b[name]}/")).status_code == 404, name
+            assert (await get(f"{name}/{b[name]}/", __readable="true")).status_code == 404
+
+        # The client's own filters on the scoping column are dropped, in every form.
+        b_id = str(b["school"])
+        for params in (
+            {"school": b_id},
+            {"school[]": b_id},
+            {"school": b_id, "school__operator": "ne"},
+            {"school": "null", "school__operator": "not_null"},
+            {"school__operator": "is_null"},
+            {"school": b_id, "school__match": "exact"},
+        ):
+            for path in ("school_class/", "lesson/"):
+                rows = (await get(path, **params)).json()["rows"]
+                assert {r["school"] for r in rows} == {a["school"]}, (path, params)
+            assert (await get("lesson/count/", **params)).json()["count"] == 1, params
+        # Filters on other columns only narrow what is already confined.
+        r = await get("school_class/", id=str(b["school_class"]))
+        assert r.status_code == 200 and r.json()["rows"] == []
+        assert (await get("study_period/", academic_year=str(b["academic_year"]))).json()[
+            "rows"
+        ] == []
+        assert (await get("lesson/count/", id=str(b["lesson"]))).json()["count"] == 0
+        # The schools table is confined on its id.
+        for params in (
+            {},
+            {"id": b_id},
+            {"id": "0", "id__operator": "gte"},
+            {"id[]": b_id},
+            {"id": b_id, "id__operator": "e"},
+        ):
+            rows = (await get("school/", **params)).json()["rows"]
+            assert [r["id"] for r in rows] == [a["school"]], params
+            assert (await get("school/count/", **params)).json()["count"] == 1, params
+        assert (await get(f"school/{b['school']}/")).status_code == 404
+        assert (await get(f"school/{a['school']}/")).json()["short_name"] == "school_a"
+        # ids: search and paging stay inside the school.
+        assert str(b["school"]) not in (await get("school/ids/", search=str(b["school"]))).json()
+        assert (await get("school/ids/", search=str(a["school"]))).json() == {
+            str(a["school"]): str(a["school"])
+        }
+        assert (await get("lesson/ids/", limit="1", offset="0")).json() == {
+            str(a["lesson"]): str(a["lesson"])
+        }
+        assert (await get("lesson/ids/", limit="5", offset="1")).json() == {}
+        for table in ("lesson", "study_period"):  # direct and through the year
+            found = (await get(f"{table}/ids/", search=str(b[table]), limit="10")).json()
+            assert str(b[table]) not in found and all(int(k) == a[table] for k in found)
+            found = (await get(f"{table}/ids/", search=str(a[table]))).json()
+            assert str(a[table]) in found
+        assert (await get("lesson/ids/", limit="x")).status_code == 400
+        # No joins into other tables, no whole-table totals in headers.
+        assert (await get("lesson/", __visible_fields="school.full_name")).status_code == 400
+        assert (await get("lesson/", __order="school.short_name")).status_code == 400
+        r = await get("lesson/", __range_header="true")
+        assert r.status_code == 200 and "content-range" not in r.headers
+        # Nothing else gets through: other endpoints, writes, password sign-in.
+        for path in ("lesson/new/", "lesson/references/x/", "lesson/-1/", "lesson/1x/"):
+            assert (await get(path)).status_code == 404, path
+        # (Litestar adds the missing slash of a mounted path: still the confined list.)
+        assert [r["id"] for r in (await get("lesson")).json()["rows"]] == [a["lesson"]]
+        assert (await client.get("/admin/db/api/openapi.json")).status_code == 404
+        assert (await client.get("/admin/db/api/docs/")).status_code == 404
+        csrf = {"X-CSRFToken": client.cookies.get("csrftoken") or ""}
+        for method, path in (
+            ("POST", "room/"),
+            ("PATCH", f"room/{a['room']}/"),
+            ("PUT", f"room/{a['room']}/"),
+            ("DELETE", f"room/{a['room']}/"),
+            ("DELETE", "room/"),
+        ):
+            r = await client.request(
+                method, f"/admin/db/api/tables/{path}", json={"name": "X"}, headers=csrf
+            )
+            assert r.status_code == 403, (method, path, r.text)
+        r = await client.post("/admin/db/api/change-password/", json={}, headers=csrf)
+        assert r.status_code == 403
+        r = await client.post(
+            "/admin/db/public/login/", json={"username": f"parta-{1}", "password": "x"}
+        )
+        assert r.status_code == 403
+        assert await Room.count().where(Room.name == "X") == 0
+        assert await Room.exists().where(Room.id == a["room"])
+
+
+async def test_piccolo_admin_for_staff_of_two_schools(world: Backend) -> None:
+    sw, a, b = await two_schools(world)
+    _, both = await make_user(
+        world,
+        grant(Role.SCHOOL_COORDINATOR, ScopeKind.SCHOOL, sw.school_id),
+        grant(Role.SCHOOL_ADMIN, ScopeKind.SCHOOL, sw.ids["school_b"]),
+        grant(Role.TEACHER, ScopeKind.SCHOOL, sw.ids["school_c"]),  # no structure.manage there
+    )
+    async with browser(world) as client:
+        assert (await open_tables(client, both)).status_code == 303
+        schools = (await client.get("/admin/db/api/tables/school/")).json()["rows"]
+        assert {r["id"] for r in schools} == {a["school"], b["school"]}
+        for name in ("lesson", "study_period"):
+            rows = (await client.get(f"/admin/db/api/tables/{name}/")).json()["rows"]
+            assert {r["id"] for r in rows} == {a[name], b[name]}, name
+        r = await client.get(f"/admin/db/api/tables/school/{sw.ids['school_c']}/")
+        assert r.status_code == 404
+
+
+async def test_piccolo_admin_follows_grants_at_once(world: Backend) -> None:
+    sw, a, _ = await two_schools(world)
+    admin = await sign_in(world, grant(Role.SYSTEM_ADMIN, ScopeKind.SYSTEM))
+    coordinator_id, coordinator = await make_user(
+        world, grant(Role.SCHOOL_COORDINATOR, ScopeKind.SCHOOL, sw.school_id)
+    )
+    # A teacher (no structure.manage) cannot open the browser.
+    _, teacher = await make_user(world, grant(Role.TEACHER, ScopeKind.SCHOOL, sw.school_id))
+    async with browser(world) as client:
+        r = await open_tables(client, teacher)
         assert r.status_code == 403 and not client.cookies.get("id", path="/admin/db")
+
+    async with browser(world) as client:
+        assert (await open_tables(client, coordinator)).status_code == 303
+        assert (await client.get("/admin/db/api/tables/lesson/count/")).json()["count"] == 1
+        # The grant is revoked: the next request is refused, the piccolo session notwithstanding.
+        grant_id = await RoleGrant.select(RoleGrant.id).where(RoleGrant.user == coordinator_id)
+        r = await world.client.post(
+            f"/api/v1/accounts/grants/{grant_id[0]['id']}/revoke", headers=admin.headers
+        )
+        assert r.status_code == 204, r.text
+        r = await client.get("/admin/db/api/tables/lesson/count/")
+        assert r.status_code == 403 and "структуру школы" in r.json()["detail"]
+        assert (await client.get(f"/admin/db/api/tables/lesson/{a['lesson']}/")).status_code == 403
+
+    # A grant that has run out counts no more than a revoked one.
+    until = datetime.now(UTC) + timedelta(hours=1)
+    other_id, other = await make_user(
+        world,
+        Grant(Role.SCHOOL_ADMIN, ScopeKind.SCHOOL, sw.school_id, valid_until=until),
+    )
+    async with browser(world) as client:
+        assert (await open_tables(client, other)).status_code == 303
+        assert (await client.get("/admin/db/api/tables/school/count/")).json()["count"] == 1
+        await RoleGrant.update(
+            {RoleGrant.valid_until: datetime.now(UTC) - timedelta(seconds=1)}
+        ).where(RoleGrant.user == other_id)
+        assert (await client.get("/admin/db/api/tables/school/count/")).status_code == 403
+        # A disabled account likewise (grants restored to show it is the account that counts).
+        await RoleGrant.update({RoleGrant.valid_until: until}).where(RoleGrant.user == other_id)
+        assert (await client.get("/admin/db/api/tables/school/count/")).status_code == 200
+        await User.update({User.is_active: False}).where(User.id == other_id)
+        assert (await client.get("/admin/db/api/tables/school/count/")).status_code == 401
+
+    # Signing out of /admin/tasks ends the table browser's session too.
+    async with browser(world) as client:
+        _, third = await make_user(
+            world, grant(Role.SCHOOL_COORDINATOR, ScopeKind.SCHOOL, sw.school_id)
+        )
+        assert (await open_tables(client, third)).status_code == 303
+        token = client.cookies.get("id", path="/admin/db")
+        assert (await client.get("/admin/db/api/tables/school/count/")).status_code == 200
+        csrf = client.cookies.get("parta_admin_csrf")
+        assert (await client.post("/admin/tasks/logout", data={"csrf": csrf})).status_code == 303
+        assert not await SessionsBase.exists().where(SessionsBase.token == token)
+        assert not client.cookies.get("id", path="/admin/db")  # the browser forgot it
+    async with browser(world) as client:  # and a copy kept elsewhere opens nothing
+        client.cookies.set("id", token or "", path="/admin/db")
+        assert (await client.get("/admin/db/api/tables/school/count/")).status_code == 401
