@@ -96,10 +96,19 @@ def transaction() -> Any:
     return engine.transaction()
 
 
+async def _keep_session(connection: Any) -> None:
+    """Given back to the pool, a connection is not reset by a query (asyncpg's default sends
+    `RESET ALL`, `UNLISTEN *`, ... each time: a round trip per query). Parta sets no session
+    state, listens to nothing and takes no advisory locks; an open transaction is still rolled
+    back by asyncpg either way."""
+
+
 async def open_engine(engine: Engine, settings: Settings) -> None:
     if isinstance(engine, PostgresEngine):
         await engine.start_connection_pool(
-            min_size=settings.database_pool_min, max_size=settings.database_pool_max
+            min_size=settings.database_pool_min,
+            max_size=settings.database_pool_max,
+            reset=_keep_session,
         )
     elif isinstance(engine, SQLiteEngine):
         # WAL lets readers go on while one writer writes; it persists in the file.
