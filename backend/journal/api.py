@@ -180,14 +180,16 @@ class DiaryController(Controller):
         self,
         request: Request[Any, Any, Any],
         actor: ActorDep,
-        diary_cache: DiaryCacheDep,
         student_id: FromPath[int],
         day: Annotated[
             str | None, QueryParameter(name="date", description="Любой день недели")
         ] = None,
     ) -> Response[bytes]:
+        # The hottest read of the API: the cache comes from the app's state rather than as a
+        # second dependency (Litestar resolves two dependencies in a task group of their own).
+        cache: DiaryCache = request.app.state.diary_cache
         answer = await diary.read_week(
-            actor, student_id, _day(day), diary_cache, request.headers.get("if-none-match")
+            actor, student_id, _day(day), cache, request.headers.get("if-none-match")
         )
         headers = {"ETag": answer.etag, "Cache-Control": "private, no-cache"}
         if answer.status == 304:
