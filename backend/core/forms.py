@@ -4,7 +4,13 @@ same wherever they appear."""
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
+
+from backend.core.errors import ValidationFailed
+from backend.i18n import t
+
+LINE_BREAKS = frozenset("\n\r\t")
 
 
 def class_name(grade: int, letter: str) -> str:
@@ -21,3 +27,19 @@ def short_person_name(last: str, first: str, middle: str = "") -> str:
 def ru_date(value: date) -> str:
     """07.09.2026 (DD.MM.YYYY), the form of a date in every message."""
     return value.strftime("%d.%m.%Y")
+
+
+def clean_text(raw: str, *, field: str, required: bool = True, multiline: bool = False) -> str:
+    """A text as stored: surrounding spaces stripped; blank (when required) or with a control
+    character (NUL, a zero-width mark...; a line break or tab too unless `multiline`) refused
+    with a Russian message naming the field."""
+    text = raw.strip()
+    if not text and required:
+        raise ValidationFailed(
+            key="name.blank", details=[{"field": field, "message": t("name.blank")}]
+        )
+    allowed = LINE_BREAKS if multiline else frozenset()
+    if any(unicodedata.category(ch).startswith("C") and ch not in allowed for ch in text):
+        message = t("name.control_chars", value=text.encode("unicode_escape").decode()[:60])
+        raise ValidationFailed(message, details=[{"field": field, "message": message}])
+    return text

@@ -453,13 +453,17 @@ async def set_final_mark(
                 changed_at=now,
             )
         )
+        subject = await Subject.select(Subject.name).where(Subject.id == data.subject_id).first()
         await emit(
             "final_mark.set",
             {
                 "student_id": data.student_id,
                 "subject_id": data.subject_id,
+                "subject": subject["name"] if subject else "",
                 "kind": data.kind,
                 "study_period_id": data.study_period_id,
+                # What the family reads: «2-я четверть», «годовая», «экзаменационная»...
+                "period": period["name"] if period else t(f"journal.final_kind.{data.kind}"),
                 "value": data.value,
             },
             school_id=cls["school"],

@@ -15,6 +15,7 @@ from backend.audit.services import AuditAction, record
 from backend.core.context import Actor
 from backend.core.db import transaction
 from backend.core.errors import NotFound, ValidationFailed
+from backend.core.forms import clean_text
 from backend.core.rights import Permission, Principal, ScopeKind, ScopeTarget
 from backend.events.services import emit
 from backend.messaging.tables import (
@@ -412,6 +413,9 @@ async def announce(actor: Actor, school_id: int, title: str, text: str, urgent: 
     """A school-wide announcement to every family; returns the event id."""
     assert actor.principal is not None
     await _check_school(actor.principal, Permission.NOTIFY_SCHOOL, school_id)
+    # Every family of the school reads it: no blank title, no control characters.
+    title = clean_text(title, field="title")
+    text = clean_text(text, field="text", multiline=True)
     async with transaction():
         event_id = await emit(
             ANNOUNCEMENT_KIND,

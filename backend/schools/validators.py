@@ -7,13 +7,12 @@ names the bad value, so an import report can quote it line by line.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import TypeVar
 
 import msgspec
 
 from backend.core.errors import ValidationFailed
-from backend.i18n import t
+from backend.core.forms import clean_text
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -172,15 +171,7 @@ def clean_name(raw: str, *, required: bool = True, field: str = "name") -> str:
     """A name as stored (of a subject, room, class, group, holiday or person): surrounding
     spaces stripped; blank (when required) or with a control character (NUL, a line break, a
     tab, a zero-width mark...) refused, with a Russian message naming the field."""
-    text = raw.strip()
-    if not text and required:
-        raise ValidationFailed(
-            key="name.blank", details=[{"field": field, "message": t("name.blank")}]
-        )
-    if any(unicodedata.category(ch).startswith("C") for ch in text):
-        message = t("name.control_chars", value=text.encode("unicode_escape").decode()[:60])
-        raise ValidationFailed(message, details=[{"field": field, "message": message}])
-    return text
+    return clean_text(raw, required=required, field=field)
 
 
 def clean_names(data: S, *fields: str, optional: tuple[str, ...] = ()) -> S:

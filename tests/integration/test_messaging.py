@@ -1,0 +1,31 @@
+"""School announcements: what every family of the school will read is checked first."""
+
+from __future__ import annotations
+
+from backend.core.rights import Grant, Role, ScopeKind
+from backend.events.tables import OutboxEvent
+from tests.conftest import Backend
+from tests.support import make_tenancy, sign_in
+
+URL = "/api/v1/messaging/announcements"
+
+
+async def test_an_announcement_needs_a_real_title_and_text(world: Backend) -> None:
+    school = (await make_tenancy(world))["school_a"]
+    me = await sign_in(world, Grant(Role.SCHOOL_COORDINATOR, ScopeKind.SCHOOL, school))
+    for title, text in (("   ", "Собрание"), ("Собрание", " \n "), ("a\u0000b", "Текст")):
+        body = {"school_id": school, "title": title, "text": text}
+        refused = await world.client.post(URL, json=body, headers=me.headers)
+        assert refused.status_code == 400, (title, text, refused.text)
+        assert refused.json()["message"]
+    assert await OutboxEvent.count() == 0  # nothing went out to families
+    body = {
+        "school_id": school,
+        "title": "  Родительское собрание ",
+        "text": "В четверг в 18:00.\nАктовый зал.",
+    }
+    sent = await world.client.post(URL, json=body, headers=me.headers)
+    assert sent.status_code == 201, sent.text
+    event = await OutboxEvent.select().output(load_json=True).first()
+    assert event["payload"]["title"] == "Родительское собрание"
+    assert event["payload"]["text"] == "В четверг в 18:00.\nАктовый зал."
