@@ -32,6 +32,7 @@ from backend.schools.tables import (
     SchoolClass,
     Staff,
     Student,
+    StudyGroupMember,
     StudyPeriod,
     Subject,
 )
@@ -230,6 +231,47 @@ async def class_performance(
     }
 
 
+async def registered_lessons(school_id: int, start: date, end: date) -> dict[int, int]:
+    """For each pupil, the lessons between `start` and `end` whose register was taken while the
+    pupil belonged to the lesson's class (by the book of movement) or group. Teachers mark only
+    who is missing, so these, not the attendance records, are what a missed share divides by."""
+    lessons = await Lesson.raw(
+        'SELECT l."date", l."school_class", l."study_group" FROM "lesson" l '
+        'JOIN "lesson_record" r ON r."lesson" = l."id" '
+        'WHERE l."school" = {} AND l."date" >= {} AND l."date" <= {} '
+        'AND l."status" <> \'cancelled\' AND r."attendance_taken_at" IS NOT NULL',
+        school_id,
+        start,
+        end,
+    )
+    by_class: dict[int, dict[date, int]] = defaultdict(lambda: defaultdict(int))
+    by_group: dict[int, dict[date, int]] = defaultdict(lambda: defaultdict(int))
+    for lesson in lessons:
+        if lesson["study_group"] is not None:
+            by_group[lesson["study_group"]][lesson["date"]] += 1
+        elif lesson["school_class"] is not None:
+            by_class[lesson["school_class"]][lesson["date"]] += 1
+    counts: dict[int, int] = defaultdict(int)
+    pupils = [r["id"] for r in await Student.select(Student.id).where(Student.school == school_id)]
+    for student, spans in (await movement.class_spans(pupils, start, end)).items():
+        for class_id, first, last in spans:
+            days = by_class.get(class_id, {})
+            counts[student] += sum(n for day, n in days.items() if first <= day <= last)
+    if by_group:
+        members = await StudyGroupMember.select(
+            StudyGroupMember.group,
+            StudyGroupMember.student,
+            StudyGroupMember.valid_from,
+            StudyGroupMember.valid_to,
+        ).where(StudyGroupMember.group.is_in(list(by_group)))
+        for m in members:
+            last = m["valid_to"] or end
+            counts[m["student"]] += sum(
+                n for day, n in by_group[m["group"]].items() if m["valid_from"] <= day <= last
+            )
+    return counts
+
+
 async def _pupil_names(ids: list[int]) -> dict[int, str]:
     if not ids:
         return {}
@@ -302,6 +344,11 @@ async def attendance(
             counts["late_minutes"] += r["minutes"] or 0
         if r["status"] != "present":
             by_reason[(r["status"], r["reason"] or "")] += r["n"]
+    registered = await registered_lessons(school_id, span.start, span.end)
+    for s, n in registered.items():
+        # Lessons without a record are lessons the pupil attended (nobody marks "present").
+        if n:
+            by_pupil[s]["lessons"] = max(n, by_pupil[s]["lessons"])
     names = await _pupil_names(list(by_pupil))
     pupils: list[dict[str, Any]] = [
         {
@@ -556,12 +603,15 @@ async def at_risk(
             risk[r["student"]]["low"].append(
                 {"subject": subjects.get(r["subject"], ""), "average": round(r["pw"] / r["w"], 2)}
             )
+    registered = await registered_lessons(school_id, span.start, span.end)
     for r in visits:
-        if r["n"] < min_registered:
+        # Records exist mostly for the missing: divide by the lessons the register was taken.
+        lessons = max(registered.get(r["student"], 0), r["n"])
+        if lessons < min_registered:
             continue
-        share = _share(r["missed"], r["n"]) or 0
+        share = _share(r["missed"], lessons) or 0
         if share > missed_share:
-            risk[r["student"]].update(missed_share=share, missed=r["missed"], registered=r["n"])
+            risk[r["student"]].update(missed_share=share, missed=r["missed"], registered=lessons)
     names = await _pupil_names(list(risk))
     pupils = [
         {

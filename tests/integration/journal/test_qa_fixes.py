@@ -429,6 +429,42 @@ async def test_at_risk_counts_the_missed_share_only_from_enough_registered_lesso
     assert "не меньше 10" in body["method"]
 
 
+async def test_missed_shares_divide_by_the_lessons_whose_register_was_taken(
+    world: Backend,
+) -> None:
+    """Teachers mark only who is missing: a pupil with no record attended."""
+    jw = await make_journal_world(world)
+    quiet, absentee, late = jw.pupils[0], jw.pupils[1], jw.pupils[2]
+    school = jw.ids["school_a"]
+    for n in range(10):
+        lesson_id = await lesson(
+            school, jw.class_id, jw.subject_id, jw.teacher_staff, today(), number=n + 2
+        )
+        if n < 2:
+            visit = {"op_id": op(), "kind": "attendance", "student_id": absentee, "status": "sick"}
+        else:
+            visit = {
+                "op_id": op(),
+                "kind": "attendance",
+                "student_id": late,
+                "status": "late",
+                "late_minutes": 5,
+            }
+        assert (await sync(world, jw.teacher, lesson_id, [visit])).status_code == 200
+    # An eleventh lesson whose register nobody took counts for nobody.
+    await lesson(school, jw.class_id, jw.subject_id, jw.teacher_staff, today(), number=1)
+    url = f"/api/v1/reports/schools/{school}/attendance"
+    body = (await world.client.get(url, headers=jw.coordinator.headers)).json()
+    rows = {p["student_id"]: p for p in body["pupils"]}
+    assert (rows[absentee]["lessons"], rows[absentee]["missed_share"]) == (10, 20.0)
+    assert (rows[late]["lessons"], rows[late]["missed_share"]) == (10, 0.0)
+    assert (rows[quiet]["lessons"], rows[quiet]["missed_share"]) == (10, 0.0)
+    risk = await world.client.get(
+        f"/api/v1/reports/schools/{school}/at-risk", headers=jw.coordinator.headers
+    )
+    assert risk.json()["pupils"] == []  # 20 % is not over the 20 % line
+
+
 # ---- 6. report files are rendered off the event loop ---------------------------------------------
 
 
