@@ -415,13 +415,19 @@ async def quality(
         "subject": defaultdict(list),
         "teacher": defaultdict(list),
     }
+    # A group's lesson (a class split for languages, or pupils of several classes) has no
+    # class: its marks count for each pupil's own class (by the book of movement).
+    in_groups = {r["student"] for r in rows if r["class_id"] is None}
+    own_class = await movement.classes_on(in_groups, span.end) if in_groups else {}
     for r in rows:
         if not r["w"]:
             continue
         value = _round(r["pw"] / r["w"], r["scale"])
         if value is None or r["scale"] != "five":
             continue
-        groups["class"][r["class_id"]].append(value)
+        class_id = r["class_id"] if r["class_id"] is not None else own_class.get(r["student"])
+        if class_id is not None:
+            groups["class"][class_id].append(value)
         groups["subject"][r["subject"]].append(value)
         groups["teacher"][r["teacher"]].append(value)
     class_names = {

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from openpyxl import load_workbook
 
 from backend.core.rights import Grant, Role, ScopeKind
+from backend.journal.tables import Mark
+from backend.journal.work_kinds import work_kinds_of
 from tests.conftest import Backend
-from tests.integration.journal.arrange import attendance, make_journal_world, mark
+from tests.integration.journal.arrange import attendance, make_journal_world, mark, today
 from tests.support import sign_in
 
 
@@ -116,3 +119,53 @@ async def test_completeness_attendance_and_at_risk(world: Backend) -> None:
     assert xlsx.status_code == 200
     book = load_workbook(io.BytesIO(xlsx.content))
     assert book.sheetnames[:2] == ["Итоги", "5«А»"]
+
+
+async def test_a_groups_marks_count_for_its_pupils_classes(world: Backend) -> None:
+    """An English group's lesson has no class: its marks go to each pupil's own class, never
+    to a row without a name."""
+    from backend.schools.tables import Lesson, StudyGroup, StudyGroupMember
+
+    jw = await make_journal_world(world)
+    school = jw.ids["school_a"]
+    group = StudyGroup(
+        school=school, academic_year=jw.year_id, name="5А англ. 1", school_class=jw.class_id
+    )
+    await group.save()
+    day = today() - timedelta(days=2)
+    for pupil in jw.pupils[:2]:
+        await StudyGroupMember(
+            group=group.id, student=pupil, valid_from=day - timedelta(days=30)
+        ).save()
+    row = Lesson(
+        school=school,
+        date=day,
+        lesson_number=3,
+        study_group=group.id,
+        subject=jw.subject_id,
+        teacher=jw.teacher_staff,
+    )
+    await row.save()
+    work = next(iter((await work_kinds_of(school)).values()))
+    now = datetime.now(UTC)
+    for pupil, value in zip(jw.pupils[:2], ("5", "3"), strict=True):
+        await Mark(
+            lesson=row.id,
+            student=pupil,
+            school=school,
+            subject=jw.subject_id,
+            lesson_date=day,
+            work_kind=work.id,
+            scale="five",
+            value=value,
+            points=float(value),
+            created_at=now,
+            updated_at=now,
+        ).save()
+    body = (
+        await world.client.get(
+            f"/api/v1/reports/schools/{school}/quality", headers=jw.coordinator.headers
+        )
+    ).json()
+    assert [r["id"] for r in body["by_class"]] == [jw.class_id]
+    assert body["by_class"][0]["name"] and body["by_class"][0]["quality"] == 50.0
