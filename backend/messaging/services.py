@@ -179,7 +179,7 @@ async def list_preferences(actor: Actor) -> list[dict[str, Any]]:
 async def set_preference(actor: Actor, values: dict[str, Any]) -> dict[str, Any]:
     """Create or replace the preference of (kind, child) for the signed-in person."""
     assert actor.user_id is not None and actor.principal is not None
-    kind = values.get("kind") or "*"
+    kind = str(values.get("kind") or "*")[:64]
     if kind not in PREFERENCE_KINDS:
         raise ValidationFailed(key="notify.error.unknown_kind", value=kind)
     student_id = values.get("student_id") or 0
@@ -204,6 +204,12 @@ async def set_preference(actor: Actor, values: dict[str, Any]) -> dict[str, Any]
         raise ValidationFailed(key="notify.error.bad_mode", value=mode)
     for field in ("digest_at", "quiet_from", "quiet_to"):
         _check_hhmm(values.get(field))
+    if channels == []:
+        # "No channel" is what muting says; an empty list would silently mean the default.
+        raise ValidationFailed(key="notify.error.no_channels")
+    quiet_from, quiet_to = values.get("quiet_from"), values.get("quiet_to")
+    if quiet_from is not None and quiet_from == quiet_to:
+        raise ValidationFailed(key="notify.error.quiet_empty", value=quiet_from)
     row = {
         "channels": channels,
         "mode": mode,

@@ -29,3 +29,22 @@ async def test_an_announcement_needs_a_real_title_and_text(world: Backend) -> No
     event = await OutboxEvent.select().output(load_json=True).first()
     assert event["payload"]["title"] == "Родительское собрание"
     assert event["payload"]["text"] == "В четверг в 18:00.\nАктовый зал."
+
+
+async def test_a_preference_that_would_silently_mean_something_else_is_refused(
+    world: Backend,
+) -> None:
+    me = await sign_in(world)
+    url = "/api/v1/messaging/preferences"
+    for body in (
+        {"channels": []},
+        {"quiet_from": "22:00", "quiet_to": "22:00"},
+        {"kind": "x" * 5000},
+    ):
+        refused = await world.client.put(url, json=body, headers=me.headers)
+        assert refused.status_code == 400, (body, refused.text)
+        assert len(refused.json()["message"]) < 300
+    kept = await world.client.put(
+        url, json={"channels": ["telegram"], "quiet_from": "21:30"}, headers=me.headers
+    )
+    assert kept.status_code == 200, kept.text
