@@ -42,7 +42,7 @@ from backend.core.http import PUBLIC, client_ip
 from backend.core.rights import Permission, Principal
 from backend.i18n import t
 from backend.schools import imports, people, structure, timetable
-from backend.schools.services import school_names, schools_in_scope
+from backend.schools.services import school_names, school_target, schools_in_scope
 from backend.schools.tables import SchoolClass, StudyPeriod
 
 TOKEN_COOKIE = "parta_admin"
@@ -231,7 +231,7 @@ class AdminTasksController(Controller):
                 f"<button>{e(t('admin.tables_button'))}</button></form>"
             )
         for school_id in sorted(names):
-            parts.append(await _school_forms(request, school_id, names[school_id]))
+            parts.append(await _school_forms(request, principal, school_id, names[school_id]))
         if not names:
             parts.append(f"<p>{e(t('admin.no_schools'))}</p>")
         return page(t("admin.tasks_title"), "".join(parts))
@@ -404,8 +404,11 @@ def _logout_form(request: Request[Any, Any, Any]) -> str:
     )
 
 
-async def _school_forms(request: Request[Any, Any, Any], school_id: int, name: str) -> str:
+async def _school_forms(
+    request: Request[Any, Any, Any], principal: Principal, school_id: int, name: str
+) -> str:
     csrf = _csrf_field(request)
+    target = await school_target(school_id)
     periods = (
         await StudyPeriod.select(
             StudyPeriod.id,
@@ -439,8 +442,18 @@ async def _school_forms(request: Request[Any, Any, Any], school_id: int, name: s
         "staff": "сотрудники",
         "classes": "классы",
     }
+    # Only the lists the person may write at this school (people's files or the structure).
+    writes = {
+        kind: principal.allows(
+            Permission.STRUCTURE_MANAGE if kind == "classes" else Permission.PERSONAL_FILE_WRITE,
+            target,
+        )
+        for kind in kinds
+    }
     kind_options = "".join(
-        f'<option value="{k}">{e(v)}</option>' for k, v in kinds.items() if k in imports.COLUMNS
+        f'<option value="{k}">{e(v)}</option>'
+        for k, v in kinds.items()
+        if k in imports.COLUMNS and writes[k]
     )
     hidden = f'<input type="hidden" name="school_id" value="{school_id}">{csrf}'
     return (

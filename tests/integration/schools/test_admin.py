@@ -120,6 +120,9 @@ async def test_admin_tasks(world: Backend) -> None:
         page = await client.get("/admin/tasks")
         assert page.status_code == 200
         assert "school_a" in page.text and "1 четверть" in page.text and "5«А»" in page.text
+        # A coordinator keeps the structure, not people's files: only classes are offered.
+        kinds = page.text.split('<select name="kind">', 1)[1].split("</select>", 1)[0]
+        assert kinds == '<option value="classes">классы</option>'
         csrf = client.cookies.get("parta_admin_csrf")
 
         # Without the form's token nothing happens.
