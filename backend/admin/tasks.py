@@ -203,7 +203,12 @@ class AdminTasksController(Controller):
         if principal is None:
             return _to_login()
         if not any(principal.has_permission(p) for p in TASK_PERMISSIONS):
-            return _error_page(Forbidden())
+            # Signed in, but nothing here is theirs: say so, and let them sign out.
+            return page(
+                t("admin.error_title"),
+                f'<p class="error">{e(Forbidden().message)}</p>{_logout_form(request)}',
+                status=403,
+            )
         school_ids: set[int] = set()
         everywhere = False
         for permission in TASK_PERMISSIONS:

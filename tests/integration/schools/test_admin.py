@@ -195,7 +195,14 @@ async def test_admin_tasks(world: Backend) -> None:
     _, teacher = await make_user(world, grant(Role.TEACHER, ScopeKind.SCHOOL, sw.school_id))
     async with browser(world) as client:
         assert (await sign_in_form(client, teacher, TEST_PASSWORD)).status_code == 303
-        assert (await client.get("/admin/tasks")).status_code == 403
+        refused = await client.get("/admin/tasks")
+        assert refused.status_code == 403 and 'action="/admin/tasks/logout"' in refused.text
+        out = await client.post(
+            "/admin/tasks/logout", data={"csrf": client.cookies.get("parta_admin_csrf")}
+        )
+        assert out.status_code in (200, 303)
+        again = await client.get("/admin/tasks")
+        assert again.status_code == 303 and again.headers["location"] == "/admin/tasks/login"
 
 
 async def fill_school(school_id: int, year_id: int, tag: str) -> dict[str, int]:
