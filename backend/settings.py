@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     notify_concurrency: int = 50
     notify_relay_interval: float = 0.05
     notify_relay_batch: int = 500
+    notify_fanout_batch: int = 50  # outbox events one fan-out job handles together
     notify_max_attempts: int = 5
     notify_retry_base_seconds: float = 2.0
     notify_retry_max_seconds: float = 600.0

@@ -10,6 +10,7 @@ provider may then see it twice, and push carries a collapse tag so the phone sho
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -24,7 +25,7 @@ from saq import Job
 from saq.queue import Queue
 
 from backend.accounts.services import user_contacts
-from backend.core.db import transaction
+from backend.core.db import insert_rows, transaction
 from backend.events import services as events
 from backend.messaging.services import REPLAY_KIND, load_preferences
 from backend.messaging.tables import Delivery, DeviceToken, Notification, TelegramChat
@@ -43,6 +44,37 @@ DONE = ("sent", "delivered", "failed", "skipped")
 PENDING = ("queued", "waiting", "digest", "sending")
 INBOX_CHANNEL = "parta:inbox:{}"
 FOREIGN = (PUSH, TELEGRAM)  # services abroad
+ANNOUNCEMENT = "announcement.created"
+ENQUEUE_CHUNK = 500
+NOTIFICATION_COLUMNS = (
+    "event_id",
+    "user_id",
+    "student_id",
+    "school_id",
+    "kind",
+    "title",
+    "body",
+    "urgent",
+    "created_at",
+)
+DELIVERY_COLUMNS = (
+    "notification_id",
+    "event_id",
+    "user_id",
+    "school_id",
+    "channel",
+    "status",
+    "reason",
+    "attempts",
+    "provider_id",
+    "address",
+    "parts",
+    "dead",
+    "scheduled_for",
+    "created_at",
+    "updated_at",
+    "meta",
+)
 
 
 def utcnow() -> datetime:
@@ -96,192 +128,273 @@ class Pipeline:
         self._policies[school_id] = (_time.monotonic() + 30, policy, name)
         return policy, name
 
+    def job(self, function: str, key: str, scheduled: int = 0, **kwargs: Any) -> Job:
+        return Job(
+            function=function,
+            kwargs=kwargs,
+            key=key,
+            scheduled=scheduled,
+            timeout=120,
+            retries=5,  # a worker killed mid-job: the sweep runs it again
+            retry_delay=1.0,
+            retry_backoff=30,
+            ttl=24 * 3600,
+        )
+
     async def enqueue(self, function: str, key: str, scheduled: int = 0, **kwargs: Any) -> None:
-        await self.queue.enqueue(
-            Job(
-                function=function,
-                kwargs=kwargs,
-                key=key,
-                scheduled=scheduled,
-                timeout=120,
-                retries=5,  # a worker killed mid-job: the sweep runs it again
-                retry_delay=1.0,
-                retry_backoff=30,
-                ttl=24 * 3600,
+        await self.queue.enqueue(self.job(function, key, scheduled, **kwargs))
+
+    async def enqueue_many(self, jobs: list[Job]) -> None:
+        """Enqueue many jobs at once. SAQ 0.26 has no batch enqueue (each `enqueue` is one Lua
+        call, and a job's key must be checked against the queue), so the calls run
+        concurrently; the queue's own semaphore (`max_concurrent_ops`) bounds the connections
+        they take. A job whose key the queue already holds is skipped by SAQ, as one by one."""
+        for start in range(0, len(jobs), ENQUEUE_CHUNK):
+            await asyncio.gather(
+                *(self.queue.enqueue(job) for job in jobs[start : start + ENQUEUE_CHUNK])
             )
+
+    def delivery_job(self, delivery_id: int, attempt: int, at: datetime | None) -> Job:
+        return self.job(
+            "deliver", f"deliver:{delivery_id}:{attempt}", self.epoch(at), delivery_id=delivery_id
         )
 
     async def enqueue_delivery(self, delivery_id: int, attempt: int, at: datetime | None) -> None:
-        await self.enqueue(
-            "deliver", f"deliver:{delivery_id}:{attempt}", self.epoch(at), delivery_id=delivery_id
-        )
+        await self.queue.enqueue(self.delivery_job(delivery_id, attempt, at))
 
     # ---- the relay ---------------------------------------------------------------------------
 
     async def relay_once(self) -> int:
-        """Move one batch of unpublished outbox events to the queue. The job key is the event
-        id: a relay that dies after enqueueing and before marking re-enqueues the same key,
-        which the queue ignores while it knows the job (and the fan-out is idempotent)."""
+        """Move one batch of unpublished outbox events to the queue, as fan-out jobs of up to
+        `notify_fanout_batch` events each (an announcement alone: it is big on its own). The
+        job key names its events: a relay that dies after enqueueing and before marking
+        re-enqueues the same events, and the fan-out is idempotent whatever the grouping."""
         async with transaction():
             rows = await events.claim_unpublished(self.settings.notify_relay_batch)
             if not rows:
                 return 0
+            size = max(1, self.settings.notify_fanout_batch)
+            groups: list[list[int]] = []
+            small: list[int] = []
             for row in rows:
-                await self.enqueue("fanout", f"fanout:{row['id']}", event_id=row["id"])
+                if row["kind"] == ANNOUNCEMENT:
+                    groups.append([row["id"]])
+                    continue
+                small.append(row["id"])
+                if len(small) >= size:
+                    groups.append(small)
+                    small = []
+            if small:
+                groups.append(small)
+            await self.enqueue_many(
+                [self.job("fanout", f"fanout:{g[0]}:{g[-1]}", event_ids=g) for g in groups]
+            )
             await events.mark_published([r["id"] for r in rows])
         return len(rows)
 
     # ---- fan-out -----------------------------------------------------------------------------
 
-    async def recipients(self, kind: Kind, event: dict[str, Any]) -> list[contacts.Contact]:
-        payload = event["payload"] or {}
-        if kind.name == RESET_KIND:
-            user_id = int(payload.get("user_id") or 0)
-            return [contacts.Contact(user_id, "account", None)] if user_id else []
-        if kind.name == "announcement.created":
-            school_id = event["school_id"] or payload.get("school_id")
-            return await contacts.families_of_school(int(school_id)) if school_id else []
-        student_id = event["student_id"] or payload.get("student_id")
-        if not student_id:
-            return []
-        found: list[contacts.Contact] = []
-        if contacts.GUARDIAN in kind.audience:
-            found += await contacts.guardians_of(student_id)
-        if contacts.DELEGATE in kind.audience:
-            found += [
-                d
-                for d in await contacts.delegates_of(student_id)
-                if not d.parts or kind.delegate_part in d.parts
-            ]
-        if contacts.PUPIL in kind.audience:
-            pupil = await contacts.pupil_contact(student_id)
-            found += [pupil] if pupil else []
-        if contacts.CLASS_TEACHER in kind.audience:
-            teacher = await contacts.class_teacher_of(student_id)
-            found += [teacher] if teacher else []
+    async def recipients(
+        self, work: list[tuple[dict[str, Any], Kind]], pupils: dict[int, contacts.Pupil]
+    ) -> dict[int, list[contacts.Contact]]:
+        """Who hears about each event, by event id: a few queries for the whole batch (one per
+        role asked for, one per school with an announcement), none per person."""
+        wanted: dict[str, set[int]] = {}
+        schools: set[int] = set()
+        for event, kind in work:
+            if kind.name == ANNOUNCEMENT:
+                if event["school_id"]:
+                    schools.add(int(event["school_id"]))
+            elif kind.name != RESET_KIND and event["student_id"]:
+                for role in kind.audience:
+                    wanted.setdefault(role, set()).add(event["student_id"])
+        guardians = await contacts.guardians_of_many(wanted.get(contacts.GUARDIAN, ()))
+        delegates = await contacts.delegates_of_many(wanted.get(contacts.DELEGATE, ()))
+        teachers = await contacts.class_teachers_of(wanted.get(contacts.CLASS_TEACHER, ()))
+        families = {s: await contacts.families_of_school(s) for s in schools}
+        found: dict[int, list[contacts.Contact]] = {}
+        for event, kind in work:
+            people: list[contacts.Contact] = []
+            student_id = event["student_id"]
+            if kind.name == RESET_KIND:
+                user_id = int(event["payload"].get("user_id") or 0)
+                people = [contacts.Contact(user_id, "account", None)] if user_id else []
+            elif kind.name == ANNOUNCEMENT:
+                people = families.get(int(event["school_id"] or 0), [])
+            elif student_id:
+                if contacts.GUARDIAN in kind.audience:
+                    people += guardians.get(student_id, [])
+                if contacts.DELEGATE in kind.audience:
+                    people += [
+                        d
+                        for d in delegates.get(student_id, [])
+                        if not d.parts or kind.delegate_part in d.parts
+                    ]
+                pupil = pupils.get(student_id)
+                if contacts.PUPIL in kind.audience and pupil and pupil.contact:
+                    people.append(pupil.contact)
+                teacher = teachers.get(student_id)
+                if contacts.CLASS_TEACHER in kind.audience and teacher:
+                    people.append(teacher)
+            found[event["id"]] = people
         return found
 
     async def fanout(self, event_id: int) -> int:
         """Notifications and deliveries for one event; returns how many deliveries it queued."""
-        event = await events.load(event_id)
-        if event is None:
-            return 0
-        event["payload"] = _json(event["payload"]) or {}
-        if event["kind"] == REPLAY_KIND:
-            delivery_id = int(event["payload"].get("delivery_id") or 0)
-            if delivery_id:
-                await self.enqueue_delivery(delivery_id, 1000 + event_id, None)
-            return 1 if delivery_id else 0
-        kind = kind_of(event["kind"])
-        if kind is None:
-            return 0
-        payload = event["payload"]
-        school_id = event["school_id"] or payload.get("school_id")
-        student_id = event["student_id"] or payload.get("student_id")
-        if school_id is None and student_id:
-            school_id = await contacts.student_school(student_id)
-        people = await self.recipients(kind, event)
-        # One notification per person: the first role found wins (a guardian who is also the
-        # class teacher hears once). An announcement names each family once.
-        unique: dict[int, contacts.Contact] = {}
-        for person in people:
-            unique.setdefault(person.user_id, person)
-        if not unique:
-            return 0
-        policy, school_name = await self.policy(school_id)
-        students = {p.student_id for p in unique.values() if p.student_id}
-        names = await contacts.student_names(students)
+        return await self.fanout_many([event_id])
+
+    async def fanout_many(self, event_ids: list[int]) -> int:
+        """Notifications and deliveries for several events together, set-based: the events,
+        pupils, recipients, consents, accounts and preferences in a handful of queries, the
+        notifications and deliveries in bulk inserts, the delivery jobs enqueued concurrently.
+        Returns how many jobs it queued."""
+        jobs: list[Job] = []
+        work: list[tuple[dict[str, Any], Kind]] = []
+        for event in await events.load_many(event_ids):
+            payload = event["payload"] = _json(event["payload"]) or {}
+            if event["kind"] == REPLAY_KIND:
+                delivery_id = int(payload.get("delivery_id") or 0)
+                if delivery_id:
+                    jobs.append(self.delivery_job(delivery_id, 1000 + event["id"], None))
+                continue
+            kind = kind_of(event["kind"])
+            if kind is None:
+                continue
+            event["school_id"] = event["school_id"] or payload.get("school_id")
+            event["student_id"] = event["student_id"] or payload.get("student_id")
+            work.append((event, kind))
+        pupils = await contacts.pupils(e["student_id"] for e, _ in work if e["student_id"])
+        for event, _ in work:
+            pupil = pupils.get(event["student_id"] or 0)
+            if event["school_id"] is None and pupil is not None:
+                event["school_id"] = pupil.school_id
+        found = await self.recipients(work, pupils)
+
+        # One notification per person and event: the first role found wins (a guardian who is
+        # also the class teacher hears once). An announcement names each family once.
+        audience: dict[int, dict[int, contacts.Contact]] = {}
+        for event, _ in work:
+            unique: dict[int, contacts.Contact] = {}
+            for person in found[event["id"]]:
+                unique.setdefault(person.user_id, person)
+            audience[event["id"]] = unique
+        users = {u for unique in audience.values() for u in unique}
+        students = {e["student_id"] for e, k in work if e["student_id"] and k.name != ANNOUNCEMENT}
         consent = await contacts.students_with_cross_border_consent(students)
-        accounts = await user_contacts(set(unique))
-        prefs = await load_preferences(set(unique))
+        accounts = await user_contacts(users)
+        prefs = await load_preferences(users)
         now = self.clock()
 
-        notifications: list[Notification] = []
-        plans: dict[int, list[tuple[str, str, datetime | None, dict[str, Any]]]] = {}
-        for user_id, person in unique.items():
-            account = accounts.get(user_id) or {}
-            if account and not account.get("is_active", True):
-                continue
-            sid = person.student_id if kind.name != "announcement.created" else None
-            rendered = templates.render(
-                kind.name, payload, student=names.get(sid or 0, ""), school=school_name
-            )
-            notifications.append(
-                Notification(
-                    event_id=event_id,
-                    user_id=user_id,
-                    student_id=sid,
-                    school_id=school_id,
-                    kind=kind.name,
-                    title=rendered.title,
-                    body=rendered.text,
-                    urgent=kind.urgent or bool(payload.get("urgent")),
-                    created_at=now,
+        note_rows: list[tuple[Any, ...]] = []
+        plans: dict[tuple[int, int], list[tuple[str, str, datetime | None, dict[str, Any]]]] = {}
+        for event, kind in work:
+            payload, event_id, school_id = event["payload"], event["id"], event["school_id"]
+            policy, school_name = await self.policy(school_id)
+            urgent = kind.urgent or bool(payload.get("urgent"))
+            for user_id, person in audience[event_id].items():
+                account = accounts.get(user_id) or {}
+                if account and not account.get("is_active", True):
+                    continue
+                sid = person.student_id if kind.name != ANNOUNCEMENT else None
+                pupil = pupils.get(sid or 0)
+                rendered = templates.render(
+                    kind.name,
+                    payload,
+                    student=pupil.first_name if pupil else "",
+                    school=school_name,
                 )
-            )
-            meta = {
-                "phone": person.phone or account.get("phone"),
-                "email": person.email or account.get("email"),
-                "consent": bool(sid and sid in consent),
-                "forbid": policy.forbid_cross_border,
-                "personal": kind.personal,
-            }
-            plans[user_id] = self.plan(
-                kind, payload, sid, prefs.get(user_id, []), policy, meta, now
-            )
+                note_rows.append(
+                    (
+                        event_id,
+                        user_id,
+                        sid,
+                        school_id,
+                        kind.name,
+                        rendered.title,
+                        rendered.text,
+                        urgent,
+                        now,
+                    )
+                )
+                meta = {
+                    "phone": person.phone or account.get("phone"),
+                    "email": person.email or account.get("email"),
+                    "consent": bool(sid and sid in consent),
+                    "forbid": policy.forbid_cross_border,
+                    "personal": kind.personal,
+                }
+                plans[(event_id, user_id)] = self.plan(
+                    kind, payload, sid, prefs.get(user_id, []), policy, meta, now
+                )
 
-        async with transaction():
-            await Notification.insert(*notifications).on_conflict(action="DO NOTHING")
-            rows = await Notification.select(Notification.id, Notification.user_id).where(
-                Notification.event_id == event_id
-            )
-            ids = {r["user_id"]: r["id"] for r in rows}
-            deliveries = [
-                Delivery(
-                    notification_id=ids[user_id],
-                    event_id=event_id,
-                    user_id=user_id,
-                    school_id=school_id,
-                    channel=channel,
-                    status=status,
-                    scheduled_for=at,
-                    created_at=now,
-                    updated_at=now,
-                    meta=meta,
-                )
-                for user_id, plan in plans.items()
-                if user_id in ids
-                for channel, status, at, meta in plan
-            ]
-            if deliveries:
-                await Delivery.insert(*deliveries).on_conflict(action="DO NOTHING")
-        queued = await Delivery.select(
-            Delivery.id,
-            Delivery.status,
-            Delivery.scheduled_for,
-            Delivery.user_id,
-            Delivery.channel,
-            Delivery.meta,
-        ).where((Delivery.event_id == event_id) & Delivery.status.is_in(list(PENDING)))
-        for row in queued:
-            if row["status"] == "digest":
-                meta = _json(row["meta"]) or {}
-                await self.enqueue(
-                    "digest",
-                    f"digest:{row['user_id']}:{row['channel']}:{meta.get('day')}",
-                    self.epoch(row["scheduled_for"]),
-                    user_id=row["user_id"],
-                    channel=row["channel"],
-                )
-            else:
-                await self.enqueue_delivery(row["id"], 0, row["scheduled_for"])
-        for user_id, notification_id in ids.items():
-            if kind.name != RESET_KIND:
-                await self.redis.publish(
-                    INBOX_CHANNEL.format(user_id),
-                    json.dumps({"id": notification_id, "kind": kind.name}),
-                )
-        return len(queued)
+        done = [e["id"] for e, _ in work]
+        notes: dict[tuple[int, int], int] = {}
+        if note_rows:
+            async with transaction():
+                await insert_rows(Notification, NOTIFICATION_COLUMNS, note_rows)
+                rows = await Notification.select(
+                    Notification.id, Notification.event_id, Notification.user_id
+                ).where(Notification.event_id.is_in(done))
+                notes = {(r["event_id"], r["user_id"]): r["id"] for r in rows}
+                schools = {e["id"]: e["school_id"] for e, _ in work}
+                delivery_rows = [
+                    (
+                        notes[key],
+                        key[0],
+                        key[1],
+                        schools[key[0]],
+                        channel,
+                        status,
+                        "",
+                        0,
+                        "",
+                        "",
+                        0,
+                        False,
+                        at,
+                        now,
+                        now,
+                        json.dumps(meta, ensure_ascii=False),
+                    )
+                    for key, plan in plans.items()
+                    if key in notes
+                    for channel, status, at, meta in plan
+                ]
+                await insert_rows(Delivery, DELIVERY_COLUMNS, delivery_rows)
+            queued = await Delivery.select(
+                Delivery.id,
+                Delivery.status,
+                Delivery.scheduled_for,
+                Delivery.user_id,
+                Delivery.channel,
+                Delivery.meta,
+            ).where(Delivery.event_id.is_in(done) & Delivery.status.is_in(list(PENDING)))
+            for row in queued:
+                if row["status"] == "digest":
+                    meta = _json(row["meta"]) or {}
+                    jobs.append(
+                        self.job(
+                            "digest",
+                            f"digest:{row['user_id']}:{row['channel']}:{meta.get('day')}",
+                            self.epoch(row["scheduled_for"]),
+                            user_id=row["user_id"],
+                            channel=row["channel"],
+                        )
+                    )
+                else:
+                    jobs.append(self.delivery_job(row["id"], 0, row["scheduled_for"]))
+        await self.enqueue_many(jobs)
+        if notes:
+            kinds = {e["id"]: k.name for e, k in work}
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for (event_id, user_id), notification_id in notes.items():
+                    if kinds[event_id] != RESET_KIND:
+                        pipe.publish(
+                            INBOX_CHANNEL.format(user_id),
+                            json.dumps({"id": notification_id, "kind": kinds[event_id]}),
+                        )
+                await pipe.execute()
+        return len(jobs)
 
     def plan(
         self,

@@ -82,9 +82,12 @@ def build_channels(settings: Settings, pipeline_ref: list[Pipeline]) -> dict[str
     return channels
 
 
-async def _fanout(ctx: dict[str, Any], *, event_id: int) -> int:
+async def _fanout(
+    ctx: dict[str, Any], *, event_ids: list[int] | None = None, event_id: int | None = None
+) -> int:
+    # `event_id`: a job of one event, as relays before batching enqueued them.
     pipeline: Pipeline = ctx["pipeline"]
-    return await pipeline.fanout(event_id)
+    return await pipeline.fanout_many(list(event_ids or ()) + ([event_id] if event_id else []))
 
 
 async def _deliver(ctx: dict[str, Any], *, delivery_id: int) -> str:

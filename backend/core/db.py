@@ -139,3 +139,49 @@ async def migrate() -> None:
         response = await run_forwards(app_name=config.app_name, fake=False)
         if not response.success:
             raise RuntimeError(f"migrations of {config.app_name} failed: {response.message}")
+
+
+# PostgreSQL takes at most 32,767 parameters in one statement (a 16-bit count in the protocol).
+PG_MAX_PARAMETERS = 32_767
+
+
+async def insert_rows(
+    table: type[Table], columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """Insert many rows through the driver, skipping rows that clash with a unique index
+    (`ON CONFLICT DO NOTHING`), inside the current transaction.
+
+    Piccolo's `insert()` builds an object and a query string per row, which costs seconds at a
+    few thousand rows. On PostgreSQL this sends multi-row `INSERT ... VALUES` statements of as
+    many rows as fit under the parameter limit; on SQLite one `executemany`. JSON columns must
+    be passed already encoded (a `str`), as Piccolo itself stores them.
+    """
+    if not rows:
+        return
+    engine = current_engine()
+    current = engine.current_transaction.get()
+    if current is None:
+        raise RuntimeError("insert_rows needs a transaction")
+    connection = current.connection
+    name = table._meta.tablename
+    names = ", ".join(f'"{c}"' for c in columns)
+    width = len(columns)
+    if isinstance(engine, PostgresEngine):
+        per_statement = PG_MAX_PARAMETERS // width
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            values = ", ".join(
+                "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
+                for i in range(len(chunk))
+            )
+            params = [value for row in chunk for value in row]
+            await connection.execute(
+                f'INSERT INTO "{name}" ({names}) VALUES {values} ON CONFLICT DO NOTHING',  # noqa: S608
+                *params,
+            )
+        return
+    marks = ", ".join("?" for _ in columns)
+    await connection.executemany(
+        f'INSERT INTO "{name}" ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING',  # noqa: S608
+        rows,
+    )

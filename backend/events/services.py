@@ -68,6 +68,24 @@ async def load(event_id: int) -> dict[str, Any] | None:
     return row
 
 
+async def load_many(event_ids: list[int]) -> list[dict[str, Any]]:
+    """Several events in one query, in id order, payloads decoded."""
+    if not event_ids:
+        return []
+    rows = (
+        await OutboxEvent.select()
+        .where(OutboxEvent.id.is_in(list(set(event_ids))))
+        .order_by(OutboxEvent.id)
+        .output(load_json=True)
+    )
+    for row in rows:
+        if isinstance(row["payload"], str):
+            import json
+
+            row["payload"] = json.loads(row["payload"] or "{}")
+    return list(rows)
+
+
 async def redact(event_id: int, fields: tuple[str, ...]) -> None:
     """Blank secrets (a password reset code) in a delivered event's payload."""
     row = await load(event_id)

@@ -50,80 +50,137 @@ def _full(row: dict[str, Any], prefix: str = "") -> str:
     return " ".join(p for p in parts if p)
 
 
-async def guardians_of(student_id: int) -> list[Contact]:
-    """Legal representatives of the child who have an account (`people.guardians_of`)."""
-    return [
-        Contact(
-            user_id=g.user_id,
-            role=GUARDIAN,
-            student_id=student_id,
-            name=g.full_name,
-            phone=g.phone,
-            email=g.email,
+@dataclass(frozen=True, slots=True)
+class Pupil:
+    """What the worker needs of a pupil: the name its texts use, the school, and the pupil's
+    own contact when the pupil has an account."""
+
+    id: int
+    first_name: str
+    school_id: int
+    contact: Contact | None
+
+
+async def pupils(student_ids: Iterable[int]) -> dict[int, Pupil]:
+    """Many pupils in one query."""
+    wanted = list(set(student_ids))
+    if not wanted:
+        return {}
+    rows = await Student.select(
+        Student.id,
+        Student.school,
+        Student.user_id,
+        Student.last_name,
+        Student.first_name,
+        Student.phone,
+        Student.email,
+    ).where(Student.id.is_in(wanted))
+    return {
+        r["id"]: Pupil(
+            r["id"],
+            r["first_name"],
+            r["school"],
+            None
+            if r["user_id"] is None
+            else Contact(r["user_id"], PUPIL, r["id"], _full(r), r["phone"], r["email"]),
         )
-        for g in await people.guardians_of(student_id)
-        if g.user_id is not None and g.is_legal_representative
-    ]
+        for r in rows
+    }
 
 
-async def delegates_of(student_id: int, now: datetime | None = None) -> list[Contact]:
-    """Trusted adults whose delegation is live now, with the parts they were given."""
-    return [
-        Contact(
-            user_id=d.user_id,
-            role=DELEGATE,
-            student_id=student_id,
-            name=d.full_name,
-            parts=tuple(d.parts or ()),
+async def guardians_of_many(student_ids: Iterable[int]) -> dict[int, list[Contact]]:
+    """Legal representatives with an account of each pupil, in one query (in the order they
+    were linked, like `people.guardians_of`)."""
+    wanted = list(set(student_ids))
+    out: dict[int, list[Contact]] = {sid: [] for sid in wanted}
+    if not wanted:
+        return out
+    rows = (
+        await StudentGuardian.select(
+            StudentGuardian.student,
+            StudentGuardian.guardian.user_id,
+            StudentGuardian.guardian.last_name,
+            StudentGuardian.guardian.first_name,
+            StudentGuardian.guardian.phone,
+            StudentGuardian.guardian.email,
         )
-        for d in await people.delegates_of(student_id, now)
-        if d.user_id is not None
-    ]
-
-
-async def pupil_contact(student_id: int) -> Contact | None:
-    row = (
-        await Student.select(
-            Student.user_id, Student.last_name, Student.first_name, Student.phone, Student.email
+        .where(
+            StudentGuardian.student.is_in(wanted)
+            & (StudentGuardian.is_legal_representative == True)  # noqa: E712
+            & StudentGuardian.guardian.user_id.is_not_null()
         )
-        .where(Student.id == student_id)
-        .first()
+        .order_by(StudentGuardian.id)
     )
-    if row is None or row["user_id"] is None:
-        return None
-    return Contact(row["user_id"], PUPIL, student_id, _full(row), row["phone"], row["email"])
-
-
-async def current_class_id(student_id: int, on: date | None = None) -> int | None:
-    """The pupil's class on a date (the book of movement decides)."""
-    return await people.class_on(student_id, on or datetime.now(UTC).date())
-
-
-async def class_teacher_of(student_id: int) -> Contact | None:
-    class_id = await current_class_id(student_id)
-    if class_id is None:
-        return None
-    row = (
-        await SchoolClass.select(
-            SchoolClass.class_teacher.user_id,
-            SchoolClass.class_teacher.last_name,
-            SchoolClass.class_teacher.first_name,
-            SchoolClass.class_teacher.phone,
-            SchoolClass.class_teacher.email,
+    for r in rows:
+        out[r["student"]].append(
+            Contact(
+                user_id=r["guardian.user_id"],
+                role=GUARDIAN,
+                student_id=r["student"],
+                name=_full(r, "guardian."),
+                phone=r["guardian.phone"],
+                email=r["guardian.email"],
+            )
         )
-        .where(SchoolClass.id == class_id)
-        .first()
-    )
-    if row is None or row["class_teacher.user_id"] is None:
-        return None
-    return Contact(
-        row["class_teacher.user_id"],
-        CLASS_TEACHER,
-        student_id,
-        _full(row, "class_teacher."),
-        row["class_teacher.phone"],
-        row["class_teacher.email"],
-    )
+    return out
+
+
+async def delegates_of_many(
+    student_ids: Iterable[int], now: datetime | None = None
+) -> dict[int, list[Contact]]:
+    """Trusted adults with an account whose delegation is live now, with the parts they were
+    given, for each pupil, in one query."""
+    found = await people.delegates_of_many(student_ids, now)
+    return {
+        sid: [
+            Contact(
+                user_id=d.user_id,
+                role=DELEGATE,
+                student_id=sid,
+                name=d.full_name,
+                parts=tuple(d.parts or ()),
+            )
+            for d in delegates
+            if d.user_id is not None
+        ]
+        for sid, delegates in found.items()
+    }
+
+
+async def class_teachers_of(
+    student_ids: Iterable[int], on: date | None = None
+) -> dict[int, Contact]:
+    """Each pupil's class teacher (the class on `on`, by the book of movement) with an
+    account: two queries whatever the number of pupils."""
+    wanted = list(set(student_ids))
+    if not wanted:
+        return {}
+    classes = await people.classes_on(wanted, on or datetime.now(UTC).date())
+    class_ids = list({c for c in classes.values() if c is not None})
+    if not class_ids:
+        return {}
+    rows = await SchoolClass.select(
+        SchoolClass.id,
+        SchoolClass.class_teacher.user_id,
+        SchoolClass.class_teacher.last_name,
+        SchoolClass.class_teacher.first_name,
+        SchoolClass.class_teacher.phone,
+        SchoolClass.class_teacher.email,
+    ).where(SchoolClass.id.is_in(class_ids))
+    teachers = {r["id"]: r for r in rows if r["class_teacher.user_id"] is not None}
+    out: dict[int, Contact] = {}
+    for sid, class_id in classes.items():
+        row = teachers.get(class_id) if class_id is not None else None
+        if row is not None:
+            out[sid] = Contact(
+                row["class_teacher.user_id"],
+                CLASS_TEACHER,
+                sid,
+                _full(row, "class_teacher."),
+                row["class_teacher.phone"],
+                row["class_teacher.email"],
+            )
+    return out
 
 
 async def families_of_school(school_id: int) -> list[Contact]:
@@ -152,21 +209,6 @@ async def families_of_school(school_id: int) -> list[Contact]:
         )
         for r in rows
     ]
-
-
-async def student_names(ids: Iterable[int]) -> dict[int, str]:
-    wanted = list(set(ids))
-    if not wanted:
-        return {}
-    rows = await Student.select(Student.id, Student.first_name, Student.last_name).where(
-        Student.id.is_in(wanted)
-    )
-    return {r["id"]: r["first_name"] for r in rows}
-
-
-async def student_school(student_id: int) -> int | None:
-    row = await Student.select(Student.school).where(Student.id == student_id).first()
-    return None if row is None else row["school"]
 
 
 async def school_info(school_id: int) -> SchoolInfo | None:

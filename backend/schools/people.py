@@ -7,6 +7,7 @@ movement itself is `backend.schools.movement`; personal files `backend.schools.p
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -44,7 +45,9 @@ __all__ = [
     "account_activated",
     "class_on",
     "class_target",
+    "classes_on",
     "delegates_of",
+    "delegates_of_many",
     "guardians_of",
     "issue_codes_for_class",
     "scope_target",
@@ -132,11 +135,22 @@ class DelegateOf:
 
 async def delegates_of(student_id: int, at: datetime | None = None) -> list[DelegateOf]:
     """Trusted adults whose delegation for this pupil is in force now (not revoked, not over)."""
+    return (await delegates_of_many([student_id], at))[student_id]
+
+
+async def delegates_of_many(
+    student_ids: Iterable[int], at: datetime | None = None
+) -> dict[int, list[DelegateOf]]:
+    """`delegates_of` for many pupils in one query."""
+    wanted = list(set(student_ids))
+    out: dict[int, list[DelegateOf]] = {sid: [] for sid in wanted}
+    if not wanted:
+        return out
     now = at or datetime.now(UTC)
     rows = (
         await Delegate.select()
         .where(
-            (Delegate.student == student_id)
+            Delegate.student.is_in(wanted)
             & Delegate.revoked_at.is_null()
             & (Delegate.valid_from <= now)
             & (Delegate.valid_until > now)
@@ -144,16 +158,17 @@ async def delegates_of(student_id: int, at: datetime | None = None) -> list[Dele
         .order_by(Delegate.id)
         .output(load_json=True)
     )
-    return [
-        DelegateOf(
-            r["id"],
-            r["delegate_user_id"],
-            r["full_name"],
-            canonical_parts(r["parts"]),
-            r["valid_until"],
+    for r in rows:
+        out[r["student"]].append(
+            DelegateOf(
+                r["id"],
+                r["delegate_user_id"],
+                r["full_name"],
+                canonical_parts(r["parts"]),
+                r["valid_until"],
+            )
         )
-        for r in rows
-    ]
+    return out
 
 
 async def account_activated(code_id: int, user_id: int, grant_ids: list[int]) -> None:
