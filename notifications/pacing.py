@@ -12,10 +12,13 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-# KEYS[1]: the next free slot (ms). ARGV: now_ms, interval_ms. Returns the slot's wait in ms.
+# KEYS[1]: the next free slot (ms). ARGV: interval_ms. Returns the slot's wait in ms. The time
+# is Redis's own (every worker on every machine agrees on it), read inside the script: one
+# round trip per slot.
 _RESERVE = """
-local now = tonumber(ARGV[1])
-local interval = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local interval = tonumber(ARGV[1])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 local slot = math.max(tat, now)
 local ttl = math.ceil(slot + interval - now + 60000)
@@ -59,8 +62,7 @@ class Pacer:
         if rate.per_second <= 0:
             return 0.0
         interval = 1000.0 / rate.per_second
-        now = await self.now_ms()
-        wait_ms = await self._reserve(keys=[f"{self.prefix}:{rate.key}"], args=[now, interval])
+        wait_ms = await self._reserve(keys=[f"{self.prefix}:{rate.key}"], args=[interval])
         return max(0.0, float(wait_ms) / 1000.0)
 
     async def acquire(self, *rates: Rate) -> None:

@@ -46,6 +46,12 @@ INBOX_CHANNEL = "parta:inbox:{}"
 FOREIGN = (PUSH, TELEGRAM)  # services abroad
 ANNOUNCEMENT = "announcement.created"
 ENQUEUE_CHUNK = 500
+SENDS_IN_FLIGHT = 64
+# Deliveries due now go to the queue in jobs of this many (sent concurrently by one worker).
+DELIVER_BATCH = 20
+# Seconds a running job may go untouched before the sweep takes its worker for dead (the
+# worker touches its jobs every third of it: notifications.worker._alive).
+JOB_HEARTBEAT = 10
 NOTIFICATION_COLUMNS = (
     "event_id",
     "user_id",
@@ -101,6 +107,9 @@ class Pipeline:
         self.channels = channels
         self.clock = clock
         self.pacer = Pacer(redis)
+        # Sends in flight in this process: a worker runs many jobs of many deliveries each,
+        # and past a few dozen concurrent sends more only adds contention.
+        self.sending = asyncio.Semaphore(SENDS_IN_FLIGHT)
         self._policies: dict[int, tuple[float, SchoolPolicy, str]] = {}
 
     # ---- helpers -----------------------------------------------------------------------------
@@ -136,6 +145,7 @@ class Pipeline:
             scheduled=scheduled,
             timeout=120,
             retries=5,  # a worker killed mid-job: the sweep runs it again
+            heartbeat=JOB_HEARTBEAT,
             retry_delay=1.0,
             retry_backoff=30,
             ttl=24 * 3600,
@@ -246,9 +256,10 @@ class Pipeline:
     async def fanout_many(self, event_ids: list[int]) -> int:
         """Notifications and deliveries for several events together, set-based: the events,
         pupils, recipients, consents, accounts and preferences in a handful of queries, the
-        notifications and deliveries in bulk inserts, the delivery jobs enqueued concurrently.
-        Returns how many jobs it queued."""
+        notifications and deliveries in bulk inserts, the deliveries due now in jobs of
+        `DELIVER_BATCH`, enqueued concurrently. Returns how many deliveries it queued."""
         jobs: list[Job] = []
+        count = 0  # deliveries queued (and replays)
         work: list[tuple[dict[str, Any], Kind]] = []
         for event in await events.load_many(event_ids):
             payload = event["payload"] = _json(event["payload"]) or {}
@@ -256,6 +267,7 @@ class Pipeline:
                 delivery_id = int(payload.get("delivery_id") or 0)
                 if delivery_id:
                     jobs.append(self.delivery_job(delivery_id, 1000 + event["id"], None))
+                    count += 1
                 continue
             kind = kind_of(event["kind"])
             if kind is None:
@@ -361,15 +373,32 @@ class Pipeline:
                     for channel, status, at, meta in plan
                 ]
                 await insert_rows(Delivery, DELIVERY_COLUMNS, delivery_rows)
-            queued = await Delivery.select(
-                Delivery.id,
-                Delivery.status,
-                Delivery.scheduled_for,
-                Delivery.user_id,
-                Delivery.channel,
-                Delivery.meta,
-            ).where(Delivery.event_id.is_in(done) & Delivery.status.is_in(list(PENDING)))
+            queued = (
+                await Delivery.select(
+                    Delivery.id,
+                    Delivery.status,
+                    Delivery.scheduled_for,
+                    Delivery.user_id,
+                    Delivery.channel,
+                    Delivery.meta,
+                )
+                .where(Delivery.event_id.is_in(done) & Delivery.status.is_in(list(PENDING)))
+                .order_by(Delivery.id)
+            )
+            count += len(queued)
+            now_ids = [
+                r["id"] for r in queued if r["status"] == "queued" and r["scheduled_for"] is None
+            ]
+            for start in range(0, len(now_ids), DELIVER_BATCH):
+                batch = now_ids[start : start + DELIVER_BATCH]
+                jobs.append(
+                    self.job(
+                        "deliver_many", f"deliver:{batch[0]}-{batch[-1]}:0", delivery_ids=batch
+                    )
+                )
             for row in queued:
+                if row["status"] == "queued" and row["scheduled_for"] is None:
+                    continue
                 if row["status"] == "digest":
                     meta = _json(row["meta"]) or {}
                     jobs.append(
@@ -394,7 +423,7 @@ class Pipeline:
                             json.dumps({"id": notification_id, "kind": kinds[event_id]}),
                         )
                 await pipe.execute()
-        return len(jobs)
+        return count
 
     def plan(
         self,
@@ -456,6 +485,31 @@ class Pipeline:
             return tuple(str(r["chat_id"]) for r in rows)
         value = meta.get("email" if channel == EMAIL else "phone")
         return (value,) if value else ()
+
+    async def addresses_many(
+        self, wanted: set[tuple[int, str]]
+    ) -> dict[tuple[int, str], tuple[str, ...]]:
+        """Push tokens and Telegram chats of many people: one query per channel (the same
+        choice as `addresses`: every active token, the latest linked chat)."""
+        out: dict[tuple[int, str], tuple[str, ...]] = {}
+        push = list({u for u, c in wanted if c == PUSH})
+        if push:
+            rows = await DeviceToken.select(DeviceToken.user_id, DeviceToken.token).where(
+                DeviceToken.user_id.is_in(push) & DeviceToken.is_active.eq(True)
+            )
+            for r in rows:
+                key = (r["user_id"], PUSH)
+                out[key] = (*out.get(key, ()), r["token"])
+        telegram = list({u for u, c in wanted if c == TELEGRAM})
+        if telegram:
+            rows = (
+                await TelegramChat.select(TelegramChat.user_id, TelegramChat.chat_id)
+                .where(TelegramChat.user_id.is_in(telegram) & TelegramChat.unlinked_at.is_null())
+                .order_by(TelegramChat.id, ascending=False)
+            )
+            for r in rows:
+                out.setdefault((r["user_id"], TELEGRAM), (str(r["chat_id"]),))
+        return out
 
     def outgoing(
         self,
@@ -521,15 +575,50 @@ class Pipeline:
         )
 
     async def deliver(self, delivery_id: int) -> str:
-        row = await Delivery.select().where(Delivery.id == delivery_id).first()
-        if row is None or row["status"] not in ("queued", "waiting", "sending"):
-            return "nothing to do"
+        return (await self.deliver_many([delivery_id]))[0]
+
+    async def deliver_many(self, delivery_ids: list[int]) -> list[str]:
+        """Send several deliveries at once: their rows, notifications and addresses in three
+        queries, the sends concurrent (each still waits for its own pacing slot). Each
+        delivery keeps its own status, so a job run again skips what was sent. If one of them
+        fails unexpectedly the job fails after the others are done, and its retry redoes
+        only the unfinished ones."""
+        rows = {r["id"]: r for r in await Delivery.select().where(Delivery.id.is_in(delivery_ids))}
+        live = [r for r in rows.values() if r["status"] in ("queued", "waiting", "sending")]
+        note_ids = list({r["notification_id"] for r in live})
+        notes = (
+            {n["id"]: n for n in await Notification.select().where(Notification.id.is_in(note_ids))}
+            if note_ids
+            else {}
+        )
+        addresses = await self.addresses_many(
+            {(r["user_id"], r["channel"]) for r in live if r["channel"] in (PUSH, TELEGRAM)}
+        )
+
+        async def one(delivery_id: int) -> str:
+            row = rows.get(delivery_id)
+            if row is None or row["status"] not in ("queued", "waiting", "sending"):
+                return "nothing to do"
+            return await self._deliver_row(row, notes.get(row["notification_id"]), addresses)
+
+        results = await asyncio.gather(*(one(i) for i in delivery_ids), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [str(r) for r in results]
+
+    async def _deliver_row(
+        self,
+        row: dict[str, Any],
+        note: dict[str, Any] | None,
+        known: dict[tuple[int, str], tuple[str, ...]],
+    ) -> str:
+        delivery_id = row["id"]
         now = self.clock()
         if row["scheduled_for"] is not None and row["scheduled_for"] > now + timedelta(seconds=1):
             await self.enqueue_delivery(delivery_id, row["attempts"], row["scheduled_for"])
             return "not yet"
         meta = _json(row["meta"]) or {}
-        note = await Notification.select().where(Notification.id == row["notification_id"]).first()
         if note is None:
             return "no notification"
         channel = self.channels.get(row["channel"])
@@ -537,7 +626,10 @@ class Pipeline:
             await self._set(delivery_id, status="skipped", reason="channel_unavailable")
             await self.fallback(row, meta)
             return "skipped"
-        addresses = await self.addresses(row["user_id"], row["channel"], meta)
+        if row["channel"] in (PUSH, TELEGRAM):
+            addresses = known.get((row["user_id"], row["channel"]), ())
+        else:
+            addresses = await self.addresses(row["user_id"], row["channel"], meta)
         if not addresses:
             await self._set(delivery_id, status="skipped", reason="no_address")
             await self.fallback(row, meta)
@@ -550,7 +642,8 @@ class Pipeline:
             delivery_id, status="sending", attempts=attempts, address=addresses[0][:300]
         )
         try:
-            sent = await channel.send(message)
+            async with self.sending:
+                sent = await channel.send(message)
         except TemporaryFailure as exc:
             return await self._temporary(row, meta, attempts, exc, rates)
         except PermanentFailure as exc:

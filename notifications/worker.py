@@ -12,19 +12,20 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
-from saq import Worker
+from saq import Job, Status, Worker
 from saq.queue.redis import RedisQueue
 
 from backend.core import db
 from backend.core.redis import make_redis
 from backend.settings import Settings
 from notifications.channels.base import Channel
-from notifications.pipeline import Pipeline, utcnow
+from notifications.pipeline import JOB_HEARTBEAT, Pipeline, utcnow
 
 log = logging.getLogger("parta.notify.worker")
 
@@ -82,25 +83,137 @@ def build_channels(settings: Settings, pipeline_ref: list[Pipeline]) -> dict[str
     return channels
 
 
+# A job whose worker stops touching it for this long is taken for dead: the sweep (every few
+# seconds) gives it to another worker. Running jobs are touched every third of it.
+HEARTBEAT = JOB_HEARTBEAT
+
+
+# SAQ's own sweep script: under its lock, every job of the active list with its stored state.
+_TAKEN_JOBS = """
+local id_jobs = {}
+if redis.call('EXISTS', KEYS[1]) == 0 then
+    redis.call('SETEX', KEYS[1], ARGV[1], 1)
+    for i, v in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+        id_jobs[i] = {v, redis.call('GET', v)}
+    end
+end
+return id_jobs
+"""
+
+
+class NotifyQueue(RedisQueue):
+    """SAQ's Redis queue, with a sweep that hands on only jobs whose worker is gone.
+
+    SAQ's own sweep has two habits that cost deliveries under load. It takes any job in the
+    active list that is not yet marked active for abandoned, but a worker marks a job active
+    only a moment after taking it, and under load that moment is long enough for the sweep to
+    run it a second time elsewhere (a duplicate send). And it asks each stuck job to abort and
+    waits up to 5 s for its worker to confirm, one job after the other; a worker killed with
+    SIGKILL never confirms, so the dozens of jobs it held would come back over minutes.
+
+    Here a job taken but not marked active is handed on only when this worker saw it so in an
+    earlier sweep at least `HEARTBEAT` seconds before; an active job when its worker stopped
+    touching it (`_alive`) for `HEARTBEAT` seconds or it ran past its timeout; and the wait for
+    the abort is short, since a live worker does not let its jobs look stuck."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._seen_taken: dict[bytes, float] = {}
+        self._sweep_script: Any = None
+
+    async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
+        if self._sweep_script is None:
+            self._sweep_script = self.redis.register_script(_TAKEN_JOBS)
+        id_jobs = await self._sweep_script(
+            keys=[self._sweep, self._active], args=[lock], client=self.redis
+        )
+        now = time.monotonic()
+        swept: list[bytes] = []
+        present: set[bytes] = set()
+        for job_id, job_bytes in id_jobs:
+            present.add(job_id)
+            job = self.deserialize(job_bytes)
+            if job is None:
+                swept.append(job_id)
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    await (
+                        pipe.lrem(self._active, 0, job_id).zrem(self._incomplete, job_id).execute()
+                    )
+                continue
+            if job.status == Status.ACTIVE or job.status == Status.ABORTING:
+                if not job.stuck:
+                    continue
+            else:
+                first = self._seen_taken.setdefault(job_id, now)
+                if now - first < HEARTBEAT:
+                    continue
+            log.warning("handing on a job whose worker is gone: %s", job.key)
+            swept.append(job_id)
+            await self.abort(job, error=self.swept_error_message)
+            with contextlib.suppress(TimeoutError, RuntimeError):
+                await job.refresh(0.1)
+            if job.retryable:
+                await self.retry(job, error=self.swept_error_message)
+            else:
+                await self.finish(job, Status.ABORTED, error=self.swept_error_message)
+        self._seen_taken = {k: v for k, v in self._seen_taken.items() if k in present}
+        return [job_id.decode("utf-8") for job_id in swept]
+
+
+@contextlib.asynccontextmanager
+async def _alive(ctx: dict[str, Any]) -> AsyncIterator[None]:
+    """Touch the running job now and then, so the sweep knows its worker lives."""
+    job: Job | None = ctx.get("job")
+
+    async def touch(job: Job) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT / 3)
+            with contextlib.suppress(Exception):
+                await job.update()
+
+    task = asyncio.create_task(touch(job)) if job is not None and job.heartbeat else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
 async def _fanout(
     ctx: dict[str, Any], *, event_ids: list[int] | None = None, event_id: int | None = None
 ) -> int:
     # `event_id`: a job of one event, as relays before batching enqueued them.
     pipeline: Pipeline = ctx["pipeline"]
-    return await pipeline.fanout_many(list(event_ids or ()) + ([event_id] if event_id else []))
+    async with _alive(ctx):
+        return await pipeline.fanout_many(list(event_ids or ()) + ([event_id] if event_id else []))
 
 
 async def _deliver(ctx: dict[str, Any], *, delivery_id: int) -> str:
     pipeline: Pipeline = ctx["pipeline"]
-    return await pipeline.deliver(delivery_id)
+    async with _alive(ctx):
+        return await pipeline.deliver(delivery_id)
+
+
+async def _deliver_many(ctx: dict[str, Any], *, delivery_ids: list[int]) -> list[str]:
+    pipeline: Pipeline = ctx["pipeline"]
+    async with _alive(ctx):
+        return await pipeline.deliver_many(delivery_ids)
 
 
 async def _digest(ctx: dict[str, Any], *, user_id: int, channel: str) -> str:
     pipeline: Pipeline = ctx["pipeline"]
-    return await pipeline.digest(user_id, channel)
+    async with _alive(ctx):
+        return await pipeline.digest(user_id, channel)
 
 
-FUNCTIONS: list[Any] = [("fanout", _fanout), ("deliver", _deliver), ("digest", _digest)]
+FUNCTIONS: list[Any] = [
+    ("fanout", _fanout),
+    ("deliver", _deliver),
+    ("deliver_many", _deliver_many),
+    ("digest", _digest),
+]
 
 
 class NotifyWorker:
@@ -118,7 +231,7 @@ class NotifyWorker:
     ) -> None:
         self.settings = settings
         self.redis = redis
-        self.queue = RedisQueue(redis, name=settings.notify_queue)
+        self.queue = NotifyQueue(redis, name=settings.notify_queue)
         if type(redis).__module__.startswith("fakeredis"):
             # The in-process Redis of the embedded mode has no INFO command, which SAQ asks
             # only to learn the server's version, and its BLMOVE returns at once instead of
@@ -188,7 +301,8 @@ async def run_worker(settings: Settings) -> None:
     engine = db.make_engine(settings)
     db.bind_engine(engine)
     await db.open_engine(engine, settings)
-    redis = make_redis(settings)
+    # SAQ's waiting dequeuers hold one connection each; the jobs share the rest.
+    redis = make_redis(settings, connections=settings.notify_concurrency + 100)
     worker = NotifyWorker(settings, redis)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
