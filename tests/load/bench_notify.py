@@ -1,0 +1,473 @@
+"""Benchmark: notifications from the outbox to the stand-ins (run by hand, not by pytest).
+
+Starts the stand-ins of FCM, Telegram, SMS and e-mail (`notifications.standins`) in this
+process, `parta worker` processes against a PostgreSQL database of its own (created and
+dropped here) and a Redis database of its own (flushed before and after), arranges families
+with a push token and a Telegram chat each, and measures:
+
+  (a) marks: `--rate` marks a second for `--seconds`, each committed to the outbox the way
+      the journal does it (one transaction per save); latency from the commit to the push
+      arriving at the FCM stand-in (p50/p95/p99), and marks whose push was lost or arrived
+      more than once (counted from what the stand-in received);
+  (b) announcement: one school-wide announcement to `--families` families: time from the
+      commit until all its deliveries are queued (the fan-out job's end), and until the
+      last push arrived;
+  (c) Telegram pacing: an announcement to `--telegram-chats` families who chose Telegram,
+      with the stand-in enforcing Telegram's limit (30 a second per bot): the rate achieved
+      as a share of the configured limit, and the number of 429 answers.
+
+`--kill N` SIGKILLs one worker process N times during (a), evenly spaced, and starts a new
+one each time; the lost/duplicated counts then say what the kills cost.
+
+    uv run python tests/load/bench_notify.py                     # full run: 200/s for 60 s
+    uv run python tests/load/bench_notify.py --seconds 10 --rate 50 --families 300
+    uv run python tests/load/bench_notify.py --only a --kill 10  # fault run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from pydantic import SecretStr
+from redis.asyncio import Redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from backend.core import db
+from backend.events.services import emit
+from backend.messaging.tables import Delivery, Notification
+from backend.schools.tables import Municipality, Region, School
+from backend.settings import Settings
+from notifications.standins.suite import StandIns
+
+POSTGRES_URL = os.environ.get(
+    "PARTA_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("PARTA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+QUEUE = "parta-bench-notify"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+# ---- the world --------------------------------------------------------------------------------
+
+
+async def make_school(region: int, n: int) -> int:
+    municipality = Municipality(region=region, name=f"Город {n}")
+    await municipality.save()
+    school = School(
+        municipality=municipality.id,
+        full_name=f"Школа {n}",
+        short_name=f"Школа {n}",
+        created_at=datetime.now(UTC),
+    )
+    await school.save()
+    return int(school.id)
+
+
+async def make_families(
+    conn: asyncpg.Connection, school_id: int, first: int, count: int, channel: str
+) -> list[int]:
+    """`count` families (pupil, legal representative with an account, a push token and a
+    Telegram chat, a preference for `channel`) with ids from `first`, by COPY. Returns the
+    pupils' ids."""
+    now = datetime.now(UTC)
+    ids = list(range(first, first + count))
+    await conn.copy_records_to_table(
+        "account_user",
+        columns=[
+            "id",
+            "phone",
+            "password_hash",
+            "display_name",
+            "is_active",
+            "locale",
+            "created_at",
+        ],
+        records=[(i, f"+79{i:09d}", "-", f"Родитель {i}", True, "ru", now) for i in ids],
+    )
+    await conn.copy_records_to_table(
+        "student",
+        columns=["id", "school", "last_name", "first_name", "archived"],
+        records=[(i, school_id, "Иванов", f"Пётр{i}", False) for i in ids],
+    )
+    await conn.copy_records_to_table(
+        "guardian",
+        columns=["id", "last_name", "first_name", "phone", "user_id"],
+        records=[(i, "Иванова", "Анна", f"+79{i:09d}", i) for i in ids],
+    )
+    await conn.copy_records_to_table(
+        "student_guardian",
+        columns=["student", "guardian", "relation", "is_legal_representative"],
+        records=[(i, i, "mother", True) for i in ids],
+    )
+    await conn.copy_records_to_table(
+        "device_token",
+        columns=[
+            "user_id",
+            "token",
+            "platform",
+            "is_active",
+            "created_at",
+            "last_seen_at",
+            "disabled_reason",
+        ],
+        records=[(i, f"bench-token-{i}", "android", True, now, now, "") for i in ids],
+    )
+    await conn.copy_records_to_table(
+        "telegram_chat",
+        columns=["user_id", "chat_id", "linked_at", "unlinked_reason"],
+        records=[(i, 500_000 + i, now, "") for i in ids],
+    )
+    await conn.copy_records_to_table(
+        "notification_preference",
+        columns=["user_id", "kind", "student_id", "channels", "muted", "updated_at"],
+        records=[(i, "*", 0, json.dumps([channel]), False, now) for i in ids],
+    )
+    return ids
+
+
+async def fix_sequences(conn: asyncpg.Connection) -> None:
+    for table in ("account_user", "student", "guardian"):
+        await conn.execute(
+            f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
+            f'(SELECT max(id) FROM "{table}"))'
+        )
+
+
+# ---- workers ----------------------------------------------------------------------------------
+
+
+class Workers:
+    """`parta worker` processes, started, killed with SIGKILL and stopped by this script."""
+
+    def __init__(self, env: dict[str, str], count: int, log_dir: Path) -> None:
+        self.env, self.count, self.log_dir = env, count, log_dir
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.started = 0
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        self.started += 1
+        log = (self.log_dir / f"worker-{self.started}.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", "worker"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def start(self) -> None:
+        for _ in range(self.count):
+            self.spawn()
+
+    def kill_one(self, n: int) -> None:
+        """SIGKILL the n-th live worker (round robin) and start a new one in its place."""
+        live = [p for p in self.procs if p.poll() is None]
+        victim = live[n % len(live)]
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+        self.spawn()
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+async def wait_ready(standins: StandIns, probe_student: int, school_id: int) -> None:
+    """Send one mark through and wait for its push: the workers are up and warm."""
+    before = len(standins.fcm.received.items)
+    async with db.transaction():
+        await emit(
+            "mark.created",
+            {"student_id": probe_student, "subject": "Математика", "value": "5"},
+            school_id=school_id,
+            student_id=probe_student,
+        )
+    deadline = time.monotonic() + 90
+    while len(standins.fcm.received.items) == before:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the workers did not deliver a probe within 90 s")
+        await asyncio.sleep(0.1)
+
+
+# ---- scenarios --------------------------------------------------------------------------------
+
+
+async def marks(
+    standins: StandIns,
+    workers: Workers,
+    school_id: int,
+    students: list[int],
+    rate: float,
+    seconds: float,
+    kills: int,
+) -> None:
+    total = int(rate * seconds)
+    print(
+        f"\n(a) marks: {rate:g}/s for {seconds:g} s = {total} marks, "
+        f"{len(workers.procs)} worker processes, {kills} SIGKILL(s)",
+        flush=True,
+    )
+    saved: dict[int, float] = {}
+    fcm = standins.fcm.received
+    first_push = len(fcm.items)
+    kill_at = [seconds * (k + 1) / (kills + 1) for k in range(kills)]
+    started = time.monotonic()
+    sent = 0
+    lag = 0.0
+    while sent < total:
+        elapsed = time.monotonic() - started
+        if kill_at and elapsed >= kill_at[0]:
+            kill_at.pop(0)
+            workers.kill_one(kills - len(kill_at))
+        due = min(total, int(elapsed * rate) + 1)
+        while sent < due:
+            student = students[sent % len(students)]
+            async with db.transaction():
+                event_id = await emit(
+                    "mark.created",
+                    {
+                        "student_id": student,
+                        "subject": "Математика",
+                        "value": "5",
+                        "date": "2026-11-20",
+                        "work_kind": "answer",
+                    },
+                    school_id=school_id,
+                    student_id=student,
+                )
+            saved[event_id] = time.time()
+            sent += 1
+        lag = max(lag, elapsed - sent / rate)
+        await asyncio.sleep(max(0.0, started + sent / rate - time.monotonic()))
+    achieved = total / (time.monotonic() - started)
+    print(
+        f"    emitted {total} in {time.monotonic() - started:.1f} s "
+        f"({achieved:.0f}/s; the emitter fell behind by up to {lag:.2f} s)",
+        flush=True,
+    )
+    # Wait for the stragglers: every mark's push, or 60 s (a killed worker's jobs come back
+    # after the heartbeat, ~10-15 s).
+    await wait_count(fcm.items, first_push, total, 60)
+    await asyncio.sleep(2)  # late duplicates, if any
+    rows = await Notification.select(Notification.id, Notification.event_id).where(
+        (Notification.event_id >= min(saved)) & (Notification.event_id <= max(saved))
+    )
+    event_of = {r["id"]: r["event_id"] for r in rows}
+    arrivals: dict[int, list[float]] = {}
+    for item in fcm.items[first_push:]:
+        note = int(item["data"].get("notification_id") or 0)
+        event_id = event_of.get(note)
+        if event_id in saved:
+            arrivals.setdefault(event_id, []).append(item["at"])
+    latencies = [min(times) - saved[e] for e, times in arrivals.items()]
+    lost = total - len(arrivals)
+    duplicated = sum(len(times) - 1 for times in arrivals.values())
+    if latencies:
+        print(
+            f"    mark saved -> push at the FCM stand-in: p50 {statistics.median(latencies):.3f} s"
+            f"  p95 {pct(latencies, 95):.3f} s  p99 {pct(latencies, 99):.3f} s"
+            f"  max {max(latencies):.3f} s",
+        )
+    print(
+        f"    pushes: {len(arrivals)} marks reached, lost {lost}, duplicated {duplicated}"
+        f" (extra pushes of a mark already pushed)",
+        flush=True,
+    )
+
+
+async def announcement(
+    standins: StandIns, queue_redis: Redis, school_id: int, families: int, label: str
+) -> tuple[float, float]:
+    """Emit one announcement; seconds until its deliveries are all queued (the fan-out job's
+    end, read from the queue) and until the last message arrived."""
+    from saq.queue.redis import RedisQueue
+
+    queue = RedisQueue(queue_redis, name=QUEUE)
+    async with db.transaction():
+        event_id = await emit(
+            "announcement.created",
+            {"school_id": school_id, "title": "Собрание", "text": "Родительское собрание в 18:00."},
+            school_id=school_id,
+        )
+    committed = time.time()
+    key = f"fanout:{event_id}:{event_id}"
+    deadline = time.monotonic() + 120
+    while True:
+        job = await queue.job(key)
+        if job is not None and job.completed:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{label}: the fan-out did not finish in 120 s")
+        await asyncio.sleep(0.02)
+    queued = job.completed / 1000 - committed
+    count = await Delivery.count().where(Delivery.event_id == event_id)
+    assert count == families, (count, families)
+    print(
+        f"    {families} deliveries queued {queued:.2f} s after the commit "
+        f"(fan-out job ran {(job.completed - job.started) / 1000:.2f} s)",
+        flush=True,
+    )
+    return queued, committed
+
+
+async def wait_count(items: list[dict[str, Any]], start: int, count: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while len(items) - start < count and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)  # the stand-in fills `items` from another thread
+
+
+# ---- main -------------------------------------------------------------------------------------
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--families", type=int, default=2000)
+    parser.add_argument("--telegram-chats", type=int, default=600)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--kill", type=int, default=0, help="SIGKILL a worker N times in (a)")
+    parser.add_argument("--only", default="abc", help="which scenarios: any of a, b, c")
+    args = parser.parse_args()
+
+    database = f"parta_bench_notify_{secrets.token_hex(3)}"
+    admin = await asyncpg.connect(POSTGRES_URL)
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    await admin.close()
+    url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + database
+    redis = Redis.from_url(REDIS_URL)
+    await redis.flushdb()
+    work = Path(tempfile.mkdtemp(prefix="bench-notify-"))
+    standins = StandIns(work / "standins", telegram_enforce=True)
+    standins.start_in_thread()
+    base = Settings(environment="test", database_url=url, redis_url=REDIS_URL)
+    pointed = standins.settings(base)
+    settings = Settings.model_validate(
+        {**{n: getattr(base, n) for n in Settings.model_fields}, **pointed, "notify_queue": QUEUE}
+    )
+    engine = db.make_engine(settings)
+    db.bind_engine(engine)
+    workers: Workers | None = None
+    try:
+        await db.create_tables(engine)
+        await db.open_engine(engine, settings)
+        region = Region(name="Регион", code="99")
+        await region.save()
+        push_school = await make_school(region.id, 1)
+        telegram_school = await make_school(region.id, 2)
+        conn = await asyncpg.connect(url)
+        started = time.perf_counter()
+        students = await make_families(conn, push_school, 1, args.families, "push")
+        await make_families(conn, telegram_school, 1_000_001, args.telegram_chats, "telegram")
+        await fix_sequences(conn)
+        await conn.execute("ANALYZE")
+        await conn.close()
+        print(
+            f"arranged {args.families} + {args.telegram_chats} families in "
+            f"{time.perf_counter() - started:.1f} s; database {database}, Redis {REDIS_URL}"
+        )
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PARTA_")}
+        for name, value in {
+            **pointed,
+            "database_url": url,
+            "redis_url": REDIS_URL,
+            "notify_queue": QUEUE,
+            "log_level": "WARNING",
+            "environment": "production",
+            "secret_key": SecretStr(secrets.token_urlsafe(32)),
+        }.items():
+            plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+            env[f"PARTA_{name.upper()}"] = str(plain)
+        workers = Workers(env, args.workers, work)
+        workers.start()
+        await wait_ready(standins, students[0], push_school)
+        print(
+            f"{args.workers} `parta worker` processes ready; load average {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
+
+        if "a" in args.only:
+            await marks(
+                standins, workers, push_school, students, args.rate, args.seconds, args.kill
+            )
+        if "b" in args.only:
+            print(f"\n(b) announcement to the {args.families} families of one school", flush=True)
+            fcm = standins.fcm.received
+            start = len(fcm.items)
+            _, committed = await announcement(standins, redis, push_school, args.families, "b")
+            await wait_count(fcm.items, start, args.families, 120)
+            last = max(i["at"] for i in fcm.items[start:]) if len(fcm.items) > start else 0
+            print(
+                f"    {len(fcm.items) - start} pushes arrived, the last "
+                f"{last - committed:.2f} s after the commit "
+                f"(FCM pacing {settings.notify_fcm_rate:g}/s)",
+                flush=True,
+            )
+        if "c" in args.only:
+            chats = args.telegram_chats
+            print(
+                f"\n(c) Telegram: an announcement to {chats} chats, the stand-in enforcing "
+                f"{standins.telegram.bot_window.limit:g}/s per bot",
+                flush=True,
+            )
+            tg = standins.telegram
+            start, too_many = len(tg.received.items), tg.too_many
+            await announcement(standins, redis, telegram_school, chats, "c")
+            await wait_count(tg.received.items, start, chats, chats / 10 + 60)
+            got = tg.received.items[start:]
+            times = sorted(i["at"] for i in got)
+            rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
+            limit = settings.notify_telegram_rate
+            print(
+                f"    {len(got)} of {chats} messages in {times[-1] - times[0]:.1f} s: "
+                f"{rate:.2f}/s = {rate / limit * 100:.1f}% of the configured {limit:g}/s; "
+                f"429 answers: {tg.too_many - too_many}",
+                flush=True,
+            )
+        print(f"\nload average at the end: {os.getloadavg()}")
+    finally:
+        if workers is not None:
+            workers.stop()
+        with contextlib.suppress(Exception):
+            await db.close_engine(engine)
+        standins.stop_thread()
+        await redis.flushdb()
+        await redis.aclose()
+        admin = await asyncpg.connect(POSTGRES_URL)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
