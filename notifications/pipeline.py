@@ -48,10 +48,10 @@ ANNOUNCEMENT = "announcement.created"
 ENQUEUE_CHUNK = 500
 SENDS_IN_FLIGHT = 64
 # Deliveries due now go to the queue in jobs of this many (sent concurrently by one worker).
-DELIVER_BATCH = 20
+DELIVER_BATCH = 10
 # Seconds a running job may go untouched before the sweep takes its worker for dead (the
 # worker touches its jobs every third of it: notifications.worker._alive).
-JOB_HEARTBEAT = 10
+JOB_HEARTBEAT = 6
 NOTIFICATION_COLUMNS = (
     "event_id",
     "user_id",
@@ -595,11 +595,35 @@ class Pipeline:
             {(r["user_id"], r["channel"]) for r in live if r["channel"] in (PUSH, TELEGRAM)}
         )
 
+        # The ones that will be sent now are marked "sending" in one statement (a delivery
+        # found "sending" by a later run may have reached the provider: it is sent again).
+        due = self.clock() + timedelta(seconds=1)
+        ready = [
+            r["id"]
+            for r in live
+            if (r["scheduled_for"] is None or r["scheduled_for"] <= due)
+            and r["notification_id"] in notes
+            and r["channel"] in self.channels
+            and (
+                r["channel"] not in (PUSH, TELEGRAM) or addresses.get((r["user_id"], r["channel"]))
+            )
+        ]
+        if ready:
+            await Delivery.update(
+                {
+                    Delivery.status: "sending",
+                    Delivery.attempts: Delivery.attempts + 1,
+                    Delivery.updated_at: utcnow(),
+                }
+            ).where(Delivery.id.is_in(ready))
+        marked = set(ready)
+
         async def one(delivery_id: int) -> str:
             row = rows.get(delivery_id)
             if row is None or row["status"] not in ("queued", "waiting", "sending"):
                 return "nothing to do"
-            return await self._deliver_row(row, notes.get(row["notification_id"]), addresses)
+            note = notes.get(row["notification_id"])
+            return await self._deliver_row(row, note, addresses, delivery_id in marked)
 
         results = await asyncio.gather(*(one(i) for i in delivery_ids), return_exceptions=True)
         for result in results:
@@ -607,12 +631,21 @@ class Pipeline:
                 raise result
         return [str(r) for r in results]
 
+    @staticmethod
+    def _reachable(row: dict[str, Any], known: dict[tuple[int, str], tuple[str, ...]]) -> bool:
+        if row["channel"] in (PUSH, TELEGRAM):
+            return bool(known.get((row["user_id"], row["channel"])))
+        meta = _json(row["meta"]) or {}
+        return bool(meta.get("email" if row["channel"] == EMAIL else "phone"))
+
     async def _deliver_row(
         self,
         row: dict[str, Any],
         note: dict[str, Any] | None,
         known: dict[tuple[int, str], tuple[str, ...]],
+        marked: bool = False,
     ) -> str:
+        """One delivery; `marked`: already counted as an attempt and marked "sending"."""
         delivery_id = row["id"]
         now = self.clock()
         if row["scheduled_for"] is not None and row["scheduled_for"] > now + timedelta(seconds=1):
@@ -638,9 +671,8 @@ class Pipeline:
         rates = self.rates(row["channel"], addresses)
         await self.pacer.acquire(*rates)
         attempts = row["attempts"] + 1
-        await self._set(
-            delivery_id, status="sending", attempts=attempts, address=addresses[0][:300]
-        )
+        if not marked:
+            await self._set(delivery_id, status="sending", attempts=attempts)
         try:
             async with self.sending:
                 sent = await channel.send(message)
@@ -648,17 +680,22 @@ class Pipeline:
             return await self._temporary(row, meta, attempts, exc, rates)
         except PermanentFailure as exc:
             await self._switch_off(row["user_id"], row["channel"], exc.gone)
-            await self._set(delivery_id, status="failed", reason=exc.reason[:300])
+            await self._set(
+                delivery_id, status="failed", reason=exc.reason[:300], address=addresses[0][:300]
+            )
             await self.fallback(row, meta)
             return "failed"
-        await self._sent(row, note, sent)
+        await self._sent(row, note, sent, addresses[0])
         return "sent"
 
-    async def _sent(self, row: dict[str, Any], note: dict[str, Any], sent: Sent) -> None:
+    async def _sent(
+        self, row: dict[str, Any], note: dict[str, Any], sent: Sent, address: str
+    ) -> None:
         await self._switch_off(row["user_id"], row["channel"], sent.gone)
         await self._set(
             row["id"],
             status="sent",
+            address=address[:300],
             provider_id=sent.provider_id[:200],
             parts=sent.parts,
             sent_at=utcnow(),

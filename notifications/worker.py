@@ -111,15 +111,17 @@ class NotifyQueue(RedisQueue):
     waits up to 5 s for its worker to confirm, one job after the other; a worker killed with
     SIGKILL never confirms, so the dozens of jobs it held would come back over minutes.
 
-    Here a job taken but not marked active is handed on only when this worker saw it so in an
-    earlier sweep at least `HEARTBEAT` seconds before; an active job when its worker stopped
+    Here a job taken but not marked active is handed on only when a sweep saw it so at least
+    `HEARTBEAT` seconds before; an active job when its worker stopped
     touching it (`_alive`) for `HEARTBEAT` seconds or it ran past its timeout; and the wait for
     the abort is short, since a live worker does not let its jobs look stuck."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._seen_taken: dict[bytes, float] = {}
         self._sweep_script: Any = None
+        # When a sweep first saw each job taken but not marked active (job id -> ms), shared
+        # by the workers: whichever holds the sweep lock next can tell how long it has been.
+        self._taken_since = self.namespace("taken_since")
 
     async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
         if self._sweep_script is None:
@@ -127,7 +129,11 @@ class NotifyQueue(RedisQueue):
         id_jobs = await self._sweep_script(
             keys=[self._sweep, self._active], args=[lock], client=self.redis
         )
-        now = time.monotonic()
+        if not id_jobs:
+            await self.redis.delete(self._taken_since)
+            return []
+        now = time.time() * 1000
+        seen = {k: float(v) for k, v in (await self.redis.hgetall(self._taken_since)).items()}
         swept: list[bytes] = []
         present: set[bytes] = set()
         for job_id, job_bytes in id_jobs:
@@ -136,27 +142,31 @@ class NotifyQueue(RedisQueue):
             if job is None:
                 swept.append(job_id)
                 async with self.redis.pipeline(transaction=True) as pipe:
-                    await (
-                        pipe.lrem(self._active, 0, job_id).zrem(self._incomplete, job_id).execute()
-                    )
+                    pipe.lrem(self._active, 0, job_id).zrem(self._incomplete, job_id)
+                    await pipe.execute()
                 continue
-            if job.status == Status.ACTIVE or job.status == Status.ABORTING:
+            if job.status in (Status.ACTIVE, Status.ABORTING):
                 if not job.stuck:
                     continue
-            else:
-                first = self._seen_taken.setdefault(job_id, now)
-                if now - first < HEARTBEAT:
-                    continue
+            elif job_id not in seen:
+                await self.redis.hset(self._taken_since, job_id, now)
+                continue
+            elif now - seen[job_id] < HEARTBEAT * 1000:
+                continue
             log.warning("handing on a job whose worker is gone: %s", job.key)
             swept.append(job_id)
             await self.abort(job, error=self.swept_error_message)
             with contextlib.suppress(TimeoutError, RuntimeError):
                 await job.refresh(0.1)
             if job.retryable:
+                # At once: the job did nothing wrong, its worker died.
+                job.retry_delay, job.retry_backoff = 0.0, False
                 await self.retry(job, error=self.swept_error_message)
             else:
                 await self.finish(job, Status.ABORTED, error=self.swept_error_message)
-        self._seen_taken = {k: v for k, v in self._seen_taken.items() if k in present}
+        gone = [k for k in seen if k not in present or k in swept]
+        if gone:
+            await self.redis.hdel(self._taken_since, *gone)
         return [job_id.decode("utf-8") for job_id in swept]
 
 
