@@ -7,6 +7,7 @@ UNREGISTERED for tokens marked unregistered, and 429 with Retry-After when told 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import secrets
@@ -37,6 +38,7 @@ class FcmStandIn:
         self.tokens_issued = 0
         self.answer_429: list[float] = []  # Retry-After values to answer next, one per request
         self.window = SlidingWindow(rate) if rate else None
+        self.delay = 0.0  # seconds each answer takes (a slow provider: sends stay in flight)
         self._access_token = secrets.token_urlsafe(16)
         self._runner: web.AppRunner | None = None
 
@@ -82,6 +84,8 @@ class FcmStandIn:
         if request.match_info["project"] != self.project_id:
             return _error(403, "PERMISSION_DENIED", "SenderId mismatch", "SENDER_ID_MISMATCH")
         body: dict[str, Any] = await request.json()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         message = body.get("message") or {}
         token = message.get("fid") or message.get("token", "")
         if self.answer_429:
