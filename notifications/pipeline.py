@@ -551,17 +551,23 @@ class Pipeline:
         )
 
     def rates(self, channel: str, addresses: tuple[str, ...]) -> list[Rate]:
+        """The pacing of a send. Slots are spaced a little wider than the provider's limit
+        (`notify_rate_headroom`): a provider counts arrivals in a sliding window, and sends
+        spaced exactly at its limit arrive a few milliseconds apart from their slots, so the
+        least jitter would put one too many in a window and earn a 429 and a pause."""
         s = self.settings
+        k = 1.0 - s.notify_rate_headroom
         if channel == TELEGRAM:
-            rates = [Rate("telegram", s.notify_telegram_rate)]
+            rates = [Rate("telegram", s.notify_telegram_rate * k)]
             if addresses:
-                rates.append(Rate(f"telegram:chat:{addresses[0]}", s.notify_telegram_chat_rate))
+                chat = f"telegram:chat:{addresses[0]}"
+                rates.append(Rate(chat, s.notify_telegram_chat_rate * k))
             return rates
         if channel == PUSH:
-            return [Rate("fcm", s.notify_fcm_rate)]
+            return [Rate("fcm", s.notify_fcm_rate * k)]
         if channel == SMS:
-            return [Rate("sms", s.notify_sms_rate)]
-        return [Rate("email", s.notify_email_rate)]
+            return [Rate("sms", s.notify_sms_rate * k)]
+        return [Rate("email", s.notify_email_rate * k)]
 
     def backoff(self, attempt: int) -> float:
         base = self.settings.notify_retry_base_seconds
