@@ -101,6 +101,18 @@ return id_jobs
 """
 
 
+# KEYS: active list, queued list, incomplete set, job id. ARGV: the job as the sweep read it,
+# the job to store, its score. Requeues the job only if it is unchanged since it was read.
+_HAND_ON = """
+if redis.call('GET', KEYS[4]) ~= ARGV[1] then return 0 end
+if redis.call('LREM', KEYS[1], 1, KEYS[4]) == 0 then return 0 end
+redis.call('SET', KEYS[4], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], KEYS[4])
+redis.call('RPUSH', KEYS[2], KEYS[4])
+return 1
+"""
+
+
 class NotifyQueue(RedisQueue):
     """SAQ's Redis queue, with a sweep that hands on only jobs whose worker is gone.
 
@@ -112,13 +124,16 @@ class NotifyQueue(RedisQueue):
     SIGKILL never confirms, so the dozens of jobs it held would come back over minutes.
 
     Here a job taken but not marked active is handed on only when a sweep saw it so at least
-    `HEARTBEAT` seconds before; an active job when its worker stopped
-    touching it (`_alive`) for `HEARTBEAT` seconds or it ran past its timeout; and the wait for
-    the abort is short, since a live worker does not let its jobs look stuck."""
+    `HEARTBEAT` seconds before; an active job when its worker stopped touching it (`_alive`)
+    for `HEARTBEAT` seconds or it ran past its timeout; and the job goes straight back to the
+    queue in one atomic step, without SAQ's abort (whose mark would make the next worker cancel
+    it). A live worker whose job looked dead (its event loop stalled for a whole heartbeat)
+    would run it alongside the new one: a delivery may then go twice, never be lost."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._sweep_script: Any = None
+        self._hand_on_script: Any = None
         # When a sweep first saw each job taken but not marked active (job id -> ms), shared
         # by the workers: whichever holds the sweep lock next can tell how long it has been.
         self._taken_since = self.namespace("taken_since")
@@ -126,6 +141,7 @@ class NotifyQueue(RedisQueue):
     async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
         if self._sweep_script is None:
             self._sweep_script = self.redis.register_script(_TAKEN_JOBS)
+            self._hand_on_script = self.redis.register_script(_HAND_ON)
         id_jobs = await self._sweep_script(
             keys=[self._sweep, self._active], args=[lock], client=self.redis
         )
@@ -153,17 +169,30 @@ class NotifyQueue(RedisQueue):
                 continue
             elif now - seen[job_id] < HEARTBEAT * 1000:
                 continue
-            log.warning("handing on a job whose worker is gone: %s", job.key)
-            swept.append(job_id)
-            await self.abort(job, error=self.swept_error_message)
-            with contextlib.suppress(TimeoutError, RuntimeError):
-                await job.refresh(0.1)
-            if job.retryable:
-                # At once: the job did nothing wrong, its worker died.
-                job.retry_delay, job.retry_backoff = 0.0, False
-                await self.retry(job, error=self.swept_error_message)
-            else:
+            if not job.retryable:
+                log.warning("a job whose worker is gone ran out of tries: %s", job.key)
+                swept.append(job_id)
                 await self.finish(job, Status.ABORTED, error=self.swept_error_message)
+                continue
+            # Back to the queue in one step, and only if nobody touched the job since this
+            # sweep read it: a worker killed in the middle of a sweep leaves nothing half
+            # done, and two sweeps never queue one job twice. (SAQ aborts first and waits for
+            # the worker to confirm; this worker is gone, and an abort mark left behind would
+            # make the next worker cancel the job.)
+            job.status = Status.QUEUED
+            job.error = self.swept_error_message
+            job.completed = job.started = 0
+            job.progress = 0.0
+            job.touched = int(now)
+            job.retry_delay, job.retry_backoff = 0.0, False  # at once: the job did nothing wrong
+            moved = await self._hand_on_script(
+                keys=[self._active, self._queued, self._incomplete, job_id],
+                args=[job_bytes, self.serialize(job), job.scheduled],
+                client=self.redis,
+            )
+            if moved:
+                log.warning("handed on a job whose worker is gone: %s", job.key)
+                swept.append(job_id)
         gone = [k for k in seen if k not in present or k in swept]
         if gone:
             await self.redis.hdel(self._taken_since, *gone)

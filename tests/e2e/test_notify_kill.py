@@ -170,7 +170,7 @@ async def test_a_killed_worker_loses_no_push(tmp_path: Path) -> None:
         await conn.close()
         workers.stop()
         logs = "".join(_read(tmp_path, f"worker-{n}.log") for n in (1, 2, 3))
-        handed_on = logs.count("handing on a job whose worker is gone")
+        handed_on = logs.count("handed on a job whose worker is gone")
         assert handed_on > 0, "the kill found no job in flight: the test proved nothing" + logs
     finally:
         if workers is not None:

@@ -48,6 +48,8 @@ from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from piccolo.query.functions.aggregate import Count
+
 from backend.core import db
 from backend.events.services import emit
 from backend.messaging.tables import Delivery, Notification
@@ -278,7 +280,77 @@ async def marks(
     # Wait for the stragglers: every mark's push, or 60 s (a killed worker's jobs come back
     # after the heartbeat, ~10-15 s).
     await wait_count(fcm.items, first_push, total, 60)
+    # ... and until no delivery of these marks is still on its way (120 s at most).
+    first, last = min(saved), max(saved)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        pending = await Delivery.count().where(
+            (Delivery.event_id >= first)
+            & (Delivery.event_id <= last)
+            & Delivery.status.is_in(["queued", "waiting", "sending"])
+        )
+        if not pending:
+            break
+        await asyncio.sleep(1)
     await asyncio.sleep(2)  # late duplicates, if any
+    statuses = await (
+        Delivery.select(Delivery.status, Count(Delivery.id))
+        .where((Delivery.event_id >= first) & (Delivery.event_id <= last))
+        .group_by(Delivery.status)
+    )
+    stuck = await Delivery.select(Delivery.id).where(
+        (Delivery.event_id >= first)
+        & (Delivery.event_id <= last)
+        & Delivery.status.is_in(["queued", "waiting", "sending"])
+    )
+    if os.environ.get("BENCH_DEBUG"):
+        from backend.events.tables import OutboxEvent
+
+        with_note = {r["event_id"] for r in await Notification.select(Notification.event_id)}
+        missing = [e for e in saved if e not in with_note]
+        unpublished = await OutboxEvent.count().where(
+            OutboxEvent.id.is_in(missing or [0]) & OutboxEvent.published_at.is_null()
+        )
+        print("    MISSING", len(missing), "unpublished", unpublished, missing[:5])
+        redis = Redis.from_url(REDIS_URL)
+        async for key in redis.scan_iter(match=f"saq:job:{QUEUE}:fanout:*", count=1000):
+            raw = await redis.get(key)
+            job = json.loads(raw) if raw else {}
+            if set(missing) & set((job.get("kwargs") or {}).get("event_ids") or []):
+                print(
+                    "    FANOUT JOB",
+                    {k: job.get(k) for k in ("key", "status", "attempts", "error", "result")},
+                )
+        await redis.aclose()
+    if stuck and os.environ.get("BENCH_DEBUG"):
+        ids = {r["id"] for r in stuck}
+        redis = Redis.from_url(REDIS_URL)
+        async for key in redis.scan_iter(match=f"saq:job:{QUEUE}:deliver:*", count=1000):
+            raw = await redis.get(key)
+            job = json.loads(raw) if raw else {}
+            if ids & set((job.get("kwargs") or {}).get("delivery_ids") or []):
+                print(
+                    "    STUCK JOB",
+                    {
+                        k: job.get(k)
+                        for k in (
+                            "key",
+                            "status",
+                            "attempts",
+                            "error",
+                            "started",
+                            "touched",
+                            "completed",
+                            "queued",
+                        )
+                    },
+                )
+        await redis.aclose()
+    print(
+        "    deliveries by status at the end: "
+        + ", ".join(f"{r['status']} {r['count']}" for r in statuses),
+        flush=True,
+    )
     rows = await Notification.select(Notification.id, Notification.event_id).where(
         (Notification.event_id >= min(saved)) & (Notification.event_id <= max(saved))
     )
