@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     fcm_url: str = ""  # override of the FCM v1 send URL (a local stand-in in tests and demo)
     notify_queue: str = "parta"
     notify_concurrency: int = 50
+    notify_shutdown_grace_seconds: int = 10
     notify_relay_interval: float = 0.05
     notify_relay_batch: int = 500
     notify_fanout_batch: int = 50  # outbox events one fan-out job handles together

@@ -292,6 +292,9 @@ class NotifyWorker:
             startup=self._startup,
             # Sweep often: a job whose worker was killed is found and retried within seconds.
             timers={"schedule": 1, "sweep": 5, "abort": 1, "worker_info": 10},
+            # A worker told to stop (a deploy, a scale-down) lets its sends in flight finish:
+            # cut off, they would be sent again by another worker.
+            shutdown_grace_period_s=settings.notify_shutdown_grace_seconds,
         )
         self.worker.SIGNALS = []  # the process owner decides about signals
         self.relay = relay

@@ -63,6 +63,7 @@ def _fields(settings: Settings) -> dict[str, Any]:
 async def notify(world: Backend, standins: StandIns) -> AsyncIterator[Notify]:
     for standin in standins.all().values():
         standin.received.clear()
+    standins.fcm.delay = 0.0
     standins.fcm.unregistered.clear()
     standins.fcm.answer_429.clear()
     standins.telegram.blocked.clear()
@@ -82,6 +83,8 @@ async def notify(world: Backend, standins: StandIns) -> AsyncIterator[Notify]:
             "notify_queue": f"parta-test-{uuid.uuid4().hex[:8]}",
             "notify_relay_interval": 0.02,
             "notify_retry_base_seconds": 0.2,
+            # Tests stop their worker at once; test_delivery shows the graceful stop.
+            "notify_shutdown_grace_seconds": 0,
         }
     )
     state = Notify(world, standins, settings, Clock())

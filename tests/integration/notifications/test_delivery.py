@@ -34,3 +34,23 @@ async def test_saved_mark_reaches_guardian_by_push_and_telegram(notify: Notify) 
     note = await Notification.select().where(Notification.event_id == event_id).first()
     assert note["user_id"] == family.user_id
     assert "«5»" in note["body"] and "Математика" in note["body"] and "Пётр" in note["body"]
+
+
+async def test_a_stopping_worker_lets_its_send_in_flight_finish(notify: Notify) -> None:
+    """A deploy stops workers with SIGTERM: a push already on its way is finished and recorded
+    as sent, not cut off (another worker would then send it again)."""
+    family = await make_family(notify.world, channels=["push"])
+    notify.standins.fcm.delay = 1.5  # the provider answers slowly: the send stays in flight
+    worker = await notify.start(notify_shutdown_grace_seconds=10)
+    event_id = await emit_mark(family)
+
+    async def sending() -> bool:
+        rows = await Delivery.select().where(Delivery.event_id == event_id)
+        return bool(rows) and rows[0]["status"] == "sending"
+
+    await wait_for(sending)
+    await worker.stop()
+    notify.worker = None  # stopped here, not by the fixture
+    row = await Delivery.select().where(Delivery.event_id == event_id).first()
+    assert row["status"] == "sent", row
+    assert [p["token"] for p in notify.standins.fcm.received.items] == [family.token]
