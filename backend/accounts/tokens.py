@@ -182,8 +182,9 @@ class RevokedSessions:
         self._live = False
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # A shutdown never hangs on this: the subscription is given a few seconds to close.
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, 5)
             self._task = None
 
     async def _follow(self) -> None:
@@ -215,7 +216,7 @@ class RevokedSessions:
             finally:
                 self._live = False
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await asyncio.wait_for(pubsub.aclose(), 2)
             await asyncio.sleep(1)
 
 

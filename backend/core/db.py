@@ -7,7 +7,9 @@ a command can each run on the database it was given (see docs/decisions/0002-sto
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
@@ -22,6 +24,9 @@ from piccolo.table import Table, create_db_tables, sort_table_classes
 
 from backend.core.db_index import Index
 from backend.settings import Settings
+
+log = logging.getLogger("parta.db")
+CLOSE_TIMEOUT = 10.0  # seconds a closing pool waits for connections to come back
 
 # The bounded contexts, in dependency order. Each module defines its tables and `APP_CONFIG`.
 CONTEXT_MODULES: tuple[str, ...] = (
@@ -116,8 +121,16 @@ async def open_engine(engine: Engine, settings: Settings) -> None:
 
 
 async def close_engine(engine: Engine) -> None:
-    if isinstance(engine, PostgresEngine):
-        await engine.close_connection_pool()
+    """Close the pool; connections still held after `CLOSE_TIMEOUT` seconds (a task that never
+    gave its connection back) are cut, so that a shutdown never waits forever."""
+    if isinstance(engine, PostgresEngine) and engine.pool is not None:
+        pool = engine.pool
+        try:
+            await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT)
+        except TimeoutError:
+            log.warning("database connections still in use at shutdown: cut")
+            pool.terminate()
+        engine.pool = None
 
 
 async def ping(engine: Engine) -> None:
