@@ -18,7 +18,7 @@ from typing import Any
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.conf.apps import AppConfig
 from piccolo.engine.base import Engine
-from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import Table, create_db_tables, sort_table_classes
 
@@ -98,7 +98,50 @@ def transaction() -> Any:
     engine = current_engine()
     if isinstance(engine, SQLiteEngine):
         return engine.transaction(transaction_type=TransactionType.immediate)
+    if isinstance(engine, PostgresEngine):
+        return ReleasingTransaction(engine)
     return engine.transaction()
+
+
+class ReleasingTransaction(PostgresTransaction):
+    """Piccolo's PostgreSQL transaction, giving its connection back to the pool whatever
+    happens. Piccolo's own keeps the connection when the task is cancelled while the
+    transaction begins, or when the rollback fails (a worker job cancelled at its timeout, a
+    stopping process): each such connection was lost to the pool for good, and a pool that
+    loses them all stops the API."""
+
+    async def __aenter__(self) -> PostgresTransaction:
+        if self._parent is not None:
+            return self._parent
+        self.connection = await self.get_connection()
+        try:
+            self.transaction = self.connection.transaction()
+            await self.begin()
+        except BaseException:
+            await self._give_back()
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        if self._parent:
+            return exception is None
+        try:
+            if exception:
+                if not self._rolled_back:
+                    await self.rollback()
+            elif not self._committed and not self._rolled_back:
+                await self.commit()
+        finally:
+            await self._give_back()
+            self.engine.current_transaction.reset(self.context)
+        return exception is None
+
+    async def _give_back(self) -> None:
+        if self.engine.pool:
+            await self.engine.pool.release(self.connection)  # asyncpg shields the release
+        else:
+            await self.connection.close()
 
 
 async def _keep_session(connection: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from tests.conftest import Backend
 
 
@@ -93,3 +95,36 @@ async def test_the_api_rate_limit_counts_each_client_in_its_window(world: Backen
         # Another client has its own count; /health is never limited.
         assert (await second.get("/api/v1/accounts/me", headers=me.headers)).status_code == 200
         assert (await first.get("/health")).status_code == 200
+
+
+async def test_a_cancelled_transaction_gives_its_connection_back(world: Backend) -> None:
+    """A task cancelled anywhere in a transaction (a job at its timeout, a stopping worker)
+    must not keep its pooled connection: the pool would run dry."""
+    import asyncio
+
+    import pytest
+
+    from backend.core.db import transaction
+    from backend.schools.tables import Region
+
+    if world.kind != "postgres":
+        pytest.skip("SQLite has no connection pool")
+    pool = world.engine.pool
+    assert pool is not None
+
+    async def work() -> None:
+        async with transaction():
+            await Region.select(Region.id)
+            await asyncio.sleep(0.01)
+
+    for n in range(200):
+        task = asyncio.create_task(work())
+        for _ in range(n % 7):  # cancel at a different point each time: begin, query, sleep
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    # Every connection can still be taken at once.
+    held = [await asyncio.wait_for(pool.acquire(), 2) for _ in range(pool.get_max_size())]
+    for connection in held:
+        await pool.release(connection)
