@@ -2,7 +2,8 @@
 
 Tests marked `integration` run once per engine. PostgreSQL and Redis come from
 `PARTA_TEST_POSTGRES_URL` (default `postgresql://postgres@127.0.0.1:5432/test`) and
-`PARTA_TEST_REDIS_URL` (default `redis://127.0.0.1:6379/15`). When they are unreachable the
+`PARTA_TEST_REDIS_URL` (default: the first free of databases 15, 12, 11, 10, 9, 8 on
+`redis://127.0.0.1:6379`, claimed for the session). When they are unreachable the
 PostgreSQL runs are skipped, unless `CI` is set: then they fail, so CI can never pass without them.
 Each session works in its own fresh PostgreSQL database, dropped at the end.
 """
@@ -17,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -35,6 +37,11 @@ POSTGRES_URL = os.environ.get(
     "PARTA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("PARTA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Redis databases a session may take when PARTA_TEST_REDIS_URL is not given: each test flushes
+# its database, so two suites running at once on one machine must not share one. (4, 5, 13 and
+# 14 belong to the benchmarks and the worker-kill test.)
+FREE_REDIS_DBS = (15, 12, 11, 10, 9, 8)
+SESSION_LOCK = "parta:test:redis-db:{db}"  # in database 0, which no test flushes
 ENGINES = ["sqlite", "postgres"]
 
 
@@ -55,6 +62,31 @@ async def _reachable() -> str | None:
     except Exception as exc:
         return f"Redis at {REDIS_URL}: {exc!r}"
     return None
+
+
+async def _claim_redis_db() -> tuple[str, Any]:
+    """The Redis URL this session uses, and how to give it back."""
+    if "PARTA_TEST_REDIS_URL" in os.environ:
+        return REDIS_URL, lambda: None
+    base = REDIS_URL.rsplit("/", 1)[0]
+    owner = uuid.uuid4().hex
+    lock = Redis.from_url(base + "/0")
+    try:
+        for db in FREE_REDIS_DBS:
+            if await lock.set(SESSION_LOCK.format(db=db), owner, nx=True, ex=3 * 3600):
+
+                def release(db: int = db) -> None:
+                    import redis as sync_redis
+
+                    client = sync_redis.Redis.from_url(base + "/0")
+                    if client.get(SESSION_LOCK.format(db=db)) == owner.encode():
+                        client.delete(SESSION_LOCK.format(db=db))
+                    client.close()
+
+                return f"{base}/{db}", release
+    finally:
+        await lock.aclose()
+    return REDIS_URL, lambda: None  # all taken: share the default
 
 
 @dataclass
@@ -128,6 +160,8 @@ async def backend_world(
             if _services_required():
                 pytest.fail(f"integration services unreachable: {problem}")
             pytest.skip(f"integration services unreachable: {problem}")
+        redis_url, release_db = await _claim_redis_db()
+        request.addfinalizer(release_db)
         database_name = f"parta_test_{uuid.uuid4().hex[:10]}"
         admin = await asyncpg.connect(POSTGRES_URL)
         await admin.execute(f'CREATE DATABASE "{database_name}"')
@@ -136,7 +170,7 @@ async def backend_world(
         settings = Settings(
             environment="test",
             database_url=url,
-            redis_url=REDIS_URL,
+            redis_url=redis_url,
             secret_key=secrets.token_urlsafe(48),
             api_rate_limit_per_minute=100_000,
             database_pool_max=10,
