@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,16 @@ class EmbeddedNotifications:
         await asyncio.to_thread(self.standins.start_in_thread)
         fields = {name: getattr(self.settings, name) for name in Settings.model_fields}
         worker_settings = Settings.model_validate(
-            {**fields, **self.standins.settings(self.settings)}
+            {
+                **fields,
+                **self.standins.settings(self.settings),
+                # Sends to the local stand-ins take milliseconds: Ctrl-C need not wait long.
+                "notify_shutdown_grace_seconds": 2,
+            }
         )
+        # SAQ warns at every stop that its timers "did not finish": noise on the newcomer's
+        # terminal after Ctrl-C.
+        logging.getLogger("saq").setLevel(logging.ERROR)
         self.worker = NotifyWorker(worker_settings, self.redis)
         await self.worker.start()
 
