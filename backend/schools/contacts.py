@@ -61,6 +61,19 @@ class Pupil:
     contact: Contact | None
 
 
+def _guardian_contact(row: dict[str, Any]) -> Contact:
+    """A guardian of the pupil `row["student"]`, from a `StudentGuardian` row joined to the
+    guardian's fields."""
+    return Contact(
+        user_id=row["guardian.user_id"],
+        role=GUARDIAN,
+        student_id=row["student"],
+        name=_full(row, "guardian."),
+        phone=row["guardian.phone"],
+        email=row["guardian.email"],
+    )
+
+
 async def pupils(student_ids: Iterable[int]) -> dict[int, Pupil]:
     """Many pupils in one query."""
     wanted = list(set(student_ids))
@@ -112,16 +125,7 @@ async def guardians_of_many(student_ids: Iterable[int]) -> dict[int, list[Contac
         .order_by(StudentGuardian.id)
     )
     for r in rows:
-        out[r["student"]].append(
-            Contact(
-                user_id=r["guardian.user_id"],
-                role=GUARDIAN,
-                student_id=r["student"],
-                name=_full(r, "guardian."),
-                phone=r["guardian.phone"],
-                email=r["guardian.email"],
-            )
-        )
+        out[r["student"]].append(_guardian_contact(r))
     return out
 
 
@@ -198,17 +202,7 @@ async def families_of_school(school_id: int) -> list[Contact]:
         & (StudentGuardian.is_legal_representative == True)  # noqa: E712
         & StudentGuardian.guardian.user_id.is_not_null()
     )
-    return [
-        Contact(
-            user_id=r["guardian.user_id"],
-            role=GUARDIAN,
-            student_id=r["student"],
-            name=_full(r, "guardian."),
-            phone=r["guardian.phone"],
-            email=r["guardian.email"],
-        )
-        for r in rows
-    ]
+    return [_guardian_contact(r) for r in rows]
 
 
 async def school_info(school_id: int) -> SchoolInfo | None:
