@@ -91,8 +91,8 @@ class Settings(BaseSettings):
     notify_fcm_rate: float = 500.0
     notify_sms_rate: float = 10.0
     notify_email_rate: float = 20.0
-    # Slots are spaced this share wider than each provider's limit (see Pipeline.rates).
-    notify_rate_headroom: float = 0.04
+    # Slots are spaced this share wider than each provider's limit (see notifications.pacing).
+    notify_rate_headroom: float = 0.01
     # E-mail services abroad: full texts go there only with cross-border consent.
     notify_foreign_email_domains: list[str] = Field(
         default_factory=lambda: [

@@ -1,14 +1,30 @@
 """Provider rate limits shared by every worker through Redis.
 
-Each send reserves the next free slot of its provider (and, for Telegram, of its chat) in one
-Lua script: slots are spaced by 1/rate seconds, so all workers together never exceed the rate,
-and a provider's "retry after" pushes the next slot past the pause for everyone.
+A provider counts the requests that reach it in a sliding window (Telegram: 30 a second per
+bot, one a second per chat) and answers one too many with 429 and a pause. Two things keep
+every worker together under that count:
+
+- **Slots.** Each send first takes the next free slot of its provider in one Lua script. Slots
+  are spaced a little wider than the limit (`headroom`), so the sends of all workers go out
+  evenly instead of in bursts, and a provider's "retry after" pushes the next slot past the
+  pause for everyone.
+- **The window**, for a provider that counts strictly (`Rate.strict`). Spacing alone cannot promise the count: a send that leaves its slot late
+  (an event loop busy for a few tens of milliseconds) arrives close to the next ones, and
+  30 slots spaced for 28.8 a second then fit in one second. So a send also takes a place in
+  the provider's window, kept as a sorted set of the sends of the last window: a send counts
+  from the moment it may leave until the moment its answer came back (it reached the provider
+  somewhere in between), and a new send may leave only while fewer than `limit` sends count.
+  The provider then never sees more than `limit` in any window, whatever the jitter: proof in
+  docs/decisions/0501-pacing-window.md. A place taken by a worker that died in flight counts
+  until its deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import math
+import uuid
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
@@ -37,21 +53,88 @@ end
 return 0
 """
 
+# KEYS: one window (sorted set: a send's id scored by when it stops counting) per rate.
+# ARGV: the send's id, its deadline in ms from now, then (limit, window_ms) per key.
+# Takes a place in every window or in none. Returns 0 when taken, else the ms to wait: until
+# the first place frees, or a short poll while every place is still in flight.
+_ENTER = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local deadline = now + tonumber(ARGV[2])
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[1 + 2 * i])
+  local window = tonumber(ARGV[2 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) >= limit then
+    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local free = tonumber(first[2]) + window - now
+    if free > window then free = 5 end
+    if free > wait then wait = free end
+  end
+end
+if wait > 0 then return math.max(1, math.ceil(wait)) end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, deadline, ARGV[1])
+  redis.call('PEXPIRE', key, deadline - now + tonumber(ARGV[2 + 2 * i]))
+end
+return 0
+"""
+
+# KEYS: the windows the send entered. ARGV: its id. The answer came back: the send counts
+# until one window from now, no longer until its deadline.
+_LEAVE = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, 'XX', now, ARGV[1])
+end
+return 0
+"""
+
 # Redis's clock: every worker on every machine agrees on it.
 _NOW = "local t = redis.call('TIME') return t[1] * 1000 + math.floor(t[2] / 1000)"
+
+# A send still in flight this long after it left is taken to have ended (longer than a send
+# may take, `notifications.pipeline.SEND_TIMEOUT`): the place of a worker killed in flight
+# comes back.
+IN_FLIGHT_MS = 25_000
 
 
 @dataclass(frozen=True, slots=True)
 class Rate:
+    """At most `limit` sends in any `window` seconds. `strict`: the provider counts them in
+    that window and pauses us for one too many (Telegram), so the window's count is kept too,
+    not only the spacing of slots."""
+
     key: str
-    per_second: float
+    limit: int
+    window: float = 1.0
+    strict: bool = False
+
+    @classmethod
+    def per_second(cls, key: str, rate: float, strict: bool = False) -> Rate:
+        """`rate` a second as a window: 30/s is 30 in 1 s, 0.5/s is 1 in 2 s."""
+        if rate >= 1:
+            return cls(key, math.floor(rate), 1.0, strict)
+        return cls(key, 1, 1.0 / rate if rate > 0 else 0.0, strict)
+
+
+@dataclass(slots=True)
+class Ticket:
+    """A send's places in its providers' windows, given back by `Pacer.leave`."""
+
+    keys: list[str]
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 class Pacer:
-    def __init__(self, redis: Redis, prefix: str = "parta:pace") -> None:
-        self.redis, self.prefix = redis, prefix
+    def __init__(self, redis: Redis, prefix: str = "parta:pace", headroom: float = 0.0) -> None:
+        self.redis, self.prefix, self.headroom = redis, prefix, headroom
         self._reserve = redis.register_script(_RESERVE)
         self._hold = redis.register_script(_HOLD)
+        self._enter = redis.register_script(_ENTER)
+        self._leave = redis.register_script(_LEAVE)
         self._now = redis.register_script(_NOW)
 
     async def now_ms(self) -> int:
@@ -59,9 +142,9 @@ class Pacer:
 
     async def reserve(self, rate: Rate) -> float:
         """Take the next slot of `rate`; seconds to wait before using it."""
-        if rate.per_second <= 0:
+        if rate.limit <= 0 or rate.window <= 0:
             return 0.0
-        interval = 1000.0 / rate.per_second
+        interval = 1000.0 * rate.window / rate.limit / (1.0 - self.headroom)
         wait_ms = await self._reserve(keys=[f"{self.prefix}:{rate.key}"], args=[interval])
         return max(0.0, float(wait_ms) / 1000.0)
 
@@ -71,6 +154,33 @@ class Pacer:
         delay = max(waits, default=0.0)
         if delay > 0:
             await asyncio.sleep(delay)
+
+    async def enter(self, *rates: Rate) -> Ticket:
+        """Wait for a place in every rate's window, right before the send leaves. Give the
+        ticket back with `leave` once the provider has answered."""
+        counted = [r for r in rates if r.strict and r.limit > 0 and r.window > 0]
+        ticket = Ticket([f"{self.prefix}:window:{r.key}" for r in counted])
+        if not counted:
+            return ticket
+        args: list[float | str] = [ticket.id, IN_FLIGHT_MS]
+        for rate in counted:
+            args += [rate.limit, round(rate.window * 1000)]
+        while wait_ms := int(await self._enter(keys=ticket.keys, args=args)):
+            await asyncio.sleep(wait_ms / 1000.0)
+        return ticket
+
+    async def leave(
+        self, ticket: Ticket, record: tuple[str, str, int] | None = None
+    ) -> None:
+        """The provider answered (or the send failed): the send counts one window more.
+        `record` (key, value, seconds to keep) is written in the same round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if ticket.keys:
+                await self._leave(keys=ticket.keys, args=[ticket.id], client=pipe)
+            if record is not None:
+                pipe.set(record[0], record[1], ex=record[2])
+            if len(pipe):
+                await pipe.execute()
 
     async def hold(self, key: str, seconds: float) -> None:
         """The provider asked us to wait: nobody sends on `key` for `seconds`."""

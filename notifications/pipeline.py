@@ -49,6 +49,11 @@ ENQUEUE_CHUNK = 500
 SENDS_IN_FLIGHT = 64
 # Deliveries due now go to the queue in jobs of this many (sent concurrently by one worker).
 DELIVER_BATCH = 10
+# A send that has not been answered in this time is given up as a temporary failure.
+SEND_TIMEOUT = 20.0
+# A send is on record in Redis as soon as the provider answered (`Pipeline._record`).
+SENT_PREFIX = "parta:notify:sent:"
+SENT_RECORD_SECONDS = 2 * 24 * 3600
 # Seconds a running job may go untouched before the sweep takes its worker for dead (the
 # worker touches its jobs every third of it: notifications.worker._alive).
 JOB_HEARTBEAT = 6
@@ -106,7 +111,7 @@ class Pipeline:
         self.queue = queue
         self.channels = channels
         self.clock = clock
-        self.pacer = Pacer(redis)
+        self.pacer = Pacer(redis, headroom=settings.notify_rate_headroom)
         # Sends in flight in this process: a worker runs many jobs of many deliveries each,
         # and past a few dozen concurrent sends more only adds contention.
         self.sending = asyncio.Semaphore(SENDS_IN_FLIGHT)
@@ -551,23 +556,20 @@ class Pipeline:
         )
 
     def rates(self, channel: str, addresses: tuple[str, ...]) -> list[Rate]:
-        """The pacing of a send. Slots are spaced a little wider than the provider's limit
-        (`notify_rate_headroom`): a provider counts arrivals in a sliding window, and sends
-        spaced exactly at its limit arrive a few milliseconds apart from their slots, so the
-        least jitter would put one too many in a window and earn a 429 and a pause."""
+        """The pacing of a send: its provider's limit, and for Telegram its chat's."""
         s = self.settings
-        k = 1.0 - s.notify_rate_headroom
         if channel == TELEGRAM:
-            rates = [Rate("telegram", s.notify_telegram_rate * k)]
+            # Telegram counts in a sliding window and pauses a bot for one too many.
+            rates = [Rate.per_second("telegram", s.notify_telegram_rate, strict=True)]
             if addresses:
                 chat = f"telegram:chat:{addresses[0]}"
-                rates.append(Rate(chat, s.notify_telegram_chat_rate * k))
+                rates.append(Rate.per_second(chat, s.notify_telegram_chat_rate, strict=True))
             return rates
         if channel == PUSH:
-            return [Rate("fcm", s.notify_fcm_rate * k)]
+            return [Rate.per_second("fcm", s.notify_fcm_rate)]
         if channel == SMS:
-            return [Rate("sms", s.notify_sms_rate * k)]
-        return [Rate("email", s.notify_email_rate * k)]
+            return [Rate.per_second("sms", s.notify_sms_rate)]
+        return [Rate.per_second("email", s.notify_email_rate)]
 
     def backoff(self, attempt: int) -> float:
         base = self.settings.notify_retry_base_seconds
@@ -597,12 +599,22 @@ class Pipeline:
             if note_ids
             else {}
         )
+        # A delivery found "sending" whose send is on record went out before its worker died:
+        # it is only written down, never sent again.
+        recorded = await self._recorded([r["id"] for r in live if r["status"] == "sending"])
+        for delivery_id, sent in recorded.items():
+            note = notes.get(rows[delivery_id]["notification_id"])
+            if note is not None:
+                await self._sent(rows[delivery_id], note, sent, sent.meta["address"])
+                rows[delivery_id] = {**rows[delivery_id], "status": "sent"}
+        live = [r for r in live if r["id"] not in recorded]
         addresses = await self.addresses_many(
             {(r["user_id"], r["channel"]) for r in live if r["channel"] in (PUSH, TELEGRAM)}
         )
 
-        # The ones that will be sent now are marked "sending" in one statement (a delivery
-        # found "sending" by a later run may have reached the provider: it is sent again).
+        # The ones that will be sent now are marked "sending" in one statement. (A delivery
+        # found "sending" by a later run with no send on record is sent again: its worker
+        # died before the provider answered, and may or may not have reached it.)
         due = self.clock() + timedelta(seconds=1)
         ready = [
             r["id"]
@@ -681,7 +693,16 @@ class Pipeline:
             await self._set(delivery_id, status="sending", attempts=attempts)
         try:
             async with self.sending:
-                sent = await channel.send(message)
+                ticket = await self.pacer.enter(*rates)
+                try:
+                    sent = await self._send(channel, message)
+                except (TemporaryFailure, PermanentFailure):
+                    await self.pacer.leave(ticket)
+                    raise
+                # The send is on record in Redis in the same round trip that gives its place
+                # back, before anything else: a worker killed from here on leaves a record
+                # that the next run finds, and the message is not sent again (`_recorded`).
+                await self.pacer.leave(ticket, self._record(delivery_id, sent, addresses[0]))
         except TemporaryFailure as exc:
             return await self._temporary(row, meta, attempts, exc, rates)
         except PermanentFailure as exc:
@@ -693,6 +714,41 @@ class Pipeline:
             return "failed"
         await self._sent(row, note, sent, addresses[0])
         return "sent"
+
+    @staticmethod
+    async def _send(channel: Channel, message: Outgoing) -> Sent:
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT):
+                return await channel.send(message)
+        except TimeoutError as exc:
+            raise TemporaryFailure(f"{channel.name}:timeout") from exc
+
+    def _record(self, delivery_id: int, sent: Sent, address: str) -> tuple[str, str, int]:
+        value = {
+            "provider_id": sent.provider_id,
+            "parts": sent.parts,
+            "address": address,
+            "gone": list(sent.gone),
+        }
+        return f"{SENT_PREFIX}{delivery_id}", json.dumps(value), SENT_RECORD_SECONDS
+
+    async def _recorded(self, delivery_ids: list[int]) -> dict[int, Sent]:
+        """Sends on record (`_record`) among deliveries found "sending": a worker sent them
+        and died before their status was written."""
+        if not delivery_ids:
+            return {}
+        values = await self.redis.mget([f"{SENT_PREFIX}{i}" for i in delivery_ids])
+        found: dict[int, Sent] = {}
+        for delivery_id, raw in zip(delivery_ids, values, strict=True):
+            if raw:
+                value = json.loads(raw)
+                found[delivery_id] = Sent(
+                    provider_id=value["provider_id"],
+                    parts=value["parts"],
+                    gone=tuple(value["gone"]),
+                    meta={"address": value["address"]},
+                )
+        return found
 
     async def _sent(
         self, row: dict[str, Any], note: dict[str, Any], sent: Sent, address: str
@@ -856,9 +912,11 @@ class Pipeline:
             html=templates.email_html(title, text, lines) if channel_name == EMAIL else "",
             data={"kind": "digest"},
         )
-        await self.pacer.acquire(*self.rates(channel_name, addresses))
+        rates = self.rates(channel_name, addresses)
+        await self.pacer.acquire(*rates)
+        ticket = await self.pacer.enter(*rates)
         try:
-            sent = await channel.send(message)
+            sent = await self._send(channel, message)
         except TemporaryFailure:
             raise  # the queue retries the digest job
         except PermanentFailure as exc:
@@ -867,6 +925,8 @@ class Pipeline:
                 {Delivery.status: "failed", Delivery.reason: exc.reason[:300]}
             ).where(Delivery.id.is_in(ids))
             return "failed"
+        finally:
+            await self.pacer.leave(ticket)
         await Delivery.update(
             {
                 Delivery.status: "sent",

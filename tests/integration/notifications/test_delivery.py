@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from backend.messaging.tables import Delivery, Notification
+from notifications.pipeline import SENT_PREFIX
 from tests.integration.notifications.conftest import Notify
 from tests.integration.notifications.helpers import emit_mark, make_family, wait_for
 
@@ -54,3 +57,53 @@ async def test_a_stopping_worker_lets_its_send_in_flight_finish(notify: Notify) 
     row = await Delivery.select().where(Delivery.event_id == event_id).first()
     assert row["status"] == "sent", row
     assert [p["token"] for p in notify.standins.fcm.received.items] == [family.token]
+
+
+async def test_a_send_on_record_is_not_sent_again(notify: Notify) -> None:
+    """A worker killed between the provider's answer and writing "sent" leaves the delivery
+    "sending"; the next run finds the send on record and only writes it down."""
+    family = await make_family(notify.world, channels=["push"])
+    worker = await notify.start()
+    event_id = await emit_mark(family)
+
+    async def sent() -> bool:
+        rows = await Delivery.select().where(Delivery.event_id == event_id)
+        return bool(rows) and rows[0]["status"] == "sent"
+
+    await wait_for(sent)
+    row = await Delivery.select().where(Delivery.event_id == event_id).first()
+    fcm = notify.standins.fcm.received
+    assert len(fcm.items) == 1
+    # As the killed worker left it: sent to the provider, "sending" in the database.
+    await Delivery.update(
+        {Delivery.status: "sending", Delivery.provider_id: "", Delivery.sent_at: None}
+    ).where(Delivery.id == row["id"])
+    await worker.pipeline.enqueue_delivery(row["id"], row["attempts"], None)
+
+    await wait_for(sent)
+    again = await Delivery.select().where(Delivery.id == row["id"]).first()
+    assert again["provider_id"] == row["provider_id"] and again["attempts"] == row["attempts"]
+    await asyncio.sleep(0.3)
+    assert len(fcm.items) == 1
+
+
+async def test_a_delivery_sending_with_nothing_on_record_is_sent(notify: Notify) -> None:
+    """The other side: a worker killed before the provider answered left no record, and the
+    message goes out (at least once: never lost)."""
+    family = await make_family(notify.world, channels=["push"])
+    worker = await notify.start()
+    event_id = await emit_mark(family)
+
+    async def sent() -> bool:
+        rows = await Delivery.select().where(Delivery.event_id == event_id)
+        return bool(rows) and rows[0]["status"] == "sent"
+
+    await wait_for(sent)
+    row = await Delivery.select().where(Delivery.event_id == event_id).first()
+    await notify.world.redis.delete(f"{SENT_PREFIX}{row['id']}")
+    await Delivery.update({Delivery.status: "sending"}).where(Delivery.id == row["id"])
+    await worker.pipeline.enqueue_delivery(row["id"], row["attempts"], None)
+
+    fcm = notify.standins.fcm.received
+    await wait_for(lambda: len(fcm.items) == 2)
+    await wait_for(sent)
