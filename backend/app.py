@@ -41,6 +41,7 @@ from backend.core.redis import make_redis
 from backend.core.storage import LocalStorage
 from backend.journal.api import DiaryController, JournalController, MarkingCatalogController
 from backend.journal.cache import DiaryCache
+from backend.journal.diary import refresh_projection
 from backend.journal.timetable_follow import follow_timetable
 from backend.logs import configure_logging
 from backend.messaging.api import MessagingController
@@ -81,6 +82,7 @@ def create_app(
     lifetime = timedelta(minutes=settings.access_token_minutes)
     jwt_auth = build_jwt_auth(token_secret(settings), lifetime, UNAUTHENTICATED_PATHS)
     revoked_sessions = RevokedSessions(redis)
+    diary_cache = DiaryCache(redis, refresh=refresh_projection)
     accounts = AccountsService(
         settings,
         redis,
@@ -113,6 +115,7 @@ def create_app(
                 await companion.stop()
             await revoked_sessions.stop()
             unfollow()
+            await diary_cache.close()
             if owns_engine:
                 await db.close_engine(engine)
             if owns_redis:
@@ -153,7 +156,7 @@ def create_app(
                 "engine": engine,
                 "redis": redis,
                 "accounts": accounts,
-                "diary_cache": DiaryCache(redis),
+                "diary_cache": diary_cache,
                 "revoked_sessions": revoked_sessions,
                 "storage": LocalStorage(settings.media_root),
             }

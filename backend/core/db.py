@@ -176,6 +176,12 @@ async def close_engine(engine: Engine) -> None:
         engine.pool = None
 
 
+def postgres_pool(engine: Engine) -> Any | None:
+    """The asyncpg pool behind a started PostgreSQL engine (None on SQLite, or before start),
+    for the few hot reads that skip the ORM's query building (`backend.journal.diary`)."""
+    return getattr(engine, "pool", None) if isinstance(engine, PostgresEngine) else None
+
+
 async def ping(engine: Engine) -> None:
     await engine.run_ddl("SELECT 1")
 

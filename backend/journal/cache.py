@@ -6,12 +6,21 @@ floor `diary:g:<student>:<monday>` = the newest version a writer announced after
 A reader stores a body only if its version is not below the floor (one Lua call), so a reader
 that built from data older than a concurrent write can never hide that write. A writer that
 crashes between its commit and the announcement leaves the old body for at most `TTL` seconds.
+
+After announcing, the cache has the weeks' projection rows built again in the background
+(`refresh`, one week at a time, a moment after the writer's commit), so that the family's
+first read after a change finds the row instead of building the week from the journal tables.
+A process that stops before it gets there loses nothing: the reader builds the week then.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
+import logging
 import zlib
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date
 
 from redis.asyncio import Redis
@@ -19,6 +28,11 @@ from redis.asyncio import Redis
 from backend.journal.tables import DiaryWeek
 
 TTL = 600
+# The background rebuild starts this long after an announcement: a writer that announces
+# before its commit (a timetable change) has committed by then.
+REFRESH_DELAY = 0.3
+
+log = logging.getLogger(__name__)
 
 _STORE_IF_CURRENT = """
 local floor = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -53,10 +67,17 @@ def etag_of(student_id: int, monday: date, version: int, body: bytes) -> str:
 
 
 class DiaryCache:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(
+        self, redis: Redis, refresh: Callable[[int, date], Awaitable[object]] | None = None
+    ) -> None:
+        """`refresh(student_id, monday)`: builds a week's projection row if a write cleared
+        it; called in the background for each week announced."""
         self.redis = redis
         self._store = redis.register_script(_STORE_IF_CURRENT)
         self._announce = redis.register_script(_ANNOUNCE)
+        self._refresh = refresh
+        self._stale: set[tuple[int, date]] = set()
+        self._refreshing: asyncio.Task[None] | None = None
 
     async def get(self, student_id: int, monday: date) -> tuple[int, bytes] | None:
         raw = await self.redis.get(body_key(student_id, monday))
@@ -82,6 +103,36 @@ class DiaryCache:
             keys += [body_key(student_id, monday), floor_key(student_id, monday)]
             args.append(version)
         await self._announce(keys=keys, args=[*args, TTL * 2])
+        if self._refresh is not None:
+            self._stale.update(versions)
+            if self._refreshing is None or self._refreshing.done():
+                # A context of its own: the writer's transaction must not follow the task.
+                self._refreshing = asyncio.get_running_loop().create_task(
+                    self._refresh_stale(), context=contextvars.Context()
+                )
+
+    async def _refresh_stale(self) -> None:
+        await asyncio.sleep(REFRESH_DELAY)
+        while self._stale and self._refresh is not None:
+            student_id, monday = self._stale.pop()
+            try:
+                await self._refresh(student_id, monday)
+            except Exception:
+                log.exception("rebuilding diary week %s %s failed", student_id, monday)
+
+    async def close(self) -> None:
+        """Stop rebuilding (a stopping process): the weeks left are built by their readers."""
+        self._stale.clear()
+        task, self._refreshing = self._refreshing, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def settled(self) -> None:
+        """Wait until the weeks announced so far are rebuilt (tests, benchmarks)."""
+        while self._refreshing is not None and not self._refreshing.done():
+            await asyncio.shield(self._refreshing)
 
 
 async def bump_weeks(pairs: Iterable[tuple[int, date]]) -> dict[tuple[int, date], int]:

@@ -99,6 +99,33 @@ async def test_a_write_for_one_pupil_leaves_another_pupils_week_cached(world: Ba
     assert again.status_code == 304
 
 
+async def test_a_write_has_the_weeks_projection_rebuilt_before_anyone_reads(
+    world: Backend,
+) -> None:
+    """The family's first read after a lesson is saved finds the week's projection row (one
+    indexed query), built in the background after the save, not by the reader."""
+    jw = await make_journal_world(world)
+    pupil = jw.pupils[0]
+    parent = await guardian_of(world, pupil)
+    before = await world.client.get(week_url(pupil), headers=parent.headers)
+    monday = today() - timedelta(days=today().weekday())
+    await sync(world, jw.teacher, jw.lessons["today"], [mark(op(), pupil, "3")])
+    await world.app.state.diary_cache.settled()
+    row = (
+        await DiaryWeek.select()
+        .where((DiaryWeek.student == pupil) & (DiaryWeek.week_start == monday))
+        .first()
+    )
+    assert row is not None and row["body"] is not None and row["version"] >= 2
+    assert '"value":"3"' in row["body"]
+    # The reader takes that row as it is: same version, same body.
+    await world.redis.flushdb()
+    after = await world.client.get(week_url(pupil), headers=parent.headers)
+    assert after.headers["etag"] != before.headers["etag"]
+    assert f"-{row['version']}-" in after.headers["etag"]
+    assert after.content == row["body"].encode()
+
+
 async def test_a_parent_is_refused_another_familys_child(world: Backend) -> None:
     jw = await make_journal_world(world)
     parent = await guardian_of(world, jw.pupils[0])
