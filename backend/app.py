@@ -41,7 +41,7 @@ from backend.core.redis import make_redis
 from backend.core.storage import LocalStorage
 from backend.journal.api import DiaryController, JournalController, MarkingCatalogController
 from backend.journal.cache import DiaryCache
-from backend.journal.diary import refresh_projection
+from backend.journal.diary import refresh_projections
 from backend.journal.timetable_follow import follow_timetable
 from backend.logs import configure_logging
 from backend.messaging.api import MessagingController
@@ -82,7 +82,7 @@ def create_app(
     lifetime = timedelta(minutes=settings.access_token_minutes)
     jwt_auth = build_jwt_auth(token_secret(settings), lifetime, UNAUTHENTICATED_PATHS)
     revoked_sessions = RevokedSessions(redis)
-    diary_cache = DiaryCache(redis, refresh=refresh_projection)
+    diary_cache = DiaryCache(redis, refresh=refresh_projections)
     accounts = AccountsService(
         settings,
         redis,

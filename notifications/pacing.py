@@ -8,9 +8,10 @@ every worker together under that count:
   are spaced a little wider than the limit (`headroom`), so the sends of all workers go out
   evenly instead of in bursts, and a provider's "retry after" pushes the next slot past the
   pause for everyone.
-- **The window**, for a provider that counts strictly (`Rate.strict`). Spacing alone cannot promise the count: a send that leaves its slot late
-  (an event loop busy for a few tens of milliseconds) arrives close to the next ones, and
-  30 slots spaced for 28.8 a second then fit in one second. So a send also takes a place in
+- **The window**, for a provider that counts strictly (`Rate.strict`). Spacing alone cannot
+  promise the count: a send that leaves its slot late (an event loop busy for a few tens of
+  milliseconds) arrives close to the next ones, and 30 slots spaced for 28.8 a second then fit
+  in one second. So a send also takes a place in
   the provider's window, kept as a sorted set of the sends of the last window: a send counts
   from the moment it may leave until the moment its answer came back (it reached the provider
   somewhere in between), and a new send may leave only while fewer than `limit` sends count.
@@ -165,13 +166,12 @@ class Pacer:
         args: list[float | str] = [ticket.id, IN_FLIGHT_MS]
         for rate in counted:
             args += [rate.limit, round(rate.window * 1000)]
-        while wait_ms := int(await self._enter(keys=ticket.keys, args=args)):
+        # Polling is the point here: the place frees in Redis, shared by every worker.
+        while wait_ms := int(await self._enter(keys=ticket.keys, args=args)):  # noqa: ASYNC110
             await asyncio.sleep(wait_ms / 1000.0)
         return ticket
 
-    async def leave(
-        self, ticket: Ticket, record: tuple[str, str, int] | None = None
-    ) -> None:
+    async def leave(self, ticket: Ticket, record: tuple[str, str, int] | None = None) -> None:
         """The provider answered (or the send failed): the send counts one window more.
         `record` (key, value, seconds to keep) is written in the same round trip."""
         async with self.redis.pipeline(transaction=False) as pipe:

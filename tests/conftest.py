@@ -205,9 +205,9 @@ async def backend_world(
 async def world(backend_world: Backend) -> AsyncIterator[Backend]:
     """A clean database and Redis for one test, on each engine."""
     db.bind_engine(backend_world.engine)
-    # The previous test's diary weeks are rebuilt in the background: let that finish before
-    # the tables are emptied, or a week built from its data lands in this test.
-    await backend_world.app.state.diary_cache.settled()
+    # The previous test's diary weeks are rebuilt in the background: stop that before the
+    # tables are emptied, or a week built from its data lands in this test.
+    await backend_world.app.state.diary_cache.close()
     await _truncate(backend_world)
     yield backend_world
 

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import date
@@ -31,6 +32,8 @@ TTL = 600
 # The background rebuild starts this long after an announcement: a writer that announces
 # before its commit (a timetable change) has committed by then.
 REFRESH_DELAY = 0.3
+REFRESH_BATCH = 40  # pupils' weeks built together
+REFRESH_YIELD = 4  # the rebuild sleeps this many times as long as it worked
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +71,10 @@ def etag_of(student_id: int, monday: date, version: int, body: bytes) -> str:
 
 class DiaryCache:
     def __init__(
-        self, redis: Redis, refresh: Callable[[int, date], Awaitable[object]] | None = None
+        self, redis: Redis, refresh: Callable[[list[int], date], Awaitable[object]] | None = None
     ) -> None:
-        """`refresh(student_id, monday)`: builds a week's projection row if a write cleared
-        it; called in the background for each week announced."""
+        """`refresh(student_ids, monday)`: builds the projection rows of those pupils' week
+        that a write cleared; called in the background for the weeks announced."""
         self.redis = redis
         self._store = redis.register_script(_STORE_IF_CURRENT)
         self._announce = redis.register_script(_ANNOUNCE)
@@ -114,14 +117,22 @@ class DiaryCache:
     async def _refresh_stale(self) -> None:
         await asyncio.sleep(REFRESH_DELAY)
         while self._stale and self._refresh is not None:
-            student_id, monday = self._stale.pop()
+            # A lesson's pupils share a week: their weeks are built together.
+            monday = min(week for _, week in self._stale)
+            students = sorted(s for s, week in self._stale if week == monday)[:REFRESH_BATCH]
+            self._stale.difference_update((s, monday) for s in students)
+            started = time.monotonic()
             try:
-                await self._refresh(student_id, monday)
+                await self._refresh(students, monday)
             except Exception:
-                log.exception("rebuilding diary week %s %s failed", student_id, monday)
+                log.exception("rebuilding the diary weeks of %s failed", monday)
+            # Background work yields to requests: it takes at most a third of the process's
+            # time. Under a burst of saves the weeks left over are built by their readers.
+            await asyncio.sleep(REFRESH_YIELD * (time.monotonic() - started))
 
     async def close(self) -> None:
-        """Stop rebuilding (a stopping process): the weeks left are built by their readers."""
+        """Stop rebuilding what was announced so far (a stopping process): the weeks left
+        are built by their readers. Later announcements start again."""
         self._stale.clear()
         task, self._refreshing = self._refreshing, None
         if task is not None and not task.done():

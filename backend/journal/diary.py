@@ -121,7 +121,7 @@ async def _audit_read(actor: Actor, student_id: int, monday: date) -> None:
 
 # The body comes back as the bytes the API sends (no text decoding and encoding again).
 _STORED_WEEK = (
-    "SELECT \"version\", convert_to(\"body\", 'UTF8') AS \"body\" FROM \"diary_week\" "
+    'SELECT "version", convert_to("body", \'UTF8\') AS "body" FROM "diary_week" '
     'WHERE "student" = $1 AND "week_start" = $2'
 )
 
@@ -146,10 +146,28 @@ async def _stored_week(student_id: int, monday: date) -> list[dict[str, Any]]:
     ]
 
 
-async def refresh_projection(student_id: int, monday: date) -> None:
-    """Build the week's projection row if a write cleared it (the diary cache calls this in
-    the background after each announced write)."""
-    await _projection(student_id, monday)
+async def refresh_projections(student_ids: list[int], monday: date) -> int:
+    """Build the projection rows of these pupils' week that a write cleared, all in one go
+    (the diary cache calls this in the background after each announced write). A row that
+    another write changed meanwhile is left for its reader. Returns the rows stored."""
+    rows = await DiaryWeek.select(DiaryWeek.student, DiaryWeek.version).where(
+        DiaryWeek.student.is_in(student_ids)
+        & (DiaryWeek.week_start == monday)
+        & DiaryWeek.body.is_null()
+    )
+    if not rows:
+        return 0
+    weeks = await build_weeks([r["student"] for r in rows], monday)
+    async with transaction():
+        for row in rows:
+            await DiaryWeek.update(
+                {DiaryWeek.body: msgspec.json.encode(weeks[row["student"]]).decode()}
+            ).where(
+                (DiaryWeek.student == row["student"])
+                & (DiaryWeek.week_start == monday)
+                & (DiaryWeek.version == row["version"])
+            )
+    return len(rows)
 
 
 async def _projection(student_id: int, monday: date) -> tuple[int, bytes]:
@@ -179,23 +197,40 @@ async def _projection(student_id: int, monday: date) -> tuple[int, bytes]:
     return version, body
 
 
-async def memberships(student_id: int, start: date, end: date) -> tuple[set[int], set[int]]:
-    """The classes and study groups a pupil belonged to between two dates (a transfer in the
-    middle of a week shows both classes' lessons of that week)."""
-    classes = {
-        c
-        for c in (
-            await movement.class_on(student_id, start),
-            await movement.class_on(student_id, end),
-        )
-        if c
+Members = dict[int, tuple[set[int], set[int]]]
+HOMEWORK_COLUMNS = (
+    Homework.id,
+    Homework.lesson,
+    Homework.text,
+    Homework.due_date,
+    Homework.due_lesson,
+    Homework.attachments,
+    Homework.subject,
+    Homework.lesson.school_class.as_alias("given_class"),
+    Homework.lesson.study_group.as_alias("given_group"),
+)
+
+
+async def memberships_many(student_ids: list[int], start: date, end: date) -> Members:
+    """The classes and study groups each pupil belonged to between two dates (a transfer in
+    the middle of a week shows both classes' lessons of that week). Three queries."""
+    first = await movement.classes_on(student_ids, start)
+    last = await movement.classes_on(student_ids, end)
+    out: Members = {
+        sid: ({c for c in (first.get(sid), last.get(sid)) if c}, set()) for sid in student_ids
     }
-    groups = await StudyGroupMember.select(StudyGroupMember.group).where(
-        (StudyGroupMember.student == student_id)
+    groups = await StudyGroupMember.select(StudyGroupMember.student, StudyGroupMember.group).where(
+        StudyGroupMember.student.is_in(student_ids)
         & (StudyGroupMember.valid_from <= end)
         & (StudyGroupMember.valid_to.is_null() | (StudyGroupMember.valid_to >= start))
     )
-    return classes, {g["group"] for g in groups}
+    for g in groups:
+        out[g["student"]][1].add(g["group"])
+    return out
+
+
+async def memberships(student_id: int, start: date, end: date) -> tuple[set[int], set[int]]:
+    return (await memberships_many([student_id], start, end))[student_id]
 
 
 def _staff_name(last: str | None, first: str | None, middle: str | None) -> str:
@@ -204,10 +239,22 @@ def _staff_name(last: str | None, first: str | None, middle: str | None) -> str:
     return short_person_name(last, first or "", middle or "")
 
 
-async def lessons_of(student_id: int, start: date, end: date) -> list[dict[str, Any]]:
-    classes, groups = await memberships(student_id, start, end)
+def _in(members: tuple[set[int], set[int]], class_id: int | None, group_id: int | None) -> bool:
+    classes, groups = members
+    return (class_id is not None and class_id in classes) or (
+        group_id is not None and group_id in groups
+    )
+
+
+async def lessons_of_many(
+    members: Members, start: date, end: date
+) -> dict[int, list[dict[str, Any]]]:
+    """Each pupil's lessons between two dates (of their classes and groups), in one query."""
+    classes = set().union(*(m[0] for m in members.values())) if members else set()
+    groups = set().union(*(m[1] for m in members.values())) if members else set()
+    out: dict[int, list[dict[str, Any]]] = {sid: [] for sid in members}
     if not classes and not groups:
-        return []
+        return out
     where: Any = Lesson.school_class.is_in(list(classes)) if classes else None
     if groups:
         by_group = Lesson.study_group.is_in(list(groups))
@@ -217,6 +264,8 @@ async def lessons_of(student_id: int, start: date, end: date) -> list[dict[str, 
             Lesson.id,
             Lesson.date,
             Lesson.lesson_number,
+            Lesson.school_class,
+            Lesson.study_group,
             Lesson.subject,
             Lesson.subject.name,
             Lesson.status,
@@ -234,68 +283,127 @@ async def lessons_of(student_id: int, start: date, end: date) -> list[dict[str, 
         .order_by(Lesson.date)
         .order_by(Lesson.lesson_number)
     )
-    return rows
+    for sid, m in members.items():
+        out[sid] = [r for r in rows if _in(m, r["school_class"], r["study_group"])]
+    return out
+
+
+async def lessons_of(student_id: int, start: date, end: date) -> list[dict[str, Any]]:
+    members = await memberships_many([student_id], start, end)
+    return (await lessons_of_many(members, start, end))[student_id]
+
+
+def _by_student(rows: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(row["student"], []).append(row)
+    return out
 
 
 async def build_week(student_id: int, monday: date) -> dict[str, Any]:
     """The diary week as the API sends it, from the journal tables."""
+    return (await build_weeks([student_id], monday))[student_id]
+
+
+async def build_weeks(student_ids: list[int], monday: date) -> dict[int, dict[str, Any]]:
+    """The diary weeks of several pupils (a lesson's class after a save) from the journal
+    tables, in the same dozen queries as one pupil's."""
     sunday = monday + timedelta(days=6)
-    lessons = await lessons_of(student_id, monday, sunday)
-    lesson_ids = [lesson["id"] for lesson in lessons]
-    marks = await Mark.select(
-        Mark.id,
-        Mark.lesson,
-        Mark.value,
-        Mark.weight,
-        Mark.comment,
-        Mark.work_kind.name,
-        Mark.created_at,
-        Mark.updated_at,
-        Mark.version,
-    ).where(
-        (Mark.student == student_id)
-        & (Mark.lesson_date >= monday)
-        & (Mark.lesson_date <= sunday)
-        & Mark.deleted_at.is_null()
+    members = await memberships_many(student_ids, monday, sunday)
+    lessons = await lessons_of_many(members, monday, sunday)
+    lesson_ids = sorted({lesson["id"] for rows in lessons.values() for lesson in rows})
+    marks = _by_student(
+        await Mark.select(
+            Mark.id,
+            Mark.student,
+            Mark.lesson,
+            Mark.value,
+            Mark.weight,
+            Mark.comment,
+            Mark.work_kind.name,
+            Mark.created_at,
+            Mark.updated_at,
+            Mark.version,
+        ).where(
+            Mark.student.is_in(student_ids)
+            & (Mark.lesson_date >= monday)
+            & (Mark.lesson_date <= sunday)
+            & Mark.deleted_at.is_null()
+        )
     )
-    attendance = await AttendanceRecord.select(
-        AttendanceRecord.lesson,
-        AttendanceRecord.status,
-        AttendanceRecord.late_minutes,
-        AttendanceRecord.reason,
-    ).where(
-        (AttendanceRecord.student == student_id)
-        & (AttendanceRecord.lesson_date >= monday)
-        & (AttendanceRecord.lesson_date <= sunday)
+    attendance = _by_student(
+        await AttendanceRecord.select(
+            AttendanceRecord.student,
+            AttendanceRecord.lesson,
+            AttendanceRecord.status,
+            AttendanceRecord.late_minutes,
+            AttendanceRecord.reason,
+        ).where(
+            AttendanceRecord.student.is_in(student_ids)
+            & (AttendanceRecord.lesson_date >= monday)
+            & (AttendanceRecord.lesson_date <= sunday)
+        )
     )
-    remarks = await Remark.select(Remark.id, Remark.lesson, Remark.text, Remark.created_at).where(
-        (Remark.student == student_id)
-        & (Remark.lesson_date >= monday)
-        & (Remark.lesson_date <= sunday)
-        & Remark.deleted_at.is_null()
+    remarks = _by_student(
+        await Remark.select(
+            Remark.id, Remark.student, Remark.lesson, Remark.text, Remark.created_at
+        ).where(
+            Remark.student.is_in(student_ids)
+            & (Remark.lesson_date >= monday)
+            & (Remark.lesson_date <= sunday)
+            & Remark.deleted_at.is_null()
+        )
     )
     homework: list[dict[str, Any]] = []
-    done: set[int] = set()
     if lesson_ids:
-        homework = await Homework.select(
-            Homework.id,
-            Homework.lesson,
-            Homework.text,
-            Homework.due_date,
-            Homework.due_lesson,
-            Homework.attachments,
-            Homework.subject,
-        ).where(
+        homework = await Homework.select(*HOMEWORK_COLUMNS).where(
             (Homework.lesson.is_in(lesson_ids) | Homework.due_lesson.is_in(lesson_ids))
             & Homework.deleted_at.is_null()
         )
-        homework += await _due_by_date(student_id, monday, sunday, lessons, homework)
-        if homework:
-            ticks = await HomeworkDone.select(HomeworkDone.homework).where(
-                (HomeworkDone.student == student_id)
-                & HomeworkDone.homework.is_in([h["id"] for h in homework])
-            )
-            done = {t["homework"] for t in ticks}
+        homework += await _due_by_date(members, monday, sunday, lessons, homework)
+    done: dict[int, set[int]] = {}
+    if homework:
+        ticks = await HomeworkDone.select(HomeworkDone.student, HomeworkDone.homework).where(
+            HomeworkDone.student.is_in(student_ids)
+            & HomeworkDone.homework.is_in([h["id"] for h in homework])
+        )
+        for t in ticks:
+            done.setdefault(t["student"], set()).add(t["homework"])
+    out: dict[int, dict[str, Any]] = {}
+    for sid in student_ids:
+        mine = lessons[sid]
+        ids = {lesson["id"] for lesson in mine}
+        given_here = [
+            h
+            for h in homework
+            if h["lesson"] in ids
+            or h["due_lesson"] in ids
+            or (h.get("by_date") and _in(members[sid], h["given_class"], h["given_group"]))
+        ]
+        out[sid] = _assemble(
+            sid,
+            monday,
+            mine,
+            marks.get(sid, []),
+            attendance.get(sid, []),
+            remarks.get(sid, []),
+            given_here,
+            done.get(sid, set()),
+        )
+    return out
+
+
+def _assemble(
+    student_id: int,
+    monday: date,
+    lessons: list[dict[str, Any]],
+    marks: list[dict[str, Any]],
+    attendance: list[dict[str, Any]],
+    remarks: list[dict[str, Any]],
+    homework: list[dict[str, Any]],
+    done: set[int],
+) -> dict[str, Any]:
+    """One pupil's week from its rows."""
     by_lesson: dict[int, dict[str, Any]] = {}
     days: dict[date, list[dict[str, Any]]] = {monday + timedelta(days=i): [] for i in range(6)}
     for lesson in lessons:
@@ -390,33 +498,25 @@ def _as_date(value: Any) -> date:
 
 
 async def _due_by_date(
-    student_id: int,
+    members: Members,
     monday: date,
     sunday: date,
-    lessons: list[dict[str, Any]],
+    lessons: dict[int, list[dict[str, Any]]],
     found: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """Homework set with only a due date (no due lesson) that falls in this week: it shows on
-    the first lesson of its subject that day. Only homework given to the pupil's classes or
-    groups; the rows already found (given this week) are not repeated."""
-    subjects = list({lesson["subject"] for lesson in lessons})
-    if not subjects:
-        return []
-    classes, groups = await memberships(student_id, monday, sunday)
-    if not classes and not groups:
+    the first lesson of its subject that day, to the pupils of the class or group it was given
+    to (`by_date`; `build_weeks` sorts them out). The rows already found (given this week)
+    are not repeated."""
+    subjects = list({lesson["subject"] for rows in lessons.values() for lesson in rows})
+    classes = set().union(*(m[0] for m in members.values()))
+    groups = set().union(*(m[1] for m in members.values()))
+    if not subjects or (not classes and not groups):
         return []
     given: Any = Homework.lesson.school_class.is_in(list(classes or {-1}))
     if groups:
         given = given | Homework.lesson.study_group.is_in(list(groups))
-    rows = await Homework.select(
-        Homework.id,
-        Homework.lesson,
-        Homework.text,
-        Homework.due_date,
-        Homework.due_lesson,
-        Homework.attachments,
-        Homework.subject,
-    ).where(
+    rows = await Homework.select(*HOMEWORK_COLUMNS).where(
         Homework.due_lesson.is_null()
         & (Homework.due_date >= monday)
         & (Homework.due_date <= sunday)
@@ -425,7 +525,7 @@ async def _due_by_date(
         & given
     )
     known = {h["id"] for h in found}
-    return [r for r in rows if r["id"] not in known]
+    return [{**r, "by_date": True} for r in rows if r["id"] not in known]
 
 
 # ---- marks by subject ------------------------------------------------------------------------

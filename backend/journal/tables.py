@@ -238,6 +238,8 @@ INDEXES = [
     Index("lesson_record_school_date", "lesson_record", ("school", "lesson_date")),
     Index("homework_lesson_client_id", "homework", ("lesson", "client_id"), unique=True),
     Index("homework_due_lesson", "homework", ("due_lesson",)),
+    # The diary's homework due on a day with no due lesson, by subject and date.
+    Index("homework_subject_due_date", "homework", ("subject", "due_date")),
     Index("homework_done_pair", "homework_done", ("homework", "student"), unique=True),
     Index("remark_student_date", "remark", ("student", "lesson_date")),
     Index("remark_lesson_client_id", "remark", ("lesson", "client_id"), unique=True),

@@ -8,6 +8,7 @@ from typing import Any
 
 from backend.audit.tables import AuditEntry
 from backend.core.rights import Grant, Permission, Role, ScopeKind
+from backend.journal import diary
 from backend.journal.tables import DiaryWeek
 from tests.conftest import Backend
 from tests.integration.journal.arrange import (
@@ -124,6 +125,40 @@ async def test_a_write_has_the_weeks_projection_rebuilt_before_anyone_reads(
     assert after.headers["etag"] != before.headers["etag"]
     assert f"-{row['version']}-" in after.headers["etag"]
     assert after.content == row["body"].encode()
+
+
+async def test_weeks_built_together_are_each_pupils_own(world: Backend) -> None:
+    """The background rebuild builds a lesson's pupils' weeks in one go: each is exactly the
+    week built for that pupil alone, with nobody else's marks or absences."""
+    jw = await make_journal_world(world)
+    first, second, third = jw.pupils[:3]
+    await sync(
+        world,
+        jw.teacher,
+        jw.lessons["today"],
+        [
+            mark(op(), first, "5"),
+            mark(op(), second, "2"),
+            attendance(op(), second, "absent"),
+            attendance(op(), third, "late", late_minutes=3),
+        ],
+    )
+    monday = today() - timedelta(days=today().weekday())
+    together = await diary.build_weeks([first, second, third], monday)
+    for pupil in (first, second, third):
+        assert together[pupil] == await diary.build_week(pupil, monday)
+    values = {
+        pupil: [m["value"] for lesson in lessons_of(week) for m in lesson["marks"]]
+        for pupil, week in together.items()
+    }
+    assert values == {first: ["5"], second: ["2"], third: []}
+    absences = {
+        pupil: [
+            lesson["attendance"]["status"] for lesson in lessons_of(week) if lesson["attendance"]
+        ]
+        for pupil, week in together.items()
+    }
+    assert absences == {first: [], second: ["absent"], third: ["late"]}
 
 
 async def test_a_parent_is_refused_another_familys_child(world: Backend) -> None:
