@@ -699,10 +699,10 @@ class Pipeline:
                 except (TemporaryFailure, PermanentFailure):
                     await self.pacer.leave(ticket)
                     raise
-                # The send is on record in Redis in the same round trip that gives its place
-                # back, before anything else: a worker killed from here on leaves a record
-                # that the next run finds, and the message is not sent again (`_recorded`).
-                await self.pacer.leave(ticket, self._record(delivery_id, sent, addresses[0]))
+            # The send is on record in Redis in the same round trip that gives its place
+            # back, before anything else: a worker killed from here on leaves a record that
+            # the next run finds, and the message is not sent again (`_recorded`).
+            await self.pacer.leave(ticket, self._record(delivery_id, sent, addresses[0]))
         except TemporaryFailure as exc:
             return await self._temporary(row, meta, attempts, exc, rates)
         except PermanentFailure as exc:
