@@ -17,6 +17,7 @@ from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from backend.core.errors import ValidationFailed
 from backend.core.http import ActorDep, Limit, Offset, requires, signed_in
 from backend.core.rights import Permission
 from backend.messaging import schemas as s
@@ -98,7 +99,9 @@ class MessagingController(Controller):
         summary="Отметить уведомления прочитанными (или непрочитанными)",
     )
     async def mark_read(self, actor: ActorDep, data: Annotated[s.ReadIn, Body()]) -> s.ReadOut:
-        return s.ReadOut(await services.mark_read(actor, data.ids, data.read))
+        if (data.ids is None) == (not data.all):
+            raise ValidationFailed(key="notify.error.read_which")
+        return s.ReadOut(await services.mark_read(actor, None if data.all else data.ids, data.read))
 
     @get("/inbox/stream", guards=[signed_in], summary="Новые уведомления по мере появления (SSE)")
     async def stream(

@@ -70,9 +70,11 @@ class InboxPage(msgspec.Struct):
 
 
 class ReadIn(Strict):
-    """Mark these notifications (or, without ids, all of them) read or unread."""
+    """Mark these notifications read or unread: `ids`, or `all: true` for the whole inbox
+    (one of the two; an empty request changes nothing by accident)."""
 
     ids: Annotated[list[int], msgspec.Meta(max_length=500)] | None = None
+    all: bool = False
     read: bool = True
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from backend.core.rights import Grant, Role, ScopeKind
 from backend.events.tables import OutboxEvent
+from backend.messaging.tables import Notification
 from tests.conftest import Backend
 from tests.support import make_tenancy, sign_in
 
@@ -48,3 +51,37 @@ async def test_a_preference_that_would_silently_mean_something_else_is_refused(
         url, json={"channels": ["telegram"], "quiet_from": "21:30"}, headers=me.headers
     )
     assert kept.status_code == 200, kept.text
+
+
+async def test_marking_the_inbox_read_says_which_or_all(world: Backend) -> None:
+    """An empty request changes nothing (it once marked the whole inbox read); `ids` marks
+    those, `all: true` the rest, and only the person's own notifications."""
+    me = await sign_in(world)
+    other = await sign_in(world)
+    now = datetime.now(UTC)
+    mine = []
+    for n, user in enumerate((me.user_id, me.user_id, me.user_id, other.user_id)):
+        row = Notification(
+            event_id=n + 1,
+            user_id=user,
+            kind="mark.created",
+            title="Отметка",
+            body="«5»",
+            created_at=now,
+        )
+        await row.save()
+        if user == me.user_id:
+            mine.append(row.id)
+    url = "/api/v1/messaging/inbox/read"
+    for body in ({}, {"read": True}, {"all": True, "ids": [mine[0]]}):
+        refused = await world.client.post(url, json=body, headers=me.headers)
+        assert refused.status_code == 400, (body, refused.text)
+        assert "all: true" in refused.json()["message"]
+    assert await Notification.count().where(Notification.read_at.is_not_null()) == 0
+
+    one = await world.client.post(url, json={"ids": [mine[0]]}, headers=me.headers)
+    assert one.status_code == 200 and one.json() == {"changed": 1}
+    rest = await world.client.post(url, json={"all": True}, headers=me.headers)
+    assert rest.status_code == 200 and rest.json() == {"changed": 3}
+    unread = await Notification.select(Notification.user_id).where(Notification.read_at.is_null())
+    assert unread == [{"user_id": other.user_id}]

@@ -37,7 +37,7 @@ CASES = [
         body={"kind": "*", "channels": ["push", "telegram"], "quiet_from": "22:00"},
     ),
     Case("GET", f"{BASE}/inbox", f"{BASE}/inbox", ALL_ROLES),
-    Case("POST", f"{BASE}/inbox/read", f"{BASE}/inbox/read", ALL_ROLES, body={"read": True}),
+    Case("POST", f"{BASE}/inbox/read", f"{BASE}/inbox/read", ALL_ROLES, body={"all": True}),
     Case("GET", f"{BASE}/inbox/stream", f"{BASE}/inbox/stream?seconds=0", ALL_ROLES),
     Case("POST", f"{BASE}/announcements", f"{BASE}/announcements", NOTIFIERS, body=_announcement),
     Case(
