@@ -53,7 +53,9 @@ DELIVER_BATCH = 10
 SEND_TIMEOUT = 20.0
 # A send is on record in Redis as soon as the provider answered (`Pipeline._record`).
 SENT_PREFIX = "parta:notify:sent:"
-SENT_RECORD_SECONDS = 2 * 24 * 3600
+# Long enough for the job of a killed worker to come back (a heartbeat, or a retry's backoff of
+# at most `notify_retry_max_seconds`), short enough that Redis holds only the last hour's sends.
+SENT_RECORD_SECONDS = 3600
 # Seconds a running job may go untouched before the sweep takes its worker for dead (the
 # worker touches its jobs every third of it: notifications.worker._alive).
 JOB_HEARTBEAT = 6
