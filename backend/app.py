@@ -21,9 +21,11 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.static_files import create_static_files_router
 from litestar.stores.redis import RedisStore
 from piccolo.engine.base import Engine
 from redis.asyncio import Redis
+from swagger_ui_bundle import swagger_ui_path
 
 from backend.accounts.api import AccountsController, AuthController
 from backend.accounts.passwords import Passwords
@@ -53,6 +55,9 @@ from backend.settings import Settings
 
 API_VERSION = "1.0.0"
 UNAUTHENTICATED_PATHS = ["^/$", "^/schema", "^/metrics", "^/health$", "^/ready$"]
+# The API documentation's page scripts are served by Parta itself (the swagger-ui-bundle
+# package), so /schema works on a school network with no way out to a CDN.
+SWAGGER_ASSETS = "/schema/assets"
 
 
 def token_secret(settings: Settings) -> str:
@@ -146,6 +151,9 @@ def create_app(
         ReportsController,
         MessagingController,
         *(route_handlers or []),
+        create_static_files_router(
+            path=SWAGGER_ASSETS, directories=[swagger_ui_path], include_in_schema=False
+        ),
     ]
     app = Litestar(
         route_handlers=handlers,
@@ -174,7 +182,16 @@ def create_app(
             version=API_VERSION,
             description="Электронный журнал и дневник, питание, проходы и уведомления.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    path=["/", "/swagger"],
+                    js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+                    css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+                    standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+                ),
+                # Scalar's page loads its script from a CDN: only where the browser can reach it.
+                ScalarRenderPlugin(path="/scalar"),
+            ],
         ),
         request_max_body_size=settings.request_max_body_bytes,
         logging_config=None,

@@ -25,6 +25,21 @@ async def test_openapi_schema_lists_the_api(world: Backend) -> None:
     assert "BearerToken" in str(schema["components"]["securitySchemes"])
 
 
+async def test_the_api_documentation_page_needs_no_cdn(world: Backend) -> None:
+    """/schema is read on school networks that may not reach the internet: its page loads
+    its scripts and styles from Parta itself."""
+    import re
+
+    page = await world.client.get("/schema")
+    assert page.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page.text)
+    assert assets, page.text[:500]
+    for url in assets:
+        assert url.startswith("/schema/assets/"), url
+        asset = await world.client.get(url)
+        assert asset.status_code == 200 and len(asset.content) > 1000, url
+
+
 async def test_openapi_documents_the_real_error_body(world: Backend) -> None:
     schema = (await world.client.get("/schema/openapi.json")).json()
     assert schema["components"]["schemas"]["Error"]["required"] == ["error", "message"]
