@@ -188,6 +188,7 @@ def create_app(
                     js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
                     css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
                     standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+                    favicon=f"<link rel='icon' href='{SWAGGER_ASSETS}/favicon-32x32.png'>",
                 ),
                 # Scalar's page loads its script from a CDN: only where the browser can reach it.
                 ScalarRenderPlugin(path="/scalar"),
