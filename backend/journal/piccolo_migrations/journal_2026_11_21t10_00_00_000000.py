@@ -1,7 +1,8 @@
 """Client operation ids are unique per lesson, not globally (decision 0350)."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
+
+from backend.core.migrations import ddl_migration
 
 ID = "2026-11-21T10:00:00:000000"
 VERSION = "1.38.0"
@@ -20,13 +21,4 @@ STATEMENTS = [
 
 
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="journal", description=DESCRIPTION)
-
-    async def run() -> None:
-        engine = engine_finder()
-        assert engine is not None
-        for statement in STATEMENTS:
-            await engine.run_ddl(statement)
-
-    manager.add_raw(run)
-    return manager
+    return ddl_migration(ID, "journal", DESCRIPTION, STATEMENTS)

@@ -1,7 +1,8 @@
 """Composite and unique indexes of the schools context (see backend.core.db_index.Index)."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
+
+from backend.core.migrations import ddl_migration
 
 ID = "2026-11-21T08:45:00:000000"
 VERSION = "1.38.0"
@@ -24,13 +25,4 @@ STATEMENTS = [
 
 
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="schools", description=DESCRIPTION)
-
-    async def run() -> None:
-        engine = engine_finder()
-        assert engine is not None
-        for statement in STATEMENTS:
-            await engine.run_ddl(statement)
-
-    manager.add_raw(run)
-    return manager
+    return ddl_migration(ID, "schools", DESCRIPTION, STATEMENTS)

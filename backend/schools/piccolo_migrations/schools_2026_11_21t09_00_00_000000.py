@@ -1,7 +1,8 @@
 """One generated lesson per timetable entry and date (see backend.schools.timetable)."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
+
+from backend.core.migrations import ddl_migration
 
 ID = "2026-11-21T09:00:00:000000"
 VERSION = "1.38.0"
@@ -13,13 +14,4 @@ STATEMENTS = [
 
 
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="schools", description=DESCRIPTION)
-
-    async def run() -> None:
-        engine = engine_finder()
-        assert engine is not None
-        for statement in STATEMENTS:
-            await engine.run_ddl(statement)
-
-    manager.add_raw(run)
-    return manager
+    return ddl_migration(ID, "schools", DESCRIPTION, STATEMENTS)
