@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from backend.messaging.tables import Delivery, Notification
 from notifications.pipeline import SENT_PREFIX
-from tests.integration.notifications.conftest import Notify
+from notifications.worker import NotifyWorker
+from tests.integration.notifications.conftest import Notify, Waiter
 from tests.integration.notifications.helpers import emit_mark, make_family, wait_for
 
 
@@ -59,9 +61,9 @@ async def test_a_stopping_worker_lets_its_send_in_flight_finish(notify: Notify) 
     assert [p["token"] for p in notify.standins.fcm.received.items] == [family.token]
 
 
-async def test_a_send_on_record_is_not_sent_again(notify: Notify) -> None:
-    """A worker killed between the provider's answer and writing "sent" leaves the delivery
-    "sending"; the next run finds the send on record and only writes it down."""
+async def _pushed_mark(notify: Notify) -> tuple[NotifyWorker, dict[str, Any], Waiter]:
+    """A mark pushed to a family: the worker, the delivery's row once "sent", and a waiter
+    for that delivery to be "sent" again."""
     family = await make_family(notify.world, channels=["push"])
     worker = await notify.start()
     event_id = await emit_mark(family)
@@ -72,6 +74,13 @@ async def test_a_send_on_record_is_not_sent_again(notify: Notify) -> None:
 
     await wait_for(sent)
     row = await Delivery.select().where(Delivery.event_id == event_id).first()
+    return worker, row, sent
+
+
+async def test_a_send_on_record_is_not_sent_again(notify: Notify) -> None:
+    """A worker killed between the provider's answer and writing "sent" leaves the delivery
+    "sending"; the next run finds the send on record and only writes it down."""
+    worker, row, sent = await _pushed_mark(notify)
     fcm = notify.standins.fcm.received
     assert len(fcm.items) == 1
     # As the killed worker left it: sent to the provider, "sending" in the database.
@@ -90,16 +99,7 @@ async def test_a_send_on_record_is_not_sent_again(notify: Notify) -> None:
 async def test_a_delivery_sending_with_nothing_on_record_is_sent(notify: Notify) -> None:
     """The other side: a worker killed before the provider answered left no record, and the
     message goes out (at least once: never lost)."""
-    family = await make_family(notify.world, channels=["push"])
-    worker = await notify.start()
-    event_id = await emit_mark(family)
-
-    async def sent() -> bool:
-        rows = await Delivery.select().where(Delivery.event_id == event_id)
-        return bool(rows) and rows[0]["status"] == "sent"
-
-    await wait_for(sent)
-    row = await Delivery.select().where(Delivery.event_id == event_id).first()
+    worker, row, sent = await _pushed_mark(notify)
     await notify.world.redis.delete(f"{SENT_PREFIX}{row['id']}")
     await Delivery.update({Delivery.status: "sending"}).where(Delivery.id == row["id"])
     await worker.pipeline.enqueue_delivery(row["id"], row["attempts"], None)
