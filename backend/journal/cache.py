@@ -8,7 +8,7 @@ that built from data older than a concurrent write can never hide that write. A 
 crashes between its commit and the announcement leaves the old body for at most `TTL` seconds.
 
 After announcing, the cache has the weeks' projection rows built again in the background
-(`refresh`, one week at a time, a moment after the writer's commit), so that the family's
+(`refresh`, a lesson's pupils together, a moment after the writer's commit), so that the family's
 first read after a change finds the row instead of building the week from the journal tables.
 A process that stops before it gets there loses nothing: the reader builds the week then.
 """
@@ -126,7 +126,7 @@ class DiaryCache:
                 await self._refresh(students, monday)
             except Exception:
                 log.exception("rebuilding the diary weeks of %s failed", monday)
-            # Background work yields to requests: it takes at most a third of the process's
+            # Background work yields to requests: it takes at most a fifth of the process's
             # time. Under a burst of saves the weeks left over are built by their readers.
             await asyncio.sleep(REFRESH_YIELD * (time.monotonic() - started))
 
@@ -141,7 +141,7 @@ class DiaryCache:
                 await task
 
     async def settled(self) -> None:
-        """Wait until the weeks announced so far are rebuilt (tests, benchmarks)."""
+        """Wait until the weeks announced so far are rebuilt (tests)."""
         while self._refreshing is not None and not self._refreshing.done():
             await asyncio.shield(self._refreshing)
 

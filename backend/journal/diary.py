@@ -126,66 +126,29 @@ _STORED_WEEK = (
 )
 
 
-async def _stored_week(student_id: int, monday: date) -> list[dict[str, Any]]:
-    """The projection row, if any: on PostgreSQL straight from the pool as a prepared
-    statement (the hottest query of the API; the ORM's query building cost as much as the
-    query), elsewhere through the ORM."""
+async def _stored_week(student_id: int, monday: date) -> tuple[int, bytes | None] | None:
+    """The projection row's version and body, None when there is no row: on PostgreSQL
+    straight from the pool as a prepared statement (the hottest query of the API; the ORM's
+    query building cost as much as the query), elsewhere through the ORM."""
     pool = postgres_pool(DiaryWeek._meta.db)
     if pool is not None:
         async with pool.acquire() as connection:
             row = await connection.fetchrow(_STORED_WEEK, student_id, monday)
-        return [] if row is None else [{"version": row["version"], "body": row["body"]}]
-    rows = await DiaryWeek.raw(
-        'SELECT "version", "body" FROM "diary_week" WHERE "student" = {} AND "week_start" = {}',
-        student_id,
-        monday,
-    )
-    return [
-        {"version": r["version"], "body": None if r["body"] is None else r["body"].encode()}
-        for r in rows
-    ]
-
-
-async def refresh_projections(student_ids: list[int], monday: date) -> int:
-    """Build the projection rows of these pupils' week that a write cleared, all in one go
-    (the diary cache calls this in the background after each announced write). A row that
-    another write changed meanwhile is left for its reader. Returns the rows stored."""
-    rows = await DiaryWeek.select(DiaryWeek.student, DiaryWeek.version).where(
-        DiaryWeek.student.is_in(student_ids)
-        & (DiaryWeek.week_start == monday)
-        & DiaryWeek.body.is_null()
-    )
-    if not rows:
-        return 0
-    weeks = await build_weeks([r["student"] for r in rows], monday)
-    async with transaction():
-        for row in rows:
-            await DiaryWeek.update(
-                {DiaryWeek.body: msgspec.json.encode(weeks[row["student"]]).decode()}
-            ).where(
-                (DiaryWeek.student == row["student"])
-                & (DiaryWeek.week_start == monday)
-                & (DiaryWeek.version == row["version"])
-            )
-    return len(rows)
-
-
-async def _projection(student_id: int, monday: date) -> tuple[int, bytes]:
-    rows = await _stored_week(student_id, monday)
-    if rows and rows[0]["body"] is not None:
-        return rows[0]["version"], rows[0]["body"]
-    body = msgspec.json.encode(await build_week(student_id, monday))
-    if not rows:
-        await DiaryWeek.raw(
-            'INSERT INTO "diary_week" ("student", "week_start", "version", "body") '
-            'VALUES ({}, {}, 1, {}) ON CONFLICT ("student", "week_start") DO NOTHING',
+    else:
+        rows = await DiaryWeek.raw(
+            'SELECT "version", "body" FROM "diary_week" WHERE "student" = {} AND "week_start" = {}',
             student_id,
             monday,
-            body.decode(),
         )
-        return 1, body
-    version = rows[0]["version"]
-    # Stored only if no write came in meanwhile (it would have bumped the version).
+        row = rows[0] if rows else None
+        if row is not None and row["body"] is not None:
+            row = {"version": row["version"], "body": row["body"].encode()}
+    return None if row is None else (row["version"], row["body"])
+
+
+async def _store_body(student_id: int, monday: date, version: int, body: bytes) -> None:
+    """Store a built week, only if no write came in meanwhile (it would have bumped the
+    version): a build racing a write never stores stale data."""
     await DiaryWeek.raw(
         'UPDATE "diary_week" SET "body" = {} '
         'WHERE "student" = {} AND "week_start" = {} AND "version" = {}',
@@ -194,7 +157,43 @@ async def _projection(student_id: int, monday: date) -> tuple[int, bytes]:
         monday,
         version,
     )
-    return version, body
+
+
+async def refresh_projections(student_ids: list[int], monday: date) -> int:
+    """Build the projection rows of these pupils' week that a write cleared, all in one go
+    (the diary cache calls this in the background after each announced write). A row that
+    another write changed meanwhile is left for its reader. Returns the rows built."""
+    rows = await DiaryWeek.select(DiaryWeek.student, DiaryWeek.version).where(
+        DiaryWeek.student.is_in(student_ids)
+        & (DiaryWeek.week_start == monday)
+        & DiaryWeek.body.is_null()
+    )
+    if not rows:
+        return 0
+    weeks = await build_weeks([r["student"] for r in rows], monday)
+    async with transaction():  # one commit for the batch
+        for row in rows:
+            body = msgspec.json.encode(weeks[row["student"]])
+            await _store_body(row["student"], monday, row["version"], body)
+    return len(rows)
+
+
+async def _projection(student_id: int, monday: date) -> tuple[int, bytes]:
+    stored = await _stored_week(student_id, monday)
+    if stored is not None and stored[1] is not None:
+        return stored[0], stored[1]
+    body = msgspec.json.encode(await build_week(student_id, monday))
+    if stored is None:
+        await DiaryWeek.raw(
+            'INSERT INTO "diary_week" ("student", "week_start", "version", "body") '
+            'VALUES ({}, {}, 1, {}) ON CONFLICT ("student", "week_start") DO NOTHING',
+            student_id,
+            monday,
+            body.decode(),
+        )
+        return 1, body
+    await _store_body(student_id, monday, stored[0], body)
+    return stored[0], body
 
 
 Members = dict[int, tuple[set[int], set[int]]]
@@ -227,10 +226,6 @@ async def memberships_many(student_ids: list[int], start: date, end: date) -> Me
     for g in groups:
         out[g["student"]][1].add(g["group"])
     return out
-
-
-async def memberships(student_id: int, start: date, end: date) -> tuple[set[int], set[int]]:
-    return (await memberships_many([student_id], start, end))[student_id]
 
 
 def _staff_name(last: str | None, first: str | None, middle: str | None) -> str:
