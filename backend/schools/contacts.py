@@ -22,6 +22,16 @@ from backend.schools.tables import (
     StudentGuardian,
 )
 
+# What a pupil's legal representative is reached by, with the pupil (a `Contact`).
+GUARDIAN_CONTACT_COLUMNS = (
+    StudentGuardian.student,
+    StudentGuardian.guardian.user_id,
+    StudentGuardian.guardian.last_name,
+    StudentGuardian.guardian.first_name,
+    StudentGuardian.guardian.phone,
+    StudentGuardian.guardian.email,
+)
+
 GUARDIAN, DELEGATE, PUPIL, CLASS_TEACHER = "guardian", "delegate", "pupil", "class_teacher"
 
 
@@ -109,14 +119,7 @@ async def guardians_of_many(student_ids: Iterable[int]) -> dict[int, list[Contac
     if not wanted:
         return out
     rows = (
-        await StudentGuardian.select(
-            StudentGuardian.student,
-            StudentGuardian.guardian.user_id,
-            StudentGuardian.guardian.last_name,
-            StudentGuardian.guardian.first_name,
-            StudentGuardian.guardian.phone,
-            StudentGuardian.guardian.email,
-        )
+        await StudentGuardian.select(*GUARDIAN_CONTACT_COLUMNS)
         .where(
             StudentGuardian.student.is_in(wanted)
             & (StudentGuardian.is_legal_representative == True)  # noqa: E712
@@ -189,14 +192,7 @@ async def class_teachers_of(
 
 async def families_of_school(school_id: int) -> list[Contact]:
     """Every legal representative with an account of every current pupil of the school."""
-    rows = await StudentGuardian.select(
-        StudentGuardian.student,
-        StudentGuardian.guardian.user_id,
-        StudentGuardian.guardian.last_name,
-        StudentGuardian.guardian.first_name,
-        StudentGuardian.guardian.phone,
-        StudentGuardian.guardian.email,
-    ).where(
+    rows = await StudentGuardian.select(*GUARDIAN_CONTACT_COLUMNS).where(
         (StudentGuardian.student.school == school_id)
         & (StudentGuardian.student.archived == False)  # noqa: E712
         & (StudentGuardian.is_legal_representative == True)  # noqa: E712
