@@ -22,7 +22,6 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.static_files import create_static_files_router
-from litestar.stores.redis import RedisStore
 from piccolo.engine.base import Engine
 from redis.asyncio import Redis
 from swagger_ui_bundle import swagger_ui_path
@@ -38,13 +37,14 @@ from backend.core import db
 from backend.core.embedded import Companion
 from backend.core.http import RequestIdMiddleware, provide_actor, provide_principal
 from backend.core.http_errors import EXCEPTION_HANDLERS, document_errors
-from backend.core.rate_limit import CounterRateLimitMiddleware
+from backend.core.metrics import PrometheusMetricsMiddleware
+from backend.core.rate_limit import CounterRateLimitMiddleware, RateLimitStore
 from backend.core.redis import make_redis
 from backend.core.storage import LocalStorage
 from backend.journal.api import DiaryController, JournalController, MarkingCatalogController
-from backend.journal.cache import DiaryCache
 from backend.journal.diary import refresh_projections
 from backend.journal.timetable_follow import follow_timetable
+from backend.journal.weeks import DiaryWeeks
 from backend.logs import configure_logging
 from backend.messaging.api import MessagingController
 from backend.ops.api import health, ready, root
@@ -87,7 +87,7 @@ def create_app(
     lifetime = timedelta(minutes=settings.access_token_minutes)
     jwt_auth = build_jwt_auth(token_secret(settings), lifetime, UNAUTHENTICATED_PATHS)
     revoked_sessions = RevokedSessions(redis)
-    diary_cache = DiaryCache(redis, refresh=refresh_projections)
+    diary_weeks = DiaryWeeks(refresh=refresh_projections)
     accounts = AccountsService(
         settings,
         redis,
@@ -100,7 +100,7 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         db.bind_engine(engine)
         await db.open_engine(engine, settings)
-        unfollow = follow_timetable(app.state.diary_cache)
+        unfollow = follow_timetable(app.state.diary_weeks)
         revoked_sessions.start()
         # Everything built so far (modules, the app, its routes) lives as long as the process:
         # move it out of the garbage collector's sight, so its full collections stay short
@@ -120,7 +120,7 @@ def create_app(
                 await companion.stop()
             await revoked_sessions.stop()
             unfollow()
-            await diary_cache.close()
+            await diary_weeks.close()
             if owns_engine:
                 await db.close_engine(engine)
             if owns_redis:
@@ -131,7 +131,12 @@ def create_app(
         exclude=UNAUTHENTICATED_PATHS,
         middleware_class=CounterRateLimitMiddleware,
     )
-    prometheus = PrometheusConfig(app_name="parta", prefix="parta", group_path=True)
+    prometheus = PrometheusConfig(
+        app_name="parta",
+        prefix="parta",
+        group_path=True,
+        middleware_class=PrometheusMetricsMiddleware,
+    )
 
     handlers: list[Any] = [
         root,
@@ -164,7 +169,7 @@ def create_app(
                 "engine": engine,
                 "redis": redis,
                 "accounts": accounts,
-                "diary_cache": diary_cache,
+                "diary_weeks": diary_weeks,
                 "revoked_sessions": revoked_sessions,
                 "storage": LocalStorage(settings.media_root),
             }
@@ -172,7 +177,7 @@ def create_app(
         dependencies={"actor": Provide(provide_actor), "principal": Provide(provide_principal)},
         middleware=[RequestIdMiddleware(), prometheus.middleware, rate_limit.middleware],
         on_app_init=[jwt_auth.on_app_init],
-        stores={"rate_limit": RedisStore(redis, namespace="parta:ratelimit")},
+        stores={"rate_limit": RateLimitStore(redis, namespace="parta:ratelimit")},
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=CORSConfig(allow_origins=settings.cors_origins)
         if settings.cors_origins

@@ -207,7 +207,7 @@ async def world(backend_world: Backend) -> AsyncIterator[Backend]:
     db.bind_engine(backend_world.engine)
     # The previous test's diary weeks are rebuilt in the background: stop that before the
     # tables are emptied, or a week built from its data lands in this test.
-    await backend_world.app.state.diary_cache.close()
+    await backend_world.app.state.diary_weeks.close()
     await _truncate(backend_world)
     yield backend_world
 

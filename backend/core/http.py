@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Generic, TypeVar
@@ -22,6 +24,27 @@ from backend.core.errors import Forbidden, NotAuthenticated
 from backend.core.rights import Permission, Principal, Role
 
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.encode()
+# A request id names a request in the logs; it is no secret. The process's random prefix and a
+# counter make it unique without asking the system for random bytes on every request (a forked
+# process takes a prefix of its own).
+_id_prefix = ""
+_id_counter = itertools.count(1)
+
+
+def _new_prefix() -> None:
+    global _id_prefix, _id_counter
+    _id_prefix, _id_counter = uuid.uuid4().hex[:16], itertools.count(1)
+
+
+_new_prefix()
+os.register_at_fork(after_in_child=_new_prefix)
+
+
+def _new_request_id() -> str:
+    return f"{_id_prefix}{next(_id_counter):016x}"
+
+
 T = TypeVar("T")
 
 
@@ -109,8 +132,8 @@ class RequestIdMiddleware(ASGIMiddleware):
         if scope["type"] != "http":
             await next_app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode()
-        request_id = incoming[:64] if incoming.isprintable() and incoming else uuid.uuid4().hex
+        incoming = next((v for k, v in scope["headers"] if k == _REQUEST_ID_KEY), b"").decode()
+        request_id = incoming[:64] if incoming.isprintable() and incoming else _new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
 

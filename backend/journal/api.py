@@ -18,10 +18,10 @@ from backend.core.http import ActorDep, requires
 from backend.core.rights import Permission
 from backend.core.storage import Storage
 from backend.journal import catalog, diary, schemas, services
-from backend.journal.cache import DiaryCache
 from backend.journal.sync import sync_lesson
+from backend.journal.weeks import DiaryWeeks
 
-DiaryCacheDep = NamedDependency[DiaryCache]
+DiaryWeeksDep = NamedDependency[DiaryWeeks]
 StorageDep = NamedDependency[Storage]
 
 P = Permission
@@ -30,8 +30,8 @@ JOURNAL_WRITERS = requires(P.JOURNAL_WRITE, P.JOURNAL_MANAGE)
 DIARY_READERS = requires(P.DIARY_READ)
 
 
-def provide_diary_cache(state: State) -> DiaryCache:
-    return state.diary_cache
+def provide_diary_weeks(state: State) -> DiaryWeeks:
+    return state.diary_weeks
 
 
 def provide_storage(state: State) -> Storage:
@@ -42,7 +42,7 @@ class JournalController(Controller):
     path = "/api/v1/journal"
     tags = ["Журнал"]
     dependencies = {
-        "diary_cache": Provide(provide_diary_cache, sync_to_thread=False),
+        "diary_weeks": Provide(provide_diary_weeks, sync_to_thread=False),
         "storage": Provide(provide_storage, sync_to_thread=False),
     }
 
@@ -59,11 +59,11 @@ class JournalController(Controller):
     async def sync(
         self,
         actor: ActorDep,
-        diary_cache: DiaryCacheDep,
+        diary_weeks: DiaryWeeksDep,
         lesson_id: FromPath[int],
         data: Annotated[schemas.SyncRequest, Body()],
     ) -> schemas.SyncResponse:
-        return await sync_lesson(actor, lesson_id, data, diary_cache)
+        return await sync_lesson(actor, lesson_id, data, diary_weeks)
 
     @post(
         "/lessons/{lesson_id:int}/attachments",
@@ -130,11 +130,11 @@ class JournalController(Controller):
     async def set_final_mark(
         self,
         actor: ActorDep,
-        diary_cache: DiaryCacheDep,
+        diary_weeks: DiaryWeeksDep,
         class_id: FromPath[int],
         data: Annotated[schemas.FinalMarkIn, Body()],
     ) -> schemas.FinalMarkOut:
-        return await services.set_final_mark(actor, class_id, data, diary_cache)
+        return await services.set_final_mark(actor, class_id, data, diary_weeks)
 
 
 class MarkingCatalogController(Controller):
@@ -168,7 +168,7 @@ def _day(value: str | None) -> date:
 class DiaryController(Controller):
     path = "/api/v1/diary/students/{student_id:int}"
     tags = ["Дневник"]
-    dependencies = {"diary_cache": Provide(provide_diary_cache, sync_to_thread=False)}
+    dependencies = {"diary_weeks": Provide(provide_diary_weeks, sync_to_thread=False)}
 
     @get(
         "/week",
@@ -185,11 +185,11 @@ class DiaryController(Controller):
             str | None, QueryParameter(name="date", description="Любой день недели")
         ] = None,
     ) -> Response[bytes]:
-        # The hottest read of the API: the cache comes from the app's state rather than as a
+        # The hottest read of the API: the weeks come from the app's state rather than as a
         # second dependency (Litestar resolves two dependencies in a task group of their own).
-        cache: DiaryCache = request.app.state.diary_cache
+        weeks: DiaryWeeks = request.app.state.diary_weeks
         answer = await diary.read_week(
-            actor, student_id, _day(day), cache, request.headers.get("if-none-match")
+            actor, student_id, _day(day), weeks, request.headers.get("if-none-match")
         )
         headers = {"ETag": answer.etag, "Cache-Control": "private, no-cache"}
         if answer.status == 304:
@@ -230,10 +230,10 @@ class DiaryController(Controller):
     async def homework_done(
         self,
         actor: ActorDep,
-        diary_cache: DiaryCacheDep,
+        diary_weeks: DiaryWeeksDep,
         student_id: FromPath[int],
         homework_id: FromPath[int],
         done: FromQuery[bool] = True,
     ) -> schemas.Done:
-        await diary.tick_homework(actor, student_id, homework_id, done, diary_cache)
+        await diary.tick_homework(actor, student_id, homework_id, done, diary_weeks)
         return schemas.Done(homework_id=homework_id, done=done)

@@ -1,11 +1,11 @@
 """The diary: the journal's facts read for one pupil, by week, for the family.
 
-Reading a week is the hot path after lessons. It costs, in order of preference:
-1. an `If-None-Match` that matches the cached week: one Redis GET, answer 304;
-2. the week cached in Redis: one Redis GET;
-3. the week's projection row (`DiaryWeek.body`): one indexed query, then cached;
-4. nothing stored yet, or a write cleared it: the week is built from the journal tables (a few
-   indexed queries) and stored in the projection and the cache.
+Reading a week is the hot path after lessons. It costs:
+1. the week's projection row (`DiaryWeek`: version and body), one indexed lookup shared with
+   the other reads the process is serving at that moment (`backend.journal.weeks`); an
+   `If-None-Match` that matches its version answers 304;
+2. when nothing is stored yet, or a write cleared it (and the background rebuild has not got
+   there yet): the week is built from the journal tables (a few indexed queries) and stored.
 Rights need no database trip for the pupil, guardians and delegates (their token's grant names
 the pupil); staff reading through a class or school grant cost one query for the pupil's place.
 """
@@ -21,11 +21,10 @@ import msgspec
 
 from backend.audit.services import AuditAction, record
 from backend.core.context import Actor
-from backend.core.db import postgres_pool, transaction
+from backend.core.db import transaction
 from backend.core.errors import Forbidden, NotFound, ValidationFailed
 from backend.core.forms import short_person_name
 from backend.core.rights import Permission, ScopeKind, ScopeTarget
-from backend.journal.cache import DiaryCache, bump_weeks, etag_of
 from backend.journal.lessons import week_start
 from backend.journal.scales import plain_average, weighted_average
 from backend.journal.tables import (
@@ -38,6 +37,7 @@ from backend.journal.tables import (
     Mark,
     Remark,
 )
+from backend.journal.weeks import DiaryWeeks, bump_weeks, etag_of
 from backend.schools import movement
 from backend.schools.tables import (
     Lesson,
@@ -86,21 +86,11 @@ def reads_as_family(actor: Actor, student_id: int) -> bool:
 
 
 async def read_week(
-    actor: Actor, student_id: int, day: date, cache: DiaryCache, if_none_match: str | None
+    actor: Actor, student_id: int, day: date, weeks: DiaryWeeks, if_none_match: str | None
 ) -> WeekAnswer:
     staff_read = await check_diary_reader(actor, student_id)
     monday = week_start(day)
-    cached = await cache.get(student_id, monday)
-    if cached is not None:
-        version, body = cached
-        etag = etag_of(student_id, monday, version, body)
-        if staff_read:
-            await _audit_read(actor, student_id, monday)
-        if if_none_match and etag in if_none_match:
-            return WeekAnswer(304, etag, b"")
-        return WeekAnswer(200, etag, body)
-    version, body = await _projection(student_id, monday)
-    await cache.put(student_id, monday, version, body)
+    version, body = await _projection(weeks, student_id, monday)
     if staff_read:
         await _audit_read(actor, student_id, monday)
     etag = etag_of(student_id, monday, version, body)
@@ -117,33 +107,6 @@ async def _audit_read(actor: Actor, student_id: int, monday: date) -> None:
         object_id=f"{student_id}:{monday.isoformat()}",
         student_id=student_id,
     )
-
-
-# The body comes back as the bytes the API sends (no text decoding and encoding again).
-_STORED_WEEK = (
-    'SELECT "version", convert_to("body", \'UTF8\') AS "body" FROM "diary_week" '
-    'WHERE "student" = $1 AND "week_start" = $2'
-)
-
-
-async def _stored_week(student_id: int, monday: date) -> tuple[int, bytes | None] | None:
-    """The projection row's version and body, None when there is no row: on PostgreSQL
-    straight from the pool as a prepared statement (the hottest query of the API; the ORM's
-    query building cost as much as the query), elsewhere through the ORM."""
-    pool = postgres_pool(DiaryWeek._meta.db)
-    if pool is not None:
-        async with pool.acquire() as connection:
-            row = await connection.fetchrow(_STORED_WEEK, student_id, monday)
-    else:
-        rows = await DiaryWeek.raw(
-            'SELECT "version", "body" FROM "diary_week" WHERE "student" = {} AND "week_start" = {}',
-            student_id,
-            monday,
-        )
-        row = rows[0] if rows else None
-        if row is not None and row["body"] is not None:
-            row = {"version": row["version"], "body": row["body"].encode()}
-    return None if row is None else (row["version"], row["body"])
 
 
 async def _store_body(student_id: int, monday: date, version: int, body: bytes) -> None:
@@ -178,8 +141,8 @@ async def refresh_projections(student_ids: list[int], monday: date) -> int:
     return len(rows)
 
 
-async def _projection(student_id: int, monday: date) -> tuple[int, bytes]:
-    stored = await _stored_week(student_id, monday)
+async def _projection(weeks: DiaryWeeks, student_id: int, monday: date) -> tuple[int, bytes]:
+    stored = await weeks.stored(student_id, monday)
     if stored is not None and stored[1] is not None:
         return stored[0], stored[1]
     body = msgspec.json.encode(await build_week(student_id, monday))
@@ -725,7 +688,7 @@ async def mark_seen(actor: Actor, student_id: int) -> None:
 
 
 async def tick_homework(
-    actor: Actor, student_id: int, homework_id: int, done: bool, cache: DiaryCache
+    actor: Actor, student_id: int, homework_id: int, done: bool, weeks: DiaryWeeks
 ) -> None:
     """The pupil ticks (or unticks) a homework as done. Only the pupil themself may."""
     principal = actor.principal
@@ -762,4 +725,4 @@ async def tick_homework(
             details={"done": done},
         )
         versions = await bump_weeks([(student_id, week_start(row["lesson_date"]))])
-    await cache.announce(versions)
+    weeks.announce(versions)

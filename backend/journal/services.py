@@ -17,7 +17,6 @@ from backend.core.storage import Storage
 from backend.events.services import emit
 from backend.i18n import t
 from backend.journal import schemas
-from backend.journal.cache import DiaryCache, bump_weeks
 from backend.journal.diary import check_diary_reader
 from backend.journal.lessons import (
     LessonContext,
@@ -40,6 +39,7 @@ from backend.journal.tables import (
     LessonRecord,
     Mark,
 )
+from backend.journal.weeks import DiaryWeeks, bump_weeks
 from backend.journal.work_kinds import work_kinds_of
 from backend.schools.services import school_target
 from backend.schools.tables import (
@@ -357,7 +357,7 @@ async def final_mark_sheet(
 
 
 async def set_final_mark(
-    actor: Actor, class_id: int, data: schemas.FinalMarkIn, cache: DiaryCache | None
+    actor: Actor, class_id: int, data: schemas.FinalMarkIn, weeks: DiaryWeeks | None
 ) -> schemas.FinalMarkOut:
     """Confirm the proposed final mark or override it. Teachers of the class and subject, and
     coordinators; a closed period is locked; a stale `base_version` is refused (409)."""
@@ -479,8 +479,8 @@ async def set_final_mark(
             details=new,
         )
         versions = await bump_weeks([(data.student_id, week_start(now.date()))])
-    if cache is not None:
-        await cache.announce(versions)
+    if weeks is not None:
+        weeks.announce(versions)
     return schemas.FinalMarkOut(
         id=mark_id,
         student_id=data.student_id,

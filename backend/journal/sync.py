@@ -23,7 +23,6 @@ from backend.core.db import current_engine, transaction
 from backend.core.errors import Conflict, ValidationFailed
 from backend.events.services import emit_many
 from backend.journal.bulk import insert_rows
-from backend.journal.cache import DiaryCache, bump_weeks
 from backend.journal.lessons import (
     LessonContext,
     check_can_write,
@@ -43,6 +42,7 @@ from backend.journal.tables import (
     Remark,
     SyncOperation,
 )
+from backend.journal.weeks import DiaryWeeks, bump_weeks
 from backend.journal.work_kinds import Kind, work_kinds_of
 from backend.schools.tables import Lesson, LessonPlan
 
@@ -153,7 +153,7 @@ async def _lock_lesson(lesson_id: int) -> None:
 
 
 async def sync_lesson(
-    actor: Actor, lesson_id: int, req: SyncRequest, cache: DiaryCache | None
+    actor: Actor, lesson_id: int, req: SyncRequest, weeks: DiaryWeeks | None
 ) -> SyncResponse:
     ids = [op.op_id for op in req.operations]
     if len(ids) != len(set(ids)):
@@ -183,8 +183,8 @@ async def sync_lesson(
         if new_ops:
             await _apply(batch, req, new_ops, manager)
         versions = await _write(batch, new_ops)
-    if cache is not None:
-        await cache.announce(versions)
+    if weeks is not None:
+        weeks.announce(versions)
     results = [batch.results[i] for i in ids]
     return SyncResponse(
         lesson_id=ctx.id,

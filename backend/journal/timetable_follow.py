@@ -3,9 +3,9 @@ shows in the diary at once (decision 0354).
 
 `backend.schools.lesson_changes` tells us, inside the timetable service's transaction, which
 lessons changed; the pupil-weeks of those lessons get new projection versions in the same
-transaction and their cached bodies are dropped. Announcing before the commit is safe: a reader
-that builds from the old rows meanwhile reads the old version, which is below the new floor, so
-it cannot store its body (see `backend.journal.cache`).
+transaction, which clears their bodies. Announcing before the commit is safe: the background
+rebuild starts a moment later, and a week it finds not yet cleared is left for its reader (see
+`backend.journal.weeks`).
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date
 
-from backend.journal.cache import DiaryCache, bump_weeks
 from backend.journal.lessons import load_lesson, pupils_of, week_start
+from backend.journal.weeks import DiaryWeeks, bump_school_weeks, bump_weeks
 from backend.schools import lesson_changes
 
 BUMP_CHUNK = 2000
 
 
-def follow_timetable(cache: DiaryCache) -> Callable[[], None]:
+def follow_timetable(weeks: DiaryWeeks) -> Callable[[], None]:
     """Subscribe the diary to lesson changes; the answer unsubscribes."""
 
     async def changed(lesson_ids: Sequence[int]) -> None:
@@ -38,6 +38,9 @@ def follow_timetable(cache: DiaryCache) -> Callable[[], None]:
             pairs.update((pupil, monday) for pupil in await pupils_of(ctx))
         ordered = sorted(pairs)
         for start in range(0, len(ordered), BUMP_CHUNK):  # bound the statement's parameters
-            await cache.announce(await bump_weeks(ordered[start : start + BUMP_CHUNK]))
+            weeks.announce(await bump_weeks(ordered[start : start + BUMP_CHUNK]))
 
-    return lesson_changes.subscribe(changed)
+    async def regenerated(school_id: int, date_from: date, date_to: date) -> None:
+        weeks.announce(await bump_school_weeks(school_id, week_start(date_from), date_to))
+
+    return lesson_changes.subscribe(changed, regenerated)

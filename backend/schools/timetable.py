@@ -1112,6 +1112,10 @@ async def generate_lessons(
                 ).where(Lesson.id.is_in(list(chunk)))
             updated += len(ids)
         kept_with_content = len(stale) - len(removed) + len(changed) - updated
+        days = [day for (_, day), _ in missing]
+        days += [r["date"] for r in [*stale, *changed] if r["id"] in untouched]
+        if days:
+            await lesson_changes.notify_span(school_id, min(days), max(days))
         result = s.GenerationResult(
             created=len(missing),
             updated=updated,

@@ -59,14 +59,32 @@ async def test_request_id_is_echoed_or_made(world: Backend) -> None:
     response = await world.client.get("/health", headers={"X-Request-ID": "abc-123"})
     assert response.headers["x-request-id"] == "abc-123"
     response = await world.client.get("/health")
+    again = await world.client.get("/health")
     assert len(response.headers["x-request-id"]) == 32
+    assert again.headers["x-request-id"] != response.headers["x-request-id"]
 
 
-async def test_metrics_are_exposed(world: Backend) -> None:
-    await world.client.get("/health")
+async def test_metrics_count_each_route_and_status(world: Backend) -> None:
+    import re
+
+    def value(text: str, metric: str, path: str, status: int) -> float:
+        labels = f'app_name="parta",method="GET",path="{path}",status_code="{status}"'
+        found = re.search(rf"^{metric}\{{{labels}\}} (\S+)$", text, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    before = (await world.client.get("/metrics")).text
+    for _ in range(3):
+        await world.client.get("/health")
+    refused = await world.client.get("/api/v1/accounts/me")  # not signed in
     response = await world.client.get("/metrics")
     assert response.status_code == 200
-    assert "parta_requests_total" in response.text
+    for metric in ("parta_requests_total", "parta_request_duration_seconds_count"):
+        assert (
+            value(response.text, metric, "/health", 200) - value(before, metric, "/health", 200)
+            == 3
+        )
+    assert refused.status_code == 401
+    assert "parta_requests_in_progress" in response.text
 
 
 async def test_unknown_path_is_a_russian_404(world: Backend) -> None:
@@ -111,6 +129,47 @@ async def test_the_api_rate_limit_counts_each_client_in_its_window(world: Backen
         # Another client has its own count; /health is never limited.
         assert (await second.get("/api/v1/accounts/me", headers=me.headers)).status_code == 200
         assert (await first.get("/health")).status_code == 200
+
+
+async def test_processes_share_the_rate_limit_count_through_redis(world: Backend) -> None:
+    """Each process counts its own requests and adds them to Redis in batches, and learns the
+    others' counts from Redis's answer: a client spread over two processes is counted whole
+    once each process has exchanged its counts."""
+    import asyncio
+    import time
+
+    import httpx
+
+    from backend.app import create_app
+    from backend.settings import Settings
+    from tests.support import sign_in
+
+    me = await sign_in(world)
+    settings = Settings.model_validate(
+        {**world.settings.model_dump(), "api_rate_limit_per_minute": 3}
+    )
+    one, two = (create_app(settings, engine=world.engine, redis=world.redis) for _ in range(2))
+
+    def client(app: object) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=("198.51.100.9", 50000))  # type: ignore[arg-type]
+        return httpx.AsyncClient(transport=transport, base_url="http://parta.test")
+
+    if time.time() % 60 > 55:
+        await asyncio.sleep(60 - time.time() % 60 + 0.1)
+    async with client(one) as first, client(two) as second:
+        got = [await first.get("/api/v1/accounts/me", headers=me.headers) for _ in range(2)]
+        assert [a.status_code for a in got] == [200, 200]
+        await one.stores.get("rate_limit").counts.settled()  # type: ignore[attr-defined]
+        # The second process has not heard of this client yet: it counts its own request and
+        # learns the total (3) when it sends it.
+        assert (await second.get("/api/v1/accounts/me", headers=me.headers)).status_code == 200
+        await two.stores.get("rate_limit").counts.settled()  # type: ignore[attr-defined]
+        refused = await second.get("/api/v1/accounts/me", headers=me.headers)
+        assert refused.status_code == 429
+        assert refused.headers["ratelimit-remaining"] == "0"
+        await two.stores.get("rate_limit").counts.settled()  # type: ignore[attr-defined]
+        [key] = await world.redis.keys("parta:ratelimit:*198.51.100.9*")
+        assert int(await world.redis.get(key)) == 4  # every request, refused ones too
 
 
 async def test_a_cancelled_transaction_gives_its_connection_back(world: Backend) -> None:

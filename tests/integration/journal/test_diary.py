@@ -111,7 +111,7 @@ async def test_a_write_has_the_weeks_projection_rebuilt_before_anyone_reads(
     before = await world.client.get(week_url(pupil), headers=parent.headers)
     monday = today() - timedelta(days=today().weekday())
     await sync(world, jw.teacher, jw.lessons["today"], [mark(op(), pupil, "3")])
-    await world.app.state.diary_cache.settled()
+    await world.app.state.diary_weeks.settled()
     row = (
         await DiaryWeek.select()
         .where((DiaryWeek.student == pupil) & (DiaryWeek.week_start == monday))

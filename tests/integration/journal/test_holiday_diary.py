@@ -50,3 +50,43 @@ async def test_the_diary_shows_lessons_cancelled_by_a_new_holiday_at_once(world:
     )
     statuses = {i["lesson_id"]: i["status"] for d in r.json()["days"] for i in d["lessons"]}
     assert statuses[lesson_id] == "cancelled"
+
+
+async def test_the_diary_shows_lessons_made_by_generating_the_timetable_again(
+    world: Backend,
+) -> None:
+    """Generating lessons again (a new timetable entry) adds lessons to weeks a family has
+    already read: the stored week is cleared in the same transaction."""
+    from backend.core.rights import Grant, Role, ScopeKind
+    from tests.integration.schools.people_world import add_pupil
+    from tests.integration.schools.test_timetable import entry, timetable_world
+    from tests.support import sign_in
+
+    sw, ids = await timetable_world(world)
+    ivanova = sw.staff["ivanova"]
+    pupil = await add_pupil(sw.school_id, "Котов", "Миша", ids["5А"])
+    mother = await sign_in(world, Grant(Role.GUARDIAN, ScopeKind.STUDENT, pupil))
+    week = f"/api/v1/diary/students/{pupil}/week?date=2026-09-07"
+
+    async def lesson_days() -> tuple[str, list[str]]:
+        response = await world.client.get(week, headers=mother.headers)
+        assert response.status_code == 200, response.text
+        days = [d["date"] for d in response.json()["days"] if d["lessons"]]
+        return response.headers["etag"], days
+
+    async def add_and_generate(weekday: int) -> None:
+        r = await sw.post(
+            "/timetable/bulk",
+            {"entries": [entry(ids, weekday=weekday, teacher=ivanova, room="204")]},
+        )
+        assert r.status_code == 201, r.text
+        r = await sw.post("/lessons/generate", {"date_from": "2026-09-07", "date_to": "2026-09-13"})
+        assert r.status_code == 200 and r.json()["created"] == 1, r.text
+
+    await add_and_generate(weekday=1)
+    etag, days = await lesson_days()
+    assert days == ["2026-09-07"]
+    await add_and_generate(weekday=3)  # Wednesday's lesson, made after the family read
+    new_etag, days = await lesson_days()
+    assert days == ["2026-09-07", "2026-09-09"]
+    assert new_etag != etag
