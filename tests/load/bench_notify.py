@@ -145,8 +145,19 @@ async def make_families(
     )
     await conn.copy_records_to_table(
         "notification_preference",
-        columns=["user_id", "kind", "student_id", "channels", "muted", "updated_at"],
-        records=[(i, "*", 0, json.dumps([channel]), False, now) for i in ids],
+        # No quiet hours: the figures must not depend on the hour the benchmark runs at (the
+        # default, 21:00-07:00 in the school's time zone, holds marks until the morning).
+        columns=[
+            "user_id",
+            "kind",
+            "student_id",
+            "channels",
+            "muted",
+            "quiet_from",
+            "quiet_to",
+            "updated_at",
+        ],
+        records=[(i, "*", 0, json.dumps([channel]), False, "00:00", "00:00", now) for i in ids],
     )
     return ids
 
