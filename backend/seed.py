@@ -27,7 +27,7 @@ from backend.core.context import Actor
 from backend.core.db import transaction
 from backend.core.rights import Grant, Permission, Role, ScopeKind
 from backend.i18n import t
-from backend.messaging.tables import DeviceToken, TelegramChat
+from backend.messaging.tables import DeviceToken, NotificationPreference, TelegramChat
 from backend.schools import personal_files, structure, timetable
 from backend.schools import structure_schemas as s
 from backend.schools.tables import (
@@ -896,6 +896,13 @@ async def seed_demo(
         )
         await TelegramChat.insert(
             TelegramChat(user_id=parent_id, chat_id=DEMO_TELEGRAM_CHAT, linked_at=now)
+        )
+        # ... and has switched quiet hours off, so that a newcomer sees the deliveries arrive
+        # at whatever hour they try the demo (the school's default holds them 21:00-07:00).
+        await NotificationPreference.insert(
+            NotificationPreference(
+                user_id=parent_id, kind="*", quiet_from="00:00", quiet_to="00:00", updated_at=now
+            )
         )
         pupil_name = _full(pupil["last_name"], pupil["first_name"], pupil["middle_name"])
         pupil_user = await _account(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +26,24 @@ async def standins(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[St
     suite.stop_thread()
 
 
+def _to_midday() -> timedelta:
+    """How far to move the real time to reach today's 12:00 in Moscow (09:00 UTC)."""
+    now = datetime.now(UTC)
+    return now.replace(hour=9, minute=0, second=0, microsecond=0) - now
+
+
 @dataclass
 class Clock:
-    """A clock the test can set; None follows the real one."""
+    """A clock the test can set. Unset, it follows the real one moved to midday in Moscow, so
+    that no test meets the default quiet hours (21:00-07:00) because of the hour the suite
+    runs at; tests about quiet hours, digests and days set `fixed`."""
 
     fixed: datetime | None = None
+    shift: timedelta = field(default_factory=_to_midday)
     log: list[datetime] = field(default_factory=list)
 
     def __call__(self) -> datetime:
-        return self.fixed or datetime.now(UTC)
+        return self.fixed or datetime.now(UTC) + self.shift
 
 
 @dataclass
