@@ -251,6 +251,15 @@ async def lessons_of(student_id: int, start: date, end: date) -> list[dict[str, 
     return (await lessons_of_many(members, start, end))[student_id]
 
 
+def _pupils_week(table: Any, student_ids: list[int], monday: date, sunday: date) -> Any:
+    """These pupils' rows of a journal table (marks, attendance, remarks) in one week."""
+    return (
+        table.student.is_in(student_ids)
+        & (table.lesson_date >= monday)
+        & (table.lesson_date <= sunday)
+    )
+
+
 def _by_student(rows: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
@@ -282,12 +291,7 @@ async def build_weeks(student_ids: list[int], monday: date) -> dict[int, dict[st
             Mark.created_at,
             Mark.updated_at,
             Mark.version,
-        ).where(
-            Mark.student.is_in(student_ids)
-            & (Mark.lesson_date >= monday)
-            & (Mark.lesson_date <= sunday)
-            & Mark.deleted_at.is_null()
-        )
+        ).where(_pupils_week(Mark, student_ids, monday, sunday) & Mark.deleted_at.is_null())
     )
     attendance = _by_student(
         await AttendanceRecord.select(
@@ -296,21 +300,12 @@ async def build_weeks(student_ids: list[int], monday: date) -> dict[int, dict[st
             AttendanceRecord.status,
             AttendanceRecord.late_minutes,
             AttendanceRecord.reason,
-        ).where(
-            AttendanceRecord.student.is_in(student_ids)
-            & (AttendanceRecord.lesson_date >= monday)
-            & (AttendanceRecord.lesson_date <= sunday)
-        )
+        ).where(_pupils_week(AttendanceRecord, student_ids, monday, sunday))
     )
     remarks = _by_student(
         await Remark.select(
             Remark.id, Remark.student, Remark.lesson, Remark.text, Remark.created_at
-        ).where(
-            Remark.student.is_in(student_ids)
-            & (Remark.lesson_date >= monday)
-            & (Remark.lesson_date <= sunday)
-            & Remark.deleted_at.is_null()
-        )
+        ).where(_pupils_week(Remark, student_ids, monday, sunday) & Remark.deleted_at.is_null())
     )
     homework: list[dict[str, Any]] = []
     if lesson_ids:
