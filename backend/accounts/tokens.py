@@ -13,6 +13,8 @@ from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
+import jwt
+from jwt.algorithms import HMACAlgorithm
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware.authentication import AuthenticationResult
@@ -82,11 +84,46 @@ class VerifiedTokensMiddleware(JWTAuthenticationMiddleware):
         return result
 
 
+class KeyCheckedOnceHMAC(HMACAlgorithm):
+    """PyJWT's HMAC, checking a secret once rather than for every token.
+
+    Before each signature check PyJWT makes sure the HMAC secret is not an asymmetric key, an
+    SSH key, a DER certificate or a JWK (trying to parse it as JSON): a third of the time a
+    token's verification takes. Parta signs with one secret for the life of the process, so
+    the outcome of those checks is remembered per secret; a secret that fails them still
+    fails every time (nothing is remembered then).
+    """
+
+    def __init__(self, hash_alg: Any) -> None:
+        super().__init__(hash_alg)
+        self._checked: dict[str | bytes, bytes] = {}
+
+    def prepare_key(self, key: str | bytes) -> bytes:
+        prepared = self._checked.get(key)
+        if prepared is None:
+            prepared = super().prepare_key(key)
+            if len(self._checked) < 8:  # the app's secret, and a few made up by tests
+                self._checked[key] = prepared
+        return prepared
+
+
+def check_hmac_keys_once() -> None:
+    """Have PyJWT verify HS256 tokens with `KeyCheckedOnceHMAC` (idempotent)."""
+    if not isinstance(jwt.get_algorithm_by_name(ALGORITHM), KeyCheckedOnceHMAC):
+        jwt.unregister_algorithm(ALGORITHM)
+        jwt.register_algorithm(ALGORITHM, KeyCheckedOnceHMAC(HMACAlgorithm.SHA256))
+
+
+ALGORITHM = "HS256"
+
+
 def build_jwt_auth(
     secret: str, lifetime: timedelta, exclude: list[str]
 ) -> JWTAuth[Principal, Token]:
     """Litestar's JWT support, wired to read principals from tokens and honour logouts."""
+    check_hmac_keys_once()
     return JWTAuth[Principal, Token](
+        algorithm=ALGORITHM,
         retrieve_user_handler=retrieve_principal,
         revoked_token_handler=is_session_revoked,
         token_secret=secret,

@@ -10,14 +10,13 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 import structlog
-from litestar import Request
+from litestar import Request, get
 from litestar.connection import ASGIConnection
-from litestar.datastructures import MutableScopeHeaders
 from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.params import Parameter
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from backend.core.context import Actor
 from backend.core.errors import Forbidden, NotAuthenticated
@@ -116,6 +115,17 @@ def requires_role(*roles: Role) -> Callable[..., Awaitable[None]]:
     return guard
 
 
+class hot_get(get):  # a decorator, named like Litestar's own `get`
+    """Litestar's `get` for the API's hottest reads: guards are handed the route handler
+    itself rather than a copy of it. (Litestar copies the handler, some sixty fields, for every
+    guard of every request, in case a guard changes it: 6 % of a diary read's time. Parta's
+    guards only look at the connection.)"""
+
+    async def authorize_connection(self, connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+        for guard in self.resolve_guards():
+            await guard(connection, self)  # type: ignore[misc]
+
+
 async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Guard: any signed-in person (their own profile, logout)."""
     principal_of(connection)
@@ -123,6 +133,13 @@ async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRoute
 
 # Marks a handler as reachable without signing in (Litestar's JWT middleware skips it).
 PUBLIC: dict[str, Any] = {"exclude_from_auth": True, "public": True}
+
+
+def add_headers(message: HTTPResponseStartEvent, headers: list[tuple[bytes, bytes]]) -> None:
+    """Add headers no one else sets to a response's start message. (Litestar's
+    `MutableScopeHeaders` looks for an existing header of the same name first: a scan of the
+    response's headers for every one set, on every response.)"""
+    message["headers"] = [*message.get("headers", ()), *headers]
 
 
 class RequestIdMiddleware(ASGIMiddleware):
@@ -137,9 +154,11 @@ class RequestIdMiddleware(ASGIMiddleware):
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
+        echoed = (_REQUEST_ID_KEY, request_id.encode("latin-1"))
+
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = request_id
+                add_headers(message, [echoed])
             await send(message)
 
         try:

@@ -14,7 +14,7 @@ from litestar.response import Response
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from backend.core.errors import ValidationFailed
-from backend.core.http import ActorDep, requires
+from backend.core.http import ActorDep, hot_get, requires
 from backend.core.rights import Permission
 from backend.core.storage import Storage
 from backend.journal import catalog, diary, schemas, services
@@ -170,7 +170,7 @@ class DiaryController(Controller):
     tags = ["Дневник"]
     dependencies = {"diary_weeks": Provide(provide_diary_weeks, sync_to_thread=False)}
 
-    @get(
+    @hot_get(
         "/week",
         guards=[DIARY_READERS],
         summary="Неделя дневника (ETag: неизменённая неделя отвечает 304)",

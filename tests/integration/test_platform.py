@@ -172,6 +172,32 @@ async def test_processes_share_the_rate_limit_count_through_redis(world: Backend
         assert int(await world.redis.get(key)) == 4  # every request, refused ones too
 
 
+async def test_a_busy_process_sends_its_counts_in_paced_batches(world: Backend) -> None:
+    """The first count goes to Redis at once; while requests keep coming, the next batch waits
+    a pause and takes everything counted meanwhile, so a busy process makes a few Redis calls
+    a second, not one per request."""
+    import asyncio
+    import uuid
+
+    from backend.core.rate_limit import BATCH_PAUSE, SharedCounts
+
+    counts = SharedCounts(world.redis, lifetime=61)
+    key = f"parta:test:ratelimit:{uuid.uuid4().hex}"
+
+    async def in_redis() -> int:
+        return int(await world.redis.get(key) or 0)
+
+    assert [counts.hit(key) for _ in range(5)] == [1, 2, 3, 4, 5]
+    await asyncio.sleep(BATCH_PAUSE / 5)
+    assert await in_redis() == 5  # sent at once
+    assert [counts.hit(key) for _ in range(5)] == [6, 7, 8, 9, 10]
+    await asyncio.sleep(BATCH_PAUSE / 5)
+    assert await in_redis() == 5  # the next batch waits its pause
+    await counts.settled()
+    assert await in_redis() == 10
+    await world.redis.delete(key)
+
+
 async def test_a_cancelled_transaction_gives_its_connection_back(world: Backend) -> None:
     """A task cancelled anywhere in a transaction (a job at its timeout, a stopping worker)
     must not keep its pooled connection: the pool would run dry."""
