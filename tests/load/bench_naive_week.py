@@ -1,10 +1,18 @@
-"""Baseline for the diary benchmark: the naive single query, with nothing else (run by hand).
+"""Baselines for the diary benchmark, bare routes with nothing else (run by hand).
 
-A bare Litestar app with one route that reads a pupil-week's projection row with one asyncpg
-query and returns it: no sign-in, no rights, no rate limit, no metrics, no cache, no ETag.
-This is the "naive single query" the journal issue compares against; Parta's own figures
-(`tests/load/bench_diary.py`) are read against it. Needs the projection rows that a
-`bench_diary` run leaves behind, and `wrk`.
+A bare Litestar app (no sign-in, no rights, no rate limit, no metrics, no ETag) with two
+routes, each one asyncpg query per request:
+
+  naive query      the journal issue's "naive single query on such data": the pupil's week
+                   built by one SQL statement from the journal tables (the class's lessons of
+                   the week with subject, teacher, topic, the pupil's marks and attendance and
+                   the homework, as JSON from PostgreSQL);
+  projection row   the week's stored projection row (`diary_week`), Parta's own design minus
+                   everything around it: a ceiling for Parta's first read, not a naive design.
+
+Parta's own figures (`tests/load/bench_diary.py`) are read against both, measured in the same
+hour. Reads the same pupil-weeks as `bench_diary`'s first read (the projection rows it leaves
+behind); needs `wrk`.
 
     PARTA_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/parta_bench \\
         uv run python -m tests.load.bench_naive_week [--seconds 10]
@@ -49,12 +57,47 @@ async def week(student_id: int, day: Annotated[date, Parameter(query="date")]) -
     return Response(row["body"] if row else b"{}", media_type="application/json")
 
 
+NAIVE_WEEK = """
+SELECT coalesce(json_agg(w ORDER BY w.date, w.lesson_number), '[]')::text FROM (
+  SELECT l.id, l.date, l.lesson_number, l.status, l.topic, s.name AS subject,
+         t.last_name || ' ' || t.first_name AS teacher,
+         (SELECT json_agg(json_build_object('value', m.value, 'weight', m.weight,
+                                            'comment', m.comment))
+            FROM mark m WHERE m.lesson = l.id AND m.student = $1 AND m.deleted_at IS NULL
+         ) AS marks,
+         (SELECT json_build_object('status', a.status, 'late_minutes', a.late_minutes,
+                                   'reason', a.reason)
+            FROM attendance_record a WHERE a.lesson = l.id AND a.student = $1
+         ) AS attendance,
+         (SELECT json_agg(json_build_object('text', h.text, 'due_date', h.due_date))
+            FROM homework h WHERE h.lesson = l.id AND h.deleted_at IS NULL
+         ) AS homework
+    FROM lesson l
+    JOIN subject s ON s.id = l.subject
+    JOIN staff t ON t.id = l.teacher
+   WHERE l.school_class = (SELECT e.school_class FROM enrollment e WHERE e.student = $1
+                            ORDER BY e.date DESC LIMIT 1)
+     AND l.date BETWEEN $2 AND $2 + 6
+) w
+"""
+
+
+@get("/naive/students/{student_id:int}/week")
+async def naive_week(
+    student_id: int, day: Annotated[date, Parameter(query="date")]
+) -> Response[bytes]:
+    monday = day - timedelta(days=day.weekday())
+    async with _pool.acquire() as connection:
+        body = await connection.fetchval(NAIVE_WEEK, student_id, monday)
+    return Response(body.encode(), media_type="application/json")
+
+
 @get("/ready")
 async def ready() -> str:
     return "ok"
 
 
-app = Litestar([week, ready], on_startup=[_startup])
+app = Litestar([week, naive_week, ready], on_startup=[_startup])
 
 
 async def _built_weeks() -> list[Any]:
@@ -102,7 +145,9 @@ def main() -> None:
     try:
         wait_ready()
         print(f"{len(rows)} pupil-weeks in the projection")
-        wrk("naive query", lines, args.seconds, args.connections)
+        naive = [line.replace("/api/v1/diary/", "/naive/", 1) for line in lines]
+        wrk("naive query", naive, args.seconds, args.connections)
+        wrk("projection row", lines, args.seconds, args.connections)
         wrk("health", None, args.seconds, args.connections, path="/ready")
     finally:
         server.terminate()
