@@ -91,3 +91,74 @@ async def test_a_lookup_given_up_leaves_the_others_answered() -> None:
     with pytest.raises(asyncio.CancelledError):
         await gone
     assert store.batches == [[1], [3]]  # the lookup given up was not asked for
+
+
+class Stalling(Store):
+    """A fetch whose first call stalls (held at `gate`) while later calls answer at once."""
+
+    async def fetch(self, keys: list[int]) -> dict[int, str]:
+        self.batches.append(keys)
+        if len(self.batches) == 1:
+            await self.gate.wait()
+            if self.fail is not None:
+                raise self.fail
+            return {k: f"late{k}" for k in keys}
+        return {k: f"v{k}" for k in keys}
+
+
+async def test_a_stalled_fetch_is_asked_again_and_the_first_answer_taken() -> None:
+    store = Stalling()
+    store.gate.clear()
+    reads = Coalescer(store.fetch, hedge_after=0.02)
+    started = asyncio.get_running_loop().time()
+    assert await asyncio.gather(reads.get(1), reads.get(2)) == ["v1", "v2"]
+    assert asyncio.get_running_loop().time() - started < 0.5
+    assert store.batches == [[1, 2], [1, 2]] and reads.hedged == 1
+    store.gate.set()  # the stalled one finishes later; its answer is dropped
+    await asyncio.sleep(0.01)
+    assert await reads.get(3) == "v3"
+
+
+async def test_a_fast_fetch_is_not_asked_twice() -> None:
+    store = Store()
+    reads = Coalescer(store.fetch, hedge_after=0.02)
+    assert await asyncio.gather(reads.get(1), reads.get(2)) == ["v1", "v2"]
+    assert store.batches == [[1, 2]] and reads.hedged == 0
+
+
+async def test_a_failed_second_ask_still_takes_the_first_answer() -> None:
+    attempts: list[int] = []
+    release = asyncio.Event()
+
+    async def fetch(keys: list[int]) -> dict[int, str]:
+        attempts.append(len(attempts))
+        if len(attempts) == 2:
+            raise ConnectionError("the hedge failed")
+        await release.wait()
+        return {k: f"v{k}" for k in keys}
+
+    reads: Coalescer[int, str] = Coalescer(fetch, hedge_after=0.02)
+    pending = asyncio.ensure_future(reads.get(5))
+    await asyncio.sleep(0.05)
+    assert attempts == [0, 1] and not pending.done()
+    release.set()
+    assert await pending == "v5"
+
+
+async def test_when_both_asks_fail_the_readers_get_the_error() -> None:
+    store = Stalling()
+    store.gate.clear()
+    store.fail = ConnectionError("database away")
+
+    async def failing_second(keys: list[int]) -> dict[int, str]:
+        if store.batches:
+            store.batches.append(keys)
+            raise ConnectionError("still away")
+        return await store.fetch(keys)
+
+    reads = Coalescer(failing_second, hedge_after=0.02)
+    pending = asyncio.ensure_future(reads.get(1))
+    await asyncio.sleep(0.05)
+    store.gate.set()
+    with pytest.raises(ConnectionError, match="database away"):
+        await pending
