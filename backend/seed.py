@@ -24,6 +24,7 @@ from typing import Any
 from backend.accounts.passwords import Passwords
 from backend.accounts.tables import RoleGrant, User
 from backend.core.context import Actor
+from backend.core.days import today_in
 from backend.core.db import transaction
 from backend.core.rights import Grant, Permission, Role, ScopeKind
 from backend.i18n import t
@@ -754,7 +755,7 @@ async def seed_demo(
     """Create the demo region and schools. Meant for an empty database."""
     rng = random.Random(random_seed)  # noqa: S311 - demo data, not secrets
     people = People(rng)
-    today = today or date.today()
+    today = today or today_in()
     async with transaction():
         region = Region(name="Республика Татарстан", code="16", time_zone="Europe/Moscow")
         await region.save()

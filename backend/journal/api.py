@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, get, post
@@ -20,6 +20,7 @@ from backend.core.storage import Storage
 from backend.journal import catalog, diary, schemas, services
 from backend.journal.sync import sync_lesson
 from backend.journal.weeks import DiaryWeeks
+from backend.schools import movement
 
 DiaryWeeksDep = NamedDependency[DiaryWeeks]
 StorageDep = NamedDependency[Storage]
@@ -156,9 +157,10 @@ def _disposition(name: str) -> str:
     return f"attachment; filename*=UTF-8''{quote(name)}"
 
 
-def _day(value: str | None) -> date:
+async def _day(value: str | None, student_id: int) -> date:
+    """The day asked for, or today on the clock of the pupil's school."""
     if not value:
-        return datetime.now(UTC).date()
+        return await movement.pupil_today(student_id)
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
@@ -189,7 +191,11 @@ class DiaryController(Controller):
         # second dependency (Litestar resolves two dependencies in a task group of their own).
         weeks: DiaryWeeks = request.app.state.diary_weeks
         answer = await diary.read_week(
-            actor, student_id, _day(day), weeks, request.headers.get("if-none-match")
+            actor,
+            student_id,
+            await _day(day, student_id),
+            weeks,
+            request.headers.get("if-none-match"),
         )
         headers = {"ETag": answer.etag, "Cache-Control": "private, no-cache"}
         if answer.status == 304:

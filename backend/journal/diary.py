@@ -499,7 +499,7 @@ async def period_dates(
         if row is None or pupil is None or row["academic_year.school"] != pupil["school"]:
             raise ValidationFailed(key="journal.period_not_found")
         return row["starts_on"], row["ends_on"]
-    today = datetime.now(UTC).date()
+    today = await movement.pupil_today(student_id)
     start = date_from or today - timedelta(days=90)
     end = date_to or today
     if start > end:
@@ -635,7 +635,7 @@ async def news(actor: Actor, student_id: int) -> dict[str, Any]:
         .order_by(Remark.created_at, ascending=False)
         .limit(200)
     )
-    today = datetime.now(UTC).date()
+    today = await movement.pupil_today(student_id)
     lessons = await lessons_of(student_id, today - timedelta(days=14), today + timedelta(days=14))
     homework = []
     if lessons:

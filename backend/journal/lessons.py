@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from backend.core.context import Actor
+from backend.core.days import today_in
 from backend.core.errors import Conflict, Forbidden, NotFound
 from backend.core.rights import Permission, Role, ScopeKind, ScopeTarget
 from backend.schools import movement
@@ -80,7 +80,7 @@ class LessonContext:
         )
 
     def today(self) -> dt.date:
-        return datetime.now(ZoneInfo(self.time_zone or "Europe/Moscow")).date()
+        return today_in(self.time_zone)
 
     @property
     def marking_window_days(self) -> int:

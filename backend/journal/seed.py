@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from backend.core.days import today_in
 from backend.core.db import transaction
 from backend.core.errors import ValidationFailed
 from backend.journal.bulk import insert_rows
@@ -68,7 +69,7 @@ async def fill_term(
     (today by default) that has no journal yet. Class lists are taken once per class and group
     (as at the end of the term): demo data, not a book-of-movement exercise."""
     rng = random.Random(seed)  # noqa: S311 (demo data, not secrets)
-    end = until or datetime.now(UTC).date()
+    end = until or today_in()
     start = end - timedelta(weeks=weeks)
     lessons = (
         await Lesson.select(

@@ -41,6 +41,7 @@ from backend.journal.tables import (
 )
 from backend.journal.weeks import DiaryWeeks, bump_weeks
 from backend.journal.work_kinds import work_kinds_of
+from backend.schools import movement
 from backend.schools.services import school_target
 from backend.schools.tables import (
     SchoolClass,
@@ -319,7 +320,7 @@ async def final_mark_sheet(
 ) -> schemas.FinalMarkSheet:
     cls = await _class_context(actor, class_id, subject_id)
     period = await _period(kind, study_period_id, cls["academic_year"], cls["grade"])
-    on = period["ends_on"] if period else datetime.now(UTC).date()
+    on = period["ends_on"] if period else await movement.school_today(cls["school"])
     students = await students_of_class(class_id, on)
     names = await pupil_names(students)
     scale = scale_for(cls["settings"], cls["grade"], subject_id)
@@ -372,7 +373,7 @@ async def set_final_mark(
     period = await _period(data.kind, data.study_period_id, cls["academic_year"], cls["grade"])
     if period is not None and period["closed_at"] is not None:
         raise PeriodClosed()
-    on = period["ends_on"] if period else datetime.now(UTC).date()
+    on = period["ends_on"] if period else await movement.school_today(cls["school"])
     if data.student_id not in await students_of_class(class_id, on):
         raise ValidationFailed(key="journal.student_not_in_lesson", student_id=data.student_id)
     scale = scale_for(cls["settings"], cls["grade"], data.subject_id)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from backend.audit.services import AuditAction, record
 from backend.core.context import Actor
+from backend.core.days import today_in
 from backend.core.errors import NotFound, ValidationFailed
 from backend.core.forms import short_person_name
 from backend.core.rights import Permission, ScopeKind, ScopeTarget
@@ -91,7 +91,7 @@ async def report_range(
         if row is None or row["academic_year.school"] != school_id:
             raise ValidationFailed(key="journal.period_not_found")
         return Range(row["starts_on"], row["ends_on"], row["name"], row["id"])
-    end = date_to or datetime.now(UTC).date()
+    end = date_to or await movement.school_today(school_id)
     start = date_from or end - timedelta(days=30)
     if start > end:
         raise ValidationFailed(key="reports.range_invalid")
@@ -484,7 +484,7 @@ async def completeness(
     target = await school_target(school_id)
     check_reader(actor, target, names_pupils=False)
     school = await School.select(School.time_zone).where(School.id == school_id).first()
-    today = datetime.now(ZoneInfo((school or {}).get("time_zone") or "Europe/Moscow")).date()
+    today = today_in((school or {}).get("time_zone"))
     span = await report_range(school_id, period_id, date_from, date_to or today)
     lessons = (
         await Lesson.select(

@@ -8,11 +8,12 @@ recorded from a paper form the school keeps: `document_ref`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, Literal
 
 from backend.audit.services import AuditAction, record
 from backend.core.context import Actor
+from backend.core.days import today_in
 from backend.core.db import transaction
 from backend.core.errors import Conflict, NotFound, ValidationFailed
 from backend.core.rights import ScopeTarget
@@ -28,7 +29,7 @@ async def has_consent(
     subject_kind: str, subject_id: int, kind: str = "personal_data", on: date | None = None
 ) -> bool:
     """A consent of `kind` given on or before `on` (today) and not revoked by then."""
-    day = on or datetime.now(UTC).date()
+    day = on or today_in()
     rows = await Consent.select(Consent.revoked_on).where(
         (Consent.subject_kind == subject_kind)
         & (Consent.subject_id == subject_id)
@@ -43,7 +44,7 @@ async def consented(subject_kind: str, subject_ids: Iterable[int]) -> set[int]:
     ids = list(set(subject_ids))
     if not ids:
         return set()
-    day = datetime.now(UTC).date()
+    day = today_in()
     rows = await Consent.select(Consent.subject_id, Consent.revoked_on).where(
         (Consent.subject_kind == subject_kind)
         & Consent.subject_id.is_in(ids)
@@ -92,7 +93,7 @@ async def record_consent(
     """Record a consent. The caller has checked the actor's right over the subject."""
     if subject_kind not in SUBJECT_KINDS or kind not in CONSENT_KINDS:
         raise ValidationFailed()
-    if given_on > datetime.now(UTC).date():
+    if given_on > today_in():
         message = t("people.consent_future")
         raise ValidationFailed(message, details=[{"field": "given_on", "message": message}])
     if given_by_guardian_id is not None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
+from backend.core.days import today_in
 from backend.schools import people
 from backend.schools.tables import (
     Consent,
@@ -162,7 +163,7 @@ async def class_teachers_of(
     wanted = list(set(student_ids))
     if not wanted:
         return {}
-    classes = await people.classes_on(wanted, on or datetime.now(UTC).date())
+    classes = await people.classes_on(wanted, on or today_in())
     class_ids = list({c for c in classes.values() if c is not None})
     if not class_ids:
         return {}

@@ -15,12 +15,13 @@ from typing import Any, Literal
 
 from backend.audit.services import AuditAction, record
 from backend.core.context import Actor
+from backend.core.days import today_in
 from backend.core.db import transaction
 from backend.core.errors import NotFound, ValidationFailed
 from backend.core.forms import class_name
 from backend.core.rights import Permission, ScopeTarget
 from backend.events.services import emit
-from backend.schools.tables import Enrollment, SchoolClass, Student
+from backend.schools.tables import Enrollment, School, SchoolClass, Student
 
 MovementKind = Literal["admitted", "transferred", "left", "graduated"]
 KINDS: tuple[str, ...] = ("admitted", "transferred", "left", "graduated")
@@ -29,7 +30,24 @@ GRADUATION_GRADES = (9, 11)
 
 
 def today() -> date:
-    return datetime.now(UTC).date()
+    """Today where no school is named: the deployment's default zone (`backend.core.days`)."""
+    return today_in()
+
+
+async def school_today(school_id: int) -> date:
+    """Today on the school's own clock."""
+    row = await School.select(School.time_zone).where(School.id == school_id).first()
+    return today_in(row["time_zone"] if row else None)
+
+
+async def pupil_today(student_id: int) -> date:
+    """Today on the clock of the pupil's school."""
+    row = (
+        await Student.select(Student.school.time_zone.as_alias("time_zone"))
+        .where(Student.id == student_id)
+        .first()
+    )
+    return today_in(row["time_zone"] if row else None)
 
 
 def ensure(actor: Actor, permission: Permission, target: ScopeTarget) -> None:

@@ -19,6 +19,7 @@ from piccolo.table import Table
 
 from backend.audit.services import AuditAction, record
 from backend.core.context import Actor
+from backend.core.days import today_in
 from backend.core.db import transaction
 from backend.core.errors import Conflict, NotFound, ValidationFailed
 from backend.core.forms import class_name, ru_date, short_person_name
@@ -642,7 +643,7 @@ async def staff_in_school(school_id: int, staff_id: int) -> dict[str, Any]:
     )
     if row is None:
         raise ValidationFailed(key="structure.staff_not_in_school")
-    if row["left_on"] is not None and row["left_on"] <= date.today():
+    if row["left_on"] is not None and row["left_on"] <= today_in():
         raise ValidationFailed(
             key="structure.staff_left",
             name=short_person_name(row["last_name"], row["first_name"], row["middle_name"]),

@@ -28,6 +28,7 @@ from piccolo.engine.postgres import PostgresEngine
 
 from backend.audit.services import AuditAction
 from backend.core.context import Actor
+from backend.core.days import today_in
 from backend.core.db import current_engine, transaction
 from backend.core.errors import Conflict, NotFound, ValidationFailed
 from backend.core.forms import ru_date
@@ -577,7 +578,7 @@ async def _refs(school_id: int) -> _Refs:
         r["id"]: r["name"]
         for r in await Subject.select(Subject.id, Subject.name).where(Subject.school == school_id)
     }
-    today = date.today()
+    today = today_in()
     staff_rows = await Staff.select(
         Staff.id, Staff.left_on, Staff.last_name, Staff.first_name, Staff.middle_name
     ).where(Staff.school == school_id)

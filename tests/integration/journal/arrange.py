@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from backend.core.days import today_in
 from backend.core.rights import Grant, Role, ScopeKind
 from backend.schools.tables import (
     AcademicYear,
@@ -37,7 +38,8 @@ class JournalWorld:
 
 
 def today() -> date:
-    return datetime.now(UTC).date()
+    """Today on the test school's clock (Moscow), as the journal and reports count days."""
+    return today_in()
 
 
 async def staff(world: Backend, school_id: int, user_id: int | None, name: str) -> int:

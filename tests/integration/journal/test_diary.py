@@ -306,3 +306,27 @@ async def test_homework_attachment_round_trip(world: Backend) -> None:
         headers=jw.teacher.headers,
     )
     assert empty.status_code == 400
+
+
+async def test_without_a_date_the_week_is_todays_on_the_schools_clock(world: Backend) -> None:
+    from datetime import UTC, datetime
+
+    from backend.core.days import today_in
+    from backend.schools import movement
+    from backend.schools.tables import School
+
+    # A zone whose date differs from UTC's right now (the case a UTC "today" gets wrong).
+    zone = "Pacific/Kiritimati" if datetime.now(UTC).hour >= 10 else "Pacific/Pago_Pago"
+    local = today_in(zone)
+    assert local != datetime.now(UTC).date()
+    jw = await make_journal_world(world)
+    school = jw.ids["school_a"]
+    await School.update({School.time_zone: zone}).where(School.id == school)
+    assert await movement.school_today(school) == local
+    assert await movement.pupil_today(jw.pupils[0]) == local
+    parent = await guardian_of(world, jw.pupils[0])
+    response = await world.client.get(
+        f"/api/v1/diary/students/{jw.pupils[0]}/week", headers=parent.headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["week_start"] == (local - timedelta(days=local.weekday())).isoformat()
