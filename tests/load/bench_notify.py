@@ -294,7 +294,9 @@ async def marks(
     # Wait for the stragglers: every mark's push, or 60 s (a killed worker's jobs come back
     # after the heartbeat, ~10-15 s).
     await wait_count(fcm.items, first_push, total, 60)
-    # ... and until no delivery of these marks is still on its way (120 s at most).
+    # ... and until every mark has its delivery (a fan-out job whose worker was killed comes
+    # back after the sweep, then after its retry delay) and none is still on its way (120 s at
+    # most).
     first, last = min(saved), max(saved)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -303,7 +305,10 @@ async def marks(
             & (Delivery.event_id <= last)
             & Delivery.status.is_in(["queued", "waiting", "sending"])
         )
-        if not pending:
+        made = await Delivery.count().where(
+            (Delivery.event_id >= first) & (Delivery.event_id <= last)
+        )
+        if not pending and made >= len(saved):
             break
         await asyncio.sleep(1)
     await asyncio.sleep(2)  # late duplicates, if any
