@@ -14,15 +14,18 @@ import logging
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
-from saq import Job, Status, Worker
+from saq import CronJob, Job, Status, Worker
 from saq.queue.redis import RedisQueue
 
 from backend.core import db
+from backend.core.days import today_in
 from backend.core.redis import make_redis
+from backend.journal.diary import build_weeks_ahead
+from backend.journal.lessons import week_start
 from backend.settings import Settings
 from notifications.channels.base import Channel
 from notifications.pipeline import JOB_HEARTBEAT, Pipeline, utcnow
@@ -247,6 +250,24 @@ async def _digest(ctx: dict[str, Any], *, user_id: int, channel: str) -> str:
         return await pipeline.digest(user_id, channel)
 
 
+async def diary_weeks_ahead(ctx: dict[str, Any]) -> int:
+    """Nightly: the diary's projection rows of this week and the next for every pupil who has
+    none (`backend.journal.diary.build_weeks_ahead`), so the first reads of a new week find
+    them. The worker hosts the system's scheduled work (DESIGN.md: "worker")."""
+    monday = week_start(today_in())
+    async with _alive(ctx):
+        built = await build_weeks_ahead(monday)
+        built += await build_weeks_ahead(monday + timedelta(days=7))
+    log.info("diary weeks built ahead: %d", built)
+    return built
+
+
+# 00:30 UTC: 03:30 in Moscow, the night everywhere from Kaliningrad to Kamchatka's morning;
+# one run per night whichever worker takes it (SAQ keys cron jobs by their time).
+CRON_JOBS: list[Any] = [
+    CronJob[Any](diary_weeks_ahead, cron="30 0 * * *", timeout=3600, heartbeat=JOB_HEARTBEAT)
+]
+
 FUNCTIONS: list[Any] = [
     ("fanout", _fanout),
     ("deliver", _deliver),
@@ -285,6 +306,7 @@ class NotifyWorker:
         self.worker = Worker(
             self.queue,
             functions=FUNCTIONS,
+            cron_jobs=CRON_JOBS,
             concurrency=concurrency or settings.notify_concurrency,
             # Blocking pops return now and then (the in-process Redis of the embedded mode
             # does not wake a blocked pop otherwise).

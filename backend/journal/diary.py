@@ -141,6 +141,44 @@ async def refresh_projections(student_ids: list[int], monday: date) -> int:
     return len(rows)
 
 
+async def build_weeks_ahead(monday: date, *, batch: int = 30) -> int:
+    """Projection rows for the week of `monday` for every pupil in a class that day who has
+    none yet, built ahead of their readers: a week no write has touched (a new week, on Monday
+    morning) would otherwise be built by each family's first read, the slowest read there is,
+    at the busiest moment. Existing rows are left as they are (their version, so their ETag,
+    does not change). A class's pupils are built together (`build_weeks`). Returns the rows
+    built. The worker runs it every night for this week and the next."""
+    monday = week_start(monday)
+    students = [r["id"] for r in await Student.select(Student.id)]
+    by_class: dict[int, list[int]] = {}
+    for student_id, class_id in (await movement.classes_on(students, monday)).items():
+        if class_id is not None:
+            by_class.setdefault(class_id, []).append(student_id)
+    built = 0
+    for pupils in by_class.values():
+        for start in range(0, len(pupils), batch):
+            chunk = sorted(pupils[start : start + batch])
+            missing = await _add_missing_rows(chunk, monday)
+            if missing:
+                built += await refresh_projections(missing, monday)
+    return built
+
+
+async def _add_missing_rows(student_ids: list[int], monday: date) -> list[int]:
+    """Empty projection rows (version 1, no body) for those of these pupils who have none for
+    the week; returns whom it added."""
+    values = ", ".join("({}, {}, 1, NULL)" for _ in student_ids)
+    args: list[object] = []
+    for student_id in student_ids:
+        args += [student_id, monday]
+    rows = await DiaryWeek.raw(
+        'INSERT INTO "diary_week" ("student", "week_start", "version", "body") '  # noqa: S608
+        f'VALUES {values} ON CONFLICT ("student", "week_start") DO NOTHING RETURNING "student"',
+        *args,
+    )
+    return [int(r["student"]) for r in rows]
+
+
 async def _projection(weeks: DiaryWeeks, student_id: int, monday: date) -> tuple[int, bytes]:
     stored = await weeks.stored(student_id, monday)
     if stored is not None and stored[1] is not None:

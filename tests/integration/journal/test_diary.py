@@ -330,3 +330,33 @@ async def test_without_a_date_the_week_is_todays_on_the_schools_clock(world: Bac
     )
     assert response.status_code == 200, response.text
     assert response.json()["week_start"] == (local - timedelta(days=local.weekday())).isoformat()
+
+
+async def test_weeks_are_built_ahead_for_pupils_who_have_none(world: Backend) -> None:
+    import msgspec
+
+    from backend.journal.lessons import week_start
+    from notifications.worker import CRON_JOBS, diary_weeks_ahead
+
+    jw = await make_journal_world(world)
+    reader, others = jw.pupils[0], jw.pupils[1:]
+    monday = week_start(today())
+    parent = await guardian_of(world, reader)
+    first = await world.client.get(week_url(reader), headers=parent.headers)
+    etag = first.headers["etag"]
+    assert await DiaryWeek.count().where(DiaryWeek.week_start == monday) == 1
+
+    # The nightly job (this week and the next), as the worker runs it.
+    assert diary_weeks_ahead in [job.function for job in CRON_JOBS]
+    assert await diary_weeks_ahead({}) == len(others) + len(jw.pupils)
+    rows = {r["student"]: r for r in await DiaryWeek.select().where(DiaryWeek.week_start == monday)}
+    assert set(rows) == set(jw.pupils) and all(r["body"] for r in rows.values())
+    for pupil in others:  # each what its reader would have built
+        built = msgspec.json.encode(await diary.build_week(pupil, monday))
+        assert msgspec.json.decode(rows[pupil]["body"]) == msgspec.json.decode(built)
+    # The reader's row was left alone: same version, the same ETag still answers 304.
+    again = await world.client.get(
+        week_url(reader), headers={**parent.headers, "If-None-Match": etag}
+    )
+    assert again.status_code == 304
+    assert await diary.build_weeks_ahead(monday) == 0  # nothing left to build
