@@ -15,7 +15,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from saq import CronJob, Job, Status, Worker
@@ -265,7 +265,7 @@ async def diary_weeks_ahead(ctx: dict[str, Any]) -> int:
 # 00:30 UTC: 03:30 in Moscow, the night everywhere from Kaliningrad to Kamchatka's morning;
 # one run per night whichever worker takes it (SAQ keys cron jobs by their time).
 CRON_JOBS: list[Any] = [
-    CronJob[Any](diary_weeks_ahead, cron="30 0 * * *", timeout=3600, heartbeat=JOB_HEARTBEAT)
+    CronJob(cast(Any, diary_weeks_ahead), cron="30 0 * * *", timeout=3600, heartbeat=JOB_HEARTBEAT)
 ]
 
 FUNCTIONS: list[Any] = [
