@@ -807,7 +807,16 @@ async def _write(batch: Batch, new_ops: list[SyncOp]) -> dict[tuple[int, date], 
                 for change in batch.changes
             ],
         )
-    await emit_many([(kind, payload, ctx.school_id, sid) for kind, payload, sid in batch.events])
+    # A lesson-wide event (homework) is each pupil's news: one event per pupil of the lesson,
+    # so that the notifications find each pupil's family.
+    everyone = await pupils_of(ctx) if any(sid is None for _, _, sid in batch.events) else []
+    await emit_many(
+        [
+            (kind, {**payload, "student_id": sid}, ctx.school_id, sid)
+            for kind, payload, student_id in batch.events
+            for sid in ([student_id] if student_id is not None else everyone)
+        ]
+    )
     await insert_rows(
         SyncOperation,
         [

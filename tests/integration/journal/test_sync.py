@@ -80,6 +80,12 @@ async def test_one_call_saves_a_whole_lesson(world: Backend) -> None:
     assert kinds.count("mark.created") == 3
     assert "attendance.absent" in kinds and "attendance.late" in kinds
     assert "homework.created" in kinds and "remark.created" in kinds
+    # Homework is each pupil's news: one event per pupil of the lesson, naming the pupil.
+    homework = await OutboxEvent.select().where(OutboxEvent.kind == "homework.created")
+    assert sorted(e["student_id"] for e in homework) == sorted(jw.pupils)
+    payloads = [json.loads(e["payload"]) if isinstance(e["payload"], str) else e["payload"]
+                for e in homework]  # fmt: skip
+    assert [p["student_id"] for p in payloads] == [e["student_id"] for e in homework]
     audit = await AuditEntry.select().where(AuditEntry.object_type == "lesson_journal")
     assert len(audit) == 1 and audit[0]["actor_user_id"] == jw.teacher.user_id
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from backend.core.db import transaction
+from backend.events.services import emit
 from backend.messaging.tables import Delivery, Notification
 from notifications.pipeline import SENT_PREFIX
 from notifications.worker import NotifyWorker
@@ -107,3 +109,26 @@ async def test_a_delivery_sending_with_nothing_on_record_is_sent(notify: Notify)
     fcm = notify.standins.fcm.received
     await wait_for(lambda: len(fcm.items) == 2)
     await wait_for(sent)
+
+
+async def test_homework_reaches_the_pupils_family(notify: Notify) -> None:
+    """Homework is set for a lesson; the journal emits it once per pupil of the lesson
+    (`homework.created` naming the pupil), and the family hears of it."""
+    family = await make_family(notify.world, channels=["push"])
+    await notify.start()
+    async with transaction():
+        event_id = await emit(
+            "homework.created",
+            {
+                "student_id": family.student_id,
+                "subject": "Математика",
+                "text": "№ 101–105",
+                "date": "2026-11-20",
+            },
+            school_id=family.school_id,
+            student_id=family.student_id,
+        )
+    await wait_for(lambda: notify.standins.fcm.received.items)
+    note = await Notification.select().where(Notification.event_id == event_id).first()
+    assert note["user_id"] == family.user_id
+    assert "Математика" in note["body"] and "№ 101–105" in note["body"]
