@@ -7,8 +7,17 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+# Text a person typed: line breaks and tabs are fine, other control characters (NUL among
+# them, which PostgreSQL refuses to store) are not.
+PLAIN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+def plain_text(max_length: int, min_length: int = 0) -> Any:
+    return msgspec.Meta(min_length=min_length, max_length=max_length, pattern=PLAIN)
+
+
 ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-Text1000 = Annotated[str, msgspec.Meta(max_length=1000)]
+Text1000 = Annotated[str, plain_text(1000)]
 
 AttendanceStatus = Literal["present", "absent", "sick", "excused", "late"]
 OpKind = Literal[
@@ -32,19 +41,19 @@ class SyncOp(Strict):
     # attendance
     status: AttendanceStatus | None = None
     late_minutes: Annotated[int, msgspec.Meta(ge=1, le=240)] | None = None
-    reason: Annotated[str, msgspec.Meta(max_length=300)] | None = None
+    reason: Annotated[str, plain_text(300)] | None = None
     # marks
-    value: Annotated[str, msgspec.Meta(min_length=1, max_length=8)] | None = None
+    value: Annotated[str, plain_text(8, min_length=1)] | None = None
     work_kind: Annotated[str, msgspec.Meta(min_length=1, max_length=32)] | None = None
-    comment: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    comment: Annotated[str, plain_text(500)] | None = None
     mark_id: int | None = None
     mark_client_id: ClientId | None = None
     # topic
-    topic: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    topic: Annotated[str, plain_text(500)] | None = None
     plan_id: int | None = None
     # homework and remarks
     homework_id: int | None = None
-    text: Annotated[str, msgspec.Meta(max_length=5000)] | None = None
+    text: Annotated[str, plain_text(5000)] | None = None
     due_date: date | None = None
     due_lesson_id: int | None = None
     attachment_ids: list[int] | None = None

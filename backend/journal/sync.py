@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -576,6 +576,10 @@ async def _topic_handler(batch: Batch, req: SyncRequest) -> Callable[..., Any]:
     return handle
 
 
+# Homework is due within a school year of its lesson (a date like 9999-12-31 is a typo).
+DUE_WITHIN = timedelta(days=366)
+
+
 async def _homework_handler(batch: Batch, req: SyncRequest) -> Callable[..., Any]:
     ctx = batch.ctx
     rows = await Homework.select().where(Homework.lesson == ctx.id)
@@ -585,6 +589,9 @@ async def _homework_handler(batch: Batch, req: SyncRequest) -> Callable[..., Any
         if op.due_lesson_id is None:
             if op.due_date is not None and op.due_date < ctx.date:
                 raise _bad(op, "journal.due_in_past")
+            latest = ctx.date + DUE_WITHIN
+            if op.due_date is not None and op.due_date > latest:
+                raise _bad(op, "journal.due_too_far", date=latest.strftime("%d.%m.%Y"))
             return op.due_date, None
         due = (
             await Lesson.select(Lesson.date, Lesson.school)

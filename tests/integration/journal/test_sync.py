@@ -10,7 +10,7 @@ from typing import Any
 
 from backend.audit.tables import AuditEntry
 from backend.events.tables import OutboxEvent
-from backend.journal.tables import AttendanceRecord, JournalChange, Mark
+from backend.journal.tables import AttendanceRecord, Homework, JournalChange, Mark
 from backend.schools.tables import Lesson
 from tests.conftest import Backend
 from tests.integration.journal.arrange import (
@@ -263,6 +263,34 @@ async def test_bad_input_refuses_the_whole_call_and_writes_nothing(world: Backen
     assert await Lesson.select(Lesson.version).where(Lesson.id == lesson_id).first() == {
         "version": 1
     }
+
+
+async def test_homework_with_a_control_character_or_a_far_due_date_is_refused(
+    world: Backend,
+) -> None:
+    jw = await make_journal_world(world)
+    lesson_id = jw.lessons["today"]
+    nul = await sync(
+        world, jw.teacher, lesson_id, [{"op_id": op(), "kind": "homework", "text": "\u0000ab"}]
+    )
+    assert nul.status_code == 400, nul.text  # PostgreSQL could not even store it
+    assert "«" in nul.json()["message"]  # names the field, in Russian
+    far = await sync(
+        world,
+        jw.teacher,
+        lesson_id,
+        [{"op_id": op(), "kind": "homework", "text": "x", "due_date": "9999-12-31"}],
+    )
+    assert far.status_code == 400, far.text
+    assert "не позже" in far.json()["message"]
+    fine = await sync(
+        world,
+        jw.teacher,
+        lesson_id,
+        [{"op_id": op(), "kind": "homework", "text": "строка 1\nстрока 2", "due_date": None}],
+    )
+    assert fine.status_code == 200, fine.text
+    assert await Homework.count() == 1
 
 
 async def test_mark_history_is_kept_and_families_see_it(world: Backend) -> None:
