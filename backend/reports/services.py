@@ -493,6 +493,8 @@ async def completeness(
             Lesson.lesson_number,
             Lesson.topic,
             Lesson.school_class,
+            Lesson.study_group.school_class.as_alias("group_class"),
+            Lesson.study_group.name.as_alias("group_name"),
             Lesson.subject.name,
             Lesson.teacher,
             Lesson.replacement_teacher,
@@ -503,7 +505,8 @@ async def completeness(
         .where(
             (Lesson.school == school_id)
             & (Lesson.date >= span.start)
-            & (Lesson.date <= span.end)
+            # Lessons still to come are not gaps: only those held by today count.
+            & (Lesson.date <= min(span.end, today))
             & (Lesson.status == "scheduled")
         )
         .order_by(Lesson.date)
@@ -530,7 +533,11 @@ async def completeness(
             "lesson_id": lesson["id"],
             "date": lesson["date"],
             "number": lesson["lesson_number"],
-            "class": class_names.get(lesson["school_class"], ""),
+            # A group's lesson: its class (and the group), so the gap can be found.
+            "class": class_names.get(lesson["school_class"], "")
+            or " ".join(
+                x for x in (class_names.get(lesson["group_class"], ""), lesson["group_name"]) if x
+            ),
             "subject": lesson["subject.name"],
             "teacher": short_person_name(
                 lesson["teacher.last_name"],
@@ -540,7 +547,7 @@ async def completeness(
         }
 
     no_topic = [item(x) for x in lessons if not (x["topic"] or "").strip()]
-    no_register = [item(x) for x in lessons if x["id"] not in taken and x["date"] <= today]
+    no_register = [item(x) for x in lessons if x["id"] not in taken]
     not_today: dict[str, int] = defaultdict(int)
     for x in no_register:
         if x["date"] == today:

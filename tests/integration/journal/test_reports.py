@@ -169,3 +169,36 @@ async def test_a_groups_marks_count_for_its_pupils_classes(world: Backend) -> No
     ).json()
     assert [r["id"] for r in body["by_class"]] == [jw.class_id]
     assert body["by_class"][0]["name"] and body["by_class"][0]["quality"] == 50.0
+
+
+async def test_completeness_counts_held_lessons_and_names_a_groups_class(world: Backend) -> None:
+    from backend.schools.tables import Lesson, StudyGroup
+    from tests.integration.journal.arrange import lesson
+
+    jw = await make_journal_world(world)
+    school = jw.ids["school_a"]
+    tomorrow = await lesson(
+        school, jw.class_id, jw.subject_id, jw.teacher_staff, today() + timedelta(days=1)
+    )
+    group = StudyGroup(
+        school=school, academic_year=jw.year_id, name="Англ. 1 гр.", school_class=jw.class_id
+    )
+    await group.save()
+    held = Lesson(
+        school=school,
+        date=today(),
+        lesson_number=2,
+        study_group=group.id,
+        subject=jw.subject_id,
+        teacher=jw.teacher_staff,
+    )
+    await held.save()
+    done = await world.client.get(
+        f"/api/v1/reports/schools/{school}/completeness", headers=jw.coordinator.headers
+    )
+    assert done.status_code == 200, done.text
+    body = done.json()
+    listed = {x["lesson_id"]: x for x in body["without_topic"]}
+    assert tomorrow not in listed  # a lesson still to come is no gap
+    assert body["lessons"] == len(jw.lessons) + 1  # the class's two and the group's one
+    assert listed[held.id]["class"] == "5«А» Англ. 1 гр."
