@@ -103,6 +103,15 @@ def domain_error_handler(_: Request, exc: DomainError) -> Response:
     return _response(exc.status_code, error_body(exc.code, exc.message, exc.details), headers)
 
 
+def _size(n: int) -> str:
+    """A byte count as a person reads it: «20 МБ», «512 КБ»."""
+    if n >= 2**20:
+        return f"{n / 2**20:.0f} МБ"
+    if n >= 2**10:
+        return f"{n / 2**10:.0f} КБ"
+    return f"{n} байт"
+
+
 def http_exception_handler(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
     if isinstance(exc, ValidationException):
@@ -115,7 +124,13 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response:
     code, key = _STATUS_CODES.get(status, ("error", "error.bad_request"))
     params: dict[str, Any] = {}
     if status == 413:
-        params["limit"] = request.app.request_max_body_size
+        # The limit of the route that refused (an upload route allows more than the app).
+        handler = request.scope.get("route_handler")
+        limit = getattr(handler, "resolve_request_max_body_size", lambda: None)()
+        if not isinstance(limit, int):
+            app_limit = request.app.request_max_body_size
+            limit = app_limit if isinstance(app_limit, int) else 0
+        params["limit"] = _size(limit)
     if status == 429:
         params["seconds"] = (exc.headers or {}).get("Retry-After", "60")
     if isinstance(exc, NotAuthorizedException) and "expired" in str(exc.detail).lower():

@@ -18,6 +18,7 @@ from backend.core.http import ActorDep, hot_get, requires
 from backend.core.rights import Permission
 from backend.core.storage import Storage
 from backend.journal import catalog, diary, schemas, services
+from backend.journal.services import MAX_ATTACHMENT_BYTES
 from backend.journal.sync import sync_lesson
 from backend.journal.weeks import DiaryWeeks
 from backend.schools import movement
@@ -69,6 +70,9 @@ class JournalController(Controller):
     @post(
         "/lessons/{lesson_id:int}/attachments",
         guards=[JOURNAL_WRITERS],
+        # The file's own limit (MAX_ATTACHMENT_BYTES) answers in words; the body may carry
+        # the form around it.
+        request_max_body_size=MAX_ATTACHMENT_BYTES + 64 * 1024,
         status_code=HTTP_201_CREATED,
         summary="Загрузить файл к домашнему заданию",
     )

@@ -65,7 +65,7 @@ async def test_oversized_body_is_413(world: Backend) -> None:
     response = await world.client.post(LOGIN, json={"identifier": huge, "password": "x"})
     assert response.status_code == 413
     assert response.json()["error"] == "body_too_large"
-    assert "не более 1048576 байт" in response.json()["message"]
+    assert "не более 1 МБ" in response.json()["message"]
 
 
 async def test_wrong_types_in_query_and_path(world: Backend) -> None:

@@ -340,3 +340,17 @@ async def test_mark_history_is_kept_and_families_see_it(world: Backend) -> None:
         f"/api/v1/journal/marks/{result['id']}/history", headers=other_parent.headers
     )
     assert refused.status_code == 404
+
+
+async def test_a_homework_file_may_be_larger_than_an_ordinary_request(world: Backend) -> None:
+    jw = await make_journal_world(world)
+    lesson_id = jw.lessons["today"]
+    url = f"/api/v1/journal/lessons/{lesson_id}/attachments"
+    pdf = b"%PDF-1.4\n" + b"0" * (3 * 2**20)  # 3 MB: more than the API's 1 MB for a request
+    files = {"data": ("задание.pdf", pdf, "application/pdf")}
+    stored = await world.client.post(url, files=files, headers=jw.teacher.headers)
+    assert stored.status_code == 201, stored.text[:300]
+    too_big = {"data": ("x.pdf", b"0" * (21 * 2**20), "application/pdf")}
+    refused = await world.client.post(url, files=too_big, headers=jw.teacher.headers)
+    assert refused.status_code in (400, 413), refused.text[:300]
+    assert "20 МБ" in refused.json()["message"]
