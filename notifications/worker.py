@@ -288,7 +288,9 @@ class NotifyWorker:
         clock: Callable[[], datetime] = utcnow,
         concurrency: int | None = None,
         relay: bool = True,
+        cron_jobs: list[Any] | None = None,
     ) -> None:
+        """`cron_jobs`: the scheduled work this worker takes part in (default `CRON_JOBS`)."""
         self.settings = settings
         self.redis = redis
         self.queue = NotifyQueue(redis, name=settings.notify_queue)
@@ -306,7 +308,7 @@ class NotifyWorker:
         self.worker = Worker(
             self.queue,
             functions=FUNCTIONS,
-            cron_jobs=CRON_JOBS,
+            cron_jobs=CRON_JOBS if cron_jobs is None else cron_jobs,
             concurrency=concurrency or settings.notify_concurrency,
             # Blocking pops return now and then (the in-process Redis of the embedded mode
             # does not wake a blocked pop otherwise).

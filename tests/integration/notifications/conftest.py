@@ -54,11 +54,17 @@ class Notify:
     clock: Clock
     worker: NotifyWorker | None = None
 
-    async def start(self, **overrides: Any) -> NotifyWorker:
+    async def start(self, cron_jobs: list[Any] | None = None, **overrides: Any) -> NotifyWorker:
+        """A worker for the test; with no scheduled work unless `cron_jobs` says (the tests
+        that count the queue's scheduled jobs count only their own)."""
         if overrides:
             self.settings = Settings.model_validate({**_fields(self.settings), **overrides})
         self.worker = NotifyWorker(
-            self.settings, self.world.redis, clock=self.clock, concurrency=20
+            self.settings,
+            self.world.redis,
+            clock=self.clock,
+            concurrency=20,
+            cron_jobs=cron_jobs or [],
         )
         await self.worker.start()
         return self.worker
