@@ -91,14 +91,15 @@ def build_channels(settings: Settings, pipeline_ref: list[Pipeline]) -> dict[str
 HEARTBEAT = JOB_HEARTBEAT
 
 
-# SAQ's own sweep script: under its lock, every job of the active list with its stored state.
+# SAQ's own sweep script: under its lock, every job of the active list with its stored state;
+# nil (not an empty list) when another worker holds the lock, so that the caller can tell
+# "nothing taken" from "not my turn".
 _TAKEN_JOBS = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+redis.call('SETEX', KEYS[1], ARGV[1], 1)
 local id_jobs = {}
-if redis.call('EXISTS', KEYS[1]) == 0 then
-    redis.call('SETEX', KEYS[1], ARGV[1], 1)
-    for i, v in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
-        id_jobs[i] = {v, redis.call('GET', v)}
-    end
+for i, v in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+    id_jobs[i] = {v, redis.call('GET', v)}
 end
 return id_jobs
 """
@@ -148,6 +149,8 @@ class NotifyQueue(RedisQueue):
         id_jobs = await self._sweep_script(
             keys=[self._sweep, self._active], args=[lock], client=self.redis
         )
+        if id_jobs is None:  # another worker's turn: what the sweeps noted stays noted
+            return []
         if not id_jobs:
             await self.redis.delete(self._taken_since)
             return []
