@@ -323,6 +323,7 @@ def demo(host: str, port: int, data_dir: str, keep: bool) -> None:
     os.environ.setdefault("PARTA_ENVIRONMENT", "demo")
     os.environ["PARTA_DATABASE_URL"] = f"sqlite:///{(directory / 'parta.sqlite').resolve()}"
     os.environ["PARTA_REDIS_URL"] = "memory://"
+    os.environ["PARTA_HOST"], os.environ["PARTA_PORT"] = host, str(port)
     os.environ.setdefault("PARTA_LOG_JSON", "false")
     os.environ.setdefault("PARTA_LOG_LEVEL", "WARNING")
     os.environ.setdefault("PARTA_MEDIA_ROOT", str(directory / "media"))

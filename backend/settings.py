@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     notify_max_attempts: int = 5
     notify_retry_base_seconds: float = 2.0
     notify_retry_max_seconds: float = 600.0
+    # A push whose worker died mid-send waits this long (from the send) for the phone's
+    # receipt before it is sent again (0: at once, for apps that send no receipts).
+    notify_push_receipt_grace_seconds: float = 10.0
     # Provider pacing shared by all workers (messages per second).
     notify_telegram_rate: float = 30.0
     notify_telegram_chat_rate: float = 1.0

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from backend.core.http import PUBLIC
 from backend.i18n import t
+from backend.messaging.services import PUSH_RECEIPTS_PATH
 from backend.settings import Settings
 from notifications.standins.suite import StandIns
 from notifications.worker import NotifyWorker
@@ -39,6 +40,10 @@ class EmbeddedNotifications:
     async def start(self) -> None:
         # Starting the stand-ins blocks until their servers listen: not on the API's loop.
         await asyncio.to_thread(self.standins.start_in_thread)
+        # The FCM stand-in plays the phones too: their app's receipts go to this API.
+        wildcard = self.settings.host in ("0.0.0.0", "::")  # noqa: S104 (a comparison)
+        host = "127.0.0.1" if wildcard else self.settings.host
+        self.standins.fcm.receipts_url = f"http://{host}:{self.settings.port}{PUSH_RECEIPTS_PATH}"
         fields = {name: getattr(self.settings, name) for name in Settings.model_fields}
         worker_settings = Settings.model_validate(
             {

@@ -4,8 +4,11 @@ receipts. The worker's jobs call into one `Pipeline` built from the settings.
 Exactly-once where it can be had: a notification is unique per (event, person) and a delivery
 per (event, person, channel) in the database, so a fan-out that runs twice creates nothing
 twice, and a delivery job that runs again after its delivery was sent does nothing. A worker
-killed in the middle of a send leaves the delivery "sending"; its retry sends again (the
-provider may then see it twice, and push carries a collapse tag so the phone shows it once).
+killed in the middle of a send leaves the delivery "sending"; its retry sends again, unless
+the send is on record (the provider answered) or, for push, the phone's app said it arrived
+(`backend.messaging.services.confirm_push`). Only a message that reached a provider which gives
+no word back (Telegram, or a phone without the app's receipt) may then go twice; push carries
+a collapse tag so that the phone shows it once.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from piccolo.columns import Column
 from redis.asyncio import Redis
 from saq import Job
 from saq.queue import Queue
@@ -27,7 +31,7 @@ from saq.queue import Queue
 from backend.accounts.services import user_contacts
 from backend.core.db import insert_rows, transaction
 from backend.events import services as events
-from backend.messaging.services import REPLAY_KIND, load_preferences
+from backend.messaging.services import PUSH_RECEIPTS_KEY, REPLAY_KIND, load_preferences
 from backend.messaging.tables import Delivery, DeviceToken, Notification, TelegramChat
 from backend.schools import contacts
 from backend.settings import Settings
@@ -56,6 +60,10 @@ SENT_PREFIX = "parta:notify:sent:"
 # Long enough for the job of a killed worker to come back (a heartbeat, or a retry's backoff of
 # at most `notify_retry_max_seconds`), short enough that Redis holds only the last hour's sends.
 SENT_RECORD_SECONDS = 3600
+# When a push's request actually left (after its pacing and its turn among the sends in flight,
+# which under a backlog may be long after it was marked "sending"): the receipt's grace counts
+# from here.
+PUSH_LEFT_PREFIX = "parta:notify:left:"
 # Seconds a running job may go untouched before the sweep takes its worker for dead (the
 # worker touches its jobs every third of it: notifications.worker._alive).
 JOB_HEARTBEAT = 6
@@ -92,6 +100,14 @@ DELIVERY_COLUMNS = (
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite may hand back a naive timestamp; it is UTC as written."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _json(value: Any) -> Any:
@@ -554,7 +570,11 @@ class Pipeline:
             text=text,
             html=html,
             urgent=note["urgent"],
-            data={"kind": note["kind"]},
+            # A push says which delivery it is, for the app's receipt (`confirm_push`).
+            data={
+                "kind": note["kind"],
+                **({"delivery_id": str(delivery["id"])} if channel == PUSH else {}),
+            },
         )
 
     def rates(self, channel: str, addresses: tuple[str, ...]) -> list[Rate]:
@@ -579,9 +599,10 @@ class Pipeline:
         return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
 
     async def _set(self, delivery_id: int, **values: Any) -> None:
+        """Write a delivery's state; a delivery the phone confirmed stays "delivered"."""
         values["updated_at"] = utcnow()
         await Delivery.update({getattr(Delivery, k): v for k, v in values.items()}).where(
-            Delivery.id == delivery_id
+            (Delivery.id == delivery_id) & (Delivery.status != "delivered")
         )
 
     async def deliver(self, delivery_id: int) -> str:
@@ -610,6 +631,20 @@ class Pipeline:
                 await self._sent(rows[delivery_id], note, sent, sent.meta["address"])
                 rows[delivery_id] = {**rows[delivery_id], "status": "sent"}
         live = [r for r in live if r["id"] not in recorded]
+        # A push found "sending" with nothing on record may still have reached the phone, whose
+        # receipt would have made it "delivered": it waits for that word until
+        # `notify_push_receipt_grace_seconds` after its send began, and goes again only then
+        # (the phone's app says so within a second or two of FCM handing it the message).
+        grace = timedelta(seconds=self.settings.notify_push_receipt_grace_seconds)
+        orphans = [r for r in live if r["status"] == "sending" and r["channel"] == PUSH]
+        confirmed = await self.receipts([r["id"] for r in orphans])
+        left = await self._left([r["id"] for r in orphans])
+        awaiting = {
+            r["id"]: max(_aware(r["updated_at"]), left.get(r["id"], _EPOCH)) + grace
+            for r in orphans
+            if r["id"] not in confirmed
+        }
+        live = [r for r in live if r["id"] not in confirmed]
         addresses = await self.addresses_many(
             {(r["user_id"], r["channel"]) for r in live if r["channel"] in (PUSH, TELEGRAM)}
         )
@@ -621,7 +656,8 @@ class Pipeline:
         ready = [
             r["id"]
             for r in live
-            if (r["scheduled_for"] is None or r["scheduled_for"] <= due)
+            if r["id"] not in awaiting
+            and (r["scheduled_for"] is None or r["scheduled_for"] <= due)
             and r["notification_id"] in notes
             and r["channel"] in self.channels
             and (
@@ -642,6 +678,16 @@ class Pipeline:
             row = rows.get(delivery_id)
             if row is None or row["status"] not in ("queued", "waiting", "sending"):
                 return "nothing to do"
+            if delivery_id in confirmed:
+                return "confirmed by the phone"
+            if delivery_id in awaiting:
+                await asyncio.sleep(max(0.0, (awaiting[delivery_id] - utcnow()).total_seconds()))
+                # Redis before the database: a receipt written down in between is in one.
+                if await self.receipts([delivery_id]):
+                    return "confirmed by the phone"
+                row = await Delivery.select().where(Delivery.id == delivery_id).first()
+                if row is None or row["status"] != "sending":
+                    return "confirmed by the phone"
             note = notes.get(row["notification_id"])
             return await self._deliver_row(row, note, addresses, delivery_id in marked)
 
@@ -650,6 +696,44 @@ class Pipeline:
             if isinstance(result, BaseException):
                 raise result
         return [str(r) for r in results]
+
+    async def _left(self, delivery_ids: list[int]) -> dict[int, datetime]:
+        """When the last request of each of these pushes left, where one did."""
+        if not delivery_ids:
+            return {}
+        values = await self.redis.mget([f"{PUSH_LEFT_PREFIX}{i}" for i in delivery_ids])
+        return {
+            i: datetime.fromtimestamp(float(v), UTC)
+            for i, v in zip(delivery_ids, values, strict=True)
+            if v
+        }
+
+    async def receipts(self, delivery_ids: list[int]) -> set[int]:
+        """Deliveries among these whose phone said the push arrived, its word not yet written
+        down (`flush_receipts`)."""
+        if not delivery_ids:
+            return set()
+        found = await self.redis.hmget(PUSH_RECEIPTS_KEY, [str(i) for i in delivery_ids])
+        return {i for i, at in zip(delivery_ids, found, strict=True) if at}
+
+    async def flush_receipts(self, limit: int = 2000) -> int:
+        """Write the phones' receipts waiting in Redis to their deliveries as "delivered", in
+        one statement (one commit) for up to `limit` of them, then forget them. Two workers
+        flushing the same receipts write the same thing. `delivered_at` is the latest receipt
+        of the batch: within the worker's flush interval of each one's own."""
+        _, found = await self.redis.hscan(PUSH_RECEIPTS_KEY, 0, count=limit)
+        waiting: dict[Any, Any] = found if isinstance(found, dict) else {}
+        if not waiting:
+            return 0
+        ids = [int(k) for k in waiting]
+        at = datetime.fromtimestamp(max(float(v) for v in waiting.values()), UTC)
+        await Delivery.update(
+            {Delivery.status: "delivered", Delivery.delivered_at: at, Delivery.updated_at: utcnow()}
+        ).where(
+            Delivery.id.is_in(ids) & (Delivery.channel == PUSH) & (Delivery.status != "skipped")
+        )
+        await self.redis.hdel(PUSH_RECEIPTS_KEY, *waiting.keys())
+        return len(ids)
 
     @staticmethod
     def _reachable(row: dict[str, Any], known: dict[tuple[int, str], tuple[str, ...]]) -> bool:
@@ -696,6 +780,10 @@ class Pipeline:
         try:
             async with self.sending:
                 ticket = await self.pacer.enter(*rates)
+                if row["channel"] == PUSH:
+                    await self.redis.set(
+                        f"{PUSH_LEFT_PREFIX}{delivery_id}", _time.time(), ex=SENT_RECORD_SECONDS
+                    )
                 try:
                     sent = await self._send(channel, message)
                 except (TemporaryFailure, PermanentFailure):
@@ -756,15 +844,22 @@ class Pipeline:
         self, row: dict[str, Any], note: dict[str, Any], sent: Sent, address: str
     ) -> None:
         await self._switch_off(row["user_id"], row["channel"], sent.gone)
-        await self._set(
-            row["id"],
-            status="sent",
-            address=address[:300],
-            provider_id=sent.provider_id[:200],
-            parts=sent.parts,
-            sent_at=utcnow(),
-            reason="",
+        now = utcnow()
+        values: dict[Column | str, Any] = {
+            Delivery.address: address[:300],
+            Delivery.provider_id: sent.provider_id[:200],
+            Delivery.parts: sent.parts,
+            Delivery.sent_at: now,
+            Delivery.reason: "",
+            Delivery.updated_at: now,
+        }
+        changed = (
+            await Delivery.update({Delivery.status: "sent", **values})
+            .where((Delivery.id == row["id"]) & (Delivery.status != "delivered"))
+            .returning(Delivery.id)
         )
+        if not changed:  # the phone's receipt came before the provider's answer was written
+            await Delivery.update(values).where(Delivery.id == row["id"])
         if note["kind"] == RESET_KIND:
             # The code has reached the person: keep no copy of it.
             await events.redact(note["event_id"], ("code", "text"))

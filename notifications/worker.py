@@ -86,6 +86,9 @@ def build_channels(settings: Settings, pipeline_ref: list[Pipeline]) -> dict[str
     return channels
 
 
+# Seconds between two writes of the phones' push receipts to the deliveries.
+RECEIPTS_INTERVAL = 0.5
+
 # A job whose worker stops touching it for this long is taken for dead: the sweep (every few
 # seconds) gives it to another worker. Running jobs are touched every third of it.
 HEARTBEAT = JOB_HEARTBEAT
@@ -343,11 +346,22 @@ class NotifyWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), interval)
 
+    async def receipts_forever(self) -> None:
+        """The phones' push receipts, from Redis to the deliveries, a batch every half second."""
+        while not self._stop.is_set():
+            try:
+                await self.pipeline.flush_receipts()
+            except Exception:
+                log.exception("writing push receipts failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), RECEIPTS_INTERVAL)
+
     async def start(self) -> None:
         await self.queue.connect()
         self._tasks.append(asyncio.create_task(self.worker.start()))
         if self.relay:
             self._tasks.append(asyncio.create_task(self.relay_forever()))
+            self._tasks.append(asyncio.create_task(self.receipts_forever()))
 
     async def stop(self) -> None:
         self._stop.set()

@@ -15,10 +15,10 @@ from litestar import Controller, Request, delete, get, post, put
 from litestar.params import Body, FromQuery, Parameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from backend.core.errors import ValidationFailed
-from backend.core.http import ActorDep, Limit, Offset, requires, signed_in
+from backend.core.http import PUBLIC, ActorDep, Limit, Offset, requires, signed_in
 from backend.core.rights import Permission
 from backend.messaging import schemas as s
 from backend.messaging import services
@@ -59,6 +59,22 @@ class MessagingController(Controller):
         await services.unregister_device(actor, device_id)
 
     # ---- preferences -------------------------------------------------------------------------
+
+    @post(
+        "/push-receipts",
+        opt=PUBLIC,
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Push-уведомление получено телефоном",
+        description=(
+            "Приложение, получив push, сообщает его delivery_id и токен своего устройства. "
+            "Вход не нужен: токен знают только телефон, FCM и «Парта». Доставка отмечается "
+            "доставленной (в течение секунды) и после сбоя сервера не отправляется повторно."
+        ),
+    )
+    async def push_receipt(
+        self, request: Request[Any, Any, Any], data: Annotated[s.PushReceiptIn, Body()]
+    ) -> None:
+        await services.confirm_push(request.app.state.redis, data.delivery_id, data.token)
 
     @get("/preferences", guards=[signed_in], summary="Мои настройки уведомлений")
     async def list_preferences(self, actor: ActorDep) -> list[s.Preference]:

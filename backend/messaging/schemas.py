@@ -18,6 +18,14 @@ class DeviceCreate(Strict):
     platform: Literal["android", "ios", "web"] = "android"
 
 
+class PushReceiptIn(Strict):
+    """What the app posts when a push reached the phone (the push's `delivery_id` and the
+    phone's own device token)."""
+
+    delivery_id: Annotated[int, msgspec.Meta(gt=0)]
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+
+
 class Device(msgspec.Struct):
     id: int
     platform: str

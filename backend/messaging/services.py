@@ -8,8 +8,11 @@ the API. An operator's replay goes through the outbox like everything the worker
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
+
+from redis.asyncio import Redis
 
 from backend.audit.services import AuditAction, record
 from backend.core.context import Actor
@@ -30,6 +33,10 @@ from backend.schools.services import school_target
 CHANNELS = ("push", "telegram", "email", "sms")
 MODES = ("instant", "digest")
 REPLAY_KIND = "messaging.replay"
+# Where the app posts a push's receipt (`confirm_push`; the route is in `api`), and where the
+# receipts wait for the notifications worker (`notifications.pipeline.Pipeline.receipts`).
+PUSH_RECEIPTS_PATH = "/api/v1/messaging/push-receipts"
+PUSH_RECEIPTS_KEY = "parta:notify:receipts"
 ANNOUNCEMENT_KIND = "announcement.created"
 # Kinds a person may set preferences for ("*" is every kind).
 PREFERENCE_KINDS = (
@@ -125,6 +132,31 @@ async def unregister_device(actor: Actor, device_id: int) -> None:
             }
         ).where(DeviceToken.id == device_id)
         await record(actor, AuditAction.DELETE, object_type="device_token", object_id=device_id)
+
+
+async def confirm_push(redis: Redis, delivery_id: int, token: str) -> None:
+    """A phone's word that a push arrived: the app, given the push, posts back the delivery's
+    id and its own device token (which only the phone, FCM and we know). A worker that finds
+    the delivery unfinished after a crash then does not send it again (FCM takes no
+    idempotency key: without this word a resend is the only safe guess).
+
+    The word waits in Redis (`PUSH_RECEIPTS_KEY`: delivery id -> when) and the notifications
+    worker writes it to the deliveries as "delivered" in batches: a commit a batch, not one
+    for every phone. Unknown id, another person's device or another channel: `NotFound`,
+    telling nothing."""
+    row = (
+        await Delivery.select(Delivery.user_id, Delivery.channel, Delivery.status)
+        .where(Delivery.id == delivery_id)
+        .first()
+    )
+    if row is None or row["channel"] != "push" or row["status"] == "skipped":
+        raise NotFound(key="notify.error.receipt_unknown")
+    owns = await DeviceToken.exists().where(
+        (DeviceToken.token == token.strip()) & (DeviceToken.user_id == row["user_id"])
+    )
+    if not owns:
+        raise NotFound(key="notify.error.receipt_unknown")
+    await redis.hset(PUSH_RECEIPTS_KEY, str(delivery_id), str(time.time()))
 
 
 async def list_devices(actor: Actor) -> list[dict[str, Any]]:

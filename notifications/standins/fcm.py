@@ -3,6 +3,10 @@
 `POST /token` answers a bearer token for the service account's signed JWT;
 `POST /v1/projects/{project}/messages:send` takes a message like FCM does, answers 404
 UNREGISTERED for tokens marked unregistered, and 429 with Retry-After when told to.
+
+With `receipts_url` set it also plays the phones: for each push it accepted that names its
+delivery, it posts the receipt the Parta app posts on receiving one (the delivery's id and the
+device token) to that URL, as a phone would a moment after FCM handed it the message.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ import asyncio
 import json
 import math
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from notifications.standins.common import Received, SlidingWindow, free_port
@@ -39,8 +45,16 @@ class FcmStandIn:
         self.answer_429: list[float] = []  # Retry-After values to answer next, one per request
         self.window = SlidingWindow(rate) if rate else None
         self.delay = 0.0  # seconds each answer takes (a slow provider: sends stay in flight)
+        # The phones' receipts: where to post them ("" = phones without the app's receipts)
+        # and what each post got back (delivery id, HTTP status; 0 when it never got through).
+        self.receipts_url = ""
+        self.receipts: list[tuple[int, int]] = []
+        # Or phones elsewhere (a benchmark's own process): told of each push instead.
+        self.on_push: Callable[[int, str], None] | None = None
         self._access_token = secrets.token_urlsafe(16)
         self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._phones: set[asyncio.Task[None]] = set()
 
     @property
     def base_url(self) -> str:
@@ -115,7 +129,32 @@ class FcmStandIn:
             data=message.get("data") or {},
             tag=((message.get("android") or {}).get("notification") or {}).get("tag", ""),
         )
+        delivery = (message.get("data") or {}).get("delivery_id", "")
+        if self.on_push is not None and delivery.isdigit():
+            self.on_push(int(delivery), token)
+        elif self.receipts_url and delivery.isdigit():
+            task = asyncio.create_task(self._phone_receipt(int(delivery), token))
+            self._phones.add(task)
+            task.add_done_callback(self._phones.discard)
         return web.json_response({"name": name})
+
+    async def _phone_receipt(self, delivery_id: int, token: str) -> None:
+        """What the app does on the phone that got a push: tell Parta, trying a few times."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        status = 0
+        for attempt in range(3):
+            try:
+                async with self._session.post(
+                    self.receipts_url, json={"delivery_id": delivery_id, "token": token}
+                ) as response:
+                    status = response.status
+                    if status < 500:
+                        break
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            await asyncio.sleep(0.5 * (attempt + 1))
+        self.receipts.append((delivery_id, status))
 
     async def start(self) -> None:
         app = web.Application()
@@ -126,5 +165,9 @@ class FcmStandIn:
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
     async def stop(self) -> None:
+        if self._phones:
+            await asyncio.wait(set(self._phones), timeout=5)
+        if self._session is not None:
+            await self._session.close()
         if self._runner:
             await self._runner.cleanup()

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
@@ -55,9 +56,11 @@ from piccolo.query.functions.aggregate import Count
 
 from backend.core import db
 from backend.events.services import emit
+from backend.messaging.services import PUSH_RECEIPTS_PATH
 from backend.messaging.tables import Delivery, Notification
 from backend.schools.tables import Municipality, Region, School
 from backend.settings import Settings
+from notifications.standins.common import free_port
 from notifications.standins.suite import StandIns
 
 POSTGRES_URL = os.environ.get(
@@ -216,6 +219,70 @@ class Workers:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+
+
+class Phones:
+    """The phones' side: `parta serve` on a free port, and a process of their own
+    (`tests/load/phones.py`) posting each push's receipt to it as the Parta app on a phone
+    does; the FCM stand-in tells it of every push it accepted (`FcmStandIn.on_push`)."""
+
+    def __init__(self, env: dict[str, str], standins: StandIns, log_dir: Path) -> None:
+        self.port = free_port()
+        # Every phone posts from one address here: the API's per-address limit is for people,
+        # not for a region's phones behind one IP.
+        self.env = {
+            **env,
+            "PARTA_PORT": str(self.port),
+            "PARTA_API_RATE_LIMIT_PER_MINUTE": "10000000",
+        }
+        self.standins, self.log_dir = standins, log_dir
+        self.api: subprocess.Popen[bytes] | None = None
+        self.phones: subprocess.Popen[bytes] | None = None
+        self.answers: dict[str, int] = {}
+
+    def spawn(self) -> None:
+        log = (self.log_dir / "api.log").open("wb")
+        self.api = subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", "serve"],
+            env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{self.port}{PUSH_RECEIPTS_PATH}"
+        self.phones = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "load" / "phones.py"), url],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, bufsize=0,
+        )  # fmt: skip
+
+    async def start(self) -> None:
+        self.spawn()
+        assert self.api is not None and self.phones is not None
+        base = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient() as client:
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get(f"{base}/health")).status_code == 200:
+                        break
+                if self.api.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the API did not start: see {self.log_dir / 'api.log'}")
+                await asyncio.sleep(0.2)
+        pipe = self.phones.stdin
+        assert pipe is not None
+        self.standins.fcm.on_push = lambda delivery, token: pipe.write(
+            f"{delivery} {token}\n".encode()
+        )
+
+    def stop(self) -> None:
+        self.standins.fcm.on_push = None
+        if self.phones is not None and self.phones.stdin is not None:
+            out, _ = self.phones.communicate(timeout=60)
+            self.answers = json.loads(out or b"{}")
+        if self.api is not None and self.api.poll() is None:
+            self.api.send_signal(signal.SIGTERM)
+            try:
+                self.api.wait(20)
+            except subprocess.TimeoutExpired:
+                self.api.kill()
+                self.api.wait(5)
 
 
 async def wait_ready(standins: StandIns, probe_student: int, school_id: int) -> None:
@@ -394,6 +461,10 @@ async def marks(
         f" (extra pushes of a mark already pushed)",
         flush=True,
     )
+    received = await Delivery.count().where(
+        (Delivery.event_id >= min(saved)) & (Delivery.status == "delivered")
+    )
+    print(f"    deliveries the phones confirmed (receipts written down): {received}", flush=True)
 
 
 async def announcement(
@@ -449,6 +520,9 @@ async def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--kill", type=int, default=0, help="SIGKILL a worker N times in (a)")
     parser.add_argument("--only", default="abc", help="which scenarios: any of a, b, c")
+    parser.add_argument(
+        "--no-receipts", action="store_true", help="phones without the app's push receipts"
+    )
     args = parser.parse_args()
 
     database = f"parta_bench_notify_{secrets.token_hex(3)}"
@@ -469,6 +543,7 @@ async def main() -> None:
     engine = db.make_engine(settings)
     db.bind_engine(engine)
     workers: Workers | None = None
+    phones: Phones | None = None
     try:
         await db.create_tables(engine)
         await db.open_engine(engine, settings)
@@ -500,6 +575,9 @@ async def main() -> None:
         }.items():
             plain = value.get_secret_value() if isinstance(value, SecretStr) else value
             env[f"PARTA_{name.upper()}"] = str(plain)
+        if not args.no_receipts:
+            phones = Phones(env, standins, work)
+            await phones.start()
         workers = Workers(env, args.workers, work)
         workers.start()
         await wait_ready(standins, students[0], push_school)
@@ -550,6 +628,9 @@ async def main() -> None:
     finally:
         if workers is not None:
             workers.stop()
+        if phones is not None:
+            phones.stop()
+            print(f"the phones' receipts, by the API's answer: {phones.answers}")
         with contextlib.suppress(Exception):
             await db.close_engine(engine)
         standins.stop_thread()

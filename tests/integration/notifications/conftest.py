@@ -109,3 +109,31 @@ async def notify(world: Backend, standins: StandIns) -> AsyncIterator[Notify]:
 
 
 Waiter = Callable[[], Any]
+
+
+@pytest.fixture
+async def phones(notify: Notify) -> AsyncIterator[StandIns]:
+    """The test's API served on a real port, and the FCM stand-in playing the phones: each push
+    it accepts is answered by the app's receipt posted to that API (as a phone would)."""
+    import asyncio
+
+    import uvicorn
+
+    from backend.messaging.services import PUSH_RECEIPTS_PATH
+    from notifications.standins.common import free_port
+    from tests.integration.notifications.helpers import wait_for
+
+    port = free_port()
+    config = uvicorn.Config(
+        notify.world.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    await wait_for(lambda: server.started)
+    fcm = notify.standins.fcm
+    fcm.receipts.clear()
+    fcm.receipts_url = f"http://127.0.0.1:{port}{PUSH_RECEIPTS_PATH}"
+    yield notify.standins
+    fcm.receipts_url = ""
+    server.should_exit = True
+    await serving

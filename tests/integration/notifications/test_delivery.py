@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from backend.core.db import transaction
 from backend.events.services import emit
+from backend.messaging.services import PUSH_RECEIPTS_KEY, PUSH_RECEIPTS_PATH
 from backend.messaging.tables import Delivery, Notification
 from notifications.pipeline import SENT_PREFIX
+from notifications.standins.suite import StandIns
 from notifications.worker import NotifyWorker
 from tests.integration.notifications.conftest import Notify, Waiter
 from tests.integration.notifications.helpers import emit_mark, make_family, wait_for
@@ -63,11 +66,13 @@ async def test_a_stopping_worker_lets_its_send_in_flight_finish(notify: Notify) 
     assert [p["token"] for p in notify.standins.fcm.received.items] == [family.token]
 
 
-async def _pushed_mark(notify: Notify) -> tuple[NotifyWorker, dict[str, Any], Waiter]:
+async def _pushed_mark(
+    notify: Notify, **settings: Any
+) -> tuple[NotifyWorker, dict[str, Any], Waiter]:
     """A mark pushed to a family: the worker, the delivery's row once "sent", and a waiter
     for that delivery to be "sent" again."""
     family = await make_family(notify.world, channels=["push"])
-    worker = await notify.start()
+    worker = await notify.start(**settings)
     event_id = await emit_mark(family)
 
     async def sent() -> bool:
@@ -98,17 +103,108 @@ async def test_a_send_on_record_is_not_sent_again(notify: Notify) -> None:
     assert len(fcm.items) == 1
 
 
-async def test_a_delivery_sending_with_nothing_on_record_is_sent(notify: Notify) -> None:
-    """The other side: a worker killed before the provider answered left no record, and the
-    message goes out (at least once: never lost)."""
-    worker, row, sent = await _pushed_mark(notify)
+async def test_a_push_sending_with_nothing_on_record_goes_again_after_the_receipt_grace(
+    notify: Notify,
+) -> None:
+    """The other side: a worker killed before the provider answered left no record, and no
+    phone said it got the push. The next run waits the receipt's grace from the send's start,
+    then the message goes out again (at least once: never lost)."""
+    worker, row, sent = await _pushed_mark(notify, notify_push_receipt_grace_seconds=1.5)
     await notify.world.redis.delete(f"{SENT_PREFIX}{row['id']}")
-    await Delivery.update({Delivery.status: "sending"}).where(Delivery.id == row["id"])
+    await Delivery.update(
+        {Delivery.status: "sending", Delivery.updated_at: datetime.now(UTC)}
+    ).where(Delivery.id == row["id"])
     await worker.pipeline.enqueue_delivery(row["id"], row["attempts"], None)
 
     fcm = notify.standins.fcm.received
+    await asyncio.sleep(0.8)
+    assert len(fcm.items) == 1  # still within the grace: the phone may yet say it got it
     await wait_for(lambda: len(fcm.items) == 2)
     await wait_for(sent)
+
+
+async def test_a_push_the_phone_confirmed_is_not_sent_again(
+    phones: StandIns, notify: Notify
+) -> None:
+    """The phone's app answers each push with a receipt: the delivery becomes "delivered"
+    (whichever of the receipt and FCM's answer is written first), and a worker that died
+    mid-send, leaving nothing on record, has nothing to send again."""
+    family = await make_family(notify.world, channels=["push"])
+    worker = await notify.start()
+    event_id = await emit_mark(family)
+
+    async def delivered() -> dict[str, Any] | None:
+        row = await Delivery.select().where(Delivery.event_id == event_id).first()
+        return row if row and row["status"] == "delivered" and row["provider_id"] else None
+
+    row = await wait_for(delivered)
+    assert row["delivered_at"] is not None and row["sent_at"] is not None
+    assert phones.fcm.receipts == [(row["id"], 204)]
+    push = phones.fcm.received.items[0]
+    assert push["data"]["delivery_id"] == str(row["id"])
+
+    # As a worker killed between FCM's receipt and its answer would leave it for the next run,
+    # with the phone's word already written down, then with it still waiting in Redis.
+    redis = notify.world.redis
+    await redis.delete(f"{SENT_PREFIX}{row['id']}")
+    await worker.pipeline.enqueue_delivery(row["id"], row["attempts"], None)
+    await asyncio.sleep(0.5)
+    assert len(phones.fcm.received.items) == 1
+    again = await Delivery.select().where(Delivery.id == row["id"]).first()
+    assert again["status"] == "delivered" and again["attempts"] == row["attempts"]
+
+    await worker.stop()  # nobody writes the receipt down
+    notify.worker = None
+    await Delivery.update({Delivery.status: "sending"}).where(Delivery.id == row["id"])
+    await redis.hset(PUSH_RECEIPTS_KEY, str(row["id"]), "1")
+    worker = await notify.start()
+    await worker.pipeline.deliver(row["id"])
+    assert len(phones.fcm.received.items) == 1
+
+
+async def test_a_receipt_names_a_push_to_the_senders_own_device(notify: Notify) -> None:
+    """The receipt needs no sign-in: the device token is its proof. Someone else's token, a
+    delivery on another channel or an unknown id get 404 in Russian and change nothing."""
+    family = await make_family(notify.world, channels=["push", "telegram"])
+    other = await make_family(notify.world, school_id=family.school_id, n=2)
+    await notify.start()
+    event_id = await emit_mark(family)
+
+    async def both_sent() -> list[dict[str, Any]]:
+        rows = await Delivery.select().where(Delivery.event_id == event_id)
+        return rows if len(rows) == 2 and all(r["status"] == "sent" for r in rows) else []
+
+    rows = {r["channel"]: r for r in await wait_for(both_sent)}
+    push, telegram = rows["push"]["id"], rows["telegram"]["id"]
+    client = notify.world.client
+    for delivery_id, token in (
+        (push, other.token),
+        (telegram, family.token),
+        (10**9, family.token),
+    ):
+        answer = await client.post(
+            PUSH_RECEIPTS_PATH, json={"delivery_id": delivery_id, "token": token}
+        )
+        assert answer.status_code == 404, answer.text
+        assert "доставки" in answer.json()["message"]
+    bad = await client.post(PUSH_RECEIPTS_PATH, json={"delivery_id": push})
+    assert bad.status_code == 400
+    statuses = {r["status"] for r in await Delivery.select().where(Delivery.event_id == event_id)}
+    assert statuses == {"sent"}
+
+    for _ in range(2):  # the app may say it twice
+        answer = await client.post(
+            PUSH_RECEIPTS_PATH, json={"delivery_id": push, "token": family.token}
+        )
+        assert answer.status_code == 204, answer.text
+
+    async def delivered() -> dict[str, Any] | None:  # the worker writes it down in batches
+        row = await Delivery.select().where(Delivery.id == push).first()
+        return row if row["status"] == "delivered" else None
+
+    row = await wait_for(delivered)
+    assert row["delivered_at"] is not None and row["provider_id"]
+    assert await notify.world.redis.hlen(PUSH_RECEIPTS_KEY) == 0
 
 
 async def test_homework_reaches_the_pupils_family(notify: Notify) -> None:
