@@ -35,6 +35,25 @@ def _error(status: int, state: str, message: str, code: str | None) -> web.Respo
     return web.json_response(body, status=status)
 
 
+async def post_receipt(
+    session: aiohttp.ClientSession, url: str, delivery_id: int, token: str
+) -> int:
+    """The Parta app's receipt for a push, as a phone posts it (three tries); the API's
+    HTTP status, 0 when no answer came."""
+    status = 0
+    for attempt in range(3):
+        try:
+            body = {"delivery_id": delivery_id, "token": token}
+            async with session.post(url, json=body) as response:
+                status = response.status
+                if status < 500:
+                    break
+        except (aiohttp.ClientError, TimeoutError):
+            pass
+        await asyncio.sleep(0.5 * (attempt + 1))
+    return status
+
+
 class FcmStandIn:
     def __init__(self, project_id: str = "parta-demo", rate: float | None = None) -> None:
         self.project_id = project_id
@@ -142,18 +161,7 @@ class FcmStandIn:
         """What the app does on the phone that got a push: tell Parta, trying a few times."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        status = 0
-        for attempt in range(3):
-            try:
-                async with self._session.post(
-                    self.receipts_url, json={"delivery_id": delivery_id, "token": token}
-                ) as response:
-                    status = response.status
-                    if status < 500:
-                        break
-            except (aiohttp.ClientError, TimeoutError):
-                pass
-            await asyncio.sleep(0.5 * (attempt + 1))
+        status = await post_receipt(self._session, self.receipts_url, delivery_id, token)
         self.receipts.append((delivery_id, status))
 
     async def start(self) -> None:

@@ -13,8 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from notifications.standins.fcm import post_receipt
 
 IN_FLIGHT = 50
 
@@ -29,18 +34,8 @@ async def main(url: str) -> None:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
 
         async def post(delivery_id: int, token: str) -> None:
-            status = 0
             async with slots:
-                for attempt in range(3):
-                    try:
-                        body = {"delivery_id": delivery_id, "token": token}
-                        async with session.post(url, json=body) as response:
-                            status = response.status
-                            if status < 500:
-                                break
-                    except (aiohttp.ClientError, TimeoutError):
-                        pass
-                    await asyncio.sleep(0.5 * (attempt + 1))
+                status = await post_receipt(session, url, delivery_id, token)
             answers[str(status)] = answers.get(str(status), 0) + 1
 
         while line := await reader.readline():
