@@ -18,6 +18,7 @@ from backend.core.http import ActorDep, hot_get, requires
 from backend.core.rights import Permission
 from backend.core.storage import Storage
 from backend.journal import catalog, diary, schemas, services
+from backend.journal.file_types import file_type
 from backend.journal.services import MAX_ATTACHMENT_BYTES
 from backend.journal.sync import sync_lesson
 from backend.journal.weeks import DiaryWeeks
@@ -85,7 +86,7 @@ class JournalController(Controller):
     ) -> schemas.AttachmentOut:
         content = await data.read()
         return await services.upload_attachment(
-            actor, lesson_id, data.filename or "file", data.content_type, content, storage
+            actor, lesson_id, data.filename or "file", content, storage
         )
 
     @get(
@@ -99,8 +100,12 @@ class JournalController(Controller):
         row, content = await services.download_attachment(actor, attachment_id, storage)
         return Response(
             content,
-            media_type=row["content_type"],
-            headers={"Content-Disposition": _disposition(row["file_name"])},
+            # From the name (files stored before the list of types kept the uploader's claim).
+            media_type=file_type(row["file_name"]) or "application/octet-stream",
+            headers={
+                "Content-Disposition": _disposition(row["file_name"]),
+                "X-Content-Type-Options": "nosniff",
+            },
         )
 
     @get(

@@ -16,7 +16,7 @@ from backend.core.rights import Permission, Role, ScopeTarget
 from backend.core.storage import Storage
 from backend.events.services import emit
 from backend.i18n import t
-from backend.journal import schemas
+from backend.journal import file_types, schemas
 from backend.journal.diary import check_diary_reader
 from backend.journal.lessons import (
     LessonContext,
@@ -502,26 +502,35 @@ async def upload_attachment(
     actor: Actor,
     lesson_id: int,
     file_name: str,
-    content_type: str,
     data: bytes,
     storage: Storage,
 ) -> schemas.AttachmentOut:
-    """Store a file for a homework of this lesson; the homework operation then names its id."""
+    """Store a file for a homework of this lesson; the homework operation then names its id.
+    Only the kinds of file in `file_types` are taken; the type it is served as follows from its
+    name, not from what the uploader claimed."""
     ctx: LessonContext = await load_lesson(lesson_id)
     await check_can_write(actor, ctx)
     if not data:
         raise ValidationFailed(key="journal.file_empty")
     if len(data) > MAX_ATTACHMENT_BYTES:
         raise ValidationFailed(key="journal.file_too_large", limit=MAX_ATTACHMENT_BYTES // 2**20)
-    suffix = file_name.rsplit(".", 1)[-1] if "." in file_name else ""
-    key = await storage.save(data, suffix=suffix)
+    served_as = file_types.file_type(file_name)
+    if served_as is None:
+        raise ValidationFailed(
+            key="journal.file_type_refused",
+            name=file_name[:100],
+            allowed=file_types.allowed_list(),
+        )
+    if file_types.looks_like_program(data):
+        raise ValidationFailed(key="journal.file_is_program", name=file_name[:100])
+    key = await storage.save(data, suffix=file_types.extension(file_name))
     async with transaction():
         rows = await Attachment.insert(
             Attachment(
                 school=ctx.school_id,
                 storage_key=key,
                 file_name=file_name[:255],
-                content_type=(content_type or "application/octet-stream")[:100],
+                content_type=served_as,
                 size=len(data),
                 uploaded_by=actor.user_id,
                 created_at=datetime.now(UTC),
@@ -536,7 +545,7 @@ async def upload_attachment(
             details={"file_name": file_name[:100], "size": len(data)},
         )
     return schemas.AttachmentOut(
-        id=rows[0]["id"], file_name=file_name[:255], content_type=content_type, size=len(data)
+        id=rows[0]["id"], file_name=file_name[:255], content_type=served_as, size=len(data)
     )
 
 

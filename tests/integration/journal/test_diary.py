@@ -308,6 +308,50 @@ async def test_homework_attachment_round_trip(world: Backend) -> None:
     assert empty.status_code == 400
 
 
+async def test_a_homework_carries_documents_not_programs(world: Backend) -> None:
+    jw = await make_journal_world(world)
+    url = f"/api/v1/journal/lessons/{jw.lessons['today']}/attachments"
+
+    async def upload(name: str, content: bytes, claimed: str) -> Any:
+        files = {"data": (name, content, claimed)}
+        return await world.client.post(url, files=files, headers=jw.teacher.headers)
+
+    program = await upload("игра.exe", b"MZ\x90\x00 program", "application/octet-stream")
+    assert program.status_code == 400
+    assert "игра.exe" in program.json()["message"]
+    assert "pdf" in program.json()["message"]
+    page = await upload("ответы.html", b"<script>alert(1)</script>", "text/html")
+    assert page.status_code == 400
+    disguised = await upload("задание.pdf", b"MZ\x90\x00 program", "application/pdf")
+    assert disguised.status_code == 400
+    assert "программа" in disguised.json()["message"]
+
+    # The type served follows the name, not what the uploader's browser claimed.
+    stored = await upload("Задание.JPG", b"\xff\xd8\xff\xe0 jpeg", "text/html")
+    assert stored.status_code == 201, stored.text
+    assert stored.json()["content_type"] == "image/jpeg"
+    await sync(
+        world,
+        jw.teacher,
+        jw.lessons["today"],
+        [
+            {
+                "op_id": op(),
+                "kind": "homework",
+                "text": "Фото",
+                "attachment_ids": [stored.json()["id"]],
+            }
+        ],
+    )
+    served = await world.client.get(
+        f"/api/v1/journal/attachments/{stored.json()['id']}", headers=jw.teacher.headers
+    )
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "image/jpeg"
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert served.headers["content-disposition"].startswith("attachment;")
+
+
 async def test_without_a_date_the_week_is_todays_on_the_schools_clock(world: Backend) -> None:
     from datetime import UTC, datetime
 
