@@ -116,6 +116,9 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
     if isinstance(exc, ValidationException):
         extra = exc.extra if isinstance(exc.extra, list) else []
+        if not extra and (m := _MISSING_PARAM.search(str(exc.detail))):
+            # Litestar names a missing query/header/cookie parameter only in its text.
+            extra = [{"message": str(exc.detail), "key": m.group(1)}]
         details = [_field_error(e) for e in extra if isinstance(e, dict)]
         first = details[0]["message"] if len(details) == 1 else t("error.validation")
         return _response(400, error_body("validation_error", first, details or None))

@@ -80,6 +80,17 @@ async def test_wrong_types_in_query_and_path(world: Backend) -> None:
     assert response.status_code < 500
 
 
+async def test_a_missing_query_parameter_is_named(world: Backend) -> None:
+    admin = await sign_in(world, Grant(Role.SYSTEM_ADMIN, ScopeKind.SYSTEM))
+    response = await world.client.get(
+        "/api/v1/journal/classes/1/final-marks?kind=year", headers=admin.headers
+    )
+    assert response.status_code == 400
+    payload = response.json()
+    assert payload["message"] == "Не заполнено обязательное поле «предмет».", payload
+    assert payload["details"] == [{"field": "subject_id", "message": payload["message"]}]
+
+
 async def test_wrong_method_and_content_type(world: Backend) -> None:
     response = await world.client.get(LOGIN)
     assert response.status_code == 405
