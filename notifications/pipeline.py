@@ -649,12 +649,13 @@ class Pipeline:
             {(r["user_id"], r["channel"]) for r in live if r["channel"] in (PUSH, TELEGRAM)}
         )
 
-        # The ones that will be sent now are marked "sending" in one statement. (A delivery
-        # found "sending" by a later run with no send on record is sent again: its worker
-        # died before the provider answered, and may or may not have reached it.)
+        # The ones that will be sent now are claimed: marked "sending" unless another run
+        # changed them since they were read. (A delivery found "sending" by a later run with no
+        # send on record is sent again: its worker died before the provider answered, and may
+        # or may not have reached it.)
         due = self.clock() + timedelta(seconds=1)
         ready = [
-            r["id"]
+            r
             for r in live
             if r["id"] not in awaiting
             and (r["scheduled_for"] is None or r["scheduled_for"] <= due)
@@ -664,15 +665,8 @@ class Pipeline:
                 r["channel"] not in (PUSH, TELEGRAM) or addresses.get((r["user_id"], r["channel"]))
             )
         ]
-        if ready:
-            await Delivery.update(
-                {
-                    Delivery.status: "sending",
-                    Delivery.attempts: Delivery.attempts + 1,
-                    Delivery.updated_at: utcnow(),
-                }
-            ).where(Delivery.id.is_in(ready))
-        marked = set(ready)
+        marked = await self._claim(ready)
+        taken = {r["id"] for r in ready} - marked
 
         async def one(delivery_id: int) -> str:
             row = rows.get(delivery_id)
@@ -680,14 +674,12 @@ class Pipeline:
                 return "nothing to do"
             if delivery_id in confirmed:
                 return "confirmed by the phone"
+            if delivery_id in taken:
+                return "taken by another run"
             if delivery_id in awaiting:
-                await asyncio.sleep(max(0.0, (awaiting[delivery_id] - utcnow()).total_seconds()))
-                # Redis before the database: a receipt written down in between is in one.
-                if await self.receipts([delivery_id]):
-                    return "confirmed by the phone"
-                row = await Delivery.select().where(Delivery.id == delivery_id).first()
-                if row is None or row["status"] != "sending":
-                    return "confirmed by the phone"
+                row = await self._await_receipt(row, awaiting[delivery_id], grace)
+                if row is None:
+                    return "confirmed by the phone, or taken by another run"
             note = notes.get(row["notification_id"])
             return await self._deliver_row(row, note, addresses, delivery_id in marked)
 
@@ -696,6 +688,55 @@ class Pipeline:
             if isinstance(result, BaseException):
                 raise result
         return [str(r) for r in results]
+
+    async def _claim(self, rows: list[dict[str, Any]]) -> set[int]:
+        """Mark these deliveries "sending", one more attempt each, but only those no other run
+        changed since they were read (their status and attempts, the claim's version, are as
+        read). Two runs may hold the same delivery: a fan-out run again after its worker died
+        queues the deliveries still waiting in batches of other keys. Only one of them sends."""
+        versions: dict[tuple[str, int], list[int]] = {}
+        for r in rows:
+            versions.setdefault((r["status"], r["attempts"]), []).append(r["id"])
+        claimed: set[int] = set()
+        now = utcnow()
+        for (status, attempts), ids in versions.items():
+            got = (
+                await Delivery.update(
+                    {
+                        Delivery.status: "sending",
+                        Delivery.attempts: attempts + 1,
+                        Delivery.updated_at: now,
+                    }
+                )
+                .where(
+                    Delivery.id.is_in(ids)
+                    & (Delivery.status == status)
+                    & (Delivery.attempts == attempts)
+                )
+                .returning(Delivery.id)
+            )
+            claimed.update(g["id"] for g in got)
+        return claimed
+
+    async def _await_receipt(
+        self, row: dict[str, Any], until: datetime, grace: timedelta
+    ) -> dict[str, Any] | None:
+        """Wait for the phone's word on a push caught in flight; None when it came (or another
+        run took the delivery on), else the row as it is now, to be sent again. A send that
+        left again meanwhile (a run still alive) moves the wait on."""
+        delivery_id = row["id"]
+        while True:
+            await asyncio.sleep(max(0.0, (until - utcnow()).total_seconds()))
+            # Redis before the database: a receipt written down in between is in one.
+            if await self.receipts([delivery_id]):
+                return None
+            now = await Delivery.select().where(Delivery.id == delivery_id).first()
+            if now is None or now["status"] != "sending" or now["attempts"] != row["attempts"]:
+                return None
+            left = (await self._left([delivery_id])).get(delivery_id, _EPOCH)
+            if left + grace <= until:
+                return now
+            until = left + grace
 
     async def _left(self, delivery_ids: list[int]) -> dict[int, datetime]:
         """When the last request of each of these pushes left, where one did."""
@@ -749,7 +790,7 @@ class Pipeline:
         known: dict[tuple[int, str], tuple[str, ...]],
         marked: bool = False,
     ) -> str:
-        """One delivery; `marked`: already counted as an attempt and marked "sending"."""
+        """One delivery; `marked`: already claimed (`_claim`) by this run."""
         delivery_id = row["id"]
         now = self.clock()
         if row["scheduled_for"] is not None and row["scheduled_for"] > now + timedelta(seconds=1):
@@ -775,8 +816,8 @@ class Pipeline:
         rates = self.rates(row["channel"], addresses)
         await self.pacer.acquire(*rates)
         attempts = row["attempts"] + 1
-        if not marked:
-            await self._set(delivery_id, status="sending", attempts=attempts)
+        if not marked and not await self._claim([row]):
+            return "taken by another run"
         try:
             async with self.sending:
                 ticket = await self.pacer.enter(*rates)
