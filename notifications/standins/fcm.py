@@ -116,7 +116,11 @@ class FcmStandIn:
             return _error(401, "UNAUTHENTICATED", "Request had invalid credentials.", None)
         if request.match_info["project"] != self.project_id:
             return _error(403, "PERMISSION_DENIED", "SenderId mismatch", "SENDER_ID_MISMATCH")
-        body: dict[str, Any] = await request.json()
+        try:
+            body: dict[str, Any] = await request.json()
+        except ConnectionResetError:
+            # The sender died mid-request (a worker killed by SIGKILL): no message arrived.
+            return web.Response(status=400)
         if self.delay:
             await asyncio.sleep(self.delay)
         message = body.get("message") or {}

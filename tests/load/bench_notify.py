@@ -239,6 +239,7 @@ class Phones:
         self.api: subprocess.Popen[bytes] | None = None
         self.phones: subprocess.Popen[bytes] | None = None
         self.answers: dict[str, int] = {}
+        self.late: dict[str, float] = {}
 
     def spawn(self) -> None:
         log = (self.log_dir / "api.log").open("wb")
@@ -275,7 +276,8 @@ class Phones:
         self.standins.fcm.on_push = None
         if self.phones is not None and self.phones.stdin is not None:
             out, _ = self.phones.communicate(timeout=60)
-            self.answers = json.loads(out or b"{}")
+            told = json.loads(out or b"{}")
+            self.answers, self.late = told.get("answers", {}), told.get("late", {})
         if self.api is not None and self.api.poll() is None:
             self.api.send_signal(signal.SIGTERM)
             try:
@@ -461,6 +463,15 @@ async def marks(
         f" (extra pushes of a mark already pushed)",
         flush=True,
     )
+    if duplicated:
+        # A gap of about the receipt grace or more: the phone's receipt came too late; a gap
+        # near zero would mean two workers sent the same delivery at once.
+        gaps = sorted(
+            round(sorted(times)[1] - sorted(times)[0], 1)
+            for times in arrivals.values()
+            if len(times) > 1
+        )
+        print(f"    seconds between a duplicated mark's first two pushes: {gaps}", flush=True)
     received = await Delivery.count().where(
         (Delivery.event_id >= min(saved)) & (Delivery.status == "delivered")
     )
@@ -631,6 +642,7 @@ async def main() -> None:
         if phones is not None:
             phones.stop()
             print(f"the phones' receipts, by the API's answer: {phones.answers}")
+            print(f"seconds from a push to its receipt's answer: {phones.late}")
         with contextlib.suppress(Exception):
             await db.close_engine(engine)
         standins.stop_thread()
