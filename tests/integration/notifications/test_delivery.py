@@ -123,6 +123,28 @@ async def test_a_push_sending_with_nothing_on_record_goes_again_after_the_receip
     await wait_for(sent)
 
 
+async def test_two_runs_holding_one_delivery_send_it_once(notify: Notify) -> None:
+    """A fan-out run again after its worker died queues the deliveries still waiting in new
+    batches, so two jobs may hold one delivery at the same moment: only one of them sends it."""
+    worker, row, _ = await _pushed_mark(notify)
+    fcm = notify.standins.fcm.received
+    before = len(fcm.items)
+    # The delivery as a fresh fan-out leaves it: queued, never tried.
+    await notify.world.redis.delete(f"{SENT_PREFIX}{row['id']}")
+    await Delivery.update(
+        {Delivery.status: "queued", Delivery.attempts: 0, Delivery.provider_id: ""}
+    ).where(Delivery.id == row["id"])
+
+    first, second = await asyncio.gather(
+        worker.pipeline.deliver_many([row["id"]]), worker.pipeline.deliver_many([row["id"]])
+    )
+    assert sorted([first[0], second[0]]) == ["sent", "taken by another run"]
+    await asyncio.sleep(0.3)
+    assert len(fcm.items) == before + 1
+    again = await Delivery.select().where(Delivery.id == row["id"]).first()
+    assert again["attempts"] == 1 and again["status"] == "sent"
+
+
 async def test_a_push_the_phone_confirmed_is_not_sent_again(
     phones: StandIns, notify: Notify
 ) -> None:
