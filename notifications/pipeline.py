@@ -60,10 +60,10 @@ SENT_PREFIX = "parta:notify:sent:"
 # Long enough for the job of a killed worker to come back (a heartbeat, or a retry's backoff of
 # at most `notify_retry_max_seconds`), short enough that Redis holds only the last hour's sends.
 SENT_RECORD_SECONDS = 3600
-# When a push's request actually left (after its pacing and its turn among the sends in flight,
-# which under a backlog may be long after it was marked "sending"): the receipt's grace counts
-# from here.
-PUSH_LEFT_PREFIX = "parta:notify:left:"
+# When a send's request actually left (after its pacing and its turn among the sends in flight,
+# which under a backlog may be long after it was marked "sending"): a later run that finds the
+# delivery "sending" waits for its outcome counting from here.
+LEFT_PREFIX = "parta:notify:left:"
 # Seconds a running job may go untouched before the sweep takes its worker for dead (the
 # worker touches its jobs every third of it: notifications.worker._alive).
 JOB_HEARTBEAT = 6
@@ -631,16 +631,18 @@ class Pipeline:
                 await self._sent(rows[delivery_id], note, sent, sent.meta["address"])
                 rows[delivery_id] = {**rows[delivery_id], "status": "sent"}
         live = [r for r in live if r["id"] not in recorded]
-        # A push found "sending" with nothing on record may still have reached the phone, whose
-        # receipt would have made it "delivered": it waits for that word until
-        # `notify_push_receipt_grace_seconds` after its send began, and goes again only then
-        # (the phone's app says so within a second or two of FCM handing it the message).
-        grace = timedelta(seconds=self.settings.notify_push_receipt_grace_seconds)
-        orphans = [r for r in live if r["status"] == "sending" and r["channel"] == PUSH]
-        confirmed = await self.receipts([r["id"] for r in orphans])
+        # A delivery found "sending" with nothing on record is another run's: one whose worker
+        # died (its send may or may not have reached the provider), or one still at work. It
+        # waits, counting from when its request left: a push for the phone's receipt (which
+        # would have made it "delivered"; the app says so within a second or two of FCM handing
+        # it the message), anything else for its sender's record, until the longest a send may
+        # take. It goes again only if neither came (`_await_outcome`).
+        orphans = [r for r in live if r["status"] == "sending"]
+        confirmed = await self.receipts([r["id"] for r in orphans if r["channel"] == PUSH])
         left = await self._left([r["id"] for r in orphans])
         awaiting = {
-            r["id"]: max(_aware(r["updated_at"]), left.get(r["id"], _EPOCH)) + grace
+            r["id"]: max(_aware(r["updated_at"]), left.get(r["id"], _EPOCH))
+            + self._patience(r["channel"])
             for r in orphans
             if r["id"] not in confirmed
         }
@@ -650,9 +652,7 @@ class Pipeline:
         )
 
         # The ones that will be sent now are claimed: marked "sending" unless another run
-        # changed them since they were read. (A delivery found "sending" by a later run with no
-        # send on record is sent again: its worker died before the provider answered, and may
-        # or may not have reached it.)
+        # changed them since they were read.
         due = self.clock() + timedelta(seconds=1)
         ready = [
             r
@@ -676,11 +676,11 @@ class Pipeline:
                 return "confirmed by the phone"
             if delivery_id in taken:
                 return "taken by another run"
-            if delivery_id in awaiting:
-                row = await self._await_receipt(row, awaiting[delivery_id], grace)
-                if row is None:
-                    return "confirmed by the phone, or taken by another run"
             note = notes.get(row["notification_id"])
+            if delivery_id in awaiting:
+                row = await self._await_outcome(row, note, awaiting[delivery_id])
+                if row is None:
+                    return "sent or confirmed by another run"
             return await self._deliver_row(row, note, addresses, delivery_id in marked)
 
         results = await asyncio.gather(*(one(i) for i in delivery_ids), return_exceptions=True)
@@ -718,31 +718,47 @@ class Pipeline:
             claimed.update(g["id"] for g in got)
         return claimed
 
-    async def _await_receipt(
-        self, row: dict[str, Any], until: datetime, grace: timedelta
+    def _patience(self, channel: str) -> timedelta:
+        """How long after its request left a send found "sending" may still prove to have
+        arrived: a push by the phone's receipt, anything else by its sender's record."""
+        if channel == PUSH:
+            return timedelta(seconds=self.settings.notify_push_receipt_grace_seconds)
+        return timedelta(seconds=SEND_TIMEOUT + 1)
+
+    async def _await_outcome(
+        self, row: dict[str, Any], note: dict[str, Any] | None, until: datetime
     ) -> dict[str, Any] | None:
-        """Wait for the phone's word on a push caught in flight; None when it came (or another
-        run took the delivery on), else the row as it is now, to be sent again. A send that
-        left again meanwhile (a run still alive) moves the wait on."""
+        """Wait for the outcome of a send found in flight (see `deliver_many`): None when it
+        arrived (a receipt or a record came; a record is written down here) or another run
+        took the delivery on, else the row as it is now, to be sent again. A send that left
+        again meanwhile (its run is alive, only slow) moves the wait on."""
         delivery_id = row["id"]
         while True:
-            await asyncio.sleep(max(0.0, (until - utcnow()).total_seconds()))
-            # Redis before the database: a receipt written down in between is in one.
-            if await self.receipts([delivery_id]):
+            # Looked at every second: the word usually comes long before the wait is over.
+            await asyncio.sleep(min(1.0, max(0.0, (until - utcnow()).total_seconds())))
+            # Redis before the database: a receipt or record written down in between is in one.
+            if row["channel"] == PUSH and await self.receipts([delivery_id]):
+                return None
+            recorded = (await self._recorded([delivery_id])).get(delivery_id)
+            if recorded is not None:
+                if note is not None:
+                    await self._sent(row, note, recorded, recorded.meta["address"])
                 return None
             now = await Delivery.select().where(Delivery.id == delivery_id).first()
             if now is None or now["status"] != "sending" or now["attempts"] != row["attempts"]:
                 return None
+            if utcnow() < until:
+                continue
             left = (await self._left([delivery_id])).get(delivery_id, _EPOCH)
-            if left + grace <= until:
+            if left + self._patience(row["channel"]) <= until:
                 return now
-            until = left + grace
+            until = left + self._patience(row["channel"])
 
     async def _left(self, delivery_ids: list[int]) -> dict[int, datetime]:
-        """When the last request of each of these pushes left, where one did."""
+        """When the last request of each of these deliveries left, where one did."""
         if not delivery_ids:
             return {}
-        values = await self.redis.mget([f"{PUSH_LEFT_PREFIX}{i}" for i in delivery_ids])
+        values = await self.redis.mget([f"{LEFT_PREFIX}{i}" for i in delivery_ids])
         return {
             i: datetime.fromtimestamp(float(v), UTC)
             for i, v in zip(delivery_ids, values, strict=True)
@@ -821,10 +837,9 @@ class Pipeline:
         try:
             async with self.sending:
                 ticket = await self.pacer.enter(*rates)
-                if row["channel"] == PUSH:
-                    await self.redis.set(
-                        f"{PUSH_LEFT_PREFIX}{delivery_id}", _time.time(), ex=SENT_RECORD_SECONDS
-                    )
+                await self.redis.set(
+                    f"{LEFT_PREFIX}{delivery_id}", _time.time(), ex=SENT_RECORD_SECONDS
+                )
                 try:
                     sent = await self._send(channel, message)
                 except (TemporaryFailure, PermanentFailure):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from backend.core.db import transaction
 from backend.events.services import emit
 from backend.messaging.services import PUSH_RECEIPTS_KEY, PUSH_RECEIPTS_PATH
 from backend.messaging.tables import Delivery, Notification
-from notifications.pipeline import SENT_PREFIX
+from notifications.pipeline import LEFT_PREFIX, SENT_PREFIX
 from notifications.standins.suite import StandIns
 from notifications.worker import NotifyWorker
 from tests.integration.notifications.conftest import Notify, Waiter
@@ -143,6 +144,37 @@ async def test_two_runs_holding_one_delivery_send_it_once(notify: Notify) -> Non
     assert len(fcm.items) == before + 1
     again = await Delivery.select().where(Delivery.id == row["id"]).first()
     assert again["attempts"] == 1 and again["status"] == "sent"
+
+
+async def test_a_send_still_in_flight_in_another_run_is_not_sent_again(notify: Notify) -> None:
+    """A run that finds a Telegram message "sending" with nothing on record may be looking at
+    another run still at work (a slow provider, a long pacing wait): it waits for that send's
+    record, counting from when its request left, instead of sending the message again."""
+    family = await make_family(notify.world, channels=["telegram"])
+    worker = await notify.start()
+    event_id = await emit_mark(family)
+
+    async def sent() -> bool:
+        rows = await Delivery.select().where(Delivery.event_id == event_id)
+        return bool(rows) and rows[0]["status"] == "sent"
+
+    await wait_for(sent)
+    row = await Delivery.select().where(Delivery.event_id == event_id).first()
+    redis, tg = notify.world.redis, notify.standins.telegram.received
+    before = len(tg.items)
+    # As the other run leaves it while its request is on the way: "sending", no record yet.
+    record = await redis.get(f"{SENT_PREFIX}{row['id']}")
+    await redis.delete(f"{SENT_PREFIX}{row['id']}")
+    await Delivery.update({Delivery.status: "sending"}).where(Delivery.id == row["id"])
+    await redis.set(f"{LEFT_PREFIX}{row['id']}", time.time())
+
+    run = asyncio.create_task(worker.pipeline.deliver_many([row["id"]]))
+    await asyncio.sleep(1.5)
+    assert not run.done()
+    await redis.set(f"{SENT_PREFIX}{row['id']}", record)  # the provider answered the other run
+    assert await asyncio.wait_for(run, 5) == ["sent or confirmed by another run"]
+    assert len(tg.items) == before
+    assert (await Delivery.select().where(Delivery.id == row["id"]).first())["status"] == "sent"
 
 
 async def test_a_push_the_phone_confirmed_is_not_sent_again(
