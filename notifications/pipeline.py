@@ -336,6 +336,7 @@ class Pipeline:
                     kind.name,
                     payload,
                     student=pupil.first_name if pupil else "",
+                    sex=pupil.sex if pupil else "",
                     school=school_name,
                 )
                 note_rows.append(

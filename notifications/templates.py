@@ -24,6 +24,9 @@ class Rendered:
     text: str
 
 
+_SEXES = {"м": "m", "ж": "f"}
+
+
 class _Defaults(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return ""
@@ -38,13 +41,17 @@ def _fmt_date(value: Any) -> str:
         return str(value)
 
 
-def render(kind: str, payload: dict[str, Any], *, student: str = "", school: str = "") -> Rendered:
-    """The full title and text (for our own inbox, and channels allowed to carry them)."""
+def render(
+    kind: str, payload: dict[str, Any], *, student: str = "", sex: str = "", school: str = ""
+) -> Rendered:
+    """The full title and text (for our own inbox, and channels allowed to carry them). `sex`
+    ("м", "ж" or "" when unknown) makes the verbs agree: «опоздал», «опоздала», «опоздал(а)»."""
     if kind == "account.password_reset_code":
         return Rendered(t("notify.title.account.password_reset_code"), str(payload.get("text", "")))
     params = _Defaults({k: "" if v is None else v for k, v in payload.items()})
     params["student"] = student or params["student_name"]
     params["school"] = school
+    params["was_late"] = t(f"notify.part.was_late.{_SEXES.get(sex, 'unknown')}")
     work = params.get("work_kind") or params.get("work")
     params["work"] = t("notify.part.work", work=work) if work else ""
     day = _fmt_date(params.get("date") or params.get("lesson_date"))

@@ -70,6 +70,7 @@ class Pupil:
     first_name: str
     school_id: int
     contact: Contact | None
+    sex: str = ""  # "м" | "ж" | "" (unknown): the texts' verbs agree with it
 
 
 def _guardian_contact(row: dict[str, Any]) -> Contact:
@@ -98,6 +99,7 @@ async def pupils(student_ids: Iterable[int]) -> dict[int, Pupil]:
         Student.first_name,
         Student.phone,
         Student.email,
+        Student.sex,
     ).where(Student.id.is_in(wanted))
     return {
         r["id"]: Pupil(
@@ -107,6 +109,7 @@ async def pupils(student_ids: Iterable[int]) -> dict[int, Pupil]:
             None
             if r["user_id"] is None
             else Contact(r["user_id"], PUPIL, r["id"], _full(r), r["phone"], r["email"]),
+            r["sex"] or "",
         )
         for r in rows
     }

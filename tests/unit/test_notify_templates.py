@@ -40,3 +40,12 @@ def test_a_journal_event_reads_in_full(kind: str, payload: dict[str, Any], expec
     # No placeholder came out empty: «», (), a double space, "на  мин".
     assert not re.search(r"«»|\(\)|  ", rendered.text), rendered.text
     assert "{" not in rendered.text and "{" not in rendered.title
+
+
+@pytest.mark.parametrize(
+    ("sex", "verb"), [("м", "Пётр опоздал на"), ("ж", "Анна опоздала на"), ("", "опоздал(а) на")]
+)
+def test_the_verb_agrees_with_the_pupil(sex: str, verb: str) -> None:
+    name = "Анна" if sex == "ж" else "Пётр"
+    text = render("attendance.late", {**LESSON, "late_minutes": 7}, student=name, sex=sex).text
+    assert verb in text, text
