@@ -31,7 +31,13 @@ from saq.queue import Queue
 from backend.accounts.services import user_contacts
 from backend.core.db import insert_rows, transaction
 from backend.events import services as events
-from backend.messaging.services import PUSH_RECEIPTS_KEY, REPLAY_KIND, load_preferences
+from backend.messaging.services import (
+    PUSH_RECEIPTS_KEY,
+    PUSHED_PREFIX,
+    REPLAY_KIND,
+    load_preferences,
+    token_digest,
+)
 from backend.messaging.tables import Delivery, DeviceToken, Notification, TelegramChat
 from backend.schools import contacts
 from backend.settings import Settings
@@ -838,9 +844,12 @@ class Pipeline:
         try:
             async with self.sending:
                 ticket = await self.pacer.enter(*rates)
-                await self.redis.set(
-                    f"{LEFT_PREFIX}{delivery_id}", _time.time(), ex=SENT_RECORD_SECONDS
-                )
+                async with self.redis.pipeline(transaction=False) as notes:
+                    notes.set(f"{LEFT_PREFIX}{delivery_id}", _time.time(), ex=SENT_RECORD_SECONDS)
+                    if row["channel"] == PUSH:  # the devices whose receipt will be taken
+                        devices = " ".join(token_digest(a) for a in addresses)
+                        notes.set(f"{PUSHED_PREFIX}{delivery_id}", devices, ex=SENT_RECORD_SECONDS)
+                    await notes.execute()
                 try:
                     sent = await self._send(channel, message)
                 except (TemporaryFailure, PermanentFailure):

@@ -7,6 +7,7 @@ the API. An operator's replay goes through the outbox like everything the worker
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from datetime import UTC, datetime
@@ -37,6 +38,16 @@ REPLAY_KIND = "messaging.replay"
 # receipts wait for the notifications worker (`notifications.pipeline.Pipeline.receipts`).
 PUSH_RECEIPTS_PATH = "/api/v1/messaging/push-receipts"
 PUSH_RECEIPTS_KEY = "parta:notify:receipts"
+# The devices a push went to (`token_digest` of each, space-separated), written by the worker
+# as the push leaves and kept an hour: a receipt is checked against them in Redis alone.
+PUSHED_PREFIX = "parta:notify:pushed:"
+
+
+def token_digest(token: str) -> str:
+    """A device token as kept beside a push: enough to tell tokens apart, not the token."""
+    return hashlib.sha256(token.strip().encode()).hexdigest()[:32]
+
+
 ANNOUNCEMENT_KIND = "announcement.created"
 # Kinds a person may set preferences for ("*" is every kind).
 PREFERENCE_KINDS = (
@@ -142,8 +153,17 @@ async def confirm_push(redis: Redis, delivery_id: int, token: str) -> None:
 
     The word waits in Redis (`PUSH_RECEIPTS_KEY`: delivery id -> when) and the notifications
     worker writes it to the deliveries as "delivered" in batches: a commit a batch, not one
-    for every phone. Unknown id, another person's device or another channel: `NotFound`,
-    telling nothing."""
+    for every phone. The token must be one the push went to (`PUSHED_PREFIX`: Redis alone, as
+    every push is answered by a receipt); once that note has expired, one of the delivery's
+    person's devices (the database). Unknown id, another person's device or another channel:
+    `NotFound`, telling nothing."""
+    pushed = await redis.get(f"{PUSHED_PREFIX}{delivery_id}")
+    if pushed is not None:
+        text = pushed.decode() if isinstance(pushed, bytes) else str(pushed)
+        if token_digest(token) not in text.split():
+            raise NotFound(key="notify.error.receipt_unknown")
+        await redis.hset(PUSH_RECEIPTS_KEY, str(delivery_id), str(time.time()))
+        return
     row = (
         await Delivery.select(Delivery.user_id, Delivery.channel, Delivery.status)
         .where(Delivery.id == delivery_id)

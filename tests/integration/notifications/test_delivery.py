@@ -9,7 +9,7 @@ from typing import Any
 
 from backend.core.db import transaction
 from backend.events.services import emit
-from backend.messaging.services import PUSH_RECEIPTS_KEY, PUSH_RECEIPTS_PATH
+from backend.messaging.services import PUSH_RECEIPTS_KEY, PUSH_RECEIPTS_PATH, PUSHED_PREFIX
 from backend.messaging.tables import Delivery, Notification
 from notifications.pipeline import LEFT_PREFIX, SENT_PREFIX
 from notifications.standins.suite import StandIns
@@ -259,6 +259,14 @@ async def test_a_receipt_names_a_push_to_the_senders_own_device(notify: Notify) 
     row = await wait_for(delivered)
     assert row["delivered_at"] is not None and row["provider_id"]
     assert await notify.world.redis.hlen(PUSH_RECEIPTS_KEY) == 0
+
+    # The receipt was checked against the devices the push went to, noted in Redis; an hour
+    # on that note is gone, and the database decides: still only the person's own device.
+    assert await notify.world.redis.exists(f"{PUSHED_PREFIX}{push}")
+    await notify.world.redis.delete(f"{PUSHED_PREFIX}{push}")
+    for token, status in ((other.token, 404), (family.token, 204)):
+        answer = await client.post(PUSH_RECEIPTS_PATH, json={"delivery_id": push, "token": token})
+        assert answer.status_code == status, answer.text
 
 
 async def test_homework_reaches_the_pupils_family(notify: Notify) -> None:
