@@ -68,11 +68,11 @@ async def test_a_stopping_worker_lets_its_send_in_flight_finish(notify: Notify) 
 
 
 async def _pushed_mark(
-    notify: Notify, **settings: Any
+    notify: Notify, channel: str = "push", **settings: Any
 ) -> tuple[NotifyWorker, dict[str, Any], Waiter]:
-    """A mark pushed to a family: the worker, the delivery's row once "sent", and a waiter
-    for that delivery to be "sent" again."""
-    family = await make_family(notify.world, channels=["push"])
+    """A mark pushed to a family (or sent on `channel`): the worker, the delivery's row once
+    "sent", and a waiter for that delivery to be "sent" again."""
+    family = await make_family(notify.world, channels=[channel])
     worker = await notify.start(**settings)
     event_id = await emit_mark(family)
 
@@ -150,16 +150,7 @@ async def test_a_send_still_in_flight_in_another_run_is_not_sent_again(notify: N
     """A run that finds a Telegram message "sending" with nothing on record may be looking at
     another run still at work (a slow provider, a long pacing wait): it waits for that send's
     record, counting from when its request left, instead of sending the message again."""
-    family = await make_family(notify.world, channels=["telegram"])
-    worker = await notify.start()
-    event_id = await emit_mark(family)
-
-    async def sent() -> bool:
-        rows = await Delivery.select().where(Delivery.event_id == event_id)
-        return bool(rows) and rows[0]["status"] == "sent"
-
-    await wait_for(sent)
-    row = await Delivery.select().where(Delivery.event_id == event_id).first()
+    worker, row, _ = await _pushed_mark(notify, "telegram")
     redis, tg = notify.world.redis, notify.standins.telegram.received
     before = len(tg.items)
     # As the other run leaves it while its request is on the way: "sending", no record yet.
