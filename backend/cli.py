@@ -52,7 +52,74 @@ async def _migrate(settings: Settings, *, quiet: bool = False) -> None:
         await db.migrate()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _RussianHelp(click.HelpFormatter):
+    """Click's own words in a command's help (its headings, the usage line, the notes on
+    defaults) from our catalogue: Click takes them from gettext, which has no Russian here."""
+
+    _HEADINGS = {"Options": "cli.heading.options", "Commands": "cli.heading.commands"}
+    _NOTES = (("default: ", "cli.note.default"), ("env var: ", "cli.note.env"))
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog, args, t("cli.heading.usage") + " " if prefix is None else prefix)
+
+    def section(self, name: str) -> Any:
+        key = self._HEADINGS.get(name)
+        return super().section(t(key) if key else name)
+
+    def write_dl(self, rows: Any, col_max: int = 30, col_spacing: int = 2) -> None:
+        super().write_dl([(term, self._notes(text)) for term, text in rows], col_max, col_spacing)
+
+    @classmethod
+    def _notes(cls, text: str) -> str:
+        """ "…  [default: 8000; required]" -> "…  [по умолчанию: 8000; обязательный]"."""
+        head, bracket, notes = text.rpartition("  [")
+        if not bracket or not notes.endswith("]"):
+            return text
+        words = []
+        for note in notes[:-1].split("; "):
+            for english, key in cls._NOTES:
+                if note.startswith(english):
+                    note = f"{t(key)}: {note[len(english) :]}"
+            words.append(t("cli.note.required") if note == "required" else note)
+        return f"{head}  [{'; '.join(words)}]"
+
+
+class _RussianContext(click.Context):
+    formatter_class = _RussianHelp
+
+
+class _Parta(click.Group):
+    """The `parta` command: every subcommand, wherever it is defined (backend, the worker's
+    entry point), helps in Russian."""
+
+    context_class = _RussianContext
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _in_russian(self)
+        self.subcommand_metavar = t("cli.heading.subcommand")
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        _in_russian(cmd)
+        super().add_command(cmd, name)
+
+
+def _in_russian(cmd: click.Command) -> None:
+    cmd.context_class = _RussianContext
+    cmd.options_metavar = t("cli.heading.options_metavar")
+    # Click builds the help option on first use, its text from gettext: ours replaces it.
+    build = cmd.get_help_option
+
+    def help_option(ctx: click.Context) -> click.Option | None:
+        option = build(ctx)
+        if option is not None:
+            option.help = t("cli.help_option")
+        return option
+
+    cmd.get_help_option = help_option  # type: ignore[method-assign]
+
+
+@click.group(cls=_Parta, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Парта: электронный журнал и дневник. Parta: the school system."""
 
