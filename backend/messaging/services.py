@@ -160,23 +160,29 @@ async def confirm_push(redis: Redis, delivery_id: int, token: str) -> None:
     pushed = await redis.get(f"{PUSHED_PREFIX}{delivery_id}")
     if pushed is not None:
         text = pushed.decode() if isinstance(pushed, bytes) else str(pushed)
-        if token_digest(token) not in text.split():
-            raise NotFound(key="notify.error.receipt_unknown")
-        await redis.hset(PUSH_RECEIPTS_KEY, str(delivery_id), str(time.time()))
-        return
+        known = token_digest(token) in text.split()
+    else:
+        known = await _pushed_to_owner(delivery_id, token)
+    if not known:
+        raise NotFound(key="notify.error.receipt_unknown")
+    await redis.hset(PUSH_RECEIPTS_KEY, str(delivery_id), str(time.time()))
+
+
+async def _pushed_to_owner(delivery_id: int, token: str) -> bool:
+    """The database's word, once the worker's note has expired: a push delivery to the
+    person who owns this device token."""
     row = (
         await Delivery.select(Delivery.user_id, Delivery.channel, Delivery.status)
         .where(Delivery.id == delivery_id)
         .first()
     )
     if row is None or row["channel"] != "push" or row["status"] == "skipped":
-        raise NotFound(key="notify.error.receipt_unknown")
-    owns = await DeviceToken.exists().where(
-        (DeviceToken.token == token.strip()) & (DeviceToken.user_id == row["user_id"])
+        return False
+    return bool(
+        await DeviceToken.exists().where(
+            (DeviceToken.token == token.strip()) & (DeviceToken.user_id == row["user_id"])
+        )
     )
-    if not owns:
-        raise NotFound(key="notify.error.receipt_unknown")
-    await redis.hset(PUSH_RECEIPTS_KEY, str(delivery_id), str(time.time()))
 
 
 async def list_devices(actor: Actor) -> list[dict[str, Any]]:
