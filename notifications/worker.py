@@ -11,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -316,6 +319,9 @@ class NotifyWorker:
             functions=FUNCTIONS,
             cron_jobs=CRON_JOBS if cron_jobs is None else cron_jobs,
             concurrency=concurrency or settings.notify_concurrency,
+            # A job names the worker that runs it: host, process and a tag of its own (one
+            # process may run several workers, as the tests do).
+            id=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
             # Blocking pops return now and then (the in-process Redis of the embedded mode
             # does not wake a blocked pop otherwise).
             dequeue_timeout=1.0,

@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 
 from backend.settings import Settings
 from notifications.standins.suite import StandIns
+from tests.integration.notifications.helpers import wait_for
 from tests.load.bench_notify import ROOT, Phones, Workers, fix_sequences, make_families
 
 pytestmark = pytest.mark.e2e
@@ -55,6 +56,16 @@ async def _forget_keys(redis: Redis, queue: str) -> None:
     for pattern in (f"saq:*{queue}*", "parta:pace:*"):
         async for key in redis.scan_iter(match=pattern, count=500):
             await redis.delete(key)
+
+
+async def _holds_a_job(redis: Redis, queue: str, pid: int) -> bool:
+    """Whether the worker process `pid` is running a job now (SAQ's active list; the job
+    names its worker: host, process, tag)."""
+    for job_id in await redis.lrange(f"saq:{queue}:active", 0, -1):
+        raw = await redis.get(job_id)
+        if raw and f":{pid}:" in (json.loads(raw).get("worker_id") or ""):
+            return True
+    return False
 
 
 async def test_a_killed_worker_loses_no_push(tmp_path: Path) -> None:
@@ -125,8 +136,14 @@ async def test_a_killed_worker_loses_no_push(tmp_path: Path) -> None:
         events: list[int] = []
         started = time.monotonic()
         killed = False
+        victim = workers.procs[0].pid
         while len(events) < RATE * SECONDS:
-            if not killed and time.monotonic() - started > SECONDS / 2:
+            # Past half the run, the kill comes the moment the victim holds a job.
+            if (
+                not killed
+                and time.monotonic() - started > SECONDS / 2
+                and await _holds_a_job(redis, queue, victim)
+            ):
                 workers.kill_one(0)
                 killed = True
             student = students[len(events) % len(students)]
@@ -142,7 +159,8 @@ async def test_a_killed_worker_loses_no_push(tmp_path: Path) -> None:
                     )
                 )
             await asyncio.sleep(1 / RATE)
-        assert killed and workers.started == 3
+        assert killed, "the victim held no job in the run's second half"
+        assert workers.started == 3
 
         # A killed worker's jobs come back after the heartbeat (6 s) and a sweep or two; its
         # sends in flight may have reached the stand-in (and the phone: "delivered"), or not
@@ -156,6 +174,13 @@ async def test_a_killed_worker_loses_no_push(tmp_path: Path) -> None:
                 "AND status IN ('sent', 'delivered')",
                 events,
             )
+
+        # The dead worker's job may have finished its sends before the kill and still be
+        # "active": the sweep hands it on all the same, after the heartbeat.
+        async def released() -> bool:
+            return not await _holds_a_job(redis, queue, victim)
+
+        await wait_for(released, seconds=30, interval=0.25)
         await asyncio.sleep(1)
         notes = dict(
             await conn.fetch(
