@@ -1,4 +1,4 @@
-"""The journal bugs a QA tester found on the demo (issue 4): each test failed before its fix."""
+"""Journal rules at their edges: op ids, final marks, periods, marking days, history, readers."""
 
 from __future__ import annotations
 
