@@ -198,6 +198,20 @@ class Pipeline:
             "deliver", f"deliver:{delivery_id}:{attempt}", self.epoch(at), delivery_id=delivery_id
         )
 
+    def digest_job(self, user_id: int, channel: str, at: datetime, tag: str = "") -> Job:
+        """The digest of one person on one channel at one instant. The key names the instant,
+        not only the day: a person who moves the digest earlier the same day gets a job at the
+        new time (a key of the day kept the first schedule of the day, and the queue skips a
+        key it holds)."""
+        moment = _aware(at).astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+        return self.job(
+            "digest",
+            f"digest:{user_id}:{channel}:{moment}{tag}",
+            self.epoch(at),
+            user_id=user_id,
+            channel=channel,
+        )
+
     async def enqueue_delivery(self, delivery_id: int, attempt: int, at: datetime | None) -> None:
         await self.queue.enqueue(self.delivery_job(delivery_id, attempt, at))
 
@@ -430,15 +444,8 @@ class Pipeline:
                 if row["status"] == "queued" and row["scheduled_for"] is None:
                     continue
                 if row["status"] == "digest":
-                    meta = _json(row["meta"]) or {}
                     jobs.append(
-                        self.job(
-                            "digest",
-                            f"digest:{row['user_id']}:{row['channel']}:{meta.get('day')}",
-                            self.epoch(row["scheduled_for"]),
-                            user_id=row["user_id"],
-                            channel=row["channel"],
-                        )
+                        self.digest_job(row["user_id"], row["channel"], row["scheduled_for"])
                     )
                 else:
                     jobs.append(self.delivery_job(row["id"], 0, row["scheduled_for"]))
@@ -1018,6 +1025,53 @@ class Pipeline:
 
     # ---- digests -----------------------------------------------------------------------------
 
+    async def digest_fallback(self, rows: list[dict[str, Any]]) -> None:
+        """A digest its channel cannot carry goes by the next channel, still as one digest:
+        each gathered notification gets a delivery there (in the digest, due when this one
+        was), unless another of its channels still carries it, and the next channel's digest
+        runs now."""
+        others: dict[int, list[dict[str, Any]]] = {}
+        for o in await Delivery.select(
+            Delivery.notification_id, Delivery.channel, Delivery.status
+        ).where(Delivery.notification_id.is_in([r["notification_id"] for r in rows])):
+            others.setdefault(o["notification_id"], []).append(o)
+        now = utcnow()
+        taken: set[str] = set()
+        for row in rows:
+            meta = _json(row["meta"]) or {}
+            siblings = others.get(row["notification_id"], [])
+            if any(
+                o["status"] in ("sent", "delivered", *PENDING)
+                for o in siblings
+                if o["channel"] != row["channel"]
+            ):
+                continue
+            used = {o["channel"] for o in siblings}
+            following = next(
+                (c for c in meta.get("order") or FALLBACK_ORDER if c not in used), None
+            )
+            if following is None:
+                continue
+            await Delivery.insert(
+                Delivery(
+                    notification_id=row["notification_id"],
+                    event_id=row["event_id"],
+                    user_id=row["user_id"],
+                    school_id=row["school_id"],
+                    channel=following,
+                    status="digest",
+                    scheduled_for=row["scheduled_for"],
+                    created_at=now,
+                    updated_at=now,
+                    meta={**meta, "fallback_from": row["channel"]},
+                )
+            ).on_conflict(action="DO NOTHING")
+            taken.add(following)
+        for following in sorted(taken):
+            tag = f":from-{rows[0]['channel']}"
+            at = self.clock()  # now, as the queue counts it
+            await self.queue.enqueue(self.digest_job(rows[0]["user_id"], following, at, tag))
+
     async def digest(self, user_id: int, channel_name: str) -> str:
         """Gather a person's waiting notifications on one channel into one message."""
         now = self.clock()
@@ -1040,6 +1094,7 @@ class Pipeline:
             await Delivery.update(
                 {Delivery.status: "skipped", Delivery.reason: "channel_unavailable"}
             ).where(Delivery.id.is_in(ids))
+            await self.digest_fallback(rows)
             return "skipped"
         notes = (
             await Notification.select()
@@ -1051,6 +1106,7 @@ class Pipeline:
             await Delivery.update(
                 {Delivery.status: "skipped", Delivery.reason: "no_address"}
             ).where(Delivery.id.is_in(ids))
+            await self.digest_fallback(rows)
             return "skipped"
         day = date.fromisoformat(meta.get("day") or now.date().isoformat())
         full = all(
@@ -1087,6 +1143,7 @@ class Pipeline:
             await Delivery.update(
                 {Delivery.status: "failed", Delivery.reason: exc.reason[:300]}
             ).where(Delivery.id.is_in(ids))
+            await self.digest_fallback(rows)
             return "failed"
         finally:
             await self.pacer.leave(ticket)

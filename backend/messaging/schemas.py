@@ -44,6 +44,9 @@ class PreferenceIn(Strict):
     digest_at: HHMM | None = None
     quiet_from: HHMM | None = None
     quiet_to: HHMM | None = None
+    # false: no quiet hours in this rule (then without quiet_from / quiet_to); left out or
+    # true: the quiet hours given above, or the defaults.
+    quiet_hours: bool | None = None
     muted: bool = False
 
 
@@ -56,6 +59,7 @@ class Preference(msgspec.Struct):
     quiet_from: str | None
     quiet_to: str | None
     muted: bool
+    quiet_hours: bool | None = None  # false: this rule switches quiet hours off
 
 
 class InboxItem(msgspec.Struct):

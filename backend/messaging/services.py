@@ -33,6 +33,9 @@ from backend.schools.services import school_target
 
 CHANNELS = ("push", "telegram", "email", "sms")
 MODES = ("instant", "digest")
+# Quiet hours switched off, as stored: a rule whose quiet hours start and end at midnight
+# (`notifications.preferences.quiet_release` finds no quiet time between equal ends).
+QUIET_OFF = "00:00"
 REPLAY_KIND = "messaging.replay"
 # Where the app posts a push's receipt (`confirm_push`; the route is in `api`), and where the
 # receipts wait for the notifications worker (`notifications.pipeline.Pipeline.receipts`).
@@ -229,9 +232,15 @@ async def load_preferences(user_ids: set[int]) -> dict[int, list[dict[str, Any]]
     return out
 
 
+def _shown(row: dict[str, Any]) -> dict[str, Any]:
+    """A preference as the API shows it: quiet hours switched off say so."""
+    off = row["quiet_from"] is not None and row["quiet_from"] == row["quiet_to"]
+    return {**row, "quiet_hours": False if off else None}
+
+
 async def list_preferences(actor: Actor) -> list[dict[str, Any]]:
     assert actor.user_id is not None
-    return (await load_preferences({actor.user_id})).get(actor.user_id, [])
+    return [_shown(r) for r in (await load_preferences({actor.user_id})).get(actor.user_id, [])]
 
 
 async def set_preference(actor: Actor, values: dict[str, Any]) -> dict[str, Any]:
@@ -266,14 +275,19 @@ async def set_preference(actor: Actor, values: dict[str, Any]) -> dict[str, Any]
         # "No channel" is what muting says; an empty list would silently mean the default.
         raise ValidationFailed(key="notify.error.no_channels")
     quiet_from, quiet_to = values.get("quiet_from"), values.get("quiet_to")
-    if quiet_from is not None and quiet_from == quiet_to:
+    if values.get("quiet_hours") is False:
+        # Switched off: said so, not as an interval (equal ends are what is stored).
+        if quiet_from is not None or quiet_to is not None:
+            raise ValidationFailed(key="notify.error.quiet_off_with_times")
+        quiet_from = quiet_to = QUIET_OFF
+    elif quiet_from is not None and quiet_from == quiet_to:
         raise ValidationFailed(key="notify.error.quiet_empty", value=quiet_from)
     row = {
         "channels": channels,
         "mode": mode,
         "digest_at": values.get("digest_at"),
-        "quiet_from": values.get("quiet_from"),
-        "quiet_to": values.get("quiet_to"),
+        "quiet_from": quiet_from,
+        "quiet_to": quiet_to,
         "muted": bool(values.get("muted", False)),
     }
     async with transaction():
@@ -303,7 +317,7 @@ async def set_preference(actor: Actor, values: dict[str, Any]) -> dict[str, Any]
             object_id=f"{kind}:{student_id}",
             details={k: v for k, v in row.items() if v is not None},
         )
-    return {"kind": kind, "student_id": student_id, **row}
+    return _shown({"kind": kind, "student_id": student_id, **row})
 
 
 # ---- the inbox -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from backend.events.services import emit
 from backend.messaging.tables import DeviceToken, NotificationPreference, TelegramChat
 from backend.schools.tables import Guardian, Student, StudentGuardian
 from tests.conftest import Backend
-from tests.support import make_tenancy, make_user
+from tests.support import TEST_PASSWORD, make_tenancy, make_user
 
 
 @dataclass
@@ -28,6 +28,7 @@ class Family:
     chat_id: int
     phone: str
     email: str
+    login: str = ""  # the guardian's, for signing in (`tests.support.TEST_PASSWORD`)
 
 
 async def make_family(
@@ -51,7 +52,7 @@ async def make_family(
         school=school_id, last_name="Иванов", first_name=f"Пётр{n}" if n > 1 else "Пётр"
     )
     await student.save()
-    user_id, _ = await make_user(
+    user_id, login = await make_user(
         world, Grant(Role.GUARDIAN, ScopeKind.STUDENT, student.id), name="Иванова Анна"
     )
     phone = phone or f"+7900{n:07d}"
@@ -75,7 +76,7 @@ async def make_family(
             updated_at=now,
             **(prefs or {}),
         ).save()
-    return Family(school_id, student.id, guardian.id, user_id, token, chat_id, phone, email)
+    return Family(school_id, student.id, guardian.id, user_id, token, chat_id, phone, email, login)
 
 
 async def emit_mark(
@@ -95,6 +96,15 @@ async def emit_mark(
             school_id=family.school_id,
             student_id=family.student_id,
         )
+
+
+async def sign_in_as(world: Backend, family: Family) -> dict[str, str]:
+    """The guardian signed in: headers for the API."""
+    response = await world.client.post(
+        "/api/v1/auth/login", json={"identifier": family.login, "password": TEST_PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 async def wait_for(

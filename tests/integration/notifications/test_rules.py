@@ -8,11 +8,11 @@ from datetime import UTC, date, datetime
 from backend.core.db import transaction
 from backend.events.services import emit
 from backend.events.tables import OutboxEvent
-from backend.messaging.tables import Delivery, DeviceToken, Notification
+from backend.messaging.tables import Delivery, DeviceToken, Notification, NotificationPreference
 from backend.schools.tables import Consent
 from notifications.channels.base import Outgoing
 from tests.integration.notifications.conftest import Notify
-from tests.integration.notifications.helpers import emit_mark, make_family, wait_for
+from tests.integration.notifications.helpers import emit_mark, make_family, sign_in_as, wait_for
 
 
 async def deliveries(event_id: int) -> list[dict]:
@@ -318,3 +318,119 @@ async def _settle() -> None:
     import asyncio
 
     await asyncio.sleep(0.5)
+
+
+async def test_quiet_hours_switched_off_through_the_api_let_a_mark_through_at_night(
+    notify: Notify,
+) -> None:
+    family = await make_family(notify.world, channels=["push"], time_zone="Europe/Moscow")
+    headers = await sign_in_as(notify.world, family)
+    url = "/api/v1/messaging/preferences"
+    switched = await notify.world.client.put(url, json={"quiet_hours": False}, headers=headers)
+    assert switched.status_code == 200, switched.text
+    assert switched.json()["quiet_hours"] is False
+    listed = await notify.world.client.get(url, headers=headers)
+    assert [(p["kind"], p["quiet_hours"]) for p in listed.json()] == [("*", False)]
+    # Off, with times besides, is a contradiction: refused, naming the field.
+    both = await notify.world.client.put(
+        url, json={"quiet_hours": False, "quiet_from": "22:00"}, headers=headers
+    )
+    assert both.status_code == 400, both.text
+    assert "quiet_hours" in both.json()["message"]
+
+    notify.clock.fixed = datetime(2026, 11, 20, 20, 30, tzinfo=UTC)  # 23:30 in Moscow
+    await notify.start()
+    event_id = await emit_mark(family)
+    await wait_for(lambda: notify.standins.fcm.received.items)
+    rows = await deliveries(event_id)
+    assert [(r["channel"], r["status"], r["scheduled_for"]) for r in rows] == [
+        ("push", "sent", None)
+    ]
+
+
+async def test_a_digest_moved_earlier_the_same_day_goes_at_the_new_time(notify: Notify) -> None:
+    family = await make_family(
+        notify.world,
+        channels=["email"],
+        prefs={"mode": "digest", "digest_at": "19:00"},
+        time_zone="Europe/Moscow",
+    )
+    notify.clock.fixed = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)  # 10:00 in Moscow
+    worker = await notify.start()
+    first = await emit_mark(family, value="5", subject="Математика")
+
+    async def in_digest(event_id: int) -> bool:
+        rows = await deliveries(event_id)
+        return bool(rows) and rows[0]["status"] == "digest"
+
+    await wait_for(lambda: in_digest(first))
+
+    async def scheduled(n: int) -> bool:
+        return (await worker.queue.info())["scheduled"] == n
+
+    await wait_for(lambda: scheduled(1))
+    # The person moves the digest to 15:00; a mark that comes now waits for 15:00.
+    await NotificationPreference.update({NotificationPreference.digest_at: "15:00"}).where(
+        NotificationPreference.user_id == family.user_id
+    )
+    second = await emit_mark(family, value="4", subject="История")
+    await wait_for(lambda: in_digest(second))
+    assert (await deliveries(second))[0]["scheduled_for"] == datetime(
+        2026, 11, 20, 12, 0, tzinfo=UTC
+    )
+    # A job waits for 15:00 (12:00 UTC), not only the one for 19:00 (16:00 UTC).
+    await wait_for(lambda: scheduled(2))
+    jobs = await worker.queue.redis.zrange(worker.queue._incomplete, 0, -1, withscores=True)
+    fifteen = worker.pipeline.epoch(datetime(2026, 11, 20, 12, 0, tzinfo=UTC))
+    assert any(abs(score - fifteen) <= 2 for _, score in jobs), (jobs, fifteen)
+
+    notify.clock.fixed = datetime(2026, 11, 20, 12, 0, 1, tzinfo=UTC)
+    assert await worker.pipeline.digest(family.user_id, "email") == "sent 1"
+    assert "История" in notify.standins.smtp.received.items[0]["text"]
+    notify.clock.fixed = datetime(2026, 11, 20, 16, 0, 1, tzinfo=UTC)
+    assert await worker.pipeline.digest(family.user_id, "email") == "sent 1"
+    assert "Математика" in notify.standins.smtp.received.items[1]["text"]
+
+
+async def test_a_digest_for_a_channel_without_address_goes_by_the_next_channel(
+    notify: Notify,
+) -> None:
+    family = await make_family(
+        notify.world,
+        channels=["push"],
+        prefs={"mode": "digest", "digest_at": "19:00"},
+        time_zone="Europe/Moscow",
+    )
+    await DeviceToken.delete().where(DeviceToken.user_id == family.user_id)
+    notify.clock.fixed = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)  # 10:00 in Moscow
+    worker = await notify.start()
+    ids = [
+        await emit_mark(family, value=v, subject=s)
+        for v, s in (("5", "Математика"), ("4", "Русский язык"))
+    ]
+
+    async def gathered() -> bool:
+        rows = await Delivery.select().where(Delivery.event_id.is_in(ids))
+        return len(rows) == 2 and all(r["status"] == "digest" for r in rows)
+
+    await wait_for(gathered)
+    notify.clock.fixed = datetime(2026, 11, 20, 16, 0, 1, tzinfo=UTC)
+    assert await worker.pipeline.digest(family.user_id, "push") == "skipped"
+    # Telegram takes the digest over: one message for both marks (a neutral one: no consent
+    # to send the marks abroad).
+    await wait_for(lambda: notify.standins.telegram.received.items)
+
+    async def all_sent() -> bool:
+        rows = await Delivery.select().where(
+            Delivery.event_id.is_in(ids) & (Delivery.channel == "telegram")
+        )
+        return len(rows) == 2 and all(r["status"] == "sent" for r in rows)
+
+    await wait_for(all_sent)
+    messages = notify.standins.telegram.received.items
+    assert len(messages) == 1
+    assert messages[0]["text"].startswith("Сводка за 20.11.2026")
+    pushes = await Delivery.select().where(
+        Delivery.event_id.is_in(ids) & (Delivery.channel == "push")
+    )
+    assert [(r["status"], r["reason"]) for r in pushes] == [("skipped", "no_address")] * 2
