@@ -1,0 +1,1 @@
+"""What both Kivy apps share: API client, typed answers, platform layer, texts, theme."""

@@ -1,0 +1,257 @@
+"""Typed answers of the Parta API the apps read, mirroring `/schema/openapi.json`.
+
+Written by hand for the endpoints the apps call; unknown fields are ignored, so a field the
+server adds does not break an installed app. Requests the server checks strictly (the sync
+operations) are built from `SyncOp` with unset fields left out.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+T = TypeVar("T")
+
+
+class Model(msgspec.Struct):
+    pass
+
+
+class TokenPair(Model):
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    refresh_expires_in: int
+    user_id: int
+    token_type: str = "Bearer"
+
+
+class Grant(Model):
+    id: int
+    role: str
+    role_name: str
+    scope_kind: str
+    scope_id: int | None
+    valid_until: datetime | None = None
+
+
+class Me(Model):
+    id: int
+    display_name: str
+    login: str | None
+    grants: list[Grant]
+
+
+class MyStaff(Model):
+    id: int
+    school: int
+    school_name: str
+    last_name: str
+    first_name: str
+    middle_name: str
+    positions: list[str]
+    left_on: date | None = None
+
+
+class Lesson(Model):
+    """A lesson of the timetable (`GET /api/v1/me/lessons`)."""
+
+    id: int
+    date: date
+    lesson_number: int
+    school_class: int | None
+    study_group: int | None
+    subject: int
+    subject_name: str
+    teacher: int
+    replacement_teacher: int | None
+    room: int | None
+    status: str
+    topic: str
+    version: int
+    starts_at: time | None = None
+    ends_at: time | None = None
+
+
+class Page(Model, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class SchoolClass(Model):
+    id: int
+    grade: int
+    letter: str
+    name: str
+    class_teacher: int | None = None
+
+
+class StudyGroup(Model):
+    id: int
+    name: str
+
+
+class Room(Model):
+    id: int
+    name: str
+
+
+class Pupil(Model):
+    id: int
+    name: str
+
+
+class AttendanceRecord(Model):
+    id: int
+    student_id: int
+    status: str
+    late_minutes: int | None
+    reason: str
+    source: str
+    version: int
+
+
+class Mark(Model):
+    id: int
+    student_id: int
+    value: str
+    points: float | None
+    scale: str
+    work_kind: str
+    weight: int
+    comment: str
+    version: int
+    client_id: str | None
+
+
+class Homework(Model):
+    id: int
+    text: str
+    due_date: date | None
+    due_lesson_id: int | None
+    attachments: list[dict[str, Any]]
+    version: int
+
+
+class LessonSheet(Model):
+    """The journal's view of one lesson (`GET /api/v1/journal/lessons/{id}`)."""
+
+    id: int
+    date: date
+    lesson_number: int
+    subject_id: int
+    subject: str
+    class_id: int | None
+    group_id: int | None
+    status: str
+    topic: str
+    version: int
+    scale: str | None
+    pupils: list[Pupil]
+    attendance: list[AttendanceRecord]
+    marks: list[Mark]
+    homework: list[Homework]
+    attendance_taken: bool
+
+
+class WorkKind(Model):
+    code: str
+    name: str
+    weight: int
+
+
+class Scale(Model):
+    code: str
+    name: str
+    symbols: list[str]
+    in_averages: bool = True
+
+
+class Marking(Model):
+    school_id: int
+    work_kinds: list[WorkKind]
+    scales: list[Scale]
+    default_scale: str
+    subject_scales: dict[str, str] = {}
+    unmarked_grades: list[int] = []
+
+
+class SyncOp(Model, omit_defaults=True):
+    op_id: str
+    kind: str
+    base_version: int | None = None
+    student_id: int | None = None
+    status: str | None = None
+    late_minutes: int | None = None
+    reason: str | None = None
+    value: str | None = None
+    work_kind: str | None = None
+    comment: str | None = None
+    mark_id: int | None = None
+    mark_client_id: str | None = None
+    topic: str | None = None
+    homework_id: int | None = None
+    text: str | None = None
+    due_date: date | None = None
+    attachment_ids: list[int] | None = None
+
+
+class SyncRequest(Model, omit_defaults=True):
+    operations: list[SyncOp]
+    base_version: int | None = None
+
+
+class OpResult(Model):
+    op_id: str
+    status: str  # applied | unchanged | conflict | repeat
+    entity: str
+    id: int | None = None
+    version: int | None = None
+    server: dict[str, Any] | None = None
+    client: dict[str, Any] | None = None
+
+
+class SyncResponse(Model):
+    lesson_id: int
+    lesson_version: int
+    applied: int
+    conflicts: int
+    results: list[OpResult]
+
+
+class ChangedBy(Model):
+    name: str
+    role: str
+
+
+class Change(Model):
+    action: str
+    at: datetime
+    by: ChangedBy
+    source: str
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+
+
+class MarkHistory(Model):
+    mark_id: int
+    student_id: int
+    changes: list[Change]
+
+
+class AttachmentOut(Model):
+    id: int
+    file_name: str
+    content_type: str
+    size: int
+
+
+class ClassPupil(Model):
+    id: int
+    last_name: str
+    first_name: str
+    middle_name: str = ""
