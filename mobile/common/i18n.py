@@ -1,8 +1,8 @@
 """Texts people see, from the mobile package's own catalogue (`mobile/i18n/ru.toml`).
 
 The apps cannot read the backend's catalogue (they ship without it), so they keep their own.
-`t(key, **params)` (keys are "section.name") formats the text with `str.format`; a missing key shows the key
-itself, so a gap is visible on screen and caught by the catalogue test.
+`t(key, **params)` (keys are "section.name") formats the text with `str.format`; a missing
+key shows the key itself, so a gap is visible on screen and caught by the catalogue test.
 """
 
 from __future__ import annotations
