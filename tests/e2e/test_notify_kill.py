@@ -128,7 +128,8 @@ async def test_a_killed_worker_loses_no_push(tmp_path: Path) -> None:
         workers = Workers(env, 2, tmp_path)
         workers.start()
         # Both workers up (each registers itself in the queue's stats when it starts).
-        deadline = time.monotonic() + 30
+        # (90 s: two fresh interpreters importing the stack on a busy 2-core machine.)
+        deadline = time.monotonic() + 90
         while await redis.zcard(f"saq:{queue}:stats") < 2:
             assert time.monotonic() < deadline, "the workers did not start"
             await asyncio.sleep(0.2)
