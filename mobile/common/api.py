@@ -18,7 +18,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -209,6 +209,25 @@ class ApiClient:
         )
         return self._keep(pair)
 
+    async def activate(
+        self,
+        code: str,
+        password: str,
+        *,
+        phone: str | None = None,
+        email: str | None = None,
+        login: str | None = None,
+    ) -> Session:
+        """Make the account of an activation code (a parent's or pupil's first sign-in)."""
+        body: dict[str, str] = {"code": code, "password": password}
+        for name, value in (("phone", phone), ("email", email), ("login", login)):
+            if value:
+                body[name] = value
+        pair = await self.request(
+            "POST", "/api/v1/auth/activate", TokenPair, json=body, auth=False, idempotent=False
+        )
+        return self._keep(pair)
+
     async def logout(self) -> None:
         try:
             await self.request("POST", "/api/v1/auth/logout", None, retry=False)
@@ -333,6 +352,55 @@ class ApiClient:
             if cache_key and etag:
                 self.etags.put(cache_key, etag, response.content)
             return _decode(response.content, type_)
+
+    async def download(self, path: str) -> bytes:
+        """A file's bytes (a homework attachment), with the session's token."""
+        for attempt in range(2):
+            session = await self._session()
+            try:
+                response = await self._http.get(
+                    path, headers={"Authorization": f"Bearer {session.access_token}"}
+                )
+            except httpx.TransportError as exc:
+                raise Unreachable(type(exc).__name__) from exc
+            if response.status_code == 401 and attempt == 0:
+                await self._refresh(session)
+                continue
+            if response.status_code >= 400:
+                raise _error(response)
+            return response.content
+        raise SignedOut(401, "not_authenticated", t("error.signed_out"))
+
+    async def events(
+        self, path: str, params: Mapping[str, Any] | None = None
+    ) -> AsyncIterator[tuple[str, str]]:
+        """Server-sent events of `path` as (event, data), reconnecting when the server ends
+        the stream; `Unreachable` when the network goes."""
+        while True:
+            session = await self._session()
+            headers = {
+                "Authorization": f"Bearer {session.access_token}",
+                "Accept": "text/event-stream",
+            }
+            event, data = "message", ""
+            try:
+                async with self._http.stream(
+                    "GET", path, params=dict(params or {}), headers=headers, timeout=None
+                ) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        raise _error(response)
+                    async for line in response.aiter_lines():
+                        if not line:
+                            if data:
+                                yield event, data
+                            event, data = "message", ""
+                        elif line.startswith("event:"):
+                            event = line[6:].strip()
+                        elif line.startswith("data:"):
+                            data += line[5:].strip()
+            except httpx.TransportError as exc:
+                raise Unreachable(type(exc).__name__) from exc
 
     async def _pause(self, attempt: int, retry_after: float) -> None:
         self.stats.retries += 1

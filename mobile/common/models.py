@@ -255,3 +255,178 @@ class ClassPupil(Model):
     last_name: str
     first_name: str
     middle_name: str = ""
+
+
+# ---------------------------------------------------------------- the family app's answers
+
+
+class FamilyChild(Model):
+    """A child the signed-in person may act for (`GET /api/v1/family/children`); role
+    "pupil" is the pupil's own account."""
+
+    student_id: int
+    last_name: str
+    first_name: str
+    class_name: str | None
+    role: str
+    parts: list[str] | None = None
+    valid_until: datetime | None = None
+
+
+class DiaryHomework(Model):
+    id: int
+    text: str
+    due_date: date | None
+    attachments: list[dict[str, Any]] = []
+    done: bool = False
+
+
+class DiaryMark(Model):
+    id: int
+    value: str
+    work_kind: str
+    weight: int
+    comment: str = ""
+    at: datetime | None = None
+    changed: bool = False
+
+
+class DiaryAttendance(Model):
+    status: str
+    late_minutes: int | None = None
+    reason: str = ""
+
+
+class DiaryLesson(Model):
+    lesson_id: int
+    number: int
+    subject_id: int
+    subject: str
+    teacher: str | None
+    replacement_teacher: str | None
+    room: str | None
+    status: str
+    topic: str
+    homework: list[DiaryHomework] = []
+    homework_due: list[DiaryHomework] = []
+    marks: list[DiaryMark] = []
+    attendance: DiaryAttendance | None = None
+    remarks: list[dict[str, Any]] = []
+
+
+class DiaryDay(Model):
+    date: date
+    lessons: list[DiaryLesson]
+
+
+class DiaryWeek(Model):
+    """A week of a pupil's diary (`GET /api/v1/diary/students/{id}/week`)."""
+
+    student_id: int
+    week_start: date
+    days: list[DiaryDay]
+
+
+class SubjectMark(Model):
+    id: int
+    value: str
+    weight: int
+    date: date
+    work_kind: str
+    comment: str = ""
+
+
+class SubjectMarks(Model):
+    subject_id: int
+    subject: str
+    marks: list[SubjectMark]
+    average: float | None
+    weighted_average: float | None
+    final_marks: list[dict[str, Any]] = []
+
+
+class DiaryMarks(Model):
+    student_id: int
+    date_from: date
+    date_to: date
+    subjects: list[SubjectMarks]
+
+
+class NewsMark(Model):
+    id: int
+    lesson: int
+    lesson_date: date
+    subject: int
+    value: str
+
+
+class NewsHomework(Model):
+    id: int
+    lesson: int
+    lesson_date: date
+    text: str
+    due_date: date | None = None
+
+
+class DiaryNews(Model):
+    student_id: int
+    seen_at: datetime | None
+    marks: list[NewsMark]
+    remarks: list[dict[str, Any]]
+    homework: list[NewsHomework]
+
+
+class InboxItem(Model):
+    id: int
+    kind: str
+    student_id: int | None
+    title: str
+    body: str
+    urgent: bool
+    created_at: datetime
+    read_at: datetime | None
+
+
+class InboxPage(Model):
+    items: list[InboxItem]
+    total: int
+    unread: int
+    limit: int
+    offset: int
+
+
+class Preference(Model):
+    kind: str
+    student_id: int
+    channels: list[str] | None
+    mode: str | None
+    digest_at: str | None
+    quiet_from: str | None
+    quiet_to: str | None
+    muted: bool
+    quiet_hours: bool | None = None
+
+
+class Delegate(Model):
+    id: int
+    student_id: int
+    full_name: str
+    phone: str | None
+    parts: list[str]
+    valid_from: datetime | None
+    valid_until: datetime | None
+    revoked_at: datetime | None
+    has_account: bool = False
+    activation_code: str | None = None
+
+
+class PersonalDataRead(Model):
+    at: datetime
+    who: str
+    action: str
+    what: str
+
+
+class Done(Model):
+    homework_id: int
+    done: bool

@@ -1,0 +1,201 @@
+"""The family app's reads and actions: each read asks the server and keeps the answer in the
+cache; without a network it answers from the cache with the time of that copy. Actions need
+the server and say so in Russian when it cannot be reached."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from mobile.common.api import ApiClient, ApiError, Unreachable
+from mobile.common.i18n import t
+from mobile.common.models import (
+    Delegate,
+    DiaryMarks,
+    DiaryNews,
+    DiaryWeek,
+    Done,
+    FamilyChild,
+    InboxPage,
+    Me,
+    PersonalDataRead,
+    Preference,
+)
+from mobile.family.cache import Cache
+
+T = TypeVar("T")
+
+
+class NeedsNetwork(ApiError):
+    """An action the server must do, asked while it cannot be reached."""
+
+    def __init__(self) -> None:
+        super().__init__(0, "offline", t("family.offline.action"))
+
+
+@dataclass
+class Read(Generic[T]):
+    """An answer and where it came from: `offline` when it is the phone's copy."""
+
+    value: T
+    fetched_at: float
+    offline: bool
+
+
+class NothingKept(Unreachable):
+    """No network and no copy on the phone."""
+
+
+def monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+class FamilyData:
+    def __init__(self, api: ApiClient, cache: Cache) -> None:
+        self.api = api
+        self.cache = cache
+        self.offline = False  # the last read came from the phone's copy
+
+    async def _read(
+        self, key: str, path: str, type_: type[T], params: dict[str, Any] | None = None
+    ) -> Read[T]:
+        try:
+            raw = await self.api.get(path, msgspec.Raw, params=params)
+        except Unreachable:
+            kept = self.cache.read(key)
+            if kept is None:
+                raise NothingKept() from None
+            self.offline = True
+            return Read(msgspec.json.decode(kept[0], type=type_), kept[1], True)
+        body = bytes(raw)
+        now = time.time()
+        self.cache.keep(key, body, now)
+        self.offline = False
+        return Read(msgspec.json.decode(body, type=type_), now, False)
+
+    def kept(self, key: str, type_: type[T]) -> Read[T] | None:
+        """The phone's copy alone, drawn at once while the server is asked (not yet known to
+        be offline)."""
+        kept = self.cache.read(key)
+        if kept is None:
+            return None
+        return Read(msgspec.json.decode(kept[0], type=type_), kept[1], False)
+
+    # ------------------------------------------------------------------ reads
+
+    async def me(self) -> Read[Me]:
+        return await self._read("me", "/api/v1/accounts/me", Me)
+
+    async def children(self) -> Read[list[FamilyChild]]:
+        return await self._read("children", "/api/v1/family/children", list[FamilyChild])
+
+    @staticmethod
+    def week_key(student_id: int, day: date) -> str:
+        return f"week:{student_id}:{monday(day).isoformat()}"
+
+    async def week(self, student_id: int, day: date) -> Read[DiaryWeek]:
+        return await self._read(
+            self.week_key(student_id, day),
+            f"/api/v1/diary/students/{student_id}/week",
+            DiaryWeek,
+            {"date": monday(day)},
+        )
+
+    async def marks(self, student_id: int) -> Read[DiaryMarks]:
+        return await self._read(
+            f"marks:{student_id}", f"/api/v1/diary/students/{student_id}/marks", DiaryMarks
+        )
+
+    async def news(self, student_id: int) -> Read[DiaryNews]:
+        return await self._read(
+            f"news:{student_id}", f"/api/v1/diary/students/{student_id}/news", DiaryNews
+        )
+
+    async def inbox(self) -> Read[InboxPage]:
+        return await self._read("inbox", "/api/v1/messaging/inbox", InboxPage)
+
+    async def preferences(self) -> Read[list[Preference]]:
+        return await self._read("preferences", "/api/v1/messaging/preferences", list[Preference])
+
+    async def delegates(self, student_id: int) -> Read[list[Delegate]]:
+        return await self._read(
+            f"delegates:{student_id}", f"/api/v1/students/{student_id}/delegates", list[Delegate]
+        )
+
+    async def viewers(self, student_id: int) -> Read[list[PersonalDataRead]]:
+        class Reads(msgspec.Struct):
+            items: list[PersonalDataRead]
+
+        read = await self._read(
+            f"viewers:{student_id}",
+            f"/api/v1/audit/students/{student_id}/personal-data-reads",
+            Reads,
+        )
+        return Read(read.value.items, read.fetched_at, read.offline)
+
+    async def mark_history(self, mark_id: int) -> list[dict[str, Any]]:
+        class History(msgspec.Struct):
+            changes: list[dict[str, Any]]
+
+        history = await self._act("GET", f"/api/v1/journal/marks/{mark_id}/history", History)
+        return list(history.changes)
+
+    # ------------------------------------------------------------------ actions
+
+    async def _act(self, method: str, path: str, type_: type[T] | None, **kw: Any) -> Any:
+        try:
+            return await self.api.request(method, path, type_, **kw)
+        except Unreachable:
+            raise NeedsNetwork() from None
+
+    async def tick_homework(self, student_id: int, homework_id: int, done: bool) -> Done:
+        answer: Done = await self._act(
+            "POST",
+            f"/api/v1/diary/students/{student_id}/homework/{homework_id}/done",
+            Done,
+            params={"done": "true" if done else "false"},
+            idempotent=True,
+        )
+        return answer
+
+    async def mark_seen(self, student_id: int) -> None:
+        await self._act("POST", f"/api/v1/diary/students/{student_id}/seen", None, idempotent=True)
+
+    async def read_inbox(self, ids: list[int] | None = None) -> None:
+        body: dict[str, Any] = {"ids": ids} if ids else {"all": True}
+        await self._act("POST", "/api/v1/messaging/inbox/read", None, json=body, idempotent=True)
+
+    async def set_preference(self, rule: dict[str, Any]) -> None:
+        await self._act("PUT", "/api/v1/messaging/preferences", None, json=rule, idempotent=True)
+
+    async def grant_delegate(
+        self, student_id: int, full_name: str, parts: list[str], valid_until: datetime, phone: str
+    ) -> Delegate:
+        body: dict[str, Any] = {
+            "full_name": full_name,
+            "parts": parts,
+            "valid_until": valid_until.isoformat(),
+        }
+        if phone:
+            body["phone"] = phone
+        answer: Delegate = await self._act(
+            "POST", f"/api/v1/students/{student_id}/delegates", Delegate, json=body
+        )
+        return answer
+
+    async def revoke_delegate(self, delegate_id: int) -> None:
+        await self._act("POST", f"/api/v1/delegates/{delegate_id}/revoke", None, idempotent=True)
+
+    async def confirm_push(self, delivery_id: int, token: str) -> None:
+        """A push reached the phone: tell the server (the receipt the notifications expect)."""
+        await self._act(
+            "POST",
+            "/api/v1/messaging/push-receipts",
+            None,
+            json={"delivery_id": delivery_id, "token": token},
+            idempotent=True,
+        )

@@ -1,0 +1,323 @@
+"""The family app against a real backend (`parta demo`, one per module): every main screen
+rendered offscreen at a phone's size in portrait and checked against the server's data, and
+the interactions people do (sign-in with an activation code, two children, swipe to the week
+before, the pupil's tick, the network gone). Each app run is a fresh interpreter.
+
+Screenshots go to pytest's tmp dir, and to docs/screenshots/ when PARTA_SCREENSHOTS=1."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.demo_server import DEMO_PASSWORD, DemoServer, free_port, start_demo
+
+pytestmark = pytest.mark.ui
+
+ROOT = Path(__file__).resolve().parents[2]
+PHONE = {"PARTA_WINDOW_WIDTH": "720", "PARTA_WINDOW_HEIGHT": "1440", "PARTA_DENSITY": "2"}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    running = os.environ.get("PARTA_UI_DEMO_URL")  # a `parta demo` already running (developing)
+    if running:
+        yield DemoServer(running, None)
+        return
+    server = start_demo(tmp_path_factory.mktemp("family-demo"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    directory = tmp_path_factory.mktemp("family-shots")
+    yield directory
+    if os.environ.get("PARTA_SCREENSHOTS") == "1":
+        target = ROOT / "docs" / "screenshots"
+        target.mkdir(parents=True, exist_ok=True)
+        for png in directory.glob("family-*.png"):
+            shutil.copy(png, target / png.name)
+
+
+def run_app(
+    scenario: str,
+    server: str,
+    data_dir: Path,
+    today: date,
+    proxy: bool = False,
+    **args: Any,
+) -> dict[str, Any]:
+    out = data_dir.parent / f"{data_dir.name}-{scenario}.json"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("PARTA_", "KIVY_"))},
+        **PHONE,
+        "PARTA_SERVER": server,
+        "PARTA_FAMILY_DATA": str(data_dir),
+        "PARTA_TODAY": today.isoformat(),
+        "PARTA_SCENARIO_ARGS": json.dumps(args),
+        "PARTA_PROXY": "1" if proxy else "0",
+    }
+    env.pop("DISPLAY", None)  # SDL's offscreen driver
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.ui.family_run", scenario, str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    result: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
+    assert "error" not in result, result["error"]
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return result
+
+
+def marked_day(api: httpx.Client, student_id: int) -> date:
+    """A school day with marks (the demo fills the journal of the weeks gone by)."""
+    news = api.get(f"/api/v1/diary/students/{student_id}/news").json()
+    assert news["marks"], "the demo's pupil has no marks"
+    return date.fromisoformat(max(m["lesson_date"] for m in news["marks"]))
+
+
+def week_of(api: httpx.Client, student_id: int, day: date) -> dict[str, Any]:
+    response = api.get(f"/api/v1/diary/students/{student_id}/week", params={"date": str(day)})
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def lesson_ids(week: dict[str, Any]) -> list[int]:
+    return sorted(lesson["lesson_id"] for day in week["days"] for lesson in day["lessons"])
+
+
+def png_ok(path: str) -> None:
+    data = Path(path).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > 20_000, f"{path} looks empty ({len(data)} bytes)"
+
+
+def test_every_main_screen_shows_the_servers_data(
+    demo: DemoServer, shots: Path, tmp_path: Path
+) -> None:
+    parent = demo.client("parent")
+    child = parent.get("/api/v1/family/children").json()[0]
+    student = child["student_id"]
+    day = marked_day(parent, student)
+    coordinator = demo.client("coordinator")
+    school = coordinator.get("/api/v1/accounts/me").json()["grants"][0]["scope_id"]
+    sent = coordinator.post(
+        "/api/v1/messaging/announcements",
+        json={"school_id": school, "title": "Родительское собрание", "text": "В четверг в 18:00."},
+    )
+    assert sent.status_code == 201, sent.text
+    deadline = time.monotonic() + 30
+    while parent.get("/api/v1/messaging/inbox").json()["unread"] == 0:
+        assert time.monotonic() < deadline, "the announcement did not reach the inbox"
+        time.sleep(0.3)
+
+    shown = run_app(
+        "main_screens",
+        demo.base,
+        tmp_path / "phone",
+        day,
+        login="parent",
+        password=DEMO_PASSWORD,
+        shots=str(shots),
+    )
+
+    assert shown["child_title"].startswith(child["first_name"])
+    week = week_of(parent, student, day)
+    assert shown["diary_week_start"] == week["week_start"]
+    assert shown["diary_lessons"] == lesson_ids(week)
+    subjects = {lesson["subject"] for d in week["days"] for lesson in d["lessons"]}
+    diary_text = "\n".join(shown["diary_texts"])
+    assert all(subject in diary_text for subject in subjects)
+    assert shown["status"].startswith("обновлено в")
+    # the lesson opened: its marks as the server has them
+    lesson = next(
+        lesson
+        for d in week["days"]
+        for lesson in d["lessons"]
+        if lesson["lesson_id"] == shown["lesson_id"]
+    )
+    assert lesson["marks"], "the scenario opens a lesson with a mark"
+    lesson_text = "\n".join(shown["lesson_texts"])
+    for mark in lesson["marks"]:
+        assert f"{mark['value']} · {mark['work_kind']} · вес {mark['weight']}" in lesson_text
+    assert lesson["topic"] in lesson_text
+    # swiped to the week before
+    before = week_of(parent, student, date.fromisoformat(week["week_start"]) - timedelta(days=7))
+    assert shown["swiped_week_start"] == before["week_start"]
+    assert shown["swiped_lessons"] == lesson_ids(before)
+    # marks: the weighted averages of the server
+    marks = parent.get(f"/api/v1/diary/students/{student}/marks").json()
+    expected = {
+        s["subject"]: f"{s['weighted_average']:.2f}".replace(".", ",")
+        for s in marks["subjects"]
+        if s["weighted_average"] is not None
+    }
+    assert expected and {k: shown["averages"][k] for k in expected} == expected
+    # homework: everything set in the week before, this week and the next
+    homework = {
+        hw["id"]
+        for offset in (-7, 0, 7)
+        for d in week_of(parent, student, day + timedelta(days=offset))["days"]
+        for lesson in d["lessons"]
+        for hw in lesson["homework"]
+    }
+    assert shown["homework_ids"] == sorted(homework)
+    timetable = "\n".join(shown["timetable_texts"])
+    assert all(subject in timetable for subject in subjects)
+    assert "Родительское собрание" in "\n".join(shown["inbox_texts"])
+    unread = parent.get("/api/v1/messaging/inbox").json()["unread"]
+    assert shown["inbox_unread_button"] == f"Уведомления ({unread})"
+    delegates = parent.get(f"/api/v1/students/{student}/delegates").json()
+    settings = "\n".join(shown["settings_texts"])
+    assert delegates and all(d["full_name"] in settings for d in delegates)
+    assert "Куда присылать уведомления" in settings
+    for name in ("today", "diary", "lesson", "marks", "homework", "timetable", "inbox", "settings"):
+        png_ok(shown[f"{name}_png"])
+
+
+def test_activation_code_then_two_children(demo: DemoServer, shots: Path, tmp_path: Path) -> None:
+    coordinator = demo.client("coordinator")
+    school = coordinator.get("/api/v1/accounts/me").json()["grants"][0]["scope_id"]
+    classes = coordinator.get(f"/api/v1/schools/{school}/classes").json()
+    pupils = [coordinator.get(f"/api/v1/classes/{c['id']}/pupils").json()[0] for c in classes[2:4]]
+    issued = coordinator.post(
+        "/api/v1/accounts/activation-codes",
+        json={
+            "items": [
+                {
+                    "display_name": "Гарипова Алина Ринатовна",
+                    "school_id": school,
+                    "grants": [
+                        {"role": "guardian", "scope_kind": "student", "scope_id": p["id"]}
+                        for p in pupils
+                    ],
+                }
+            ]
+        },
+    )
+    assert issued.status_code == 201, issued.text
+    code = issued.json()[0]["code"]
+    phone, password = "+79170000018", "семья-парта-18"
+    today = date.today()
+
+    shown = run_app(
+        "activation",
+        demo.base,
+        tmp_path / "phone",
+        today,
+        code=code,
+        password=password,
+        phone=phone,
+        shots=str(shots),
+    )
+
+    assert "Активировать и войти" in shown["signin_texts"]
+    assert sorted(shown["children"]) == sorted(p["id"] for p in pupils)
+    parent = httpx.Client(
+        base_url=demo.base,
+        headers={
+            "Authorization": "Bearer "
+            + httpx.post(
+                f"{demo.base}/api/v1/auth/login",
+                json={"identifier": phone, "password": password},
+            ).json()["access_token"]
+        },
+    )
+    for which in ("first", "second"):
+        child = shown[which]
+        assert child["lessons"] == lesson_ids(week_of(parent, child["student_id"], today))
+    assert shown["first"]["student_id"] != shown["second"]["student_id"]
+    names = {p["id"]: p["first_name"] for p in pupils}
+    assert shown["second_title"].startswith(names[shown["second"]["student_id"]])
+    assert shown["remembered"] == str(shown["second"]["student_id"])
+    png_ok(shown["signin_png"])
+
+
+def test_the_pupil_ticks_homework_and_the_server_has_it(
+    demo: DemoServer, shots: Path, tmp_path: Path
+) -> None:
+    pupil = demo.client("pupil")
+    student = pupil.get("/api/v1/family/children").json()[0]["student_id"]
+    day = marked_day(pupil, student)
+
+    shown = run_app(
+        "pupil_ticks",
+        demo.base,
+        tmp_path / "phone",
+        day,
+        login="pupil",
+        password=DEMO_PASSWORD,
+        shots=str(shots),
+    )
+
+    assert shown["child_title"].startswith("Я:")
+    done = {
+        hw["id"]: hw["done"]
+        for offset in (-7, 0, 7)
+        for d in week_of(pupil, student, day + timedelta(days=offset))["days"]
+        for lesson in d["lessons"]
+        for hw in lesson["homework"]
+    }
+    assert done[shown["homework_id"]] is True
+    # the parent sees the tick too
+    parent = demo.client("parent")
+    seen = {
+        hw["id"]: hw["done"]
+        for offset in (-7, 0, 7)
+        for d in week_of(parent, student, day + timedelta(days=offset))["days"]
+        for lesson in d["lessons"]
+        for hw in lesson["homework"]
+    }
+    assert seen[shown["homework_id"]] is True
+
+
+def test_the_network_drops_and_the_last_week_stays_readable(
+    demo: DemoServer, shots: Path, tmp_path: Path
+) -> None:
+    parent = demo.client("parent")
+    student = parent.get("/api/v1/family/children").json()[0]["student_id"]
+    day = marked_day(parent, student)
+    phone = tmp_path / "phone"
+
+    shown = run_app(
+        "offline",
+        demo.base,
+        phone,
+        day,
+        proxy=True,
+        login="parent",
+        password=DEMO_PASSWORD,
+        shots=str(shots),
+    )
+
+    expected = lesson_ids(week_of(parent, student, day))
+    assert shown["online_lessons"] == expected
+    assert shown["offline_lessons"] == expected
+    assert shown["status"].startswith("нет связи · обновлено в ")
+    assert shown["marks_offline"] is True
+    assert shown["homework_offline"], "the homework list stays readable"
+    assert shown["action_status"].startswith("Нет связи с сервером: это действие выполнится")
+    png_ok(shown["diary_png"])
+
+    # a fresh start with no server at all: the kept week, the same mark of its age
+    gone = f"http://127.0.0.1:{free_port()}"
+    again = run_app("offline_restart", gone, phone, day, shots=str(shots))
+    assert again["lessons"] == expected
+    assert again["status"].startswith("нет связи · обновлено в ")
