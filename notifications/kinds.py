@@ -1,15 +1,15 @@
-"""The kinds of events families hear about: who hears, how urgent, on which channels by default."""
+"""Who hears about each kind of event, how urgently, and what a delegate needs for it. The
+names of the kinds and channels come from the catalogue (`backend.events.kinds`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.events import kinds as k
+from backend.events.kinds import CHANNELS, EMAIL, FALLBACK_ORDER, PUSH, SMS, TELEGRAM
 from backend.schools.contacts import CLASS_TEACHER, DELEGATE, GUARDIAN, PUPIL
 
-PUSH, TELEGRAM, SMS, EMAIL = "push", "telegram", "sms", "email"
-CHANNELS = (PUSH, TELEGRAM, EMAIL, SMS)
-# When a channel cannot reach the person, the next one takes over; SMS costs money: last.
-FALLBACK_ORDER = (PUSH, TELEGRAM, EMAIL, SMS)
+__all__ = ["CHANNELS", "EMAIL", "FALLBACK_ORDER", "KINDS", "PUSH", "SMS", "TELEGRAM", "Kind"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,21 +25,23 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {
-    k.name: k
-    for k in (
-        Kind("mark.created", frozenset({GUARDIAN, DELEGATE, PUPIL})),
-        Kind("mark.changed", frozenset({GUARDIAN, DELEGATE, PUPIL})),
-        Kind("final_mark.set", frozenset({GUARDIAN, PUPIL})),
-        Kind("attendance.absent", frozenset({GUARDIAN, DELEGATE})),
-        Kind("attendance.late", frozenset({GUARDIAN, DELEGATE})),
-        Kind("homework.created", frozenset({PUPIL, GUARDIAN})),
-        Kind("remark.created", frozenset({GUARDIAN, CLASS_TEACHER})),
-        Kind("access.entered", frozenset({GUARDIAN, DELEGATE}), delegate_part="access.read"),
-        Kind("access.exited", frozenset({GUARDIAN, DELEGATE}), delegate_part="access.read"),
-        Kind("announcement.created", frozenset({GUARDIAN}), personal=False),
-        Kind("account.password_reset_code", frozenset(), urgent=True, personal=False),
+    kind.name: kind
+    for kind in (
+        Kind(k.MARK_CREATED, frozenset({GUARDIAN, DELEGATE, PUPIL})),
+        Kind(k.MARK_CHANGED, frozenset({GUARDIAN, DELEGATE, PUPIL})),
+        Kind(k.FINAL_MARK_SET, frozenset({GUARDIAN, PUPIL})),
+        Kind(k.ATTENDANCE_ABSENT, frozenset({GUARDIAN, DELEGATE})),
+        Kind(k.ATTENDANCE_LATE, frozenset({GUARDIAN, DELEGATE})),
+        Kind(k.HOMEWORK_CREATED, frozenset({PUPIL, GUARDIAN})),
+        Kind(k.REMARK_CREATED, frozenset({GUARDIAN, CLASS_TEACHER})),
+        Kind(k.ACCESS_ENTERED, frozenset({GUARDIAN, DELEGATE}), delegate_part="access.read"),
+        Kind(k.ACCESS_EXITED, frozenset({GUARDIAN, DELEGATE}), delegate_part="access.read"),
+        Kind(k.ANNOUNCEMENT_CREATED, frozenset({GUARDIAN}), personal=False),
+        Kind(k.PASSWORD_RESET_CODE, frozenset(), urgent=True, personal=False),
     )
 }
+# Every kind families hear about has its policy here (and the reset code, sent to its owner).
+assert set(KINDS) == {*k.NOTIFIED, k.PASSWORD_RESET_CODE}
 
 
 def kind_of(name: str) -> Kind | None:

@@ -97,7 +97,7 @@ return 0
 _NOW = "local t = redis.call('TIME') return t[1] * 1000 + math.floor(t[2] / 1000)"
 
 # A send still in flight this long after it left is taken to have ended (longer than a send
-# may take, `notifications.pipeline.SEND_TIMEOUT`): the place of a worker killed in flight
+# may take, `notifications.delivery.SEND_TIMEOUT`): the place of a worker killed in flight
 # comes back.
 IN_FLIGHT_MS = 25_000
 

@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from notifications.kinds import CHANNELS, PUSH
+from backend.events import kinds as k
+from backend.events.kinds import CHANNELS, PUSH
 
 BUILT_IN: dict[str, Any] = {
     "channels": [PUSH],
@@ -32,8 +33,8 @@ class Effective:
 
 # School switches (`marks: false`, ...) that mute kinds by default.
 SWITCHES = {
-    "marks": ("mark.created", "mark.changed", "final_mark.set"),
-    "absences": ("attendance.absent", "attendance.late"),
+    "marks": (k.MARK_CREATED, k.MARK_CHANGED, k.FINAL_MARK_SET),
+    "absences": (k.ATTENDANCE_ABSENT, k.ATTENDANCE_LATE),
 }
 
 

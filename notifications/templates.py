@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from backend.events.kinds import PASSWORD_RESET_CODE
 from backend.i18n import has, t
 
 TELEGRAM_LIMIT = 4096
@@ -46,7 +47,7 @@ def render(
 ) -> Rendered:
     """The full title and text (for our own inbox, and channels allowed to carry them). `sex`
     ("м", "ж" or "" when unknown) makes the verbs agree: «опоздал», «опоздала», «опоздал(а)»."""
-    if kind == "account.password_reset_code":
+    if kind == PASSWORD_RESET_CODE:
         return Rendered(t("notify.title.account.password_reset_code"), str(payload.get("text", "")))
     params = _Defaults({k: "" if v is None else v for k, v in payload.items()})
     params["student"] = student or params["student_name"]

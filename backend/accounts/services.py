@@ -56,6 +56,7 @@ from backend.core.rights import (
     Role,
     ScopeKind,
 )
+from backend.events.kinds import PASSWORD_RESET_CODE
 from backend.events.services import emit
 from backend.i18n import t
 from backend.schools import services as schools
@@ -723,7 +724,7 @@ class AccountsService:
             )
             # The notifications worker delivers it (SMS or e-mail, urgent) and blanks the code.
             await emit(
-                "account.password_reset_code",
+                PASSWORD_RESET_CODE,
                 {
                     "user_id": user.id,
                     "code": code,

@@ -14,6 +14,7 @@ from backend.core.db import transaction
 from backend.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.core.rights import Permission, Role, ScopeTarget
 from backend.core.storage import Storage
+from backend.events.kinds import FINAL_MARK_SET
 from backend.events.services import emit
 from backend.i18n import t
 from backend.journal import file_types, schemas
@@ -456,7 +457,7 @@ async def set_final_mark(
         )
         subject = await Subject.select(Subject.name).where(Subject.id == data.subject_id).first()
         await emit(
-            "final_mark.set",
+            FINAL_MARK_SET,
             {
                 "student_id": data.student_id,
                 "subject_id": data.subject_id,

@@ -21,6 +21,17 @@ from backend.audit.services import AuditAction, record
 from backend.core.context import Actor
 from backend.core.db import current_engine, transaction
 from backend.core.errors import Conflict, ValidationFailed
+from backend.events.kinds import (
+    ATTENDANCE_ABSENT,
+    ATTENDANCE_CHANGED,
+    ATTENDANCE_LATE,
+    HOMEWORK_CHANGED,
+    HOMEWORK_CREATED,
+    MARK_CHANGED,
+    MARK_CREATED,
+    MARK_DELETED,
+    REMARK_CREATED,
+)
 from backend.events.services import emit_many
 from backend.journal.bulk import insert_rows
 from backend.journal.lessons import (
@@ -334,11 +345,11 @@ def _attendance_event(
     batch: Batch, student: int, old: dict[str, Any] | None, new: dict[str, Any]
 ) -> None:
     if new["status"] in ABSENCES:
-        batch.event("attendance.absent", student, status=new["status"], reason=new["reason"])
+        batch.event(ATTENDANCE_ABSENT, student, status=new["status"], reason=new["reason"])
     elif new["status"] == "late":
-        batch.event("attendance.late", student, late_minutes=new["late_minutes"])
+        batch.event(ATTENDANCE_LATE, student, late_minutes=new["late_minutes"])
     elif old is not None and old["status"] != "present":
-        batch.event("attendance.changed", student, status=new["status"], old=old["status"])
+        batch.event(ATTENDANCE_CHANGED, student, status=new["status"], old=old["status"])
 
 
 async def _mark_handler(
@@ -390,7 +401,7 @@ async def _mark_handler(
             ).where(Mark.id == row["id"])
             row.update(deleted_at=batch.now, version=version, lesson_version=batch.new_version)
             batch.change("mark", row["id"], "delete", old, None, row["student"])
-            batch.event("mark.deleted", row["student"], mark_id=row["id"], value=old["value"])
+            batch.event(MARK_DELETED, row["student"], mark_id=row["id"], value=old["value"])
             batch.done(op, "applied", "mark", id=row["id"], version=version)
             batch.students.add(row["student"])
             return
@@ -481,7 +492,7 @@ async def _mark_handler(
         )
         batch.change("mark", row["id"], "update", old, new, row["student"])
         batch.event(
-            "mark.changed",
+            MARK_CHANGED,
             row["student"],
             mark_id=row["id"],
             value=value,
@@ -508,7 +519,7 @@ async def _mark_handler(
             }
             batch.change("mark", mark_id, "create", None, new, mark["student"])
             batch.event(
-                "mark.created",
+                MARK_CREATED,
                 mark["student"],
                 mark_id=mark_id,
                 value=mark["value"],
@@ -689,7 +700,7 @@ async def _homework_handler(batch: Batch, req: SyncRequest) -> Callable[..., Any
             new = {"text": text, "due_date": _iso(due_date), "attachments": len(files)}
             batch.change("homework", hw_id, "create", None, new)
             batch.event(
-                "homework.created",
+                HOMEWORK_CREATED,
                 None,
                 homework_id=hw_id,
                 text=text[:200],
@@ -735,7 +746,7 @@ async def _homework_handler(batch: Batch, req: SyncRequest) -> Callable[..., Any
         row.update(text=text, version=version, lesson_version=batch.new_version)
         batch.change("homework", row["id"], "update", old, new)
         batch.event(
-            "homework.changed",
+            HOMEWORK_CHANGED,
             None,
             homework_id=row["id"],
             text=text[:200],
@@ -771,7 +782,7 @@ def _remark_handler(batch: Batch) -> Callable[..., Any]:
         ).returning(Remark.id)
         remark_id = inserted[0]["id"]
         batch.change("remark", remark_id, "create", None, {"text": text}, op.student_id)
-        batch.event("remark.created", op.student_id, remark_id=remark_id, text=text[:200])
+        batch.event(REMARK_CREATED, op.student_id, remark_id=remark_id, text=text[:200])
         batch.done(op, "applied", "remark", id=remark_id, version=1)
         batch.students.add(op.student_id or 0)
 

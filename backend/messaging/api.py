@@ -22,10 +22,10 @@ from backend.core.http import PUBLIC, ActorDep, Limit, Offset, requires, signed_
 from backend.core.rights import Permission
 from backend.messaging import schemas as s
 from backend.messaging import services
+from backend.messaging.deliveries import INBOX_CHANNEL
 
 PathId = Annotated[int, Parameter(gt=0)]
 NOTIFY = [requires(Permission.NOTIFY_SCHOOL)]
-INBOX_CHANNEL = "parta:inbox:{}"
 
 
 def _as(kind: type[Any], rows: list[dict[str, Any]]) -> list[Any]:

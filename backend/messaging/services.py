@@ -21,7 +21,17 @@ from backend.core.db import transaction
 from backend.core.errors import NotFound, ValidationFailed
 from backend.core.forms import clean_text
 from backend.core.rights import Permission, Principal, ScopeKind, ScopeTarget
+from backend.events.kinds import (
+    ANNOUNCEMENT_CREATED,
+    CHANNELS,
+    DELIVERY_REPLAY,
+    NOTIFIED,
+    PASSWORD_RESET_CODE,
+    PUSH,
+    SMS,
+)
 from backend.events.services import emit
+from backend.messaging.deliveries import PUSH_RECEIPTS_KEY, PUSHED_PREFIX
 from backend.messaging.tables import (
     Delivery,
     DeviceToken,
@@ -31,19 +41,14 @@ from backend.messaging.tables import (
 )
 from backend.schools.services import school_target
 
-CHANNELS = ("push", "telegram", "email", "sms")
 MODES = ("instant", "digest")
 # Quiet hours switched off, as stored: a rule whose quiet hours start and end at midnight
 # (`notifications.preferences.quiet_release` finds no quiet time between equal ends).
 QUIET_OFF = "00:00"
-REPLAY_KIND = "messaging.replay"
-# Where the app posts a push's receipt (`confirm_push`; the route is in `api`), and where the
-# receipts wait for the notifications worker (`notifications.pipeline.Pipeline.receipts`).
+REPLAY_KIND = DELIVERY_REPLAY
+# Where the app posts a push's receipt (`confirm_push`; the route is in `api`); the receipts
+# wait in Redis (`deliveries.PUSH_RECEIPTS_KEY`) for the notifications worker.
 PUSH_RECEIPTS_PATH = "/api/v1/messaging/push-receipts"
-PUSH_RECEIPTS_KEY = "parta:notify:receipts"
-# The devices a push went to (`token_digest` of each, space-separated), written by the worker
-# as the push leaves and kept an hour: a receipt is checked against them in Redis alone.
-PUSHED_PREFIX = "parta:notify:pushed:"
 
 
 def token_digest(token: str) -> str:
@@ -51,21 +56,9 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.strip().encode()).hexdigest()[:32]
 
 
-ANNOUNCEMENT_KIND = "announcement.created"
+ANNOUNCEMENT_KIND = ANNOUNCEMENT_CREATED
 # Kinds a person may set preferences for ("*" is every kind).
-PREFERENCE_KINDS = (
-    "*",
-    "mark.created",
-    "mark.changed",
-    "final_mark.set",
-    "attendance.absent",
-    "attendance.late",
-    "homework.created",
-    "remark.created",
-    "access.entered",
-    "access.exited",
-    "announcement.created",
-)
+PREFERENCE_KINDS = ("*", *NOTIFIED)
 
 
 def _now() -> datetime:
@@ -179,7 +172,7 @@ async def _pushed_to_owner(delivery_id: int, token: str) -> bool:
         .where(Delivery.id == delivery_id)
         .first()
     )
-    if row is None or row["channel"] != "push" or row["status"] == "skipped":
+    if row is None or row["channel"] != PUSH or row["status"] == "skipped":
         return False
     return bool(
         await DeviceToken.exists().where(
@@ -339,7 +332,7 @@ async def inbox(
 ) -> tuple[list[dict[str, Any]], int, int]:
     """The person's own notifications, newest first; also how many are unread."""
     where: Any = (Notification.user_id == actor.user_id) & (
-        Notification.kind != "account.password_reset_code"
+        Notification.kind != PASSWORD_RESET_CODE
     )
     if student_id is not None:
         where &= Notification.student_id == student_id
@@ -422,7 +415,7 @@ async def school_statistics(
         actor, "read.delivery_stats", object_type="school", object_id=school_id, school_id=school_id
     )
     return [
-        {"channel": c, "status": s, "count": n, "sms_parts": p if c == "sms" else 0}
+        {"channel": c, "status": s, "count": n, "sms_parts": p if c == SMS else 0}
         for (c, s), (n, p) in sorted(stats.items())
     ]
 

@@ -71,6 +71,61 @@ QUEUE = "parta-bench-notify"
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds spent by each part over a span: the workers, the API and the phones'
+    process, PostgreSQL's backends of the benchmark's database, and this process (the emitter
+    and the stand-ins)."""
+
+    def __init__(self, workers: Workers, phones: Phones | None, database: str) -> None:
+        self.workers, self.phones, self.database = workers, phones, database
+        self.start: dict[str, dict[int, float]] = {}
+
+    async def pids(self) -> dict[str, list[int]]:
+        conn = await asyncpg.connect(POSTGRES_URL)
+        try:
+            backends = [
+                r["pid"]
+                for r in await conn.fetch(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = $1", self.database
+                )
+            ]
+        finally:
+            await conn.close()
+        out = {
+            "workers": [p.pid for p in self.workers.procs if p.poll() is None],
+            "postgres": backends,
+            "bench": [os.getpid()],
+        }
+        if self.phones is not None and self.phones.api is not None:
+            out["api"] = [self.phones.api.pid]
+        if self.phones is not None and self.phones.phones is not None:
+            out["phones"] = [self.phones.phones.pid]
+        return out
+
+    async def begin(self) -> None:
+        self.start = {
+            part: {pid: cpu_seconds(pid) for pid in pids}
+            for part, pids in (await self.pids()).items()
+        }
+
+    async def spent(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for part, pids in (await self.pids()).items():
+            before = self.start.get(part, {})
+            out[part] = sum(cpu_seconds(pid) - before.get(pid, 0.0) for pid in pids)
+        return out
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -315,6 +370,7 @@ async def marks(
     rate: float,
     seconds: float,
     kills: int,
+    meter: CpuMeter | None = None,
 ) -> None:
     total = int(rate * seconds)
     print(
@@ -326,6 +382,8 @@ async def marks(
     fcm = standins.fcm.received
     first_push = len(fcm.items)
     kill_at = [seconds * (k + 1) / (kills + 1) for k in range(kills)]
+    if meter is not None:
+        await meter.begin()
     started = time.monotonic()
     sent = 0
     lag = 0.0
@@ -380,6 +438,7 @@ async def marks(
         if not pending and made >= len(saved):
             break
         await asyncio.sleep(1)
+    spent = await meter.spent() if meter is not None else {}
     await asyncio.sleep(2)  # late duplicates, if any
     statuses = await (
         Delivery.select(Delivery.status, Count(Delivery.id))
@@ -463,6 +522,15 @@ async def marks(
         f" (extra pushes of a mark already pushed)",
         flush=True,
     )
+    if spent and arrivals:
+        pushed = len(arrivals)
+        print(
+            "    CPU per delivered push (ms): "
+            + ", ".join(f"{part} {1000 * sec / pushed:.2f}" for part, sec in spent.items())
+            + f"; workers + API {1000 * (spent['workers'] + spent.get('api', 0)) / pushed:.2f}"
+            + f" (CPU s: {', '.join(f'{k} {v:.1f}' for k, v in spent.items())})",
+            flush=True,
+        )
     if duplicated:
         # A gap of about the receipt grace or more: the phone's receipt came too late; a gap
         # near zero would mean two workers sent the same delivery at once.
@@ -598,8 +666,16 @@ async def main() -> None:
         )
 
         if "a" in args.only:
+            meter = CpuMeter(workers, phones, database)
             await marks(
-                standins, workers, push_school, students, args.rate, args.seconds, args.kill
+                standins,
+                workers,
+                push_school,
+                students,
+                args.rate,
+                args.seconds,
+                args.kill,
+                meter,
             )
         if "b" in args.only:
             print(f"\n(b) announcement to the {args.families} families of one school", flush=True)

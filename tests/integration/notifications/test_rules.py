@@ -342,6 +342,12 @@ async def test_quiet_hours_switched_off_through_the_api_let_a_mark_through_at_ni
     await notify.start()
     event_id = await emit_mark(family)
     await wait_for(lambda: notify.standins.fcm.received.items)
+
+    async def sent() -> bool:
+        rows = await deliveries(event_id)
+        return bool(rows) and rows[0]["status"] == "sent"
+
+    await wait_for(sent)
     rows = await deliveries(event_id)
     assert [(r["channel"], r["status"], r["scheduled_for"]) for r in rows] == [
         ("push", "sent", None)

@@ -1,0 +1,66 @@
+"""The catalogue of event kinds and notification channels: the one list shared by the contexts
+that write events to the outbox (journal, schools, accounts, messaging) and by the notifications
+worker that reads them. It lives in `backend` because `backend` never imports `notifications`.
+
+Who hears about a kind, and how urgently, is the worker's policy (`notifications.kinds`); the
+names are here.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# ---- event kinds -----------------------------------------------------------------------------
+
+# journal
+MARK_CREATED: Final = "mark.created"
+MARK_CHANGED: Final = "mark.changed"
+MARK_DELETED: Final = "mark.deleted"
+FINAL_MARK_SET: Final = "final_mark.set"
+ATTENDANCE_ABSENT: Final = "attendance.absent"
+ATTENDANCE_LATE: Final = "attendance.late"
+ATTENDANCE_CHANGED: Final = "attendance.changed"
+HOMEWORK_CREATED: Final = "homework.created"
+HOMEWORK_CHANGED: Final = "homework.changed"
+REMARK_CREATED: Final = "remark.created"
+# schools: timetable, delegates, pupils' movement (`student.<movement>`)
+LESSON_CANCELLED: Final = "lesson.cancelled"
+LESSON_MOVED: Final = "lesson.moved"
+LESSON_REPLACED: Final = "lesson.replaced"
+LESSON_RESTORED: Final = "lesson.restored"
+LESSONS_CANCELLED_FOR_HOLIDAY: Final = "lessons.cancelled_for_holiday"
+DELEGATE_GRANTED: Final = "delegate.granted"
+DELEGATE_REVOKED: Final = "delegate.revoked"
+STUDENT_MOVEMENT_PREFIX: Final = "student."
+# access (turnstiles)
+ACCESS_ENTERED: Final = "access.entered"
+ACCESS_EXITED: Final = "access.exited"
+# accounts
+PASSWORD_RESET_CODE: Final = "account.password_reset_code"
+# messaging
+ANNOUNCEMENT_CREATED: Final = "announcement.created"
+DELIVERY_REPLAY: Final = "messaging.replay"  # an operator sends a failed delivery again
+
+# Kinds families hear about, and may set preferences for ("*" in a preference is all of them).
+NOTIFIED: Final = (
+    MARK_CREATED,
+    MARK_CHANGED,
+    FINAL_MARK_SET,
+    ATTENDANCE_ABSENT,
+    ATTENDANCE_LATE,
+    HOMEWORK_CREATED,
+    REMARK_CREATED,
+    ACCESS_ENTERED,
+    ACCESS_EXITED,
+    ANNOUNCEMENT_CREATED,
+)
+
+# ---- channels --------------------------------------------------------------------------------
+
+PUSH: Final = "push"
+TELEGRAM: Final = "telegram"
+EMAIL: Final = "email"
+SMS: Final = "sms"
+CHANNELS: Final = (PUSH, TELEGRAM, EMAIL, SMS)
+# When a channel cannot reach the person, the next one takes over; SMS costs money: last.
+FALLBACK_ORDER: Final = (PUSH, TELEGRAM, EMAIL, SMS)
