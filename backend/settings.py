@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     notify_concurrency: int = 50
     notify_shutdown_grace_seconds: int = 10
     notify_relay_interval: float = 0.05
+    # An idle relay looks less and less often, up to this (the first event after a quiet spell
+    # waits at most this long; a busy relay keeps `notify_relay_interval`).
+    notify_relay_idle_interval: float = 1.0
     notify_relay_batch: int = 500
     notify_fanout_batch: int = 50  # outbox events one fan-out job handles together
     notify_max_attempts: int = 5

@@ -22,6 +22,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from backend.core.batching import Coalescer
 from backend.events import services as events
 from backend.events.kinds import EMAIL, FALLBACK_ORDER, PASSWORD_RESET_CODE, PUSH, SMS, TELEGRAM
 from backend.messaging import deliveries as records
@@ -67,6 +68,33 @@ class Sender:
         # Sends in flight in this process: a worker runs many jobs of many deliveries each,
         # and past a few dozen concurrent sends more only adds contention.
         self.sending = asyncio.Semaphore(SENDS_IN_FLIGHT)
+        # Writes that many sends make at about the same moment go together: the notes in
+        # Redis (when a request left, the devices a push went to, the record of a send) in
+        # one round trip, the "sent" of the deliveries in one statement. Each send still
+        # waits for its own write before it goes on (group commit, no added delay: a batch
+        # is what came while the previous one was under way).
+        self._notes: Coalescer[tuple[str, str, int], None] = Coalescer(
+            self._write_notes, concurrency=2, max_batch=1000
+        )
+        self._sent_rows: Coalescer[tuple[int, str, str, int], None] = Coalescer(
+            self._write_sent, concurrency=2, max_batch=500
+        )
+
+    async def _write_notes(self, notes: list[tuple[str, str, int]]) -> dict[Any, None]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, value, seconds in notes:
+                pipe.set(key, value, ex=seconds)
+            await pipe.execute()
+        return {}
+
+    @staticmethod
+    async def _write_sent(rows: list[tuple[int, str, str, int]]) -> dict[Any, None]:
+        await records.mark_sent_many(rows)
+        return {}
+
+    async def note(self, *notes: tuple[str, str, int]) -> None:
+        """Write these Redis notes (key, value, seconds to keep) before going on."""
+        await asyncio.gather(*(self._notes.get(n) for n in notes))
 
     def full_text_allowed(self, channel: str, meta: dict[str, Any], address: str = "") -> bool:
         if not meta.get("personal", True) or channel == SMS:
@@ -320,21 +348,25 @@ class Sender:
         try:
             async with self.sending:
                 ticket = await self.pacer.enter(*rates)
-                async with self.redis.pipeline(transaction=False) as notes:
-                    notes.set(f"{LEFT_PREFIX}{delivery_id}", _time.time(), ex=SENT_RECORD_SECONDS)
-                    if row["channel"] == PUSH:  # the devices whose receipt will be taken
-                        devices = " ".join(token_digest(a) for a in addresses)
-                        notes.set(f"{PUSHED_PREFIX}{delivery_id}", devices, ex=SENT_RECORD_SECONDS)
-                    await notes.execute()
+                notes = [(f"{LEFT_PREFIX}{delivery_id}", repr(_time.time()), SENT_RECORD_SECONDS)]
+                if row["channel"] == PUSH:  # the devices whose receipt will be taken
+                    devices = " ".join(token_digest(a) for a in addresses)
+                    notes.append((f"{PUSHED_PREFIX}{delivery_id}", devices, SENT_RECORD_SECONDS))
+                await self.note(*notes)
                 try:
                     sent = await self._send(channel, message)
                 except (TemporaryFailure, PermanentFailure):
                     await self.pacer.leave(ticket)
                     raise
-            # The send is on record in Redis in the same round trip that gives its place
-            # back, before anything else: a worker killed from here on leaves a record that
-            # the next run finds, and the message is not sent again (`_recorded`).
-            await self.pacer.leave(ticket, self.receipts.record(delivery_id, sent, addresses[0]))
+            # The send is on record in Redis before anything else (with a provider that counts
+            # in a window, in the same round trip that gives its place back): a worker killed
+            # from here on leaves a record that the next run finds, and the message is not
+            # sent again (`Receipts.recorded`).
+            record = self.receipts.record(delivery_id, sent, addresses[0])
+            if ticket.keys:
+                await self.pacer.leave(ticket, record)
+            else:
+                await self.note(record)
         except TemporaryFailure as exc:
             return await self._temporary(row, meta, attempts, exc, rates)
         except PermanentFailure as exc:
@@ -358,8 +390,9 @@ class Sender:
     async def _sent(
         self, row: dict[str, Any], note: dict[str, Any], sent: Sent, address: str
     ) -> None:
-        await self._switch_off(row["user_id"], row["channel"], sent.gone)
-        await records.mark_sent(row["id"], address, sent.provider_id, sent.parts)
+        if sent.gone:
+            await self._switch_off(row["user_id"], row["channel"], sent.gone)
+        await self._sent_rows.get((row["id"], address[:300], sent.provider_id[:200], sent.parts))
         if note["kind"] == RESET_KIND:
             # The code has reached the person: keep no copy of it.
             await events.redact(note["event_id"], ("code", "text"))

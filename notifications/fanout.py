@@ -37,7 +37,7 @@ from notifications.preferences import SchoolPolicy, effective, next_digest, quie
 ANNOUNCEMENT = ANNOUNCEMENT_CREATED
 RESET_KIND = PASSWORD_RESET_CODE
 # Deliveries due now go to the queue in jobs of this many (sent concurrently by one worker).
-DELIVER_BATCH = 10
+DELIVER_BATCH = 25
 
 
 class Fanout:

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from backend.core.batching import Coalescer
+
 # KEYS[1]: the next free slot (ms). ARGV: interval_ms. Returns the slot's wait in ms. The time
 # is Redis's own (every worker on every machine agrees on it), read inside the script: one
 # round trip per slot.
@@ -41,6 +43,20 @@ local slot = math.max(tat, now)
 local ttl = math.ceil(slot + interval - now + 60000)
 redis.call('SET', KEYS[1], tostring(slot + interval), 'PX', ttl)
 return slot - now
+"""
+
+# KEYS[1]: the next free slot (ms). ARGV: interval_ms, n. Takes n slots in a row; returns the
+# first one's wait in ms (the others follow one interval apart).
+_RESERVE_MANY = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local interval = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local slot = math.max(tat, now)
+local ttl = math.ceil(slot + n * interval - now + 60000)
+redis.call('SET', KEYS[1], tostring(slot + n * interval), 'PX', ttl)
+return tostring(slot - now)
 """
 
 # KEYS[1]: the next free slot. ARGV: now_ms, pause_ms. Nobody sends before now + pause.
@@ -137,17 +153,41 @@ class Pacer:
         self._enter = redis.register_script(_ENTER)
         self._leave = redis.register_script(_LEAVE)
         self._now = redis.register_script(_NOW)
+        self._reserve_many = redis.register_script(_RESERVE_MANY)
+        # The slots that many sends ask for at about the same moment are taken in one round
+        # trip (`reserve`): key (rate, the asker's own id) -> seconds to wait.
+        self._slots: Coalescer[tuple[Rate, str], float] = Coalescer(
+            self._reserve_slots, concurrency=2, max_batch=1000
+        )
 
     async def now_ms(self) -> int:
         return int(await self._now())
+
+    def _interval_ms(self, rate: Rate) -> float:
+        return 1000.0 * rate.window / rate.limit / (1.0 - self.headroom)
 
     async def reserve(self, rate: Rate) -> float:
         """Take the next slot of `rate`; seconds to wait before using it."""
         if rate.limit <= 0 or rate.window <= 0:
             return 0.0
-        interval = 1000.0 * rate.window / rate.limit / (1.0 - self.headroom)
-        wait_ms = await self._reserve(keys=[f"{self.prefix}:{rate.key}"], args=[interval])
-        return max(0.0, float(wait_ms) / 1000.0)
+        wait = await self._slots.get((rate, uuid.uuid4().hex))
+        return wait or 0.0
+
+    async def _reserve_slots(self, asked: list[tuple[Rate, str]]) -> dict[tuple[Rate, str], float]:
+        by_rate: dict[Rate, list[tuple[Rate, str]]] = {}
+        for key in asked:
+            by_rate.setdefault(key[0], []).append(key)
+        waits: dict[tuple[Rate, str], float] = {}
+        for rate, keys in by_rate.items():
+            interval = self._interval_ms(rate)
+            first = float(
+                await self._reserve_many(
+                    keys=[f"{self.prefix}:{rate.key}"], args=[interval, len(keys)]
+                )
+            )
+            for n, key in enumerate(keys):
+                waits[key] = max(0.0, (first + n * interval) / 1000.0)
+        return waits
 
     async def acquire(self, *rates: Rate) -> None:
         """Wait for a slot of every rate (the provider's and the chat's)."""

@@ -89,8 +89,14 @@ def build_channels(settings: Settings, pipeline_ref: list[Pipeline]) -> dict[str
     return channels
 
 
-# Seconds between two writes of the phones' push receipts to the deliveries.
+# Seconds between two writes of the phones' push receipts to the deliveries; when none came,
+# the next look waits twice as long, up to `RECEIPTS_IDLE_INTERVAL` (a worker at rest sleeps).
 RECEIPTS_INTERVAL = 0.5
+RECEIPTS_IDLE_INTERVAL = 5.0
+# How long a waiting dequeuer blocks in Redis before it asks again. The pop wakes as soon as a
+# job comes (on the real server and on the in-process one alike); a short timeout only costs
+# every idle worker one request per dequeuer per timeout.
+DEQUEUE_TIMEOUT = 10.0
 
 # A job whose worker stops touching it for this long is taken for dead: the sweep (every few
 # seconds) gives it to another worker. Running jobs are touched every third of it.
@@ -123,6 +129,20 @@ return 1
 """
 
 
+# KEYS: job ids. ARGV: each job as it is to be stored. Stores a running job's heartbeat only
+# where the job is still active as stored (a sweep that handed it on wins). One round trip for
+# every job a worker is running.
+_TOUCH = """
+for i, key in ipairs(KEYS) do
+  local stored = redis.call('GET', key)
+  if stored and string.find(stored, '"status": "active"', 1, true) then
+    redis.call('SET', key, ARGV[i])
+  end
+end
+return 0
+"""
+
+
 class NotifyQueue(RedisQueue):
     """SAQ's Redis queue, with a sweep that hands on only jobs whose worker is gone.
 
@@ -147,6 +167,28 @@ class NotifyQueue(RedisQueue):
         # When a sweep first saw each job taken but not marked active (job id -> ms), shared
         # by the workers: whichever holds the sweep lock next can tell how long it has been.
         self._taken_since = self.namespace("taken_since")
+        # The jobs this process is running, touched together (`touch_running`).
+        self.running: dict[str, Job] = {}
+        self._touch_script: Any = None
+
+    async def touch_running(self) -> int:
+        """Tell the sweep that this worker's running jobs live: all of them in one round trip
+        (SAQ's `Job.update` takes three round trips a job, and a worker near its capacity runs
+        hundreds of jobs at once)."""
+        jobs = [job for job in self.running.values() if job.heartbeat]
+        if not jobs:
+            return 0
+        if self._touch_script is None:
+            self._touch_script = self.redis.register_script(_TOUCH)
+        stamp = int(time.time() * 1000)
+        for job in jobs:
+            job.touched = stamp
+        await self._touch_script(
+            keys=[job.id for job in jobs],
+            args=[self.serialize(job) for job in jobs],
+            client=self.redis,
+        )
+        return len(jobs)
 
     async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
         if self._sweep_script is None:
@@ -213,8 +255,18 @@ class NotifyQueue(RedisQueue):
 
 @contextlib.asynccontextmanager
 async def _alive(ctx: dict[str, Any]) -> AsyncIterator[None]:
-    """Touch the running job now and then, so the sweep knows its worker lives."""
+    """Touch the running job now and then, so the sweep knows its worker lives: with the
+    worker's other running jobs (`NotifyQueue.touch_running`, every third of the heartbeat),
+    or on its own where the queue is another."""
     job: Job | None = ctx.get("job")
+    queue = getattr(ctx.get("worker"), "queue", None)
+    if job is not None and isinstance(queue, NotifyQueue):
+        queue.running[job.id] = job
+        try:
+            yield
+        finally:
+            queue.running.pop(job.id, None)
+        return
 
     async def touch(job: Job) -> None:
         while True:
@@ -322,9 +374,7 @@ class NotifyWorker:
             # A job names the worker that runs it: host, process and a tag of its own (one
             # process may run several workers, as the tests do).
             id=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
-            # Blocking pops return now and then (the in-process Redis of the embedded mode
-            # does not wake a blocked pop otherwise).
-            dequeue_timeout=1.0,
+            dequeue_timeout=DEQUEUE_TIMEOUT,
             startup=self._startup,
             # Sweep often: a job whose worker was killed is found and retried within seconds.
             timers={"schedule": 1, "sweep": 5, "abort": 1, "worker_info": 10},
@@ -341,30 +391,54 @@ class NotifyWorker:
         ctx["pipeline"] = self.pipeline
 
     async def relay_forever(self) -> None:
-        interval = self.settings.notify_relay_interval
+        """The outbox to the queue: at once again after a full batch, after
+        `notify_relay_interval` after a partial one, and after longer and longer pauses (up to
+        `notify_relay_idle_interval`) while the outbox stays empty, so that an idle worker
+        does not ask the database twenty times a second."""
+        busy = self.settings.notify_relay_interval
+        idle = max(busy, self.settings.notify_relay_idle_interval)
+        interval = busy
         while not self._stop.is_set():
             try:
                 moved = await self.pipeline.relay_once()
             except Exception:
                 log.exception("relay failed; trying again")
                 moved = 0
-            if moved < self.settings.notify_relay_batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), interval)
+            if moved >= self.settings.notify_relay_batch:
+                continue
+            interval = busy if moved else min(idle, interval * 2)
+            await self._pause(interval)
 
     async def receipts_forever(self) -> None:
-        """The phones' push receipts, from Redis to the deliveries, a batch every half second."""
+        """The phones' push receipts, from Redis to the deliveries: a batch every half second
+        while they come, less and less often while none do."""
+        interval = RECEIPTS_INTERVAL
         while not self._stop.is_set():
             try:
-                await self.pipeline.flush_receipts()
+                written = await self.pipeline.flush_receipts()
             except Exception:
                 log.exception("writing push receipts failed; trying again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), RECEIPTS_INTERVAL)
+                written = 0
+            interval = RECEIPTS_INTERVAL if written else min(RECEIPTS_IDLE_INTERVAL, interval * 2)
+            await self._pause(interval)
+
+    async def heartbeat_forever(self) -> None:
+        """The running jobs' heartbeat, every third of it, all in one round trip."""
+        while not self._stop.is_set():
+            try:
+                await self.queue.touch_running()
+            except Exception:
+                log.exception("touching the running jobs failed; trying again")
+            await self._pause(HEARTBEAT / 3)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
 
     async def start(self) -> None:
         await self.queue.connect()
         self._tasks.append(asyncio.create_task(self.worker.start()))
+        self._tasks.append(asyncio.create_task(self.heartbeat_forever()))
         if self.relay:
             self._tasks.append(asyncio.create_task(self.relay_forever()))
             self._tasks.append(asyncio.create_task(self.receipts_forever()))
