@@ -242,8 +242,14 @@ class Workers:
     def spawn(self) -> subprocess.Popen[bytes]:
         self.started += 1
         log = (self.log_dir / f"worker-{self.started}.log").open("wb")
+        profile = os.environ.get("BENCH_PROFILE")  # a directory: workers under cProfile
+        command = (
+            [sys.executable, str(ROOT / "tests" / "load" / "profiled_worker.py"), profile]
+            if profile
+            else [sys.executable, "-m", "backend.cli", "worker"]
+        )
         proc = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "worker"],
+            command,
             env=self.env,
             cwd=ROOT,
             stdout=log,
@@ -312,7 +318,7 @@ class Phones:
         self.spawn()
         assert self.api is not None and self.phones is not None
         base = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a busy machine starts processes slowly
         async with httpx.AsyncClient() as client:
             while True:
                 with contextlib.suppress(httpx.TransportError):
@@ -352,10 +358,10 @@ async def wait_ready(standins: StandIns, probe_student: int, school_id: int) -> 
             school_id=school_id,
             student_id=probe_student,
         )
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 300  # a busy machine starts processes slowly
     while len(standins.fcm.received.items) == before:
         if time.monotonic() > deadline:
-            raise RuntimeError("the workers did not deliver a probe within 90 s")
+            raise RuntimeError("the workers did not deliver a probe within 300 s")
         await asyncio.sleep(0.1)
 
 
@@ -371,8 +377,10 @@ async def marks(
     seconds: float,
     kills: int,
     meter: CpuMeter | None = None,
-) -> None:
+) -> dict[str, Any]:
+    """Run (a); returns its figures (for `--rates`)."""
     total = int(rate * seconds)
+    load = os.getloadavg()[0]
     print(
         f"\n(a) marks: {rate:g}/s for {seconds:g} s = {total} marks, "
         f"{len(workers.procs)} worker processes, {kills} SIGKILL(s)",
@@ -544,6 +552,38 @@ async def marks(
         (Delivery.event_id >= min(saved)) & (Delivery.status == "delivered")
     )
     print(f"    deliveries the phones confirmed (receipts written down): {received}", flush=True)
+    pushed = max(1, len(arrivals))
+    return {
+        "rate": rate,
+        "load": load,
+        "p50": statistics.median(latencies) if latencies else float("nan"),
+        "p95": pct(latencies, 95) if latencies else float("nan"),
+        "p99": pct(latencies, 99) if latencies else float("nan"),
+        "lost": lost,
+        "duplicated": duplicated,
+        "cpu_ms": 1000 * (spent.get("workers", 0) + spent.get("api", 0)) / pushed,
+        "cpu_workers_ms": 1000 * spent.get("workers", 0) / pushed,
+        "cpu_api_ms": 1000 * spent.get("api", 0) / pushed,
+        "cpu_pg_ms": 1000 * spent.get("postgres", 0) / pushed,
+    }
+
+
+async def health_ceiling(port: int, seconds: float = 3.0, concurrency: int = 16) -> float:
+    """GET /health as fast as 16 clients of this process can: requests a second (a ceiling
+    measured beside each run: what the machine gave a trivial request just then)."""
+    url = f"http://127.0.0.1:{port}/health"
+    done = 0
+    deadline = time.monotonic() + seconds
+    async with httpx.AsyncClient() as client:
+
+        async def one() -> None:
+            nonlocal done
+            while time.monotonic() < deadline:
+                await client.get(url)
+                done += 1
+
+        await asyncio.gather(*(one() for _ in range(concurrency)))
+    return done / seconds
 
 
 async def announcement(
@@ -594,6 +634,16 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument(
+        "--rates", default="", help="(a) at each of these rates, e.g. 100,200,300,400,500"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs per rate with --rates")
+    parser.add_argument(
+        "--worker-setting",
+        action="append",
+        default=[],
+        help="NAME=VALUE for the workers, e.g. notify_relay_interval=0.1",
+    )
     parser.add_argument("--families", type=int, default=2000)
     parser.add_argument("--telegram-chats", type=int, default=600)
     parser.add_argument("--workers", type=int, default=2)
@@ -654,6 +704,9 @@ async def main() -> None:
         }.items():
             plain = value.get_secret_value() if isinstance(value, SecretStr) else value
             env[f"PARTA_{name.upper()}"] = str(plain)
+        for setting in args.worker_setting:
+            name, _, value = setting.partition("=")
+            env[f"PARTA_{name.upper()}"] = value
         if not args.no_receipts:
             phones = Phones(env, standins, work)
             await phones.start()
@@ -665,7 +718,35 @@ async def main() -> None:
             flush=True,
         )
 
-        if "a" in args.only:
+        if args.rates:
+            rows = []
+            for rate in [float(r) for r in args.rates.split(",")]:
+                for _ in range(args.repeat):
+                    ceiling = await health_ceiling(phones.port) if phones is not None else 0.0
+                    figures = await marks(
+                        standins,
+                        workers,
+                        push_school,
+                        students,
+                        rate,
+                        args.seconds,
+                        0,
+                        CpuMeter(workers, phones, database),
+                    )
+                    rows.append({**figures, "health": ceiling})
+                    await asyncio.sleep(3)
+            print("\n| rate/s | load | /health req/s | p50 s | p95 s | p99 s | lost | twice "
+                  "| CPU ms/push workers+API (workers, API; PostgreSQL) |")  # fmt: skip
+            print("|---|---|---|---|---|---|---|---|---|")
+            for r in rows:
+                print(
+                    f"| {r['rate']:g} | {r['load']:.2f} | {r['health']:.0f} | {r['p50']:.3f} | "
+                    f"{r['p95']:.3f} | {r['p99']:.3f} | {r['lost']} | {r['duplicated']} | "
+                    f"{r['cpu_ms']:.2f} ({r['cpu_workers_ms']:.2f}, {r['cpu_api_ms']:.2f}; "
+                    f"{r['cpu_pg_ms']:.2f}) |",
+                    flush=True,
+                )
+        elif "a" in args.only:
             meter = CpuMeter(workers, phones, database)
             await marks(
                 standins,
@@ -677,7 +758,7 @@ async def main() -> None:
                 args.kill,
                 meter,
             )
-        if "b" in args.only:
+        if "b" in args.only and not args.rates:
             print(f"\n(b) announcement to the {args.families} families of one school", flush=True)
             fcm = standins.fcm.received
             start = len(fcm.items)
@@ -690,7 +771,7 @@ async def main() -> None:
                 f"(FCM pacing {settings.notify_fcm_rate:g}/s)",
                 flush=True,
             )
-        if "c" in args.only:
+        if "c" in args.only and not args.rates:
             chats = args.telegram_chats
             print(
                 f"\n(c) Telegram: an announcement to {chats} chats, the stand-in enforcing "
