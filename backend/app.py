@@ -46,6 +46,7 @@ from backend.journal.diary import refresh_projections
 from backend.journal.timetable_follow import follow_timetable
 from backend.journal.weeks import DiaryWeeks
 from backend.logs import configure_logging
+from backend.meals.api import CONTROLLERS as MEALS_CONTROLLERS
 from backend.messaging.api import MessagingController
 from backend.ops.api import health, ready, root
 from backend.reports.api import ReportsController
@@ -155,6 +156,7 @@ def create_app(
         DiaryController,
         ReportsController,
         MessagingController,
+        *MEALS_CONTROLLERS,
         *(route_handlers or []),
         create_static_files_router(
             path=SWAGGER_ASSETS, directories=[swagger_ui_path], include_in_schema=False

@@ -30,6 +30,7 @@ class AuditAction:
     READ_HEALTH = "read.health"
     READ_AUDIT = "read.audit"
     READ_DIARY = "read.diary"  # staff reading a pupil's diary (not the personal file)
+    READ_MEALS_ACCOUNT = "read.meals_account"  # staff reading a pupil's meals account
 
 
 async def record(
@@ -131,7 +132,12 @@ async def reads_of_student(
     actor: Actor, student_id: int, *, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
     """Who read this child's personal data: for the child's legal representatives."""
-    actions = [AuditAction.READ_PERSONAL, AuditAction.READ_HEALTH, AuditAction.READ_DIARY]
+    actions = [
+        AuditAction.READ_PERSONAL,
+        AuditAction.READ_HEALTH,
+        AuditAction.READ_DIARY,
+        AuditAction.READ_MEALS_ACCOUNT,
+    ]
     where = (AuditEntry.student_id == student_id) & AuditEntry.action.is_in(actions)
     rows = (
         await AuditEntry.select(

@@ -22,7 +22,7 @@ from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import Table, create_db_tables, sort_table_classes
 
-from backend.core.db_index import Index
+from backend.core.db_index import Index, Trigger
 from backend.settings import Settings
 
 log = logging.getLogger("parta.db")
@@ -37,6 +37,7 @@ CONTEXT_MODULES: tuple[str, ...] = (
     "backend.admin.tables",
     "backend.journal.tables",
     "backend.messaging.tables",
+    "backend.meals.tables",
 )
 
 _engine: Engine | None = None
@@ -47,6 +48,19 @@ def all_indexes() -> list[Index]:
     for module in context_modules():
         indexes.extend(getattr(module, "INDEXES", []))
     return indexes
+
+
+def all_triggers() -> list[Trigger]:
+    triggers: list[Trigger] = []
+    for module in context_modules():
+        triggers.extend(getattr(module, "TRIGGERS", []))
+    return triggers
+
+
+def trigger_statements(engine: Engine) -> list[str]:
+    """The statements creating every context's triggers on this engine."""
+    postgres = isinstance(engine, PostgresEngine)
+    return [s for t in all_triggers() for s in (t.postgres if postgres else t.sqlite)]
 
 
 def context_modules() -> list[ModuleType]:
@@ -192,6 +206,8 @@ async def create_tables(engine: Engine) -> None:
     await create_db_tables(*all_tables(), if_not_exists=True)
     for index in all_indexes():
         await engine.run_ddl(index.ddl)
+    for statement in trigger_statements(engine):
+        await engine.run_ddl(statement)
 
 
 async def migrate() -> None:

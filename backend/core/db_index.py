@@ -24,3 +24,17 @@ class Index:
         kind = "UNIQUE INDEX" if self.unique else "INDEX"
         cols = ", ".join(f'"{c}"' for c in self.columns)
         return f'CREATE {kind} IF NOT EXISTS "{self.name}" ON "{self.table}" ({cols})'
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """A database trigger, declared next to its table (module-level `TRIGGERS`), with the
+    statements that create it on each engine (the same must be in a raw migration; a test checks
+    the migrated schema has it). `sqlite_names` are the SQLite triggers the statements make:
+    the test suite drops and re-creates them around emptying the tables."""
+
+    name: str
+    table: str
+    postgres: tuple[str, ...]
+    sqlite: tuple[str, ...]
+    sqlite_names: tuple[str, ...]

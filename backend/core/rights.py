@@ -62,7 +62,8 @@ class Permission(StrEnum):
     REPORTS_READ = "reports.read"
     # meals, access, notifications
     MEALS_ORDER = "meals.order"
-    MEALS_MANAGE = "meals.manage"
+    MEALS_MANAGE = "meals.manage"  # menus, meal sets, plans (the caterer and the school)
+    MEALS_ACCOUNTS = "meals.accounts"  # pupils' accounts: cash top-ups, refunds, corrections
     ACCESS_READ = "access.read"
     ACCESS_MANAGE = "access.manage"
     NOTIFY_SCHOOL = "notify.school"  # announcements to families
@@ -97,6 +98,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PERSONAL_FILE_WRITE,
             P.NOTIFY_SCHOOL,
             P.ACCESS_MANAGE,
+            P.MEALS_MANAGE,
+            P.MEALS_ACCOUNTS,
         }
     ),
     Role.SECRETARY: frozenset(

@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from backend.core.db import all_indexes, all_tables
+from backend.core.db import all_indexes, all_tables, all_triggers
 from tests.conftest import POSTGRES_URL, Backend
 
 
@@ -49,6 +49,10 @@ async def test_migrations_match_tables(backend_world: Backend, tmp_path: Path) -
         indexes = {
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")
         }
+        triggers = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")
+        }
+        expected_triggers = {n for t in all_triggers() for n in t.sqlite_names}
         conn.close()
     else:
         name = f"parta_migr_{uuid.uuid4().hex[:8]}"
@@ -65,6 +69,7 @@ async def test_migrations_match_tables(backend_world: Backend, tmp_path: Path) -
             index_rows = await conn.fetch(
                 "SELECT indexname FROM pg_indexes WHERE schemaname='public'"
             )
+            trigger_rows = await conn.fetch("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
             await conn.close()
         finally:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -74,10 +79,14 @@ async def test_migrations_match_tables(backend_world: Backend, tmp_path: Path) -
             if row["table_name"] in actual:
                 actual[row["table_name"]].add(row["column_name"])
         indexes = {r["indexname"] for r in index_rows}
+        triggers = {r["tgname"] for r in trigger_rows}
+        expected_triggers = {t.name for t in all_triggers()}
     for table, columns in expected.items():
         assert actual[table] == columns, f"migrations of {table!r} differ from its table"
     missing = expected_indexes - indexes
     assert not missing, f"indexes without a migration: {sorted(missing)}"
+    missing_triggers = expected_triggers - triggers
+    assert not missing_triggers, f"triggers without a migration: {sorted(missing_triggers)}"
 
 
 @pytest.mark.parametrize("kind", ["sqlite"])

@@ -1,0 +1,1 @@
+"""School meals: the pupil's account (a double-entry ledger), menus, benefits and orders."""

@@ -1,0 +1,164 @@
+"""Tables of the meals context: the ledger (accounts, transfers), pupils' accounts and the
+schools' meal settings.
+
+Pupils, schools and caterers of other contexts are referenced by id (plain integers): the meals
+context reaches them through their services. `LedgerTransfer` is append-only in the database
+itself (`TRIGGERS`, decision 0801): a hold is resolved by a new row naming it (`pending_id`), a
+correction by a new row reversing another (`reverses_id`); the running totals on
+`LedgerAccount` are a cache of those rows, updated in the same transaction and checked against
+a replay of them by the tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from piccolo.columns import (
+    BigInt,
+    BigSerial,
+    Boolean,
+    ForeignKey,
+    Integer,
+    SmallInt,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.base import OnDelete
+from piccolo.conf.apps import AppConfig
+from piccolo.table import Table
+
+from backend.core.db_index import Index, Trigger
+
+
+class LedgerAccount(Table):
+    """A book account of the meals ledger: a pupil's money, a school's provider clearing, cash
+    desk, benefit budget, or what the school owes a caterer. Totals in kopecks (TigerBeetle's
+    four counters: pending and posted, on each side)."""
+
+    id = BigSerial(primary_key=True)
+    code = Varchar(length=64)  # unique: "pupil:17", "school:3:provider_clearing", ...
+    kind = Varchar(length=24)
+    school = Integer()
+    student = Integer(null=True, default=None)
+    caterer = Integer(null=True, default=None)
+    overdraft_limit = BigInt(default=0)  # pupils' accounts: how far below zero available may go
+    debits_pending = BigInt(default=0)
+    debits_posted = BigInt(default=0)
+    credits_pending = BigInt(default=0)
+    credits_posted = BigInt(default=0)
+    created_at = Timestamptz()
+
+
+class LedgerTransfer(Table):
+    """проводка: money moving from the debit account to the credit account, in kopecks.
+
+    status: `pending` (a hold), `posted`, `voided`. A row with `pending_id` resolves that hold
+    (posts or voids it; at most one such row per hold: a unique index). A row with
+    `reverses_id` is a correction undoing that posted row (at most one per row). A row with
+    `refund_of` gives back (part of) that top-up. Rows are never changed or deleted.
+    """
+
+    id = BigSerial(primary_key=True)
+    debit_account = ForeignKey(LedgerAccount, null=False, on_delete=OnDelete.restrict)
+    credit_account = ForeignKey(LedgerAccount, null=False, on_delete=OnDelete.restrict)
+    amount = BigInt()
+    status = Varchar(length=8)  # pending | posted | voided
+    kind = Varchar(length=16)  # top_up | refund | meal_order | benefit_meal | buffet | correction
+    pending_id = BigInt(null=True, default=None)
+    reverses_id = BigInt(null=True, default=None)
+    refund_of = BigInt(null=True, default=None)
+    idempotency_key = Varchar(length=100)
+    school = Integer()
+    reference = Varchar(length=64, default="")  # e.g. "order:15", "payment:2f3a..."
+    reason = Varchar(length=500, default="")
+    created_by = Integer(null=True, default=None)
+    created_at = Timestamptz()
+
+
+class PupilAccount(Table):
+    """лицевой счёт: one per pupil, the family's view of the pupil's money. Its balance comes
+    from `ledger_account` (never stored here); the guardian's own settings live here."""
+
+    student = Integer()
+    school = Integer()
+    ledger_account = ForeignKey(LedgerAccount, null=False, on_delete=OnDelete.restrict)
+    low_balance_threshold = BigInt(null=True, default=None)  # kopecks; None: no alert
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class MealSchoolSettings(Table):
+    """A school's meal rules kept by the meals context: the overdraft limit and how far ahead
+    families order. The cut-off time and study days are the school's own settings (schools)."""
+
+    school = Integer()
+    overdraft_limit = BigInt(default=0)
+    order_horizon_days = SmallInt(default=14)
+    pupils_may_order = Boolean(default=False)
+    updated_at = Timestamptz()
+
+
+INDEXES = [
+    Index("ledger_account_code", "ledger_account", ("code",), unique=True),
+    Index("ledger_account_school_kind", "ledger_account", ("school", "kind")),
+    Index("ledger_transfer_idempotency", "ledger_transfer", ("idempotency_key",), unique=True),
+    Index("ledger_transfer_pending", "ledger_transfer", ("pending_id",), unique=True),
+    Index("ledger_transfer_reverses", "ledger_transfer", ("reverses_id",), unique=True),
+    Index("ledger_transfer_refund_of", "ledger_transfer", ("refund_of",)),
+    Index("ledger_transfer_debit", "ledger_transfer", ("debit_account", "id")),
+    Index("ledger_transfer_credit", "ledger_transfer", ("credit_account", "id")),
+    Index("ledger_transfer_school_created", "ledger_transfer", ("school", "created_at")),
+    Index("pupil_account_student", "pupil_account", ("student",), unique=True),
+    Index("meal_school_settings_school", "meal_school_settings", ("school",), unique=True),
+]
+
+_APPEND_ONLY = "ledger_transfer is append-only: make a reversing transfer instead"
+
+# Entries are append-only in the database itself (decision 0801): whatever code runs, an
+# UPDATE or DELETE of a transfer fails. A zero or negative amount never gets in either.
+TRIGGERS = [
+    Trigger(
+        name="ledger_transfer_append_only",
+        table="ledger_transfer",
+        postgres=(
+            "CREATE OR REPLACE FUNCTION ledger_transfer_guard() RETURNS trigger AS $$\n"
+            "BEGIN\n"
+            "  IF TG_OP = 'INSERT' THEN\n"
+            "    IF NEW.amount <= 0 THEN\n"
+            "      RAISE EXCEPTION 'ledger_transfer amount must be positive'\n"
+            "        USING ERRCODE = 'check_violation';\n"
+            "    END IF;\n"
+            "    RETURN NEW;\n"
+            "  END IF;\n"
+            f"  RAISE EXCEPTION '{_APPEND_ONLY}' USING ERRCODE = 'restrict_violation';\n"
+            "END\n"
+            "$$ LANGUAGE plpgsql",
+            "DROP TRIGGER IF EXISTS ledger_transfer_append_only ON ledger_transfer",
+            "CREATE TRIGGER ledger_transfer_append_only "
+            "BEFORE INSERT OR UPDATE OR DELETE ON ledger_transfer "
+            "FOR EACH ROW EXECUTE FUNCTION ledger_transfer_guard()",
+        ),
+        sqlite=(
+            "CREATE TRIGGER IF NOT EXISTS ledger_transfer_no_update BEFORE UPDATE ON "
+            f"ledger_transfer BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END",
+            "CREATE TRIGGER IF NOT EXISTS ledger_transfer_no_delete BEFORE DELETE ON "
+            f"ledger_transfer BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END",
+            "CREATE TRIGGER IF NOT EXISTS ledger_transfer_positive BEFORE INSERT ON "
+            "ledger_transfer WHEN NEW.amount <= 0 "
+            "BEGIN SELECT RAISE(ABORT, 'ledger_transfer amount must be positive'); END",
+        ),
+        sqlite_names=(
+            "ledger_transfer_no_update",
+            "ledger_transfer_no_delete",
+            "ledger_transfer_positive",
+        ),
+    )
+]
+
+APP_CONFIG = AppConfig(
+    app_name="meals",
+    migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
+    table_classes=[LedgerAccount, LedgerTransfer, PupilAccount, MealSchoolSettings],
+    migration_dependencies=["backend.schools.tables"],
+    commands=[],
+)
