@@ -40,7 +40,7 @@ async def student_scope(actor: Actor, student_id: int, *permissions: Permission)
     """The pupil's place, if the actor holds one of `permissions` there; else 404."""
     target = await scope_target(ScopeKind.STUDENT, student_id)
     if not allowed(actor, target, *permissions):
-        raise NotFound()
+        raise NotFound(key="meals.not_your_pupil")
     return target
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from litestar import Controller, get, post, put
@@ -10,7 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from backend.core.http import ActorDep, requires
 from backend.core.rights import Permission
-from backend.meals import accounts
+from backend.meals import accounts, menus, orders
 from backend.meals import schemas as s
 
 P = Permission
@@ -18,9 +19,14 @@ ACCOUNT_READERS = requires(P.MEALS_ORDER, P.MEALS_MANAGE, P.MEALS_ACCOUNTS)
 FAMILY = requires(P.MEALS_ORDER)
 BOOKKEEPERS = requires(P.MEALS_ACCOUNTS)
 MEALS_STAFF = requires(P.MEALS_MANAGE, P.MEALS_ACCOUNTS)
+MENU_MAKERS = requires(P.MEALS_MANAGE)
+PUPIL_MENU_READERS = requires(P.MEALS_ORDER, P.MEALS_MANAGE)
 
 Limit = Annotated[int, QueryParameter(ge=1, le=500)]
 Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000)]
+MenuDate = Annotated[date, QueryParameter(name="date")]
+DateFrom = Annotated[date, QueryParameter(name="date_from")]
+DateTo = Annotated[date, QueryParameter(name="date_to")]
 
 
 class MealAccountsController(Controller):
@@ -128,4 +134,183 @@ class MealAccountsController(Controller):
         return await accounts.check_books(actor, school_id)
 
 
-CONTROLLERS = [MealAccountsController]
+class MenusController(Controller):
+    path = "/api/v1/meals"
+    tags = ["Питание: меню"]
+
+    @post(
+        "/schools/{school_id:int}/caterers",
+        guards=[MENU_MAKERS],
+        status_code=HTTP_201_CREATED,
+        summary="Организатор питания школы",
+    )
+    async def create_caterer(
+        self, actor: ActorDep, school_id: FromPath[int], data: Annotated[s.CatererCreate, Body()]
+    ) -> s.CatererOut:
+        return await menus.create_caterer(actor, school_id, data)
+
+    @post(
+        "/caterers/{caterer_id:int}/dishes",
+        guards=[MENU_MAKERS],
+        status_code=HTTP_201_CREATED,
+        summary="Блюдо: состав, аллергены, выход, КБЖУ",
+    )
+    async def create_dish(
+        self, actor: ActorDep, caterer_id: FromPath[int], data: Annotated[s.DishCreate, Body()]
+    ) -> s.DishOut:
+        return await menus.create_dish(actor, caterer_id, data)
+
+    @get("/caterers/{caterer_id:int}/dishes", guards=[MENU_MAKERS], summary="Блюда организатора")
+    async def dishes(self, actor: ActorDep, caterer_id: FromPath[int]) -> list[s.DishOut]:
+        return await menus.list_dishes(actor, caterer_id)
+
+    @post(
+        "/schools/{school_id:int}/meal-sets",
+        guards=[MENU_MAKERS],
+        status_code=HTTP_201_CREATED,
+        summary="Комплекс: блюда, приём пищи, цена, параллели",
+    )
+    async def create_meal_set(
+        self, actor: ActorDep, school_id: FromPath[int], data: Annotated[s.MealSetCreate, Body()]
+    ) -> s.MealSetOut:
+        return await menus.create_meal_set(actor, school_id, data)
+
+    @get("/schools/{school_id:int}/meal-sets", guards=[MEALS_STAFF], summary="Комплексы школы")
+    async def meal_sets(self, actor: ActorDep, school_id: FromPath[int]) -> list[s.MealSetOut]:
+        return await menus.list_meal_sets(actor, school_id)
+
+    @put(
+        "/schools/{school_id:int}/plans/{class_id:int}",
+        guards=[MENU_MAKERS],
+        summary="Режим питания класса: приёмы пищи и дни недели",
+    )
+    async def set_plan(
+        self,
+        actor: ActorDep,
+        school_id: FromPath[int],
+        class_id: FromPath[int],
+        data: Annotated[s.MealPlanUpdate, Body()],
+    ) -> s.MealPlanOut:
+        return await menus.set_plan(actor, school_id, class_id, data)
+
+    @put(
+        "/schools/{school_id:int}/menu-cycle",
+        guards=[MENU_MAKERS],
+        summary="Цикличное двухнедельное меню школы",
+    )
+    async def set_cycle(
+        self,
+        actor: ActorDep,
+        school_id: FromPath[int],
+        data: Annotated[s.MenuCycleUpdate, Body()],
+    ) -> s.MenuCycleOut:
+        return await menus.set_cycle(actor, school_id, data)
+
+    @get(
+        "/pupils/{student_id:int}/menu",
+        guards=[PUPIL_MENU_READERS],
+        summary="Меню дня для обучающегося (с отметкой комплексов с его аллергенами)",
+    )
+    async def pupil_menu(
+        self, actor: ActorDep, student_id: FromPath[int], day: MenuDate
+    ) -> s.PupilMenuOut:
+        return await menus.pupil_menu(actor, student_id, day)
+
+    @get(
+        "/pupils/{student_id:int}/diet",
+        guards=[PUPIL_MENU_READERS],
+        summary="Аллергены и диетическое меню обучающегося",
+    )
+    async def diet(self, actor: ActorDep, student_id: FromPath[int]) -> s.PupilDietOut:
+        return await menus.get_diet(actor, student_id)
+
+    @put(
+        "/pupils/{student_id:int}/diet",
+        guards=[PUPIL_MENU_READERS],
+        summary="Записать аллергены и диетическое меню обучающегося",
+    )
+    async def set_diet(
+        self,
+        actor: ActorDep,
+        student_id: FromPath[int],
+        data: Annotated[s.PupilDietUpdate, Body()],
+    ) -> s.PupilDietOut:
+        return await menus.set_diet(actor, student_id, data)
+
+
+class OrdersController(Controller):
+    path = "/api/v1/meals"
+    tags = ["Питание: заказы"]
+
+    @post(
+        "/pupils/{student_id:int}/orders",
+        guards=[FAMILY],
+        status_code=HTTP_201_CREATED,
+        summary="Заказать комплекс на день (до отсечки)",
+    )
+    async def place(
+        self,
+        actor: ActorDep,
+        student_id: FromPath[int],
+        data: Annotated[s.MealOrderCreate, Body()],
+    ) -> s.MealOrderOut:
+        return await orders.place_order(actor, student_id, data)
+
+    @get(
+        "/pupils/{student_id:int}/orders",
+        guards=[PUPIL_MENU_READERS],
+        summary="Заказы обучающегося за период",
+    )
+    async def list_orders(
+        self, actor: ActorDep, student_id: FromPath[int], date_from: DateFrom, date_to: DateTo
+    ) -> list[s.MealOrderOut]:
+        return await orders.list_orders(actor, student_id, date_from, date_to)
+
+    @post(
+        "/orders/{order_id:int}/cancel",
+        guards=[FAMILY],
+        status_code=HTTP_200_OK,
+        summary="Отменить заказ (до отсечки): деньги возвращаются сразу",
+    )
+    async def cancel(self, actor: ActorDep, order_id: FromPath[int]) -> s.MealOrderOut:
+        return await orders.cancel_order(actor, order_id)
+
+    @post(
+        "/pupils/{student_id:int}/illness",
+        guards=[FAMILY],
+        status_code=HTTP_200_OK,
+        summary="Ребёнок болеет: отменить заказы на эти дни (до отсечки)",
+    )
+    async def illness(
+        self,
+        actor: ActorDep,
+        student_id: FromPath[int],
+        data: Annotated[s.AbsenceReport, Body()],
+    ) -> s.AbsenceOut:
+        return await orders.report_absence(actor, student_id, data, by_school=False)
+
+    @post(
+        "/pupils/{student_id:int}/absence",
+        guards=[MENU_MAKERS],
+        status_code=HTTP_200_OK,
+        summary="Школа отмечает отсутствие: заказы на эти дни отменяются (до отсечки)",
+    )
+    async def absence(
+        self,
+        actor: ActorDep,
+        student_id: FromPath[int],
+        data: Annotated[s.AbsenceReport, Body()],
+    ) -> s.AbsenceOut:
+        return await orders.report_absence(actor, student_id, data, by_school=True)
+
+    @post(
+        "/schools/{school_id:int}/cutoff",
+        guards=[BOOKKEEPERS],
+        status_code=HTTP_200_OK,
+        summary="Списать резервы заказов, по которым прошла отсечка",
+    )
+    async def cutoff(self, actor: ActorDep, school_id: FromPath[int]) -> s.CutoffOut:
+        return await orders.run_cutoff(actor, school_id)
+
+
+CONTROLLERS = [MealAccountsController, MenusController, OrdersController]

@@ -3,14 +3,15 @@ range and every text a length (money is integer kopecks)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 # Text a person typed: line breaks and tabs are fine, other control characters are not.
 PLAIN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 MAX_KOPECKS = 100_000_000  # one million roubles
+Day = date  # fields named `date` cannot use the type's own name in their annotation
 
 
 def plain_text(max_length: int, min_length: int = 0) -> Any:
@@ -121,3 +122,181 @@ class BookCheckOut(msgspec.Struct):
     accounts: int
     mismatched_accounts: list[int]
     over_limit_accounts: list[int]
+
+
+# ---- menus ---------------------------------------------------------------------------------
+
+Allergen = Literal[
+    "gluten",
+    "crustaceans",
+    "eggs",
+    "fish",
+    "peanuts",
+    "soy",
+    "milk",
+    "tree_nuts",
+    "celery",
+    "mustard",
+    "sesame",
+    "sulphites",
+    "lupin",
+    "molluscs",
+]
+MealKind = Literal["breakfast", "lunch", "snack"]
+Diet = Annotated[str, msgspec.Meta(max_length=32, pattern=r"^[a-z_]*$")]
+Id = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
+Grams = Annotated[float, msgspec.Meta(ge=0, le=5000)]
+
+
+class CatererCreate(Strict):
+    name: Annotated[str, plain_text(300, min_length=2)]
+    inn: Annotated[str, msgspec.Meta(pattern=r"^(\d{10}|\d{12})?$")] = ""
+
+
+class CatererOut(msgspec.Struct):
+    id: int
+    name: str
+    inn: str
+    schools: list[int]
+
+
+class DishCreate(Strict):
+    name: Annotated[str, plain_text(200, min_length=2)]
+    weight_g: Annotated[int, msgspec.Meta(ge=1, le=5000)]
+    kcal: Annotated[float, msgspec.Meta(ge=0, le=5000)]
+    proteins_g: Grams
+    fats_g: Grams
+    carbs_g: Grams
+    composition: Annotated[str, plain_text(2000)] = ""
+    allergens: Annotated[list[Allergen], msgspec.Meta(max_length=14)] = msgspec.field(
+        default_factory=list
+    )
+
+
+class DishOut(msgspec.Struct):
+    id: int
+    caterer_id: int
+    name: str
+    composition: str
+    allergens: list[str]
+    allergen_names: str
+    weight_g: int
+    kcal: float
+    proteins_g: float
+    fats_g: float
+    carbs_g: float
+
+
+class MealSetCreate(Strict):
+    caterer_id: Id
+    name: Annotated[str, plain_text(200, min_length=2)]
+    kind: MealKind
+    price: Limit
+    grades: Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=11)]], msgspec.Meta(max_length=11)]
+    dish_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=20)]
+    diet: Diet = ""
+
+
+class MealSetOut(msgspec.Struct):
+    id: int
+    school_id: int
+    caterer_id: int
+    name: str
+    kind: str
+    kind_name: str
+    price: int
+    grades: list[int]
+    diet: str
+    dishes: list[DishOut]
+    allergens: list[str]
+    kcal: float
+
+
+class MealPlanUpdate(Strict):
+    kinds: Annotated[list[MealKind], msgspec.Meta(max_length=3)]
+    weekdays: Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=7)]], msgspec.Meta(max_length=7)]
+
+
+class MealPlanOut(msgspec.Struct):
+    class_id: int
+    kinds: list[str]
+    weekdays: list[int]
+
+
+class MenuCycleDayIn(Strict):
+    week: Annotated[int, msgspec.Meta(ge=1, le=2)]
+    weekday: Annotated[int, msgspec.Meta(ge=1, le=7)]
+    meal_set_ids: Annotated[list[Id], msgspec.Meta(max_length=30)]
+
+
+class MenuCycleUpdate(Strict):
+    starts_on: Day
+    days: Annotated[list[MenuCycleDayIn], msgspec.Meta(max_length=14)]
+
+
+class MenuCycleOut(msgspec.Struct):
+    school_id: int
+    starts_on: Day
+    days: list[MenuCycleDayIn]
+
+
+class PupilMenuSet(msgspec.Struct):
+    meal_set: MealSetOut
+    blocked_allergens: list[str]  # the pupil's allergens in it: it cannot be ordered
+
+
+class PupilMenuOut(msgspec.Struct):
+    date: Day
+    is_school_day: bool
+    day_off_reason: str
+    sets: list[PupilMenuSet]
+
+
+class PupilDietUpdate(Strict):
+    allergens: Annotated[list[Allergen], msgspec.Meta(max_length=14)]
+    diet: Diet = ""
+
+
+class PupilDietOut(msgspec.Struct):
+    student_id: int
+    allergens: list[str]
+    allergen_names: str
+    diet: str
+
+
+# ---- orders --------------------------------------------------------------------------------
+
+
+class MealOrderCreate(Strict):
+    date: Day
+    meal_set_id: Id
+
+
+class MealOrderOut(msgspec.Struct):
+    id: int
+    student_id: int
+    date: Day
+    meal_kind: str
+    meal_set_id: int
+    meal_set_name: str
+    price: int
+    paid_by: str
+    status: str
+    status_name: str
+    cancel_reason: str
+    hold_id: int | None
+
+
+class AbsenceReport(Strict):
+    date_from: Day
+    date_to: Day
+
+
+class AbsenceOut(msgspec.Struct):
+    cancelled: list[MealOrderOut]
+    kept_past_cutoff: list[MealOrderOut]
+
+
+class CutoffOut(msgspec.Struct):
+    school_id: int
+    posted: int

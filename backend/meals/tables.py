@@ -14,12 +14,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from piccolo.columns import (
+    JSONB,
     BigInt,
     BigSerial,
     Boolean,
+    Date,
+    DoublePrecision,
     ForeignKey,
     Integer,
     SmallInt,
+    Text,
     Timestamptz,
     Varchar,
 )
@@ -94,8 +98,115 @@ class MealSchoolSettings(Table):
     school = Integer()
     overdraft_limit = BigInt(default=0)
     order_horizon_days = SmallInt(default=14)
+    menu_cycle_start = Date(null=True, default=None)  # a Monday: week 1 of the cyclic menu
     pupils_may_order = Boolean(default=False)
     updated_at = Timestamptz()
+
+
+# ---- menus ---------------------------------------------------------------------------------
+
+
+class Caterer(Table):
+    """организатор питания: the company that cooks; serves the schools in `schools`."""
+
+    name = Varchar(length=300)
+    inn = Varchar(length=12, default="")
+    schools = JSONB(default=[])  # ids of the schools it serves
+    created_at = Timestamptz()
+
+
+class Dish(Table):
+    """блюдо: composition, allergens (codes of `backend.meals.menus.ALLERGENS`), weight in
+    grams, energy in kcal and proteins/fats/carbohydrates in grams per portion."""
+
+    caterer = ForeignKey(Caterer, null=False, index=True, on_delete=OnDelete.restrict)
+    name = Varchar(length=200)
+    composition = Text(default="")
+    allergens = JSONB(default=[])
+    weight_g = Integer()
+    kcal = DoublePrecision()
+    proteins_g = DoublePrecision()
+    fats_g = DoublePrecision()
+    carbs_g = DoublePrecision()
+    created_at = Timestamptz()
+
+
+class MealSet(Table):
+    """комплекс: dishes served together at one meal, at one price (kopecks), for some grades;
+    `diet` names a dietary menu ("" for the ordinary one)."""
+
+    school = Integer(index=True)
+    caterer = ForeignKey(Caterer, null=False, on_delete=OnDelete.restrict)
+    name = Varchar(length=200)
+    kind = Varchar(length=16)  # breakfast | lunch | snack
+    price = BigInt()
+    grades = JSONB(default=[])
+    dishes = JSONB(default=[])  # dish ids, in serving order
+    diet = Varchar(length=32, default="")
+    is_active = Boolean(default=True)
+    created_at = Timestamptz()
+
+
+class MealPlan(Table):
+    """режим питания: which meal kinds a class gets on which weekdays (1 = Monday)."""
+
+    school = Integer(index=True)
+    school_class = Integer()
+    kinds = JSONB(default=[])
+    weekdays = JSONB(default=[])
+    updated_at = Timestamptz()
+
+
+class MenuCycleDay(Table):
+    """One day of the school's two-week cyclic menu: week 1 or 2 of the cycle, a weekday, and
+    the meal sets offered. The cycle counts from `MealSchoolSettings.menu_cycle_start`."""
+
+    school = Integer()
+    week = SmallInt()
+    weekday = SmallInt()
+    meal_sets = JSONB(default=[])
+    updated_at = Timestamptz()
+
+
+class PupilDiet(Table):
+    """A pupil's recorded allergens (hard block on ordering) and dietary menu, kept by the
+    family or the school nurse."""
+
+    student = Integer()
+    allergens = JSONB(default=[])
+    diet = Varchar(length=32, default="")
+    updated_by = Integer(null=True, default=None)
+    updated_at = Timestamptz()
+
+
+# ---- orders --------------------------------------------------------------------------------
+
+
+class MealOrder(Table):
+    """заказ питания: one meal set for one pupil on one date. `live` is 1 while the order
+    stands (ordered or posted) and NULL once cancelled, so that a unique index allows one
+    standing order per pupil, date and meal kind, and a new one after a cancellation.
+    The money is a hold in the ledger (`hold_id`), posted at the cut-off, voided on cancel."""
+
+    id = BigSerial(primary_key=True)
+    student = Integer()
+    school = Integer()
+    date = Date()
+    meal_kind = Varchar(length=16)
+    meal_set = Integer()
+    caterer = Integer()
+    school_class = Integer(null=True, default=None)
+    price = BigInt()
+    paid_by = Varchar(length=16)  # balance | benefit
+    status = Varchar(length=16)  # ordered | posted | cancelled
+    live = SmallInt(null=True, default=1)
+    hold_id = BigInt(null=True, default=None)
+    cancel_reason = Varchar(length=32, default="")  # family | illness | absence
+    note = Varchar(length=300, default="")
+    created_by = Integer(null=True, default=None)
+    created_at = Timestamptz()
+    cancelled_at = Timestamptz(null=True, default=None)
+    cancelled_by = Integer(null=True, default=None)
 
 
 INDEXES = [
@@ -110,6 +221,11 @@ INDEXES = [
     Index("ledger_transfer_school_created", "ledger_transfer", ("school", "created_at")),
     Index("pupil_account_student", "pupil_account", ("student",), unique=True),
     Index("meal_school_settings_school", "meal_school_settings", ("school",), unique=True),
+    Index("meal_plan_class", "meal_plan", ("school_class",), unique=True),
+    Index("menu_cycle_day_slot", "menu_cycle_day", ("school", "week", "weekday"), unique=True),
+    Index("pupil_diet_student", "pupil_diet", ("student",), unique=True),
+    Index("meal_order_live", "meal_order", ("student", "date", "meal_kind", "live"), unique=True),
+    Index("meal_order_school_date", "meal_order", ("school", "date")),
 ]
 
 _APPEND_ONLY = "ledger_transfer is append-only: make a reversing transfer instead"
@@ -158,7 +274,19 @@ TRIGGERS = [
 APP_CONFIG = AppConfig(
     app_name="meals",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
-    table_classes=[LedgerAccount, LedgerTransfer, PupilAccount, MealSchoolSettings],
+    table_classes=[
+        LedgerAccount,
+        LedgerTransfer,
+        PupilAccount,
+        MealSchoolSettings,
+        Caterer,
+        Dish,
+        MealSet,
+        MealPlan,
+        MenuCycleDay,
+        PupilDiet,
+        MealOrder,
+    ],
     migration_dependencies=["backend.schools.tables"],
     commands=[],
 )

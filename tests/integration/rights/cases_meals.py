@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from backend.core.context import Actor
 from backend.core.rights import Role
-from backend.meals import accounts, ledger
+from backend.meals import accounts, ledger, menus
+from backend.meals import schemas as s
 from backend.meals.ledger import AccountKind, TransferKind
 from tests.conftest import Backend
 from tests.integration.rights import Case, RightsWorld
@@ -14,6 +17,9 @@ ADMINS = frozenset({Role.SYSTEM_ADMIN, Role.SCHOOL_ADMIN})
 READERS = ADMINS | {Role.CATERER, Role.GUARDIAN, Role.DELEGATE}
 FAMILY = frozenset({Role.SYSTEM_ADMIN, Role.GUARDIAN, Role.DELEGATE})
 MEALS_STAFF = ADMINS | {Role.CATERER}
+MENU_MAKERS = MEALS_STAFF
+MENU_READERS = FAMILY | MEALS_STAFF
+IN_THREE_DAYS = (date.today() + timedelta(days=3)).isoformat()
 
 
 async def SETUP(world: Backend, rw: RightsWorld) -> None:
@@ -43,10 +49,38 @@ async def SETUP(world: Backend, rw: RightsWorld) -> None:
         pending=True,
     )
     rw.ids.update(meals_top_up=top_up["id"], meals_hold=hold["id"])
+    caterer_out = await menus.create_caterer(
+        Actor.system(), school, s.CatererCreate(name="Комбинат")
+    )
+    dish = await menus.create_dish(
+        Actor.system(),
+        caterer_out.id,
+        s.DishCreate(name="Борщ", weight_g=250, kcal=120, proteins_g=3, fats_g=4, carbs_g=15),
+    )
+    rw.ids.update(meals_caterer=caterer_out.id, meals_dish=dish.id)
 
 
 def _cash(world: RightsWorld) -> dict[str, object]:
     return {"amount": 5000, "idempotency_key": f"matrix-cash-{world.unique()}"}
+
+
+def _meal_set(world: RightsWorld) -> dict[str, object]:
+    return {
+        "caterer_id": world.ids["meals_caterer"],
+        "name": f"Обед {world.unique()}",
+        "kind": "lunch",
+        "price": 9_500,
+        "grades": [5],
+        "dish_ids": [world.ids["meals_dish"]],
+    }
+
+
+def _cycle(world: RightsWorld) -> dict[str, object]:
+    monday = date.today() - timedelta(days=date.today().isoweekday() - 1)
+    return {
+        "starts_on": monday.isoformat(),
+        "days": [{"week": 1, "weekday": 1, "meal_set_ids": []}],
+    }
 
 
 def _refund(world: RightsWorld) -> dict[str, object]:
@@ -114,6 +148,122 @@ CASES = [
         "GET",
         f"{BASE}/schools/{{school_id:int}}/books-check",
         f"{BASE}/schools/{{school_a}}/books-check",
+        ADMINS,
+    ),
+    Case(
+        "POST",
+        f"{BASE}/schools/{{school_id:int}}/caterers",
+        f"{BASE}/schools/{{school_a}}/caterers",
+        MENU_MAKERS,
+        body={"name": "Столовая № 1"},
+    ),
+    Case(
+        "POST",
+        f"{BASE}/caterers/{{caterer_id:int}}/dishes",
+        f"{BASE}/caterers/{{meals_caterer}}/dishes",
+        MENU_MAKERS,
+        body={
+            "name": "Компот",
+            "weight_g": 200,
+            "kcal": 80,
+            "proteins_g": 0,
+            "fats_g": 0,
+            "carbs_g": 20,
+        },
+    ),
+    Case(
+        "GET",
+        f"{BASE}/caterers/{{caterer_id:int}}/dishes",
+        f"{BASE}/caterers/{{meals_caterer}}/dishes",
+        MENU_MAKERS,
+    ),
+    Case(
+        "POST",
+        f"{BASE}/schools/{{school_id:int}}/meal-sets",
+        f"{BASE}/schools/{{school_a}}/meal-sets",
+        MENU_MAKERS,
+        body=_meal_set,
+    ),
+    Case(
+        "GET",
+        f"{BASE}/schools/{{school_id:int}}/meal-sets",
+        f"{BASE}/schools/{{school_a}}/meal-sets",
+        MEALS_STAFF,
+    ),
+    Case(
+        "PUT",
+        f"{BASE}/schools/{{school_id:int}}/plans/{{class_id:int}}",
+        f"{BASE}/schools/{{school_a}}/plans/{{class_a}}",
+        MENU_MAKERS,
+        body={"kinds": ["lunch"], "weekdays": [1, 2, 3, 4, 5]},
+    ),
+    Case(
+        "PUT",
+        f"{BASE}/schools/{{school_id:int}}/menu-cycle",
+        f"{BASE}/schools/{{school_a}}/menu-cycle",
+        MENU_MAKERS,
+        body=_cycle,
+    ),
+    Case(
+        "GET",
+        f"{BASE}/pupils/{{student_id:int}}/menu",
+        f"{BASE}/pupils/{{student_a}}/menu?date={IN_THREE_DAYS}",
+        MENU_READERS,
+    ),
+    Case(
+        "GET",
+        f"{BASE}/pupils/{{student_id:int}}/diet",
+        f"{BASE}/pupils/{{student_a}}/diet",
+        MENU_READERS,
+    ),
+    Case(
+        "PUT",
+        f"{BASE}/pupils/{{student_id:int}}/diet",
+        f"{BASE}/pupils/{{student_a}}/diet",
+        MENU_READERS,
+        body={"allergens": ["milk", "peanuts"]},
+    ),
+    Case(
+        "POST",
+        f"{BASE}/pupils/{{student_id:int}}/orders",
+        f"{BASE}/pupils/{{student_a}}/orders",
+        FAMILY,
+        body={"date": IN_THREE_DAYS, "meal_set_id": 999_999},
+        ok=(400,),
+        note="no menu in the matrix world: allowed callers are told why; orders in test_orders",
+    ),
+    Case(
+        "GET",
+        f"{BASE}/pupils/{{student_id:int}}/orders",
+        f"{BASE}/pupils/{{student_a}}/orders?date_from=2026-09-01&date_to=2026-09-30",
+        MENU_READERS,
+    ),
+    Case(
+        "POST",
+        f"{BASE}/orders/{{order_id:int}}/cancel",
+        f"{BASE}/orders/999999/cancel",
+        FAMILY,
+        ok=(404,),
+        note="an order of nobody: everyone is told it does not exist; cancels in test_orders",
+    ),
+    Case(
+        "POST",
+        f"{BASE}/pupils/{{student_id:int}}/illness",
+        f"{BASE}/pupils/{{student_a}}/illness",
+        FAMILY,
+        body={"date_from": IN_THREE_DAYS, "date_to": IN_THREE_DAYS},
+    ),
+    Case(
+        "POST",
+        f"{BASE}/pupils/{{student_id:int}}/absence",
+        f"{BASE}/pupils/{{student_a}}/absence",
+        MENU_MAKERS,
+        body={"date_from": IN_THREE_DAYS, "date_to": IN_THREE_DAYS},
+    ),
+    Case(
+        "POST",
+        f"{BASE}/schools/{{school_id:int}}/cutoff",
+        f"{BASE}/schools/{{school_a}}/cutoff",
         ADMINS,
     ),
 ]

@@ -1,0 +1,326 @@
+"""Orders: families order meal sets for days ahead until the school's cut-off; an order holds
+the money in the ledger, the cut-off posts it, a cancellation (by the family, an illness
+reported in time, or an absence the school records in time) voids it at once.
+
+Every refusal is a Russian message naming the reason, and nothing is stored: the order row
+and its hold are written in one transaction after every check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from backend.audit.services import AuditAction, record
+from backend.core.context import Actor
+from backend.core.db import transaction
+from backend.core.errors import Conflict, NotFound, ValidationFailed
+from backend.core.rights import Permission
+from backend.i18n import t
+from backend.meals import accounts, ledger, menus
+from backend.meals import schemas as s
+from backend.meals.ledger import AccountKind, Status, TransferKind
+from backend.meals.tables import MealOrder, MealSet
+from backend.schools import structure
+
+P = Permission
+ORDERED, POSTED, CANCELLED = "ordered", "posted", "cancelled"
+MAX_LOOKBACK_DAYS = 31  # how far back a cut-off may fall (long holidays before a meal day)
+
+
+def ru_date(day: date) -> str:
+    return day.strftime("%d.%m.%Y")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---- the cut-off -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cutoff:
+    at: datetime  # UTC
+    local: datetime  # on the school's clock
+
+
+async def cutoff_of(school_id: int, day: date, grade: int | None = None) -> Cutoff:
+    """When orders for `day` close: the school's cut-off time on the school day that many
+    school days before (`meal_cutoff_days_before`; 0 = the day itself), in its time zone."""
+    out = await structure.get_settings(Actor.system(), school_id)
+    settings = out.settings
+    hours, minutes = (int(x) for x in settings.meal_cutoff_time.split(":"))
+    back, when = settings.meal_cutoff_days_before, day
+    for _ in range(MAX_LOOKBACK_DAYS):
+        if back == 0:
+            break
+        when -= timedelta(days=1)
+        if (await menus.school_day(school_id, when, grade)).is_school_day:
+            back -= 1
+    zone = ZoneInfo(out.time_zone)
+    local = datetime.combine(when, time(hours, minutes), tzinfo=zone)
+    return Cutoff(at=local.astimezone(UTC), local=local)
+
+
+async def _school_today(school_id: int) -> date:
+    out = await structure.get_settings(Actor.system(), school_id)
+    return datetime.now(ZoneInfo(out.time_zone)).date()
+
+
+# ---- placing and cancelling ------------------------------------------------------------------
+
+
+def order_out(row: dict[str, Any], set_name: str = "") -> s.MealOrderOut:
+    return s.MealOrderOut(
+        id=row["id"],
+        student_id=row["student"],
+        date=row["date"],
+        meal_kind=row["meal_kind"],
+        meal_set_id=row["meal_set"],
+        meal_set_name=set_name,
+        price=row["price"],
+        paid_by=row["paid_by"],
+        status=row["status"],
+        status_name=t(f"meals.order_status.{row['status']}"),
+        cancel_reason=row["cancel_reason"],
+        hold_id=row["hold_id"],
+    )
+
+
+async def place_order(actor: Actor, student_id: int, data: s.MealOrderCreate) -> s.MealOrderOut:
+    target = await accounts.student_scope(actor, student_id, P.MEALS_ORDER)
+    assert target.school_id is not None
+    school_id, day = target.school_id, data.date
+    place = await menus.pupil_place(target, day)
+    today = await _school_today(school_id)
+    horizon = (await accounts.meal_settings(school_id))["order_horizon_days"]
+    if day < today:
+        raise ValidationFailed(key="meals.order_past", details={"field": "date"})
+    if day > today + timedelta(days=horizon):
+        raise ValidationFailed(key="meals.order_too_far", details={"field": "date"}, days=horizon)
+    calendar = await menus.school_day(school_id, day, place.grade)
+    if not calendar.is_school_day:
+        raise ValidationFailed(
+            key="meals.order_day_off",
+            details={"field": "date"},
+            date=ru_date(day),
+            reason=calendar.reason,
+        )
+    cutoff = await cutoff_of(school_id, day, None)
+    if _now() >= cutoff.at:
+        raise Conflict(
+            key="meals.order_after_cutoff",
+            details={"cutoff": cutoff.at.isoformat()},
+            date=ru_date(day),
+            cutoff=cutoff.local.strftime("%H:%M %d.%m.%Y"),
+        )
+    offered = {r["id"]: r for r in await menus.pupil_menu_rows(place, day)}
+    chosen = offered.get(data.meal_set_id)
+    if chosen is None:
+        raise ValidationFailed(
+            key="meals.set_not_on_menu", details={"field": "meal_set_id"}, date=ru_date(day)
+        )
+    meal_set = await menus._set_out(chosen)
+    diet = await menus.pupil_diet_row(student_id)
+    blocked = set(meal_set.allergens) & set(diet["allergens"])
+    if blocked:
+        raise ValidationFailed(
+            key="meals.set_has_allergen",
+            details={"field": "meal_set_id", "allergens": sorted(blocked)},
+            name=meal_set.name,
+            allergens=menus.allergen_names(blocked),
+        )
+    async with transaction():
+        existing = (
+            await MealOrder.select(MealOrder.id)
+            .where(
+                (MealOrder.student == student_id)
+                & (MealOrder.date == day)
+                & (MealOrder.meal_kind == meal_set.kind)
+                & (MealOrder.live == 1)
+            )
+            .first()
+        )
+        if existing is not None:
+            raise Conflict(
+                key="meals.already_ordered",
+                date=ru_date(day),
+                kind=t(f"meals.meal_kind.{meal_set.kind}").lower(),
+            )
+        pupil = await accounts.open_pupil_account(student_id, school_id)
+        caterer = await ledger.book_account(
+            AccountKind.CATERER_PAYABLE, school_id, caterer_id=meal_set.caterer_id
+        )
+        rows = await MealOrder.insert(
+            MealOrder(
+                student=student_id,
+                school=school_id,
+                date=day,
+                meal_kind=meal_set.kind,
+                meal_set=meal_set.id,
+                caterer=meal_set.caterer_id,
+                school_class=place.class_id,
+                price=meal_set.price,
+                paid_by="balance",
+                status=ORDERED,
+                live=1,
+                created_by=actor.user_id,
+                created_at=_now(),
+            )
+        ).returning(MealOrder.id)
+        order_id = rows[0]["id"]
+        hold = await ledger.transfer(
+            actor,
+            debit=pupil["ledger_account"],
+            credit=caterer,
+            amount=meal_set.price,
+            kind=TransferKind.MEAL_ORDER,
+            key=f"order:{order_id}",
+            school_id=school_id,
+            pending=True,
+            reference=f"order:{order_id}",
+        )
+        await MealOrder.update({MealOrder.hold_id: hold["id"]}).where(MealOrder.id == order_id)
+        await record(
+            actor,
+            AuditAction.CREATE,
+            object_type="meal_order",
+            object_id=order_id,
+            school_id=school_id,
+            student_id=student_id,
+            details={"date": day.isoformat(), "meal_set": meal_set.id, "price": meal_set.price},
+        )
+    row = await _order_row(order_id)
+    return order_out(row, meal_set.name)
+
+
+async def _order_row(order_id: int) -> dict[str, Any]:
+    row = await MealOrder.select().where(MealOrder.id == order_id).first()
+    if row is None:
+        raise NotFound()
+    return row
+
+
+async def _cancel(actor: Actor, row: dict[str, Any], reason: str) -> None:
+    """Void the hold and mark the order cancelled (the caller checked the cut-off)."""
+    async with transaction():
+        if row["hold_id"] is not None:
+            await ledger.resolve(actor, row["hold_id"], post=False, reason=reason)
+        await MealOrder.update(
+            {
+                MealOrder.status: CANCELLED,
+                MealOrder.live: None,
+                MealOrder.cancel_reason: reason,
+                MealOrder.cancelled_at: _now(),
+                MealOrder.cancelled_by: actor.user_id,
+            }
+        ).where(MealOrder.id == row["id"])
+        await record(
+            actor,
+            AuditAction.UPDATE,
+            object_type="meal_order",
+            object_id=row["id"],
+            school_id=row["school"],
+            student_id=row["student"],
+            details={"status": CANCELLED, "reason": reason},
+        )
+
+
+async def cancel_order(actor: Actor, order_id: int) -> s.MealOrderOut:
+    row = await _order_row(order_id)
+    await accounts.student_scope(actor, row["student"], P.MEALS_ORDER)
+    if row["status"] != ORDERED:
+        raise Conflict(key="meals.order_not_cancellable")
+    cutoff = await cutoff_of(row["school"], row["date"], None)
+    if _now() >= cutoff.at:
+        raise Conflict(
+            key="meals.cancel_after_cutoff",
+            date=ru_date(row["date"]),
+            cutoff=cutoff.local.strftime("%H:%M %d.%m.%Y"),
+        )
+    await _cancel(actor, row, "family")
+    return order_out(await _order_row(order_id))
+
+
+async def list_orders(
+    actor: Actor, student_id: int, date_from: date, date_to: date
+) -> list[s.MealOrderOut]:
+    await accounts.student_scope(actor, student_id, P.MEALS_ORDER, P.MEALS_MANAGE)
+    rows = (
+        await MealOrder.select()
+        .where(
+            (MealOrder.student == student_id)
+            & (MealOrder.date >= date_from)
+            & (MealOrder.date <= date_to)
+        )
+        .order_by(MealOrder.date)
+        .order_by(MealOrder.id)
+    )
+    names = {
+        r["id"]: r["name"]
+        for r in await MealSet.select(MealSet.id, MealSet.name).where(
+            MealSet.id.is_in([r["meal_set"] for r in rows] or [0])
+        )
+    }
+    return [order_out(r, names.get(r["meal_set"], "")) for r in rows]
+
+
+async def report_absence(
+    actor: Actor, student_id: int, data: s.AbsenceReport, *, by_school: bool
+) -> s.AbsenceOut:
+    """The child is ill (the family) or absent (the school) on these days: every order of
+    those days whose cut-off has not passed is cancelled and its money released now; orders
+    past the cut-off stay (the meal is already cooked) and are listed."""
+    permission = P.MEALS_MANAGE if by_school else P.MEALS_ORDER
+    await accounts.student_scope(actor, student_id, permission)
+    if data.date_to < data.date_from:
+        raise ValidationFailed(key="meals.dates_order", details={"field": "date_to"})
+    if (data.date_to - data.date_from).days > 62:
+        raise ValidationFailed(key="meals.absence_too_long", details={"field": "date_to"})
+    rows = (
+        await MealOrder.select()
+        .where(
+            (MealOrder.student == student_id)
+            & (MealOrder.date >= data.date_from)
+            & (MealOrder.date <= data.date_to)
+            & (MealOrder.status == ORDERED)
+        )
+        .order_by(MealOrder.date)
+    )
+    reason = "absence" if by_school else "illness"
+    cancelled, kept = [], []
+    for row in rows:
+        cutoff = await cutoff_of(row["school"], row["date"], None)
+        if _now() < cutoff.at:
+            await _cancel(actor, row, reason)
+            cancelled.append(order_out(await _order_row(row["id"])))
+        else:
+            kept.append(order_out(row))
+    return s.AbsenceOut(cancelled=cancelled, kept_past_cutoff=kept)
+
+
+async def run_cutoff(actor: Actor, school_id: int) -> s.CutoffOut:
+    """Post the holds of every order of the school whose cut-off has passed (the scheduled job
+    calls this; staff may run it by hand). Safe to repeat."""
+    await accounts.school_scope(actor, school_id, P.MEALS_ACCOUNTS)
+    today = await _school_today(school_id)
+    rows = await MealOrder.select().where(
+        (MealOrder.school == school_id)
+        & (MealOrder.status == ORDERED)
+        & (MealOrder.date <= today + timedelta(days=MAX_LOOKBACK_DAYS))
+    )
+    posted = 0
+    for row in rows:
+        cutoff = await cutoff_of(school_id, row["date"], None)
+        if _now() < cutoff.at:
+            continue
+        async with transaction():
+            if row["hold_id"] is not None:
+                done = await ledger.resolve(actor, row["hold_id"], post=True)
+                assert done["status"] == Status.POSTED
+            await MealOrder.update({MealOrder.status: POSTED}).where(MealOrder.id == row["id"])
+        posted += 1
+    return s.CutoffOut(school_id=school_id, posted=posted)
