@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from backend.core.http import ActorDep, requires
 from backend.core.rights import Permission
-from backend.meals import accounts, menus, orders
+from backend.meals import accounts, benefits, menus, orders
 from backend.meals import schemas as s
 
 P = Permission
@@ -313,4 +313,45 @@ class OrdersController(Controller):
         return await orders.run_cutoff(actor, school_id)
 
 
-CONTROLLERS = [MealAccountsController, MenusController, OrdersController]
+class BenefitsController(Controller):
+    path = "/api/v1/meals"
+    tags = ["Питание: льготы"]
+
+    @post(
+        "/schools/{school_id:int}/benefit-covers",
+        guards=[BOOKKEEPERS],
+        status_code=HTTP_201_CREATED,
+        summary="Что даёт льготная категория в школе: приёмы пищи, полностью или частично",
+    )
+    async def add_cover(
+        self,
+        actor: ActorDep,
+        school_id: FromPath[int],
+        data: Annotated[s.BenefitCoverCreate, Body()],
+    ) -> s.BenefitCoverOut:
+        return await benefits.add_cover(actor, school_id, data)
+
+    @get(
+        "/schools/{school_id:int}/benefit-covers",
+        guards=[MEALS_STAFF],
+        summary="Льготы школы",
+    )
+    async def covers(self, actor: ActorDep, school_id: FromPath[int]) -> list[s.BenefitCoverOut]:
+        return await benefits.list_covers(actor, school_id)
+
+    @post(
+        "/pupils/{student_id:int}/benefit-refusals",
+        guards=[FAMILY],
+        status_code=HTTP_201_CREATED,
+        summary="Отказ от льготного питания на день (с причиной)",
+    )
+    async def refuse(
+        self,
+        actor: ActorDep,
+        student_id: FromPath[int],
+        data: Annotated[s.BenefitRefusalCreate, Body()],
+    ) -> s.AbsenceOut:
+        return await benefits.refuse_day(actor, student_id, data)
+
+
+CONTROLLERS = [MealAccountsController, MenusController, OrdersController, BenefitsController]

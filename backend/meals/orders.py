@@ -19,15 +19,16 @@ from backend.core.db import transaction
 from backend.core.errors import Conflict, NotFound, ValidationFailed
 from backend.core.rights import Permission
 from backend.i18n import t
-from backend.meals import accounts, ledger, menus
+from backend.meals import accounts, benefits, ledger, menus
 from backend.meals import schemas as s
 from backend.meals.ledger import AccountKind, Status, TransferKind
 from backend.meals.tables import MealOrder, MealSet
-from backend.schools import structure
+from backend.schools import movement, structure
 
 P = Permission
 ORDERED, POSTED, CANCELLED = "ordered", "posted", "cancelled"
 MAX_LOOKBACK_DAYS = 31  # how far back a cut-off may fall (long holidays before a meal day)
+CUTOFF_DAYS_AHEAD = 8  # days after today whose cut-off may already have passed
 
 
 def ru_date(day: date) -> str:
@@ -83,6 +84,7 @@ def order_out(row: dict[str, Any], set_name: str = "") -> s.MealOrderOut:
         meal_set_name=set_name,
         price=row["price"],
         paid_by=row["paid_by"],
+        benefit_amount=row["benefit_amount"],
         status=row["status"],
         status_name=t(f"meals.order_status.{row['status']}"),
         cancel_reason=row["cancel_reason"],
@@ -133,6 +135,22 @@ async def place_order(actor: Actor, student_id: int, data: s.MealOrderCreate) ->
             name=meal_set.name,
             allergens=menus.allergen_names(blocked),
         )
+    order_id = await create_order(actor, student_id, place, meal_set, day)
+    return order_out(await order_row(order_id), meal_set.name)
+
+
+async def create_order(
+    actor: Actor, student_id: int, place: menus.PupilPlace, meal_set: s.MealSetOut, day: date
+) -> int:
+    """Write the order and its holds (the family's part from the pupil's account, a benefit's
+    part from the school's benefit budget) in one transaction; the caller checked the rest."""
+    school_id = place.school_id
+    cover = await benefits.cover_for(
+        student_id, school_id, place.grade, day, meal_set.kind, meal_set.price
+    )
+    benefit_amount = cover.amount if cover else 0
+    family_amount = meal_set.price - benefit_amount
+    paid_by = "balance" if not benefit_amount else "benefit" if not family_amount else "mixed"
     async with transaction():
         existing = (
             await MealOrder.select(MealOrder.id)
@@ -150,7 +168,6 @@ async def place_order(actor: Actor, student_id: int, data: s.MealOrderCreate) ->
                 date=ru_date(day),
                 kind=t(f"meals.meal_kind.{meal_set.kind}").lower(),
             )
-        pupil = await accounts.open_pupil_account(student_id, school_id)
         caterer = await ledger.book_account(
             AccountKind.CATERER_PAYABLE, school_id, caterer_id=meal_set.caterer_id
         )
@@ -164,26 +181,46 @@ async def place_order(actor: Actor, student_id: int, data: s.MealOrderCreate) ->
                 caterer=meal_set.caterer_id,
                 school_class=place.class_id,
                 price=meal_set.price,
-                paid_by="balance",
+                paid_by=paid_by,
+                benefit_amount=benefit_amount,
                 status=ORDERED,
                 live=1,
+                note=cover.category if cover else "",
                 created_by=actor.user_id,
                 created_at=_now(),
             )
         ).returning(MealOrder.id)
         order_id = rows[0]["id"]
-        hold = await ledger.transfer(
-            actor,
-            debit=pupil["ledger_account"],
-            credit=caterer,
-            amount=meal_set.price,
-            kind=TransferKind.MEAL_ORDER,
-            key=f"order:{order_id}",
-            school_id=school_id,
-            pending=True,
-            reference=f"order:{order_id}",
-        )
-        await MealOrder.update({MealOrder.hold_id: hold["id"]}).where(MealOrder.id == order_id)
+        holds: dict[Any, Any] = {}
+        if family_amount:
+            pupil = await accounts.open_pupil_account(student_id, school_id)
+            hold = await ledger.transfer(
+                actor,
+                debit=pupil["ledger_account"],
+                credit=caterer,
+                amount=family_amount,
+                kind=TransferKind.MEAL_ORDER,
+                key=f"order:{order_id}",
+                school_id=school_id,
+                pending=True,
+                reference=f"order:{order_id}",
+            )
+            holds[MealOrder.hold_id] = hold["id"]
+        if benefit_amount:
+            budget = await ledger.book_account(AccountKind.BENEFIT_BUDGET, school_id)
+            hold = await ledger.transfer(
+                actor,
+                debit=budget,
+                credit=caterer,
+                amount=benefit_amount,
+                kind=TransferKind.BENEFIT_MEAL,
+                key=f"order-benefit:{order_id}",
+                school_id=school_id,
+                pending=True,
+                reference=f"order:{order_id}",
+            )
+            holds[MealOrder.benefit_hold_id] = hold["id"]
+        await MealOrder.update(holds).where(MealOrder.id == order_id)
         await record(
             actor,
             AuditAction.CREATE,
@@ -191,24 +228,29 @@ async def place_order(actor: Actor, student_id: int, data: s.MealOrderCreate) ->
             object_id=order_id,
             school_id=school_id,
             student_id=student_id,
-            details={"date": day.isoformat(), "meal_set": meal_set.id, "price": meal_set.price},
+            details={
+                "date": day.isoformat(),
+                "meal_set": meal_set.id,
+                "price": meal_set.price,
+                "benefit": benefit_amount,
+            },
         )
-    row = await _order_row(order_id)
-    return order_out(row, meal_set.name)
+    return int(order_id)
 
 
-async def _order_row(order_id: int) -> dict[str, Any]:
+async def order_row(order_id: int) -> dict[str, Any]:
     row = await MealOrder.select().where(MealOrder.id == order_id).first()
     if row is None:
         raise NotFound()
     return row
 
 
-async def _cancel(actor: Actor, row: dict[str, Any], reason: str) -> None:
+async def cancel_row(actor: Actor, row: dict[str, Any], reason: str) -> None:
     """Void the hold and mark the order cancelled (the caller checked the cut-off)."""
     async with transaction():
-        if row["hold_id"] is not None:
-            await ledger.resolve(actor, row["hold_id"], post=False, reason=reason)
+        for hold_id in (row["hold_id"], row["benefit_hold_id"]):
+            if hold_id is not None:
+                await ledger.resolve(actor, hold_id, post=False, reason=reason)
         await MealOrder.update(
             {
                 MealOrder.status: CANCELLED,
@@ -230,7 +272,7 @@ async def _cancel(actor: Actor, row: dict[str, Any], reason: str) -> None:
 
 
 async def cancel_order(actor: Actor, order_id: int) -> s.MealOrderOut:
-    row = await _order_row(order_id)
+    row = await order_row(order_id)
     await accounts.student_scope(actor, row["student"], P.MEALS_ORDER)
     if row["status"] != ORDERED:
         raise Conflict(key="meals.order_not_cancellable")
@@ -241,8 +283,8 @@ async def cancel_order(actor: Actor, order_id: int) -> s.MealOrderOut:
             date=ru_date(row["date"]),
             cutoff=cutoff.local.strftime("%H:%M %d.%m.%Y"),
         )
-    await _cancel(actor, row, "family")
-    return order_out(await _order_row(order_id))
+    await cancel_row(actor, row, "family")
+    return order_out(await order_row(order_id))
 
 
 async def list_orders(
@@ -295,18 +337,79 @@ async def report_absence(
     for row in rows:
         cutoff = await cutoff_of(row["school"], row["date"], None)
         if _now() < cutoff.at:
-            await _cancel(actor, row, reason)
-            cancelled.append(order_out(await _order_row(row["id"])))
+            await cancel_row(actor, row, reason)
+            cancelled.append(order_out(await order_row(row["id"])))
         else:
             kept.append(order_out(row))
     return s.AbsenceOut(cancelled=cancelled, kept_past_cutoff=kept)
 
 
+async def assign_default_sets(actor: Actor, school_id: int, day: date) -> int:
+    """At the cut-off: a pupil whose benefit fully covers a meal kind, whose family ordered
+    nothing of that kind and did not refuse the day, gets the day's default set of that kind
+    (the first on the pupil's menu free of the pupil's allergens). A partial cover orders
+    nothing by itself: the family's part needs the family's choice."""
+    covers = [c for c in await benefits.covers_on(school_id, day) if c["cover"] == "full"]
+    if not covers:
+        return 0
+    kinds = {k for c in covers for k in c["kinds"]}
+    classes = await structure.list_classes(Actor.system(), school_id)
+    assigned = 0
+    for school_class in classes:
+        pupils = await movement.students_of_class(school_class["id"], day)
+        for pupil in pupils:
+            place = menus.PupilPlace(school_id, school_class["id"], school_class["grade"])
+            if not (await menus.school_day(school_id, day, place.grade)).is_school_day:
+                break
+            offered = await menus.pupil_menu_rows(place, day)
+            allergens = set((await menus.pupil_diet_row(pupil.id))["allergens"])
+            for kind in sorted(kinds):
+                if await _has_live_order(pupil.id, day, kind) or await benefits.refused_on(
+                    pupil.id, day, kind
+                ):
+                    continue
+                for row in offered:
+                    if row["kind"] != kind:
+                        continue
+                    meal_set = await menus._set_out(row)
+                    if set(meal_set.allergens) & allergens:
+                        continue
+                    cover = await benefits.cover_for(
+                        pupil.id, school_id, place.grade, day, kind, meal_set.price
+                    )
+                    if cover is None or cover.amount < meal_set.price:
+                        break
+                    await create_order(actor, pupil.id, place, meal_set, day)
+                    assigned += 1
+                    break
+    return assigned
+
+
+async def _has_live_order(student_id: int, day: date, kind: str) -> bool:
+    row = (
+        await MealOrder.select(MealOrder.id)
+        .where(
+            (MealOrder.student == student_id)
+            & (MealOrder.date == day)
+            & (MealOrder.meal_kind == kind)
+            & (MealOrder.live == 1)
+        )
+        .first()
+    )
+    return row is not None
+
+
 async def run_cutoff(actor: Actor, school_id: int) -> s.CutoffOut:
-    """Post the holds of every order of the school whose cut-off has passed (the scheduled job
-    calls this; staff may run it by hand). Safe to repeat."""
+    """For every day whose cut-off has passed: order the benefit pupils' default sets, then
+    post the holds of every standing order (the scheduled job calls this; staff may run it by
+    hand). Safe to repeat."""
     await accounts.school_scope(actor, school_id, P.MEALS_ACCOUNTS)
     today = await _school_today(school_id)
+    defaults = 0
+    for ahead in range(CUTOFF_DAYS_AHEAD):
+        day = today + timedelta(days=ahead)
+        if _now() >= (await cutoff_of(school_id, day)).at:
+            defaults += await assign_default_sets(actor, school_id, day)
     rows = await MealOrder.select().where(
         (MealOrder.school == school_id)
         & (MealOrder.status == ORDERED)
@@ -318,9 +421,10 @@ async def run_cutoff(actor: Actor, school_id: int) -> s.CutoffOut:
         if _now() < cutoff.at:
             continue
         async with transaction():
-            if row["hold_id"] is not None:
-                done = await ledger.resolve(actor, row["hold_id"], post=True)
-                assert done["status"] == Status.POSTED
+            for hold_id in (row["hold_id"], row["benefit_hold_id"]):
+                if hold_id is not None:
+                    done = await ledger.resolve(actor, hold_id, post=True)
+                    assert done["status"] == Status.POSTED
             await MealOrder.update({MealOrder.status: POSTED}).where(MealOrder.id == row["id"])
         posted += 1
-    return s.CutoffOut(school_id=school_id, posted=posted)
+    return s.CutoffOut(school_id=school_id, posted=posted, default_sets=defaults)

@@ -281,6 +281,7 @@ class MealOrderOut(msgspec.Struct):
     meal_set_name: str
     price: int
     paid_by: str
+    benefit_amount: int
     status: str
     status_name: str
     cancel_reason: str
@@ -300,3 +301,37 @@ class AbsenceOut(msgspec.Struct):
 class CutoffOut(msgspec.Struct):
     school_id: int
     posted: int
+    default_sets: int  # benefit pupils' default sets ordered at this cut-off
+
+
+# ---- benefits ------------------------------------------------------------------------------
+
+BenefitCode = Annotated[str, msgspec.Meta(min_length=2, max_length=32, pattern=r"^[a-z0-9_]+$")]
+
+
+class BenefitCoverCreate(Strict):
+    category: BenefitCode
+    cover: Literal["full", "partial"]
+    kinds: Annotated[list[MealKind], msgspec.Meta(min_length=1, max_length=3)]
+    valid_from: Day
+    amount: Limit = 0
+    valid_to: Day | None = None
+    document: Annotated[str, plain_text(300)] = ""
+
+
+class BenefitCoverOut(msgspec.Struct):
+    id: int
+    school_id: int
+    category: str
+    cover: str
+    amount: int
+    kinds: list[str]
+    valid_from: Day
+    valid_to: Day | None
+    document: str
+
+
+class BenefitRefusalCreate(Strict):
+    date: Day
+    meal_kind: MealKind
+    reason: Annotated[str, plain_text(300, min_length=3)]

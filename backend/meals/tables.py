@@ -197,7 +197,9 @@ class MealOrder(Table):
     caterer = Integer()
     school_class = Integer(null=True, default=None)
     price = BigInt()
-    paid_by = Varchar(length=16)  # balance | benefit
+    paid_by = Varchar(length=16)  # balance | benefit | mixed (a partial benefit)
+    benefit_amount = BigInt(default=0)  # the part the benefit budget pays
+    benefit_hold_id = BigInt(null=True, default=None)
     status = Varchar(length=16)  # ordered | posted | cancelled
     live = SmallInt(null=True, default=1)
     hold_id = BigInt(null=True, default=None)
@@ -207,6 +209,37 @@ class MealOrder(Table):
     created_at = Timestamptz()
     cancelled_at = Timestamptz(null=True, default=None)
     cancelled_by = Integer(null=True, default=None)
+
+
+# ---- benefits ------------------------------------------------------------------------------
+
+
+class BenefitCover(Table):
+    """What a benefit category (a code of the pupils' personal files: large_family,
+    low_income, disability, primary_free_meals, ... or one a region adds) gives at a school:
+    which meal kinds, fully or up to `amount` kopecks a meal, from when to when, on which
+    legal basis (`document`). `primary_free_meals` applies to every pupil of grades 1-4."""
+
+    school = Integer()
+    category = Varchar(length=32)
+    cover = Varchar(length=8)  # full | partial
+    amount = BigInt(default=0)  # partial: kopecks a meal the budget pays
+    kinds = JSONB(default=[])
+    valid_from = Date()
+    valid_to = Date(null=True, default=None)
+    document = Varchar(length=300, default="")
+    created_at = Timestamptz()
+
+
+class BenefitRefusal(Table):
+    """The family refused a benefit meal on a day (no default set is ordered)."""
+
+    student = Integer()
+    date = Date()
+    meal_kind = Varchar(length=16)
+    reason = Varchar(length=300)
+    created_by = Integer(null=True, default=None)
+    created_at = Timestamptz()
 
 
 INDEXES = [
@@ -226,6 +259,8 @@ INDEXES = [
     Index("pupil_diet_student", "pupil_diet", ("student",), unique=True),
     Index("meal_order_live", "meal_order", ("student", "date", "meal_kind", "live"), unique=True),
     Index("meal_order_school_date", "meal_order", ("school", "date")),
+    Index("benefit_cover_school", "benefit_cover", ("school", "category")),
+    Index("benefit_refusal_day", "benefit_refusal", ("student", "date", "meal_kind"), unique=True),
 ]
 
 _APPEND_ONLY = "ledger_transfer is append-only: make a reversing transfer instead"
@@ -286,6 +321,8 @@ APP_CONFIG = AppConfig(
         MenuCycleDay,
         PupilDiet,
         MealOrder,
+        BenefitCover,
+        BenefitRefusal,
     ],
     migration_dependencies=["backend.schools.tables"],
     commands=[],

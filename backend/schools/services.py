@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from backend.core.errors import NotFound
 from backend.core.rights import Permission, Principal, ScopeKind, ScopeTarget
-from backend.schools.tables import Municipality, School
+from backend.schools.tables import Municipality, School, StudentBenefit
 
 
 async def school_target(school_id: int) -> ScopeTarget:
@@ -77,3 +78,18 @@ async def school_names(ids: set[int]) -> dict[int, Any]:
         return {}
     rows = await School.select(School.id, School.short_name).where(School.id.is_in(list(ids)))
     return {r["id"]: r["short_name"] for r in rows}
+
+
+async def benefit_codes_on(student_ids: list[int], day: date) -> dict[int, set[str]]:
+    """The benefit categories (codes) each pupil holds on a date, from their personal files
+    (meals: who eats free or at a reduced price). Pupils with none are absent."""
+    if not student_ids:
+        return {}
+    rows = await StudentBenefit.select(
+        StudentBenefit.student, StudentBenefit.category.code, StudentBenefit.valid_to
+    ).where(StudentBenefit.student.is_in(student_ids) & (StudentBenefit.valid_from <= day))
+    found: dict[int, set[str]] = {}
+    for row in rows:
+        if row["valid_to"] is None or row["valid_to"] >= day:
+            found.setdefault(row["student"], set()).add(row["category.code"])
+    return found

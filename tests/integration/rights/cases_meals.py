@@ -83,6 +83,12 @@ def _cycle(world: RightsWorld) -> dict[str, object]:
     }
 
 
+def _refusal(world: RightsWorld) -> dict[str, object]:
+    """A different day for each caller (one refusal per day and meal)."""
+    day = date.today() + timedelta(days=3 + world.unique())
+    return {"date": day.isoformat(), "meal_kind": "lunch", "reason": "Семейные обстоятельства"}
+
+
 def _refund(world: RightsWorld) -> dict[str, object]:
     return {"amount": 1, "idempotency_key": f"matrix-refund-{world.unique()}"}
 
@@ -265,5 +271,30 @@ CASES = [
         f"{BASE}/schools/{{school_id:int}}/cutoff",
         f"{BASE}/schools/{{school_a}}/cutoff",
         ADMINS,
+    ),
+    Case(
+        "POST",
+        f"{BASE}/schools/{{school_id:int}}/benefit-covers",
+        f"{BASE}/schools/{{school_a}}/benefit-covers",
+        ADMINS,
+        body={
+            "category": "primary_free_meals",
+            "cover": "full",
+            "kinds": ["lunch"],
+            "valid_from": "2026-09-01",
+        },
+    ),
+    Case(
+        "GET",
+        f"{BASE}/schools/{{school_id:int}}/benefit-covers",
+        f"{BASE}/schools/{{school_a}}/benefit-covers",
+        MEALS_STAFF,
+    ),
+    Case(
+        "POST",
+        f"{BASE}/pupils/{{student_id:int}}/benefit-refusals",
+        f"{BASE}/pupils/{{student_a}}/benefit-refusals",
+        FAMILY,
+        body=_refusal,
     ),
 ]

@@ -1,0 +1,187 @@
+"""Benefits: what each benefit category gives at a school (full or partial cover of some meal
+kinds, for a period, on a legal basis), which pupils hold it on a day (their personal files,
+through the schools context; grades 1-4 by law), the day's default set for a benefit pupil
+whose family chose nothing, and days the family refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from backend.audit.services import AuditAction, record
+from backend.core.context import Actor
+from backend.core.db import transaction
+from backend.core.errors import Conflict, ValidationFailed
+from backend.core.rights import Permission
+from backend.meals import accounts
+from backend.meals import schemas as s
+from backend.meals.tables import BenefitCover, BenefitRefusal, MealOrder
+from backend.schools.services import benefit_codes_on
+
+P = Permission
+PRIMARY_FREE_MEALS = "primary_free_meals"  # 47-FZ art. 37: grades 1-4 eat a hot meal free
+PRIMARY_GRADES = range(1, 5)
+
+
+@dataclass(frozen=True, slots=True)
+class Cover:
+    """What the budget pays for one meal: `amount` kopecks of a `price`."""
+
+    category: str
+    amount: int
+
+
+def _cover_out(row: dict[str, Any]) -> s.BenefitCoverOut:
+    return s.BenefitCoverOut(
+        id=row["id"],
+        school_id=row["school"],
+        category=row["category"],
+        cover=row["cover"],
+        amount=row["amount"],
+        kinds=row["kinds"],
+        valid_from=row["valid_from"],
+        valid_to=row["valid_to"],
+        document=row["document"],
+    )
+
+
+async def add_cover(actor: Actor, school_id: int, data: s.BenefitCoverCreate) -> s.BenefitCoverOut:
+    await accounts.school_scope(actor, school_id, P.MEALS_ACCOUNTS)
+    if data.valid_to is not None and data.valid_to < data.valid_from:
+        raise ValidationFailed(key="meals.dates_order", details={"field": "valid_to"})
+    if data.cover == "partial" and data.amount == 0:
+        raise ValidationFailed(key="meals.partial_amount", details={"field": "amount"})
+    async with transaction():
+        rows = await BenefitCover.insert(
+            BenefitCover(
+                school=school_id,
+                category=data.category,
+                cover=data.cover,
+                amount=data.amount if data.cover == "partial" else 0,
+                kinds=sorted(set(data.kinds)),
+                valid_from=data.valid_from,
+                valid_to=data.valid_to,
+                document=data.document,
+                created_at=datetime.now(UTC),
+            )
+        ).returning(BenefitCover.id)
+        await record(
+            actor,
+            AuditAction.CREATE,
+            object_type="benefit_cover",
+            object_id=rows[0]["id"],
+            school_id=school_id,
+            details={"category": data.category, "cover": data.cover, "amount": data.amount},
+        )
+    row = (
+        await BenefitCover.select()
+        .where(BenefitCover.id == rows[0]["id"])
+        .output(load_json=True)
+        .first()
+    )
+    assert row is not None
+    return _cover_out(row)
+
+
+async def list_covers(actor: Actor, school_id: int) -> list[s.BenefitCoverOut]:
+    await accounts.school_scope(actor, school_id, P.MEALS_ACCOUNTS, P.MEALS_MANAGE)
+    rows = (
+        await BenefitCover.select()
+        .where(BenefitCover.school == school_id)
+        .order_by(BenefitCover.id)
+        .output(load_json=True)
+    )
+    return [_cover_out(r) for r in rows]
+
+
+async def covers_on(school_id: int, day: date) -> list[dict[str, Any]]:
+    rows = (
+        await BenefitCover.select()
+        .where((BenefitCover.school == school_id) & (BenefitCover.valid_from <= day))
+        .output(load_json=True)
+    )
+    return [r for r in rows if r["valid_to"] is None or r["valid_to"] >= day]
+
+
+async def cover_for(
+    student_id: int, school_id: int, grade: int | None, day: date, kind: str, price: int
+) -> Cover | None:
+    """The best cover the pupil's benefits give for one meal (a full cover wins)."""
+    covers = [c for c in await covers_on(school_id, day) if kind in c["kinds"]]
+    if not covers:
+        return None
+    held = (await benefit_codes_on([student_id], day)).get(student_id, set())
+    if grade in PRIMARY_GRADES:
+        held = held | {PRIMARY_FREE_MEALS}
+    best: Cover | None = None
+    for c in covers:
+        if c["category"] not in held:
+            continue
+        amount = price if c["cover"] == "full" else min(c["amount"], price)
+        if best is None or amount > best.amount:
+            best = Cover(c["category"], amount)
+    return best
+
+
+async def refused_on(student_id: int, day: date, kind: str) -> bool:
+    row = (
+        await BenefitRefusal.select(BenefitRefusal.id)
+        .where(
+            (BenefitRefusal.student == student_id)
+            & (BenefitRefusal.date == day)
+            & (BenefitRefusal.meal_kind == kind)
+        )
+        .first()
+    )
+    return row is not None
+
+
+async def refuse_day(actor: Actor, student_id: int, data: s.BenefitRefusalCreate) -> s.AbsenceOut:
+    """The family refuses the benefit meal of a day, with a reason: no default set will be
+    ordered, and a benefit order already standing (before its cut-off) is cancelled."""
+    from backend.meals import orders
+
+    target = await accounts.student_scope(actor, student_id, P.MEALS_ORDER)
+    cutoff = await orders.cutoff_of(target.school_id or 0, data.date)
+    if datetime.now(UTC) >= cutoff.at:
+        raise Conflict(
+            key="meals.refusal_after_cutoff",
+            date=orders.ru_date(data.date),
+            cutoff=cutoff.local.strftime("%H:%M %d.%m.%Y"),
+        )
+    async with transaction():
+        if await refused_on(student_id, data.date, data.meal_kind):
+            raise Conflict(key="meals.already_refused", date=orders.ru_date(data.date))
+        await BenefitRefusal.insert(
+            BenefitRefusal(
+                student=student_id,
+                date=data.date,
+                meal_kind=data.meal_kind,
+                reason=data.reason,
+                created_by=actor.user_id,
+                created_at=datetime.now(UTC),
+            )
+        )
+        await record(
+            actor,
+            AuditAction.CREATE,
+            object_type="benefit_refusal",
+            object_id=student_id,
+            school_id=target.school_id,
+            student_id=student_id,
+            details={"date": data.date.isoformat(), "kind": data.meal_kind, "reason": data.reason},
+        )
+        standing = await MealOrder.select().where(
+            (MealOrder.student == student_id)
+            & (MealOrder.date == data.date)
+            & (MealOrder.meal_kind == data.meal_kind)
+            & (MealOrder.live == 1)
+            & (MealOrder.benefit_amount > 0)
+        )
+        cancelled = []
+        for row in standing:
+            await orders.cancel_row(actor, row, "refused")
+            cancelled.append(orders.order_out(await orders.order_row(row["id"])))
+    return s.AbsenceOut(cancelled=cancelled, kept_past_cutoff=[])
