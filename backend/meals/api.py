@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from backend.core.http import ActorDep, requires
 from backend.core.rights import Permission
-from backend.meals import accounts, benefits, menus, orders
+from backend.meals import accounts, benefits, buffet, menus, orders
 from backend.meals import schemas as s
 
 P = Permission
@@ -354,4 +354,64 @@ class BenefitsController(Controller):
         return await benefits.refuse_day(actor, student_id, data)
 
 
-CONTROLLERS = [MealAccountsController, MenusController, OrdersController, BenefitsController]
+class BuffetController(Controller):
+    path = "/api/v1/meals"
+    tags = ["Питание: буфет"]
+
+    @post(
+        "/schools/{school_id:int}/buffet-products",
+        guards=[MENU_MAKERS],
+        status_code=HTTP_201_CREATED,
+        summary="Товар буфета",
+    )
+    async def add_product(
+        self,
+        actor: ActorDep,
+        school_id: FromPath[int],
+        data: Annotated[s.BuffetProductCreate, Body()],
+    ) -> s.BuffetProductOut:
+        return await buffet.add_product(actor, school_id, data)
+
+    @get(
+        "/pupils/{student_id:int}/buffet",
+        guards=[PUPIL_MENU_READERS],
+        summary="Буфет для обучающегося: товары, дневной лимит, стоп-лист, потрачено сегодня",
+    )
+    async def pupil_buffet(self, actor: ActorDep, student_id: FromPath[int]) -> s.PupilBuffetOut:
+        return await buffet.pupil_buffet(actor, student_id)
+
+    @put(
+        "/pupils/{student_id:int}/buffet",
+        guards=[FAMILY],
+        summary="Дневной лимит и стоп-лист буфета (родитель)",
+    )
+    async def set_rules(
+        self,
+        actor: ActorDep,
+        student_id: FromPath[int],
+        data: Annotated[s.BuffetRules, Body()],
+    ) -> s.PupilBuffetOut:
+        return await buffet.set_rules(actor, student_id, data)
+
+    @post(
+        "/schools/{school_id:int}/buffet-sales",
+        guards=[MENU_MAKERS],
+        status_code=HTTP_201_CREATED,
+        summary="Продажа в буфете с лицевого счёта обучающегося",
+    )
+    async def sell(
+        self,
+        actor: ActorDep,
+        school_id: FromPath[int],
+        data: Annotated[s.BuffetSaleCreate, Body()],
+    ) -> s.BuffetSaleOut:
+        return await buffet.sell(actor, school_id, data)
+
+
+CONTROLLERS = [
+    MealAccountsController,
+    MenusController,
+    OrdersController,
+    BenefitsController,
+    BuffetController,
+]

@@ -335,3 +335,53 @@ class BenefitRefusalCreate(Strict):
     date: Day
     meal_kind: MealKind
     reason: Annotated[str, plain_text(300, min_length=3)]
+
+
+# ---- the canteen counter -------------------------------------------------------------------
+
+
+class BuffetProductCreate(Strict):
+    caterer_id: Id
+    name: Annotated[str, plain_text(200, min_length=2)]
+    price: Kopecks
+
+
+class BuffetProductOut(msgspec.Struct):
+    id: int
+    school_id: int
+    name: str
+    price: int
+
+
+class BuffetRules(Strict):
+    daily_limit: Limit | None
+    stop_list: Annotated[list[Id], msgspec.Meta(max_length=200)] = msgspec.field(
+        default_factory=list
+    )
+
+
+class PupilBuffetOut(msgspec.Struct):
+    student_id: int
+    daily_limit: int | None
+    stop_list: list[int]
+    spent_today: int
+    products: list[BuffetProductOut]
+
+
+class BuffetItem(Strict):
+    product_id: Id
+    quantity: Annotated[int, msgspec.Meta(ge=1, le=20)] = 1
+
+
+class BuffetSaleCreate(Strict):
+    student_id: Id
+    items: Annotated[list[BuffetItem], msgspec.Meta(min_length=1, max_length=30)]
+    idempotency_key: IdempotencyKey
+
+
+class BuffetSaleOut(msgspec.Struct):
+    student_id: int
+    total: int
+    transfer_id: int
+    available: int
+    spent_today: int

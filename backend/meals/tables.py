@@ -87,6 +87,8 @@ class PupilAccount(Table):
     school = Integer()
     ledger_account = ForeignKey(LedgerAccount, null=False, on_delete=OnDelete.restrict)
     low_balance_threshold = BigInt(null=True, default=None)  # kopecks; None: no alert
+    daily_limit = BigInt(null=True, default=None)  # buffet spending a day; None: no limit
+    stop_list = JSONB(default=[])  # buffet products the guardian forbade (ids)
     created_at = Timestamptz()
     updated_at = Timestamptz()
 
@@ -242,6 +244,35 @@ class BenefitRefusal(Table):
     created_at = Timestamptz()
 
 
+# ---- the canteen counter -------------------------------------------------------------------
+
+
+class BuffetProduct(Table):
+    """A product sold at the school's buffet, at a price in kopecks."""
+
+    school = Integer(index=True)
+    caterer = Integer()
+    name = Varchar(length=200)
+    price = BigInt()
+    is_active = Boolean(default=True)
+    created_at = Timestamptz()
+
+
+class BuffetSale(Table):
+    """A buffet sale to a pupil against the account: what, for how much, on which local day
+    (for the guardian's daily limit), and the ledger transfer that paid it."""
+
+    id = BigSerial(primary_key=True)
+    school = Integer()
+    student = Integer()
+    local_date = Date()
+    items = JSONB(default=[])  # [{"product_id", "name", "price", "quantity"}]
+    total = BigInt()
+    transfer_id = BigInt()
+    sold_by = Integer(null=True, default=None)
+    sold_at = Timestamptz()
+
+
 INDEXES = [
     Index("ledger_account_code", "ledger_account", ("code",), unique=True),
     Index("ledger_account_school_kind", "ledger_account", ("school", "kind")),
@@ -260,6 +291,7 @@ INDEXES = [
     Index("meal_order_live", "meal_order", ("student", "date", "meal_kind", "live"), unique=True),
     Index("meal_order_school_date", "meal_order", ("school", "date")),
     Index("benefit_cover_school", "benefit_cover", ("school", "category")),
+    Index("buffet_sale_student_day", "buffet_sale", ("student", "local_date")),
     Index("benefit_refusal_day", "benefit_refusal", ("student", "date", "meal_kind"), unique=True),
 ]
 
@@ -323,6 +355,8 @@ APP_CONFIG = AppConfig(
         MealOrder,
         BenefitCover,
         BenefitRefusal,
+        BuffetProduct,
+        BuffetSale,
     ],
     migration_dependencies=["backend.schools.tables"],
     commands=[],

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from backend.core.context import Actor
 from backend.core.rights import Role
-from backend.meals import accounts, ledger, menus
+from backend.meals import accounts, buffet, ledger, menus
 from backend.meals import schemas as s
 from backend.meals.ledger import AccountKind, TransferKind
 from tests.conftest import Backend
@@ -57,7 +57,12 @@ async def SETUP(world: Backend, rw: RightsWorld) -> None:
         caterer_out.id,
         s.DishCreate(name="Борщ", weight_g=250, kcal=120, proteins_g=3, fats_g=4, carbs_g=15),
     )
-    rw.ids.update(meals_caterer=caterer_out.id, meals_dish=dish.id)
+    product = await buffet.add_product(
+        Actor.system(),
+        school,
+        s.BuffetProductCreate(caterer_id=caterer_out.id, name="Сок", price=100),
+    )
+    rw.ids.update(meals_caterer=caterer_out.id, meals_dish=dish.id, meals_product=product.id)
 
 
 def _cash(world: RightsWorld) -> dict[str, object]:
@@ -87,6 +92,14 @@ def _refusal(world: RightsWorld) -> dict[str, object]:
     """A different day for each caller (one refusal per day and meal)."""
     day = date.today() + timedelta(days=3 + world.unique())
     return {"date": day.isoformat(), "meal_kind": "lunch", "reason": "Семейные обстоятельства"}
+
+
+def _sale(world: RightsWorld) -> dict[str, object]:
+    return {
+        "student_id": world.ids["student_a"],
+        "items": [{"product_id": world.ids["meals_product"]}],
+        "idempotency_key": f"matrix-sale-{world.unique()}",
+    }
 
 
 def _refund(world: RightsWorld) -> dict[str, object]:
@@ -296,5 +309,32 @@ CASES = [
         f"{BASE}/pupils/{{student_a}}/benefit-refusals",
         FAMILY,
         body=_refusal,
+    ),
+    Case(
+        "POST",
+        f"{BASE}/schools/{{school_id:int}}/buffet-products",
+        f"{BASE}/schools/{{school_a}}/buffet-products",
+        MENU_MAKERS,
+        body=lambda w: {"caterer_id": w.ids["meals_caterer"], "name": "Булочка", "price": 3_500},
+    ),
+    Case(
+        "GET",
+        f"{BASE}/pupils/{{student_id:int}}/buffet",
+        f"{BASE}/pupils/{{student_a}}/buffet",
+        MENU_READERS,
+    ),
+    Case(
+        "PUT",
+        f"{BASE}/pupils/{{student_id:int}}/buffet",
+        f"{BASE}/pupils/{{student_a}}/buffet",
+        FAMILY,
+        body={"daily_limit": 20_000},
+    ),
+    Case(
+        "POST",
+        f"{BASE}/schools/{{school_id:int}}/buffet-sales",
+        f"{BASE}/schools/{{school_a}}/buffet-sales",
+        MENU_MAKERS,
+        body=_sale,
     ),
 ]
