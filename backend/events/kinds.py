@@ -37,6 +37,8 @@ ACCESS_ENTERED: Final = "access.entered"
 ACCESS_EXITED: Final = "access.exited"
 # accounts
 PASSWORD_RESET_CODE: Final = "account.password_reset_code"
+# meals: a pupil's available money fell below the guardian's threshold (no worker policy yet)
+MEALS_LOW_BALANCE: Final = "meals.low_balance"
 # messaging
 ANNOUNCEMENT_CREATED: Final = "announcement.created"
 DELIVERY_REPLAY: Final = "messaging.replay"  # an operator sends a failed delivery again

@@ -26,11 +26,12 @@ from backend.audit.services import record
 from backend.core.context import Actor
 from backend.core.db import current_engine, transaction
 from backend.core.errors import Conflict, NotFound, ValidationFailed
+from backend.events import kinds
 from backend.events.services import emit
 from backend.meals.tables import LedgerAccount, LedgerTransfer, PupilAccount
 
 MAX_AMOUNT = 100_000_000  # one million roubles in kopecks: more is a typing error
-LOW_BALANCE_EVENT = "meals.low_balance"
+LOW_BALANCE_EVENT = kinds.MEALS_LOW_BALANCE
 
 
 class AccountKind(StrEnum):
