@@ -23,3 +23,14 @@ def test_readme_gives_the_two_commands() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "uv run parta demo" in text
     assert "uv run pytest" in text
+
+
+def test_the_licence_text_is_in_the_repository() -> None:
+    """pyproject.toml declares AGPL-3.0-or-later: the full text must ship with the code."""
+    licence = ROOT / "LICENSE"
+    assert licence.is_file(), "LICENSE is missing"
+    text = licence.read_text(encoding="utf-8")
+    assert text.startswith("GNU AFFERO GENERAL PUBLIC LICENSE\nVersion 3, 19 November 2007")
+    assert "13. Remote Network Interaction; Use with the GNU General Public License." in text
+    assert "END OF TERMS AND CONDITIONS" in text
+    assert 'license = { text = "AGPL-3.0-or-later" }' in (ROOT / "pyproject.toml").read_text()
