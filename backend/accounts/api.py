@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import Body, Parameter
+from litestar.params import Body
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from backend.accounts.schemas import (
@@ -29,6 +29,7 @@ from backend.accounts.schemas import (
     UserOut,
 )
 from backend.accounts.services import AccountsService, TokenPair
+from backend.core.bounds import PathId
 from backend.core.http import (
     PUBLIC,
     ActorDep,
@@ -189,7 +190,7 @@ class AccountsController(Controller):
         self,
         accounts: AccountsDep,
         actor: ActorDep,
-        user_id: Annotated[int, Parameter(gt=0)],
+        user_id: PathId,
         data: Annotated[GrantIn, Body()],
     ) -> GrantCreated:
         return GrantCreated(await accounts.add_grant(actor, user_id, _grant(data)))
@@ -200,9 +201,7 @@ class AccountsController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         summary="Отозвать роль",
     )
-    async def revoke_grant(
-        self, accounts: AccountsDep, actor: ActorDep, grant_id: Annotated[int, Parameter(gt=0)]
-    ) -> None:
+    async def revoke_grant(self, accounts: AccountsDep, actor: ActorDep, grant_id: PathId) -> None:
         await accounts.revoke_grant(actor, grant_id)
 
     @post(

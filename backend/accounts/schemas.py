@@ -7,6 +7,7 @@ from typing import Annotated
 
 import msgspec
 
+from backend.core.bounds import Id
 from backend.core.rights import Permission, Role, ScopeKind
 
 Str200 = Annotated[str, msgspec.Meta(max_length=200)]
@@ -40,7 +41,7 @@ class TokenResponse(msgspec.Struct):
 class GrantIn(Strict):
     role: Role
     scope_kind: ScopeKind
-    scope_id: int | None = None
+    scope_id: Id | None = None
     valid_until: datetime | None = None
     parts: list[Permission] | None = None
 
@@ -86,7 +87,7 @@ class Profile(msgspec.Struct):
 class ActivationCodeRequestItem(Strict):
     display_name: Str200
     grants: Annotated[list[GrantIn], msgspec.Meta(min_length=1, max_length=20)]
-    school_id: int | None = None
+    school_id: Id | None = None
 
 
 class ActivationCodesRequest(Strict):

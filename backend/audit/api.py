@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, get
-from litestar.params import FromQuery, Parameter
+from litestar.params import FromQuery
 
 from backend.accounts.services import AccountsService
 from backend.audit import services as audit
 from backend.audit.schemas import AuditEntryOut, PersonalDataReadOut
+from backend.core.bounds import PathId, QueryId
 from backend.core.context import Actor
 from backend.core.errors import NotFound
 from backend.core.http import (
@@ -43,9 +44,9 @@ class AuditController(Controller):
         principal: PrincipalDep,
         limit: Limit = 50,
         offset: Offset = 0,
-        school_id: FromQuery[int | None] = None,
-        student_id: FromQuery[int | None] = None,
-        actor_user_id: FromQuery[int | None] = None,
+        school_id: QueryId = None,
+        student_id: QueryId = None,
+        actor_user_id: QueryId = None,
         action: FromQuery[str | None] = None,
         object_type: FromQuery[str | None] = None,
         object_id: FromQuery[str | None] = None,
@@ -85,7 +86,7 @@ class AuditController(Controller):
     async def personal_data_reads(
         self,
         principal: PrincipalDep,
-        student_id: Annotated[int, Parameter(gt=0)],
+        student_id: PathId,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> Page[PersonalDataReadOut]:

@@ -6,12 +6,14 @@ import itertools
 import os
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 import structlog
 from litestar import HttpMethod, Request
 from litestar.connection import ASGIConnection
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.handlers.base import BaseRouteHandler
@@ -51,6 +53,17 @@ T = TypeVar("T")
 # Pagination parameters: `?limit=50&offset=0` on every list.
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Сколько записей вернуть")]
 Offset = Annotated[int, Parameter(ge=0, le=1_000_000_000, description="Сколько записей пропустить")]
+
+
+FILE_PART = "data"
+
+
+@dataclass
+class FileForm:
+    """An upload: a multipart form whose file travels in the part `data` (FILE_PART). A form
+    without it, or with text in its place, answers 400 naming the part."""
+
+    data: UploadFile
 
 
 class Page(msgspec.Struct, Generic[T]):

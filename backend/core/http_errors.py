@@ -21,6 +21,7 @@ from litestar.exceptions import (
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from backend.core.errors import DomainError
+from backend.core.http import FILE_PART
 from backend.i18n import has, t
 
 log = structlog.get_logger("parta.http")
@@ -79,6 +80,8 @@ def _field_error(item: dict[str, Any]) -> dict[str, Any]:
             "field": field,
             "message": t("error.range_field", field=label, op=_OPS[m.group(1)], n=m.group(2)),
         }
+    if raw.startswith("Unsupported type") and key == FILE_PART:
+        return {"field": FILE_PART, "message": t("error.file_part", part=FILE_PART)}
     if "Invalid enum value" in raw:
         return {"field": field, "message": t("error.choice_field", field=label)}
     if raw.startswith("Expected") or "Invalid" in raw:
@@ -122,6 +125,10 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response:
         details = [_field_error(e) for e in extra if isinstance(e, dict)]
         first = details[0]["message"] if len(details) == 1 else t("error.validation")
         return _response(400, error_body("validation_error", first, details or None))
+    if str(exc.detail) == "Invalid multipart/form-data":
+        message = t("error.bad_form", part=FILE_PART)
+        details = [{"field": FILE_PART, "message": message}]
+        return _response(400, error_body("validation_error", message, details))
     if isinstance(exc.__cause__, SerializationException) or "decoding" in str(exc.detail).lower():
         return _response(400, error_body("malformed_json", t("error.malformed_json")))
     code, key = _STATUS_CODES.get(status, ("error", "error.bad_request"))

@@ -6,15 +6,16 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import State, UploadFile
+from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.params import Body, FromQuery, QueryParameter
 from litestar.response import Response
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from backend.core.bounds import PathId, QueryId, RequiredQueryId
 from backend.core.errors import ValidationFailed
-from backend.core.http import ActorDep, hot_get, requires
+from backend.core.http import ActorDep, FileForm, hot_get, requires
 from backend.core.rights import Permission
 from backend.core.storage import Storage
 from backend.journal import catalog, diary, schemas, services
@@ -50,7 +51,7 @@ class JournalController(Controller):
     }
 
     @get("/lessons/{lesson_id:int}", guards=[JOURNAL_READERS], summary="Урок в журнале")
-    async def lesson(self, actor: ActorDep, lesson_id: FromPath[int]) -> schemas.LessonSheet:
+    async def lesson(self, actor: ActorDep, lesson_id: PathId) -> schemas.LessonSheet:
         return await services.lesson_sheet(actor, lesson_id)
 
     @post(
@@ -63,7 +64,7 @@ class JournalController(Controller):
         self,
         actor: ActorDep,
         diary_weeks: DiaryWeeksDep,
-        lesson_id: FromPath[int],
+        lesson_id: PathId,
         data: Annotated[schemas.SyncRequest, Body()],
     ) -> schemas.SyncResponse:
         return await sync_lesson(actor, lesson_id, data, diary_weeks)
@@ -81,12 +82,12 @@ class JournalController(Controller):
         self,
         actor: ActorDep,
         storage: StorageDep,
-        lesson_id: FromPath[int],
-        data: Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)],
+        lesson_id: PathId,
+        data: Annotated[FileForm, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> schemas.AttachmentOut:
-        content = await data.read()
+        content = await data.data.read()
         return await services.upload_attachment(
-            actor, lesson_id, data.filename or "file", content, storage
+            actor, lesson_id, data.data.filename or "file", content, storage
         )
 
     @get(
@@ -95,7 +96,7 @@ class JournalController(Controller):
         summary="Скачать файл домашнего задания",
     )
     async def download(
-        self, actor: ActorDep, storage: StorageDep, attachment_id: FromPath[int]
+        self, actor: ActorDep, storage: StorageDep, attachment_id: PathId
     ) -> Response[bytes]:
         row, content = await services.download_attachment(actor, attachment_id, storage)
         return Response(
@@ -113,7 +114,7 @@ class JournalController(Controller):
         guards=[requires(P.JOURNAL_READ, P.JOURNAL_WRITE, P.JOURNAL_MANAGE, P.DIARY_READ)],
         summary="История отметки: кто, когда, что было, что стало",
     )
-    async def mark_history(self, actor: ActorDep, mark_id: FromPath[int]) -> schemas.MarkHistory:
+    async def mark_history(self, actor: ActorDep, mark_id: PathId) -> schemas.MarkHistory:
         return await services.mark_history(actor, mark_id)
 
     @get(
@@ -124,10 +125,10 @@ class JournalController(Controller):
     async def final_marks(
         self,
         actor: ActorDep,
-        class_id: FromPath[int],
-        subject_id: FromQuery[int],
+        class_id: PathId,
+        subject_id: RequiredQueryId,
         kind: FromQuery[Literal["period", "year", "exam", "final"]],
-        study_period_id: FromQuery[int | None] = None,
+        study_period_id: QueryId = None,
     ) -> schemas.FinalMarkSheet:
         return await services.final_mark_sheet(actor, class_id, subject_id, kind, study_period_id)
 
@@ -141,7 +142,7 @@ class JournalController(Controller):
         self,
         actor: ActorDep,
         diary_weeks: DiaryWeeksDep,
-        class_id: FromPath[int],
+        class_id: PathId,
         data: Annotated[schemas.FinalMarkIn, Body()],
     ) -> schemas.FinalMarkOut:
         return await services.set_final_mark(actor, class_id, data, diary_weeks)
@@ -156,7 +157,7 @@ class MarkingCatalogController(Controller):
         guards=[JOURNAL_READERS],
         summary="Виды работ (с весами) и шкалы отметок школы, с названиями",
     )
-    async def marking(self, actor: ActorDep, school_id: FromPath[int]) -> dict[str, Any]:
+    async def marking(self, actor: ActorDep, school_id: PathId) -> dict[str, Any]:
         return await catalog.marking_catalog(actor, school_id)
 
 
@@ -191,7 +192,7 @@ class DiaryController(Controller):
         self,
         request: Request[Any, Any, Any],
         actor: ActorDep,
-        student_id: FromPath[int],
+        student_id: PathId,
         day: Annotated[
             str | None, QueryParameter(name="date", description="Любой день недели")
         ] = None,
@@ -215,15 +216,15 @@ class DiaryController(Controller):
     async def marks(
         self,
         actor: ActorDep,
-        student_id: FromPath[int],
-        period_id: FromQuery[int | None] = None,
+        student_id: PathId,
+        period_id: QueryId = None,
         date_from: FromQuery[date | None] = None,
         date_to: FromQuery[date | None] = None,
     ) -> dict[str, Any]:
         return await diary.marks_by_subject(actor, student_id, period_id, date_from, date_to)
 
     @get("/news", guards=[DIARY_READERS], summary="Новое с последнего просмотра")
-    async def news(self, actor: ActorDep, student_id: FromPath[int]) -> dict[str, Any]:
+    async def news(self, actor: ActorDep, student_id: PathId) -> dict[str, Any]:
         return await diary.news(actor, student_id)
 
     @post(
@@ -232,7 +233,7 @@ class DiaryController(Controller):
         status_code=HTTP_200_OK,
         summary="Отметить всё как просмотренное",
     )
-    async def seen(self, actor: ActorDep, student_id: FromPath[int]) -> dict[str, bool]:
+    async def seen(self, actor: ActorDep, student_id: PathId) -> dict[str, bool]:
         await diary.mark_seen(actor, student_id)
         return {"ok": True}
 
@@ -246,8 +247,8 @@ class DiaryController(Controller):
         self,
         actor: ActorDep,
         diary_weeks: DiaryWeeksDep,
-        student_id: FromPath[int],
-        homework_id: FromPath[int],
+        student_id: PathId,
+        homework_id: PathId,
         done: FromQuery[bool] = True,
     ) -> schemas.Done:
         await diary.tick_homework(actor, student_id, homework_id, done, diary_weeks)

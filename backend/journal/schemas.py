@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from backend.core.bounds import ID_ITEMS, Id, Version
+
 # Text a person typed: line breaks and tabs are fine, other control characters (NUL among
 # them, which PostgreSQL refuses to store) are not.
 PLAIN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
@@ -36,8 +38,8 @@ class SyncOp(Strict):
 
     op_id: ClientId
     kind: OpKind
-    base_version: int | None = None
-    student_id: int | None = None
+    base_version: Version | None = None
+    student_id: Id | None = None
     # attendance
     status: AttendanceStatus | None = None
     late_minutes: Annotated[int, msgspec.Meta(ge=1, le=240)] | None = None
@@ -46,22 +48,24 @@ class SyncOp(Strict):
     value: Annotated[str, plain_text(8, min_length=1)] | None = None
     work_kind: Annotated[str, msgspec.Meta(min_length=1, max_length=32)] | None = None
     comment: Annotated[str, plain_text(500)] | None = None
-    mark_id: int | None = None
+    mark_id: Id | None = None
     mark_client_id: ClientId | None = None
     # topic
     topic: Annotated[str, plain_text(500)] | None = None
-    plan_id: int | None = None
+    plan_id: Id | None = None
     # homework and remarks
-    homework_id: int | None = None
+    homework_id: Id | None = None
     text: Annotated[str, plain_text(5000)] | None = None
     due_date: date | None = None
-    due_lesson_id: int | None = None
-    attachment_ids: list[int] | None = None
+    due_lesson_id: Id | None = None
+    attachment_ids: (
+        Annotated[list[Id], msgspec.Meta(max_length=50, extra_json_schema=ID_ITEMS)] | None
+    ) = None
 
 
 class SyncRequest(Strict):
     operations: Annotated[list[SyncOp], msgspec.Meta(max_length=500)]
-    base_version: int | None = None
+    base_version: Version | None = None
 
 
 class OpResult(msgspec.Struct):
@@ -193,12 +197,12 @@ class DiaryNews(msgspec.Struct):
 
 
 class FinalMarkIn(Strict):
-    student_id: int
-    subject_id: int
+    student_id: Id
+    subject_id: Id
     kind: Literal["period", "year", "exam", "final"]
     value: Annotated[str, msgspec.Meta(min_length=1, max_length=8)]
-    study_period_id: int | None = None
-    base_version: int | None = None
+    study_period_id: Id | None = None
+    base_version: Version | None = None
 
 
 class FinalMarkRow(msgspec.Struct):

@@ -17,6 +17,7 @@ from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from backend.core.bounds import PathId, QueryId
 from backend.core.errors import ValidationFailed
 from backend.core.http import PUBLIC, ActorDep, Limit, Offset, requires, signed_in
 from backend.core.rights import Permission
@@ -24,7 +25,6 @@ from backend.messaging import schemas as s
 from backend.messaging import services
 from backend.messaging.deliveries import INBOX_CHANNEL
 
-PathId = Annotated[int, Parameter(gt=0)]
 NOTIFY = [requires(Permission.NOTIFY_SCHOOL)]
 
 
@@ -98,7 +98,7 @@ class MessagingController(Controller):
     async def inbox(
         self,
         actor: ActorDep,
-        student_id: FromQuery[int | None] = None,
+        student_id: QueryId = None,
         unread: FromQuery[bool] = False,
         limit: Limit = 50,
         offset: Offset = 0,

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from backend.accounts.schemas import Strict
+from backend.core.bounds import ID_ITEMS, MAX_ID, Id
 
 HHMM = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="ЧЧ:ММ")]
 ChannelName = Literal["push", "telegram", "email", "sms"]
@@ -22,7 +23,7 @@ class PushReceiptIn(Strict):
     """What the app posts when a push reached the phone (the push's `delivery_id` and the
     phone's own device token)."""
 
-    delivery_id: Annotated[int, msgspec.Meta(gt=0)]
+    delivery_id: Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
     token: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 
 
@@ -38,7 +39,7 @@ class PreferenceIn(Strict):
     null follow the school's defaults."""
 
     kind: str = "*"
-    student_id: Annotated[int, msgspec.Meta(ge=0)] = 0
+    student_id: Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)] = 0
     channels: Annotated[list[ChannelName], msgspec.Meta(max_length=4)] | None = None
     mode: Literal["instant", "digest"] | None = None
     digest_at: HHMM | None = None
@@ -85,7 +86,7 @@ class ReadIn(Strict):
     """Mark these notifications read or unread: `ids`, or `all: true` for the whole inbox
     (one of the two; an empty request changes nothing by accident)."""
 
-    ids: Annotated[list[int], msgspec.Meta(max_length=500)] | None = None
+    ids: Annotated[list[Id], msgspec.Meta(max_length=500, extra_json_schema=ID_ITEMS)] | None = None
     all: bool = False
     read: bool = True
 
@@ -95,7 +96,7 @@ class ReadOut(msgspec.Struct):
 
 
 class AnnouncementIn(Strict):
-    school_id: Annotated[int, msgspec.Meta(gt=0)]
+    school_id: Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
     title: Annotated[str, msgspec.Meta(min_length=1, max_length=150)]
     text: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
     urgent: bool = False

@@ -7,9 +7,10 @@ from typing import Any, Literal
 
 import anyio
 from litestar import Controller, get
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Response
 
+from backend.core.bounds import PathId, QueryId
 from backend.core.context import Actor
 from backend.core.http import ActorDep, requires
 from backend.core.rights import Permission
@@ -90,8 +91,8 @@ class ReportsController(Controller):
     async def class_performance(
         self,
         actor: ActorDep,
-        class_id: FromPath[int],
-        period_id: FromQuery[int | None] = None,
+        class_id: PathId,
+        period_id: QueryId = None,
         date_from: FromQuery[date | None] = None,
         date_to: FromQuery[date | None] = None,
         format: FromQuery[Format] = "json",
@@ -109,8 +110,8 @@ class ReportsController(Controller):
     async def school_performance(
         self,
         actor: ActorDep,
-        school_id: FromPath[int],
-        period_id: FromQuery[int | None] = None,
+        school_id: PathId,
+        period_id: QueryId = None,
         date_from: FromQuery[date | None] = None,
         date_to: FromQuery[date | None] = None,
         format: FromQuery[Format] = "json",
@@ -146,8 +147,8 @@ class ReportsController(Controller):
     async def attendance(
         self,
         actor: ActorDep,
-        school_id: FromPath[int],
-        period_id: FromQuery[int | None] = None,
+        school_id: PathId,
+        period_id: QueryId = None,
         date_from: FromQuery[date | None] = None,
         date_to: FromQuery[date | None] = None,
         format: FromQuery[Format] = "json",
@@ -193,8 +194,8 @@ class ReportsController(Controller):
     async def quality(
         self,
         actor: ActorDep,
-        school_id: FromPath[int],
-        period_id: FromQuery[int | None] = None,
+        school_id: PathId,
+        period_id: QueryId = None,
         date_from: FromQuery[date | None] = None,
         date_to: FromQuery[date | None] = None,
         format: FromQuery[Format] = "json",
@@ -233,8 +234,8 @@ class ReportsController(Controller):
     async def completeness(
         self,
         actor: ActorDep,
-        school_id: FromPath[int],
-        period_id: FromQuery[int | None] = None,
+        school_id: PathId,
+        period_id: QueryId = None,
         date_from: FromQuery[date | None] = None,
         date_to: FromQuery[date | None] = None,
         format: FromQuery[Format] = "json",
@@ -280,8 +281,8 @@ class ReportsController(Controller):
     async def at_risk(
         self,
         actor: ActorDep,
-        school_id: FromPath[int],
-        period_id: FromQuery[int | None] = None,
+        school_id: PathId,
+        period_id: QueryId = None,
         date_from: FromQuery[date | None] = None,
         date_to: FromQuery[date | None] = None,
         format: FromQuery[Format] = "json",

@@ -8,15 +8,15 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Response, get, patch, post
-from litestar.datastructures import UploadFile
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery, Parameter, QueryParameter
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from backend.accounts.api import AccountsDep, provide_accounts
+from backend.core.bounds import PathId
 from backend.core.context import Actor
-from backend.core.http import ActorDep, PrincipalDep, requires, requires_role, signed_in
+from backend.core.http import ActorDep, FileForm, PrincipalDep, requires, requires_role, signed_in
 from backend.core.rights import Permission, Role, ScopeKind
 from backend.i18n import t
 from backend.schools import delegates, imports, movement, people, personal_files
@@ -53,8 +53,8 @@ from backend.schools.people_schemas import (
     StudentUpdate,
 )
 
-StudentId = Annotated[int, Parameter(gt=0)]
-ClassId = Annotated[int, Parameter(gt=0)]
+StudentId = PathId
+ClassId = PathId
 
 
 def _movement_out(row: dict[str, object]) -> MovementOut:
@@ -309,9 +309,7 @@ class GuardianController(Controller):
         guards=[requires(Permission.PERSONAL_FILE_READ)],
         summary="Личное дело родителя (чтение записывается в аудит)",
     )
-    async def read(
-        self, actor: ActorDep, guardian_id: Annotated[int, Parameter(gt=0)]
-    ) -> GuardianOut:
+    async def read(self, actor: ActorDep, guardian_id: PathId) -> GuardianOut:
         return _guardian_out(await personal_files.guardian_file(actor, guardian_id))
 
 
@@ -356,7 +354,7 @@ class ConsentController(Controller):
     async def revoke(
         self,
         actor: ActorDep,
-        consent_id: Annotated[int, Parameter(gt=0)],
+        consent_id: PathId,
         data: Annotated[ConsentRevoke, Body()],
     ) -> ConsentOut:
         return ConsentOut(**await personal_files.revoke_consent(actor, consent_id, data.revoked_on))
@@ -387,7 +385,7 @@ class StaffController(Controller):
         guards=[requires(Permission.PEOPLE_READ)],
         summary="Карточка сотрудника",
     )
-    async def read(self, actor: ActorDep, staff_id: Annotated[int, Parameter(gt=0)]) -> StaffOut:
+    async def read(self, actor: ActorDep, staff_id: PathId) -> StaffOut:
         return StaffOut(**await personal_files.staff_card(actor, staff_id))
 
 
@@ -471,7 +469,7 @@ class DelegateController(Controller):
         self,
         actor: ActorDep,
         accounts: AccountsDep,
-        delegate_id: Annotated[int, Parameter(gt=0)],
+        delegate_id: PathId,
     ) -> DelegateOut:
         return DelegateOut(**await delegates.revoke_delegate(actor, accounts, delegate_id))
 
@@ -499,19 +497,19 @@ class ImportExportController(Controller):
     async def upload(
         self,
         actor: ActorDep,
-        school_id: Annotated[int, Parameter(gt=0)],
+        school_id: PathId,
         kind: FromPath[str],
-        data: Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)],
+        data: Annotated[FileForm, Body(media_type=RequestEncodingType.MULTI_PART)],
         dry_run: FromQuery[bool] = False,
         create_classes: FromQuery[bool] = False,
     ) -> ImportReportOut:
-        content = await data.read()
+        content = await data.data.read()
         report = await imports.import_file(
             actor,
             school_id,
             kind,
             content,
-            data.filename or "",
+            data.data.filename or "",
             create_classes=create_classes,
             dry_run=dry_run,
         )
@@ -532,7 +530,7 @@ class ImportExportController(Controller):
     async def download(
         self,
         actor: ActorDep,
-        school_id: Annotated[int, Parameter(gt=0)],
+        school_id: PathId,
         kind: FromPath[str],
         file_format: Annotated[str, QueryParameter(name="format", pattern="^(csv|xlsx)$")] = "csv",
     ) -> Response[bytes]:

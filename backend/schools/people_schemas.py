@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from backend.core.bounds import Id
+
 Str100 = Annotated[str, msgspec.Meta(max_length=100)]
 Str300 = Annotated[str, msgspec.Meta(max_length=300)]
 Str500 = Annotated[str, msgspec.Meta(max_length=500)]
@@ -27,7 +29,7 @@ class MovementIn(Strict):
     kind: Literal["admitted", "transferred", "left", "graduated"]
     date: date
     order_number: Annotated[str, msgspec.Meta(max_length=64)]
-    class_id: int | None = None
+    class_id: Id | None = None
     reason: Str300 = ""
 
 
@@ -96,16 +98,16 @@ class ClassCodesOut(msgspec.Struct):
 class ConsentIn(Strict):
     given_on: date
     document_ref: Str300 = ""
-    given_by_guardian_id: int | None = None
+    given_by_guardian_id: Id | None = None
     kind: Literal["personal_data", "cross_border"] = "personal_data"
 
 
 class ConsentSubjectIn(Strict):
     subject_kind: Literal["student", "guardian", "staff"]
-    subject_id: int
+    subject_id: Id
     given_on: date
     document_ref: Str300 = ""
-    given_by_guardian_id: int | None = None
+    given_by_guardian_id: Id | None = None
     kind: Literal["personal_data", "cross_border"] = "personal_data"
 
 
@@ -135,7 +137,7 @@ class BenefitIn(Strict):
 
 
 class StudentCreate(Strict):
-    school_id: int
+    school_id: Id
     last_name: Name
     first_name: Name
     middle_name: Str100 = ""
@@ -240,7 +242,7 @@ class HealthOut(msgspec.Struct):
 
 
 class ChildLink(Strict):
-    student_id: int
+    student_id: Id
     relation: Literal["mother", "father", "guardian", "other"] = "other"
     is_legal_representative: bool = True
 
@@ -298,7 +300,7 @@ class GuardianContact(msgspec.Struct):
 
 
 class StaffCreate(Strict):
-    school_id: int
+    school_id: Id
     last_name: Name
     first_name: Name
     positions: Annotated[list[str], msgspec.Meta(min_length=1, max_length=10)]

@@ -13,6 +13,7 @@ from litestar.params import Body, FromQuery, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from backend.accounts.api import AccountsDep, provide_accounts
+from backend.core.bounds import PathId, QueryId, RequiredQueryId
 from backend.core.http import ActorDep, Limit, Offset, Page, PrincipalDep, requires
 from backend.core.rights import Permission
 from backend.schools import services as schools
@@ -21,9 +22,8 @@ from backend.schools import structure_schemas as s
 
 READ = [requires(Permission.STRUCTURE_READ)]
 MANAGE = [requires(Permission.STRUCTURE_MANAGE)]
-PathId = Annotated[int, Parameter(gt=0, le=s.MAX_ID)]
-QueryId = Annotated[int | None, Parameter(gt=0, le=s.MAX_ID)]
-RequiredQueryId = Annotated[int, Parameter(gt=0, le=s.MAX_ID)]
+
+
 ShiftPath = Annotated[int, Parameter(ge=1, le=3)]
 T = TypeVar("T")
 

@@ -12,17 +12,20 @@ from typing import Annotated, Any
 import msgspec
 
 from backend.accounts.schemas import Strict
+from backend.core.bounds import ID_ITEMS, Id, Version, documented, items_between
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 ShortName = Annotated[str, msgspec.Meta(max_length=64)]
-MAX_ID = 2_147_483_647  # ids are 32-bit in the database: a bigger one is bad input, not a 500
-Id = Annotated[int, msgspec.Meta(gt=0, le=MAX_ID)]
 Grade = Annotated[int, msgspec.Meta(ge=1, le=11)]
 Shift = Annotated[int, msgspec.Meta(ge=1, le=3)]
 LessonNumber = Annotated[int, msgspec.Meta(ge=0, le=12)]
 Weekday = Annotated[int, msgspec.Meta(ge=1, le=7, description="1 = понедельник")]
-Grades = Annotated[list[Grade], msgspec.Meta(max_length=11)]
-StudyDays = Annotated[list[Weekday], msgspec.Meta(min_length=1, max_length=7)]
+Grades = Annotated[list[Grade], msgspec.Meta(max_length=11, extra_json_schema=items_between(1, 11))]
+WindowDays = Annotated[int, msgspec.Meta(ge=0, le=90, extra_json_schema=documented(minimum=0))]
+CutoffDays = Annotated[int, msgspec.Meta(ge=0, le=14, extra_json_schema=documented(minimum=0))]
+StudyDays = Annotated[
+    list[Weekday], msgspec.Meta(min_length=1, max_length=7, extra_json_schema=items_between(1, 7))
+]
 
 # ---- tenancy and settings --------------------------------------------------------------------
 
@@ -86,9 +89,9 @@ class SchoolSettings(msgspec.Struct):
     """A school's own rules. Stored as one JSON document; every field has a default (keys other
     contexts add to the document are kept but not shown here)."""
 
-    marking_window_days: Annotated[int, msgspec.Meta(ge=0, le=90)] = 14  # as the journal applies
+    marking_window_days: WindowDays = 14  # as the journal applies
     meal_cutoff_time: Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "10:00"
-    meal_cutoff_days_before: Annotated[int, msgspec.Meta(ge=0, le=14)] = 1
+    meal_cutoff_days_before: CutoffDays = 1
     notification_defaults: NotificationDefaults = msgspec.field(
         default_factory=NotificationDefaults
     )
@@ -104,15 +107,11 @@ class SchoolSettingsOut(msgspec.Struct):
 
 class SchoolSettingsUpdate(Strict):
     time_zone: str | msgspec.UnsetType = msgspec.UNSET
-    marking_window_days: Annotated[int, msgspec.Meta(ge=0, le=90)] | msgspec.UnsetType = (
-        msgspec.UNSET
-    )
+    marking_window_days: WindowDays | msgspec.UnsetType = msgspec.UNSET
     meal_cutoff_time: (
         Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] | msgspec.UnsetType
     ) = msgspec.UNSET
-    meal_cutoff_days_before: Annotated[int, msgspec.Meta(ge=0, le=14)] | msgspec.UnsetType = (
-        msgspec.UNSET
-    )
+    meal_cutoff_days_before: CutoffDays | msgspec.UnsetType = msgspec.UNSET
     notification_defaults: NotificationDefaults | msgspec.UnsetType = msgspec.UNSET
     study_days: StudyDays | msgspec.UnsetType = msgspec.UNSET
 
@@ -234,7 +233,9 @@ class StudyGroup(msgspec.Struct):
 
 
 class GroupMembersChange(Strict):
-    student_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=200)]
+    student_ids: Annotated[
+        list[Id], msgspec.Meta(min_length=1, max_length=200, extra_json_schema=ID_ITEMS)
+    ]
     on: date
 
 
@@ -423,7 +424,7 @@ class MyStaff(msgspec.Struct):
 
 
 class Versioned(Strict, kw_only=True):
-    version: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    version: Version | None = None
 
 
 class ReplacementSet(Versioned):

@@ -354,3 +354,27 @@ async def test_a_homework_file_may_be_larger_than_an_ordinary_request(world: Bac
     refused = await world.client.post(url, files=too_big, headers=jw.teacher.headers)
     assert refused.status_code in (400, 413), refused.text[:300]
     assert "20 МБ" in refused.json()["message"]
+
+
+async def test_a_version_beyond_any_real_one_is_refused(world: Backend) -> None:
+    jw = await make_journal_world(world)
+    lesson_id = jw.lessons["today"]
+    huge = await sync(
+        world, jw.teacher, lesson_id, [attendance(op(), jw.pupils[0], "absent")], base_version=2**70
+    )
+    assert huge.status_code == 400, huge.text
+    assert huge.json()["details"][0]["field"] == "base_version"
+    assert huge.json()["message"] == (
+        "Значение поля «версия, с которой начата правка» должно быть не больше 2147483647."
+    )
+    per_cell = await sync(
+        world,
+        jw.teacher,
+        lesson_id,
+        [{**attendance(op(), jw.pupils[0], "absent"), "base_version": -1}],
+    )
+    assert per_cell.status_code == 400, per_cell.text
+    assert per_cell.json()["details"][0]["field"] == "operations[0].base_version"
+    assert await AttendanceRecord.count() == 0
+    row = await Lesson.select(Lesson.version).where(Lesson.id == lesson_id).first()
+    assert row == {"version": 1}

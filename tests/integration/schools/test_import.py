@@ -430,3 +430,25 @@ async def test_command_line_import_and_export(world: Backend, tmp_path: Path) ->
     assert exported.returncode == 0, exported.stderr
     header, out = imports.read_rows(target.read_bytes(), target.name)
     assert sorted(r for _, r in out) == sorted([x[h] for h in header] for x in rows)
+
+
+async def test_an_import_without_its_file_part_names_the_part(world: Backend) -> None:
+    school = await make_school(world)
+    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    response = await world.client.post(
+        f"/api/v1/schools/{school.school_id}/imports/pupils",
+        files={"data": (None, "Фамилия;Имя")},
+        headers=secretary.headers,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["details"] == [
+        {"field": "data", "message": "Часть «data» формы должна быть файлом (multipart/form-data)."}
+    ]
+    nothing = await world.client.post(
+        f"/api/v1/schools/{school.school_id}/imports/pupils",
+        content=b"--b--\r\n",
+        headers={**secretary.headers, "Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert nothing.status_code == 400, nothing.text
+    assert nothing.json()["message"] == "Не заполнено обязательное поле «data»."
+    assert await Student.count() == 0
