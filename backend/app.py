@@ -20,7 +20,7 @@ from litestar.di import Provide
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 from litestar.static_files import create_static_files_router
 from piccolo.engine.base import Engine
 from redis.asyncio import Redis
@@ -35,9 +35,14 @@ from backend.admin.tasks import AdminTasksController
 from backend.audit.api import AuditController
 from backend.core import db
 from backend.core.embedded import Companion
-from backend.core.http import RequestIdMiddleware, provide_actor, provide_principal
+from backend.core.http import (
+    RequestIdMiddleware,
+    add_security_headers,
+    provide_actor,
+    provide_principal,
+)
 from backend.core.http_errors import EXCEPTION_HANDLERS, document_errors
-from backend.core.metrics import PrometheusMetricsMiddleware
+from backend.core.metrics import PrometheusMetricsMiddleware, metrics_controller
 from backend.core.rate_limit import CounterRateLimitMiddleware, RateLimitStore
 from backend.core.redis import make_redis
 from backend.core.storage import LocalStorage
@@ -139,11 +144,12 @@ def create_app(
         middleware_class=PrometheusMetricsMiddleware,
     )
 
+    metrics = metrics_controller(settings.metrics_token.get_secret_value())
     handlers: list[Any] = [
         root,
         health,
         ready,
-        PrometheusController,
+        *([metrics] if metrics else []),
         AuthController,
         AccountsController,
         AuditController,
@@ -178,6 +184,7 @@ def create_app(
         ),
         dependencies={"actor": Provide(provide_actor), "principal": Provide(provide_principal)},
         middleware=[RequestIdMiddleware(), prometheus.middleware, rate_limit.middleware],
+        before_send=[add_security_headers],
         on_app_init=[jwt_auth.on_app_init],
         stores={"rate_limit": RateLimitStore(redis, namespace="parta:ratelimit")},
         exception_handlers=EXCEPTION_HANDLERS,

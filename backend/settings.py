@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     public_url: str = ""
     cors_origins: list[str] = Field(default_factory=list)
     request_max_body_bytes: int = 1_048_576
+    # Prometheus scrapes `/metrics` with `Authorization: Bearer <this>`; empty: no `/metrics`.
+    metrics_token: SecretStr = SecretStr("")
     time_zone: str = "Europe/Moscow"
     locale: str = "ru"
     log_level: str = "INFO"

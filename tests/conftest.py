@@ -43,6 +43,7 @@ REDIS_URL = os.environ.get("PARTA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 FREE_REDIS_DBS = (15, 12, 11, 10, 9, 8)
 SESSION_LOCK = "parta:test:redis-db:{db}"  # in database 0, which no test flushes
 ENGINES = ["sqlite", "postgres"]
+METRICS_TOKEN = secrets.token_urlsafe(16)  # what the scraper sends to /metrics
 
 
 def _services_required() -> bool:
@@ -179,6 +180,7 @@ async def backend_world(
             redis_url=redis_url,
             secret_key=secrets.token_urlsafe(48),
             api_rate_limit_per_minute=100_000,
+            metrics_token=METRICS_TOKEN,
             database_pool_max=10,
             media_root=tmp_session_dir / "media-pg",
         )
@@ -189,6 +191,7 @@ async def backend_world(
             redis_url="memory://",
             secret_key=secrets.token_urlsafe(48),
             api_rate_limit_per_minute=100_000,
+            metrics_token=METRICS_TOKEN,
             media_root=tmp_session_dir / "media-sqlite",
         )
     engine = db.make_engine(settings)

@@ -161,6 +161,53 @@ def add_headers(message: HTTPResponseStartEvent, headers: list[tuple[bytes, byte
     message["headers"] = [*message.get("headers", ()), *headers]
 
 
+# Security headers (decision 0012). Every response: no type sniffing, no referrer. HTML pages
+# refuse to be framed; Parta's own staff pages run no script but their own, while the API's
+# documentation pages (Swagger's inline start-up, Scalar's CDN script) and the mounted Piccolo
+# admin keep their scripts and get the rest of the policy. JSON gets the policy of a document
+# that should never render anything. Personal data (all of /api/v1) is not stored by any cache,
+# except where a handler chose its own Cache-Control (the diary's week: `private, no-cache`,
+# so that its ETag can still be revalidated on the family's own device).
+_COMMON_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+_HTML_BASE = b"object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
+_HTML_OWN = (
+    b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self' data:; " + _HTML_BASE
+)
+_HTML_THIRD_PARTY_PATHS = ("/schema", "/admin")
+_API_POLICY = b"default-src 'none'; frame-ancestors 'none'"
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+def security_headers(path: str, headers: Any) -> list[tuple[bytes, bytes]]:
+    """The headers to add to a response to `path` that already carries `headers`."""
+    content_type = b""
+    has_cache_control = False
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == b"content-type":
+            content_type = value
+        elif lowered == b"cache-control":
+            has_cache_control = True
+    added = list(_COMMON_HEADERS)
+    if content_type.startswith(b"text/html"):
+        own = not path.startswith(_HTML_THIRD_PARTY_PATHS) or path.startswith("/admin/tasks")
+        added.append((b"content-security-policy", _HTML_OWN if own else _HTML_BASE))
+        added.append((b"x-frame-options", b"DENY"))
+    else:
+        added.append((b"content-security-policy", _API_POLICY))
+    if path.startswith("/api/") and not has_cache_control:
+        added.append(_NO_STORE)
+    return added
+
+
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    """A `before_send` hook of the app: it sees every response, also those the router or the
+    sign-in middleware answer before any route's middleware runs (404, 401)."""
+    if message["type"] == "http.response.start":
+        add_headers(message, security_headers(scope["path"], message.get("headers", ())))
+
+
 class RequestIdMiddleware(ASGIMiddleware):
     """Gives each request an id (or keeps the caller's), logs with it, and echoes it back."""
 

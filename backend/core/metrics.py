@@ -10,12 +10,17 @@ exemplars, excluded methods, ungrouped paths) go through Litestar's own code.
 
 from __future__ import annotations
 
+import secrets
 from time import perf_counter
 from typing import Any
 
-from litestar.plugins.prometheus import PrometheusMiddleware
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.plugins.prometheus import PrometheusController, PrometheusMiddleware
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import Message, Receive, Scope, Send
+
+from backend.core.errors import NotAuthenticated
 
 _Children = tuple[Any, Any, Any]  # request count, request time, error count
 
@@ -91,3 +96,23 @@ class PrometheusMetricsMiddleware(PrometheusMiddleware):
                 errors.inc()
             count.inc()
             duration.observe(ended - started if ended else 0)
+
+
+def metrics_controller(token: str) -> type[PrometheusController] | None:
+    """`/metrics` for a scraper that sends `Authorization: Bearer <token>`; no token, no route
+    (the figures tell an outsider which routes are busy, when, and which fail)."""
+    if not token:
+        return None
+    expected = f"Bearer {token}".encode()
+
+    async def scraper_only(
+        connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+    ) -> None:
+        given = connection.headers.get("authorization", "").encode()
+        if not secrets.compare_digest(given, expected):
+            raise NotAuthenticated()
+
+    class MetricsController(PrometheusController):
+        guards = [scraper_only]
+
+    return MetricsController

@@ -137,7 +137,9 @@ async def test_numbers_and_dates_out_of_range_are_400(world: Backend) -> None:
         headers=admin.headers,
     )
     assert response.status_code == 400
-    assert response.json()["message"] == "Число или дата в запросе вне допустимого диапазона."
+    # Ids are 32-bit: the range of each field is named (tests/unit/test_openapi_truth.py).
+    assert {d["field"] for d in response.json()["details"]} == {"user_id", "scope_id"}
+    assert all("не больше 2147483647" in d["message"] for d in response.json()["details"])
 
 
 async def test_limits_are_explained_in_words(world: Backend) -> None:

@@ -72,11 +72,12 @@ async def test_metrics_count_each_route_and_status(world: Backend) -> None:
         found = re.search(rf"^{metric}\{{{labels}\}} (\S+)$", text, re.M)
         return float(found.group(1)) if found else 0.0
 
-    before = (await world.client.get("/metrics")).text
+    scraper = {"Authorization": f"Bearer {world.settings.metrics_token.get_secret_value()}"}
+    before = (await world.client.get("/metrics", headers=scraper)).text
     for _ in range(3):
         await world.client.get("/health")
     refused = await world.client.get("/api/v1/accounts/me")  # not signed in
-    response = await world.client.get("/metrics")
+    response = await world.client.get("/metrics", headers=scraper)
     assert response.status_code == 200
     for metric in ("parta_requests_total", "parta_request_duration_seconds_count"):
         assert (

@@ -3,8 +3,6 @@ says (a web page or a program renamed `.pdf` is refused)."""
 
 from __future__ import annotations
 
-import pytest
-
 from backend.journal.tables import Attachment
 from tests.conftest import Backend
 from tests.integration.journal.arrange import make_journal_world
