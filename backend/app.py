@@ -46,6 +46,7 @@ from backend.core.metrics import PrometheusMetricsMiddleware, metrics_controller
 from backend.core.rate_limit import CounterRateLimitMiddleware, RateLimitStore
 from backend.core.redis import make_redis
 from backend.core.storage import LocalStorage
+from backend.core.text_input import ControlCharacterMiddleware
 from backend.journal.api import DiaryController, JournalController, MarkingCatalogController
 from backend.journal.diary import refresh_projections
 from backend.journal.timetable_follow import follow_timetable
@@ -183,7 +184,12 @@ def create_app(
             }
         ),
         dependencies={"actor": Provide(provide_actor), "principal": Provide(provide_principal)},
-        middleware=[RequestIdMiddleware(), prometheus.middleware, rate_limit.middleware],
+        middleware=[
+            RequestIdMiddleware(),
+            prometheus.middleware,
+            rate_limit.middleware,
+            ControlCharacterMiddleware(),
+        ],
         before_send=[add_security_headers],
         on_app_init=[jwt_auth.on_app_init],
         stores={"rate_limit": RateLimitStore(redis, namespace="parta:ratelimit")},
