@@ -11,6 +11,8 @@ from backend.core.errors import ValidationFailed
 from backend.i18n import t
 
 LINE_BREAKS = frozenset("\n\r\t")
+# The multipart part an upload's file travels in (homework files, imports).
+FILE_PART = "data"
 
 
 def class_name(grade: int, letter: str) -> str:

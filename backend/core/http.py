@@ -55,9 +55,6 @@ Limit = Annotated[int, Parameter(ge=1, le=500, description="Сколько за�
 Offset = Annotated[int, Parameter(ge=0, le=1_000_000_000, description="Сколько записей пропустить")]
 
 
-FILE_PART = "data"
-
-
 @dataclass
 class FileForm:
     """An upload: a multipart form whose file travels in the part `data` (FILE_PART). A form

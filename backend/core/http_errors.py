@@ -21,7 +21,7 @@ from litestar.exceptions import (
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from backend.core.errors import DomainError
-from backend.core.http import FILE_PART
+from backend.core.forms import FILE_PART
 from backend.i18n import has, t
 
 log = structlog.get_logger("parta.http")

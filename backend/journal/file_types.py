@@ -5,6 +5,13 @@ pictures, sound, video and archives, never programs or web pages: an `.exe`, `.b
 `.html` is refused, and so is a program renamed to look like a document (its first bytes give it
 away). The type a file is served as follows from its name, never from what the uploader's
 browser claimed, so a file cannot pass itself off as a page the browser would run.
+
+The content must also be what the name says (`matches_name`): each allowed suffix has fixed
+first bytes (a table below: the list of suffixes is closed and short, and text files need a
+decoding check no signature library makes, so a dependency would not earn its place). Pictures
+may wear another picture's suffix, sound and video another's of their family (people rename
+them, and a player or viewer reads them by content); documents and archives must match. A text
+(`txt`, `csv`) must decode as UTF-8 or Windows-1251, hold no NUL and not be a web page.
 """
 
 from __future__ import annotations
@@ -57,6 +64,107 @@ _PROGRAM_MAGIC = (
     b"\xce\xfa\xed\xfe",
     b"#!",
 )
+
+
+# Signatures: (offset, bytes). "ftyp" boxes name the ISO media kind at offset 8.
+_ZIP = ((0, b"PK\x03\x04"),)
+_OLE2 = ((0, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"),)
+_PICTURES = (
+    (0, b"\xff\xd8\xff"),
+    (0, b"\x89PNG\r\n\x1a\n"),
+    (0, b"GIF87a"),
+    (0, b"GIF89a"),
+    (0, b"BM"),
+    (4, b"ftypheic"),
+    (4, b"ftypheix"),
+    (4, b"ftypmif1"),
+    (4, b"ftypmsf1"),
+)
+_WEBP = ((0, b"RIFF"),)  # and "WEBP" at 8: checked below
+_SOUND_AND_VIDEO = (
+    (0, b"ID3"),
+    (0, b"\xff\xfb"),
+    (0, b"\xff\xf3"),
+    (0, b"\xff\xf2"),
+    (0, b"\xff\xf1"),  # AAC in ADTS
+    (0, b"OggS"),
+    (0, b"RIFF"),  # WAV ("WAVE" at 8)
+    (0, b"\x1aE\xdf\xa3"),  # WebM / Matroska
+    (4, b"ftyp"),  # MP4, M4A, MOV
+    (4, b"moov"),
+    (4, b"mdat"),
+    (4, b"wide"),
+    (4, b"free"),
+)
+_SIGNATURES: dict[str, tuple[tuple[int, bytes], ...]] = {
+    "pdf": ((0, b"%PDF-"),),
+    "doc": _OLE2,
+    "xls": _OLE2,
+    "ppt": _OLE2,
+    "docx": _ZIP,
+    "xlsx": _ZIP,
+    "pptx": _ZIP,
+    "odt": _ZIP,
+    "ods": _ZIP,
+    "odp": _ZIP,
+    "epub": _ZIP,
+    "zip": _ZIP,
+    "7z": ((0, b"7z\xbc\xaf\x27\x1c"),),
+    "rtf": ((0, b"{\\rtf"),),
+    "djvu": ((0, b"AT&TFORM"),),
+    **dict.fromkeys(("jpg", "jpeg", "png", "gif", "bmp", "heic", "webp"), _PICTURES + _WEBP),
+    **dict.fromkeys(("mp3", "m4a", "ogg", "wav", "mp4", "mov", "webm"), _SOUND_AND_VIDEO),
+}
+_KIND_NAMES = {
+    "pdf": "PDF",
+    "doc": "документ Word",
+    "xls": "таблицу Excel",
+    "ppt": "презентацию PowerPoint",
+    "txt": "текст",
+    "csv": "таблицу CSV",
+    "fb2": "книгу FB2",
+}
+_PAGE_MARKS = (b"<!doctype html", b"<html", b"<script", b"<svg", b"<?php", b"<head", b"<body")
+
+
+def _looks_like_page(head: bytes) -> bool:
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return start.startswith(_PAGE_MARKS) or any(mark in start[:1024] for mark in _PAGE_MARKS[:3])
+
+
+def _readable_text(data: bytes) -> bool:
+    if b"\x00" in data:
+        return False
+    for encoding in ("utf-8-sig", "cp1251"):
+        try:
+            data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return True
+    return False
+
+
+def kind_name(suffix: str) -> str:
+    """What a person calls a file of this suffix, for messages: «PDF», «текст», «файл .docx»."""
+    return _KIND_NAMES.get(suffix, f"файл .{suffix}")
+
+
+def matches_name(file_name: str, data: bytes) -> bool:
+    """Whether the content is what the name's suffix says (see the module's docstring)."""
+    suffix = extension(file_name)
+    head = data[:4096]
+    if suffix in ("txt", "csv"):
+        return _readable_text(data) and not _looks_like_page(head)
+    if suffix == "fb2":
+        start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        return start.startswith(b"<?xml") and b"<FictionBook" in head and b"<script" not in head
+    signatures = _SIGNATURES.get(suffix)
+    if signatures is None:
+        return False
+    if not any(head[offset : offset + len(magic)] == magic for offset, magic in signatures):
+        return False
+    # RIFF holds pictures (WEBP), sound (WAVE) and video (AVI), and nothing else we take.
+    return not (head.startswith(b"RIFF") and head[8:12] not in (b"WEBP", b"WAVE", b"AVI "))
 
 
 def extension(file_name: str) -> str:

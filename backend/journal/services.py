@@ -12,6 +12,7 @@ from backend.audit.services import AuditAction, record
 from backend.core.context import Actor
 from backend.core.db import transaction
 from backend.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backend.core.forms import FILE_PART, clean_text
 from backend.core.rights import Permission, Role, ScopeTarget
 from backend.core.storage import Storage
 from backend.events.kinds import FINAL_MARK_SET
@@ -509,6 +510,7 @@ async def upload_attachment(
     """Store a file for a homework of this lesson; the homework operation then names its id.
     Only the kinds of file in `file_types` are taken; the type it is served as follows from its
     name, not from what the uploader claimed."""
+    file_name = clean_text(file_name, field=FILE_PART)  # "\u202e" could disguise a suffix
     ctx: LessonContext = await load_lesson(lesson_id)
     await check_can_write(actor, ctx)
     if not data:
@@ -524,6 +526,13 @@ async def upload_attachment(
         )
     if file_types.looks_like_program(data):
         raise ValidationFailed(key="journal.file_is_program", name=file_name[:100])
+    if not file_types.matches_name(file_name, data):
+        message = t(
+            "journal.file_content_mismatch",
+            name=file_name[:100],
+            kind=file_types.kind_name(file_types.extension(file_name)),
+        )
+        raise ValidationFailed(message, details=[{"field": FILE_PART, "message": message}])
     key = await storage.save(data, suffix=file_types.extension(file_name))
     async with transaction():
         rows = await Attachment.insert(

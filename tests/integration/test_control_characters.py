@@ -140,7 +140,9 @@ async def test_signing_in_with_a_nul_is_refused_before_any_account_is_looked_up(
     }
 
 
-async def test_tabs_in_queries_del_and_c1_are_refused_but_line_breaks_in_bodies_pass(world: Backend) -> None:
+async def test_tabs_in_queries_del_and_c1_are_refused_but_line_breaks_in_bodies_pass(
+    world: Backend,
+) -> None:
     # Refused elsewhere as they are refused here: a tab in a query, DEL or a C1 character.
     admin = await sign_in(world, Grant(Role.SYSTEM_ADMIN, ScopeKind.SYSTEM))
     for bad in ("a\tb", "a\x7fb", "a\x85b"):
