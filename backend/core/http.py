@@ -177,15 +177,15 @@ _NO_STORE = (b"cache-control", b"no-store")
 
 
 def security_headers(path: str, headers: Any) -> list[tuple[bytes, bytes]]:
-    """The headers to add to a response to `path` that already carries `headers`."""
+    """The headers to add to a response to `path` that already carries `headers` (a header the
+    handler set itself is left as it is)."""
     content_type = b""
-    has_cache_control = False
+    present: set[bytes] = set()
     for name, value in headers:
         lowered = name.lower()
+        present.add(lowered)
         if lowered == b"content-type":
             content_type = value
-        elif lowered == b"cache-control":
-            has_cache_control = True
     added = list(_COMMON_HEADERS)
     if content_type.startswith(b"text/html"):
         own = not path.startswith(_HTML_THIRD_PARTY_PATHS) or path.startswith("/admin/tasks")
@@ -193,9 +193,9 @@ def security_headers(path: str, headers: Any) -> list[tuple[bytes, bytes]]:
         added.append((b"x-frame-options", b"DENY"))
     else:
         added.append((b"content-security-policy", _API_POLICY))
-    if path.startswith("/api/") and not has_cache_control:
+    if path.startswith("/api/"):
         added.append(_NO_STORE)
-    return added
+    return [header for header in added if header[0] not in present]
 
 
 async def add_security_headers(message: Message, scope: Scope) -> None:

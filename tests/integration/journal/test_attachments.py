@@ -22,7 +22,7 @@ async def test_a_form_without_its_file_part_names_the_part(world: Backend) -> No
     body = missing.json()
     assert body["error"] == "validation_error"
     assert body["details"][0]["field"] == "data"
-    assert "«data»" in body["message"]
+    assert body["message"] == "Не заполнено обязательное поле «файл (часть data)»."
     text_instead = await world.client.post(
         url, files={"data": (None, "просто текст")}, headers=jw.teacher.headers
     )

@@ -450,5 +450,5 @@ async def test_an_import_without_its_file_part_names_the_part(world: Backend) ->
         headers={**secretary.headers, "Content-Type": "multipart/form-data; boundary=b"},
     )
     assert nothing.status_code == 400, nothing.text
-    assert nothing.json()["message"] == "Не заполнено обязательное поле «data»."
+    assert nothing.json()["message"] == "Не заполнено обязательное поле «файл (часть data)»."
     assert await Student.count() == 0
