@@ -486,11 +486,12 @@ class AccountsService:
                 object_id=grant_id,
                 details={"user_id": row["user"], **grant_to_json(grant)},
             )
+            await self._grants_taken_away(row["user"])
 
     async def revoke_grants(self, actor: Actor, grant_ids: Sequence[int]) -> int:
         """Revoke grants for a service that checked the right to do so itself (a legal
-        representative ending a delegation), and end the holders' sessions so that access
-        tokens still carrying the grants stop working now. Returns how many were live."""
+        representative ending a delegation); access tokens still carrying the grants stop
+        working now, in every process. Returns how many were live."""
         if not grant_ids:
             return 0
         async with transaction():
@@ -508,8 +509,13 @@ class AccountsService:
                     details={"user_id": row["user"]},
                 )
             for user_id in {row["user"] for row in rows}:
-                await self._revoke_other_sessions(user_id)
+                await self._grants_taken_away(user_id)
         return len(rows)
+
+    async def _grants_taken_away(self, user_id: int) -> None:
+        """Every API process refuses this person's access tokens issued until now (they carry
+        the grant); the person stays signed in, and the next refresh reads the grants left."""
+        await self.revoked.grants_changed(user_id, int(self.tokens.lifetime.total_seconds()) + 60)
 
     async def user_id_by_phone(self, phone: str) -> int | None:
         """The active account with this phone (E.164), for naming an existing person."""

@@ -26,6 +26,10 @@ from backend.core.rights import Grant, Principal
 REVOKED_SESSION_KEY = "parta:auth:revoked-session:{sid}"
 REVOKED_SESSIONS = "parta:auth:revoked-sessions"  # sorted set: session id -> until (epoch s)
 REVOKED_CHANNEL = "parta:auth:revoked"  # pub/sub: a session id, as it is revoked
+# A person's grants were taken away at <since>: their access tokens issued before it are stale.
+# In the sorted set and on the channel as "grants:<user id>:<since>", beside the session ids.
+GRANTS_CHANGED_KEY = "parta:auth:grants-changed:{uid}"
+_GRANTS = "grants:"
 
 log = logging.getLogger("parta.auth")
 
@@ -154,6 +158,9 @@ class AccessTokens:
             token_unique_jwt_id=uuid.uuid4().hex,
             token_extras={
                 "sid": session_id,
+                # When it was issued, to the microsecond (`iat` counts whole seconds): a grant
+                # revoked in the same second as a refresh must not pass or stop the new token.
+                "t": time.time(),
                 "name": name,
                 "grants": [g.to_claim() for g in grants],
             },
@@ -192,8 +199,43 @@ class RevokedSessions:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._until: dict[str, float] = {}
+        self._grants_changed: dict[int, float] = {}  # user id -> since (epoch s)
         self._live = False
         self._task: asyncio.Task[None] | None = None
+
+    def _note(self, member: str, until: float) -> None:
+        if member.startswith(_GRANTS):
+            _, uid, since = member.split(":")
+            user_id = int(uid)
+            self._grants_changed[user_id] = max(
+                self._grants_changed.get(user_id, 0.0), float(since)
+            )
+        else:
+            self._until[member] = until
+
+    async def grants_changed(self, user_id: int, seconds: int) -> None:
+        """A grant of this person was revoked: their access tokens issued until now carry it,
+        so every process refuses them from now on (the app refreshes and gets the grants that
+        are left). Kept as long as such a token can live."""
+        since = time.time()
+        member = f"{_GRANTS}{user_id}:{since}"
+        until = since + seconds
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(GRANTS_CHANGED_KEY.format(uid=user_id), str(since), ex=seconds)
+            pipe.zadd(REVOKED_SESSIONS, {member: until})
+            pipe.zremrangebyscore(REVOKED_SESSIONS, 0, time.time())
+            pipe.publish(REVOKED_CHANNEL, f"{member} {until}")
+            await pipe.execute()
+        self._note(member, until)
+
+    async def grants_changed_since(self, user_id: int, issued_at: float) -> bool:
+        """Whether a token issued at `issued_at` carries grants since taken away."""
+        if self._live:
+            since = self._grants_changed.get(user_id)
+        else:
+            raw = await self.redis.get(GRANTS_CHANGED_KEY.format(uid=user_id))
+            since = float(raw) if raw else None
+        return since is not None and issued_at < since
 
     async def revoke(self, session_id: str, seconds: int) -> None:
         until = time.time() + seconds
@@ -235,8 +277,12 @@ class RevokedSessions:
                 )  # type: ignore[assignment]
                 for member, until in known:
                     sid = member.decode() if isinstance(member, bytes) else str(member)
-                    self._until[sid] = float(until)
+                    self._note(sid, float(until))
                 self._until = {k: v for k, v in self._until.items() if v > now}
+                # A change older than a day no longer matters: tokens live minutes.
+                self._grants_changed = {
+                    k: v for k, v in self._grants_changed.items() if v > now - 86400
+                }
                 self._live = True
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30)
@@ -245,7 +291,7 @@ class RevokedSessions:
                     data = message["data"]
                     text = data.decode() if isinstance(data, bytes) else str(data)
                     sid, _, until_text = text.partition(" ")
-                    self._until[sid] = float(until_text or time.time() + 3600)
+                    self._note(sid, float(until_text or time.time() + 3600))
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -260,4 +306,12 @@ class RevokedSessions:
 async def is_session_revoked(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
     """Litestar's `revoked_token_handler`: a revoked session's tokens are refused at once."""
     revoked: RevokedSessions = connection.app.state.revoked_sessions
-    return await revoked.is_revoked(str((token.extras or {}).get("sid", "")))
+    extras = token.extras or {}
+    if await revoked.is_revoked(str(extras.get("sid", ""))):
+        return True
+    issued = extras.get("t")
+    issued_at = float(issued) if isinstance(issued, int | float) else token.iat.timestamp()
+    if await revoked.grants_changed_since(int(token.sub), issued_at):
+        # Not an ended session: the app refreshes its token and goes on with what is left.
+        raise NotAuthorizedException("Token expired: the grants it carries have changed")
+    return False

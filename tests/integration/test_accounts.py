@@ -544,3 +544,72 @@ async def test_nobody_raises_their_own_role_or_gives_a_role_above_theirs(world: 
     )
     assert revoke.status_code == 404
     assert (await world.client.get("/api/v1/audit", headers=admin.headers)).status_code == 200
+
+
+async def test_a_revoked_grant_stops_working_on_the_current_token_at_once(world: Backend) -> None:
+    from backend.accounts.tables import RoleGrant
+
+    ids = await make_tenancy(world)
+    admin = await sign_in(world, Grant(Role.SYSTEM_ADMIN, ScopeKind.SYSTEM))
+    teacher = await sign_in(
+        world,
+        Grant(Role.SCHOOL_ADMIN, ScopeKind.SCHOOL, ids["school_a"]),
+        Grant(Role.TEACHER, ScopeKind.SCHOOL, ids["school_b"]),
+    )
+    school_a = f"/api/v1/schools/{ids['school_a']}"
+    assert (await world.client.get(school_a, headers=teacher.headers)).status_code == 200
+    grant = await (
+        RoleGrant.select(RoleGrant.id)
+        .where((RoleGrant.user == teacher.user_id) & (RoleGrant.role == Role.SCHOOL_ADMIN.value))
+        .first()
+    )
+    revoked = await world.client.post(
+        f"/api/v1/accounts/grants/{grant['id']}/revoke", headers=admin.headers
+    )
+    assert revoked.status_code == 204, revoked.text
+    # The token issued before carries the grant: refused now, as expired (the app refreshes).
+    stale = await world.client.get(school_a, headers=teacher.headers)
+    assert stale.status_code == 401, stale.text
+    assert stale.json()["error"] == "token_expired"
+    # Still signed in: the refreshed token carries only what is left.
+    fresh = await world.client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": teacher.refresh_token}
+    )
+    assert fresh.status_code == 200, fresh.text
+    headers = {"Authorization": f"Bearer {fresh.json()['access_token']}"}
+    left = await world.client.get(school_a, headers=headers)
+    assert left.status_code == 404, left.text  # a teacher of school B does not see school A
+    me = (await world.client.get("/api/v1/accounts/me", headers=headers)).json()
+    assert [g["role"] for g in me["grants"]] == ["teacher"]
+    # Others' tokens are untouched.
+    assert (await world.client.get(school_a, headers=admin.headers)).status_code == 200
+
+
+async def test_every_process_learns_of_changed_grants_at_once(world: Backend) -> None:
+    import asyncio
+
+    from backend.accounts.tokens import RevokedSessions
+
+    writer, follower = RevokedSessions(world.redis), RevokedSessions(world.redis)
+    before = time.time() - 1
+    follower.start()
+    try:
+        for _ in range(500):
+            if follower._live:
+                break
+            await asyncio.sleep(0.01)
+        assert follower._live
+        assert await follower.grants_changed_since(7, before) is False
+        await writer.grants_changed(7, 60)
+        for _ in range(500):
+            if await follower.grants_changed_since(7, before):
+                break
+            await asyncio.sleep(0.01)
+        assert await follower.grants_changed_since(7, before) is True
+        assert await follower.grants_changed_since(7, time.time() + 1) is False  # issued after
+        assert await follower.grants_changed_since(8, before) is False  # someone else
+    finally:
+        await follower.stop()
+    # Not following: Redis answers the same.
+    assert await follower.grants_changed_since(7, before) is True
+    assert await follower.grants_changed_since(8, before) is False
