@@ -38,8 +38,10 @@ from backend.core.embedded import Companion
 from backend.core.http import (
     RequestIdMiddleware,
     add_security_headers,
+    client_ip,
     provide_actor,
     provide_principal,
+    trusted_networks,
 )
 from backend.core.http_errors import EXCEPTION_HANDLERS, document_errors
 from backend.core.metrics import PrometheusMetricsMiddleware, metrics_controller
@@ -137,6 +139,7 @@ def create_app(
         rate_limit=("minute", settings.api_rate_limit_per_minute),
         exclude=UNAUTHENTICATED_PATHS,
         middleware_class=CounterRateLimitMiddleware,
+        identifier_for_request=client_ip,
     )
     prometheus = PrometheusConfig(
         app_name="parta",
@@ -181,6 +184,7 @@ def create_app(
                 "diary_weeks": diary_weeks,
                 "revoked_sessions": revoked_sessions,
                 "storage": LocalStorage(settings.media_root),
+                "trusted_networks": trusted_networks(settings.trusted_proxies),
             }
         ),
         dependencies={"actor": Provide(provide_actor), "principal": Provide(provide_principal)},

@@ -173,7 +173,9 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         workers=workers,
         log_level=settings.log_level.lower(),
         access_log=False,
-        proxy_headers=True,
+        # The forwarded address is read by the app itself, from trusted proxies only
+        # (PARTA_TRUSTED_PROXIES); uvicorn would believe any local client.
+        proxy_headers=False,
     )
 
 
@@ -421,7 +423,9 @@ def demo(host: str, port: int, data_dir: str, keep: bool) -> None:
     for extra in extras:
         for line in extra.describe(url):
             Console().print(f"  {line}")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False
+    )
 
 
 # People lists: `parta import` / `parta export` (backend/schools/people_cli.py).

@@ -38,8 +38,10 @@ class Settings(BaseSettings):
 
     # Throttling of failed sign-ins.
     login_failures_per_account: int = 5
-    # High enough for a school's pupils behind one NAT address, low enough to stop a script.
-    login_failures_per_address: int = 100
+    # A ceiling per address, counted after the limit per account (or per phone for activation
+    # codes): high enough for a school of 1,500 behind one NAT address, low enough to stop a
+    # script trying many accounts.
+    login_failures_per_address: int = 1000
     login_failure_window_seconds: int = 15 * 60
     api_rate_limit_per_minute: int = 1200
 
@@ -48,6 +50,9 @@ class Settings(BaseSettings):
     port: int = 8000
     public_url: str = ""
     cors_origins: list[str] = Field(default_factory=list)
+    # Proxies (addresses or networks, e.g. 10.0.0.0/8) whose X-Forwarded-For is believed. Empty:
+    # none, the address is the connection's own (decision 0013).
+    trusted_proxies: list[str] = Field(default_factory=list)
     request_max_body_bytes: int = 1_048_576
     # Prometheus scrapes `/metrics` with `Authorization: Bearer <this>`; empty: no `/metrics`.
     metrics_token: SecretStr = SecretStr("")

@@ -181,6 +181,7 @@ async def backend_world(
             secret_key=secrets.token_urlsafe(48),
             api_rate_limit_per_minute=100_000,
             metrics_token=METRICS_TOKEN,
+            login_failures_per_address=100,  # the ceiling's test reaches it quicker
             database_pool_max=10,
             media_root=tmp_session_dir / "media-pg",
         )
@@ -192,6 +193,7 @@ async def backend_world(
             secret_key=secrets.token_urlsafe(48),
             api_rate_limit_per_minute=100_000,
             metrics_token=METRICS_TOKEN,
+            login_failures_per_address=100,  # the ceiling's test reaches it quicker
             media_root=tmp_session_dir / "media-sqlite",
         )
     engine = db.make_engine(settings)

@@ -655,7 +655,10 @@ class AccountsService:
         login, phone, email = _normalized_identifiers(login, phone, email)
         self.passwords.check_strength(password)
         code_hash = digest(normalize_activation_code(code))
-        throttle_key = f"activation:{actor.ip or 'unknown'}"
+        # Counted per person (the phone, e-mail or login being registered), then per address
+        # with a high ceiling: a school's parents behind one NAT address do not lock each other
+        # out, and a 60-bit code cannot be guessed within the ceiling.
+        throttle_key = f"activation:{phone or email or login or code_hash}"
         await self.throttle.check(throttle_key, actor.ip or "unknown", what="activation")
         row = (
             await ActivationCode.objects()

@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
@@ -72,9 +73,33 @@ class Page(msgspec.Struct, Generic[T]):
     offset: int
 
 
+def trusted_networks(proxies: list[str]) -> tuple[IPv4Network | IPv6Network, ...]:
+    return tuple(ip_network(p, strict=False) for p in proxies)
+
+
+def _is_trusted(address: str, trusted: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    try:
+        ip = ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
 def client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The address a request comes from: the connection's peer, or, when the peer is a trusted
+    proxy (`PARTA_TRUSTED_PROXIES`), the first address of X-Forwarded-For that is not one,
+    counting from the right (the addresses left of it are whatever the client wrote)."""
     client = connection.client
-    return client.host if client else ""
+    peer = client.host if client else ""
+    trusted = connection.app.state.get("trusted_networks") or ()
+    if not trusted or not _is_trusted(peer, trusted):
+        return peer
+    forwarded = connection.headers.get("x-forwarded-for", "")
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted):
+            return hop[:64]
+    return hops[0][:64] if hops else peer
 
 
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:

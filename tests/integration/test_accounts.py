@@ -613,3 +613,76 @@ async def test_every_process_learns_of_changed_grants_at_once(world: Backend) ->
     # Not following: Redis answers the same.
     assert await follower.grants_changed_since(7, before) is True
     assert await follower.grants_changed_since(8, before) is False
+
+
+async def _issue_codes(world: Backend, count: int) -> list[str]:
+    ids = await make_tenancy(world)
+    secretary = await sign_in(world, Grant(Role.SECRETARY, ScopeKind.SCHOOL, ids["school_a"]))
+    item = {
+        "display_name": "Родитель",
+        "school_id": ids["school_a"],
+        "grants": [{"role": "teacher", "scope_kind": "school", "scope_id": ids["school_a"]}],
+    }
+    issued = await world.client.post(
+        "/api/v1/accounts/activation-codes",
+        json={"items": [item] * count},
+        headers=secretary.headers,
+    )
+    assert issued.status_code == 201, issued.text
+    return [row["code"] for row in issued.json()]
+
+
+async def test_mistyped_activation_codes_lock_only_that_person_not_the_school(
+    world: Backend,
+) -> None:
+    """Parents of a school come from one NAT address: one parent's typos must not stop the
+    others (the limit counts per phone or login first; the address has a high ceiling)."""
+    (code,) = await _issue_codes(world, 1)
+    async with client_from(world, "198.51.100.20") as school:
+        for n in range(world.settings.login_failures_per_account):
+            typo = await school.post(
+                "/api/v1/auth/activate",
+                json={"code": f"AAAA-BBBB-CC{n:02d}", "password": "my-own-password",
+                      "phone": "+7 917 000-00-01"},
+            )  # fmt: skip
+            assert typo.status_code == 400, typo.text
+        locked = await school.post(
+            "/api/v1/auth/activate",
+            json={"code": code, "password": "my-own-password", "phone": "+7 917 000-00-01"},
+        )
+        assert locked.status_code == 429, locked.text
+        neighbour = await school.post(
+            "/api/v1/auth/activate",
+            json={"code": code, "password": "my-own-password", "phone": "+7 917 000-00-02"},
+        )
+        assert neighbour.status_code == 201, neighbour.text
+
+
+async def test_the_forwarded_address_counts_only_from_a_trusted_proxy(world: Backend) -> None:
+    """By default no proxy is trusted: a client cannot pick the address its failures are
+    counted against (decision 0013)."""
+    from backend.app import create_app
+    from backend.audit.tables import AuditEntry
+    from tests.conftest import running
+
+    async def failed_sign_in_recorded_from(app: Any) -> str:
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://parta.test") as c:
+            refused = await c.post(
+                "/api/v1/auth/login",
+                json={"identifier": "nobody.here", "password": "wrong-password"},
+                headers={"X-Forwarded-For": "203.0.113.99, 10.1.2.3"},
+            )
+            assert refused.status_code == 401, refused.text
+        row = await (
+            AuditEntry.select(AuditEntry.actor_ip).order_by(AuditEntry.id, ascending=False).first()
+        )
+        return str(row["actor_ip"])
+
+    assert world.settings.trusted_proxies == []
+    assert await failed_sign_in_recorded_from(world.app) == "127.0.0.1"
+    behind = world.settings.model_copy(update={"trusted_proxies": ["127.0.0.0/8"]})
+    app = create_app(behind, engine=world.engine, redis=world.redis)
+    async with running(app):
+        # The first address left of the trusted hops: 10.1.2.3 is not trusted here.
+        assert await failed_sign_in_recorded_from(app) == "10.1.2.3"
