@@ -45,6 +45,7 @@ from backend.core.http import (
 )
 from backend.core.http_errors import EXCEPTION_HANDLERS, document_errors
 from backend.core.metrics import PrometheusMetricsMiddleware, metrics_controller
+from backend.core.openapi_types import TimeOfDaySchemaPlugin
 from backend.core.rate_limit import CounterRateLimitMiddleware, RateLimitStore
 from backend.core.redis import make_redis
 from backend.core.storage import LocalStorage
@@ -198,6 +199,7 @@ def create_app(
         on_app_init=[jwt_auth.on_app_init],
         stores={"rate_limit": RateLimitStore(redis, namespace="parta:ratelimit")},
         exception_handlers=EXCEPTION_HANDLERS,
+        plugins=[TimeOfDaySchemaPlugin()],
         cors_config=CORSConfig(allow_origins=settings.cors_origins)
         if settings.cors_origins
         else None,

@@ -260,7 +260,7 @@ def document_errors(schema: Any) -> None:
                     description=_error_description(int(code), description),
                     content={"application/json": OpenAPIMediaType(schema=error_ref)},
                 )
-            for code in ("401", "403", "404") if path.startswith("/api/") else ():
+            for code in _always_possible(path, method, operation):
                 responses.setdefault(
                     code,
                     OpenAPIResponse(
@@ -269,6 +269,21 @@ def document_errors(schema: Any) -> None:
                     ),
                 )
             operation.responses = responses
+
+
+def _always_possible(path: str, method: str, operation: Any) -> tuple[str, ...]:
+    """The errors an API operation can answer whatever its handler does: no or a bad token,
+    no right, nothing there, the API's rate limit (429, every route under /api), a body past
+    the limit (413), and for a write a conflict with stored data (409: a version moved on, a
+    login taken, a delegation already revoked...)."""
+    if not path.startswith("/api/"):
+        return ()
+    codes = ["401", "403", "404", "429"]
+    if operation.request_body is not None:
+        codes.append("413")
+    if method in ("post", "put", "patch", "delete"):
+        codes.append("409")
+    return tuple(codes)
 
 
 def _error_description(code: int, fallback: str) -> str:

@@ -87,3 +87,45 @@ def test_every_integer_the_api_takes_has_a_range(document: dict[str, Any]) -> No
                 unbounded_integers(media.get("schema", {}), f"{method} {path} body", components)
             )
     assert not found, "integers without a range:\n" + "\n".join(found)
+
+
+def _schemas_under(value: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(value, dict):
+        yield value
+        for item in value.values():
+            yield from _schemas_under(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _schemas_under(item)
+
+
+def test_times_of_day_are_declared_as_times_of_day(document: dict[str, Any]) -> None:
+    lesson = document["components"]["schemas"]["Lesson"]["properties"]
+    for name in ("starts_at", "ends_at"):
+        branches = lesson[name]["oneOf"]
+        text = next(b for b in branches if b.get("type") == "string")
+        assert text.get("format") != "duration", text
+        assert text["pattern"].startswith("^([01]\\d|2[0-3])"), text
+    durations = [s for s in _schemas_under(document) if s.get("format") == "duration"]
+    assert not durations, "the API sends no durations, yet the document declares some"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("post", "/api/v1/auth/login", "429"),
+        ("post", "/api/v1/auth/activate", "429"),
+        ("post", "/api/v1/auth/password-reset", "429"),
+        ("post", "/api/v1/delegates/{delegate_id}/revoke", "409"),
+        ("get", "/api/v1/accounts/me", "429"),  # the API's rate limit holds everywhere
+        ("post", "/api/v1/auth/login", "413"),  # a body past the limit
+    ],
+)
+def test_answers_the_api_gives_are_declared(
+    document: dict[str, Any], method: str, path: str, status: str
+) -> None:
+    responses = document["paths"][path][method]["responses"]
+    assert status in responses, sorted(responses)
+    assert responses[status]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
