@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 from collections.abc import Coroutine
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -315,6 +316,7 @@ def _print_logins(result: Any, url: str | None = None) -> None:
     for role, login, name in describe_logins(result):
         table.add_row(role, login, name)
     out.print(table)
+    out.print(t("cli.demo_not_yet"))
     if url:
         out.print(
             f'  Вход: curl -X POST {url}/api/v1/auth/login -H "Content-Type: application/json" '
@@ -383,7 +385,9 @@ def demo(host: str, port: int, data_dir: str, keep: bool) -> None:
     """Start everything in one process on SQLite with a demo school, and print the logins."""
     import uvicorn
 
-    _require_free_port(host, port)
+    # Hold the port before seeding: nothing else can take it meanwhile, and the banner printed
+    # below is true when it appears.
+    listener = _hold_port(host, port)
     directory = Path(data_dir)
     fresh = not keep or not (directory / "parta.sqlite").exists()
     if fresh and directory.exists():
@@ -400,8 +404,13 @@ def demo(host: str, port: int, data_dir: str, keep: bool) -> None:
 
     _run(_migrate(settings, quiet=True))
     url = f"http://{host}:{port}"
-    # Two classes a grade keeps the wait short; `parta seed` makes bigger schools.
-    result = _run(_seed(settings, schools=1, classes_per_grade=2)) if fresh else None
+    # Two classes a grade keeps the wait short; `parta seed` makes bigger schools. The journal
+    # is filled from 1 September to today, so every report of the term has something to show.
+    result = (
+        _run(_seed(settings, schools=1, classes_per_grade=2, journal_weeks=_weeks_of_term()))
+        if fresh
+        else None
+    )
 
     from backend.app import create_app
     from backend.core.embedded import companions
@@ -423,9 +432,33 @@ def demo(host: str, port: int, data_dir: str, keep: bool) -> None:
     for extra in extras:
         for line in extra.describe(url):
             Console().print(f"  {line}")
-    uvicorn.run(
-        app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False
-    )
+    config = uvicorn.Config(app, log_level="warning", access_log=False, proxy_headers=False)
+    uvicorn.Server(config).run(sockets=[listener])
+
+
+def _hold_port(host: str, port: int) -> socket.socket:
+    """Bind and listen on the port at once (connections wait in the backlog until the server
+    starts), or say in words that it is taken."""
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError:
+        listener.close()
+        message = t("cli.demo_port_taken", host=host, port=port, next=port + 1)
+        raise click.ClickException(message) from None
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    return listener
+
+
+def _weeks_of_term() -> int:
+    """Weeks from 1 September of the current school year to today (at least one)."""
+    from backend.core.days import today_in
+
+    today = today_in()
+    first = date(today.year if today.month >= 9 else today.year - 1, 9, 1)
+    return max(1, (today - first).days // 7 + 1)
 
 
 # People lists: `parta import` / `parta export` (backend/schools/people_cli.py).

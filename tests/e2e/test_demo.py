@@ -3,13 +3,18 @@ API, the printed demo logins work, and its worker delivers to the stand-ins."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.demo_server import start_demo
+from tests.demo_server import free_port, start_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -39,6 +44,41 @@ def test_demo_serves_and_its_logins_work(tmp_path: Path) -> None:
         output = server.stop()
     assert "parta-demo" in output  # the logins were printed
     assert "teacher" in output
+    assert "caterer (питание) и security (проходы) пока ни к чему" in output
+
+
+def test_the_demo_holds_its_port_before_it_says_it_runs(tmp_path: Path) -> None:
+    """It binds before seeding: when the banner appears nothing else can take the port (it
+    used to seed, print, and only then bind, dying after saying it ran)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTA_")}
+    command = [sys.executable, "-m", "backend.cli", "demo", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--data-dir", str(tmp_path / "demo")],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seen: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            seen.append(line)
+            if "Парта запущена" in line:
+                with socket.socket() as other, pytest.raises(OSError):
+                    other.bind(("127.0.0.1", port))
+                break
+        else:
+            pytest.fail("parta demo exited before its banner:\n" + "".join(seen))
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
 
 
 def _an_announcement_reaches_the_parents_phone(base: str) -> None:
