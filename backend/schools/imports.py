@@ -211,19 +211,47 @@ def _norm_name(text: str) -> str:
     return " ".join(text.replace("ё", "е").replace("Ё", "Е").lower().split())
 
 
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # old Excel (.xls), Word (.doc)...
+
+
 def read_rows(data: bytes, filename: str = "") -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header and the data rows with their line numbers (the header is line 1). Empty rows
     are skipped but keep the numbering, so a line number matches what the person sees."""
+    if data.startswith(OLE2_MAGIC):
+        raise ValidationFailed(key="import.old_xls")
     if filename.lower().endswith(".xlsx") or data[:2] == b"PK":
         return _read_xlsx(data)
     return _read_csv(data)
 
 
-def _read_csv(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def decode_table_text(data: bytes) -> str:
+    """A CSV's text: UTF-8 (with or without the mark Excel writes), UTF-16 with its mark
+    (Excel's "Unicode text"), or Windows-1251, which Russian offices still produce, when it reads
+    as Russian text. Anything else is refused in words rather than guessed."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ValidationFailed(key="import.unreadable") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = data.decode("cp1251")  # Excel's "CSV" on a Russian Windows
+        try:
+            text = data.decode("cp1251")
+        except UnicodeDecodeError:
+            raise ValidationFailed(key="import.unreadable") from None
+        # Plausible Russian: the letters beyond ASCII are nearly all Cyrillic ones.
+        beyond = [ch for ch in text if ord(ch) > 127]
+        cyrillic = sum(1 for ch in beyond if "А" <= ch <= "я" or ch in "Ёё")
+        if cyrillic < 0.8 * len(beyond):
+            raise ValidationFailed(key="import.unreadable") from None
+    if "\x00" in text:
+        raise ValidationFailed(key="import.unreadable")
+    return text
+
+
+def _read_csv(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    text = decode_table_text(data)
     first = text.split("\n", 1)[0]
     delimiter = max(";,\t", key=first.count)
     rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))

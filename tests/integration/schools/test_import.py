@@ -452,3 +452,51 @@ async def test_an_import_without_its_file_part_names_the_part(world: Backend) ->
     assert nothing.status_code == 400, nothing.text
     assert nothing.json()["message"] == "Не заполнено обязательное поле «файл (часть data)»."
     assert await Student.count() == 0
+
+
+async def test_a_wrong_export_format_names_the_parameter_people_send(world: Backend) -> None:
+    school = await make_school(world)
+    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    response = await world.client.get(
+        f"/api/v1/schools/{school.school_id}/exports/pupils?format=pdf", headers=secretary.headers
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["details"][0]["field"] == "format"
+    assert "file_format" not in response.text
+
+
+async def test_a_csv_in_windows_1251_is_read(world: Backend) -> None:
+    school = await make_school(world)
+    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    text = as_csv(pupil_rows(3)).decode("utf-8-sig")
+    r = await _upload(
+        world.client, school.school_id, "pupils", text.encode("cp1251"), secretary.headers
+    )
+    assert r.status_code == 201, r.text
+    assert await Student.count() == 3
+    surnames = {s["last_name"] for s in await Student.select(Student.last_name)}
+    assert surnames == {row["Фамилия"] for row in pupil_rows(3)}
+
+
+async def test_a_file_the_reader_cannot_read_gets_a_clear_report(world: Backend) -> None:
+    school = await make_school(world)
+    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    old_excel = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 4
+    r = await _upload(
+        world.client, school.school_id, "pupils", old_excel, secretary.headers, name="ученики.xls"
+    )
+    assert r.status_code == 400, r.text
+    assert "старая книга Excel" in r.json()["message"] and ".xlsx" in r.json()["message"]
+    # Not text in any encoding Russian offices use (0x98 is a hole in Windows-1251).
+    garbage = "Фамилия;Имя\n".encode("cp1251") + b"\x98\x00\xff\xfe" * 50
+    r = await _upload(world.client, school.school_id, "pupils", garbage, secretary.headers)
+    assert r.status_code == 400, r.text
+    assert r.json()["message"] == (
+        "Файл не удалось прочитать: это не таблица CSV (в кодировке UTF-8 или Windows-1251) "
+        "и не книга Excel XLSX."
+    )
+    # Bytes that decode in Windows-1251 but as no Russian text are not taken for a list.
+    noise = bytes(range(0xC0, 0x100)).replace(b"\xdf", b"") * 3 + bytes(range(0x80, 0x98)) * 40
+    r = await _upload(world.client, school.school_id, "pupils", noise, secretary.headers)
+    assert r.status_code == 400, r.text
+    assert await Student.count() == 0
