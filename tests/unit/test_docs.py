@@ -25,6 +25,12 @@ def test_readme_gives_the_two_commands() -> None:
     assert "uv run pytest" in text
 
 
+def test_readme_says_how_long_the_suite_takes_and_how_to_run_a_part() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "The whole suite takes about" in text
+    assert "uv run pytest tests/unit" in text and " -k " in text
+
+
 def test_the_licence_text_is_in_the_repository() -> None:
     """pyproject.toml declares AGPL-3.0-or-later: the full text must ship with the code."""
     licence = ROOT / "LICENSE"
