@@ -55,7 +55,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_demo(port: int, data_dir: Path) -> subprocess.Popen[str]:
+def start_demo(port: int, data_dir: Path, log: Path) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARTA_")}
     env["PARTA_API_RATE_LIMIT_PER_MINUTE"] = "10000000"
     env["PARTA_LOGIN_FAILURES_PER_ACCOUNT"] = "1000000"
@@ -65,17 +65,17 @@ def start_demo(port: int, data_dir: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*command, "--data-dir", str(data_dir)],
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         text=True,
     )
 
 
-def wait_for(base: str, process: subprocess.Popen[str], seconds: float = 300) -> float:
+def wait_for(base: str, process: subprocess.Popen[str], log: Path, seconds: float = 300) -> float:
     started = time.monotonic()
     while time.monotonic() - started < seconds:
         if process.poll() is not None:
-            raise SystemExit("parta demo exited before it answered")
+            raise SystemExit("parta demo exited before it answered:\n" + log.read_text())
         try:
             if httpx.get(f"{base}/health", timeout=1).status_code == 200:
                 return time.monotonic() - started
@@ -130,9 +130,10 @@ def main() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="parta-fuzz-") as tmp:
-        process = start_demo(port, Path(tmp) / "demo")
+        log = Path(tmp) / "demo.log"
+        process = start_demo(port, Path(tmp) / "demo", log)
         try:
-            started_in = wait_for(base, process)
+            started_in = wait_for(base, process, log)
             print(f"demo answered after {started_in:.1f} s at {base}", flush=True)
             results = {}
             for login in args.roles.split(","):
