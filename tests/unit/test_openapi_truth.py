@@ -135,3 +135,8 @@ def test_answers_the_api_gives_are_declared(
     assert responses[status]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Error"
     }
+
+
+def test_the_inbox_stream_is_declared_as_server_sent_events(document: dict[str, Any]) -> None:
+    ok = document["paths"]["/api/v1/messaging/inbox/stream"]["get"]["responses"]["200"]
+    assert list(ok["content"]) == ["text/event-stream"]
