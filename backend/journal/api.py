@@ -18,7 +18,7 @@ from backend.core.errors import ValidationFailed
 from backend.core.http import ActorDep, FileForm, hot_get, requires
 from backend.core.rights import Permission
 from backend.core.storage import Storage
-from backend.journal import catalog, diary, schemas, services
+from backend.journal import catalog, diary, illness, schemas, services
 from backend.journal.file_types import file_type
 from backend.journal.services import MAX_ATTACHMENT_BYTES
 from backend.journal.sync import sync_lesson
@@ -253,3 +253,27 @@ class DiaryController(Controller):
     ) -> schemas.Done:
         await diary.tick_homework(actor, student_id, homework_id, done, diary_weeks)
         return schemas.Done(homework_id=homework_id, done=done)
+
+    @post(
+        "/illness",
+        guards=[DIARY_READERS],
+        status_code=HTTP_201_CREATED,
+        summary="Сообщить, что ребёнок болеет (родитель)",
+    )
+    async def report_illness(
+        self,
+        actor: ActorDep,
+        student_id: FromPath[int],
+        data: Annotated[schemas.IllnessReportIn, Body()],
+    ) -> schemas.IllnessReportOut:
+        row = await illness.report_illness(
+            actor, student_id, data.date_from, data.date_to, data.comment
+        )
+        return schemas.IllnessReportOut(**row)
+
+    @get("/illness", guards=[DIARY_READERS], summary="Сообщения родителей о болезни ребёнка")
+    async def illness_reports(
+        self, actor: ActorDep, student_id: FromPath[int]
+    ) -> list[schemas.IllnessReportOut]:
+        rows = await illness.illness_reports(actor, student_id)
+        return [schemas.IllnessReportOut(**r) for r in rows]

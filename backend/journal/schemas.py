@@ -244,3 +244,18 @@ class AttachmentOut(msgspec.Struct):
 class Done(msgspec.Struct):
     homework_id: int
     done: bool
+
+
+class IllnessReportIn(Strict):
+    date_from: date
+    date_to: date
+    comment: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+class IllnessReportOut(msgspec.Struct):
+    id: int
+    student_id: int
+    date_from: date
+    date_to: date
+    comment: str
+    created_at: datetime

@@ -226,6 +226,19 @@ class DiarySeen(Table):
     seen_at = Timestamptz()
 
 
+class IllnessReport(Table):
+    """A parent's word that the child is ill (from the family app); the attendance itself
+    stays the school's to record."""
+
+    student = ForeignKey(Student, null=False, index=True, on_delete=OnDelete.restrict)
+    school = Integer()
+    date_from = Date()
+    date_to = Date()
+    comment = Text(default="")
+    reported_by = Integer()  # the user who reported
+    created_at = Timestamptz()
+
+
 INDEXES = [
     Index("work_kind_school_code", "work_kind", ("school", "code"), unique=True),
     Index("mark_student_date", "mark", ("student", "lesson_date")),
@@ -254,6 +267,7 @@ INDEXES = [
     Index("sync_operation_lesson_op", "sync_operation", ("lesson_id", "client_op_id"), unique=True),
     Index("diary_week_student_week", "diary_week", ("student", "week_start"), unique=True),
     Index("diary_seen_reader", "diary_seen", ("user_id", "student"), unique=True),
+    Index("illness_report_school_dates", "illness_report", ("school", "date_from")),
 ]
 
 APP_CONFIG = AppConfig(
@@ -273,6 +287,7 @@ APP_CONFIG = AppConfig(
         SyncOperation,
         DiaryWeek,
         DiarySeen,
+        IllnessReport,
     ],
     migration_dependencies=["backend.schools.tables"],
     commands=[],

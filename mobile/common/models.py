@@ -430,3 +430,12 @@ class PersonalDataRead(Model):
 class Done(Model):
     homework_id: int
     done: bool
+
+
+class IllnessReport(Model):
+    id: int
+    student_id: int
+    date_from: date
+    date_to: date
+    comment: str
+    created_at: datetime

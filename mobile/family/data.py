@@ -20,6 +20,7 @@ from mobile.common.models import (
     DiaryWeek,
     Done,
     FamilyChild,
+    IllnessReport,
     InboxPage,
     Me,
     PersonalDataRead,
@@ -137,6 +138,13 @@ class FamilyData:
         )
         return Read(read.value.items, read.fetched_at, read.offline)
 
+    async def illness_reports(self, student_id: int) -> Read[list[IllnessReport]]:
+        return await self._read(
+            f"illness:{student_id}",
+            f"/api/v1/diary/students/{student_id}/illness",
+            list[IllnessReport],
+        )
+
     async def mark_history(self, mark_id: int) -> list[dict[str, Any]]:
         class History(msgspec.Struct):
             changes: list[dict[str, Any]]
@@ -184,6 +192,17 @@ class FamilyData:
             body["phone"] = phone
         answer: Delegate = await self._act(
             "POST", f"/api/v1/students/{student_id}/delegates", Delegate, json=body
+        )
+        return answer
+
+    async def report_illness(
+        self, student_id: int, date_from: date, date_to: date, comment: str
+    ) -> IllnessReport:
+        answer: IllnessReport = await self._act(
+            "POST",
+            f"/api/v1/diary/students/{student_id}/illness",
+            IllnessReport,
+            json={"date_from": date_from, "date_to": date_to, "comment": comment},
         )
         return answer
 

@@ -43,6 +43,7 @@ class SettingsScreen(FamilyScreen):
         self.channel_buttons: dict[tuple[str, str], Btn] = {}
         self.viewers: list[Any] = []
         self.delegates: list[Any] = []
+        self.reports: list[Any] = []
 
     async def reload(self) -> None:
         try:
@@ -54,10 +55,12 @@ class SettingsScreen(FamilyScreen):
         guardian = child is not None and child.role == "guardian"
         delegates: list[Any] = []
         viewers: list[Any] = []
+        self.reports = []
         if guardian and child is not None:
             try:
                 delegates = (await self.app.data.delegates(child.student_id)).value
                 viewers = (await self.app.data.viewers(child.student_id)).value
+                self.reports = (await self.app.data.illness_reports(child.student_id)).value
             except ApiError:
                 pass
         self.draw(prefs.value, delegates, viewers, guardian)
@@ -76,7 +79,10 @@ class SettingsScreen(FamilyScreen):
         col.add(Text(t("family.settings.channels"), bold=True))
         card = col.add(Card())
         for kind in KINDS:
-            card.add_widget(Text(t(f"family.kind.{kind.replace('.', '_')}"), font=theme.FONT_SMALL))
+            name = t(f"family.kind.{kind.replace('.', '_')}")
+            if self._school_default(kind):
+                name += " " + t("family.settings.school_default")
+            card.add_widget(Text(name, font=theme.FONT_SMALL))
             row = BoxLayout(size_hint_y=None, height=dp(theme.size(44)), spacing=dp(4))
             for channel in CHANNELS:
                 button = Btn(
@@ -112,6 +118,7 @@ class SettingsScreen(FamilyScreen):
         save.bind(on_release=lambda *_: self.app.spawn(self.save_general()))
         card.add_widget(save)
         if guardian:
+            self._draw_illness(col)
             self._draw_delegates(col)
             col.add(Text(t("family.settings.viewers"), bold=True))
             card = col.add(Card())
@@ -123,6 +130,54 @@ class SettingsScreen(FamilyScreen):
         sign_out = Btn(t("family.settings.sign_out"), primary=False)
         sign_out.bind(on_release=lambda *_: self.app.spawn(self.app.sign_out()))
         col.add(sign_out)
+
+    def _draw_illness(self, col: Column) -> None:
+        col.add(Text(t("family.illness.title"), bold=True))
+        card = col.add(Card())
+        for report in self.reports[:5]:
+            card.add_widget(
+                Text(
+                    t(
+                        "family.illness.line",
+                        start=report.date_from.strftime("%d.%m"),
+                        end=report.date_to.strftime("%d.%m"),
+                        comment=report.comment,
+                    ),
+                    font=theme.FONT_SMALL,
+                )
+            )
+        today = self.app.today()
+        self.ill_from = field(t("family.illness.date_from"))
+        self.ill_to = field(t("family.illness.date_to"))
+        self.ill_from.text = today.strftime("%d.%m.%Y")
+        self.ill_to.text = today.strftime("%d.%m.%Y")
+        self.ill_comment = field(t("family.illness.comment"))
+        self.ill_message = Text("", color=theme.ABSENT)
+        self.ill_button = Btn(t("family.illness.send"))
+        self.ill_button.bind(on_release=lambda *_: self.app.spawn(self.report_illness()))
+        for widget in (self.ill_from, self.ill_to, self.ill_comment, self.ill_button):
+            card.add_widget(widget)
+        card.add_widget(self.ill_message)
+
+    async def report_illness(self) -> None:
+        child = self.app.child
+        if child is None:
+            return
+        try:
+            start = datetime.strptime(self.ill_from.text.strip(), "%d.%m.%Y").date()
+            end = datetime.strptime(self.ill_to.text.strip(), "%d.%m.%Y").date()
+        except ValueError:
+            self.ill_message.text = t("family.settings.bad_date")
+            return
+        try:
+            await self.app.data.report_illness(
+                child.student_id, start, end, self.ill_comment.text.strip()
+            )
+        except ApiError as exc:
+            self.ill_message.text = exc.message
+            return
+        await self.reload()
+        self.ill_message.text = t("family.illness.sent")
 
     def _draw_delegates(self, col: Column) -> None:
         col.add(Text(t("family.settings.delegates"), bold=True))
@@ -163,11 +218,21 @@ class SettingsScreen(FamilyScreen):
         button.background_color = theme.PRIMARY if on else theme.DIVIDER
         button.color = theme.ON_PRIMARY if on else theme.TEXT
 
-    def _channels(self, kind: str) -> list[str]:
-        rule = self.rules.get(kind) or self.rules.get("*")
+    def _rule(self, kind: str) -> Preference | None:
+        rule = self.rules.get(kind)
         if rule is None or rule.channels is None:
-            return ["push", "telegram"]  # the school's default
-        return list(rule.channels)
+            rule = self.rules.get("*")
+        return rule
+
+    def _school_default(self, kind: str) -> bool:
+        rule = self._rule(kind)
+        return rule is None or rule.channels is None
+
+    def _channels(self, kind: str) -> list[str]:
+        """The person's channels for the kind; none shown lit while the school's defaults
+        apply (the app does not guess them)."""
+        rule = self._rule(kind)
+        return [] if rule is None or rule.channels is None else list(rule.channels)
 
     async def toggle(self, kind: str, channel: str) -> None:
         channels = self._channels(kind)

@@ -72,13 +72,7 @@ def main() -> None:
         server = demo.base
     try:
         data = work / "phone"
-        run(
-            "main_screens",
-            server,
-            data,
-            {"login": "parent", "password": DEMO_PASSWORD, "shots": str(work / "shots")},
-            {},
-        )
+        run("first_day", server, data, {"login": "parent", "password": DEMO_PASSWORD}, {})
         starts, built, drawn, rss = [], [], [], []
         for _ in range(options.starts):
             t0 = time.time()

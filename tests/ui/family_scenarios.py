@@ -88,7 +88,9 @@ def swipe(widget: Widget, dx: float) -> None:
     touch.touch_up()
 
 
-async def main_screens(app: FamilyApp, login: str, password: str, shots: str) -> dict[str, Any]:
+async def main_screens(
+    app: FamilyApp, login: str, password: str, shots: str, lesson_id: int | None = None
+) -> dict[str, Any]:
     """Every main screen of a parent, photographed, with what each shows."""
     result: dict[str, Any] = {}
     await sign_in_with_login(app, login, password)
@@ -104,11 +106,16 @@ async def main_screens(app: FamilyApp, login: str, password: str, shots: str) ->
     result["status"] = app.status.text
     result["diary_png"] = await shot(app, shots, "diary")
     # a lesson with a mark opens its card
-    with_marks = [i for i, row in diary.lesson_rows.items() if "отметки:" in row.text]
-    lesson_id = with_marks[0] if with_marks else next(iter(diary.lesson_rows))
+    if lesson_id is None:
+        with_marks = [i for i, row in diary.lesson_rows.items() if "отметки:" in row.text]
+        lesson_id = with_marks[0] if with_marks else next(iter(diary.lesson_rows))
     diary.lesson_rows[lesson_id].dispatch("on_release")
     lesson = app.screens.get_screen("lesson")
     await until(lambda: app.screens.current == "lesson" and lesson.lesson is not None)
+    # a changed mark shows its history (loaded from the server when the card opens)
+    await until(
+        lambda: all(len(box.children) > 0 for box in lesson.history_rows.values()), seconds=30
+    )
     await asyncio.sleep(0.3)
     result["lesson_id"] = lesson_id
     result["lesson_texts"] = texts(lesson)
@@ -140,6 +147,11 @@ async def main_screens(app: FamilyApp, login: str, password: str, shots: str) ->
     await asyncio.sleep(0.3)
     result["settings_texts"] = texts(settings)
     result["settings_png"] = await shot(app, shots, "settings")
+    # the child is ill: the parent tells the school
+    settings.ill_comment.text = "Температура, врач на дому"
+    settings.ill_button.dispatch("on_release")
+    await until(lambda: "получила" in settings.ill_message.text)
+    result["illness_message"] = settings.ill_message.text
     result["draw_ms"] = diary.draw_ms
     return result
 
@@ -240,7 +252,8 @@ async def bench(app: FamilyApp, t0: float, turns: int = 10) -> dict[str, Any]:
     diary = app.screens.get_screen("diary")
     await until(lambda: bool(diary.draw_ms), seconds=60)
     first = time.time() - t0
-    await until(lambda: not app.tasks or all(t.done() for t in app.tasks), seconds=30)
+    me = asyncio.current_task()
+    await until(lambda: all(t.done() for t in app.tasks if t is not me), seconds=30)
     await asyncio.sleep(0.5)
     built, drawn = [], []
     for step in range(turns):
@@ -267,3 +280,10 @@ def resident_kib() -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+async def first_day(app: FamilyApp, login: str, password: str) -> dict[str, Any]:
+    """Sign in and read the week once (what a phone holds after its first day)."""
+    await sign_in_with_login(app, login, password)
+    diary = await open_screen(app, "diary", lambda s: bool(s.lesson_rows))
+    return {"lessons": len(diary.lesson_rows)}

@@ -128,6 +128,26 @@ def test_every_main_screen_shows_the_servers_data(
         assert time.monotonic() < deadline, "the announcement did not reach the inbox"
         time.sleep(0.3)
 
+    # the school changes a mark: the lesson's card shows what it was
+    news = parent.get(f"/api/v1/diary/students/{student}/news").json()
+    changed = max(news["marks"], key=lambda m: (m["lesson_date"], m["id"]))
+    new_value = "4" if changed["value"] != "4" else "5"
+    synced = coordinator.post(
+        f"/api/v1/journal/lessons/{changed['lesson']}/sync",
+        json={
+            "operations": [
+                {
+                    "op_id": f"family-ui-{changed['id']}",
+                    "kind": "mark",
+                    "mark_id": changed["id"],
+                    "value": new_value,
+                    "base_version": changed["version"],
+                }
+            ]
+        },
+    )
+    assert synced.status_code == 200 and synced.json()["applied"] == 1, synced.text
+
     shown = run_app(
         "main_screens",
         demo.base,
@@ -136,6 +156,7 @@ def test_every_main_screen_shows_the_servers_data(
         login="parent",
         password=DEMO_PASSWORD,
         shots=str(shots),
+        lesson_id=changed["lesson"],
     )
 
     assert shown["child_title"].startswith(child["first_name"])
@@ -158,6 +179,7 @@ def test_every_main_screen_shows_the_servers_data(
     for mark in lesson["marks"]:
         assert f"{mark['value']} · {mark['work_kind']} · вес {mark['weight']}" in lesson_text
     assert lesson["topic"] in lesson_text
+    assert f"было {changed['value']}, стало {new_value} (" in lesson_text
     # swiped to the week before
     before = week_of(parent, student, date.fromisoformat(week["week_start"]) - timedelta(days=7))
     assert shown["swiped_week_start"] == before["week_start"]
@@ -188,6 +210,9 @@ def test_every_main_screen_shows_the_servers_data(
     settings = "\n".join(shown["settings_texts"])
     assert delegates and all(d["full_name"] in settings for d in delegates)
     assert "Куда присылать уведомления" in settings
+    reports = parent.get(f"/api/v1/diary/students/{student}/illness").json()
+    assert [r["comment"] for r in reports][:1] == ["Температура, врач на дому"]
+    assert reports[0]["date_from"] == reports[0]["date_to"] == day.isoformat()
     for name in ("today", "diary", "lesson", "marks", "homework", "timetable", "inbox", "settings"):
         png_ok(shown[f"{name}_png"])
 

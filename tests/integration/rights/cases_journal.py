@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from backend.core.rights import Role
 from backend.journal.tables import Attachment, Homework, Mark
@@ -189,6 +189,14 @@ CASES = [
         DA + "/homework/{journal_homework}/done",
         frozenset({Role.PUPIL}),
     ),
+    Case(
+        "POST",
+        D + "/illness",
+        DA + "/illness",
+        frozenset({Role.GUARDIAN}),
+        body=lambda rw: {"date_from": str(date.today()), "date_to": str(date.today())},
+    ),
+    Case("GET", D + "/illness", DA + "/illness", DIARY_READERS),
 ]
 
 R = "/api/v1/reports"
