@@ -56,7 +56,7 @@ class DemoServer:
         return output or ""
 
 
-def start_demo(work_dir: Path, wait_s: float = 180) -> DemoServer:
+def start_demo(work_dir: Path, wait_s: float = 300) -> DemoServer:
     """Start `parta demo` in `work_dir` (fresh demo data) and wait until it answers /health.
     Raises RuntimeError with its output when it exits or does not answer in time."""
     port = free_port()
@@ -89,5 +89,6 @@ def start_demo(work_dir: Path, wait_s: float = 180) -> DemoServer:
         except httpx.TransportError:
             pass
         if time.monotonic() > deadline:
-            raise RuntimeError(f"parta demo did not answer /health within {wait_s} s")
+            output = server.stop()  # never leave it running behind the failure
+            raise RuntimeError(f"parta demo did not answer /health within {wait_s} s:\n{output}")
         time.sleep(0.5)

@@ -59,6 +59,45 @@ def run(
     return result
 
 
+BARE = """
+import os, sys, time
+os.environ.update(KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_METRICS_DENSITY="2")
+from kivy.config import Config
+Config.set("graphics", "width", "720"); Config.set("graphics", "height", "1440")
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.uix.label import Label
+t0 = float(sys.argv[1])
+class Bare(App):
+    def build(self):
+        Clock.schedule_once(self.drawn, 0)
+        return Label(text="Дневник")
+    def drawn(self, *_):
+        print(time.time() - t0)
+        self.stop()
+Bare().run()
+"""
+
+
+def bare_kivy_start() -> float:
+    """A window with one label, process start to its first frame: the floor under the app."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PARTA_", "KIVY_"))}
+    env.pop("DISPLAY", None)
+    with tempfile.TemporaryDirectory() as home:
+        env["KIVY_HOME"] = home
+        script = Path(home) / "bare.py"  # Kivy looks for the app's source file
+        script.write_text(BARE, encoding="utf-8")
+        done = subprocess.run(
+            [sys.executable, str(script), str(time.time())],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--starts", type=int, default=5)
@@ -73,11 +112,13 @@ def main() -> None:
     try:
         data = work / "phone"
         run("first_day", server, data, {"login": "parent", "password": DEMO_PASSWORD}, {})
-        starts, built, drawn, rss = [], [], [], []
+        bare = [bare_kivy_start() for _ in range(3)]
+        starts, cpu, built, drawn, rss = [], [], [], [], []
         for _ in range(options.starts):
             t0 = time.time()
             result = run("bench", server, data, {"t0": t0}, {"PARTA_START_SCREEN": "diary"})
             starts.append(float(result["start_to_diary_s"]))  # type: ignore[arg-type]
+            cpu.append(float(result["start_cpu_s"]))  # type: ignore[arg-type]
             built += list(result["built_ms"])  # type: ignore[call-overload]
             drawn += list(result["drawn_ms"])  # type: ignore[call-overload]
             rss.append(float(result["rss_mib"]))  # type: ignore[arg-type]
@@ -91,6 +132,9 @@ def main() -> None:
         print(f"load average: {' '.join(load)}")
         runs = ", ".join(f"{s:.2f}" for s in starts)
         print(f"start → diary drawn: median {statistics.median(starts):.2f} s (runs: {runs})")
+        print(f"  CPU time of the app's process to then: median {statistics.median(cpu):.2f} s")
+        floor = statistics.median(bare)
+        print(f"bare Kivy window, start to first frame (floor): median {floor:.2f} s")
         print(f"week view built: median {statistics.median(built):.1f} ms, max {max(built):.1f} ms")
         drawn_median = statistics.median(drawn)
         print(f"week view built and drawn: median {drawn_median:.1f} ms, max {max(drawn):.1f} ms")
