@@ -54,8 +54,11 @@ class ApiError(Exception):
 class Unreachable(ApiError):
     """No answer: no network, the server down, a timeout."""
 
-    def __init__(self, cause: str = "") -> None:
+    def __init__(self, cause: str = "", sent: bool = True) -> None:
         super().__init__(0, "unreachable", t("error.unreachable"), details=cause)
+        # False only when the request surely never left (no connection was made): then the
+        # server cannot have acted on it.
+        self.sent = sent
 
 
 class SignedOut(ApiError):
@@ -328,7 +331,8 @@ class ApiClient:
                     attempt += 1
                     await self._pause(attempt, 0)
                     continue
-                raise Unreachable(type(exc).__name__) from exc
+                never_left = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                raise Unreachable(type(exc).__name__, sent=not never_left) from exc
             if response.status_code == 304 and cached is not None:
                 self.stats.not_modified += 1
                 return _decode(cached[1], type_)

@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     lesson_id INTEGER NOT NULL, cell TEXT NOT NULL, body TEXT NOT NULL,
     state TEXT NOT NULL DEFAULT 'pending', error TEXT NOT NULL DEFAULT '',
     attempts INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL,
-    file_path TEXT, attachment_id INTEGER
+    file_path TEXT, attachment_id INTEGER,
+    maybe_sent INTEGER NOT NULL DEFAULT 0  -- it may have reached the server: never drop it
 );
 CREATE INDEX IF NOT EXISTS outbox_lesson ON outbox(lesson_id, state);
 CREATE TABLE IF NOT EXISTS conflict (
@@ -120,7 +121,7 @@ class Store:
         self.db.executescript(SCHEMA)
         # Operations caught in flight by a crash are sent again; their ids make that safe.
         with self.tx():
-            self.db.execute("UPDATE outbox SET state='pending' WHERE state='sending'")
+            self.db.execute("UPDATE outbox SET state='pending', maybe_sent=1 WHERE state='sending'")
 
     def close(self) -> None:
         self.db.close()
@@ -405,7 +406,7 @@ class Store:
         """The cell's operation that has not left the tablet yet (it may still be replaced)."""
         return self.db.execute(
             """SELECT * FROM outbox WHERE lesson_id=? AND cell=? AND state='pending'
-            ORDER BY seq DESC LIMIT 1""",
+            AND maybe_sent=0 ORDER BY seq DESC LIMIT 1""",
             (lesson_id, cell),
         ).fetchone()
 
@@ -452,11 +453,14 @@ class Store:
                 (status, late_minutes, lesson_id, student_id),
             )
             cell = f"att:{student_id}"
-            waiting = self._pending_op(lesson_id, cell)
-            if waiting is not None:
-                self.db.execute("DELETE FROM outbox WHERE seq=?", (waiting["seq"],))
+            self.db.execute(
+                """DELETE FROM outbox WHERE lesson_id=? AND cell=? AND state='pending'
+                AND maybe_sent=0""",
+                (lesson_id, cell),
+            )
             in_flight = self.db.execute(
-                "SELECT 1 FROM outbox WHERE lesson_id=? AND cell=? AND state!='pending'",
+                """SELECT 1 FROM outbox WHERE lesson_id=? AND cell=?
+                AND (state!='pending' OR maybe_sent=1)""",
                 (lesson_id, cell),
             ).fetchone()
             server_value = (row["server_status"], row["server_late"])
@@ -678,13 +682,46 @@ class Store:
         with self.tx():
             self.db.execute("UPDATE outbox SET attachment_id=? WHERE seq=?", (attachment_id, seq))
 
-    def unsent(self, seqs: list[int], error: str = "") -> None:
-        """The batch did not reach the server (or no answer came): send it again later."""
+    def unsent(self, seqs: list[int], error: str = "", maybe_sent: bool = True) -> None:
+        """The batch did not reach the server (or no answer came): send it again later.
+        A batch that surely never left is compacted like the taps made meanwhile."""
         with self.tx():
             self.db.executemany(
-                "UPDATE outbox SET state='pending', error=? WHERE seq=? AND state='sending'",
-                [(error, s) for s in seqs],
+                """UPDATE outbox SET state='pending', error=?, maybe_sent=MAX(maybe_sent, ?)
+                WHERE seq=? AND state='sending'""",
+                [(error, int(maybe_sent), s) for s in seqs],
             )
+            if not maybe_sent:
+                self._compact_attendance(seqs)
+
+    def _compact_attendance(self, seqs: list[int]) -> None:
+        """Of a cell's attendance operations that never left, the last one alone is sent;
+        none when it brings the cell back to the server's value."""
+        marks = ",".join("?" * len(seqs))
+        cells = self.db.execute(
+            f"""SELECT DISTINCT lesson_id, cell FROM outbox WHERE seq IN ({marks})
+            AND cell LIKE 'att:%'""",  # noqa: S608 - placeholders only
+            seqs,
+        ).fetchall()
+        for lesson_id, cell in cells:
+            ops = self.db.execute(
+                """SELECT seq, maybe_sent FROM outbox WHERE lesson_id=? AND cell=?
+                AND state='pending' ORDER BY seq""",
+                (lesson_id, cell),
+            ).fetchall()
+            if not ops or any(op["maybe_sent"] for op in ops):
+                continue
+            for op in ops[:-1]:
+                self.db.execute("DELETE FROM outbox WHERE seq=?", (op["seq"],))
+            row = self.db.execute(
+                "SELECT * FROM attendance WHERE lesson_id=? AND student_id=?",
+                (lesson_id, int(cell[4:])),
+            ).fetchone()
+            if row is not None and (row["status"], row["late_minutes"]) == (
+                row["server_status"],
+                row["server_late"],
+            ):
+                self.db.execute("DELETE FROM outbox WHERE seq=?", (ops[-1]["seq"],))
 
     def rejected(self, op_id: str, error: str) -> None:
         """The server refused this operation as invalid: it stays, marked, for the teacher."""

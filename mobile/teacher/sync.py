@@ -126,6 +126,34 @@ class SyncEngine:
         await self.db(self.db.store.merge_sheet, sheet)
         return sheet
 
+    async def class_week(self, class_id: int, monday: date, today: date) -> dict[str, Any]:
+        """The class's attendance from Monday to today: per pupil, per day, each lesson's
+        status (the class teacher reads every lesson of the class, decision 0352)."""
+        staff = await self.db(self.db.store.meta, "staff", {})
+        last = min(today, monday + timedelta(days=5))
+        page = await self.api.get(
+            f"/api/v1/schools/{staff['school']}/lessons",
+            Page[Lesson],
+            {"date_from": monday, "date_to": last, "class_id": class_id, "limit": 500},
+        )
+        days = [(monday + timedelta(days=n)).isoformat() for n in range((last - monday).days + 1)]
+        pupils: dict[int, dict[str, Any]] = {}
+        for lesson in sorted(page.items, key=lambda x: (x.date, x.lesson_number)):
+            if lesson.status == "cancelled" or lesson.study_group is not None:
+                continue
+            sheet = await self.api.get(f"/api/v1/journal/lessons/{lesson.id}", LessonSheet)
+            status = {a.student_id: a.status for a in sheet.attendance}
+            for p in sheet.pupils:
+                row = pupils.setdefault(p.id, {"id": p.id, "name": p.name, "days": {}})
+                row["days"].setdefault(lesson.date.isoformat(), []).append(
+                    status.get(p.id, "present")
+                )
+        return {
+            "class_id": class_id,
+            "days": days,
+            "pupils": sorted(pupils.values(), key=lambda r: r["name"]),
+        }
+
     # ------------------------------------------------------------------ up
 
     async def sync_lesson(self, lesson_id: int) -> Outcome:
@@ -150,8 +178,8 @@ class SyncEngine:
                     SyncRequest(operations=ops, base_version=lesson["version"] if lesson else None),
                     idempotent=True,
                 )
-            except Unreachable:
-                await self.db(store.unsent, seqs, t("sync.offline"))
+            except Unreachable as exc:
+                await self.db(store.unsent, seqs, t("sync.offline"), exc.sent)
                 self.online = False
                 outcome.offline = True
                 break

@@ -1,0 +1,19 @@
+"""`python -m mobile.teacher` (or `parta-teacher`): the teacher app on a desktop or tablet."""
+
+from __future__ import annotations
+
+import asyncio
+
+
+def main() -> None:
+    from mobile.teacher.config import TeacherConfig, prepare_kivy
+
+    config = TeacherConfig.from_env()
+    prepare_kivy(config)
+    from mobile.teacher.app import TeacherApp
+
+    asyncio.run(TeacherApp(config).run_async())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""What the UI tests do inside the running app: taps on real widgets, screenshots, readings.
+
+Each scenario is an async function of the app (and keyword arguments from the test) returning
+a JSON-able dict; `run_app.py` runs it in a fresh interpreter."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from kivy.core.window import Window
+from kivy.graphics import ClearBuffers, ClearColor, Fbo
+
+from mobile.common import theme
+from mobile.teacher.app import TeacherApp
+from mobile.teacher.lesson import ConflictPopup, LessonScreen, QuickMarks
+
+
+async def frames(seconds: float = 0.4) -> None:
+    """Let Kivy lay out and draw (the first frames of a window are black)."""
+    await asyncio.sleep(seconds)
+
+
+def snapshot(path: str | Path) -> str:
+    """The whole window (screen and any popup) rendered offscreen into a PNG."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fbo = Fbo(size=Window.size, with_stencilbuffer=True)
+    with fbo:
+        ClearColor(*theme.BACKGROUND)
+        ClearBuffers()
+    for child in reversed(Window.children):
+        fbo.add(child.canvas)
+    fbo.draw()
+    fbo.texture.save(str(path), flipped=True)
+    for child in reversed(Window.children):
+        fbo.remove(child.canvas)
+    return str(path)
+
+
+async def until(check: Any, seconds: float = 30.0, step: float = 0.1) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {seconds} s for {check}")
+        await asyncio.sleep(step)
+
+
+async def sign_in(app: TeacherApp, login: str, password: str) -> None:
+    screen = app.screens.get_screen("signin")
+    await until(lambda: app.screens.current in ("signin", "day"))
+    if app.screens.current == "day":
+        return
+    screen.login.text = login
+    screen.password.text = password
+    screen.submit.dispatch("on_release")
+    await until(lambda: app.screens.current == "day", seconds=60)
+
+
+async def day_shown(app: TeacherApp) -> Any:
+    day = app.screens.get_screen("day")
+    await until(lambda: bool(day.lesson_buttons), seconds=60)
+    return day
+
+
+async def open_lesson(app: TeacherApp, lesson_id: int) -> LessonScreen:
+    day = await day_shown(app)
+    await until(lambda: lesson_id in day.lesson_buttons)
+    day.lesson_buttons[lesson_id].dispatch("on_release")
+    screen: LessonScreen = app.screens.get_screen("lesson")
+    await until(lambda: app.screens.current == "lesson" and bool(screen.cells), seconds=30)
+    return screen
+
+
+async def tap(screen: LessonScreen, student_id: int, times: int = 1) -> None:
+    for _ in range(times):
+        screen.cells[student_id].status_button.dispatch("on_release")
+        await until(lambda: screen.app.engine is not None and not _committing(screen.app))
+
+
+def _committing(app: TeacherApp) -> bool:
+    return any("_commit_status" in repr(task.get_coro()) for task in app.tasks)
+
+
+async def give_mark(screen: LessonScreen, student_id: int, value: str, kind: str) -> None:
+    screen.cells[student_id].name_button.dispatch("on_release")
+    popup = next(w for w in Window.children if isinstance(w, QuickMarks))
+    popup.kind_buttons[kind].dispatch("on_release")
+    before = len(screen.cells[student_id].cell.marks)
+    popup.value_buttons[value].dispatch("on_release")
+    await until(lambda: len(screen.cells[student_id].cell.marks) == before + 1)
+
+
+def roster_of(screen: LessonScreen) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": w.cell.student_id,
+            "name": w.cell.name,
+            "status": w.cell.status,
+            "marks": [m["value"] for m in w.cell.marks],
+            "state": w.cell.state,
+            "shown": w.name_button.text,
+        }
+        for w in screen.grid.children[::-1]
+    ]
+
+
+async def synced(app: TeacherApp, seconds: float = 30.0) -> None:
+    await until(lambda: app.store.pending_count() == 0, seconds=seconds)
+
+
+# ---------------------------------------------------------------------- scenarios
+
+
+async def screens(
+    app: TeacherApp, login: str, password: str, lesson_id: int, shots: list[str], mark_for: int
+) -> dict[str, Any]:
+    """Sign in, the day, the lesson, quick marks: each drawn and saved."""
+    await sign_in(app, login, password)
+    day = await day_shown(app)
+    await frames()
+    out: dict[str, Any] = {"day_lessons": sorted(day.lesson_buttons)}
+    out["day_png"] = [snapshot(Path(d) / "teacher-day.png") for d in shots]
+    screen = await open_lesson(app, lesson_id)
+    await frames()
+    out["roster"] = roster_of(screen)
+    out["title"] = screen.title.text
+    out["lesson_png"] = [snapshot(Path(d) / "teacher-lesson.png") for d in shots]
+    screen.cells[mark_for].name_button.dispatch("on_release")
+    await frames()
+    out["marks_png"] = [snapshot(Path(d) / "teacher-quick-marks.png") for d in shots]
+    popup = next(w for w in Window.children if isinstance(w, QuickMarks))
+    out["scale"] = sorted(popup.value_buttons)
+    out["kinds"] = sorted(popup.kind_buttons)
+    popup.dismiss()
+    return out
+
+
+async def prepare(app: TeacherApp, login: str, password: str, lesson_id: int) -> dict[str, Any]:
+    """Online: sign in, the day and the lesson come down to the tablet."""
+    await sign_in(app, login, password)
+    screen = await open_lesson(app, lesson_id)
+    return {"roster": roster_of(screen), "online": app.engine.online}
+
+
+async def mark_offline(
+    app: TeacherApp, lesson_id: int, absent: list[int], late: int, marks: list[list[Any]]
+) -> dict[str, Any]:
+    """No server: the lesson opens from the tablet and every tap is kept there."""
+    screen = await open_lesson(app, lesson_id)
+    for pupil in absent:
+        await tap(screen, pupil)
+    await tap(screen, late, times=2)
+    for pupil, value, kind in marks:
+        await give_mark(screen, pupil, value, kind)
+    # The sync loop tries, finds no server and puts the batch back on the tablet: read the
+    # screen between two tries.
+    seen: dict[str, Any] = {}
+
+    async def settled() -> bool:
+        await screen.reload()
+        seen.update(
+            roster=roster_of(screen),
+            pending=app.store.pending_count(lesson_id),
+            lesson_state=app.store.lesson_state(lesson_id),
+            online=app.engine.online,
+            state_text=screen.state.text,
+        )
+        states = {r["state"] for r in seen["roster"]}
+        return not seen["online"] and seen["lesson_state"] == "local" and "sending" not in states
+
+    await until(settled)
+    return {**seen, "tap_ms": app.tap_ms}
+
+
+async def come_back(app: TeacherApp, lesson_id: int, shots: list[str]) -> dict[str, Any]:
+    """The server is back: the outbox goes up, the conflict waits, the teacher keeps hers."""
+    screen = await open_lesson(app, lesson_id)
+    await until(lambda: bool(app.store.conflicts(lesson_id)), seconds=60)
+    await until(
+        lambda: app.store.pending_count(lesson_id) == len(app.store.conflicts(lesson_id)),
+        seconds=60,
+    )
+    await screen.reload()
+    await frames()
+    out: dict[str, Any] = {"roster": roster_of(screen)}
+    out["conflict_lesson_png"] = [snapshot(Path(d) / "teacher-conflict-cell.png") for d in shots]
+    popup = await screen.show_conflict()
+    assert isinstance(popup, ConflictPopup)
+    await frames()
+    out["conflict_png"] = [snapshot(Path(d) / "teacher-conflict.png") for d in shots]
+    out["conflict"] = {
+        "server": popup.server_text,
+        "mine": popup.mine_text,
+        "who": popup.who_text,
+        "entity": popup.conflict["entity"],
+    }
+    popup.keep.dispatch("on_release")
+    await synced(app)
+    await screen.reload()
+    out["after"] = roster_of(screen)
+    out["conflicts_left"] = len(app.store.conflicts())
+    return out
