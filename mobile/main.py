@@ -1,6 +1,7 @@
-"""Android entry point of the family app (python-for-android starts `main.py` at the top of
-the packaged directory, which is `mobile/` itself): that directory is made importable as the
-`mobile` package, then the app runs as `python -m mobile.family` would on a desktop."""
+"""Android entry point of the apps (python-for-android starts `main.py` at the top of the
+packaged directory, which is `mobile/` itself): that directory is made importable as the
+`mobile` package, then the app runs as `python -m mobile.family` would on a desktop. Each
+app's buildozer.spec leaves the other app out, so the app packed is the one that starts."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ def _as_package() -> None:
 
 if __name__ == "__main__":
     _as_package()
-    from mobile.family.__main__ import main
-
+    if (Path(__file__).resolve().parent / "family").is_dir():
+        from mobile.family.__main__ import main
+    else:
+        from mobile.teacher.__main__ import main
     main()
