@@ -183,6 +183,11 @@ class ApiClient:
     def base_url(self) -> str:
         return str(self._http.base_url)
 
+    @base_url.setter
+    def base_url(self, value: str) -> None:
+        """Another server (the sign-in screen's address field)."""
+        self._http.base_url = httpx.URL(value.rstrip("/"))
+
     async def aclose(self) -> None:
         await self._http.aclose()
 

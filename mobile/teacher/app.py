@@ -77,7 +77,8 @@ class TeacherApp(App):
             self.spawn(self.screens.get_screen("day").reload(network=True))
         else:
             self.show("signin")
-        self.spawn(self.engine.run(self.cfg.sync_interval))
+        self.sync_task = self.spawn(self.engine.run(self.cfg.sync_interval))
+        self.engine.poke()  # what an earlier run left on the tablet goes at once
         if self.script is not None:
             self.spawn(self._run_script(self.script))
 

@@ -60,13 +60,13 @@ class PupilCell(Box):
             radius=8,
             orientation="vertical",
             size_hint_y=None,
-            height=dp(theme.size(150)),
+            height=dp(theme.size(128)),
             padding=dp(6),
             spacing=dp(4),
         )
         self.screen = screen
         self.student_id = cell.student_id
-        self.status_button = Flat("", size=theme.FONT_TITLE, height=dp(theme.size(60)))
+        self.status_button = Flat("", size=theme.FONT_TITLE, height=dp(theme.size(56)))
         self.status_button.bind(on_release=lambda *_: screen.tap_status(self))
         self.name_button = Flat(
             "", colour=theme.SURFACE, text_colour=theme.TEXT, size=theme.FONT_SMALL
@@ -105,7 +105,7 @@ class LessonScreen(Screen):
         self.undo_button.bind(on_release=lambda *_: app.spawn(self.undo()))
         root.add_widget(bar(back, self.title, self.state, self.undo_button))
         body = Box(orientation="horizontal", padding=dp(10), spacing=dp(10))
-        self.grid = GridLayout(cols=5, spacing=dp(8))
+        self.grid = GridLayout(cols=6, spacing=dp(8))
         left = Box(orientation="vertical", size_hint_x=0.72, spacing=dp(6))
         self.hint = Text(
             t("lesson.all_present"), theme.FONT_SMALL, color=theme.TEXT_MUTED,
@@ -113,7 +113,14 @@ class LessonScreen(Screen):
         )  # fmt: skip
         left.add_widget(self.hint)
         left.add_widget(scroll(self.grid))
-        side = Box(theme.SURFACE, radius=10, orientation="vertical", padding=dp(12), spacing=dp(8))
+        side = Box(
+            theme.SURFACE,
+            radius=10,
+            orientation="vertical",
+            padding=dp(12),
+            spacing=dp(8),
+            size_hint_x=0.28,
+        )
         self.counts = Text("", theme.FONT_SMALL, size_hint_y=None, height=dp(48))
         self.conflicts_button = Flat("", colour=theme.STATE_COLOURS["conflict"])
         self.conflicts_button.bind(on_release=lambda *_: app.spawn(self.show_conflict()))

@@ -81,6 +81,8 @@ class SignInScreen(Screen):
             self.message.text = t("signin.empty")
             return
         self.message.text = t("signin.wait")
+        if self.server.text.strip():
+            self.app.api.base_url = self.server.text.strip()
         try:
             await self.app.api.login(self.login.text.strip(), self.password.text)
             await self.app.engine.refresh_day(self.app.today())

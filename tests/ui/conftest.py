@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -21,14 +18,12 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.demo_server import free_port, start_demo
+
+__all__ = ["free_port"]
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -73,36 +68,13 @@ class Demo:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    tmp = tmp_path_factory.mktemp("demo")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTA_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "demo", "--port", str(port), "--data-dir",
-         str(tmp / "data")],
-        cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    work = tmp_path_factory.mktemp("demo")
+    # Seeding the demo school takes ~25 s on an idle machine, minutes on a busy one.
+    server = start_demo(work, wait_s=420)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                out = process.stdout.read() if process.stdout else ""
-                pytest.fail(f"parta demo exited early:\n{out}")
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "parta demo did not start within 180 s"
-            time.sleep(0.5)
-        yield Demo(url, tmp / "data" / "parta.sqlite")
+        yield Demo(server.base, work / "demo" / "parta.sqlite")
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+        server.stop()
 
 
 def teaching_day(demo: Demo) -> tuple[date, list[dict[str, Any]]]:

@@ -207,3 +207,39 @@ async def come_back(app: TeacherApp, lesson_id: int, shots: list[str]) -> dict[s
     out["after"] = roster_of(screen)
     out["conflicts_left"] = len(app.store.conflicts())
     return out
+
+
+async def bench(
+    app: TeacherApp, login: str, password: str, lesson_id: int, nowhere: str, real: str
+) -> dict[str, Any]:
+    """The figures of docs/performance.md: a whole lesson entered (30 attendance taps and 30
+    marks through the widgets) with no network, each tap's commit on the tablet, then the
+    lesson's sync once the server is back."""
+    await sign_in(app, login, password)
+    screen = await open_lesson(app, lesson_id)
+    app.sync_task.cancel()  # the figure times one sync, started below
+    app.api.base_url = nowhere
+    app.engine.online = False
+    pupils = list(screen.cells)
+    app.tap_ms.clear()
+    started = time.perf_counter()
+    for n in range(30):
+        await tap(screen, pupils[n % len(pupils)])
+    taps = list(app.tap_ms)
+    for n in range(30):
+        await give_mark(screen, pupils[n % len(pupils)], "5" if n % 2 else "4", "answer")
+    entered = time.perf_counter() - started
+    pending = app.store.pending_count(lesson_id)
+    app.api.base_url = real
+    outcome = await app.engine.sync_lesson(lesson_id)
+    return {
+        "pupils": len(pupils),
+        "tap_ms": taps,
+        "mark_ms": app.tap_ms[len(taps) :],
+        "entered_s": entered,
+        "pending": pending,
+        "sync_s": outcome.seconds,
+        "sent": outcome.sent,
+        "conflicts": outcome.conflicts,
+        "left": app.store.pending_count(lesson_id),
+    }
