@@ -7,12 +7,14 @@ opens quick marks. Each cell shows its sync state.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import time
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from kivy.clock import Clock
 from kivy.metrics import dp
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.popup import Popup
@@ -96,6 +98,7 @@ class LessonScreen(Screen):
         self.app = app
         self.lesson_id: int | None = None
         self.cells: dict[int, PupilCell] = {}
+        self._header = Clock.create_trigger(self._redraw_header, 0)
         root = Box(theme.BACKGROUND, orientation="vertical")
         back = Flat(t("lesson.back"), size_hint_x=None, width=dp(120))
         back.bind(on_release=lambda *_: self.leave())
@@ -218,14 +221,14 @@ class LessonScreen(Screen):
 
     # ------------------------------------------------------------------ actions
 
-    def tap_status(self, widget: PupilCell) -> None:
+    def tap_status(self, widget: PupilCell) -> asyncio.Task[None]:
         started = time.perf_counter()
         status = NEXT_STATUS.get(widget.cell.status, "present")
         late = DEFAULT_LATE_MINUTES if status == "late" else None
         widget.cell.status, widget.cell.late_minutes = status, late
         widget.cell.state = "local"
         widget.show(widget.cell)  # the tap shows at once; the store confirms below
-        self.app.spawn(self._commit_status(widget.student_id, status, late, started))
+        return self.app.spawn(self._commit_status(widget.student_id, status, late, started))
 
     async def _commit_status(
         self, student_id: int, status: str, late: int | None, started: float
@@ -235,7 +238,7 @@ class LessonScreen(Screen):
         await app.db(app.store.set_attendance, self.lesson_id, student_id, status, late)
         app.tap_ms.append((time.perf_counter() - started) * 1000)
         app.engine.poke()
-        await self.reload()
+        await self.redraw(student_id)
 
     async def add_mark(self, student_id: int, value: str, kind: str, comment: str) -> None:
         app = self.app
@@ -244,7 +247,28 @@ class LessonScreen(Screen):
         await app.db(app.store.add_mark, self.lesson_id, student_id, value, kind, comment)
         app.tap_ms.append((time.perf_counter() - started) * 1000)
         app.engine.poke()
-        await self.reload()
+        await self.redraw(student_id)
+
+    async def redraw(self, student_id: int) -> None:
+        """The cell just changed, from the store; the header follows once per frame."""
+        assert self.lesson_id is not None
+        cell = await self.app.db(self.app.store.cell, self.lesson_id, student_id)
+        widget = self.cells.get(student_id)
+        if cell is not None and widget is not None:
+            widget.show(cell)
+        self._header()
+
+    def _redraw_header(self, *_: Any) -> None:
+        self.app.spawn(self.refresh_header())
+
+    async def refresh_header(self) -> None:
+        if self.lesson_id is None:
+            return
+        app = self.app
+        state = await app.db(app.store.lesson_state, self.lesson_id)
+        link = t("sync.online") if app.engine.online else t("sync.offline")
+        self.state.text = f"{state_text(state)}\n{link}"
+        self._counts([w.cell for w in self.cells.values()])
 
     async def delete_mark(self, client_id: str) -> None:
         await self.app.db(self.app.store.delete_mark, client_id)
@@ -409,7 +433,9 @@ class QuickMarks(Popup):
     def choose(self, value: str) -> None:
         comment = self.comment.text.strip()
         self.dismiss()
-        self.screen.app.spawn(self.screen.add_mark(self.cell.student_id, value, self.kind, comment))
+        self.saving = self.screen.app.spawn(
+            self.screen.add_mark(self.cell.student_id, value, self.kind, comment)
+        )
 
     def delete(self, client_id: str) -> None:
         self.dismiss()

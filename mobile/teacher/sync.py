@@ -274,10 +274,12 @@ class SyncEngine:
     async def run(self, interval: float = 15.0, offline_interval: float = 5.0) -> None:
         """Sync whenever something is written, and every `interval` seconds anyway."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._wake.wait(), interval if self.online else offline_interval
-                )
+            if self.online:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), interval)
+            else:
+                # No server: a tap need not try again at once; look again every few seconds.
+                await asyncio.sleep(offline_interval)
             self._wake.clear()
             try:
                 await self.sync_all()

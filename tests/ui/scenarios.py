@@ -79,13 +79,11 @@ async def open_lesson(app: TeacherApp, lesson_id: int) -> LessonScreen:
 
 
 async def tap(screen: LessonScreen, student_id: int, times: int = 1) -> None:
+    """A tap on the pupil's status, as a finger would (the button's release), committed."""
     for _ in range(times):
+        before = len(screen.app.tap_ms)
         screen.cells[student_id].status_button.dispatch("on_release")
-        await until(lambda: screen.app.engine is not None and not _committing(screen.app))
-
-
-def _committing(app: TeacherApp) -> bool:
-    return any("_commit_status" in repr(task.get_coro()) for task in app.tasks)
+        await until(lambda n=before: len(screen.app.tap_ms) > n, step=0.002)
 
 
 async def give_mark(screen: LessonScreen, student_id: int, value: str, kind: str) -> None:
@@ -94,7 +92,8 @@ async def give_mark(screen: LessonScreen, student_id: int, value: str, kind: str
     popup.kind_buttons[kind].dispatch("on_release")
     before = len(screen.cells[student_id].cell.marks)
     popup.value_buttons[value].dispatch("on_release")
-    await until(lambda: len(screen.cells[student_id].cell.marks) == before + 1)
+    await popup.saving
+    assert len(screen.cells[student_id].cell.marks) == before + 1
 
 
 def roster_of(screen: LessonScreen) -> list[dict[str, Any]]:
