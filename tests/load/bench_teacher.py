@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        demo = start_demo(Path(tmp))
+        demo = start_demo(Path(tmp), wait_s=600)
         try:
             runs = [one_run(demo.base, Path(tmp), n) for n in range(args.runs)]
         finally:
