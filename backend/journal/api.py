@@ -263,7 +263,7 @@ class DiaryController(Controller):
     async def report_illness(
         self,
         actor: ActorDep,
-        student_id: FromPath[int],
+        student_id: PathId,
         data: Annotated[schemas.IllnessReportIn, Body()],
     ) -> schemas.IllnessReportOut:
         row = await illness.report_illness(
@@ -273,7 +273,7 @@ class DiaryController(Controller):
 
     @get("/illness", guards=[DIARY_READERS], summary="Сообщения родителей о болезни ребёнка")
     async def illness_reports(
-        self, actor: ActorDep, student_id: FromPath[int]
+        self, actor: ActorDep, student_id: PathId
     ) -> list[schemas.IllnessReportOut]:
         rows = await illness.illness_reports(actor, student_id)
         return [schemas.IllnessReportOut(**r) for r in rows]
