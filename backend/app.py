@@ -26,6 +26,7 @@ from piccolo.engine.base import Engine
 from redis.asyncio import Redis
 from swagger_ui_bundle import swagger_ui_path
 
+from backend.access.api import CONTROLLERS as ACCESS_CONTROLLERS
 from backend.accounts.api import AccountsController, AuthController
 from backend.accounts.passwords import Passwords
 from backend.accounts.services import AccountsService
@@ -168,6 +169,7 @@ def create_app(
         ReportsController,
         MessagingController,
         *MEALS_CONTROLLERS,
+        *ACCESS_CONTROLLERS,
         *(route_handlers or []),
         create_static_files_router(
             path=SWAGGER_ASSETS, directories=[swagger_ui_path], include_in_schema=False

@@ -38,6 +38,7 @@ CONTEXT_MODULES: tuple[str, ...] = (
     "backend.journal.tables",
     "backend.messaging.tables",
     "backend.meals.tables",
+    "backend.access.tables",
 )
 
 _engine: Engine | None = None

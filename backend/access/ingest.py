@@ -1,0 +1,223 @@
+"""Ingest: a gateway's signed batch of passes, stored once each and placed in time.
+
+Signing (docs/decisions/0901-gateway-signing.md): the gateway sends
+``X-Parta-Gateway: <id>``, ``X-Parta-Timestamp: <unix seconds>`` and
+``X-Parta-Signature: sha256=<hex HMAC-SHA256(key, "<timestamp>." + body)>``. The timestamp
+must be within `REPLAY_WINDOW` of the server's clock; during a key rotation the previous key
+is accepted until it expires. Nothing of a batch is read before its signature is checked.
+
+Storing: one `INSERT ... ON CONFLICT (gateway_id, device_event_id) DO NOTHING RETURNING` per
+batch, so a batch sent twice (a lost answer, a restarted gateway) stores each pass once and only
+the passes new to the server go on to presence and alerts. The controller's time is corrected
+by the skew measured on this batch (`sent_at`, the controllers' clock when the batch left,
+against the server's clock) and kept as `occurred_at`; the log is ordered by it, so a batch
+that arrives hours late fills the log where its passes happened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from backend.access import alerts, cards
+from backend.access.registry import match_cards, points_of
+from backend.access.tables import AccessEvent, AccessGateway
+from backend.core.db import transaction
+from backend.core.errors import NotAuthenticated
+from backend.events.services import emit
+from backend.schools.contacts import school_info
+
+REPLAY_WINDOW = timedelta(minutes=5)
+SKEW_TOLERANCE = 2  # seconds of network delay not counted as skew
+SKEW_REPORT = 60  # seconds of skew reported to the school (once, until it is fixed)
+GATEWAY_HEADER = "x-parta-gateway"
+TIMESTAMP_HEADER = "x-parta-timestamp"
+SIGNATURE_HEADER = "x-parta-signature"
+SIGNATURE_PREFIX = "sha256="
+SKEW_KIND = "access.clock_skew"
+
+
+def sign(key: str, timestamp: int, body: bytes) -> str:
+    """The signature header's value for `body` sent at `timestamp` (the gateway uses this)."""
+    digest = hmac.new(key.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return SIGNATURE_PREFIX + digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Gateway:
+    id: int
+    school_id: int
+
+
+def _refuse(key: str, **details: Any) -> NotAuthenticated:
+    return NotAuthenticated(key=f"access.ingest.{key}", details=details or None)
+
+
+async def verify(headers: dict[str, str], body: bytes, at: datetime | None = None) -> Gateway:
+    """The gateway that signed this request, or 401. `headers` are lower-cased names."""
+    at = at or datetime.now(UTC)
+    gateway_text = headers.get(GATEWAY_HEADER, "")
+    timestamp_text = headers.get(TIMESTAMP_HEADER, "")
+    signature = headers.get(SIGNATURE_HEADER, "")
+    if not (gateway_text.isdigit() and timestamp_text.isdigit() and signature):
+        raise _refuse("unsigned")
+    if len(gateway_text) > 9 or len(timestamp_text) > 12:
+        raise _refuse("signature_invalid")
+    timestamp = int(timestamp_text)
+    if abs(at.timestamp() - timestamp) > REPLAY_WINDOW.total_seconds():
+        # The server's time lets a gateway with a wrong clock correct its signing clock.
+        raise _refuse("stale", server_time=int(at.timestamp()))
+    row = (
+        await AccessGateway.select(
+            AccessGateway.id,
+            AccessGateway.school_id,
+            AccessGateway.signing_key,
+            AccessGateway.previous_key,
+            AccessGateway.previous_key_until,
+        )
+        .where((AccessGateway.id == int(gateway_text)) & (AccessGateway.is_active == True))  # noqa: E712
+        .first()
+    )
+    if row is None:
+        raise _refuse("signature_invalid")
+    keys = [row["signing_key"]]
+    if row["previous_key"] and row["previous_key_until"] and row["previous_key_until"] > at:
+        keys.append(row["previous_key"])
+    if not any(hmac.compare_digest(sign(k, timestamp, body), signature) for k in keys):
+        raise _refuse("signature_invalid")
+    return Gateway(row["id"], row["school_id"])
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    received: int
+    stored: int
+    duplicates: int
+    clock_skew_seconds: int
+    refused_cards: int
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+async def ingest(gateway: Gateway, batch: Any, received_at: datetime | None = None) -> IngestResult:
+    """Store a verified batch (`schemas.IngestBatch`): passes new to the server are stored,
+    placed in time, matched to cards, and the fresh ones raise their alerts."""
+    received_at = received_at or datetime.now(UTC)
+    skew = 0
+    if batch.sent_at is not None:
+        measured = round((_aware(batch.sent_at) - received_at).total_seconds())
+        skew = measured if abs(measured) > SKEW_TOLERANCE else 0
+    correction = timedelta(seconds=skew)
+    info = await school_info(gateway.school_id)
+    zone = ZoneInfo(info.time_zone if info else "Europe/Moscow")
+    points = await points_of(gateway.school_id)
+
+    readings: dict[int, cards.CardId | None] = {}
+    for index, event in enumerate(batch.events):
+        try:
+            readings[index] = cards.parse(event.card, event.card_format)
+        except cards.CardFormatError:
+            readings[index] = None
+    matched = await match_cards(gateway.school_id, [r for r in readings.values() if r])
+
+    rows: list[AccessEvent] = []
+    for index, event in enumerate(batch.events):
+        reading = readings[index]
+        card = matched.get(reading.canonical) if reading else None
+        problem = ""
+        if reading is None:
+            problem = "bad_card"
+        elif card is None:
+            problem = "unknown_card"
+        elif card["status"] != "active":
+            problem = "blocked_card"
+        device_time = _aware(event.controller_time)
+        occurred_at = device_time - correction
+        point_id = event.access_point_id if event.access_point_id in points else None
+        rows.append(
+            AccessEvent(
+                gateway_id=gateway.id,
+                device_event_id=event.device_event_id,
+                school_id=gateway.school_id,
+                access_point_id=point_id,
+                card_raw=event.card[:64],
+                card_format=event.card_format,
+                card_canonical=reading.canonical if reading else "",
+                card_id=card["id"] if card else None,
+                holder_kind=card["holder_kind"] if card else "",
+                holder_id=card["holder_id"] if card else None,
+                direction=event.direction,
+                result=event.result,
+                problem=problem,
+                device_time=device_time,
+                occurred_at=occurred_at,
+                received_at=received_at,
+                local_date=occurred_at.astimezone(zone).date(),
+            )
+        )
+
+    async with transaction():
+        new: list[dict[str, Any]] = []
+        if rows:
+            new = list(
+                await AccessEvent.insert(*rows)
+                .on_conflict(
+                    target=(AccessEvent.gateway_id, AccessEvent.device_event_id),
+                    action="DO NOTHING",
+                )
+                .returning(
+                    AccessEvent.id,
+                    AccessEvent.school_id,
+                    AccessEvent.holder_kind,
+                    AccessEvent.holder_id,
+                    AccessEvent.direction,
+                    AccessEvent.result,
+                    AccessEvent.problem,
+                    AccessEvent.card_raw,
+                    AccessEvent.access_point_id,
+                    AccessEvent.occurred_at,
+                    AccessEvent.received_at,
+                    AccessEvent.local_date,
+                )
+            )
+        await _seen(gateway, skew, received_at)
+        refused = await alerts.after_ingest(new, zone, received_at)
+    return IngestResult(
+        received=len(rows),
+        stored=len(new),
+        duplicates=len(rows) - len(new),
+        clock_skew_seconds=skew,
+        refused_cards=refused,
+    )
+
+
+async def _seen(gateway: Gateway, skew: int, at: datetime) -> None:
+    """Note the gateway's last contact and skew; report a skew past `SKEW_REPORT` once (and
+    again only after it was fixed)."""
+    row = (
+        await AccessGateway.select(AccessGateway.skew_reported, AccessGateway.name)
+        .where(AccessGateway.id == gateway.id)
+        .first()
+    )
+    reported = bool(row and row["skew_reported"])
+    too_far = abs(skew) > SKEW_REPORT
+    values: dict[Any, Any] = {
+        AccessGateway.last_seen_at: at,
+        AccessGateway.clock_skew_seconds: skew,
+    }
+    if too_far and not reported:
+        values[AccessGateway.skew_reported] = True
+        await emit(
+            SKEW_KIND,
+            {"gateway_id": gateway.id, "gateway": row["name"] if row else "", "skew_seconds": skew},
+            school_id=gateway.school_id,
+        )
+    elif reported and not too_far:
+        values[AccessGateway.skew_reported] = False
+    await AccessGateway.update(values).where(AccessGateway.id == gateway.id)
