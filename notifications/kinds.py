@@ -36,6 +36,8 @@ KINDS: dict[str, Kind] = {
         Kind(k.REMARK_CREATED, frozenset({GUARDIAN, CLASS_TEACHER})),
         Kind(k.ACCESS_ENTERED, frozenset({GUARDIAN, DELEGATE}), delegate_part="access.read"),
         Kind(k.ACCESS_EXITED, frozenset({GUARDIAN, DELEGATE}), delegate_part="access.read"),
+        Kind(k.ACCESS_NOT_ARRIVED, frozenset({GUARDIAN, DELEGATE}), delegate_part="access.read"),
+        Kind(k.ACCESS_ABSENT_INSIDE, frozenset({CLASS_TEACHER})),
         Kind(k.ANNOUNCEMENT_CREATED, frozenset({GUARDIAN}), personal=False),
         Kind(k.PASSWORD_RESET_CODE, frozenset(), urgent=True, personal=False),
     )

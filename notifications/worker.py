@@ -323,10 +323,21 @@ async def diary_weeks_ahead(ctx: dict[str, Any]) -> int:
     return built
 
 
+async def access_checks(ctx: dict[str, Any]) -> dict[str, int]:
+    """Every minute: "has not arrived" and absent-but-inside (`backend.access.absence`)."""
+    # Imported here: the checks pull in the timetable and journal, which a worker that starts
+    # must not wait for (an import costs seconds on a busy small machine).
+    from backend.access.absence import run_checks
+
+    async with _alive(ctx):
+        return await run_checks()
+
+
 # 00:30 UTC: 03:30 in Moscow, the night everywhere from Kaliningrad to Kamchatka's morning;
 # one run per night whichever worker takes it (SAQ keys cron jobs by their time).
 CRON_JOBS: list[Any] = [
-    CronJob(cast(Any, diary_weeks_ahead), cron="30 0 * * *", timeout=3600, heartbeat=JOB_HEARTBEAT)
+    CronJob(cast(Any, diary_weeks_ahead), cron="30 0 * * *", timeout=3600, heartbeat=JOB_HEARTBEAT),
+    CronJob(cast(Any, access_checks), cron="* * * * *", timeout=55, heartbeat=JOB_HEARTBEAT),
 ]
 
 FUNCTIONS: list[Any] = [

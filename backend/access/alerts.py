@@ -19,10 +19,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from backend.access.tables import AccessAlert, AccessEvent
+from backend.events import kinds as k
 from backend.events.services import emit_many
 
 FRESH = timedelta(minutes=10)
-ENTERED, EXITED, REFUSED = "access.entered", "access.exited", "access.card_refused"
+ENTERED, EXITED, REFUSED = k.ACCESS_ENTERED, k.ACCESS_EXITED, k.ACCESS_CARD_REFUSED
 REFUSED_LISTED = 20  # refused passes named in one security alert (the rest are counted)
 
 

@@ -28,6 +28,7 @@ from backend.access.registry import match_cards, points_of
 from backend.access.tables import AccessEvent, AccessGateway
 from backend.core.db import transaction
 from backend.core.errors import NotAuthenticated
+from backend.events import kinds as k
 from backend.events.services import emit
 from backend.schools.contacts import school_info
 
@@ -38,7 +39,7 @@ GATEWAY_HEADER = "x-parta-gateway"
 TIMESTAMP_HEADER = "x-parta-timestamp"
 SIGNATURE_HEADER = "x-parta-signature"
 SIGNATURE_PREFIX = "sha256="
-SKEW_KIND = "access.clock_skew"
+SKEW_KIND = k.ACCESS_CLOCK_SKEW
 
 
 def sign(key: str, timestamp: int, body: bytes) -> str:

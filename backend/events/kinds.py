@@ -35,6 +35,10 @@ STUDENT_MOVEMENT_PREFIX: Final = "student."
 # access (turnstiles)
 ACCESS_ENTERED: Final = "access.entered"
 ACCESS_EXITED: Final = "access.exited"
+ACCESS_NOT_ARRIVED: Final = "access.not_arrived"
+ACCESS_ABSENT_INSIDE: Final = "access.absent_inside"  # to the class teacher
+ACCESS_CARD_REFUSED: Final = "access.card_refused"  # to the school's security (no audience yet)
+ACCESS_CLOCK_SKEW: Final = "access.clock_skew"  # to the school (no audience yet)
 # accounts
 PASSWORD_RESET_CODE: Final = "account.password_reset_code"
 # meals: a pupil's available money fell below the guardian's threshold (no worker policy yet)
@@ -54,6 +58,8 @@ NOTIFIED: Final = (
     REMARK_CREATED,
     ACCESS_ENTERED,
     ACCESS_EXITED,
+    ACCESS_NOT_ARRIVED,
+    ACCESS_ABSENT_INSIDE,
     ANNOUNCEMENT_CREATED,
 )
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from backend.access.ingest import sign
 from backend.core.rights import Grant, Role, ScopeKind
-from backend.schools.tables import Student
+from backend.schools.tables import School, Student
 from tests.conftest import Backend
 from tests.support import SignedIn, make_tenancy, sign_in
 
@@ -76,8 +76,28 @@ class Turnstiles:
         return await self.world.client.post(f"{BASE}/ingest", content=raw, headers=headers)
 
 
-async def turnstiles(world: Backend, pupils: int = 3) -> Turnstiles:
-    ids = await make_tenancy(world)
+def noon_zone() -> str:
+    """A fixed-offset time zone where it is now between 10:00 and 14:00."""
+    offset = 12 - datetime.now(UTC).hour  # -11 .. +12
+    if offset == 0:
+        return "Etc/GMT"
+    return f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"  # Etc/GMT-3 is UTC+3
+
+
+async def turnstiles(
+    world: Backend,
+    pupils: int = 3,
+    *,
+    ids: dict[str, int] | None = None,
+    existing: list[int] | None = None,
+) -> Turnstiles:
+    """A turnstile in school A; `pupils` new pupils with cards, or cards for `existing` ones
+    (with `ids` of a tenancy already made)."""
+    if ids is None:
+        ids = await make_tenancy(world)
+        # Around noon on the school's clock, so that "today" is the same day for every pass a
+        # test makes in the last hours, whenever the test runs.
+        await School.update({School.time_zone: noon_zone()}).where(School.id == ids["school_a"])
     school = ids["school_a"]
     security = await sign_in(world, Grant(Role.SECURITY, ScopeKind.SCHOOL, school))
     points = []
@@ -103,9 +123,13 @@ async def turnstiles(world: Backend, pupils: int = 3) -> Turnstiles:
         points[0],
         points[1],
     )
-    for n in range(pupils):
-        student = Student(school=school, last_name=f"Ученик{n}", first_name="Иван", sex="м")
-        await student.save()
+    if existing is None:
+        existing = []
+        for n in range(pupils):
+            student = Student(school=school, last_name=f"Ученик{n}", first_name="Иван", sex="м")
+            await student.save()
+            existing.append(int(student.id))
+    for n, student_id in enumerate(existing):
         card = f"{10 + n},{1000 + n}"
         issued = await world.client.post(
             f"{BASE}/schools/{school}/cards",
@@ -113,11 +137,11 @@ async def turnstiles(world: Backend, pupils: int = 3) -> Turnstiles:
                 "raw_value": card,
                 "card_format": "wiegand26",
                 "holder_kind": "student",
-                "holder_id": student.id,
+                "holder_id": student_id,
             },
             headers=security.headers,
         )
         assert issued.status_code == 201, issued.text
-        t.students.append(student.id)
-        t.cards[student.id] = card
+        t.students.append(student_id)
+        t.cards[student_id] = card
     return t

@@ -1,0 +1,170 @@
+"""Scheduled checks on the entry log, run every minute by the worker (`run_checks`):
+
+- **"has not arrived"** (``access.not_arrived``): a pupil with no entry by the start of their
+  class's first lesson plus the school's margin, who is not excused (sick or excused in the
+  journal that day), is reported to the family once a day;
+- **absent but inside** (``access.absent_inside``): a pupil marked absent in a lesson that has
+  begun while the log says they were inside the building is flagged to the class teacher.
+
+A school whose gateways have been silent for `GATEWAY_SILENT` gets no "has not arrived": with
+the turnstile's passes not reaching the server, every pupil would look absent. A deadline that
+passed more than `CATCH_UP` ago (the worker was down) raises nothing: it would be stale.
+The journal and the timetable are read through their services, never their tables.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from backend.access.alerts import claim
+from backend.access.presence import first_entries, inside_at
+from backend.access.registry import settings_of
+from backend.access.tables import AccessGateway
+from backend.core.context import Actor
+from backend.core.db import transaction
+from backend.events import kinds as k
+from backend.events.services import emit
+from backend.journal.attendance import absences_on, excused_on
+from backend.schools.contacts import school_info
+from backend.schools.movement import students_of_class
+from backend.schools.timetable import list_lessons
+
+log = logging.getLogger("parta.access")
+
+NOT_ARRIVED, ABSENT_INSIDE = k.ACCESS_NOT_ARRIVED, k.ACCESS_ABSENT_INSIDE
+GATEWAY_SILENT = timedelta(minutes=10)
+CATCH_UP = timedelta(hours=2)
+INSIDE_AFTER_START = timedelta(minutes=5)  # the pupil was inside 5 minutes into the lesson
+MAX_LESSONS = 500
+
+
+async def schools_with_live_gateways(now: datetime) -> list[int]:
+    rows = await AccessGateway.select(AccessGateway.school_id).where(
+        (AccessGateway.is_active == True)  # noqa: E712
+        & (AccessGateway.last_seen_at >= now - GATEWAY_SILENT)
+    )
+    return sorted({r["school_id"] for r in rows})
+
+
+async def _lessons_today(school_id: int, day: date) -> list[Any]:
+    lessons, _ = await list_lessons(Actor.system(), school_id, day, day, limit=MAX_LESSONS)
+    return [lesson for lesson in lessons if lesson.status != "cancelled" and lesson.starts_at]
+
+
+def _at(day: date, clock: Any, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, clock, tzinfo=zone).astimezone(UTC)
+
+
+async def check_school(school_id: int, now: datetime) -> tuple[int, int]:
+    """Both checks for one school; returns (not arrived raised, absent-inside raised)."""
+    info = await school_info(school_id)
+    if info is None:
+        return 0, 0
+    zone = ZoneInfo(info.time_zone)
+    day = now.astimezone(zone).date()
+    lessons = await _lessons_today(school_id, day)
+    if not lessons:
+        return 0, 0
+    return (
+        await _not_arrived(school_id, day, zone, lessons, now),
+        await _absent_inside(school_id, day, zone, lessons, now),
+    )
+
+
+async def _not_arrived(
+    school_id: int, day: date, zone: ZoneInfo, lessons: list[Any], now: datetime
+) -> int:
+    rules = await settings_of(school_id)
+    if not rules["not_arrived_enabled"]:
+        return 0
+    margin = timedelta(minutes=int(rules["not_arrived_margin_minutes"]))
+    first_start: dict[int, Any] = {}
+    for lesson in lessons:
+        if lesson.school_class is None:
+            continue  # a group's lesson: its class's own first lesson decides
+        known = first_start.get(lesson.school_class)
+        if known is None or lesson.starts_at < known:
+            first_start[lesson.school_class] = lesson.starts_at
+    raised = 0
+    for class_id, starts in sorted(first_start.items()):
+        deadline = _at(day, starts, zone) + margin
+        if not (deadline <= now < deadline + CATCH_UP):
+            continue
+        pupils = [p.id for p in await students_of_class(class_id, day)]
+        entered = await first_entries(pupils, day)
+        excused = await excused_on(pupils, day)
+        missing = [p for p in pupils if p not in entered and p not in excused]
+        for student_id in missing:
+            async with transaction():
+                if await claim(school_id, student_id, day, NOT_ARRIVED, "", None, now):
+                    await emit(
+                        NOT_ARRIVED,
+                        {
+                            "student_id": student_id,
+                            "date": day.isoformat(),
+                            "time": starts.strftime("%H:%M"),
+                            "deadline": deadline.astimezone(zone).strftime("%H:%M"),
+                        },
+                        school_id=school_id,
+                        student_id=student_id,
+                    )
+                    raised += 1
+    return raised
+
+
+async def _absent_inside(
+    school_id: int, day: date, zone: ZoneInfo, lessons: list[Any], now: datetime
+) -> int:
+    started = {
+        lesson.id: lesson
+        for lesson in lessons
+        if _at(day, lesson.starts_at, zone) + INSIDE_AFTER_START <= now
+    }
+    absences = [a for a in await absences_on(school_id, day) if a["lesson_id"] in started]
+    if not absences:
+        return 0
+    raised = 0
+    by_lesson: dict[int, list[int]] = {}
+    for absence in absences:
+        by_lesson.setdefault(absence["lesson_id"], []).append(absence["student_id"])
+    for lesson_id, pupils in sorted(by_lesson.items()):
+        lesson = started[lesson_id]
+        moment = _at(day, lesson.starts_at, zone) + INSIDE_AFTER_START
+        for student_id in sorted(await inside_at(pupils, day, moment)):
+            async with transaction():
+                if await claim(
+                    school_id, student_id, day, ABSENT_INSIDE, str(lesson_id), None, now
+                ):
+                    await emit(
+                        ABSENT_INSIDE,
+                        {
+                            "student_id": student_id,
+                            "lesson_id": lesson_id,
+                            "subject": lesson.subject_name,
+                            "lesson_number": lesson.lesson_number,
+                            "date": day.isoformat(),
+                            "time": lesson.starts_at.strftime("%H:%M"),
+                        },
+                        school_id=school_id,
+                        student_id=student_id,
+                    )
+                    raised += 1
+    return raised
+
+
+async def run_checks(now: datetime | None = None) -> dict[str, int]:
+    """Every school with a live gateway, once (the worker's cron calls this every minute)."""
+    now = now or datetime.now(UTC)
+    totals = {"not_arrived": 0, "absent_inside": 0}
+    for school_id in await schools_with_live_gateways(now):
+        try:
+            not_arrived, absent_inside = await check_school(school_id, now)
+        except Exception:  # one school's failure must not stop the others' alerts
+            log.exception("access checks failed for school %s", school_id)
+            continue
+        totals["not_arrived"] += not_arrived
+        totals["absent_inside"] += absent_inside
+    return totals
