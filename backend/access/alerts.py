@@ -18,6 +18,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from piccolo.engine.postgres import PostgresEngine
+
 from backend.access.tables import AccessAlert, AccessEvent
 from backend.events import kinds as k
 from backend.events.services import emit_many
@@ -69,31 +71,41 @@ async def claim(
 
 async def _days_of(
     students: Iterable[int], days: Iterable[date]
-) -> dict[tuple[int, date], list[Any]]:
-    """Every granted pass of these pupils on these days, in time order, by (pupil, day)."""
+) -> dict[tuple[int, date], tuple[datetime | None, datetime]]:
+    """For each (pupil, day) with granted passes: the time of the first entry (None without
+    one) and of the latest pass. One row per pupil and day, whatever the day's traffic."""
     ids, dates = sorted(set(students)), sorted(set(days))
     if not ids:
         return {}
-    rows = (
-        await AccessEvent.select(
-            AccessEvent.id,
-            AccessEvent.holder_id,
-            AccessEvent.local_date,
-            AccessEvent.direction,
-            AccessEvent.occurred_at,
+    if isinstance(AccessEvent._meta.db, PostgresEngine):
+        rows = await AccessEvent.raw(
+            "SELECT holder_id, local_date, "
+            "min(occurred_at) FILTER (WHERE direction = 'in') AS first_in, "
+            "max(occurred_at) AS last_at FROM access_event "
+            "WHERE holder_kind = 'student' AND holder_id = ANY({}::int[]) "
+            "AND local_date = ANY({}::date[]) AND result = 'granted' "
+            "GROUP BY holder_id, local_date",
+            ids,
+            dates,
         )
-        .where(
-            (AccessEvent.holder_kind == "student")
-            & AccessEvent.holder_id.is_in(ids)
-            & AccessEvent.local_date.is_in(dates)
-            & (AccessEvent.result == "granted")
-        )
-        .order_by(AccessEvent.occurred_at)
-        .order_by(AccessEvent.id)
-    )
-    found: dict[tuple[int, date], list[Any]] = {}
-    for row in rows:
-        found.setdefault((row["holder_id"], row["local_date"]), []).append(row)
+        return {(r["holder_id"], r["local_date"]): (r["first_in"], r["last_at"]) for r in rows}
+    found: dict[tuple[int, date], tuple[datetime | None, datetime]] = {}
+    for row in await AccessEvent.select(
+        AccessEvent.holder_id,
+        AccessEvent.local_date,
+        AccessEvent.direction,
+        AccessEvent.occurred_at,
+    ).where(
+        (AccessEvent.holder_kind == "student")
+        & AccessEvent.holder_id.is_in(ids)
+        & AccessEvent.local_date.is_in(dates)
+        & (AccessEvent.result == "granted")
+    ):
+        key, at = (row["holder_id"], row["local_date"]), row["occurred_at"]
+        first_in, last_at = found.get(key, (None, at))
+        if row["direction"] == "in" and (first_in is None or at < first_in):
+            first_in = at
+        found[key] = (first_in, max(last_at, at))
     return found
 
 
@@ -101,9 +113,60 @@ def _hhmm(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%H:%M")
 
 
+PG_CLAIM = (
+    "INSERT INTO access_alert (school_id, student_id, local_date, kind, key, event_id, created_at) "
+    "SELECT s, p, d, k, y, e, {} FROM unnest({}::int[], {}::int[], {}::date[], {}::varchar[], "
+    "{}::varchar[], {}::bigint[]) AS t(s, p, d, k, y, e) "
+    "ON CONFLICT (student_id, local_date, kind, key) DO NOTHING "
+    "RETURNING student_id, local_date, kind, key"
+)
+
+
+async def claim_many(
+    wanted: list[tuple[int, int, date, str, str, int | None]], at: datetime
+) -> set[tuple[int, date, str, str]]:
+    """Record several alerts in one statement: (school, pupil, day, kind, key, event) each.
+    Returns the (pupil, day, kind, key) of those not raised before."""
+    if not wanted:
+        return set()
+    if isinstance(AccessAlert._meta.db, PostgresEngine):
+        columns = [list(values) for values in zip(*wanted, strict=True)]
+        rows = await AccessAlert.raw(PG_CLAIM, at, *columns)
+        return {(r["student_id"], r["local_date"], r["kind"], r["key"]) for r in rows}
+    rows = (
+        await AccessAlert.insert(
+            *(
+                AccessAlert(
+                    school_id=school_id,
+                    student_id=student_id,
+                    local_date=day,
+                    kind=kind,
+                    key=key,
+                    event_id=event_id,
+                    created_at=at,
+                )
+                for school_id, student_id, day, kind, key, event_id in wanted
+            )
+        )
+        .on_conflict(
+            target=(
+                AccessAlert.student_id,
+                AccessAlert.local_date,
+                AccessAlert.kind,
+                AccessAlert.key,
+            ),
+            action="DO NOTHING",
+        )
+        .returning(
+            AccessAlert.student_id, AccessAlert.local_date, AccessAlert.kind, AccessAlert.key
+        )
+    )
+    return {(r["student_id"], r["local_date"], r["kind"], r["key"]) for r in rows}
+
+
 async def after_ingest(new: list[dict[str, Any]], zone: ZoneInfo, received_at: datetime) -> int:
-    """Alerts for passes just stored (inside the ingest's transaction). Returns how many
-    refused passes were reported to security."""
+    """Alerts for passes just stored (inside the ingest's transaction): a few statements per
+    batch, none per pass. Returns how many refused passes were reported to security."""
     fresh = [e for e in new if is_fresh(e, received_at)]
     pupils = [
         e
@@ -111,10 +174,10 @@ async def after_ingest(new: list[dict[str, Any]], zone: ZoneInfo, received_at: d
         if e["holder_kind"] == "student" and e["holder_id"] and e["result"] == "granted"
     ]
     days = await _days_of((e["holder_id"] for e in pupils), (e["local_date"] for e in pupils))
-    events: list[tuple[str, dict[str, Any], int | None, int | None]] = []
+    candidates: list[tuple[str, dict[str, Any], int, int, str]] = []
     for event in pupils:
         student_id, day = event["holder_id"], event["local_date"]
-        passes = days.get((student_id, day), [])
+        first_in, last_at = days[(student_id, day)]  # this pass is among them
         payload = {
             "student_id": student_id,
             "time": _hhmm(event["occurred_at"], zone),
@@ -123,26 +186,32 @@ async def after_ingest(new: list[dict[str, Any]], zone: ZoneInfo, received_at: d
             "access_point_id": event["access_point_id"],
         }
         if event["direction"] == "in":
-            first_in = next((p for p in passes if p["direction"] == "in"), None)
-            if first_in is not None and first_in["id"] != event["id"]:
+            if first_in is not None and first_in < event["occurred_at"]:
                 continue  # an earlier entry that day is known: this is not the first
-            if await claim(
-                event["school_id"], student_id, day, ENTERED, "", event["id"], received_at
-            ):
-                events.append((ENTERED, payload, event["school_id"], student_id))
+            candidates.append((ENTERED, payload, event["school_id"], event["id"], ""))
         else:
-            if passes and passes[-1]["id"] != event["id"]:
+            if last_at > event["occurred_at"]:
                 continue  # a later pass is known: this exit did not leave the pupil outside
-            if await claim(
-                event["school_id"],
-                student_id,
-                day,
-                EXITED,
-                str(event["id"]),
-                event["id"],
-                received_at,
-            ):
-                events.append((EXITED, payload, event["school_id"], student_id))
+            candidates.append((EXITED, payload, event["school_id"], event["id"], str(event["id"])))
+    raised = await claim_many(
+        [
+            (
+                school_id,
+                payload["student_id"],
+                date.fromisoformat(payload["date"]),
+                kind,
+                key,
+                event_id,
+            )
+            for kind, payload, school_id, event_id, key in candidates
+        ],
+        received_at,
+    )
+    events: list[tuple[str, dict[str, Any], int | None, int | None]] = [
+        (kind, payload, school_id, payload["student_id"])
+        for kind, payload, school_id, _, key in candidates
+        if (payload["student_id"], date.fromisoformat(payload["date"]), kind, key) in raised
+    ]
     refused = [e for e in new if e["problem"]]
     fresh_refused = [e for e in refused if is_fresh(e, received_at)]
     if fresh_refused:

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 CardFormat = Literal[
@@ -127,6 +128,7 @@ class CardId:
         return (self.value & mask) == (other.value & mask)
 
 
+@lru_cache(maxsize=65536)
 def from_canonical(text: str) -> CardId:
     """The inverse of `CardId.canonical` (for ids read back from storage)."""
     head, _, digits = text.partition(":")

@@ -1,0 +1,128 @@
+"""Sending the outbox to the server in signed batches, catching up after an outage.
+
+Each batch is signed (HMAC-SHA256 over "<timestamp>." + body, docs/decisions/0901) and carries
+`sent_at`, the controllers' clock, so the server can measure the skew. A batch is marked sent
+only when the server answered 200; a timeout, a dropped connection or a 5xx leaves it pending
+and it goes again (the server stores each pass once). A 401 for a stale timestamp corrects the
+signing clock by the server's time. A 400 means a malformed pass: the batch is split until the
+pass is found, and that pass alone is set aside, so one bad pass never blocks the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from gateway.outbox import Outbox
+
+log = logging.getLogger("parta.gateway")
+INGEST_PATH = "/api/v1/access/ingest"
+BATCH = 500
+
+
+def sign(key: str, timestamp: int, body: bytes) -> str:
+    digest = hmac.new(key.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "sha256=" + digest.hexdigest()
+
+
+class Refused(Exception):
+    """The server refused the gateway itself (wrong key or gateway id): retrying won't help."""
+
+
+@dataclass
+class Uploader:
+    outbox: Outbox
+    client: httpx.AsyncClient  # its base_url is the server
+    gateway_id: int
+    key: str
+    batch_size: int = BATCH
+    controller_clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    signing_offset: float = 0.0  # seconds added to this computer's clock when signing
+    sent_batches: int = field(default=0)
+
+    async def post(self, events: list[dict[str, Any]]) -> httpx.Response:
+        body = json.dumps(
+            {"sent_at": self.controller_clock().isoformat(), "events": events}
+        ).encode()
+        timestamp = int(time.time() + self.signing_offset)
+        headers = {
+            "X-Parta-Gateway": str(self.gateway_id),
+            "X-Parta-Timestamp": str(timestamp),
+            "X-Parta-Signature": sign(self.key, timestamp, body),
+            "Content-Type": "application/json",
+        }
+        return await self.client.post(INGEST_PATH, content=body, headers=headers)
+
+    async def send(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
+        """One batch to the server; raises on a network failure (the batch stays pending)."""
+        response = await self.post([event for _, event in batch])
+        if response.status_code == 401:
+            details = (response.json() or {}).get("details") or {}
+            if "server_time" in details:
+                self.signing_offset = float(details["server_time"]) - time.time()
+                response = await self.post([event for _, event in batch])
+            if response.status_code == 401:
+                raise Refused(response.text[:300])
+        if response.status_code == 400:
+            if len(batch) == 1:
+                self.outbox.reject(batch[0][0], response.text)
+                log.warning("a pass was refused as malformed: %s", response.text[:300])
+                return
+            middle = len(batch) // 2
+            await self.send(batch[:middle])
+            await self.send(batch[middle:])
+            return
+        response.raise_for_status()
+        self.outbox.mark_sent([seq for seq, _ in batch])
+        self.sent_batches += 1
+
+    async def flush(self) -> int:
+        """Send everything pending, oldest first; returns how many passes went."""
+        sent = 0
+        while batch := self.outbox.next_batch(self.batch_size):
+            await self.send(batch)
+            sent += len(batch)
+        return sent
+
+    async def heartbeat(self) -> None:
+        """An empty batch: the server learns the gateway is alive and its clock's skew."""
+        response = await self.post([])
+        response.raise_for_status()
+
+    async def run(
+        self,
+        *,
+        interval: float = 1.0,
+        heartbeat_every: float = 30.0,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        """Flush forever; a heartbeat when idle for `heartbeat_every`; back off (up to a
+        minute) while the server cannot be reached."""
+        stop = stop or asyncio.Event()
+        delay, last_contact = interval, 0.0
+        while not stop.is_set():
+            try:
+                if await self.flush():
+                    last_contact = time.monotonic()
+                elif time.monotonic() - last_contact >= heartbeat_every:
+                    await self.heartbeat()
+                    last_contact = time.monotonic()
+                delay = interval
+            except Refused:
+                raise
+            except (httpx.HTTPError, OSError) as exc:
+                log.warning("server unreachable (%s); retrying in %.0f s", exc, delay)
+                delay = min(delay * 2, 60.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)

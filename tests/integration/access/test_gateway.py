@@ -1,0 +1,141 @@
+"""The on-site gateway against the real ingest: lost answers, restarts and outages lose no pass
+and store none twice."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from backend.access.tables import AccessEvent
+from gateway.adapters.jsonl import JsonLinesAdapter
+from gateway.outbox import Outbox
+from gateway.run import read_adapters
+from gateway.uploader import Uploader
+from tests.conftest import Backend
+from tests.integration.access.arrange import Turnstiles, turnstiles
+
+
+class DroppingTransport(httpx.AsyncBaseTransport):
+    """The network between the school and the server: forwards every request to the app, and
+    loses the answer of the requests numbered in `drop_answers` (the server has stored the
+    batch; the gateway never hears so), or fails before sending while `down`."""
+
+    def __init__(self, app: object, drop_answers: set[int]) -> None:
+        self.inner = httpx.ASGITransport(app=app, client=("198.51.100.7", 40000))  # type: ignore[arg-type]
+        self.drop_answers, self.count, self.down = drop_answers, 0, False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("no route to the server", request=request)
+        self.count += 1
+        response = await self.inner.handle_async_request(request)
+        if self.count in self.drop_answers:
+            await response.aread()
+            raise httpx.ReadError("connection reset after the request was sent", request=request)
+        return response
+
+
+def spool_passes(path: Path, t: Turnstiles, count: int, start: int = 0) -> None:
+    now = datetime.now(UTC)
+    with path.open("a", encoding="utf-8") as spool:
+        for n in range(start, start + count):
+            pupil = t.students[n % len(t.students)]
+            spool.write(
+                json.dumps(
+                    {
+                        "id": n,
+                        "card": t.cards[pupil],
+                        "card_format": "wiegand26",
+                        "access_point_id": t.point_in if n % 2 == 0 else t.point_out,
+                        "direction": "in" if n % 2 == 0 else "out",
+                        "time": (now - timedelta(minutes=30) + timedelta(seconds=n)).isoformat(),
+                    }
+                )
+                + "\n"
+            )
+
+
+async def test_a_gateway_that_loses_answers_and_restarts_delivers_every_pass_once(
+    world: Backend, tmp_path: Path
+) -> None:
+    t = await turnstiles(world, pupils=5)
+    spool, db = tmp_path / "passes.jsonl", tmp_path / "outbox.sqlite"
+    spool_passes(spool, t, 1000)
+    network = DroppingTransport(world.app, drop_answers={2, 3})
+    adapter = JsonLinesAdapter(spool)
+
+    outbox = Outbox(db)
+    await read_adapters(outbox, [adapter])
+    async with httpx.AsyncClient(transport=network, base_url="http://parta.test") as client:
+        uploader = Uploader(outbox, client, t.gateway_id, t.key, batch_size=300)
+        with pytest.raises(httpx.ReadError):  # the second batch's answer is lost: it dies here
+            await uploader.flush()
+    outbox.close()
+    assert await AccessEvent.count() == 600  # batches 1 and 2 are on the server
+
+    # Restarted: the same outbox file, the adapter's saved position; more passes meanwhile.
+    spool_passes(spool, t, 500, start=1000)
+    outbox = Outbox(db)
+    assert outbox.counts()["pending"] == 700  # batch 2 was never marked sent
+    await read_adapters(outbox, [adapter])
+    async with httpx.AsyncClient(transport=network, base_url="http://parta.test") as client:
+        uploader = Uploader(outbox, client, t.gateway_id, t.key, batch_size=300)
+        with pytest.raises(httpx.ReadError):  # the next answer is lost too
+            await uploader.flush()
+        network.down = True  # the school's connection drops
+        with pytest.raises(httpx.ConnectError):
+            await uploader.flush()
+        network.down = False
+        await uploader.flush()  # back: catches up
+    assert outbox.counts() == {"pending": 0, "sent": 1500, "rejected": 0}
+    assert await AccessEvent.count() == 1500
+    ids = [r["device_event_id"] for r in await AccessEvent.select(AccessEvent.device_event_id)]
+    assert len(set(ids)) == 1500
+    assert set(ids) == {f"jsonl:{n}" for n in range(1500)}
+    outbox.close()
+
+
+async def test_a_malformed_pass_is_set_aside_and_the_rest_go(
+    world: Backend, tmp_path: Path
+) -> None:
+    t = await turnstiles(world, pupils=2)
+    spool = tmp_path / "passes.jsonl"
+    spool_passes(spool, t, 9)
+    lines = spool.read_text(encoding="utf-8").splitlines()
+    bad = json.loads(lines[4])
+    bad["direction"] = "sideways"
+    lines[4] = json.dumps(bad)
+    spool.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    await read_adapters(outbox, [JsonLinesAdapter(spool)])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=world.app),
+        base_url="http://parta.test",  # type: ignore[arg-type]
+    ) as client:
+        await Uploader(outbox, client, t.gateway_id, t.key).flush()
+    assert outbox.counts() == {"pending": 0, "sent": 8, "rejected": 1}
+    assert await AccessEvent.count() == 8
+    outbox.close()
+
+
+async def test_a_gateway_with_a_wrong_clock_corrects_its_signing_time(
+    world: Backend, tmp_path: Path
+) -> None:
+    t = await turnstiles(world, pupils=1)
+    spool = tmp_path / "passes.jsonl"
+    spool_passes(spool, t, 3)
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    await read_adapters(outbox, [JsonLinesAdapter(spool)])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=world.app),
+        base_url="http://parta.test",  # type: ignore[arg-type]
+    ) as client:
+        uploader = Uploader(outbox, client, t.gateway_id, t.key, signing_offset=-3600)
+        await uploader.flush()
+    assert abs(uploader.signing_offset) < 60
+    assert await AccessEvent.count() == 3
+    outbox.close()
