@@ -108,7 +108,7 @@ async def emit_many(events: list[tuple[str, dict[str, Any], int | None, int | No
     if isinstance(OutboxEvent._meta.db, PostgresEngine) and len(events) > 1:
         # One array per column: a few hundred events (a turnstile batch in the morning rush)
         # cost the ORM more to render as VALUES than PostgreSQL to insert.
-        import json
+        from piccolo.utils.encoding import dump_json
 
         kinds, payloads, schools, students = zip(*events, strict=True)
         await OutboxEvent.raw(
@@ -116,7 +116,7 @@ async def emit_many(events: list[tuple[str, dict[str, Any], int | None, int | No
             "SELECT k, p::jsonb, s, st, now() "
             "FROM unnest({}::varchar[], {}::text[], {}::int[], {}::int[]) AS t(k, p, s, st)",
             list(kinds),
-            [json.dumps(p, ensure_ascii=False) for p in payloads],
+            [dump_json(p) for p in payloads],  # as the ORM writes a JSONB value
             list(schools),
             list(students),
         )
