@@ -139,3 +139,28 @@ async def test_a_gateway_with_a_wrong_clock_corrects_its_signing_time(
     assert abs(uploader.signing_offset) < 60
     assert await AccessEvent.count() == 3
     outbox.close()
+
+
+async def test_a_simulated_morning_rush_goes_through_the_gateway_into_presence(
+    world: Backend, tmp_path: Path
+) -> None:
+    from backend.access.simulate import Holder, rush
+
+    t = await turnstiles(world, pupils=40)
+    holders = [Holder(t.cards[s], "wiegand26") for s in t.students]
+    passes = rush(holders, [t.point_in], datetime.now(UTC), unknown_share=0.0, minutes=30)
+    spool = tmp_path / "rush.jsonl"
+    spool.write_text("".join(json.dumps(p.as_json()) + "\n" for p in passes), encoding="utf-8")
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    assert await read_adapters(outbox, [JsonLinesAdapter(spool)]) == 40
+    assert await read_adapters(outbox, [JsonLinesAdapter(spool)]) == 0  # nothing new to read
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=world.app),  # type: ignore[arg-type]
+        base_url="http://parta.test",
+    ) as client:
+        await Uploader(outbox, client, t.gateway_id, t.key).flush()
+    presence = await world.client.get(
+        f"/api/v1/access/schools/{t.school_id}/presence", headers=t.security.headers
+    )
+    assert presence.json()["students_inside"] == 40
+    outbox.close()
