@@ -222,3 +222,12 @@ async def test_a_malformed_batch_is_refused_naming_the_field(world: Backend) -> 
     assert response.status_code == 400, response.text
     assert "направление" in response.json()["message"]
     assert await AccessEvent.count() == 0
+
+
+async def test_a_pass_dated_in_the_future_is_stored_but_alerts_nobody(world: Backend) -> None:
+    t = await turnstiles(world, pupils=1)
+    ahead = datetime.now(UTC) + timedelta(hours=3)  # a controller clock set three hours ahead
+    response = await t.post([t.event(t.students[0], ahead)])
+    assert response.status_code == 200, response.text
+    assert response.json()["stored"] == 1
+    assert await OutboxEvent.count().where(OutboxEvent.kind == "access.entered") == 0
