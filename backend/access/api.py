@@ -15,6 +15,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from backend.access import ingest, presence, registry
 from backend.access import schemas as s
+from backend.core.bounds import QueryId
 from backend.core.http import PUBLIC, ActorDep, Limit, Offset, Page, requires
 from backend.core.rights import Permission
 
@@ -104,7 +105,7 @@ class AccessController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
         holder_kind: Annotated[str | None, QueryParameter(max_length=8)] = None,
-        holder_id: Annotated[int | None, QueryParameter(gt=0, le=2_147_483_647)] = None,
+        holder_id: QueryId = None,
     ) -> Page[s.AccessCard]:
         rows, total = await registry.list_cards(
             actor,

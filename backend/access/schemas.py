@@ -9,6 +9,7 @@ import msgspec
 
 from backend.access.cards import CardFormat
 from backend.accounts.schemas import Strict
+from backend.core.bounds import documented
 
 Id = Annotated[int, msgspec.Meta(gt=0, le=2_147_483_647)]
 Lane = Annotated[int, msgspec.Meta(ge=1, le=99)]
@@ -16,6 +17,7 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 CardText = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Direction = Literal["in", "out", "both"]
 MAX_BATCH = 1000
+Margin = Annotated[int, msgspec.Meta(ge=0, le=240, extra_json_schema=documented(minimum=0))]
 
 
 class AccessPointCreate(Strict):
@@ -101,9 +103,7 @@ class AccessSettings(msgspec.Struct):
 
 class AccessSettingsUpdate(Strict):
     not_arrived_enabled: bool | msgspec.UnsetType = msgspec.UNSET
-    not_arrived_margin_minutes: Annotated[int, msgspec.Meta(ge=0, le=240)] | msgspec.UnsetType = (
-        msgspec.UNSET
-    )
+    not_arrived_margin_minutes: Margin | msgspec.UnsetType = msgspec.UNSET
 
 
 # ---- ingest ----------------------------------------------------------------------------------
