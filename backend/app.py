@@ -60,8 +60,9 @@ from backend.meals.api import CONTROLLERS as MEALS_CONTROLLERS
 from backend.messaging.api import MessagingController
 from backend.ops.api import health, ready, root
 from backend.reports.api import ReportsController
-from backend.schools.people_api import CONTROLLERS as PEOPLE_CONTROLLERS
-from backend.schools.structure_api import STRUCTURE_CONTROLLERS
+from backend.schools.people.api import CONTROLLERS as PEOPLE_CONTROLLERS
+from backend.schools.structure.api import STRUCTURE_CONTROLLERS
+from backend.schools.timetable.api import TIMETABLE_CONTROLLERS
 from backend.settings import Settings
 
 API_VERSION = "1.0.0"
@@ -161,6 +162,7 @@ def create_app(
         AuditController,
         *PEOPLE_CONTROLLERS,
         *STRUCTURE_CONTROLLERS,
+        *TIMETABLE_CONTROLLERS,
         AdminTasksController,
         piccolo_admin_handler(),
         JournalController,

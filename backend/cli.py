@@ -462,7 +462,7 @@ def _weeks_of_term() -> int:
 
 
 # People lists: `parta import` / `parta export` (backend/schools/people_cli.py).
-from backend.schools.people_cli import export_command, import_command  # noqa: E402
+from backend.schools.people.cli import export_command, import_command  # noqa: E402
 
 main.add_command(import_command)
 main.add_command(export_command)

@@ -29,8 +29,9 @@ from backend.core.db import transaction
 from backend.core.rights import Grant, Permission, Role, ScopeKind
 from backend.i18n import t
 from backend.messaging.tables import DeviceToken, NotificationPreference, TelegramChat
-from backend.schools import personal_files, structure, timetable
-from backend.schools import structure_schemas as s
+from backend.schools.people import personal_files
+from backend.schools.structure import schemas as s
+from backend.schools.structure import services as structure
 from backend.schools.tables import (
     Consent,
     CurriculumItem,
@@ -46,6 +47,7 @@ from backend.schools.tables import (
     StudyGroupMember,
     TeachingAssignment,
 )
+from backend.schools.timetable import services as timetable
 from backend.schools.validators import snils_check_number
 from backend.seed_names import (
     FEMALE_FIRST,
@@ -313,7 +315,7 @@ async def seed_school(
             ),
         )
     for h_name, h_start, h_end, grades in calendar["holidays"]:
-        await structure.create_holiday(
+        await timetable.create_holiday(
             system,
             school_id,
             year["id"],

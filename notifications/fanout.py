@@ -27,7 +27,7 @@ from backend.events.kinds import (
 from backend.messaging import deliveries as records
 from backend.messaging.deliveries import INBOX_CHANNEL, Plan
 from backend.messaging.services import load_preferences
-from backend.schools import contacts
+from backend.schools.people import contacts
 from backend.settings import Settings
 from notifications import templates
 from notifications.jobs import Jobs, loaded, utcnow

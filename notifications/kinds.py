@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from backend.events import kinds as k
 from backend.events.kinds import CHANNELS, EMAIL, FALLBACK_ORDER, PUSH, SMS, TELEGRAM
-from backend.schools.contacts import CLASS_TEACHER, DELEGATE, GUARDIAN, PUPIL
+from backend.schools.people.contacts import CLASS_TEACHER, DELEGATE, GUARDIAN, PUPIL
 
 __all__ = ["CHANNELS", "EMAIL", "FALLBACK_ORDER", "KINDS", "PUSH", "SMS", "TELEGRAM", "Kind"]
 

@@ -692,7 +692,7 @@ class AccountsService:
             ]
             # The pupil's, guardian's or delegate's record the code was issued for learns its
             # account in the same transaction (accounts may call schools services).
-            from backend.schools import people
+            from backend.schools.people import services as people
 
             await people.account_activated(row.id, user.id, grant_ids)
             await record(

@@ -38,12 +38,16 @@ from backend.admin.piccolo import (
 )
 from backend.core.context import Actor
 from backend.core.errors import DomainError, Forbidden, ValidationFailed
+from backend.core.forms import class_name
 from backend.core.http import PUBLIC, client_ip
 from backend.core.rights import Permission, Principal
 from backend.i18n import t
-from backend.schools import imports, people, structure, timetable
+from backend.schools.people import imports
+from backend.schools.people import services as people
 from backend.schools.services import school_names, school_target, schools_in_scope
+from backend.schools.structure import services as structure
 from backend.schools.tables import SchoolClass, StudyPeriod
+from backend.schools.timetable import services as timetable
 
 TOKEN_COOKIE = "parta_admin"
 CSRF_COOKIE = "parta_admin_csrf"
@@ -346,9 +350,7 @@ class AdminTasksController(Controller):
             if issued
             else f"<p>{e(t('admin.no_codes'))}</p>"
         )
-        title = t(
-            "admin.codes_title", class_name=structure.class_name(klass["grade"], klass["letter"])
-        )
+        title = t("admin.codes_title", class_name=class_name(klass["grade"], klass["letter"]))
         return page(title, f"<p>{e(t('admin.codes_hint'))}</p>{table}")
 
     @post("/import", status_code=200, request_max_body_size=MAX_UPLOAD_BYTES + 64 * 1024)
@@ -438,7 +440,7 @@ async def _school_forms(
         for p in periods
     )
     class_options = "".join(
-        f'<option value="{c["id"]}">{e(structure.class_name(c["grade"], c["letter"]))}</option>'
+        f'<option value="{c["id"]}">{e(class_name(c["grade"], c["letter"]))}</option>'
         for c in classes
     )
     kinds = {

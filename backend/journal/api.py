@@ -23,7 +23,7 @@ from backend.journal.file_types import file_type
 from backend.journal.services import MAX_ATTACHMENT_BYTES
 from backend.journal.sync import sync_lesson
 from backend.journal.weeks import DiaryWeeks
-from backend.schools import movement
+from backend.schools.people import movement
 
 DiaryWeeksDep = NamedDependency[DiaryWeeks]
 StorageDep = NamedDependency[Storage]

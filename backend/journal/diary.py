@@ -38,7 +38,7 @@ from backend.journal.tables import (
     Remark,
 )
 from backend.journal.weeks import DiaryWeeks, bump_weeks, etag_of
-from backend.schools import movement
+from backend.schools.people import movement
 from backend.schools.tables import (
     Lesson,
     Student,

@@ -18,7 +18,7 @@ from backend.core.context import Actor
 from backend.core.days import today_in
 from backend.core.errors import Conflict, Forbidden, NotFound
 from backend.core.rights import Permission, Role, ScopeKind, ScopeTarget
-from backend.schools import movement
+from backend.schools.people import movement
 from backend.schools.tables import (
     Lesson,
     Staff,

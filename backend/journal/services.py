@@ -43,7 +43,7 @@ from backend.journal.tables import (
 )
 from backend.journal.weeks import DiaryWeeks, bump_weeks
 from backend.journal.work_kinds import work_kinds_of
-from backend.schools import movement
+from backend.schools.people import movement
 from backend.schools.services import school_target
 from backend.schools.tables import (
     SchoolClass,

@@ -15,7 +15,7 @@ from datetime import date
 
 from backend.journal.lessons import load_lesson, pupils_of, week_start
 from backend.journal.weeks import DiaryWeeks, bump_school_weeks, bump_weeks
-from backend.schools import lesson_changes
+from backend.schools.timetable import changes as lesson_changes
 
 BUMP_CHUNK = 2000
 

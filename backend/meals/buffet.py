@@ -20,7 +20,7 @@ from backend.meals import accounts, ledger
 from backend.meals import schemas as s
 from backend.meals.ledger import AccountKind, TransferKind, _rub
 from backend.meals.tables import BuffetProduct, BuffetSale, PupilAccount
-from backend.schools import structure
+from backend.schools.structure import services as structure
 
 P = Permission
 

@@ -30,7 +30,9 @@ from backend.meals.tables import (
     MenuCycleDay,
     PupilDiet,
 )
-from backend.schools import movement, structure, timetable
+from backend.schools.people import movement
+from backend.schools.structure import services as structure
+from backend.schools.timetable import services as timetable
 
 P = Permission
 

@@ -23,7 +23,8 @@ from backend.meals import accounts, benefits, ledger, menus
 from backend.meals import schemas as s
 from backend.meals.ledger import AccountKind, Status, TransferKind
 from backend.meals.tables import MealOrder, MealSet
-from backend.schools import movement, structure
+from backend.schools.people import movement
+from backend.schools.structure import services as structure
 
 P = Permission
 ORDERED, POSTED, CANCELLED = "ordered", "posted", "cancelled"

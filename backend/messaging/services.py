@@ -245,7 +245,7 @@ async def set_preference(actor: Actor, values: dict[str, Any]) -> dict[str, Any]
     student_id = values.get("student_id") or 0
     if student_id:
         # Only for a child the person may read about: otherwise the child "does not exist".
-        from backend.schools import people
+        from backend.schools.people import services as people
 
         try:
             target = await people.scope_target(ScopeKind.STUDENT, student_id)

@@ -24,7 +24,7 @@ from backend.i18n import t
 from backend.journal.lessons import students_of_class
 from backend.journal.scales import SCALES, weighted_average
 from backend.journal.tables import AttendanceRecord, FinalMark, LessonRecord, Mark
-from backend.schools import movement
+from backend.schools.people import movement
 from backend.schools.services import school_target
 from backend.schools.tables import (
     Lesson,

@@ -49,7 +49,7 @@ async def scope_target(kind: ScopeKind, scope_id: int | None) -> ScopeTarget:
 
 
 async def _class_or_student_target(kind: ScopeKind, scope_id: int) -> ScopeTarget:
-    from backend.schools import people
+    from backend.schools.people import services as people
 
     return await people.scope_target(kind, scope_id)
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from backend.core import db
 from backend.core.context import Actor
-from backend.schools import imports
+from backend.schools.people import imports
 from backend.schools.tables import AcademicYear, Municipality, Region, School, SchoolClass, Student
 from backend.settings import Settings
 from tests.integration.schools.import_files import as_csv, as_xlsx, pupil_rows

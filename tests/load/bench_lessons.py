@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from backend.accounts.passwords import Passwords
 from backend.core import db
 from backend.core.context import Actor
-from backend.schools import timetable
 from backend.schools.tables import AcademicYear, Lesson, SchoolClass
+from backend.schools.timetable import services as timetable
 from backend.seed import seed_demo
 from backend.settings import Settings
 

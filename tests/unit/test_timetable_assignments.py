@@ -7,7 +7,8 @@ from datetime import date
 import pytest
 
 from backend.core.errors import ValidationFailed
-from backend.schools.timetable import Occupant, _Refs
+from backend.schools.timetable.conflicts import Occupant
+from backend.schools.timetable.entries import _Refs
 
 YEAR = {"id": 1, "name": "2026/2027", "starts_on": date(2026, 9, 1), "ends_on": date(2027, 8, 31)}
 

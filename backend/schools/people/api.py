@@ -19,8 +19,9 @@ from backend.core.context import Actor
 from backend.core.http import ActorDep, FileForm, PrincipalDep, requires, requires_role, signed_in
 from backend.core.rights import Permission, Role, ScopeKind
 from backend.i18n import t
-from backend.schools import delegates, imports, movement, people, personal_files
-from backend.schools.people_schemas import (
+from backend.schools.people import delegates, imports, movement, personal_files
+from backend.schools.people import services as people
+from backend.schools.people.schemas import (
     BenefitIn,
     BenefitOut,
     ChildOut,

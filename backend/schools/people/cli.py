@@ -49,7 +49,7 @@ def import_command(
     """Import a CSV or XLSX list: all of it, or nothing and a report of every bad line."""
     from backend.core.context import Actor
     from backend.core.errors import DomainError
-    from backend.schools import imports
+    from backend.schools.people import imports
 
     console = Console(stderr=True)
     data = file.read_bytes()
@@ -118,7 +118,7 @@ def export_command(kind: str, school_id: int, year_id: int | None, output: Path)
     """Export a list with the same columns the import reads."""
     from backend.core.context import Actor
     from backend.core.errors import DomainError
-    from backend.schools import imports
+    from backend.schools.people import imports
 
     settings = Settings()
     fmt = "xlsx" if output.suffix.lower() == ".xlsx" else "csv"

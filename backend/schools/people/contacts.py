@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from backend.core.days import today_in
-from backend.schools import people
+from backend.schools.people import services as people
 from backend.schools.tables import (
     Consent,
     Guardian,

@@ -19,7 +19,7 @@ from backend.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.core.rights import Grant, Permission, Role, ScopeKind
 from backend.events.services import emit
 from backend.i18n import t
-from backend.schools.movement import ensure, student_target
+from backend.schools.people.movement import ensure, student_target
 from backend.schools.tables import Delegate, StudentGuardian
 
 if TYPE_CHECKING:

@@ -21,10 +21,9 @@ from backend.core.db import transaction
 from backend.core.errors import Forbidden, ValidationFailed
 from backend.core.rights import Permission
 from backend.i18n import t
-from backend.schools import consent
-from backend.schools.class_teachers import follow_class_teacher
-from backend.schools.movement import class_code, class_label, ensure, today
-from backend.schools.personal_files import (
+from backend.schools.people import consent
+from backend.schools.people.class_teachers import follow_class_teacher
+from backend.schools.people.fields import (
     GUARDIAN_RULES,
     STAFF_RULES,
     STUDENT_RULES,
@@ -32,6 +31,7 @@ from backend.schools.personal_files import (
     clean_fields,
     personal_given,
 )
+from backend.schools.people.movement import class_code, class_label, ensure, today
 from backend.schools.services import school_target
 from backend.schools.tables import (
     AcademicYear,
@@ -680,7 +680,7 @@ async def _check_guardians(
     create_classes: bool,
     progress: Progress,
 ) -> list[Plan]:
-    from backend.schools.movement import classes_on
+    from backend.schools.people.movement import classes_on
 
     pupils = await Student.select(
         Student.id, Student.last_name, Student.first_name, Student.middle_name, Student.birth_date
@@ -1064,7 +1064,7 @@ async def _export_pupils(actor: Actor, school_id: int, year_id: int | None) -> l
     entries = await Enrollment.select().where(
         Enrollment.school_class.is_in(list(labels) or [0]) & (Enrollment.date <= day)
     )
-    from backend.schools.movement import classes_on
+    from backend.schools.people.movement import classes_on
 
     member_ids = {e["student"] for e in entries}
     current = await classes_on(member_ids, day)
@@ -1129,7 +1129,7 @@ async def _audit_export(actor: Actor, school_id: int, kind: str, student_ids: li
 async def _export_guardians(
     actor: Actor, school_id: int, year_id: int | None
 ) -> list[dict[str, str]]:
-    from backend.schools.movement import classes_on
+    from backend.schools.people.movement import classes_on
 
     year = await year_of(school_id, year_id)
     labels = {v: class_code(*k) for k, v in (await classes_of_year(year["id"])).items()}

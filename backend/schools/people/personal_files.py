@@ -1,30 +1,29 @@
-"""Personal files (личное дело) of pupils, guardians and staff: create, change, read.
-
-Who sees what (docs/decisions/0202-personal-data-access.md):
-- names, school and class: `PEOPLE_READ` (any staff of the school) or `DIARY_READ` (the family);
-- documents, SNILS, addresses, contacts, benefits: `PERSONAL_FILE_READ`, audited
-  `read.personal_file` with the pupil's id;
-- health group and PE group: `HEALTH_READ`, audited `read.health`.
-Fields beyond names are stored only with a consent on file (`backend.schools.consent`).
-Each object outside the caller's scope answers 404.
-"""
+"""Personal files (личное дело) of pupils, guardians and staff: create, change, read."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
-from backend.accounts.identifiers import normalize_email, normalize_phone
 from backend.audit.services import AuditAction, record
 from backend.core.context import Actor
 from backend.core.db import transaction
 from backend.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from backend.core.rights import Permission, ScopeTarget
 from backend.i18n import t
-from backend.schools import consent
-from backend.schools.movement import class_info, class_on, ensure, student_target, today
+from backend.schools.people import consent
+from backend.schools.people.fields import (
+    GUARDIAN_RULES,
+    PERSONAL_FIELDS,
+    STAFF_RULES,
+    STUDENT_RULES,
+    FieldProblem,
+    clean_fields,
+    now_utc,
+    personal_given,
+    raise_problems,
+)
+from backend.schools.people.movement import class_info, class_on, ensure, student_target, today
 from backend.schools.services import school_target
 from backend.schools.tables import (
     BenefitCategory,
@@ -36,186 +35,9 @@ from backend.schools.tables import (
 )
 from backend.schools.validators import (
     BENEFIT_CATEGORIES,
-    clean_name,
-    normalize_document_kind,
-    normalize_health_group,
-    normalize_pe_group,
     normalize_positions,
     normalize_relation,
-    normalize_sex,
-    normalize_snils,
 )
-
-# ---- field rules ---------------------------------------------------------------------------
-
-Cleaner = Callable[[Any], Any]
-
-
-def _text(limit: int) -> Cleaner:
-    def clean(value: Any) -> str:
-        return "" if value is None else str(value).strip()[:limit]
-
-    return clean
-
-
-def _required_name(value: Any) -> str:
-    text = "" if value is None else str(value).strip()
-    if not text:
-        raise ValidationFailed(key="people.name_required")
-    return clean_name(text)[:100]
-
-
-def _optional_name(value: Any) -> str:
-    return clean_name("" if value is None else str(value), required=False)[:100]
-
-
-def _optional(normalize: Callable[[str], str]) -> Cleaner:
-    def clean(value: Any) -> str | None:
-        text = "" if value is None else str(value).strip()
-        return normalize(text) if text else None
-
-    return clean
-
-
-def _past_date(key: str) -> Cleaner:
-    def clean(value: Any) -> date | None:
-        if value in (None, ""):
-            return None
-        if isinstance(value, datetime):
-            value = value.date()
-        if not isinstance(value, date):
-            try:
-                value = _parse_date(str(value))
-            except ValueError:
-                raise ValidationFailed(key="people.date_invalid", value=value) from None
-        if value > today():
-            raise ValidationFailed(key=key)
-        return value
-
-    return clean
-
-
-def _parse_date(text: str) -> date:
-    text = text.strip()
-    for fmt in ("%d.%m.%Y", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise ValueError(text)
-
-
-def _str_or_empty(normalize: Callable[[str], str]) -> Cleaner:
-    def clean(value: Any) -> str:
-        return normalize("" if value is None else str(value))
-
-    return clean
-
-
-NAME_RULES: dict[str, Cleaner] = {
-    "last_name": _required_name,
-    "first_name": _required_name,
-    "middle_name": _optional_name,
-}
-
-STUDENT_PERSONAL: dict[str, Cleaner] = {
-    "birth_date": _past_date("people.birth_date_future"),
-    "sex": _str_or_empty(normalize_sex),
-    "citizenship": _text(64),
-    "snils": _optional(normalize_snils),
-    "document_kind": _str_or_empty(normalize_document_kind),
-    "document_series": _text(16),
-    "document_number": _text(32),
-    "document_issued_on": _past_date("people.birth_date_future"),
-    "document_issued_by": _text(300),
-    "registration_address": _text(500),
-    "residence_address": _text(500),
-    "phone": _optional(normalize_phone),
-    "email": _optional(normalize_email),
-}
-STUDENT_HEALTH: dict[str, Cleaner] = {
-    "health_group": _str_or_empty(normalize_health_group),
-    "pe_group": _str_or_empty(normalize_pe_group),
-}
-STUDENT_RULES: dict[str, Cleaner] = {
-    **NAME_RULES,
-    "personal_file_number": _text(32),
-    **STUDENT_PERSONAL,
-    **STUDENT_HEALTH,
-}
-GUARDIAN_PERSONAL: dict[str, Cleaner] = {
-    "phone": _optional(normalize_phone),
-    "email": _optional(normalize_email),
-    "snils": _optional(normalize_snils),
-    "document_kind": _str_or_empty(normalize_document_kind),
-    "document_series": _text(16),
-    "document_number": _text(32),
-    "address": _text(500),
-}
-GUARDIAN_RULES: dict[str, Cleaner] = {**NAME_RULES, **GUARDIAN_PERSONAL}
-STAFF_PERSONAL: dict[str, Cleaner] = {
-    "birth_date": _past_date("people.birth_date_future"),
-    "sex": _str_or_empty(normalize_sex),
-    "snils": _optional(normalize_snils),
-    "phone": _optional(normalize_phone),
-    "email": _optional(normalize_email),
-}
-STAFF_RULES: dict[str, Cleaner] = {
-    **NAME_RULES,
-    **STAFF_PERSONAL,
-    "hired_on": _past_date("people.birth_date_future"),
-}
-PERSONAL_FIELDS = {
-    "student": set(STUDENT_PERSONAL) | set(STUDENT_HEALTH),
-    "guardian": set(GUARDIAN_PERSONAL),
-    "staff": set(STAFF_PERSONAL),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class FieldProblem:
-    field: str
-    message: str
-
-
-def clean_fields(
-    rules: dict[str, Cleaner], data: dict[str, Any]
-) -> tuple[dict[str, Any], list[FieldProblem]]:
-    """Normalise every field `data` gives that `rules` know; collect every problem, not only the
-    first (the import report lists them all)."""
-    clean: dict[str, Any] = {}
-    problems: list[FieldProblem] = []
-    for name, value in data.items():
-        rule = rules.get(name)
-        if rule is None:
-            continue
-        try:
-            clean[name] = rule(value)
-        except DomainError as exc:
-            problems.append(FieldProblem(name, exc.message))
-    return clean, problems
-
-
-def raise_problems(problems: list[FieldProblem]) -> None:
-    if problems:
-        message = problems[0].message if len(problems) == 1 else t("error.validation")
-        raise ValidationFailed(
-            message, details=[{"field": p.field, "message": p.message} for p in problems]
-        )
-
-
-def personal_given(subject_kind: str, clean: dict[str, Any]) -> list[str]:
-    """The personal data fields that carry a value (an empty value stores nothing)."""
-    return sorted(f for f in PERSONAL_FIELDS[subject_kind] if clean.get(f) not in (None, ""))
-
-
-def full_name(row: dict[str, Any]) -> str:
-    return " ".join(p for p in (row["last_name"], row["first_name"], row["middle_name"]) if p)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
 
 # ---- pupils --------------------------------------------------------------------------------
 
@@ -331,7 +153,7 @@ async def update_student(actor: Actor, student_id: int, data: dict[str, Any]) ->
     async with transaction():
         await consent.require_consent("student", student_id, personal_given("student", clean))
         clean_columns = {getattr(Student, k): v for k, v in clean.items()}
-        clean_columns[Student.updated_at] = _now()
+        clean_columns[Student.updated_at] = now_utc()
         await Student.update(clean_columns).where(Student.id == student_id)
         await record(
             actor,
@@ -608,7 +430,7 @@ async def guardian_file(actor: Actor, guardian_id: int) -> dict[str, Any]:
 
 async def guardian_contacts(actor: Actor, student_id: int) -> list[dict[str, Any]]:
     """A pupil's guardians with phones and e-mails: for the class teacher and the office."""
-    from backend.schools.people import guardians_of
+    from backend.schools.people.services import guardians_of
 
     target = await student_target(student_id)
     ensure(actor, Permission.PERSONAL_FILE_READ, target)

@@ -17,8 +17,8 @@ from backend.core.context import Actor
 from backend.core.db import transaction
 from backend.core.errors import NotFound, ValidationFailed
 from backend.core.rights import Grant, Permission, Role, ScopeKind, ScopeTarget
-from backend.schools.delegates import canonical_parts
-from backend.schools.movement import (
+from backend.schools.people.delegates import canonical_parts
+from backend.schools.people.movement import (
     PupilRef,
     class_label,
     class_on,

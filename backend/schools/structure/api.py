@@ -4,36 +4,29 @@ rooms, curriculum, teaching assignments and bells. Thin: parse, call `structure`
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
-import msgspec
 from litestar import Controller, delete, get, patch, post, put
 from litestar.di import Provide
-from litestar.params import Body, FromQuery, Parameter
+from litestar.params import Body, FromQuery
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from backend.accounts.api import AccountsDep, provide_accounts
-from backend.core.bounds import PathId, QueryId, RequiredQueryId
-from backend.core.http import ActorDep, Limit, Offset, Page, PrincipalDep, requires
+from backend.core.http import ActorDep, Limit, Offset, Page, PrincipalDep
 from backend.core.rights import Permission
 from backend.schools import services as schools
-from backend.schools import structure
-from backend.schools import structure_schemas as s
-
-READ = [requires(Permission.STRUCTURE_READ)]
-MANAGE = [requires(Permission.STRUCTURE_MANAGE)]
-
-
-ShiftPath = Annotated[int, Parameter(ge=1, le=3)]
-T = TypeVar("T")
-
-
-def out(kind: type[T], row: Any) -> T:
-    return msgspec.convert(row, kind, strict=False)
-
-
-def out_list(kind: type[T], rows: list[Any]) -> list[T]:
-    return [msgspec.convert(r, kind, strict=False) for r in rows]
+from backend.schools.http import (
+    MANAGE,
+    READ,
+    PathId,
+    QueryId,
+    RequiredQueryId,
+    ShiftPath,
+    out,
+    out_list,
+)
+from backend.schools.structure import schemas as s
+from backend.schools.structure import services as structure
 
 
 class TenancyController(Controller):
@@ -155,26 +148,6 @@ class YearController(Controller):
         self, actor: ActorDep, school_id: PathId, period_id: PathId
     ) -> s.StudyPeriod:
         return out(s.StudyPeriod, await structure.reopen_period(actor, school_id, period_id))
-
-    @get("/years/{year_id:int}/holidays", guards=READ, summary="Каникулы и праздники")
-    async def list_holidays(
-        self, actor: ActorDep, school_id: PathId, year_id: PathId
-    ) -> list[s.Holiday]:
-        return out_list(s.Holiday, await structure.list_holidays(actor, school_id, year_id))
-
-    @post("/years/{year_id:int}/holidays", guards=MANAGE, summary="Добавить каникулы")
-    async def create_holiday(
-        self,
-        actor: ActorDep,
-        school_id: PathId,
-        year_id: PathId,
-        data: Annotated[s.HolidayCreate, Body()],
-    ) -> s.Holiday:
-        return out(s.Holiday, await structure.create_holiday(actor, school_id, year_id, data))
-
-    @delete("/holidays/{holiday_id:int}", guards=MANAGE, summary="Удалить каникулы")
-    async def delete_holiday(self, actor: ActorDep, school_id: PathId, holiday_id: PathId) -> None:
-        await structure.delete_holiday(actor, school_id, holiday_id)
 
 
 _ACCOUNTS = {"accounts": Provide(provide_accounts, sync_to_thread=False)}
@@ -392,16 +365,9 @@ class StructureController(Controller):
         return await structure.set_bell_schedule(actor, school_id, shift, data)
 
 
-def _timetable_controllers() -> list[type[Controller]]:
-    from backend.schools.timetable_api import MyWorkController, TimetableController
-
-    return [TimetableController, MyWorkController]
-
-
 STRUCTURE_CONTROLLERS = [
     TenancyController,
     YearController,
     StructureController,
-    *_timetable_controllers(),
 ]
 __all__ = ["HTTP_201_CREATED", "STRUCTURE_CONTROLLERS"]

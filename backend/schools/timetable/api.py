@@ -10,9 +10,9 @@ from litestar.params import Body, FromQuery
 from litestar.status_codes import HTTP_200_OK
 
 from backend.core.http import ActorDep, Limit, Offset, Page, signed_in
-from backend.schools import structure_schemas as s
-from backend.schools import timetable
-from backend.schools.structure_api import MANAGE, READ, PathId, QueryId, out, out_list
+from backend.schools.http import MANAGE, READ, PathId, QueryId, out, out_list
+from backend.schools.structure import schemas as s
+from backend.schools.timetable import services as timetable
 
 
 class TimetableController(Controller):
@@ -216,3 +216,33 @@ class MyWorkController(Controller):
     ) -> Page[s.Lesson]:
         items, total = await timetable.my_lessons(actor, date_from, date_to, limit, offset)
         return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+class HolidayController(Controller):
+    """Holidays of a year: creating one cancels the untouched lessons it covers."""
+
+    path = "/api/v1/schools/{school_id:int}"
+    tags = ["Учебный год"]
+
+    @get("/years/{year_id:int}/holidays", guards=READ, summary="Каникулы и праздники")
+    async def list_holidays(
+        self, actor: ActorDep, school_id: PathId, year_id: PathId
+    ) -> list[s.Holiday]:
+        return out_list(s.Holiday, await timetable.list_holidays(actor, school_id, year_id))
+
+    @post("/years/{year_id:int}/holidays", guards=MANAGE, summary="Добавить каникулы")
+    async def create_holiday(
+        self,
+        actor: ActorDep,
+        school_id: PathId,
+        year_id: PathId,
+        data: Annotated[s.HolidayCreate, Body()],
+    ) -> s.Holiday:
+        return out(s.Holiday, await timetable.create_holiday(actor, school_id, year_id, data))
+
+    @delete("/holidays/{holiday_id:int}", guards=MANAGE, summary="Удалить каникулы")
+    async def delete_holiday(self, actor: ActorDep, school_id: PathId, holiday_id: PathId) -> None:
+        await timetable.delete_holiday(actor, school_id, holiday_id)
+
+
+TIMETABLE_CONTROLLERS = [TimetableController, MyWorkController, HolidayController]

@@ -356,7 +356,7 @@ async def test_without_a_date_the_week_is_todays_on_the_schools_clock(world: Bac
     from datetime import UTC, datetime
 
     from backend.core.days import today_in
-    from backend.schools import movement
+    from backend.schools.people import movement
     from backend.schools.tables import School
 
     # A zone whose date differs from UTC's right now (the case a UTC "today" gets wrong).

@@ -13,7 +13,7 @@ from typing import Any
 
 from backend.core.context import Actor
 from backend.core.rights import Role
-from backend.schools import movement
+from backend.schools.people import movement
 from backend.schools.tables import (
     Consent,
     Delegate,

@@ -6,7 +6,7 @@ import csv
 import io
 from datetime import date, timedelta
 
-from backend.schools.imports import COLUMNS
+from backend.schools.people.imports import COLUMNS
 from backend.schools.validators import format_snils, snils_check_number
 
 LAST = ["Иванов", "Смирнов", "Кузнецов", "Попов", "Васильев", "Петров", "Соколов", "Михайлов"]

@@ -7,7 +7,7 @@ from datetime import date
 
 from backend.core.context import Actor
 from backend.core.rights import Grant, Role, ScopeKind
-from backend.schools import movement
+from backend.schools.people import movement
 from backend.schools.tables import AcademicYear, SchoolClass, Student
 from tests.conftest import Backend
 from tests.support import SignedIn, make_tenancy, sign_in

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from backend.core.context import Actor
 from backend.core.rights import Grant, Role, ScopeKind
-from backend.schools import people
+from backend.schools.people import services as people
 from backend.schools.tables import Delegate, Guardian, StudentGuardian
 from tests.conftest import Backend
 from tests.integration.schools.people_world import add_pupil, make_school, staff

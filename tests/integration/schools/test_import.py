@@ -15,7 +15,8 @@ from backend.accounts.tables import RoleGrant
 from backend.audit.tables import AuditEntry
 from backend.core.context import Actor
 from backend.core.rights import Grant, Role, ScopeKind
-from backend.schools import imports, people
+from backend.schools.people import imports
+from backend.schools.people import services as people
 from backend.schools.tables import (
     Consent,
     Enrollment,

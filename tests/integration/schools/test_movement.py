@@ -9,7 +9,8 @@ from backend.audit.tables import AuditEntry
 from backend.core.context import Actor
 from backend.core.rights import Role, ScopeKind
 from backend.events.tables import OutboxEvent
-from backend.schools import movement, people
+from backend.schools.people import movement
+from backend.schools.people import services as people
 from backend.schools.tables import Enrollment, Student
 from tests.conftest import Backend
 from tests.integration.schools.people_world import add_pupil, make_school, staff

@@ -8,7 +8,7 @@ from datetime import date
 from backend.audit.tables import AuditEntry
 from backend.core.context import Actor
 from backend.core.rights import Grant, Role, ScopeKind
-from backend.schools import personal_files
+from backend.schools.people import personal_files
 from tests.conftest import Backend
 from tests.integration.schools.people_world import School, add_pupil, make_school, staff
 from tests.support import sign_in

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from backend.audit.tables import AuditEntry
 from backend.core.rights import Role
-from backend.schools import people
+from backend.schools.people import services as people
 from backend.schools.tables import Guardian, Student, StudentGuardian
 from tests.conftest import Backend
 from tests.integration.schools.people_world import add_pupil, make_school, staff

@@ -8,7 +8,6 @@ from datetime import date, timedelta
 
 from backend.accounts.passwords import Passwords
 from backend.core.rights import Role
-from backend.schools import timetable
 from backend.schools.tables import (
     AcademicYear,
     Consent,
@@ -25,6 +24,8 @@ from backend.schools.tables import (
     StudyGroupMember,
     TimetableEntry,
 )
+from backend.schools.timetable import conflicts
+from backend.schools.timetable import services as timetable
 from backend.schools.validators import snils_check_number
 from backend.seed import DEMO_PASSWORD, seed_demo
 from tests.conftest import Backend
@@ -61,10 +62,10 @@ async def test_seed_builds_a_consistent_school_with_every_login(world: Backend) 
     assert all(c["class_teacher"] for c in classes)
 
     # The weekly timetable has no conflict, checked by the timetable service's own rules.
-    entries = await timetable._entries_overlapping(school_id, year["starts_on"], year["ends_on"])
-    occupants = [timetable._entry_occupant(e) for e in entries]
+    entries = await conflicts.entries_overlapping(school_id, year["starts_on"], year["ends_on"])
+    occupants = [conflicts.entry_occupant(e) for e in entries]
     index = timetable.ConflictIndex(await timetable.load_bells(school_id), occupants)
-    names = await timetable._names(school_id)
+    names = await conflicts.names_for_messages(school_id)
     for occupant in occupants:
         index.check(occupant, names, ignore={occupant.id})
     # Each class gets its curriculum's hours (a split subject: once per group).

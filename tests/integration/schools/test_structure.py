@@ -7,7 +7,7 @@ from datetime import date
 
 from backend.audit.tables import AuditEntry
 from backend.core.rights import Role, ScopeKind
-from backend.schools import structure
+from backend.schools.structure import services as structure
 from backend.schools.tables import School, SchoolClass, Student, StudyPeriod
 from tests.conftest import Backend
 from tests.integration.schools.structure_world import school_world

@@ -1,0 +1,1 @@
+"""People: pupils, guardians and staff, personal files, consent, delegates, movement, import."""

@@ -1,0 +1,1 @@
+"""School structure: tenancy, settings, the year, classes, groups, subjects, curriculum, bells."""

@@ -1,0 +1,1 @@
+"""The timetable: weekly entries, conflicts, generating lessons, lessons and changes, holidays."""
