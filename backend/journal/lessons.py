@@ -2,7 +2,7 @@
 and whether it may be written now (teacher scope, marking window, closed period).
 
 The pupils of a class on a date come from the book of movement
-(`backend.schools.movement.students_of_class`); pupils of a study group from its membership
+(`backend.schools.people.movement.students_of_class`); pupils of a study group from its membership
 rows (the structure issue has no service for them yet, so they are read here, in one place).
 """
 

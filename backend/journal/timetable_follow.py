@@ -1,7 +1,7 @@
 """The diary follows the timetable: a lesson moved, cancelled, replaced or given another room
 shows in the diary at once (decision 0354).
 
-`backend.schools.lesson_changes` tells us, inside the timetable service's transaction, which
+`backend.schools.timetable.changes` tells us, inside the timetable service's transaction, which
 lessons changed; the pupil-weeks of those lessons get new projection versions in the same
 transaction, which clears their bodies. Announcing before the commit is safe: the background
 rebuild starts a moment later, and a week it finds not yet cleared is left for its reader (see

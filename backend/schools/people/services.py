@@ -2,7 +2,7 @@
 a pupil's class on a date, a pupil's guardians and delegates, activation codes for a class.
 
 This is the module other contexts call (the journal, notifications, the web admin). The book of
-movement itself is `backend.schools.movement`; personal files `backend.schools.personal_files`.
+movement itself is `backend.schools.people.movement`; personal files `.personal_files`.
 """
 
 from __future__ import annotations
