@@ -1,16 +1,14 @@
 """The application factory: `create_app(settings)` builds the Litestar app; nothing runs at import.
 
-Connections are opened by the lifespan and closed with it. Everything a request needs is reached
-through `app.state` (engine, Redis, services), set up here from the settings passed in.
+The services, engine and Redis come from the composition root (`backend.bootstrap.build`);
+the lifespan starts and stops them. Everything a request needs is reached through `app.state`.
 """
 
 from __future__ import annotations
 
 import gc
-import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from typing import Any
 
 from litestar import Litestar
@@ -26,15 +24,12 @@ from piccolo.engine.base import Engine
 from redis.asyncio import Redis
 from swagger_ui_bundle import swagger_ui_path
 
+from backend import bootstrap
 from backend.access.api import CONTROLLERS as ACCESS_CONTROLLERS
 from backend.accounts.api import AccountsController, AuthController
-from backend.accounts.passwords import Passwords
-from backend.accounts.services import AccountsService
-from backend.accounts.tokens import AccessTokens, RevokedSessions, build_jwt_auth
 from backend.admin.piccolo import piccolo_admin_handler
-from backend.admin.tasks import AdminTasksController
+from backend.admin.tasks import AdminTasksController, admin_start
 from backend.audit.api import AuditController
-from backend.core import db
 from backend.core.embedded import Companion
 from backend.core.http import (
     RequestIdMiddleware,
@@ -48,13 +43,8 @@ from backend.core.http_errors import EXCEPTION_HANDLERS, document_errors
 from backend.core.metrics import PrometheusMetricsMiddleware, metrics_controller
 from backend.core.openapi_types import TimeOfDaySchemaPlugin
 from backend.core.rate_limit import CounterRateLimitMiddleware, RateLimitStore
-from backend.core.redis import make_redis
-from backend.core.storage import LocalStorage
 from backend.core.text_input import ControlCharacterMiddleware
 from backend.journal.api import DiaryController, JournalController, MarkingCatalogController
-from backend.journal.diary import refresh_projections
-from backend.journal.timetable_follow import follow_timetable
-from backend.journal.weeks import DiaryWeeks
 from backend.logs import configure_logging
 from backend.meals.api import CONTROLLERS as MEALS_CONTROLLERS
 from backend.messaging.api import MessagingController
@@ -66,17 +56,9 @@ from backend.schools.timetable.api import TIMETABLE_CONTROLLERS
 from backend.settings import Settings
 
 API_VERSION = "1.0.0"
-UNAUTHENTICATED_PATHS = ["^/$", "^/schema", "^/metrics", "^/health$", "^/ready$"]
 # The API documentation's page scripts are served by Parta itself (the swagger-ui-bundle
 # package), so /schema works on a school network with no way out to a CDN.
 SWAGGER_ASSETS = "/schema/assets"
-
-
-def token_secret(settings: Settings) -> str:
-    """Production refuses to start without a real secret; demo and tests may make one up."""
-    if settings.environment == "production" or settings.secret_key.get_secret_value():
-        return settings.require_secret()
-    return secrets.token_urlsafe(48)
 
 
 def create_app(
@@ -92,28 +74,12 @@ def create_app(
     `companions` (backend.core.embedded) start after the database opens and stop before it
     closes."""
     configure_logging(settings)
-    owns_engine, owns_redis = engine is None, redis is None
-    engine = engine or db.make_engine(settings)
-    redis = redis or make_redis(settings)
-
-    lifetime = timedelta(minutes=settings.access_token_minutes)
-    jwt_auth = build_jwt_auth(token_secret(settings), lifetime, UNAUTHENTICATED_PATHS)
-    revoked_sessions = RevokedSessions(redis)
-    diary_weeks = DiaryWeeks(refresh=refresh_projections)
-    accounts = AccountsService(
-        settings,
-        redis,
-        Passwords(fast=settings.environment == "test"),
-        AccessTokens(jwt_auth, lifetime),
-        revoked_sessions,
-    )
+    parta = bootstrap.build(settings, engine=engine, redis=redis)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        db.bind_engine(engine)
-        await db.open_engine(engine, settings)
-        unfollow = follow_timetable(app.state.diary_weeks)
-        revoked_sessions.start()
+        await parta.start()
+        parta.revoked_sessions.start()
         # Everything built so far (modules, the app, its routes) lives as long as the process:
         # move it out of the garbage collector's sight, so its full collections stay short
         # instead of pausing every request for ~150 ms now and then, and collect less often
@@ -130,17 +96,12 @@ def create_app(
         finally:
             for companion in reversed(started):
                 await companion.stop()
-            await revoked_sessions.stop()
-            unfollow()
-            await diary_weeks.close()
-            if owns_engine:
-                await db.close_engine(engine)
-            if owns_redis:
-                await redis.aclose()
+            await parta.revoked_sessions.stop()
+            await parta.stop()
 
     rate_limit = RateLimitConfig(
         rate_limit=("minute", settings.api_rate_limit_per_minute),
-        exclude=UNAUTHENTICATED_PATHS,
+        exclude=bootstrap.UNAUTHENTICATED_PATHS,
         middleware_class=CounterRateLimitMiddleware,
         identifier_for_request=client_ip,
     )
@@ -163,6 +124,7 @@ def create_app(
         *PEOPLE_CONTROLLERS,
         *STRUCTURE_CONTROLLERS,
         *TIMETABLE_CONTROLLERS,
+        admin_start,
         AdminTasksController,
         piccolo_admin_handler(),
         JournalController,
@@ -183,12 +145,12 @@ def create_app(
         state=State(
             {
                 "settings": settings,
-                "engine": engine,
-                "redis": redis,
-                "accounts": accounts,
-                "diary_weeks": diary_weeks,
-                "revoked_sessions": revoked_sessions,
-                "storage": LocalStorage(settings.media_root),
+                "engine": parta.engine,
+                "redis": parta.redis,
+                "accounts": parta.accounts,
+                "diary_weeks": parta.diary_weeks,
+                "revoked_sessions": parta.revoked_sessions,
+                "storage": parta.storage,
                 "trusted_networks": trusted_networks(settings.trusted_proxies),
             }
         ),
@@ -200,8 +162,8 @@ def create_app(
             ControlCharacterMiddleware(),
         ],
         before_send=[add_security_headers],
-        on_app_init=[jwt_auth.on_app_init],
-        stores={"rate_limit": RateLimitStore(redis, namespace="parta:ratelimit")},
+        on_app_init=[parta.jwt_auth.on_app_init],
+        stores={"rate_limit": RateLimitStore(parta.redis, namespace="parta:ratelimit")},
         exception_handlers=EXCEPTION_HANDLERS,
         plugins=[TimeOfDaySchemaPlugin()],
         cors_config=CORSConfig(allow_origins=settings.cors_origins)

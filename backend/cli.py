@@ -40,17 +40,18 @@ def _export_for_piccolo(settings: Settings) -> None:
 
 
 async def _migrate(settings: Settings, *, quiet: bool = False) -> None:
+    from backend import bootstrap
     from backend.core import db
 
     _export_for_piccolo(settings)
     engine = db.make_engine(settings)
-    db.bind_engine(engine)
+    db.bind_engine(engine, bootstrap.all_tables())
     if not quiet:
-        await db.migrate()
+        await bootstrap.migrate()
         return
     # Piccolo reports each migration on stdout; the demo's newcomer needs the logins, not that.
     with contextlib.redirect_stdout(io.StringIO()):
-        await db.migrate()
+        await bootstrap.migrate()
 
 
 class _RussianHelp(click.HelpFormatter):
@@ -156,7 +157,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     import uvicorn
 
     settings = Settings()
-    from backend.app import token_secret
+    from backend.bootstrap import token_secret
 
     try:
         token_secret(settings)
@@ -202,36 +203,25 @@ def createadmin(login: str, display_name: str, email: str | None, phone: str | N
     settings = Settings()
 
     async def create() -> None:
-        from backend.accounts.passwords import Passwords
-        from backend.accounts.services import AccountsService
-        from backend.accounts.tokens import AccessTokens
-        from backend.core import db
+        from backend import bootstrap
         from backend.core.context import Actor
         from backend.core.errors import DomainError
-        from backend.core.redis import make_redis
         from backend.core.rights import Grant, Role, ScopeKind
 
-        engine = db.make_engine(settings)
-        db.bind_engine(engine)
-        await db.open_engine(engine, settings)
-        redis = make_redis(settings)
-        try:
-            service = AccountsService(settings, redis, Passwords(), AccessTokens.unused())
-            await service.create_user(
-                Actor.system(),
-                password=password,
-                display_name=display_name,
-                login=login,
-                email=email,
-                phone=phone,
-                grants=[Grant(Role.SYSTEM_ADMIN, ScopeKind.SYSTEM)],
-                check_rights=False,
-            )
-        except DomainError as exc:
-            raise click.ClickException(exc.message) from None
-        finally:
-            await redis.aclose()
-            await db.close_engine(engine)
+        async with bootstrap.running(settings) as parta:
+            try:
+                await parta.accounts.create_user(
+                    Actor.system(),
+                    password=password,
+                    display_name=display_name,
+                    login=login,
+                    email=email,
+                    phone=phone,
+                    grants=[Grant(Role.SYSTEM_ADMIN, ScopeKind.SYSTEM)],
+                    check_rights=False,
+                )
+            except DomainError as exc:
+                raise click.ClickException(exc.message) from None
 
     _run(create())
     console.print(t("cli.admin_created", login=login))
@@ -256,19 +246,16 @@ async def _seed(
     lessons: bool = True,
     journal_weeks: int = 1,
 ) -> Any:
+    from backend import bootstrap
     from backend.accounts.passwords import Passwords
-    from backend.core import db
     from backend.i18n import has, t
     from backend.seed import seed_demo
 
-    engine = db.make_engine(settings)
-    db.bind_engine(engine)
-    await db.open_engine(engine, settings)
     totals = {
         "school": schools,
         "pupils": schools * 11 * classes_per_grade * pupils_per_class,
     }
-    try:
+    async with bootstrap.running(settings):
         with _progress() as bar:
             tasks: dict[str, Any] = {}
 
@@ -287,8 +274,6 @@ async def _seed(
                 journal_weeks=journal_weeks,
                 progress=progress,
             )
-    finally:
-        await db.close_engine(engine)
 
 
 def _print_logins(result: Any, url: str | None = None) -> None:
@@ -461,11 +446,13 @@ def _weeks_of_term() -> int:
     return max(1, (today - first).days // 7 + 1)
 
 
-# People lists: `parta import` / `parta export` (backend/schools/people_cli.py).
-from backend.schools.people.cli import export_command, import_command  # noqa: E402
+# People lists: `parta import` / `parta export`; lessons: `parta lessons` (backend/commands/).
+from backend.commands.people import export_command, import_command  # noqa: E402
+from backend.commands.timetable import lessons_command  # noqa: E402
 
 main.add_command(import_command)
 main.add_command(export_command)
+main.add_command(lessons_command)
 
 
 def _add_plugin_commands() -> None:

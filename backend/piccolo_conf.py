@@ -5,7 +5,8 @@ The engine comes from the same `Settings` the rest of Parta uses (`PARTA_DATABAS
 
 from piccolo.conf.apps import AppRegistry
 
-from backend.core.db import CONTEXT_MODULES, make_engine
+from backend.bootstrap import CONTEXT_MODULES
+from backend.core.db import make_engine
 from backend.settings import Settings
 
 DB = make_engine(Settings())

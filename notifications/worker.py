@@ -24,9 +24,8 @@ from redis.asyncio import Redis
 from saq import CronJob, Job, Status, Worker
 from saq.queue.redis import RedisQueue
 
-from backend.core import db
+from backend import bootstrap
 from backend.core.days import today_in
-from backend.core.redis import make_redis
 from backend.journal.diary import build_weeks_ahead
 from backend.journal.lessons import week_start
 from backend.settings import Settings
@@ -472,12 +471,10 @@ async def run_worker(settings: Settings) -> None:
     from backend.logs import configure_logging
 
     configure_logging(settings)
-    engine = db.make_engine(settings)
-    db.bind_engine(engine)
-    await db.open_engine(engine, settings)
     # SAQ's waiting dequeuers hold one connection each; the jobs share the rest.
-    redis = make_redis(settings, connections=settings.notify_concurrency + 100)
-    worker = NotifyWorker(settings, redis)
+    parta = bootstrap.build(settings, redis_connections=settings.notify_concurrency + 100)
+    await parta.start()
+    worker = NotifyWorker(settings, parta.redis)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -488,5 +485,4 @@ async def run_worker(settings: Settings) -> None:
         await stop.wait()
     finally:
         await worker.stop()
-        await redis.aclose()
-        await db.close_engine(engine)
+        await parta.stop()

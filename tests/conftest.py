@@ -27,6 +27,7 @@ from litestar import Litestar
 from piccolo.engine.base import Engine
 from redis.asyncio import Redis
 
+from backend import bootstrap
 from backend.accounts.services import AccountsService
 from backend.app import create_app
 from backend.core import db
@@ -112,7 +113,7 @@ class Backend:
 
 
 async def _truncate(backend: Backend) -> None:
-    tables = db.all_tables()
+    tables = bootstrap.all_tables()
     if backend.kind == "postgres":
         names = ", ".join(f'"{t._meta.tablename}"' for t in tables)
         await backend.engine.run_ddl(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
@@ -198,7 +199,7 @@ async def backend_world(
         )
     engine = db.make_engine(settings)
     redis = make_redis(settings)
-    await db.create_tables(engine)
+    await bootstrap.create_tables(engine)
     app = create_app(settings, engine=engine, redis=redis)
     async with running(app):
         transport = httpx.ASGITransport(app=app, client=("203.0.113.10", 50000))
@@ -215,7 +216,7 @@ async def backend_world(
 @pytest.fixture
 async def world(backend_world: Backend) -> AsyncIterator[Backend]:
     """A clean database and Redis for one test, on each engine."""
-    db.bind_engine(backend_world.engine)
+    db.bind_engine(backend_world.engine, bootstrap.all_tables())
     # The previous test's diary weeks are rebuilt in the background: stop that before the
     # tables are emptied, or a week built from its data lands in this test.
     await backend_world.app.state.diary_weeks.close()

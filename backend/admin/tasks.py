@@ -144,6 +144,12 @@ def _error_page(exc: DomainError) -> Response[str]:
     )
 
 
+@get("/admin", opt=PUBLIC, include_in_schema=False, status_code=HTTP_303_SEE_OTHER)
+async def admin_start() -> Redirect:
+    """`/admin/` is where a coordinator types: the admin's start page (the login form first)."""
+    return Redirect(path="/admin/tasks", status_code=HTTP_303_SEE_OTHER)
+
+
 class AdminTasksController(Controller):
     path = "/admin/tasks"
     include_in_schema = False

@@ -1,4 +1,4 @@
-"""Storage: the engine chosen by settings, bound to every table of every context.
+"""Storage: the engine chosen by settings, bound to the tables it is given.
 
 Piccolo finds its engine through `piccolo_conf` by default, a global read at import. Parta builds
 the engine from a `Settings` object instead and binds it to each table here, so an app, a test or
@@ -8,11 +8,9 @@ a command can each run on the database it was given (see docs/decisions/0002-sto
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from piccolo.apps.migrations.commands.forwards import run_forwards
@@ -20,7 +18,7 @@ from piccolo.conf.apps import AppConfig
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
-from piccolo.table import Table, create_db_tables, sort_table_classes
+from piccolo.table import Table, create_db_tables
 
 from backend.core.db_index import Index, Trigger
 from backend.settings import Settings
@@ -28,55 +26,7 @@ from backend.settings import Settings
 log = logging.getLogger("parta.db")
 CLOSE_TIMEOUT = 10.0  # seconds a closing pool waits for connections to come back
 
-# The bounded contexts, in dependency order. Each module defines its tables and `APP_CONFIG`.
-CONTEXT_MODULES: tuple[str, ...] = (
-    "backend.schools.tables",
-    "backend.accounts.tables",
-    "backend.audit.tables",
-    "backend.events.tables",
-    "backend.admin.tables",
-    "backend.journal.tables",
-    "backend.messaging.tables",
-    "backend.meals.tables",
-    "backend.access.tables",
-)
-
 _engine: Engine | None = None
-
-
-def all_indexes() -> list[Index]:
-    indexes: list[Index] = []
-    for module in context_modules():
-        indexes.extend(getattr(module, "INDEXES", []))
-    return indexes
-
-
-def all_triggers() -> list[Trigger]:
-    triggers: list[Trigger] = []
-    for module in context_modules():
-        triggers.extend(getattr(module, "TRIGGERS", []))
-    return triggers
-
-
-def trigger_statements(engine: Engine) -> list[str]:
-    """The statements creating every context's triggers on this engine."""
-    postgres = isinstance(engine, PostgresEngine)
-    return [s for t in all_triggers() for s in (t.postgres if postgres else t.sqlite)]
-
-
-def context_modules() -> list[ModuleType]:
-    return [importlib.import_module(name) for name in CONTEXT_MODULES]
-
-
-def app_configs() -> list[AppConfig]:
-    return [module.APP_CONFIG for module in context_modules()]
-
-
-def all_tables() -> list[type[Table]]:
-    tables: list[type[Table]] = []
-    for config in app_configs():
-        tables.extend(config.table_classes)
-    return sort_table_classes(tables)
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -90,11 +40,11 @@ def make_engine(settings: Settings) -> Engine:
     return PostgresEngine(config={"dsn": dsn}, extensions=(), log_queries=False)
 
 
-def bind_engine(engine: Engine, tables: Iterable[type[Table]] | None = None) -> None:
-    """Make every table of every context use `engine`."""
+def bind_engine(engine: Engine, tables: Iterable[type[Table]]) -> None:
+    """Make `tables` (every context's: `backend.bootstrap.all_tables()`) use `engine`."""
     global _engine
     _engine = engine
-    for table in tables if tables is not None else all_tables():
+    for table in tables:
         table._meta.db = engine
 
 
@@ -201,20 +151,33 @@ async def ping(engine: Engine) -> None:
     await engine.run_ddl("SELECT 1")
 
 
-async def create_tables(engine: Engine) -> None:
-    """Create all tables directly (tests); production and demo use `migrate`."""
-    bind_engine(engine)
-    await create_db_tables(*all_tables(), if_not_exists=True)
-    for index in all_indexes():
+def trigger_statements(engine: Engine, triggers: Iterable[Trigger]) -> list[str]:
+    """The statements creating `triggers` on this engine."""
+    postgres = isinstance(engine, PostgresEngine)
+    return [s for t in triggers for s in (t.postgres if postgres else t.sqlite)]
+
+
+async def create_tables(
+    engine: Engine,
+    tables: Sequence[type[Table]],
+    indexes: Iterable[Index],
+    triggers: Iterable[Trigger] = (),
+) -> None:
+    """Create tables, indexes and triggers directly (tests); production and demo use
+    `migrate`."""
+    bind_engine(engine, tables)
+    await create_db_tables(*tables, if_not_exists=True)
+    for index in indexes:
         await engine.run_ddl(index.ddl)
-    for statement in trigger_statements(engine):
+    for statement in trigger_statements(engine, triggers):
         await engine.run_ddl(statement)
 
 
-async def migrate() -> None:
-    """Apply every context's migrations to the engine `backend.piccolo_conf` builds from the
-    environment. The `parta migrate` command sets the environment from its settings first."""
-    for config in app_configs():
+async def migrate(configs: Iterable[AppConfig]) -> None:
+    """Apply the migrations of `configs` (every context's: `backend.bootstrap.app_configs()`) to
+    the engine `backend.piccolo_conf` builds from the environment. The `parta migrate` command
+    sets the environment from its settings first."""
+    for config in configs:
         response = await run_forwards(app_name=config.app_name, fake=False)
         if not response.success:
             raise RuntimeError(f"migrations of {config.app_name} failed: {response.message}")

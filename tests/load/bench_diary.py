@@ -46,6 +46,7 @@ import asyncpg
 import httpx
 from redis.asyncio import Redis
 
+from backend import bootstrap
 from backend.accounts.tokens import AccessTokens, build_jwt_auth
 from backend.core.rights import Grant, Role, ScopeKind
 
@@ -188,7 +189,7 @@ async def rebuild_after_writes(conn: asyncpg.Connection, target: int) -> None:
     todo = [(pupils, w) for pupils in classes for w in range(WEEKS)]
     random.Random(11).shuffle(todo)
     engine = db.make_engine(Settings(database_url=DB, database_pool_max=4))
-    db.bind_engine(engine)
+    db.bind_engine(engine, bootstrap.all_tables())
     await db.open_engine(engine, Settings(database_url=DB, database_pool_max=4))
     started = time.perf_counter()
     try:

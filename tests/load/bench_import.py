@@ -26,6 +26,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from backend import bootstrap
 from backend.core import db
 from backend.core.context import Actor
 from backend.schools.people import imports
@@ -75,7 +76,7 @@ async def run(kind: str, pupils: int) -> None:
     settings = Settings(environment="test", database_url=url, redis_url="memory://")
     engine = db.make_engine(settings)
     try:
-        await db.create_tables(engine)
+        await bootstrap.create_tables(engine)
         await db.open_engine(engine, settings)
         region = Region(name="Регион", code="99")
         await region.save()

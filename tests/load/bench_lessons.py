@@ -25,6 +25,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from backend import bootstrap
 from backend.accounts.passwords import Passwords
 from backend.core import db
 from backend.core.context import Actor
@@ -51,7 +52,7 @@ async def run(kind: str, classes_per_grade: int, repeats: int) -> None:
     settings = Settings(environment="test", database_url=url, redis_url="memory://")
     engine = db.make_engine(settings)
     try:
-        await db.create_tables(engine)
+        await bootstrap.create_tables(engine)
         await db.open_engine(engine, settings)
         started = time.perf_counter()
         seeded = await seed_demo(

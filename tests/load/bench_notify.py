@@ -54,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from piccolo.query.functions.aggregate import Count
 
+from backend import bootstrap
 from backend.core import db
 from backend.events.services import emit
 from backend.messaging.services import PUSH_RECEIPTS_PATH
@@ -670,11 +671,11 @@ async def main() -> None:
         {**{n: getattr(base, n) for n in Settings.model_fields}, **pointed, "notify_queue": QUEUE}
     )
     engine = db.make_engine(settings)
-    db.bind_engine(engine)
+    db.bind_engine(engine, bootstrap.all_tables())
     workers: Workers | None = None
     phones: Phones | None = None
     try:
-        await db.create_tables(engine)
+        await bootstrap.create_tables(engine)
         await db.open_engine(engine, settings)
         region = Region(name="Регион", code="99")
         await region.save()

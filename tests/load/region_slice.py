@@ -25,6 +25,7 @@ from datetime import date
 
 import asyncpg
 
+from backend import bootstrap
 from backend.core import db
 from backend.journal.work_kinds import work_kinds_of
 from backend.settings import Settings
@@ -109,7 +110,7 @@ async def main() -> None:
     t = step("migrate", t)
     settings = Settings(database_url=URL)
     engine = db.make_engine(settings)
-    db.bind_engine(engine)
+    db.bind_engine(engine, bootstrap.all_tables())
     await db.open_engine(engine, settings)
     conn = await asyncpg.connect(URL)
     await conn.execute("SET synchronous_commit = off")

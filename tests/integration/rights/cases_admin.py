@@ -8,6 +8,7 @@ from __future__ import annotations
 from tests.integration.rights import ALL_ROLES, Case
 
 CASES = [
+    Case("GET", "/admin", "/admin/", ALL_ROLES, public=True, ok=(303,), note="to /admin/tasks"),
     Case("GET", "/admin/tasks/login", "/admin/tasks/login", ALL_ROLES, public=True, ok=(200,)),
     Case(
         "POST",

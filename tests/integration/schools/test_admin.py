@@ -566,3 +566,13 @@ async def test_piccolo_admin_follows_grants_at_once(world: Backend) -> None:
     async with browser(world) as client:  # and a copy kept elsewhere opens nothing
         client.cookies.set("id", token or "", path="/admin/db")
         assert (await client.get("/admin/db/api/tables/school/count/")).status_code == 401
+
+
+async def test_the_admin_address_leads_to_the_start_page(world: Backend) -> None:
+    for path in ("/admin", "/admin/"):
+        response = await world.client.get(path)
+        assert response.status_code == 303, (path, response.text)
+        assert response.headers["location"] == "/admin/tasks"
+    start = await world.client.get("/admin/tasks")
+    assert start.status_code == 303
+    assert start.headers["location"] == "/admin/tasks/login"

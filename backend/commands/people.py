@@ -20,15 +20,10 @@ PHASES = {"check": "Проверка строк", "write": "Запись"}
 
 
 async def _with_database(settings: Settings, work: Any) -> Any:
-    from backend.core import db
+    from backend import bootstrap
 
-    engine = db.make_engine(settings)
-    db.bind_engine(engine)
-    await db.open_engine(engine, settings)
-    try:
+    async with bootstrap.running(settings):
         return await work()
-    finally:
-        await db.close_engine(engine)
 
 
 @click.command("import", help=t("cli.help.import"))
