@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from backend.core.db import all_indexes, all_tables, all_triggers
+from backend.bootstrap import all_indexes, all_tables, all_triggers
 from tests.conftest import POSTGRES_URL, Backend
 
 
