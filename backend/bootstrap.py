@@ -35,6 +35,8 @@ from backend.core.storage import LocalStorage
 from backend.journal.diary import refresh_projections
 from backend.journal.timetable_follow import follow_timetable
 from backend.journal.weeks import DiaryWeeks
+from backend.schools import services as schools
+from backend.schools.people import services as people
 from backend.settings import Settings
 
 # The bounded contexts, in dependency order. Each module defines its tables and `APP_CONFIG`
@@ -149,6 +151,8 @@ def build(
         Passwords(fast=settings.environment == "test"),
         AccessTokens(jwt_auth, lifetime),
         revoked_sessions,
+        place_scope=schools.scope_target,
+        code_activated=people.account_activated,
     )
     return Parta(
         settings=settings,

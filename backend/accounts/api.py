@@ -6,11 +6,11 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import Provide
 from litestar.params import Body
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from backend.accounts.deps import AccountsDep, provide_accounts
 from backend.accounts.schemas import (
     ActivateRequest,
     ActivationCodeOut,
@@ -28,7 +28,7 @@ from backend.accounts.schemas import (
     UserCreate,
     UserOut,
 )
-from backend.accounts.services import AccountsService, TokenPair
+from backend.accounts.services import TokenPair
 from backend.core.bounds import PathId
 from backend.core.http import (
     PUBLIC,
@@ -39,13 +39,6 @@ from backend.core.http import (
 )
 from backend.core.rights import Grant, Permission
 from backend.i18n import t
-
-AccountsDep = NamedDependency[AccountsService]
-
-
-def provide_accounts(state: State) -> AccountsService:
-    accounts: AccountsService = state.accounts
-    return accounts
 
 
 def _tokens(pair: TokenPair) -> TokenResponse:

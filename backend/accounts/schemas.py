@@ -9,13 +9,10 @@ import msgspec
 
 from backend.core.bounds import Id
 from backend.core.rights import Permission, Role, ScopeKind
+from backend.core.schemas import Strict
 
 Str200 = Annotated[str, msgspec.Meta(max_length=200)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
-
-
-class Strict(msgspec.Struct, forbid_unknown_fields=True):
-    pass
 
 
 class LoginRequest(Strict):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -55,11 +55,11 @@ from backend.core.rights import (
     Principal,
     Role,
     ScopeKind,
+    ScopeTarget,
 )
 from backend.events.kinds import PASSWORD_RESET_CODE
 from backend.events.services import emit
 from backend.i18n import t
-from backend.schools import services as schools
 from backend.settings import Settings
 
 log = structlog.get_logger("parta.accounts")
@@ -218,8 +218,19 @@ async def current_principal(user_id: int) -> Principal | None:
     return Principal(user_id=user_id, grants=tuple(grants), display_name=user["display_name"])
 
 
+# What accounts asks of the contexts above it, given by the composition root (backend.bootstrap):
+# accounts knows users and grants, not where a class or school sits in the tenancy tree, nor
+# whose record an activation code was issued for.
+ScopePlacer = Callable[[ScopeKind, int | None], Awaitable[ScopeTarget]]
+CodeActivated = Callable[[int, int, list[int]], Awaitable[None]]  # (code id, user id, grant ids)
+
+
 async def check_can_give(
-    principal: Principal, grant: Grant, *, to_user_id: int | None = None
+    principal: Principal,
+    grant: Grant,
+    place: ScopePlacer,
+    *,
+    to_user_id: int | None = None,
 ) -> None:
     """May `principal` give (or take back) `grant`, to `to_user_id` if that is known?
 
@@ -233,7 +244,7 @@ async def check_can_give(
         raise Forbidden(key="auth.no_self_grant")
     if grant.scope_kind in (ScopeKind.SYSTEM, ScopeKind.REGION, ScopeKind.MUNICIPALITY):
         raise Forbidden()
-    target = await schools.scope_target(grant.scope_kind, grant.scope_id)
+    target = await place(grant.scope_kind, grant.scope_id)
     for held in principal.live_grants():
         if (
             Permission.ACCOUNTS_MANAGE in held.permissions()
@@ -254,8 +265,16 @@ class AccountsService:
         passwords: Passwords,
         tokens: AccessTokens,
         revoked: RevokedSessions | None = None,
+        *,
+        place_scope: ScopePlacer,
+        code_activated: CodeActivated,
     ) -> None:
+        """`place_scope`: where a grant's scope sits in the tenancy tree (to check that a giver
+        covers it); `code_activated`: tells the record an activation code was issued for (a
+        pupil, guardian or delegate) its new account, inside the activation's transaction."""
         self.settings = settings
+        self.place_scope = place_scope
+        self.code_activated = code_activated
         self.redis = redis
         self.passwords = passwords
         self.tokens = tokens
@@ -437,7 +456,7 @@ class AccountsService:
             if check_rights:
                 if actor.principal is None:
                     raise Forbidden()
-                await check_can_give(actor.principal, grant)
+                await check_can_give(actor.principal, grant, self.place_scope)
         password_hash = await self.passwords.hash(password)
         async with transaction():
             user = await self._insert_user(login, phone, email, password_hash, display_name)
@@ -461,7 +480,7 @@ class AccountsService:
         if check_rights:
             if actor.principal is None:
                 raise Forbidden()
-            await check_can_give(actor.principal, grant, to_user_id=user_id)
+            await check_can_give(actor.principal, grant, self.place_scope, to_user_id=user_id)
         return await give_grant(actor, user_id, grant)
 
     async def revoke_grant(self, actor: Actor, grant_id: int) -> None:
@@ -474,7 +493,7 @@ class AccountsService:
         if actor.principal is None:
             raise Forbidden()
         try:
-            await check_can_give(actor.principal, grant, to_user_id=row["user"])
+            await check_can_give(actor.principal, grant, self.place_scope, to_user_id=row["user"])
         except Forbidden:
             raise NotFound() from None
         async with transaction():
@@ -614,7 +633,7 @@ class AccountsService:
             for grant in grants:
                 check_grant_shape(grant)
                 if check_rights and actor.principal is not None:
-                    await check_can_give(actor.principal, grant)
+                    await check_can_give(actor.principal, grant, self.place_scope)
         expires = _now() + timedelta(days=self.settings.activation_code_days)
         issued: list[IssuedCode] = []
         async with transaction():
@@ -691,10 +710,8 @@ class AccountsService:
                 for data in row.grants
             ]
             # The pupil's, guardian's or delegate's record the code was issued for learns its
-            # account in the same transaction (accounts may call schools services).
-            from backend.schools.people import services as people
-
-            await people.account_activated(row.id, user.id, grant_ids)
+            # account in the same transaction.
+            await self.code_activated(row.id, user.id, grant_ids)
             await record(
                 actor,
                 AuditAction.ACTIVATE,

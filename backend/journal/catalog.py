@@ -12,8 +12,8 @@ from backend.core.rights import Permission, ScopeKind
 from backend.i18n import t
 from backend.journal.scales import DEFAULT_SCALE, DEFAULT_UNMARKED_GRADES, SCALES
 from backend.journal.work_kinds import work_kinds_of
+from backend.schools.reads import School, SchoolClass
 from backend.schools.services import school_target
-from backend.schools.tables import School, SchoolClass
 
 READ = (Permission.JOURNAL_READ, Permission.JOURNAL_WRITE, Permission.JOURNAL_MANAGE)
 

@@ -39,7 +39,7 @@ from backend.journal.tables import (
 )
 from backend.journal.weeks import DiaryWeeks, bump_weeks, etag_of
 from backend.schools.people import movement
-from backend.schools.tables import (
+from backend.schools.reads import (
     Lesson,
     Student,
     StudyGroupMember,

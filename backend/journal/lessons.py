@@ -19,7 +19,7 @@ from backend.core.days import today_in
 from backend.core.errors import Conflict, Forbidden, NotFound
 from backend.core.rights import Permission, Role, ScopeKind, ScopeTarget
 from backend.schools.people import movement
-from backend.schools.tables import (
+from backend.schools.reads import (
     Lesson,
     Staff,
     StudyGroup,

@@ -24,7 +24,8 @@ from backend.journal.lessons import students_of_class
 from backend.journal.scales import scale_for
 from backend.journal.tables import AttendanceRecord, Homework, LessonRecord, Mark
 from backend.journal.work_kinds import work_kinds_of
-from backend.schools.tables import Lesson, LessonPlan, School, StudyGroupMember
+from backend.schools.reads import Lesson, LessonPlan, School, StudyGroupMember
+from backend.schools.timetable import services as timetable
 
 TOPICS = (
     "Повторение изученного",
@@ -239,11 +240,7 @@ async def fill_term(
             await insert_rows(AttendanceRecord, visits)
             await insert_rows(Mark, marks)
             await insert_rows(Homework, homework)
-            by_topic: dict[str, list[int]] = {}
-            for lesson_id, topic in topics:
-                by_topic.setdefault(topic, []).append(lesson_id)
-            for topic, ids in by_topic.items():
-                await Lesson.update({Lesson.topic: topic}).where(Lesson.id.is_in(ids))
+            await timetable.set_topics(topics)
         result.marks += len(marks)
         result.homework += len(homework)
     return result

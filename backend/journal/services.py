@@ -44,13 +44,13 @@ from backend.journal.tables import (
 from backend.journal.weeks import DiaryWeeks, bump_weeks
 from backend.journal.work_kinds import work_kinds_of
 from backend.schools.people import movement
-from backend.schools.services import school_target
-from backend.schools.tables import (
+from backend.schools.reads import (
     SchoolClass,
     Student,
     StudyPeriod,
     Subject,
 )
+from backend.schools.services import school_target
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 

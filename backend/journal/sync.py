@@ -55,7 +55,8 @@ from backend.journal.tables import (
 )
 from backend.journal.weeks import DiaryWeeks, bump_weeks
 from backend.journal.work_kinds import Kind, work_kinds_of
-from backend.schools.tables import Lesson, LessonPlan
+from backend.schools.reads import Lesson, LessonPlan
+from backend.schools.timetable import services as timetable
 
 ABSENCES = ("absent", "sick", "excused")
 
@@ -804,12 +805,9 @@ async def _write(batch: Batch, new_ops: list[SyncOp]) -> dict[tuple[int, date], 
     if not new_ops:
         return {}
     if batch.lesson_changed:
-        values: dict[Any, Any] = {Lesson.version: batch.new_version, Lesson.updated_at: batch.now}
-        topic = batch.topic
-        if topic is not None:
-            values[Lesson.topic] = topic[0]
-        await Lesson.update(values).where(Lesson.id == ctx.id)
-        await _touch_lesson_record(batch, topic)
+        topic = None if batch.topic is None else batch.topic[0]
+        await timetable.journal_wrote(ctx.id, batch.new_version, batch.now, topic)
+        await _touch_lesson_record(batch, batch.topic)
     if batch.changes:
         await insert_rows(
             JournalChange,

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from backend.accounts.schemas import Strict
 from backend.core.bounds import ID_ITEMS, MAX_ID, Id
+from backend.core.schemas import Strict
 
 HHMM = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="ЧЧ:ММ")]
 ChannelName = Literal["push", "telegram", "email", "sms"]

@@ -22,11 +22,10 @@ from backend.core.forms import short_person_name
 from backend.core.rights import Permission, ScopeKind, ScopeTarget
 from backend.i18n import t
 from backend.journal.lessons import students_of_class
+from backend.journal.reads import AttendanceRecord, FinalMark, LessonRecord, Mark
 from backend.journal.scales import SCALES, weighted_average
-from backend.journal.tables import AttendanceRecord, FinalMark, LessonRecord, Mark
 from backend.schools.people import movement
-from backend.schools.services import school_target
-from backend.schools.tables import (
+from backend.schools.reads import (
     Lesson,
     School,
     SchoolClass,
@@ -36,6 +35,7 @@ from backend.schools.tables import (
     StudyPeriod,
     Subject,
 )
+from backend.schools.services import school_target
 
 ABSENCES = ("absent", "sick", "excused")
 MAX_RANGE_DAYS = 370

@@ -7,23 +7,11 @@ from typing import Any
 
 from backend.core.errors import NotFound
 from backend.core.rights import Permission, Principal, ScopeKind, ScopeTarget
+from backend.schools.people.movement import class_target, student_target
+from backend.schools.places import school_target
 from backend.schools.tables import Municipality, School, StudentBenefit
 
-
-async def school_target(school_id: int) -> ScopeTarget:
-    """Where a school sits in the tenancy tree."""
-    row = (
-        await School.select(School.id, School.municipality, School.municipality.region)
-        .where(School.id == school_id)
-        .first()
-    )
-    if row is None:
-        raise NotFound()
-    return ScopeTarget(
-        region_id=row["municipality.region"],
-        municipality_id=row["municipality"],
-        school_id=row["id"],
-    )
+__all__ = ["school_names", "school_target", "schools_in_scope", "scope_target"]
 
 
 async def scope_target(kind: ScopeKind, scope_id: int | None) -> ScopeTarget:
@@ -49,9 +37,11 @@ async def scope_target(kind: ScopeKind, scope_id: int | None) -> ScopeTarget:
 
 
 async def _class_or_student_target(kind: ScopeKind, scope_id: int) -> ScopeTarget:
-    from backend.schools.people import services as people
-
-    return await people.scope_target(kind, scope_id)
+    if kind is ScopeKind.CLASS:
+        return await class_target(scope_id)
+    if kind is ScopeKind.STUDENT:
+        return await student_target(scope_id)
+    raise NotFound()
 
 
 async def schools_in_scope(principal: Principal, permission: Permission) -> set[int] | None:

@@ -13,7 +13,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from backend.accounts.api import AccountsDep, provide_accounts
+from backend.accounts.deps import AccountsDep, provide_accounts
 from backend.core.bounds import PathId
 from backend.core.context import Actor
 from backend.core.http import ActorDep, FileForm, PrincipalDep, requires, requires_role, signed_in

@@ -32,7 +32,7 @@ from backend.schools.people.fields import (
     personal_given,
 )
 from backend.schools.people.movement import class_code, class_label, ensure, today
-from backend.schools.services import school_target
+from backend.schools.places import school_target
 from backend.schools.tables import (
     AcademicYear,
     Consent,

@@ -24,7 +24,7 @@ from backend.schools.people.fields import (
     raise_problems,
 )
 from backend.schools.people.movement import class_info, class_on, ensure, student_target, today
-from backend.schools.services import school_target
+from backend.schools.places import school_target
 from backend.schools.tables import (
     BenefitCategory,
     Guardian,

@@ -11,7 +11,7 @@ from litestar.di import Provide
 from litestar.params import Body, FromQuery
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from backend.accounts.api import AccountsDep, provide_accounts
+from backend.accounts.deps import AccountsDep, provide_accounts
 from backend.core.http import ActorDep, Limit, Offset, Page, PrincipalDep
 from backend.core.rights import Permission
 from backend.schools import services as schools

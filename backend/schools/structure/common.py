@@ -14,7 +14,7 @@ from backend.core.context import Actor
 from backend.core.errors import NotFound, ValidationFailed
 from backend.core.forms import ru_date
 from backend.core.rights import Permission, ScopeTarget
-from backend.schools.services import school_target
+from backend.schools.places import school_target
 
 READ = Permission.STRUCTURE_READ
 MANAGE = Permission.STRUCTURE_MANAGE

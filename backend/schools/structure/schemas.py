@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 import msgspec
 
-from backend.accounts.schemas import Strict
 from backend.core.bounds import ID_ITEMS, Id, Version, documented, items_between
+from backend.core.schemas import Strict
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 ShortName = Annotated[str, msgspec.Meta(max_length=64)]

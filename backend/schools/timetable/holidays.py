@@ -20,6 +20,7 @@ from backend.schools.structure.year import check_inside_year, year_in_school
 from backend.schools.tables import (
     Holiday,
 )
+from backend.schools.timetable.lessons import cancel_for_holiday
 from backend.schools.validators import clean_names
 
 HOLIDAY_COLUMNS = (
@@ -65,11 +66,7 @@ async def create_holiday(
         created = await one(
             Holiday.select(*HOLIDAY_COLUMNS).where(Holiday.id == row.id).output(load_json=True)
         )
-        from backend.schools.timetable import (
-            services as timetable,  # timetable builds on this module
-        )
-
-        cancelled, kept = await timetable.cancel_for_holiday(actor, school_id, created)
+        cancelled, kept = await cancel_for_holiday(actor, school_id, created)
     return {**created, "cancelled_lessons": cancelled, "kept_lessons": kept}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from backend.core.forms import ru_date
 from backend.core.rights import Permission, ScopeTarget
 from backend.events.services import emit
 from backend.i18n import t
-from backend.schools.services import school_target
+from backend.schools.places import school_target
 from backend.schools.structure import schemas as s
 from backend.schools.structure import services as structure
 from backend.schools.structure.common import MANAGE, READ, audit_write, authorize_school, check
@@ -556,3 +557,24 @@ async def move_lesson(
 
 
 READ_PERMISSION = Permission.STRUCTURE_READ
+
+
+async def journal_wrote(
+    lesson_id: int, version: int, at: datetime, topic: str | None = None
+) -> None:
+    """The journal saved something of a lesson, inside its transaction: the lesson's new version
+    (what the teacher's page checks before writing) and, when `topic` is given, its topic."""
+    values: dict[Any, Any] = {Lesson.version: version, Lesson.updated_at: at}
+    if topic is not None:
+        values[Lesson.topic] = topic
+    await Lesson.update(values).where(Lesson.id == lesson_id)
+
+
+async def set_topics(topics: Iterable[tuple[int, str]]) -> None:
+    """Lessons' topics as the demo's journal fills them, (lesson id, topic) pairs: one update per
+    distinct topic."""
+    by_topic: dict[str, list[int]] = {}
+    for lesson_id, topic in topics:
+        by_topic.setdefault(topic, []).append(lesson_id)
+    for topic, ids in by_topic.items():
+        await Lesson.update({Lesson.topic: topic}).where(Lesson.id.is_in(ids))

@@ -18,12 +18,14 @@ from backend.schools.timetable.lessons import (
     cancel_lesson,
     change_room,
     get_lesson,
+    journal_wrote,
     list_lessons,
     move_lesson,
     my_lessons,
     my_staff,
     restore_lesson,
     set_replacement,
+    set_topics,
 )
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "delete_holiday",
     "generate_lessons",
     "get_lesson",
+    "journal_wrote",
     "list_entries",
     "list_holidays",
     "list_lessons",
@@ -48,5 +51,6 @@ __all__ = [
     "my_staff",
     "restore_lesson",
     "set_replacement",
+    "set_topics",
     "update_entry",
 ]
