@@ -1,3 +1,4 @@
+# Over 600 lines: demo data (a school's year, timetable, people, logins), not logic.
 """Demo data: a region, a municipality and realistic schools, with a login for every role.
 
 Each school gets the current academic year (quarters for grades 1-9, half-years for 10-11,

@@ -1,3 +1,4 @@
+# Over 600 lines: one service for sign-in, tokens, codes and grants (shared throttle, hashing).
 """Use cases of the accounts context: sign-in, tokens, activation, password reset, grants."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# Over 600 lines: the diary's whole read path in one place, read top to bottom.
 """The diary: the journal's facts read for one pupil, by week, for the family.
 
 Reading a week is the hot path after lessons. It costs:

@@ -1,3 +1,4 @@
+# Over 600 lines: every kind of operation shares one batch written in one transaction.
 """Quick marking: one call saves a whole lesson (attendance, marks, topic, homework, remarks).
 
 It is also the sync endpoint of the offline tablet app. Every operation carries a client id

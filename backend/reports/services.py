@@ -1,3 +1,4 @@
+# Over 600 lines: each report is a few set-based queries and their arithmetic.
 """Reports on the journal: class performance, attendance, quality of knowledge and success
 rate, journal completeness, pupils at risk. Each answers JSON-ready data; `files.py` turns it
 into XLSX and PDF.

@@ -1,3 +1,4 @@
+# Over 600 lines: all columns share one report of line problems (kept whole: in other work).
 """Import and export of pupils, guardians (linked to pupils), staff and classes: CSV and XLSX.
 
 An import is checked whole before anything is written: every bad line is reported with its
