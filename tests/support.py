@@ -1,4 +1,6 @@
-"""Helpers for tests: accounts with grants, signing in, a small tenancy tree."""
+"""The tests' one module of builders: accounts with grants, signing in, a small tenancy tree,
+staff. A *staff record* is a row of the school's personnel (`staff_record`); a *staff account*
+is a signed-in user holding a staff role (`staff_account`): tests say which one they mean."""
 
 from __future__ import annotations
 
@@ -70,3 +72,34 @@ async def make_tenancy(world: Backend) -> dict[str, int]:
 
 def grant(role: Role, kind: ScopeKind = ScopeKind.SCHOOL, scope_id: int | None = None) -> Grant:
     return Grant(role, kind, scope_id)
+
+
+async def staff_record(
+    school_id: int,
+    last: str,
+    first: str,
+    middle: str = "",
+    *,
+    user_id: int | None = None,
+    positions: tuple[str, ...] = ("teacher",),
+) -> int:
+    """A row of the school's personnel (a teacher by default), linked to an account if given."""
+    from backend.schools.tables import Staff
+
+    row = Staff(
+        school=school_id,
+        last_name=last,
+        first_name=first,
+        middle_name=middle,
+        positions=list(positions),
+        user_id=user_id,
+    )
+    await row.save()
+    return int(row.id)
+
+
+async def staff_account(
+    world: Backend, role: Role, scope_id: int, kind: ScopeKind = ScopeKind.SCHOOL
+) -> SignedIn:
+    """A signed-in user holding `role` at `scope_id` (no personnel row)."""
+    return await sign_in(world, Grant(role, kind, scope_id), name=f"Сотрудник {role.value}")

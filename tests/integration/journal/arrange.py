@@ -13,14 +13,13 @@ from backend.schools.tables import (
     Guardian,
     Lesson,
     SchoolClass,
-    Staff,
     Student,
     StudentGuardian,
     StudyPeriod,
     Subject,
 )
 from tests.conftest import Backend
-from tests.support import SignedIn, make_tenancy, sign_in
+from tests.support import SignedIn, make_tenancy, sign_in, staff_record
 
 
 @dataclass
@@ -40,19 +39,6 @@ class JournalWorld:
 def today() -> date:
     """Today on the test school's clock (Moscow), as the journal and reports count days."""
     return today_in()
-
-
-async def staff(world: Backend, school_id: int, user_id: int | None, name: str) -> int:
-    row = Staff(
-        school=school_id,
-        last_name=name,
-        first_name="Ольга",
-        middle_name="Ивановна",
-        positions=["teacher"],
-        user_id=user_id,
-    )
-    await row.save()
-    return int(row.id)
 
 
 async def lesson(
@@ -98,8 +84,10 @@ async def make_journal_world(world: Backend, *, grade: int = 5, pupils: int = 4)
     teacher = await sign_in(world, Grant(Role.TEACHER, ScopeKind.SCHOOL, school))
     other = await sign_in(world, Grant(Role.TEACHER, ScopeKind.SCHOOL, school))
     coordinator = await sign_in(world, Grant(Role.SCHOOL_COORDINATOR, ScopeKind.SCHOOL, school))
-    teacher_staff = await staff(world, school, teacher.user_id, "Смирнова")
-    await staff(world, school, other.user_id, "Петрова")
+    teacher_staff = await staff_record(
+        school, "Смирнова", "Ольга", "Ивановна", user_id=teacher.user_id
+    )
+    await staff_record(school, "Петрова", "Ольга", "Ивановна", user_id=other.user_id)
     jw = JournalWorld(
         ids,
         teacher,

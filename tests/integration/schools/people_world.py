@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from backend.core.context import Actor
-from backend.core.rights import Grant, Role, ScopeKind
 from backend.schools.people import movement
 from backend.schools.tables import AcademicYear, SchoolClass, Student
 from tests.conftest import Backend
-from tests.support import SignedIn, make_tenancy, sign_in
+from tests.support import make_tenancy
 
 YEAR_START = date(2026, 9, 1)
 YEAR_END = date(2027, 8, 31)
@@ -57,9 +56,3 @@ async def add_pupil(
             Actor.system(), row.id, "admitted", YEAR_START, "1-у", class_id=class_id
         )
     return int(row.id)
-
-
-async def staff(
-    world: Backend, role: Role, scope_id: int, kind: ScopeKind = ScopeKind.SCHOOL
-) -> SignedIn:
-    return await sign_in(world, Grant(role, kind, scope_id), name=f"Сотрудник {role.value}")

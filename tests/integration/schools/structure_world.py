@@ -7,9 +7,9 @@ from datetime import date
 from typing import Any
 
 from backend.core.rights import Role, ScopeKind
-from backend.schools.tables import AcademicYear, Staff
+from backend.schools.tables import AcademicYear
 from tests.conftest import Backend
-from tests.support import SignedIn, grant, make_tenancy, sign_in
+from tests.support import SignedIn, grant, make_tenancy, sign_in, staff_record
 
 YEAR_START = date(2026, 9, 1)
 YEAR_END = date(2027, 8, 31)
@@ -53,18 +53,6 @@ class SchoolWorld:
         return response.json() if response.content else None
 
 
-async def make_staff(school_id: int, last: str, first: str, middle: str = "") -> int:
-    row = Staff(
-        school=school_id,
-        last_name=last,
-        first_name=first,
-        middle_name=middle,
-        positions=["teacher"],
-    )
-    await row.save()
-    return int(row.id)
-
-
 async def school_world(world: Backend) -> SchoolWorld:
     ids = await make_tenancy(world)
     coordinator = await sign_in(
@@ -75,8 +63,8 @@ async def school_world(world: Backend) -> SchoolWorld:
     )
     await year.save()
     sw = SchoolWorld(world, ids, coordinator, year.id)
-    sw.staff["ivanova"] = await make_staff(ids["school_a"], "Иванова", "Мария", "Петровна")
-    sw.staff["petrov"] = await make_staff(ids["school_a"], "Петров", "Сергей", "Иванович")
-    sw.staff["sidorova"] = await make_staff(ids["school_a"], "Сидорова", "Анна", "Олеговна")
-    sw.staff["other_school"] = await make_staff(ids["school_b"], "Чужой", "Учитель")
+    sw.staff["ivanova"] = await staff_record(ids["school_a"], "Иванова", "Мария", "Петровна")
+    sw.staff["petrov"] = await staff_record(ids["school_a"], "Петров", "Сергей", "Иванович")
+    sw.staff["sidorova"] = await staff_record(ids["school_a"], "Сидорова", "Анна", "Олеговна")
+    sw.staff["other_school"] = await staff_record(ids["school_b"], "Чужой", "Учитель")
     return sw

@@ -6,14 +6,15 @@ from __future__ import annotations
 from backend.core.rights import Role
 from backend.schools.tables import Consent, Guardian, Student
 from tests.conftest import Backend
-from tests.integration.schools.people_world import add_pupil, make_school, staff
+from tests.integration.schools.people_world import add_pupil, make_school
+from tests.support import staff_account
 
 SNILS = "112-233-445 95"
 
 
 async def test_personal_data_needs_consent_first(world: Backend) -> None:
     school = await make_school(world)
-    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    secretary = await staff_account(world, Role.SECRETARY, school.school_id)
     c = world.client
     base = {"school_id": school.school_id, "last_name": "Иванова", "first_name": "Мария"}
 
@@ -83,7 +84,7 @@ async def test_personal_data_needs_consent_first(world: Backend) -> None:
 
 async def test_consent_given_with_the_file_is_recorded_first(world: Backend) -> None:
     school = await make_school(world)
-    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    secretary = await staff_account(world, Role.SECRETARY, school.school_id)
     r = await world.client.post(
         "/api/v1/students",
         json={
@@ -109,7 +110,7 @@ async def test_consent_given_with_the_file_is_recorded_first(world: Backend) -> 
 
 async def test_guardian_consent_and_who_may_give_it(world: Backend) -> None:
     school = await make_school(world)
-    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    secretary = await staff_account(world, Role.SECRETARY, school.school_id)
     pupil = await add_pupil(school.school_id, "Сидоров", "Ян", school.classes["5А"])
     other = await add_pupil(school.school_id, "Фёдоров", "Ян", school.classes["5А"])
     c = world.client
@@ -167,7 +168,7 @@ async def test_guardian_consent_and_who_may_give_it(world: Backend) -> None:
 
 async def test_benefits_need_consent_and_show_in_the_personal_file(world: Backend) -> None:
     school = await make_school(world)
-    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    secretary = await staff_account(world, Role.SECRETARY, school.school_id)
     pupil = await add_pupil(school.school_id, "Гусева", "Полина", school.classes["5А"])
     c = world.client
     benefit = {"code": "large_family", "valid_from": "2026-09-01", "document": "уд. № 77"}

@@ -28,8 +28,8 @@ from backend.schools.tables import (
 )
 from tests.conftest import Backend
 from tests.integration.schools.import_files import as_csv, as_xlsx, headers, pupil_rows, snils
-from tests.integration.schools.people_world import make_school, staff
-from tests.support import make_user, sign_in
+from tests.integration.schools.people_world import make_school
+from tests.support import make_user, sign_in, staff_account
 
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -54,7 +54,7 @@ async def _upload(
 
 async def test_a_file_with_bad_lines_imports_nothing(world: Backend) -> None:
     school = await make_school(world)
-    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    secretary = await staff_account(world, Role.SECRETARY, school.school_id)
     rows = pupil_rows(200)
     # Data line k is file line k + 1 (the header is line 1).
     rows[135]["СНИЛС"] = "112-233-445 96"  # line 137: wrong control number
@@ -87,7 +87,7 @@ async def test_a_file_with_bad_lines_imports_nothing(world: Backend) -> None:
 
 async def test_a_good_file_imports_whole_and_exports_back_the_same(world: Backend) -> None:
     school = await make_school(world)
-    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    secretary = await staff_account(world, Role.SECRETARY, school.school_id)
     # A secretary who is also the school nurse reads documents and health alike.
     nurse = await sign_in(
         world,
@@ -166,8 +166,8 @@ async def test_a_good_file_imports_whole_and_exports_back_the_same(world: Backen
 
 async def test_xlsx_import_and_classes_created_from_a_class_list(world: Backend) -> None:
     school = await make_school(world)
-    secretary = await staff(world, Role.SECRETARY, school.school_id)
-    admin = await staff(world, Role.SCHOOL_ADMIN, school.school_id)
+    secretary = await staff_account(world, Role.SECRETARY, school.school_id)
+    admin = await staff_account(world, Role.SCHOOL_ADMIN, school.school_id)
     rows = pupil_rows(10, classes=("6В",))
     r = await _upload(
         world.client, school.school_id, "pupils", as_xlsx(rows), secretary.headers, "list.xlsx"
@@ -204,7 +204,7 @@ async def test_xlsx_import_and_classes_created_from_a_class_list(world: Backend)
 
 async def test_guardians_are_linked_to_pupils(world: Backend) -> None:
     school = await make_school(world)
-    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    secretary = await staff_account(world, Role.SECRETARY, school.school_id)
     await imports.import_file(Actor.system(), school.school_id, "pupils", as_csv(pupil_rows(16)))
     g = headers("guardians")
 
@@ -283,7 +283,7 @@ async def test_guardians_are_linked_to_pupils(world: Backend) -> None:
 
 async def test_staff_and_classes_round_trip(world: Backend) -> None:
     school = await make_school(world)
-    admin = await staff(world, Role.SCHOOL_ADMIN, school.school_id)
+    admin = await staff_account(world, Role.SCHOOL_ADMIN, school.school_id)
     staff_rows = [
         {
             "Фамилия": "Ахметова",
@@ -364,9 +364,9 @@ async def test_staff_and_classes_round_trip(world: Backend) -> None:
 async def test_import_rights_and_bad_files(world: Backend) -> None:
     school = await make_school(world)
     content = as_csv(pupil_rows(3))
-    stranger = await staff(world, Role.SECRETARY, school.ids["school_c"])
-    teacher = await staff(world, Role.TEACHER, school.school_id)
-    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    stranger = await staff_account(world, Role.SECRETARY, school.ids["school_c"])
+    teacher = await staff_account(world, Role.TEACHER, school.school_id)
+    secretary = await staff_account(world, Role.SECRETARY, school.school_id)
     c = world.client
     assert (
         await _upload(c, school.school_id, "pupils", content, stranger.headers)

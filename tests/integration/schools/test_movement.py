@@ -13,12 +13,13 @@ from backend.schools.people import movement
 from backend.schools.people import services as people
 from backend.schools.tables import Enrollment, Student
 from tests.conftest import Backend
-from tests.integration.schools.people_world import add_pupil, make_school, staff
+from tests.integration.schools.people_world import add_pupil, make_school
+from tests.support import staff_account
 
 
 async def test_class_on_any_date_follows_the_book(world: Backend) -> None:
     school = await make_school(world)
-    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    secretary = await staff_account(world, Role.SECRETARY, school.school_id)
     pupil = await add_pupil(school.school_id, "Смирнова", "Анна")
     c = world.client
     url = f"/api/v1/students/{pupil}/movements"
@@ -71,7 +72,7 @@ async def test_class_on_any_date_follows_the_book(world: Backend) -> None:
 
 async def test_history_is_never_rewritten(world: Backend) -> None:
     school = await make_school(world)
-    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    secretary = await staff_account(world, Role.SECRETARY, school.school_id)
     pupil = await add_pupil(school.school_id, "Орлов", "Максим", school.classes["5А"])
     await movement.record_movement(
         Actor.system(),
@@ -101,7 +102,7 @@ async def test_history_is_never_rewritten(world: Backend) -> None:
 
 async def test_each_movement_is_checked(world: Backend) -> None:
     school = await make_school(world)
-    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    secretary = await staff_account(world, Role.SECRETARY, school.school_id)
     enrolled = await add_pupil(school.school_id, "Кузнецов", "Илья", school.classes["5А"])
     newcomer = await add_pupil(school.school_id, "Лебедева", "Ольга")
     c = world.client
@@ -173,7 +174,7 @@ async def test_each_movement_is_checked(world: Backend) -> None:
 
 async def test_a_movement_is_audited_and_told_to_the_family(world: Backend) -> None:
     school = await make_school(world)
-    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    secretary = await staff_account(world, Role.SECRETARY, school.school_id)
     pupil = await add_pupil(school.school_id, "Белова", "Дарья")
     r = await world.client.post(
         f"/api/v1/students/{pupil}/movements",
@@ -203,9 +204,9 @@ async def test_a_movement_is_audited_and_told_to_the_family(world: Backend) -> N
 async def test_movements_of_another_school_are_not_found(world: Backend) -> None:
     school = await make_school(world)
     pupil = await add_pupil(school.school_id, "Соколов", "Егор", school.classes["5А"])
-    stranger = await staff(world, Role.SECRETARY, school.ids["school_c"])
-    teacher_b = await staff(world, Role.TEACHER, school.ids["school_b"])
-    teacher_a = await staff(world, Role.TEACHER, school.school_id)
+    stranger = await staff_account(world, Role.SECRETARY, school.ids["school_c"])
+    teacher_b = await staff_account(world, Role.TEACHER, school.ids["school_b"])
+    teacher_a = await staff_account(world, Role.TEACHER, school.school_id)
     c = world.client
     for who in (stranger, teacher_b):
         assert (

@@ -10,8 +10,8 @@ from backend.core.context import Actor
 from backend.core.rights import Grant, Role, ScopeKind
 from backend.schools.people import personal_files
 from tests.conftest import Backend
-from tests.integration.schools.people_world import School, add_pupil, make_school, staff
-from tests.support import sign_in
+from tests.integration.schools.people_world import School, add_pupil, make_school
+from tests.support import sign_in, staff_account
 
 CONSENT = {"given_on": "2026-09-01", "document_ref": "заявление"}
 
@@ -45,15 +45,17 @@ async def test_who_sees_the_personal_file_and_health(world: Backend) -> None:
     school = await make_school(world)
     pupil = await _pupil_with_file(school)
     c = world.client
-    secretary = await staff(world, Role.SECRETARY, school.school_id)
-    nurse = await staff(world, Role.NURSE, school.school_id)
-    subject_teacher = await staff(world, Role.TEACHER, school.school_id)
-    class_teacher = await staff(world, Role.CLASS_TEACHER, school.classes["5А"], ScopeKind.CLASS)
-    other_class_teacher = await staff(
+    secretary = await staff_account(world, Role.SECRETARY, school.school_id)
+    nurse = await staff_account(world, Role.NURSE, school.school_id)
+    subject_teacher = await staff_account(world, Role.TEACHER, school.school_id)
+    class_teacher = await staff_account(
+        world, Role.CLASS_TEACHER, school.classes["5А"], ScopeKind.CLASS
+    )
+    other_class_teacher = await staff_account(
         world, Role.CLASS_TEACHER, school.classes["5Б"], ScopeKind.CLASS
     )
-    teacher_b = await staff(world, Role.TEACHER, school.ids["school_b"])
-    secretary_c = await staff(world, Role.SECRETARY, school.ids["school_c"])
+    teacher_b = await staff_account(world, Role.TEACHER, school.ids["school_b"])
+    secretary_c = await staff_account(world, Role.SECRETARY, school.ids["school_c"])
     guardian = await sign_in(world, Grant(Role.GUARDIAN, ScopeKind.STUDENT, pupil))
 
     file_url = f"/api/v1/students/{pupil}/personal-file"
@@ -68,7 +70,7 @@ async def test_who_sees_the_personal_file_and_health(world: Backend) -> None:
     assert await status(file_url, subject_teacher) == 403  # never documents
     assert await status(file_url, nurse) == 403  # health groups, not documents
     assert await status(file_url, teacher_b) == 403  # a subject teacher anywhere: never
-    class_teacher_c = await staff(
+    class_teacher_c = await staff_account(
         world, Role.CLASS_TEACHER, school.other_classes["5А"], ScopeKind.CLASS
     )
     for who in (secretary_c, other_class_teacher, class_teacher_c):
@@ -113,10 +115,10 @@ async def test_guardian_file_is_seen_only_through_a_child_in_scope(world: Backen
     school = await make_school(world)
     in_a = await add_pupil(school.school_id, "Рябов", "Денис", school.classes["5А"])
     in_c = await add_pupil(school.ids["school_c"], "Рябова", "Ксения", school.other_classes["5А"])
-    secretary_a = await staff(world, Role.SECRETARY, school.school_id)
-    secretary_c = await staff(world, Role.SECRETARY, school.ids["school_c"])
-    teacher_a = await staff(world, Role.TEACHER, school.school_id)
-    teacher_b = await staff(world, Role.TEACHER, school.ids["school_b"])
+    secretary_a = await staff_account(world, Role.SECRETARY, school.school_id)
+    secretary_c = await staff_account(world, Role.SECRETARY, school.ids["school_c"])
+    teacher_a = await staff_account(world, Role.TEACHER, school.school_id)
+    teacher_b = await staff_account(world, Role.TEACHER, school.ids["school_b"])
     c = world.client
     father = {
         "last_name": "Рябов",
@@ -147,7 +149,7 @@ async def test_guardian_file_is_seen_only_through_a_child_in_scope(world: Backen
     assert [ch["student_id"] for ch in full["children"]] == [in_a]
     assert (await c.get(url, headers=teacher_a.headers)).status_code == 403
     assert (await c.get(url, headers=teacher_b.headers)).status_code == 403
-    secretary_b = await staff(world, Role.SECRETARY, school.ids["school_b"])
+    secretary_b = await staff_account(world, Role.SECRETARY, school.ids["school_b"])
     assert (await c.get(url, headers=secretary_b.headers)).status_code == 404
 
     # A different person with the same phone is refused, not merged.
@@ -168,7 +170,7 @@ async def test_guardian_file_is_seen_only_through_a_child_in_scope(world: Backen
 
 async def test_bad_fields_are_all_reported_in_russian(world: Backend) -> None:
     school = await make_school(world)
-    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    secretary = await staff_account(world, Role.SECRETARY, school.school_id)
     r = await world.client.post(
         "/api/v1/students",
         json={
@@ -197,8 +199,8 @@ async def test_bad_fields_are_all_reported_in_russian(world: Backend) -> None:
 
 async def test_staff_with_positions(world: Backend) -> None:
     school = await make_school(world)
-    secretary = await staff(world, Role.SECRETARY, school.school_id)
-    teacher_b = await staff(world, Role.TEACHER, school.ids["school_b"])
+    secretary = await staff_account(world, Role.SECRETARY, school.school_id)
+    teacher_b = await staff_account(world, Role.TEACHER, school.ids["school_b"])
     c = world.client
     r = await c.post(
         "/api/v1/staff",
