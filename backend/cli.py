@@ -403,7 +403,10 @@ def demo(host: str, port: int, data_dir: str, keep: bool) -> None:
 
     # One in-process Redis shared by the API and the companions (the notifications worker).
     redis = make_redis(settings)
-    extras = companions(settings, redis, directory)
+    try:
+        extras = companions(settings, redis, directory)
+    except ModuleNotFoundError as exc:  # an install without the demo's stand-ins (decision 0031)
+        raise click.ClickException(t("cli.demo_needs_standins", module=exc.name)) from None
     app = create_app(
         settings,
         redis=redis,
