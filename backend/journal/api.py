@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
+import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, FromQuery, QueryParameter
 from litestar.response import Response
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -94,6 +96,14 @@ class JournalController(Controller):
         "/attachments/{attachment_id:int}",
         guards=[requires(P.JOURNAL_READ, P.JOURNAL_WRITE, P.JOURNAL_MANAGE, P.DIARY_READ)],
         summary="Скачать файл домашнего задания",
+        responses={
+            200: ResponseSpec(
+                data_container=bytes,
+                media_type="application/octet-stream",
+                description="Файл (тип по имени файла)",
+                generate_examples=False,
+            )
+        },
     )
     async def download(
         self, actor: ActorDep, storage: StorageDep, attachment_id: PathId
@@ -157,8 +167,10 @@ class MarkingCatalogController(Controller):
         guards=[JOURNAL_READERS],
         summary="Виды работ (с весами) и шкалы отметок школы, с названиями",
     )
-    async def marking(self, actor: ActorDep, school_id: PathId) -> dict[str, Any]:
-        return await catalog.marking_catalog(actor, school_id)
+    async def marking(self, actor: ActorDep, school_id: PathId) -> schemas.MarkingCatalog:
+        return msgspec.convert(
+            await catalog.marking_catalog(actor, school_id), schemas.MarkingCatalog, strict=False
+        )
 
 
 def _disposition(name: str) -> str:
@@ -187,6 +199,15 @@ class DiaryController(Controller):
         guards=[DIARY_READERS],
         summary="Неделя дневника (ETag: неизменённая неделя отвечает 304)",
         cache_control=None,
+        # The body is the stored projection's bytes, sent as they are (decision 0301); the
+        # document still says what they hold.
+        responses={
+            200: ResponseSpec(
+                data_container=schemas.DiaryWeek,
+                description="Неделя дневника",
+                generate_examples=False,
+            )
+        },
     )
     async def week(
         self,
@@ -220,12 +241,13 @@ class DiaryController(Controller):
         period_id: QueryId = None,
         date_from: FromQuery[date | None] = None,
         date_to: FromQuery[date | None] = None,
-    ) -> dict[str, Any]:
-        return await diary.marks_by_subject(actor, student_id, period_id, date_from, date_to)
+    ) -> schemas.DiaryMarks:
+        found = await diary.marks_by_subject(actor, student_id, period_id, date_from, date_to)
+        return msgspec.convert(found, schemas.DiaryMarks, strict=False)
 
     @get("/news", guards=[DIARY_READERS], summary="Новое с последнего просмотра")
-    async def news(self, actor: ActorDep, student_id: PathId) -> dict[str, Any]:
-        return await diary.news(actor, student_id)
+    async def news(self, actor: ActorDep, student_id: PathId) -> schemas.DiaryNews:
+        return msgspec.convert(await diary.news(actor, student_id), schemas.DiaryNews, strict=False)
 
     @post(
         "/seen",
@@ -233,9 +255,9 @@ class DiaryController(Controller):
         status_code=HTTP_200_OK,
         summary="Отметить всё как просмотренное",
     )
-    async def seen(self, actor: ActorDep, student_id: PathId) -> dict[str, bool]:
+    async def seen(self, actor: ActorDep, student_id: PathId) -> schemas.Seen:
         await diary.mark_seen(actor, student_id)
-        return {"ok": True}
+        return schemas.Seen(ok=True)
 
     @post(
         "/homework/{homework_id:int}/done",

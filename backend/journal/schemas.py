@@ -172,28 +172,172 @@ class WorkKindOut(msgspec.Struct):
     weight: int
 
 
+class DiaryMarkItem(msgspec.Struct):
+    id: int
+    value: str
+    weight: int
+    date: date
+    work_kind: str | None
+    comment: str
+
+
+class DiaryFinalMark(msgspec.Struct):
+    kind: str
+    study_period_id: int | None
+    value: str
+
+
 class SubjectMarks(msgspec.Struct):
     subject_id: int
     subject: str
-    marks: list[dict[str, Any]]
+    marks: list[DiaryMarkItem]
     average: float | None
     weighted_average: float | None
-    final_marks: list[dict[str, Any]]
+    final_marks: list[DiaryFinalMark]
 
 
 class DiaryMarks(msgspec.Struct):
+    """Marks by subject with averages over a period (`GET .../marks`)."""
+
     student_id: int
     date_from: date
     date_to: date
     subjects: list[SubjectMarks]
 
 
+class NewsMark(msgspec.Struct):
+    id: int
+    lesson: int
+    lesson_date: date
+    subject: int
+    value: str
+    updated_at: datetime
+    version: int
+
+
+class NewsRemark(msgspec.Struct):
+    id: int
+    lesson_date: date
+    text: str
+    created_at: datetime
+
+
+class NewsHomework(msgspec.Struct):
+    id: int
+    lesson: int
+    lesson_date: date
+    text: str
+    due_date: date | None
+    updated_at: datetime
+
+
 class DiaryNews(msgspec.Struct):
+    """What is new for this reader since they last marked the diary seen (`GET .../news`)."""
+
     student_id: int
     seen_at: datetime | None
-    marks: list[dict[str, Any]]
-    remarks: list[dict[str, Any]]
-    homework: list[dict[str, Any]]
+    marks: list[NewsMark]
+    remarks: list[NewsRemark]
+    homework: list[NewsHomework]
+
+
+class Seen(msgspec.Struct):
+    ok: bool
+
+
+# ---- the diary week: built once per pupil-week and served as stored bytes (decision 0301) ----
+
+
+class WeekMark(msgspec.Struct):
+    id: int
+    value: str
+    work_kind: str | None
+    weight: int
+    comment: str
+    at: datetime
+    changed: bool
+
+
+class WeekAttendance(msgspec.Struct):
+    status: str
+    late_minutes: int | None
+    reason: str | None
+
+
+class WeekRemark(msgspec.Struct):
+    id: int
+    text: str
+    at: datetime
+
+
+class WeekFile(msgspec.Struct):
+    id: int
+    file_name: str
+    content_type: str
+    size: int
+
+
+class WeekHomework(msgspec.Struct):
+    id: int
+    text: str
+    due_date: date | None
+    attachments: list[WeekFile]
+    done: bool
+
+
+class WeekLesson(msgspec.Struct):
+    lesson_id: int
+    number: int
+    subject_id: int
+    subject: str
+    teacher: str
+    replacement_teacher: str | None
+    room: str | None
+    status: str
+    topic: str
+    homework: list[WeekHomework]
+    homework_due: list[WeekHomework]
+    marks: list[WeekMark]
+    attendance: WeekAttendance | None
+    remarks: list[WeekRemark]
+
+
+class WeekDay(msgspec.Struct):
+    date: date
+    lessons: list[WeekLesson]
+
+
+class DiaryWeek(msgspec.Struct):
+    """A pupil's week (`GET .../week`): Monday to Saturday, each lesson with its homework,
+    marks, attendance (absent or late only) and remarks. Served as the stored bytes."""
+
+    student_id: int
+    week_start: date
+    days: list[WeekDay]
+
+
+class MarkingWorkKind(msgspec.Struct):
+    code: str
+    name: str
+    weight: int
+
+
+class MarkingScale(msgspec.Struct):
+    code: str
+    name: str
+    symbols: list[str]
+    in_averages: bool
+
+
+class MarkingCatalog(msgspec.Struct):
+    """The work kinds and mark scales a school marks with (`GET .../marking`)."""
+
+    school_id: int
+    work_kinds: list[MarkingWorkKind]
+    scales: list[MarkingScale]
+    default_scale: str
+    subject_scales: dict[str, str]
+    unmarked_grades: list[int]
 
 
 class FinalMarkIn(Strict):

@@ -29,7 +29,7 @@ READERS = [requires(Permission.REPORTS_READ)]
 def _who(actor: Actor) -> str:
     principal = actor.principal
     if principal is None:
-        return "system"
+        return t("reports.by_system")
     return principal.display_name or t("reports.no_name", user_id=principal.user_id)
 
 
@@ -120,14 +120,7 @@ class ReportsController(Controller):
         sheets = [performance_sheet(c) for c in data["classes"]]
         summary_rows = []
         for c in data["classes"]:
-            results = [s for s in c["summary"] if s["quality"] is not None]
-            quality = (
-                round(sum(s["quality"] for s in results) / len(results), 1) if results else None
-            )
-            success = (
-                round(sum(s["success"] for s in results) / len(results), 1) if results else None
-            )
-            summary_rows.append([c["class_name"], _fmt(quality), _fmt(success)])
+            summary_rows.append([c["class_name"], _fmt(c["quality"]), _fmt(c["success"])])
         summary = Sheet(
             name=t("reports.sheet_summary"),
             title=t("reports.school_title", school=data["school"], period=data["period"]),

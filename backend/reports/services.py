@@ -282,6 +282,17 @@ async def _pupil_names(ids: list[int]) -> dict[int, str]:
     return {r["id"]: f"{r['last_name']} {r['first_name']}" for r in rows}
 
 
+def _class_results(summary: list[dict[str, Any]]) -> dict[str, float | None]:
+    """A class's quality and success rate: the mean over its subjects that have results."""
+    results = [s for s in summary if s["quality"] is not None]
+    if not results:
+        return {"quality": None, "success": None}
+    return {
+        "quality": round(sum(s["quality"] for s in results) / len(results), 1),
+        "success": round(sum(s["success"] for s in results) / len(results), 1),
+    }
+
+
 async def school_performance(
     actor: Actor,
     school_id: int,
@@ -305,7 +316,8 @@ async def school_performance(
     )
     sheets = []
     for c in classes:
-        sheets.append(await class_performance(actor, c["id"], period_id, span.start, span.end))
+        sheet = await class_performance(actor, c["id"], period_id, span.start, span.end)
+        sheets.append({**sheet, **_class_results(sheet["summary"])})
     return {
         "school_id": school_id,
         "school": await _school_name(school_id),
