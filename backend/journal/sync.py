@@ -145,6 +145,58 @@ class Batch:
             self.applied += 1
             self.lesson_changed = True
 
+    def next_version(
+        self,
+        op: SyncOp,
+        req: SyncRequest,
+        entity: str,
+        row: dict[str, Any],
+        old: dict[str, Any],
+        new: dict[str, Any],
+        *,
+        unchanged: bool | None = None,
+        gone: bool = False,
+    ) -> int | None:
+        """The step every edit of an existing versioned cell takes: nothing to do when it holds
+        `new` already (`unchanged`, by default `old == new`), a conflict when it is gone or
+        changed after the state the client edited, else the version to write. None when the
+        operation has its answer already."""
+        if old == new if unchanged is None else unchanged:
+            self.done(op, "unchanged", entity, id=row["id"], version=row["version"])
+            return None
+        if gone or _stale(row["version"], row["lesson_version"], op, req):
+            self.done(
+                op,
+                "conflict",
+                entity,
+                id=row["id"],
+                version=row["version"],
+                server=old,
+                client=new,
+            )
+            return None
+        return int(row["version"]) + 1
+
+    def wrote(
+        self,
+        op: SyncOp,
+        entity: str,
+        row: dict[str, Any],
+        version: int,
+        action: str,
+        old: dict[str, Any],
+        new: dict[str, Any] | None,
+        student_id: int | None = None,
+        **stored: Any,
+    ) -> None:
+        """After the cell's row was written at `version`: the copy in hand, the history, the
+        operation's answer."""
+        row.update(stored, version=version, lesson_version=self.new_version)
+        self.change(entity, row["id"], action, old, new, student_id)
+        self.done(op, "applied", entity, id=row["id"], version=version)
+        if student_id is not None:
+            self.students.add(student_id)
+
 
 def _stale(cell_version: int, cell_lesson_version: int, op: SyncOp, req: SyncRequest) -> bool:
     """Did the cell change after the state the client edited?"""
@@ -290,21 +342,9 @@ async def _attendance_handler(batch: Batch, req: SyncRequest) -> Callable[..., A
             _attendance_event(batch, student, None, new)
             return
         old = _attendance_values(row)
-        if old == new:
-            batch.done(op, "unchanged", "attendance", id=row["id"], version=row["version"])
+        version = batch.next_version(op, req, "attendance", row, old, new)
+        if version is None:
             return
-        if _stale(row["version"], row["lesson_version"], op, req):
-            batch.done(
-                op,
-                "conflict",
-                "attendance",
-                id=row["id"],
-                version=row["version"],
-                server=old,
-                client=new,
-            )
-            return
-        version = row["version"] + 1
         await AttendanceRecord.update(
             {
                 AttendanceRecord.status: new["status"],
@@ -317,10 +357,7 @@ async def _attendance_handler(batch: Batch, req: SyncRequest) -> Callable[..., A
                 AttendanceRecord.updated_at: batch.now,
             }
         ).where(AttendanceRecord.id == row["id"])
-        row.update(new, version=version, lesson_version=batch.new_version)
-        batch.change("attendance", row["id"], "update", old, new, student)
-        batch.done(op, "applied", "attendance", id=row["id"], version=version)
-        batch.students.add(student)
+        batch.wrote(op, "attendance", row, version, "update", old, new, student, **new)
         _attendance_event(batch, student, old, new)
 
     async def flush() -> None:
@@ -377,21 +414,12 @@ async def _mark_handler(
         if op.kind == "mark_delete":
             row = find(op)
             old = _mark_values(row, kinds_by_id)
-            if row["deleted_at"] is not None:
-                batch.done(op, "unchanged", "mark", id=row["id"], version=row["version"])
+            gone = row["deleted_at"] is not None
+            version = batch.next_version(
+                op, req, "mark", row, old, {**old, "deleted": True}, unchanged=gone
+            )
+            if version is None:
                 return
-            if _stale(row["version"], row["lesson_version"], op, req):
-                batch.done(
-                    op,
-                    "conflict",
-                    "mark",
-                    id=row["id"],
-                    version=row["version"],
-                    server=old,
-                    client={**old, "deleted": True},
-                )
-                return
-            version = row["version"] + 1
             await Mark.update(
                 {
                     Mark.deleted_at: batch.now,
@@ -401,11 +429,10 @@ async def _mark_handler(
                     Mark.updated_at: batch.now,
                 }
             ).where(Mark.id == row["id"])
-            row.update(deleted_at=batch.now, version=version, lesson_version=batch.new_version)
-            batch.change("mark", row["id"], "delete", old, None, row["student"])
+            batch.wrote(
+                op, "mark", row, version, "delete", old, None, row["student"], deleted_at=batch.now
+            )
             batch.event(MARK_DELETED, row["student"], mark_id=row["id"], value=old["value"])
-            batch.done(op, "applied", "mark", id=row["id"], version=version)
-            batch.students.add(row["student"])
             return
         assert scale is not None
         updating = op.mark_id is not None or op.mark_client_id is not None
@@ -456,21 +483,10 @@ async def _mark_handler(
             return
         row = found
         old = _mark_values(row, kinds_by_id)
-        if old == new:
-            batch.done(op, "unchanged", "mark", id=row["id"], version=row["version"])
+        gone = row["deleted_at"] is not None
+        version = batch.next_version(op, req, "mark", row, old, new, gone=gone)
+        if version is None:
             return
-        if row["deleted_at"] is not None or _stale(row["version"], row["lesson_version"], op, req):
-            batch.done(
-                op,
-                "conflict",
-                "mark",
-                id=row["id"],
-                version=row["version"],
-                server=old,
-                client=new,
-            )
-            return
-        version = row["version"] + 1
         await Mark.update(
             {
                 Mark.value: value,
@@ -484,15 +500,20 @@ async def _mark_handler(
                 Mark.updated_at: batch.now,
             }
         ).where(Mark.id == row["id"])
-        row.update(
+        batch.wrote(
+            op,
+            "mark",
+            row,
+            version,
+            "update",
+            old,
+            new,
+            row["student"],
             value=value,
             work_kind=kind.id,
             weight=kind.weight,
             comment=comment or "",
-            version=version,
-            lesson_version=batch.new_version,
         )
-        batch.change("mark", row["id"], "update", old, new, row["student"])
         batch.event(
             MARK_CHANGED,
             row["student"],
@@ -501,8 +522,6 @@ async def _mark_handler(
             old=old["value"],
             work_kind=kind.name,
         )
-        batch.done(op, "applied", "mark", id=row["id"], version=version)
-        batch.students.add(row["student"])
 
     async def flush() -> None:
         if not pending:
@@ -719,21 +738,18 @@ async def _homework_handler(batch: Batch, req: SyncRequest) -> Callable[..., Any
         )
         old = {"text": row["text"], "due_date": _iso(row["due_date"])}
         new = {"text": text, "due_date": _iso(due_date)}
-        if old == new and new_files is None:
-            batch.done(op, "unchanged", "homework", id=row["id"], version=row["version"])
+        version = batch.next_version(
+            op,
+            req,
+            "homework",
+            row,
+            old,
+            new,
+            unchanged=old == new and new_files is None,
+            gone=row["deleted_at"] is not None,
+        )
+        if version is None:
             return
-        if row["deleted_at"] is not None or _stale(row["version"], row["lesson_version"], op, req):
-            batch.done(
-                op,
-                "conflict",
-                "homework",
-                id=row["id"],
-                version=row["version"],
-                server=old,
-                client=new,
-            )
-            return
-        version = row["version"] + 1
         values: dict[Any, Any] = {
             Homework.text: text,
             Homework.due_date: due_date,
@@ -745,8 +761,7 @@ async def _homework_handler(batch: Batch, req: SyncRequest) -> Callable[..., Any
         if new_files is not None:
             values[Homework.attachments] = new_files
         await Homework.update(values).where(Homework.id == row["id"])
-        row.update(text=text, version=version, lesson_version=batch.new_version)
-        batch.change("homework", row["id"], "update", old, new)
+        batch.wrote(op, "homework", row, version, "update", old, new, text=text)
         batch.event(
             HOMEWORK_CHANGED,
             None,
@@ -754,7 +769,6 @@ async def _homework_handler(batch: Batch, req: SyncRequest) -> Callable[..., Any
             text=text[:200],
             due_date=_iso(due_date),
         )
-        batch.done(op, "applied", "homework", id=row["id"], version=version)
         batch.lesson_wide = True
 
     return handle
