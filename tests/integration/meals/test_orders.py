@@ -18,9 +18,9 @@ from backend.core.context import Actor
 from backend.core.rights import Grant, Role, ScopeKind
 from backend.meals.menus import monday_of
 from backend.meals.tables import LedgerTransfer, MealOrder
-from backend.schools.structure import services as structure
-from backend.schools.structure import schemas as ss
 from backend.schools.people.movement import school_today
+from backend.schools.structure import schemas as ss
+from backend.schools.structure import services as structure
 from backend.schools.tables import AcademicYear, Enrollment, Holiday, SchoolClass, Student
 from tests.conftest import Backend
 from tests.support import SignedIn, make_tenancy, sign_in
