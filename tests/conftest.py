@@ -119,12 +119,12 @@ async def _truncate(backend: Backend) -> None:
         await backend.engine.run_ddl(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     else:
         # Append-only tables refuse DELETE (their triggers): drop the triggers, empty, restore.
-        for trigger in db.all_triggers():
+        for trigger in bootstrap.all_triggers():
             for name in trigger.sqlite_names:
                 await backend.engine.run_ddl(f'DROP TRIGGER IF EXISTS "{name}"')
         for table in reversed(tables):
             await backend.engine.run_ddl(f'DELETE FROM "{table._meta.tablename}"')
-        for statement in db.trigger_statements(backend.engine):
+        for statement in db.trigger_statements(backend.engine, bootstrap.all_triggers()):
             await backend.engine.run_ddl(statement)
     await backend.redis.flushdb()
 

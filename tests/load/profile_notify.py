@@ -21,6 +21,7 @@ from pathlib import Path
 import asyncpg
 from redis.asyncio import Redis
 
+from backend import bootstrap
 from backend.core import db
 from backend.core.redis import make_redis
 from backend.events.services import emit
@@ -67,11 +68,11 @@ async def main() -> None:
         }
     )
     engine = db.make_engine(settings)
-    db.bind_engine(engine)
+    db.bind_engine(engine, bootstrap.all_tables())
     worker = None
     redis = make_redis(settings, connections=settings.notify_concurrency + 100)
     try:
-        await db.create_tables(engine)
+        await bootstrap.create_tables(engine)
         await db.open_engine(engine, settings)
         region = Region(name="Регион", code="99")
         await region.save()

@@ -31,8 +31,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from piccolo.engine.sqlite import SQLiteEngine
-from piccolo.table import create_db_tables
 
+from backend import bootstrap
 from backend.core import db
 from backend.core.context import Actor
 from backend.core.errors import Conflict, DomainError, ValidationFailed
@@ -342,13 +342,8 @@ def test_random_sequences_keep_the_books(tmp_path: Path) -> None:
     engine = OneConnectionEngine(path=str(tmp_path / "ledger.sqlite"), timeout=30)
 
     async def prepare() -> None:
-        db.bind_engine(engine)
         await engine.run_ddl("PRAGMA journal_mode=WAL")
-        await create_db_tables(*db.all_tables(), if_not_exists=True)
-        for index in db.all_indexes():
-            await engine.run_ddl(index.ddl)
-        for statement in db.trigger_statements(engine):
-            await engine.run_ddl(statement)
+        await bootstrap.create_tables(engine)
 
     loop.run_until_complete(prepare())
     LedgerMachine.loop = loop
@@ -366,4 +361,4 @@ def test_random_sequences_keep_the_books(tmp_path: Path) -> None:
     finally:
         loop.close()
         if previous is not None:
-            db.bind_engine(previous)
+            db.bind_engine(previous, bootstrap.all_tables())
