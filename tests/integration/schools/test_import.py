@@ -435,7 +435,7 @@ async def test_command_line_import_and_export(world: Backend, tmp_path: Path) ->
 
 async def test_an_import_without_its_file_part_names_the_part(world: Backend) -> None:
     school = await make_school(world)
-    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    secretary = await staff_account(world, Role.SECRETARY, school.school_id)
     response = await world.client.post(
         f"/api/v1/schools/{school.school_id}/imports/pupils",
         files={"data": (None, "Фамилия;Имя")},
@@ -457,7 +457,7 @@ async def test_an_import_without_its_file_part_names_the_part(world: Backend) ->
 
 async def test_a_wrong_export_format_names_the_parameter_people_send(world: Backend) -> None:
     school = await make_school(world)
-    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    secretary = await staff_account(world, Role.SECRETARY, school.school_id)
     response = await world.client.get(
         f"/api/v1/schools/{school.school_id}/exports/pupils?format=pdf", headers=secretary.headers
     )
@@ -468,7 +468,7 @@ async def test_a_wrong_export_format_names_the_parameter_people_send(world: Back
 
 async def test_a_csv_in_windows_1251_is_read(world: Backend) -> None:
     school = await make_school(world)
-    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    secretary = await staff_account(world, Role.SECRETARY, school.school_id)
     text = as_csv(pupil_rows(3)).decode("utf-8-sig")
     r = await _upload(
         world.client, school.school_id, "pupils", text.encode("cp1251"), secretary.headers
@@ -481,7 +481,7 @@ async def test_a_csv_in_windows_1251_is_read(world: Backend) -> None:
 
 async def test_a_file_the_reader_cannot_read_gets_a_clear_report(world: Backend) -> None:
     school = await make_school(world)
-    secretary = await staff(world, Role.SECRETARY, school.school_id)
+    secretary = await staff_account(world, Role.SECRETARY, school.school_id)
     old_excel = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 4
     r = await _upload(
         world.client, school.school_id, "pupils", old_excel, secretary.headers, name="ученики.xls"
