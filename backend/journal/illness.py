@@ -20,7 +20,7 @@ from backend.events.services import emit
 from backend.i18n import t
 from backend.journal.diary import check_diary_reader
 from backend.journal.tables import IllnessReport
-from backend.schools import movement
+from backend.schools.people import movement
 
 MAX_DAYS = 31  # a longer illness is a doctor's certificate for the office, not a report
 ILLNESS_REPORTED = "illness.reported"
