@@ -28,8 +28,8 @@ from backend.core.db import transaction
 from backend.events import kinds as k
 from backend.events.services import emit
 from backend.journal.attendance import absences_on, excused_on
-from backend.schools.contacts import school_info
-from backend.schools.movement import students_of_class
+from backend.schools.people.contacts import school_info
+from backend.schools.people.movement import students_of_class
 from backend.schools.timetable import list_lessons
 
 log = logging.getLogger("parta.access")

@@ -32,7 +32,7 @@ from backend.core.db import transaction
 from backend.core.errors import NotAuthenticated
 from backend.events import kinds as k
 from backend.events.services import emit
-from backend.schools.contacts import school_info
+from backend.schools.people.contacts import school_info
 
 REPLAY_WINDOW = timedelta(minutes=5)
 SKEW_TOLERANCE = 2  # seconds of network delay not counted as skew

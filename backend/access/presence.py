@@ -18,9 +18,9 @@ from backend.audit.services import record
 from backend.core.context import Actor
 from backend.core.db import transaction
 from backend.core.rights import Permission, Role, ScopeKind
-from backend.schools.contacts import school_info
-from backend.schools.movement import ensure, student_target
-from backend.schools.people import family_cards
+from backend.schools.people.contacts import school_info
+from backend.schools.people.movement import ensure, student_target
+from backend.schools.people.services import family_cards
 
 READ_ACCESS_LOG = "read.access_log"
 MAX_DAYS = 31

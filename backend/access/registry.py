@@ -22,9 +22,9 @@ from backend.core.errors import Conflict, NotFound, ValidationFailed
 from backend.core.forms import clean_text
 from backend.core.rights import Permission
 from backend.i18n import t
-from backend.schools.movement import ensure, student_target
+from backend.schools.people.movement import ensure, student_target
 from backend.schools.services import school_target
-from backend.schools.structure import staff_in_school
+from backend.schools.structure.services import staff_in_school
 
 DIRECTIONS = ("in", "out", "both")
 HOLDER_KINDS = ("student", "staff")

@@ -126,14 +126,15 @@ def turnstiles(school_id: int, spool: Path, first_lesson: str, seed: int) -> Non
     import asyncio
     from zoneinfo import ZoneInfo
 
+    from backend import bootstrap
     from backend.core import db
-    from backend.schools.contacts import school_info
+    from backend.schools.people.contacts import school_info
     from backend.settings import Settings
 
     async def main() -> int:
         settings = Settings()
         engine = db.make_engine(settings)
-        db.bind_engine(engine)
+        db.bind_engine(engine, bootstrap.all_tables())
         await db.open_engine(engine, settings)
         try:
             holders, lanes = await _school_cards(school_id)
