@@ -30,7 +30,7 @@ from backend.events.services import emit
 from backend.journal.attendance import absences_on, excused_on
 from backend.schools.people.contacts import school_info
 from backend.schools.people.movement import students_of_class
-from backend.schools.timetable import list_lessons
+from backend.schools.timetable.services import list_lessons
 
 log = logging.getLogger("parta.access")
 
