@@ -6,9 +6,10 @@ from datetime import date
 from typing import Annotated
 
 from litestar import Controller, get, post, put
-from litestar.params import Body, FromPath, QueryParameter
+from litestar.params import Body, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from backend.core.bounds import PathId
 from backend.core.http import ActorDep, requires
 from backend.core.rights import Permission
 from backend.meals import accounts, benefits, buffet, menus, orders
@@ -38,7 +39,7 @@ class MealAccountsController(Controller):
         guards=[ACCOUNT_READERS],
         summary="Лицевой счёт обучающегося: баланс, резерв, доступно",
     )
-    async def account(self, actor: ActorDep, student_id: FromPath[int]) -> s.PupilAccountOut:
+    async def account(self, actor: ActorDep, student_id: PathId) -> s.PupilAccountOut:
         return await accounts.get_account(actor, student_id)
 
     @put(
@@ -49,7 +50,7 @@ class MealAccountsController(Controller):
     async def set_threshold(
         self,
         actor: ActorDep,
-        student_id: FromPath[int],
+        student_id: PathId,
         data: Annotated[s.PupilAccountUpdate, Body()],
     ) -> s.PupilAccountOut:
         return await accounts.set_threshold(actor, student_id, data)
@@ -60,7 +61,7 @@ class MealAccountsController(Controller):
         summary="Выписка по лицевому счёту",
     )
     async def statement(
-        self, actor: ActorDep, student_id: FromPath[int], limit: Limit = 100, offset: Offset = 0
+        self, actor: ActorDep, student_id: PathId, limit: Limit = 100, offset: Offset = 0
     ) -> s.StatementOut:
         return await accounts.statement(actor, student_id, limit=limit, offset=offset)
 
@@ -71,7 +72,7 @@ class MealAccountsController(Controller):
         summary="Пополнение наличными в кассе школы",
     )
     async def cash_top_up(
-        self, actor: ActorDep, student_id: FromPath[int], data: Annotated[s.CashTopUp, Body()]
+        self, actor: ActorDep, student_id: PathId, data: Annotated[s.CashTopUp, Body()]
     ) -> s.TransferOut:
         return await accounts.cash_top_up(actor, student_id, data)
 
@@ -84,7 +85,7 @@ class MealAccountsController(Controller):
     async def refund(
         self,
         actor: ActorDep,
-        transfer_id: FromPath[int],
+        transfer_id: PathId,
         data: Annotated[s.RefundRequest, Body()],
     ) -> s.TransferOut:
         return await accounts.refund(actor, transfer_id, data)
@@ -98,7 +99,7 @@ class MealAccountsController(Controller):
     async def reverse(
         self,
         actor: ActorDep,
-        transfer_id: FromPath[int],
+        transfer_id: PathId,
         data: Annotated[s.CorrectionRequest, Body()],
     ) -> s.TransferOut:
         return await accounts.correct(actor, transfer_id, data)
@@ -108,7 +109,7 @@ class MealAccountsController(Controller):
         guards=[MEALS_STAFF],
         summary="Правила питания школы",
     )
-    async def settings(self, actor: ActorDep, school_id: FromPath[int]) -> s.MealSettings:
+    async def settings(self, actor: ActorDep, school_id: PathId) -> s.MealSettings:
         return await accounts.get_settings(actor, school_id)
 
     @put(
@@ -120,7 +121,7 @@ class MealAccountsController(Controller):
     async def update_settings(
         self,
         actor: ActorDep,
-        school_id: FromPath[int],
+        school_id: PathId,
         data: Annotated[s.MealSettingsUpdate, Body()],
     ) -> s.MealSettings:
         return await accounts.update_settings(actor, school_id, data)
@@ -130,7 +131,7 @@ class MealAccountsController(Controller):
         guards=[BOOKKEEPERS],
         summary="Сверка книги проводок школы: дебет равен кредиту, остатки равны проводкам",
     )
-    async def books_check(self, actor: ActorDep, school_id: FromPath[int]) -> s.BookCheckOut:
+    async def books_check(self, actor: ActorDep, school_id: PathId) -> s.BookCheckOut:
         return await accounts.check_books(actor, school_id)
 
 
@@ -145,7 +146,7 @@ class MenusController(Controller):
         summary="Организатор питания школы",
     )
     async def create_caterer(
-        self, actor: ActorDep, school_id: FromPath[int], data: Annotated[s.CatererCreate, Body()]
+        self, actor: ActorDep, school_id: PathId, data: Annotated[s.CatererCreate, Body()]
     ) -> s.CatererOut:
         return await menus.create_caterer(actor, school_id, data)
 
@@ -156,12 +157,12 @@ class MenusController(Controller):
         summary="Блюдо: состав, аллергены, выход, КБЖУ",
     )
     async def create_dish(
-        self, actor: ActorDep, caterer_id: FromPath[int], data: Annotated[s.DishCreate, Body()]
+        self, actor: ActorDep, caterer_id: PathId, data: Annotated[s.DishCreate, Body()]
     ) -> s.DishOut:
         return await menus.create_dish(actor, caterer_id, data)
 
     @get("/caterers/{caterer_id:int}/dishes", guards=[MENU_MAKERS], summary="Блюда организатора")
-    async def dishes(self, actor: ActorDep, caterer_id: FromPath[int]) -> list[s.DishOut]:
+    async def dishes(self, actor: ActorDep, caterer_id: PathId) -> list[s.DishOut]:
         return await menus.list_dishes(actor, caterer_id)
 
     @post(
@@ -171,12 +172,12 @@ class MenusController(Controller):
         summary="Комплекс: блюда, приём пищи, цена, параллели",
     )
     async def create_meal_set(
-        self, actor: ActorDep, school_id: FromPath[int], data: Annotated[s.MealSetCreate, Body()]
+        self, actor: ActorDep, school_id: PathId, data: Annotated[s.MealSetCreate, Body()]
     ) -> s.MealSetOut:
         return await menus.create_meal_set(actor, school_id, data)
 
     @get("/schools/{school_id:int}/meal-sets", guards=[MEALS_STAFF], summary="Комплексы школы")
-    async def meal_sets(self, actor: ActorDep, school_id: FromPath[int]) -> list[s.MealSetOut]:
+    async def meal_sets(self, actor: ActorDep, school_id: PathId) -> list[s.MealSetOut]:
         return await menus.list_meal_sets(actor, school_id)
 
     @put(
@@ -187,8 +188,8 @@ class MenusController(Controller):
     async def set_plan(
         self,
         actor: ActorDep,
-        school_id: FromPath[int],
-        class_id: FromPath[int],
+        school_id: PathId,
+        class_id: PathId,
         data: Annotated[s.MealPlanUpdate, Body()],
     ) -> s.MealPlanOut:
         return await menus.set_plan(actor, school_id, class_id, data)
@@ -201,7 +202,7 @@ class MenusController(Controller):
     async def set_cycle(
         self,
         actor: ActorDep,
-        school_id: FromPath[int],
+        school_id: PathId,
         data: Annotated[s.MenuCycleUpdate, Body()],
     ) -> s.MenuCycleOut:
         return await menus.set_cycle(actor, school_id, data)
@@ -212,7 +213,7 @@ class MenusController(Controller):
         summary="Меню дня для обучающегося (с отметкой комплексов с его аллергенами)",
     )
     async def pupil_menu(
-        self, actor: ActorDep, student_id: FromPath[int], day: MenuDate
+        self, actor: ActorDep, student_id: PathId, day: MenuDate
     ) -> s.PupilMenuOut:
         return await menus.pupil_menu(actor, student_id, day)
 
@@ -221,7 +222,7 @@ class MenusController(Controller):
         guards=[PUPIL_MENU_READERS],
         summary="Аллергены и диетическое меню обучающегося",
     )
-    async def diet(self, actor: ActorDep, student_id: FromPath[int]) -> s.PupilDietOut:
+    async def diet(self, actor: ActorDep, student_id: PathId) -> s.PupilDietOut:
         return await menus.get_diet(actor, student_id)
 
     @put(
@@ -232,7 +233,7 @@ class MenusController(Controller):
     async def set_diet(
         self,
         actor: ActorDep,
-        student_id: FromPath[int],
+        student_id: PathId,
         data: Annotated[s.PupilDietUpdate, Body()],
     ) -> s.PupilDietOut:
         return await menus.set_diet(actor, student_id, data)
@@ -251,7 +252,7 @@ class OrdersController(Controller):
     async def place(
         self,
         actor: ActorDep,
-        student_id: FromPath[int],
+        student_id: PathId,
         data: Annotated[s.MealOrderCreate, Body()],
     ) -> s.MealOrderOut:
         return await orders.place_order(actor, student_id, data)
@@ -262,7 +263,7 @@ class OrdersController(Controller):
         summary="Заказы обучающегося за период",
     )
     async def list_orders(
-        self, actor: ActorDep, student_id: FromPath[int], date_from: DateFrom, date_to: DateTo
+        self, actor: ActorDep, student_id: PathId, date_from: DateFrom, date_to: DateTo
     ) -> list[s.MealOrderOut]:
         return await orders.list_orders(actor, student_id, date_from, date_to)
 
@@ -272,7 +273,7 @@ class OrdersController(Controller):
         status_code=HTTP_200_OK,
         summary="Отменить заказ (до отсечки): деньги возвращаются сразу",
     )
-    async def cancel(self, actor: ActorDep, order_id: FromPath[int]) -> s.MealOrderOut:
+    async def cancel(self, actor: ActorDep, order_id: PathId) -> s.MealOrderOut:
         return await orders.cancel_order(actor, order_id)
 
     @post(
@@ -284,7 +285,7 @@ class OrdersController(Controller):
     async def illness(
         self,
         actor: ActorDep,
-        student_id: FromPath[int],
+        student_id: PathId,
         data: Annotated[s.AbsenceReport, Body()],
     ) -> s.AbsenceOut:
         return await orders.report_absence(actor, student_id, data, by_school=False)
@@ -298,7 +299,7 @@ class OrdersController(Controller):
     async def absence(
         self,
         actor: ActorDep,
-        student_id: FromPath[int],
+        student_id: PathId,
         data: Annotated[s.AbsenceReport, Body()],
     ) -> s.AbsenceOut:
         return await orders.report_absence(actor, student_id, data, by_school=True)
@@ -309,7 +310,7 @@ class OrdersController(Controller):
         status_code=HTTP_200_OK,
         summary="Списать резервы заказов, по которым прошла отсечка",
     )
-    async def cutoff(self, actor: ActorDep, school_id: FromPath[int]) -> s.CutoffOut:
+    async def cutoff(self, actor: ActorDep, school_id: PathId) -> s.CutoffOut:
         return await orders.run_cutoff(actor, school_id)
 
 
@@ -326,7 +327,7 @@ class BenefitsController(Controller):
     async def add_cover(
         self,
         actor: ActorDep,
-        school_id: FromPath[int],
+        school_id: PathId,
         data: Annotated[s.BenefitCoverCreate, Body()],
     ) -> s.BenefitCoverOut:
         return await benefits.add_cover(actor, school_id, data)
@@ -336,7 +337,7 @@ class BenefitsController(Controller):
         guards=[MEALS_STAFF],
         summary="Льготы школы",
     )
-    async def covers(self, actor: ActorDep, school_id: FromPath[int]) -> list[s.BenefitCoverOut]:
+    async def covers(self, actor: ActorDep, school_id: PathId) -> list[s.BenefitCoverOut]:
         return await benefits.list_covers(actor, school_id)
 
     @post(
@@ -348,7 +349,7 @@ class BenefitsController(Controller):
     async def refuse(
         self,
         actor: ActorDep,
-        student_id: FromPath[int],
+        student_id: PathId,
         data: Annotated[s.BenefitRefusalCreate, Body()],
     ) -> s.AbsenceOut:
         return await benefits.refuse_day(actor, student_id, data)
@@ -367,7 +368,7 @@ class BuffetController(Controller):
     async def add_product(
         self,
         actor: ActorDep,
-        school_id: FromPath[int],
+        school_id: PathId,
         data: Annotated[s.BuffetProductCreate, Body()],
     ) -> s.BuffetProductOut:
         return await buffet.add_product(actor, school_id, data)
@@ -377,7 +378,7 @@ class BuffetController(Controller):
         guards=[PUPIL_MENU_READERS],
         summary="Буфет для обучающегося: товары, дневной лимит, стоп-лист, потрачено сегодня",
     )
-    async def pupil_buffet(self, actor: ActorDep, student_id: FromPath[int]) -> s.PupilBuffetOut:
+    async def pupil_buffet(self, actor: ActorDep, student_id: PathId) -> s.PupilBuffetOut:
         return await buffet.pupil_buffet(actor, student_id)
 
     @put(
@@ -388,7 +389,7 @@ class BuffetController(Controller):
     async def set_rules(
         self,
         actor: ActorDep,
-        student_id: FromPath[int],
+        student_id: PathId,
         data: Annotated[s.BuffetRules, Body()],
     ) -> s.PupilBuffetOut:
         return await buffet.set_rules(actor, student_id, data)
@@ -402,7 +403,7 @@ class BuffetController(Controller):
     async def sell(
         self,
         actor: ActorDep,
-        school_id: FromPath[int],
+        school_id: PathId,
         data: Annotated[s.BuffetSaleCreate, Body()],
     ) -> s.BuffetSaleOut:
         return await buffet.sell(actor, school_id, data)

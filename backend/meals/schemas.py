@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from backend.core.bounds import ID_ITEMS, Id, documented, items_between
+
 # Text a person typed: line breaks and tabs are fine, other control characters are not.
 PLAIN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 MAX_KOPECKS = 100_000_000  # one million roubles
@@ -19,7 +21,8 @@ def plain_text(max_length: int, min_length: int = 0) -> Any:
 
 
 Kopecks = Annotated[int, msgspec.Meta(ge=1, le=MAX_KOPECKS)]
-Limit = Annotated[int, msgspec.Meta(ge=0, le=MAX_KOPECKS)]
+# Litestar drops a bound of 0 beside `| None`; `documented` repeats it (backend/core/bounds.py).
+Limit = Annotated[int, msgspec.Meta(ge=0, le=MAX_KOPECKS, extra_json_schema=documented(minimum=0))]
 IdempotencyKey = Annotated[
     str, msgspec.Meta(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 ]
@@ -144,7 +147,6 @@ Allergen = Literal[
 ]
 MealKind = Literal["breakfast", "lunch", "snack"]
 Diet = Annotated[str, msgspec.Meta(max_length=32, pattern=r"^[a-z_]*$")]
-Id = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
 Grams = Annotated[float, msgspec.Meta(ge=0, le=5000)]
 
 
@@ -192,8 +194,13 @@ class MealSetCreate(Strict):
     name: Annotated[str, plain_text(200, min_length=2)]
     kind: MealKind
     price: Limit
-    grades: Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=11)]], msgspec.Meta(max_length=11)]
-    dish_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=20)]
+    grades: Annotated[
+        list[Annotated[int, msgspec.Meta(ge=1, le=11)]],
+        msgspec.Meta(max_length=11, extra_json_schema=items_between(1, 11)),
+    ]
+    dish_ids: Annotated[
+        list[Id], msgspec.Meta(min_length=1, max_length=20, extra_json_schema=ID_ITEMS)
+    ]
     diet: Diet = ""
 
 
@@ -214,7 +221,10 @@ class MealSetOut(msgspec.Struct):
 
 class MealPlanUpdate(Strict):
     kinds: Annotated[list[MealKind], msgspec.Meta(max_length=3)]
-    weekdays: Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=7)]], msgspec.Meta(max_length=7)]
+    weekdays: Annotated[
+        list[Annotated[int, msgspec.Meta(ge=1, le=7)]],
+        msgspec.Meta(max_length=7, extra_json_schema=items_between(1, 7)),
+    ]
 
 
 class MealPlanOut(msgspec.Struct):
@@ -226,7 +236,7 @@ class MealPlanOut(msgspec.Struct):
 class MenuCycleDayIn(Strict):
     week: Annotated[int, msgspec.Meta(ge=1, le=2)]
     weekday: Annotated[int, msgspec.Meta(ge=1, le=7)]
-    meal_set_ids: Annotated[list[Id], msgspec.Meta(max_length=30)]
+    meal_set_ids: Annotated[list[Id], msgspec.Meta(max_length=30, extra_json_schema=ID_ITEMS)]
 
 
 class MenuCycleUpdate(Strict):
@@ -355,8 +365,8 @@ class BuffetProductOut(msgspec.Struct):
 
 class BuffetRules(Strict):
     daily_limit: Limit | None
-    stop_list: Annotated[list[Id], msgspec.Meta(max_length=200)] = msgspec.field(
-        default_factory=list
+    stop_list: Annotated[list[Id], msgspec.Meta(max_length=200, extra_json_schema=ID_ITEMS)] = (
+        msgspec.field(default_factory=list)
     )
 
 
