@@ -449,13 +449,16 @@ def _weeks_of_term() -> int:
     return max(1, (today - first).days // 7 + 1)
 
 
-# People lists: `parta import` / `parta export`; lessons: `parta lessons` (backend/commands/).
+# People lists: `parta import` / `parta export`; lessons: `parta lessons`; turnstiles:
+# `parta simulate turnstiles` (backend/commands/).
+from backend.commands.access import simulate_command  # noqa: E402
 from backend.commands.people import export_command, import_command  # noqa: E402
 from backend.commands.timetable import lessons_command  # noqa: E402
 
 main.add_command(import_command)
 main.add_command(export_command)
 main.add_command(lessons_command)
+main.add_command(simulate_command)
 
 
 def _add_plugin_commands() -> None:

@@ -4,13 +4,18 @@ is a signed-in user holding a staff role (`staff_account`): tests say which one 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from backend.core.context import Actor
 from backend.core.rights import Grant, Role, ScopeKind
 from tests.conftest import Backend
 
 TEST_PASSWORD = "correct-horse-battery"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -103,3 +108,25 @@ async def staff_account(
 ) -> SignedIn:
     """A signed-in user holding `role` at `scope_id` (no personnel row)."""
     return await sign_in(world, Grant(role, kind, scope_id), name=f"Сотрудник {role.value}")
+
+
+def parta(world: Backend, *args: str) -> subprocess.CompletedProcess[str]:
+    """`parta ...` as a process of its own on the test's database."""
+    settings = world.settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTA_")}
+    env.update(
+        PARTA_ENVIRONMENT="test",
+        PARTA_DATABASE_URL=settings.database_url,
+        PARTA_REDIS_URL=settings.redis_url,
+        PARTA_SECRET_KEY=settings.secret_key.get_secret_value(),
+        PARTA_LOG_LEVEL="WARNING",
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "backend.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

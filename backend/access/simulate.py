@@ -12,17 +12,13 @@ case.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import click
-
-from backend.i18n import t
+from backend.access.tables import AccessCard, AccessPoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +94,8 @@ def rush(
     return passes
 
 
-async def _school_cards(school_id: int) -> tuple[list[Holder], list[int]]:
-    from backend.access.tables import AccessCard, AccessPoint
-
+async def school_cards(school_id: int) -> tuple[list[Holder], list[int]]:
+    """The pupils' cards of a school and its active access points (the lanes)."""
     cards = await AccessCard.select(AccessCard.raw_value, AccessCard.card_format).where(
         (AccessCard.school_id == school_id) & (AccessCard.holder_kind == "student")
     )
@@ -108,50 +103,3 @@ async def _school_cards(school_id: int) -> tuple[list[Holder], list[int]]:
         (AccessPoint.school_id == school_id) & (AccessPoint.is_active == True)  # noqa: E712
     )
     return [Holder(c["raw_value"], c["card_format"]) for c in cards], [p["id"] for p in points]
-
-
-@click.group(help=t("cli.help.simulate"))
-def simulate() -> None:
-    pass
-
-
-@simulate.command(help=t("cli.help.simulate_turnstiles"))
-@click.option("--school-id", type=int, required=True, help=t("cli.option.school_id"))
-@click.option("--spool", type=click.Path(path_type=Path), required=True, help=t("cli.option.spool"))
-@click.option(
-    "--first-lesson", default="08:00", show_default=True, help=t("cli.option.first_lesson")
-)
-@click.option("--seed", type=int, default=1, show_default=True, help=t("cli.option.seed"))
-def turnstiles(school_id: int, spool: Path, first_lesson: str, seed: int) -> None:
-    import asyncio
-    from zoneinfo import ZoneInfo
-
-    from backend import bootstrap
-    from backend.core import db
-    from backend.schools.people.contacts import school_info
-    from backend.settings import Settings
-
-    async def main() -> int:
-        settings = Settings()
-        engine = db.make_engine(settings)
-        db.bind_engine(engine, bootstrap.all_tables())
-        await db.open_engine(engine, settings)
-        try:
-            holders, lanes = await _school_cards(school_id)
-            info = await school_info(school_id)
-        finally:
-            await db.close_engine(engine)
-        if info is None or not holders or not lanes:
-            raise click.UsageError(t("cli.simulate.nothing", school_id=school_id))
-        zone = ZoneInfo(info.time_zone)
-        hours, minutes = map(int, first_lesson.split(":"))
-        today = datetime.now(zone).date()
-        lesson = datetime(today.year, today.month, today.day, hours, minutes, tzinfo=zone)
-        passes = rush(holders, lanes, lesson, seed=seed)
-        with spool.open("a", encoding="utf-8") as out:
-            for one in passes:
-                out.write(json.dumps(one.as_json()) + "\n")
-        return len(passes)
-
-    written = asyncio.run(main())
-    click.echo(t("cli.simulate.written", count=written, spool=str(spool)))

@@ -4,39 +4,12 @@ effects as one made through the API (here: the diary follows the timetable, deci
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 from backend.schools.tables import Lesson, TimetableEntry
 from tests.conftest import Backend
 from tests.integration.journal.arrange import guardian_of, make_journal_world, today
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def parta(world: Backend, *args: str) -> subprocess.CompletedProcess[str]:
-    """`parta ...` as a process of its own on the test's database."""
-    settings = world.settings
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTA_")}
-    env.update(
-        PARTA_ENVIRONMENT="test",
-        PARTA_DATABASE_URL=settings.database_url,
-        PARTA_REDIS_URL=settings.redis_url,
-        PARTA_SECRET_KEY=settings.secret_key.get_secret_value(),
-        PARTA_LOG_LEVEL="WARNING",
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "backend.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.support import parta
 
 
 async def test_lessons_made_by_the_command_show_in_the_diary_at_once(world: Backend) -> None:

@@ -3,6 +3,7 @@ and store none twice."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from gateway.run import read_adapters
 from gateway.uploader import Uploader
 from tests.conftest import Backend
 from tests.integration.access.arrange import Turnstiles, turnstiles
+from tests.support import parta
 
 
 class DroppingTransport(httpx.AsyncBaseTransport):
@@ -164,3 +166,38 @@ async def test_a_simulated_morning_rush_goes_through_the_gateway_into_presence(
     )
     assert presence.json()["students_inside"] == 40
     outbox.close()
+
+
+async def test_the_simulate_command_writes_a_school_rush_for_the_gateway(
+    world: Backend, tmp_path: Path
+) -> None:
+    t = await turnstiles(world, pupils=12)
+    spool = tmp_path / "rush.jsonl"
+    done = await asyncio.to_thread(
+        parta,
+        world,
+        "simulate",
+        "turnstiles",
+        "--school-id",
+        str(t.school_id),
+        "--spool",
+        str(spool),
+        "--first-lesson",
+        "08:30",
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in spool.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 12
+    assert {line["access_point_id"] for line in lines} <= {t.point_in, t.point_out}
+    granted = {line["card"] for line in lines if line["result"] == "granted"}
+    assert granted <= set(t.cards.values())
+    times = [datetime.fromisoformat(line["time"]) for line in lines]
+    assert times == sorted(times)
+    # the rush peaks 10 minutes before the first lesson at 08:30, in the school's own time
+    assert all((7, 50) <= (time.hour, time.minute) <= (8, 50) for time in times)
+
+    nothing = await asyncio.to_thread(
+        parta, world, "simulate", "turnstiles", "--school-id", "999999", "--spool", str(spool)
+    )
+    assert nothing.returncode == 2
+    assert "999999" in nothing.stderr
