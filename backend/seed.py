@@ -29,7 +29,7 @@ from backend.core.days import today_in
 from backend.core.db import transaction
 from backend.core.rights import Grant, Permission, Role, ScopeKind
 from backend.i18n import t
-from backend.messaging.tables import DeviceToken, NotificationPreference, TelegramChat
+from backend.messaging.tables import DeviceToken, MessengerChat, NotificationPreference
 from backend.schools.people import personal_files
 from backend.schools.structure import schemas as s
 from backend.schools.structure import services as structure
@@ -898,8 +898,10 @@ async def seed_demo(
                 user_id=parent_id, token=DEMO_DEVICE_TOKEN, created_at=now, last_seen_at=now
             )
         )
-        await TelegramChat.insert(
-            TelegramChat(user_id=parent_id, chat_id=DEMO_TELEGRAM_CHAT, linked_at=now)
+        await MessengerChat.insert(
+            MessengerChat(
+                user_id=parent_id, messenger="telegram", chat_id=DEMO_TELEGRAM_CHAT, linked_at=now
+            )
         )
         # ... and has switched quiet hours off, so that a newcomer sees the deliveries arrive
         # at whatever hour they try the demo (the school's default holds them 21:00-07:00).

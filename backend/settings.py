@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     fcm_project_id: str = ""
     telegram_bot_token: SecretStr = SecretStr("")
     telegram_api_url: str = ""
+    # MAX (max.ru): the bot's token and the Bot API's address (empty: MAX's own).
+    max_bot_token: SecretStr = SecretStr("")
+    max_api_url: str = ""
     sms_smpp_host: str = ""
     sms_smpp_port: int = 2775
     sms_smpp_system_id: str = ""
@@ -101,6 +104,9 @@ class Settings(BaseSettings):
     # Provider pacing shared by all workers (messages per second).
     notify_telegram_rate: float = 30.0
     notify_telegram_chat_rate: float = 1.0
+    # MAX publishes 30 requests a second per bot; a chat is paced like Telegram's.
+    notify_max_rate: float = 30.0
+    notify_max_chat_rate: float = 1.0
     notify_fcm_rate: float = 500.0
     notify_sms_rate: float = 10.0
     notify_email_rate: float = 20.0

@@ -7,7 +7,7 @@ Exactly-once where it can be had: a delivery job that runs again after its deliv
 does nothing; a worker killed in the middle of a send leaves the delivery "sending", and its
 retry sends again unless the send is on record (the provider answered) or, for push, the
 phone's app said it arrived (`backend.messaging.services.confirm_push`). Only a message that
-reached a provider which gives no word back (Telegram, or a phone without the app's receipt)
+reached a provider which gives no word back (Telegram, MAX, or a phone without the app's receipt)
 may then go twice; push carries a collapse tag so that the phone shows it once.
 """
 
@@ -24,7 +24,16 @@ from redis.asyncio import Redis
 
 from backend.core.batching import Coalescer
 from backend.events import services as events
-from backend.events.kinds import EMAIL, FALLBACK_ORDER, PASSWORD_RESET_CODE, PUSH, SMS, TELEGRAM
+from backend.events.kinds import (
+    EMAIL,
+    FALLBACK_ORDER,
+    MAX,
+    MESSENGERS,
+    PASSWORD_RESET_CODE,
+    PUSH,
+    SMS,
+    TELEGRAM,
+)
 from backend.messaging import deliveries as records
 from backend.messaging.deliveries import (
     LEFT_PREFIX,
@@ -97,7 +106,9 @@ class Sender:
         await asyncio.gather(*(self._notes.get(n) for n in notes))
 
     def full_text_allowed(self, channel: str, meta: dict[str, Any], address: str = "") -> bool:
-        if not meta.get("personal", True) or channel == SMS:
+        # SMS and MAX are services in Russia: the cross-border consent is not theirs to need
+        # (decision 0605).
+        if not meta.get("personal", True) or channel in (SMS, MAX):
             return True
         if channel == EMAIL:
             domain = address.rpartition("@")[2].lower()
@@ -108,8 +119,8 @@ class Sender:
     async def addresses(self, user_id: int, channel: str, meta: dict[str, Any]) -> tuple[str, ...]:
         if channel == PUSH:
             return (await records.push_tokens([user_id])).get(user_id, ())
-        if channel == TELEGRAM:
-            chat = (await records.telegram_chats([user_id])).get(user_id)
+        if channel in MESSENGERS:
+            chat = (await records.messenger_chats(channel, [user_id])).get(user_id)
             return (chat,) if chat else ()
         value = meta.get("email" if channel == EMAIL else "phone")
         return (value,) if value else ()
@@ -117,15 +128,18 @@ class Sender:
     async def addresses_many(
         self, wanted: set[tuple[int, str]]
     ) -> dict[tuple[int, str], tuple[str, ...]]:
-        """Push tokens and Telegram chats of many people: one query per channel (the same
-        choice as `addresses`: every active token, the latest linked chat)."""
+        """Push tokens and messenger chats (Telegram, MAX) of many people: one query per
+        channel (the same choice as `addresses`: every active token, the latest linked chat)."""
         out: dict[tuple[int, str], tuple[str, ...]] = {}
         tokens = await records.push_tokens(u for u, c in wanted if c == PUSH)
         for user_id, found in tokens.items():
             out[(user_id, PUSH)] = found
-        chats = await records.telegram_chats(u for u, c in wanted if c == TELEGRAM)
-        for user_id, chat in chats.items():
-            out[(user_id, TELEGRAM)] = (chat,)
+        for messenger in MESSENGERS:
+            users = [u for u, c in wanted if c == messenger]
+            if not users:
+                continue
+            for user_id, chat in (await records.messenger_chats(messenger, users)).items():
+                out[(user_id, messenger)] = (chat,)
         return out
 
     def outgoing(
@@ -144,8 +158,8 @@ class Sender:
                     templates.t("notify.neutral.push_title"),
                     templates.t("notify.neutral.push_body"),
                 )
-            elif channel == TELEGRAM:
-                title, text = "", templates.t("notify.neutral.telegram")
+            elif channel in MESSENGERS:
+                title, text = "", templates.t("notify.neutral.messenger")
             else:
                 title = templates.t("notify.neutral.email_subject")
                 text = templates.t("notify.neutral.email_body")
@@ -172,14 +186,20 @@ class Sender:
         )
 
     def rates(self, channel: str, addresses: tuple[str, ...]) -> list[Rate]:
-        """The pacing of a send: its provider's limit, and for Telegram its chat's."""
+        """The pacing of a send: its provider's limit, and for a messenger its chat's."""
         s = self.settings
-        if channel == TELEGRAM:
-            # Telegram counts in a sliding window and pauses a bot for one too many.
-            rates = [Rate.per_second("telegram", s.notify_telegram_rate, strict=True)]
+        if channel in MESSENGERS:
+            # Telegram and MAX count in a sliding window and refuse one too many (429). The
+            # keys are the ones the family bot's own sends take too: one limit, not two.
+            bot_rate, chat_rate = (
+                (s.notify_telegram_rate, s.notify_telegram_chat_rate)
+                if channel == TELEGRAM
+                else (s.notify_max_rate, s.notify_max_chat_rate)
+            )
+            rates = [Rate.per_second(channel, bot_rate, strict=True)]
             if addresses:
-                chat = f"telegram:chat:{addresses[0]}"
-                rates.append(Rate.per_second(chat, s.notify_telegram_chat_rate, strict=True))
+                chat = f"{channel}:chat:{addresses[0]}"
+                rates.append(Rate.per_second(chat, chat_rate, strict=True))
             return rates
         if channel == PUSH:
             return [Rate.per_second("fcm", s.notify_fcm_rate)]
@@ -233,7 +253,7 @@ class Sender:
         }
         live = [r for r in live if r["id"] not in confirmed]
         addresses = await self.addresses_many(
-            {(r["user_id"], r["channel"]) for r in live if r["channel"] in (PUSH, TELEGRAM)}
+            {(r["user_id"], r["channel"]) for r in live if r["channel"] in (PUSH, *MESSENGERS)}
         )
 
         # The ones that will be sent now are claimed: marked "sending" unless another run
@@ -247,7 +267,8 @@ class Sender:
             and r["notification_id"] in notes
             and r["channel"] in self.channels
             and (
-                r["channel"] not in (PUSH, TELEGRAM) or addresses.get((r["user_id"], r["channel"]))
+                r["channel"] not in (PUSH, *MESSENGERS)
+                or addresses.get((r["user_id"], r["channel"]))
             )
         ]
         marked = await records.claim(ready)
@@ -331,7 +352,7 @@ class Sender:
             await self._set(delivery_id, status="skipped", reason="channel_unavailable")
             await self.fallback(row, meta)
             return "skipped"
-        if row["channel"] in (PUSH, TELEGRAM):
+        if row["channel"] in (PUSH, *MESSENGERS):
             addresses = known.get((row["user_id"], row["channel"]), ())
         else:
             addresses = await self.addresses(row["user_id"], row["channel"], meta)

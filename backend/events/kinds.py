@@ -67,8 +67,11 @@ NOTIFIED: Final = (
 
 PUSH: Final = "push"
 TELEGRAM: Final = "telegram"
+MAX: Final = "max"  # the MAX messenger (VK), where Russian schools' official chats are
 EMAIL: Final = "email"
 SMS: Final = "sms"
-CHANNELS: Final = (PUSH, TELEGRAM, EMAIL, SMS)
+CHANNELS: Final = (PUSH, TELEGRAM, MAX, EMAIL, SMS)
+# Channels that reach a person in a chat linked through the family bot (`MessengerChat`).
+MESSENGERS: Final = (TELEGRAM, MAX)
 # When a channel cannot reach the person, the next one takes over; SMS costs money: last.
-FALLBACK_ORDER: Final = (PUSH, TELEGRAM, EMAIL, SMS)
+FALLBACK_ORDER: Final = (PUSH, TELEGRAM, MAX, EMAIL, SMS)

@@ -17,8 +17,8 @@ from typing import Any
 from piccolo.columns import Column
 
 from backend.core.db import insert_rows, transaction
-from backend.events.kinds import PUSH, SMS, TELEGRAM
-from backend.messaging.tables import Delivery, DeviceToken, Notification, TelegramChat
+from backend.events.kinds import MESSENGERS, PUSH, SMS
+from backend.messaging.tables import Delivery, DeviceToken, MessengerChat, Notification
 
 # ---- Redis keys shared by the worker and the API ---------------------------------------------
 
@@ -179,16 +179,20 @@ async def push_tokens(user_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
     return out
 
 
-async def telegram_chats(user_ids: Iterable[int]) -> dict[int, str]:
-    """The latest linked Telegram chat of each of these people."""
+async def messenger_chats(messenger: str, user_ids: Iterable[int]) -> dict[int, str]:
+    """The latest linked chat of each of these people in this messenger (telegram, max)."""
     users = list(set(user_ids))
     out: dict[int, str] = {}
     if not users:
         return out
     rows = (
-        await TelegramChat.select(TelegramChat.user_id, TelegramChat.chat_id)
-        .where(TelegramChat.user_id.is_in(users) & TelegramChat.unlinked_at.is_null())
-        .order_by(TelegramChat.id, ascending=False)
+        await MessengerChat.select(MessengerChat.user_id, MessengerChat.chat_id)
+        .where(
+            (MessengerChat.messenger == messenger)
+            & MessengerChat.user_id.is_in(users)
+            & MessengerChat.unlinked_at.is_null()
+        )
+        .order_by(MessengerChat.id, ascending=False)
     )
     for r in rows:
         out.setdefault(r["user_id"], str(r["chat_id"]))
@@ -392,10 +396,14 @@ async def switch_off(channel: str, gone: list[str]) -> None:
                 DeviceToken.disabled_reason: "unregistered",
             }
         ).where(DeviceToken.token.is_in(gone))
-    elif channel == TELEGRAM:
-        await TelegramChat.update(
-            {TelegramChat.unlinked_at: now, TelegramChat.unlinked_reason: "blocked"}
-        ).where(TelegramChat.chat_id.is_in([int(g) for g in gone]))
+    elif channel in MESSENGERS:
+        await MessengerChat.update(
+            {MessengerChat.unlinked_at: now, MessengerChat.unlinked_reason: "blocked"}
+        ).where(
+            (MessengerChat.messenger == channel)
+            & MessengerChat.chat_id.is_in([int(g) for g in gone])
+            & MessengerChat.unlinked_at.is_null()
+        )
 
 
 async def push_delivered(delivery_ids: list[int], at: datetime) -> None:

@@ -11,7 +11,7 @@ from backend.core.bounds import ID_ITEMS, MAX_ID, Id
 from backend.core.schemas import Strict
 
 HHMM = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="ЧЧ:ММ")]
-ChannelName = Literal["push", "telegram", "email", "sms"]
+ChannelName = Literal["push", "telegram", "max", "email", "sms"]
 
 
 class DeviceCreate(Strict):
@@ -40,7 +40,7 @@ class PreferenceIn(Strict):
 
     kind: str = "*"
     student_id: Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)] = 0
-    channels: Annotated[list[ChannelName], msgspec.Meta(max_length=4)] | None = None
+    channels: Annotated[list[ChannelName], msgspec.Meta(max_length=5)] | None = None
     mode: Literal["instant", "digest"] | None = None
     digest_at: HHMM | None = None
     quiet_from: HHMM | None = None

@@ -25,6 +25,7 @@ from backend.events.kinds import (
     ANNOUNCEMENT_CREATED,
     CHANNELS,
     DELIVERY_REPLAY,
+    MESSENGERS,
     NOTIFIED,
     PASSWORD_RESET_CODE,
     PUSH,
@@ -35,9 +36,9 @@ from backend.messaging.deliveries import PUSH_RECEIPTS_KEY, PUSHED_PREFIX
 from backend.messaging.tables import (
     Delivery,
     DeviceToken,
+    MessengerChat,
     Notification,
     NotificationPreference,
-    TelegramChat,
 )
 from backend.schools.services import school_target
 
@@ -191,21 +192,77 @@ async def list_devices(actor: Actor) -> list[dict[str, Any]]:
     )
 
 
-async def link_telegram_chat(actor: Actor, user_id: int, chat_id: int) -> None:
-    """The bot links a chat to an account (after the person proved who they are)."""
+async def link_chat(actor: Actor, user_id: int, messenger: str, chat_id: int) -> None:
+    """The family bot links a chat of a messenger (telegram, max) to a person, after the
+    person proved who they are (a one-time code). A person has one linked chat per
+    messenger: linking another one unlinks the previous; a chat linked to someone else
+    before is now this person's."""
+    if messenger not in MESSENGERS:
+        raise ValidationFailed(key="notify.error.unknown_channel", channel=messenger)
     async with transaction():
-        await TelegramChat.update(
-            {TelegramChat.unlinked_at: _now(), TelegramChat.unlinked_reason: "relinked"}
-        ).where((TelegramChat.user_id == user_id) & TelegramChat.unlinked_at.is_null())
-        await TelegramChat.delete().where(TelegramChat.chat_id == chat_id)
-        await TelegramChat.insert(TelegramChat(user_id=user_id, chat_id=chat_id, linked_at=_now()))
+        await MessengerChat.update(
+            {MessengerChat.unlinked_at: _now(), MessengerChat.unlinked_reason: "relinked"}
+        ).where(
+            (MessengerChat.user_id == user_id)
+            & (MessengerChat.messenger == messenger)
+            & MessengerChat.unlinked_at.is_null()
+        )
+        await MessengerChat.delete().where(
+            (MessengerChat.messenger == messenger) & (MessengerChat.chat_id == chat_id)
+        )
+        await MessengerChat.insert(
+            MessengerChat(user_id=user_id, messenger=messenger, chat_id=chat_id, linked_at=_now())
+        )
         await record(
             actor,
             AuditAction.CREATE,
-            object_type="telegram_chat",
+            object_type=f"{messenger}_chat",
             object_id=chat_id,
             user_id=user_id,
         )
+
+
+async def unlink_chat(actor: Actor, messenger: str, chat_id: int, reason: str) -> int | None:
+    """Unlink a chat: `/stop` ("stopped"), or the person blocked or stopped the bot
+    ("blocked"). Returns the person it was linked to, or None when it was not linked."""
+    async with transaction():
+        row = (
+            await MessengerChat.select(MessengerChat.id, MessengerChat.user_id)
+            .where(
+                (MessengerChat.messenger == messenger)
+                & (MessengerChat.chat_id == chat_id)
+                & MessengerChat.unlinked_at.is_null()
+            )
+            .first()
+        )
+        if row is None:
+            return None
+        await MessengerChat.update(
+            {MessengerChat.unlinked_at: _now(), MessengerChat.unlinked_reason: reason[:64]}
+        ).where(MessengerChat.id == row["id"])
+        await record(
+            actor,
+            AuditAction.DELETE,
+            object_type=f"{messenger}_chat",
+            object_id=chat_id,
+            user_id=row["user_id"],
+            details={"reason": reason[:64]},
+        )
+        return int(row["user_id"])
+
+
+async def chat_owner(messenger: str, chat_id: int) -> int | None:
+    """The person a chat of this messenger is linked to now, or None."""
+    row = (
+        await MessengerChat.select(MessengerChat.user_id)
+        .where(
+            (MessengerChat.messenger == messenger)
+            & (MessengerChat.chat_id == chat_id)
+            & MessengerChat.unlinked_at.is_null()
+        )
+        .first()
+    )
+    return int(row["user_id"]) if row else None
 
 
 # ---- preferences -----------------------------------------------------------------------------

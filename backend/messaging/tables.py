@@ -39,11 +39,15 @@ class DeviceToken(Table):
     disabled_reason = Varchar(length=64, default="")
 
 
-class TelegramChat(Table):
-    """A Telegram chat linked to a person by the bot; unlinked when the person blocks the bot."""
+class MessengerChat(Table):
+    """A messenger chat (Telegram or MAX) linked to a person by the family bot; unlinked by
+    /stop or when the person blocks the bot. One table for both messengers (decision 0605):
+    the bot core, the worker's addresses and the unlinking are the same code for each."""
 
     id = BigSerial(primary_key=True)
     user_id = Integer(index=True)
+    messenger = Varchar(length=16, default="telegram")  # telegram | max
+    # Telegram: the private chat's id (the person's id); MAX: the dialog's chat_id.
     chat_id = BigInt()
     linked_at = Timestamptz()
     unlinked_at = Timestamptz(null=True, default=None)
@@ -58,7 +62,7 @@ class NotificationPreference(Table):
     user_id = Integer(index=True)
     kind = Varchar(length=64, default="*")
     student_id = Integer(default=0)
-    channels = JSONB(null=True, default=None)  # ["push", "telegram"] in order of preference
+    channels = JSONB(null=True, default=None)  # ["push", "max"] in order of preference
     mode = Varchar(length=16, null=True, default=None)  # instant | digest
     digest_at = Varchar(length=5, null=True, default=None)  # "19:00"
     quiet_from = Varchar(length=5, null=True, default=None)  # "21:00"
@@ -113,7 +117,7 @@ class Delivery(Table):
 
 INDEXES = [
     Index("device_token_token", "device_token", ("token",), unique=True),
-    Index("telegram_chat_chat", "telegram_chat", ("chat_id",), unique=True),
+    Index("messenger_chat_chat", "messenger_chat", ("messenger", "chat_id"), unique=True),
     Index(
         "notification_preference_scope",
         "notification_preference",
@@ -134,7 +138,7 @@ INDEXES = [
 APP_CONFIG = AppConfig(
     app_name="messaging",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
-    table_classes=[DeviceToken, TelegramChat, NotificationPreference, Notification, Delivery],
+    table_classes=[DeviceToken, MessengerChat, NotificationPreference, Notification, Delivery],
     migration_dependencies=[],
     commands=[],
 )

@@ -21,7 +21,7 @@ from mobile.family.widgets import Btn, Card, Column, Text
 if TYPE_CHECKING:
     from mobile.family.app import FamilyApp
 
-CHANNELS = ("push", "telegram", "email", "sms")
+CHANNELS = ("push", "telegram", "max", "email", "sms")
 KINDS = (
     "mark.created",
     "mark.changed",

@@ -198,9 +198,9 @@ async def make_families(
         records=[(i, f"bench-token-{i}", "android", True, now, now, "") for i in ids],
     )
     await conn.copy_records_to_table(
-        "telegram_chat",
-        columns=["user_id", "chat_id", "linked_at", "unlinked_reason"],
-        records=[(i, 500_000 + i, now, "") for i in ids],
+        "messenger_chat",
+        columns=["user_id", "messenger", "chat_id", "linked_at", "unlinked_reason"],
+        records=[(i, "telegram", 500_000 + i, now, "") for i in ids],
     )
     await conn.copy_records_to_table(
         "notification_preference",

@@ -12,7 +12,7 @@ from typing import Any
 from backend.core.db import transaction
 from backend.core.rights import Grant, Role, ScopeKind
 from backend.events.services import emit
-from backend.messaging.tables import DeviceToken, NotificationPreference, TelegramChat
+from backend.messaging.tables import DeviceToken, MessengerChat, NotificationPreference
 from backend.schools.tables import Guardian, Student, StudentGuardian
 from tests.conftest import Backend
 from tests.support import TEST_PASSWORD, make_tenancy, make_user
@@ -29,6 +29,7 @@ class Family:
     phone: str
     email: str
     login: str = ""  # the guardian's, for signing in (`tests.support.TEST_PASSWORD`)
+    max_chat_id: int = 0  # the guardian's dialog with the MAX bot
 
 
 async def make_family(
@@ -66,7 +67,11 @@ async def make_family(
     token = f"fcm-token-{n}-{world.unique('t')}"
     chat_id = 10_000 + n
     await DeviceToken(user_id=user_id, token=token, created_at=now, last_seen_at=now).save()
-    await TelegramChat(user_id=user_id, chat_id=chat_id, linked_at=now).save()
+    max_chat_id = 30_000 + n
+    for messenger, chat in (("telegram", chat_id), ("max", max_chat_id)):
+        await MessengerChat(
+            user_id=user_id, messenger=messenger, chat_id=chat, linked_at=now
+        ).save()
     if channels is not None or prefs:
         await NotificationPreference(
             user_id=user_id,
@@ -76,7 +81,18 @@ async def make_family(
             updated_at=now,
             **(prefs or {}),
         ).save()
-    return Family(school_id, student.id, guardian.id, user_id, token, chat_id, phone, email, login)
+    return Family(
+        school_id,
+        student.id,
+        guardian.id,
+        user_id,
+        token,
+        chat_id,
+        phone,
+        email,
+        login,
+        max_chat_id=max_chat_id,
+    )
 
 
 async def emit_mark(

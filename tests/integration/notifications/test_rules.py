@@ -247,7 +247,7 @@ async def test_consent_lets_the_full_text_abroad_unless_the_school_forbids(notif
 
 
 async def test_blocked_chat_is_unlinked(notify: Notify) -> None:
-    from backend.messaging.tables import TelegramChat
+    from backend.messaging.tables import MessengerChat
 
     family = await make_family(notify.world, channels=["telegram"])
     notify.standins.telegram.blocked.add(family.chat_id)
@@ -255,7 +255,13 @@ async def test_blocked_chat_is_unlinked(notify: Notify) -> None:
     await emit_mark(family)
 
     async def unlinked() -> bool:
-        row = await TelegramChat.select().where(TelegramChat.chat_id == family.chat_id).first()
+        row = (
+            await MessengerChat.select()
+            .where(
+                (MessengerChat.messenger == "telegram") & (MessengerChat.chat_id == family.chat_id)
+            )
+            .first()
+        )
         return row["unlinked_at"] is not None
 
     await wait_for(unlinked)
