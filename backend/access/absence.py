@@ -6,6 +6,8 @@
 - **absent but inside** (``access.absent_inside``): a pupil marked absent in a lesson that has
   begun while the log says they were inside the building is flagged to the class teacher.
 
+`class_absent_inside` reads the second list for one class (the class teacher's tablet view).
+
 A school whose gateways have been silent for `GATEWAY_SILENT` gets no "has not arrived": with
 the turnstile's passes not reaching the server, every pupil would look absent. A deadline that
 passed more than `CATCH_UP` ago (the worker was down) raises nothing: it would be stale.
@@ -20,16 +22,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from backend.access.alerts import claim
-from backend.access.presence import first_entries, inside_at
+from backend.access.presence import READ_ACCESS_LOG, first_entries, inside_at
 from backend.access.registry import settings_of
 from backend.access.tables import AccessGateway
+from backend.audit.services import record
 from backend.core.context import Actor
 from backend.core.db import transaction
+from backend.core.errors import NotFound
+from backend.core.rights import Permission, Role, ScopeKind
 from backend.events import kinds as k
 from backend.events.services import emit
 from backend.journal.attendance import absences_on, excused_on
 from backend.schools.people.contacts import school_info
-from backend.schools.people.movement import students_of_class
+from backend.schools.people.movement import class_target, students_of_class
 from backend.schools.timetable.services import list_lessons
 
 log = logging.getLogger("parta.access")
@@ -115,44 +120,117 @@ async def _not_arrived(
     return raised
 
 
-async def _absent_inside(
-    school_id: int, day: date, zone: ZoneInfo, lessons: list[Any], now: datetime
-) -> int:
+async def absent_but_inside(
+    school_id: int,
+    day: date,
+    zone: ZoneInfo,
+    lessons: list[Any],
+    now: datetime,
+    pupils_only: set[int] | None = None,
+) -> list[tuple[Any, int]]:
+    """(lesson, pupil) for each pupil marked absent in a lesson that has begun while the log
+    says they were inside the building 5 minutes into it; `pupils_only` narrows to a class."""
     started = {
         lesson.id: lesson
         for lesson in lessons
         if _at(day, lesson.starts_at, zone) + INSIDE_AFTER_START <= now
     }
-    absences = [a for a in await absences_on(school_id, day) if a["lesson_id"] in started]
-    if not absences:
-        return 0
-    raised = 0
     by_lesson: dict[int, list[int]] = {}
-    for absence in absences:
-        by_lesson.setdefault(absence["lesson_id"], []).append(absence["student_id"])
+    for absence in await absences_on(school_id, day):
+        if absence["lesson_id"] in started and (
+            pupils_only is None or absence["student_id"] in pupils_only
+        ):
+            by_lesson.setdefault(absence["lesson_id"], []).append(absence["student_id"])
+    found = []
     for lesson_id, pupils in sorted(by_lesson.items()):
         lesson = started[lesson_id]
         moment = _at(day, lesson.starts_at, zone) + INSIDE_AFTER_START
-        for student_id in sorted(await inside_at(pupils, day, moment)):
-            async with transaction():
-                if await claim(
-                    school_id, student_id, day, ABSENT_INSIDE, str(lesson_id), None, now
-                ):
-                    await emit(
-                        ABSENT_INSIDE,
-                        {
-                            "student_id": student_id,
-                            "lesson_id": lesson_id,
-                            "subject": lesson.subject_name,
-                            "lesson_number": lesson.lesson_number,
-                            "date": day.isoformat(),
-                            "time": lesson.starts_at.strftime("%H:%M"),
-                        },
-                        school_id=school_id,
-                        student_id=student_id,
-                    )
-                    raised += 1
+        found += [(lesson, p) for p in sorted(await inside_at(pupils, day, moment))]
+    return found
+
+
+async def _absent_inside(
+    school_id: int, day: date, zone: ZoneInfo, lessons: list[Any], now: datetime
+) -> int:
+    raised = 0
+    for lesson, student_id in await absent_but_inside(school_id, day, zone, lessons, now):
+        lesson_id = lesson.id
+        async with transaction():
+            if await claim(school_id, student_id, day, ABSENT_INSIDE, str(lesson_id), None, now):
+                await emit(
+                    ABSENT_INSIDE,
+                    {
+                        "student_id": student_id,
+                        "lesson_id": lesson_id,
+                        "subject": lesson.subject_name,
+                        "lesson_number": lesson.lesson_number,
+                        "date": day.isoformat(),
+                        "time": lesson.starts_at.strftime("%H:%M"),
+                    },
+                    school_id=school_id,
+                    student_id=student_id,
+                )
+                raised += 1
     return raised
+
+
+def _may_read_class(actor: Actor, class_id: int, target: Any) -> bool:
+    """The class's class teacher, or school staff who read the entry log or run the journal."""
+    principal = actor.principal
+    if principal is None:
+        return True  # the system
+    if any(
+        g.role is Role.CLASS_TEACHER and g.scope_kind is ScopeKind.CLASS and g.scope_id == class_id
+        for g in principal.live_grants()
+    ):
+        return True
+    return any(
+        principal.allows(p, target)
+        for p in (Permission.ACCESS_READ, Permission.ACCESS_MANAGE, Permission.JOURNAL_MANAGE)
+    )
+
+
+async def class_absent_inside(
+    actor: Actor, class_id: int, day: date | None, now: datetime | None = None
+) -> dict[str, Any]:
+    """The class's pupils marked absent in a lesson of `day` (today by default) that has begun,
+    while the entry log says they were inside. Audited like every read of the log."""
+    target = await class_target(class_id)
+    if not _may_read_class(actor, class_id, target):
+        raise NotFound()
+    school_id = target.school_id
+    assert school_id is not None
+    info = await school_info(school_id)
+    zone = ZoneInfo(info.time_zone if info else "Europe/Moscow")
+    now = now or datetime.now(UTC)
+    day = day or now.astimezone(zone).date()
+    pupils = {p.id: p for p in await students_of_class(class_id, day)}
+    lessons = await _lessons_today(school_id, day)
+    found = await absent_but_inside(school_id, day, zone, lessons, now, set(pupils))
+    async with transaction():
+        await record(
+            actor, READ_ACCESS_LOG, object_type="class_absent_inside", object_id=class_id,
+            school_id=school_id, details={"date": day.isoformat(), "pupils": len(found)},
+        )  # fmt: skip
+    return {
+        "class_id": class_id,
+        "date": day,
+        "items": [
+            {
+                "student_id": student_id,
+                "name": _name(pupils[student_id]),
+                "lesson_id": lesson.id,
+                "lesson_number": lesson.lesson_number,
+                "subject": lesson.subject_name,
+                "starts_at": lesson.starts_at,
+            }
+            for lesson, student_id in found
+        ],
+    }
+
+
+def _name(pupil: Any) -> str:
+    return " ".join(x for x in (pupil.last_name, pupil.first_name) if x)
 
 
 async def run_checks(now: datetime | None = None) -> dict[str, int]:

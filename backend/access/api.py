@@ -13,7 +13,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Body, FromQuery, Parameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from backend.access import ingest, presence, registry
+from backend.access import absence, ingest, presence, registry
 from backend.access import schemas as s
 from backend.core.bounds import QueryId
 from backend.core.http import PUBLIC, ActorDep, Limit, Offset, Page, requires
@@ -243,6 +243,29 @@ class AccessController(Controller):
     ) -> s.StudentEntries:
         found = await presence.student_entries(actor, student_id, date_from, date_to)
         return _one(s.StudentEntries, found)
+
+    @get(
+        "/classes/{class_id:int}/absent-inside",
+        guards=[
+            requires(
+                Permission.ACCESS_READ,
+                Permission.ACCESS_MANAGE,
+                Permission.JOURNAL_MANAGE,
+                Permission.JOURNAL_WRITE,  # a class teacher; the service checks the class
+            )
+        ],
+        summary="Ученики класса, отмеченные отсутствующими, но находящиеся в здании",
+    )
+    async def class_absent_inside(
+        self,
+        actor: ActorDep,
+        class_id: PathId,
+        date: FromQuery[date | None] = None,  # named as sent, so a refusal names the field
+    ) -> s.ClassAbsentInside:
+        found = await absence.class_absent_inside(actor, class_id, date)
+        return s.ClassAbsentInside(
+            found["class_id"], found["date"], _as(s.AbsentInside, found["items"])
+        )
 
 
 CONTROLLERS = [AccessController]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Annotated, Literal
 
 import msgspec
@@ -187,6 +187,23 @@ class Presence(msgspec.Struct):
     students_inside: int
     staff_inside: int
     people: list[Inside]
+
+
+class AbsentInside(msgspec.Struct):
+    """A pupil marked absent in a lesson that had begun while the log says they were inside."""
+
+    student_id: int
+    name: str
+    lesson_id: int
+    lesson_number: int
+    subject: str
+    starts_at: time | None
+
+
+class ClassAbsentInside(msgspec.Struct):
+    class_id: int
+    date: date
+    items: list[AbsentInside]
 
 
 class SchoolLog(msgspec.Struct):

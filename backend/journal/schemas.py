@@ -68,6 +68,11 @@ class SyncRequest(Strict):
     base_version: Version | None = None
 
 
+class ChangedBy(msgspec.Struct):
+    name: str
+    role: str  # in Russian: «Учитель», «Школьный координатор», «Система»
+
+
 class OpResult(msgspec.Struct):
     op_id: str
     status: str  # applied | unchanged | conflict | repeat
@@ -76,6 +81,9 @@ class OpResult(msgspec.Struct):
     version: int | None = None
     server: dict[str, Any] | None = None
     client: dict[str, Any] | None = None
+    # A conflict names who last changed the server's value and when (None: not known).
+    changed_by: ChangedBy | None = None
+    changed_at: datetime | None = None
 
 
 class SyncResponse(msgspec.Struct):
@@ -142,11 +150,6 @@ class LessonSheet(msgspec.Struct):
     marks: list[MarkOut]
     homework: list[HomeworkOut]
     attendance_taken: bool
-
-
-class ChangedBy(msgspec.Struct):
-    name: str
-    role: str  # in Russian: «Учитель», «Школьный координатор», «Система»
 
 
 class ChangeOut(msgspec.Struct):

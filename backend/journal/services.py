@@ -168,7 +168,7 @@ async def mark_history(actor: Actor, mark_id: int) -> schemas.MarkHistory:
         .order_by(JournalChange.id)
     )
     kind_names = {k.code: k.name for k in (await work_kinds_of(ctx.school_id)).values()}
-    who = await _changed_by({(r["changed_by"], r["source"]) for r in rows})
+    who = await changed_by({(r["changed_by"], r["source"]) for r in rows})
     return schemas.MarkHistory(
         mark_id=mark_id,
         student_id=mark["student"],
@@ -205,7 +205,8 @@ _OFFICE_ROLES = (
 )
 
 
-async def _changed_by(pairs: set[tuple[int | None, str]]) -> dict[tuple[int | None, str], Any]:
+async def changed_by(pairs: set[tuple[int | None, str]]) -> dict[tuple[int | None, str], Any]:
+    """Who made each change, by (user, source), as the history and the sync's conflicts show it."""
     names = await AccountsService.display_names({u for u, _ in pairs if u})
     out: dict[tuple[int | None, str], Any] = {}
     for user_id, source in pairs:

@@ -44,6 +44,7 @@ from backend.journal.lessons import (
 )
 from backend.journal.scales import GradingScale, scale_for
 from backend.journal.schemas import OpResult, SyncOp, SyncRequest, SyncResponse
+from backend.journal.services import changed_by
 from backend.journal.tables import (
     Attachment,
     AttendanceRecord,
@@ -247,6 +248,7 @@ async def sync_lesson(
         new_ops = [op for op in req.operations if op.op_id not in batch.results]
         if new_ops:
             await _apply(batch, req, new_ops, manager)
+            await _name_conflicts(batch, [batch.results[op.op_id] for op in new_ops])
         versions = await _write(batch, new_ops)
     if weeks is not None:
         weeks.announce(versions)
@@ -258,6 +260,36 @@ async def sync_lesson(
         conflicts=sum(1 for r in results if r.status == "conflict"),
         results=results,
     )
+
+
+async def _name_conflicts(batch: Batch, results: list[OpResult]) -> None:
+    """Each conflict says who last changed the server's value and when (the cell's latest
+    history entry), so the teacher can judge which value is right."""
+    conflicts = [r for r in results if r.status == "conflict" and r.id is not None]
+    if not conflicts:
+        return
+    rows = (
+        await JournalChange.select(
+            JournalChange.entity,
+            JournalChange.entity_id,
+            JournalChange.changed_by,
+            JournalChange.source,
+            JournalChange.changed_at,
+        )
+        .where(
+            (JournalChange.lesson_id == batch.ctx.id)
+            & JournalChange.entity.is_in(sorted({r.entity for r in conflicts}))
+            & JournalChange.entity_id.is_in(sorted({r.id for r in conflicts if r.id}))
+        )
+        .order_by(JournalChange.id)
+    )
+    latest = {(r["entity"], r["entity_id"]): r for r in rows}
+    who = await changed_by({(r["changed_by"], r["source"]) for r in latest.values()})
+    for result in conflicts:
+        row = latest.get((result.entity, result.id))
+        if row is not None:
+            result.changed_by = who[(row["changed_by"], row["source"])]
+            result.changed_at = row["changed_at"]
 
 
 def _json(value: Any) -> Any:

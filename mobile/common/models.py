@@ -205,6 +205,11 @@ class SyncRequest(Model, omit_defaults=True):
     base_version: int | None = None
 
 
+class ChangedBy(Model):
+    name: str
+    role: str
+
+
 class OpResult(Model):
     op_id: str
     status: str  # applied | unchanged | conflict | repeat
@@ -213,6 +218,8 @@ class OpResult(Model):
     version: int | None = None
     server: dict[str, Any] | None = None
     client: dict[str, Any] | None = None
+    changed_by: ChangedBy | None = None  # a conflict: who last changed the server's value
+    changed_at: datetime | None = None
 
 
 class SyncResponse(Model):
@@ -221,11 +228,6 @@ class SyncResponse(Model):
     applied: int
     conflicts: int
     results: list[OpResult]
-
-
-class ChangedBy(Model):
-    name: str
-    role: str
 
 
 class Change(Model):

@@ -779,8 +779,8 @@ class Store:
                     self.db.execute("UPDATE outbox SET state='conflict' WHERE seq=?", (op["seq"],))
                     self.db.execute(
                         """INSERT OR REPLACE INTO conflict(op_id, lesson_id, cell, entity,
-                            entity_id, server_version, server, client)
-                        VALUES (?,?,?,?,?,?,?,?)""",
+                            entity_id, server_version, server, client, who, at)
+                        VALUES (?,?,?,?,?,?,?,?,?,?)""",
                         (
                             r.op_id,
                             lesson_id,
@@ -790,6 +790,8 @@ class Store:
                             r.version,
                             json.dumps(r.server),
                             json.dumps(r.client),
+                            f"{r.changed_by.name}, {r.changed_by.role}" if r.changed_by else "",
+                            r.changed_at.isoformat() if r.changed_at else "",
                         ),
                     )
                     continue

@@ -208,7 +208,8 @@ class SyncEngine:
             outcome.conflicts += len(conflicts)
             sheet = await self.pull_lesson(lesson_id)
             for c in conflicts:
-                await self._note_author(c.op_id, c.entity, c.id, sheet)
+                if c.changed_by is None:  # a server that does not name the author yet
+                    await self._note_author(c.op_id, c.entity, c.id, sheet)
         outcome.seconds = time.perf_counter() - started
         return outcome
 

@@ -138,3 +138,71 @@ async def test_absent_in_a_lesson_while_inside_the_building_is_flagged_to_the_cl
     assert raised[0]["payload"]["lesson_id"] == jw.lessons["today"]
     assert raised[0]["payload"]["subject"] == "Математика"
     assert (await check_school(school, at("08:11")))[1] == 0  # once per lesson
+
+
+async def test_the_class_teacher_reads_who_is_marked_absent_but_inside(world: Backend) -> None:
+    from datetime import timedelta
+
+    from backend.core.rights import Grant, Role, ScopeKind
+    from backend.schools.tables import School
+    from tests.integration.access.arrange import noon_zone
+    from tests.integration.journal.arrange import lesson
+    from tests.support import sign_in
+
+    jw = await make_journal_world(world, pupils=4)
+    school = jw.ids["school_a"]
+    # Around noon on the school's clock now, so the 08:00 lesson has begun whenever this runs.
+    zone = ZoneInfo(noon_zone())
+    await School.update({School.time_zone: str(zone)}).where(School.id == school)
+    day = datetime.now(UTC).astimezone(zone).date()
+    lesson_id = await lesson(school, jw.class_id, jw.subject_id, jw.teacher_staff, day, number=2)
+    await BellSchedule(
+        school=school, shift=1, lesson_number=2, starts_at=time(8, 0), ends_at=time(8, 45)
+    ).save()
+    t = await turnstiles(world, ids=jw.ids, existing=jw.pupils)
+    inside, outside, left, present = jw.pupils
+
+    def local(clock: str) -> datetime:
+        hours, minutes = map(int, clock.split(":"))
+        return datetime.combine(day, time(hours, minutes), tzinfo=zone)
+
+    posted = await t.post(
+        [
+            t.event(inside, local("07:55")),
+            t.event(left, local("07:40")),
+            t.event(left, local("07:50"), "out"),
+            t.event(present, local("07:45")),
+        ]
+    )
+    assert posted.status_code == 200, posted.text
+    for pupil in (inside, outside, left):
+        await AttendanceRecord(
+            lesson=lesson_id, student=pupil, school=school, lesson_date=day, status="absent"
+        ).save()
+    class_teacher = await sign_in(
+        world, Grant(Role.CLASS_TEACHER, ScopeKind.CLASS, jw.class_id), name="Классная Мария"
+    )
+    url = f"{BASE}/classes/{jw.class_id}/absent-inside"
+    answer = await world.client.get(url, headers=class_teacher.headers)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["date"] == day.isoformat()
+    assert [(i["student_id"], i["lesson_id"], i["lesson_number"]) for i in body["items"]] == [
+        (inside, lesson_id, 2)
+    ]
+    first = body["items"][0]
+    assert first["subject"] == "Математика" and first["starts_at"] == "08:00:00"
+    assert body["items"][0]["name"]
+    # The day before: nothing (the passes and the absence were today).
+    earlier = await world.client.get(
+        url, params={"date": (day - timedelta(days=1)).isoformat()}, headers=class_teacher.headers
+    )
+    assert earlier.status_code == 200 and earlier.json()["items"] == []
+    # School staff who run the journal read it too; a subject teacher of the school does not,
+    # nor the class teacher of another class; a bad date names the field.
+    assert (await world.client.get(url, headers=jw.coordinator.headers)).status_code == 200
+    assert (await world.client.get(url, headers=jw.teacher.headers)).status_code == 404
+    other = await sign_in(world, Grant(Role.CLASS_TEACHER, ScopeKind.CLASS, jw.class_id + 999))
+    assert (await world.client.get(url, headers=other.headers)).status_code == 404
+    bad = await world.client.get(url, params={"date": "вчера"}, headers=jw.coordinator.headers)
+    assert bad.status_code == 400 and "date" in bad.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from backend.audit.tables import AuditEntry
@@ -127,19 +127,27 @@ async def test_a_stale_version_is_reported_as_a_conflict_with_both_values(world:
     )
     assert office.json()["results"][0]["status"] == "applied"
     # The teacher's tablet, still on lesson version 2, sends "late" and a new mark.
-    stale = await sync(
-        world,
-        jw.teacher,
-        lesson_id,
-        [attendance(op(), pupil, "late", late_minutes=5), mark(op(), pupil, "4")],
-        base_version=2,
-    )
+    stale_ops = [attendance(op(), pupil, "late", late_minutes=5), mark(op(), pupil, "4")]
+    stale = await sync(world, jw.teacher, lesson_id, stale_ops, base_version=2)
     assert stale.status_code == 200, stale.text
     conflict, applied = stale.json()["results"]
     assert conflict["status"] == "conflict"
     assert conflict["server"]["status"] == "sick"
     assert conflict["client"] == {"status": "late", "late_minutes": 5, "reason": ""}
+    # Who changed the server's value, and when: the coordinator's correction.
+    assert conflict["changed_by"] == {
+        "name": "Тестовый Пользователь",
+        "role": "Школьный координатор",
+    }
+    corrected = datetime.fromisoformat(conflict["changed_at"])
+    assert abs((datetime.now(UTC) - corrected).total_seconds()) < 60
     assert applied["status"] == "applied"  # the rest of the batch still applies
+    # The same batch again (no answer reached the tablet): the conflict, named the same way.
+    again = await sync(world, jw.teacher, lesson_id, [stale_ops[0]], base_version=2)
+    repeated = again.json()["results"][0]
+    assert repeated["status"] == "conflict"
+    assert repeated["changed_by"] == conflict["changed_by"]
+    assert datetime.fromisoformat(repeated["changed_at"]) == corrected
     row = await AttendanceRecord.select().where(AttendanceRecord.student == pupil).first()
     assert row["status"] == "sick" and row["source"] == "office"
     # The office correction kept the teacher's original in the history.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -223,7 +224,12 @@ async def test_a_conflict_is_shown_with_both_values_and_the_teachers_choice_wins
     assert conflicts["mark"]["who"].startswith("Тестовый Пользователь")
     assert conflicts["mark"]["at"]
     assert conflicts["attendance"]["server"]["status"] == "sick"
-    assert conflicts["attendance"]["who"] == "в школе (координатор)"
+    # The server names who changed each cell and when (the coordinator, just now).
+    assert conflicts["attendance"]["who"] == "Тестовый Пользователь, Школьный координатор"
+    assert conflicts["mark"]["who"] == "Тестовый Пользователь, Школьный координатор"
+    for c in conflicts.values():
+        moment = datetime.fromisoformat(c["at"])
+        assert abs((datetime.now(UTC) - moment).total_seconds()) < 60
     assert {c.student_id: c.state for c in store.roster(lesson)} == {
         p[0]: CONFLICT,
         p[1]: CONFLICT,
