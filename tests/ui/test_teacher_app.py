@@ -5,6 +5,7 @@ change made meanwhile is settled by the teacher and her value wins."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,9 @@ def test_a_lesson_marked_offline_reaches_the_server_once_after_a_restart(
     conflict = back["conflict"]
     assert conflict["entity"] == "attendance"
     assert "б" in conflict["server"] and "н" in conflict["mine"]
-    assert "в школе (координатор)" in conflict["who"]
+    # Who changed it and when, as the server names it: the demo coordinator, just now.
+    assert "Петрова Елена Викторовна, Школьный координатор" in conflict["who"]
+    assert re.search(r"\d\d\.\d\d \d\d:\d\d", conflict["who"]), conflict["who"]
     assert {r["id"]: r["state"] for r in back["roster"]}[disputed] == "conflict"
     assert back["conflicts_left"] == 0
     after = {r["id"]: r for r in back["after"]}
