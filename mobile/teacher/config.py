@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from mobile.common import platform
+from mobile.common import platform, window
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 
@@ -37,18 +37,5 @@ class TeacherConfig:
 
 
 def prepare_kivy(config: TeacherConfig) -> None:
-    """Kivy reads its settings at its first import: set them before it (landscape tablet)."""
-    os.environ.setdefault("KIVY_NO_ARGS", "1")
-    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
-    os.environ.setdefault("KIVY_NO_FILELOG", "1")
-    os.environ.setdefault("KIVY_METRICS_DENSITY", "1")
-    kivy_home = config.data_dir / "kivy"
-    kivy_home.mkdir(parents=True, exist_ok=True)  # Kivy exits silently if it cannot write it
-    os.environ.setdefault("KIVY_HOME", str(kivy_home))
-    from kivy.config import Config
-
-    Config.set("graphics", "width", str(config.width))
-    Config.set("graphics", "height", str(config.height))
-    Config.set("graphics", "resizable", "1")
-    Config.set("kivy", "exit_on_escape", "0")
-    Config.set("input", "mouse", "mouse,disable_multitouch")
+    """Kivy's settings before its first import (landscape tablet)."""
+    window.prepare_kivy(config.data_dir, config.width, config.height, 1.0)
