@@ -2,18 +2,51 @@
 
 Configured from the environment: PARTA_GATEWAY_URL (the server), PARTA_GATEWAY_ID and
 PARTA_GATEWAY_KEY (from the school's gateway registration), PARTA_GATEWAY_DB (the outbox file),
-PARTA_GATEWAY_SPOOL (a JSON-lines file of passes to read).
+PARTA_GATEWAY_SPOOL (a JSON-lines file of passes to read), and for ZKTeco panels posting
+their passes (gateway/adapters/zkteco.py): PARTA_GATEWAY_ZKTECO_LISTEN (host:port the panels
+are pointed at), PARTA_GATEWAY_ZKTECO_DOORS (SERIAL:DOOR=POINT[:in|out],...),
+PARTA_GATEWAY_ZKTECO_CARD_FORMAT (wiegand34 by default) and PARTA_GATEWAY_TIME_ZONE (the
+panels' clock, Europe/Moscow by default).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 import click
 import httpx
 
 from backend.i18n import t
+
+if TYPE_CHECKING:
+    from gateway.adapters.base import Adapter
+    from gateway.adapters.zkteco import ZktecoPushAdapter
+    from gateway.outbox import Outbox
+
+
+def zkteco_adapter(listen: str, outbox: Outbox) -> ZktecoPushAdapter:
+    from zoneinfo import ZoneInfo
+
+    from gateway.adapters.zkteco import ZktecoConfig, ZktecoPushAdapter, parse_doors
+
+    _, _, port = listen.rpartition(":")
+    if not port.isdigit():
+        raise click.UsageError(t("cli.gateway.bad_setting", name="PARTA_GATEWAY_ZKTECO_LISTEN"))
+    try:
+        doors = parse_doors(os.environ.get("PARTA_GATEWAY_ZKTECO_DOORS", ""))
+    except ValueError:
+        raise click.UsageError(
+            t("cli.gateway.bad_setting", name="PARTA_GATEWAY_ZKTECO_DOORS")
+        ) from None
+    config = ZktecoConfig(
+        doors=doors,
+        time_zone=ZoneInfo(os.environ.get("PARTA_GATEWAY_TIME_ZONE", "Europe/Moscow")),
+        card_format=os.environ.get("PARTA_GATEWAY_ZKTECO_CARD_FORMAT", "wiegand34"),
+    )
+    return ZktecoPushAdapter(config, outbox)
 
 
 @click.command(help=t("cli.help.gateway"))
@@ -35,11 +68,19 @@ def gateway() -> None:
         need("PARTA_GATEWAY_KEY"),
     )
     outbox = Outbox(os.environ.get("PARTA_GATEWAY_DB", "parta-gateway.sqlite"))
-    adapters = [JsonLinesAdapter(need("PARTA_GATEWAY_SPOOL"))]
+    adapters: list[Adapter] = []
+    listeners: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
+    if os.environ.get("PARTA_GATEWAY_SPOOL") or not os.environ.get("PARTA_GATEWAY_ZKTECO_LISTEN"):
+        adapters.append(JsonLinesAdapter(need("PARTA_GATEWAY_SPOOL")))
+    if listen := os.environ.get("PARTA_GATEWAY_ZKTECO_LISTEN"):
+        zk = zkteco_adapter(listen, outbox)
+        adapters.append(zk)
+        host, _, port = listen.rpartition(":")
+        listeners.append(lambda stop: zk.serve(host or "0.0.0.0", int(port), stop))  # noqa: S104
 
     async def main() -> None:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             uploader = Uploader(outbox, client, int(gateway_id), key)
-            await run_gateway(outbox, adapters, uploader)
+            await run_gateway(outbox, adapters, uploader, listeners=listeners)
 
     asyncio.run(main())

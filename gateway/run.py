@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from gateway.adapters.base import Adapter
 from gateway.outbox import Outbox
@@ -31,9 +32,13 @@ async def run_gateway(
     *,
     poll_interval: float = 0.5,
     stop: asyncio.Event | None = None,
+    listeners: Sequence[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = (),
 ) -> None:
+    """Poll the adapters and send until `stop`. `listeners` are the servers of push
+    adapters (controllers that post their passes to the gateway), run until `stop` too."""
     stop = stop or asyncio.Event()
     sending = asyncio.create_task(uploader.run(stop=stop))
+    serving = [asyncio.create_task(listen(stop)) for listen in listeners]
     try:
         while not stop.is_set():
             try:
@@ -44,4 +49,5 @@ async def run_gateway(
                 await asyncio.wait_for(stop.wait(), timeout=poll_interval)
     finally:
         stop.set()
+        await asyncio.gather(*serving, return_exceptions=True)
         await sending
