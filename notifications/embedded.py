@@ -1,8 +1,8 @@
 """The notifications companion of the embedded mode (`parta demo`).
 
-It runs the local stand-ins for the services abroad (FCM, the Telegram Bot API, an SMPP centre,
-an HTTP SMS gateway and an SMTP server) on a thread of their own, points a worker at them and
-runs that worker on the API's event loop, sharing its in-process Redis. The page
+It runs the local stand-ins for the outside services (FCM, the Telegram and MAX Bot APIs, an
+SMPP centre, an HTTP SMS gateway and an SMTP server) on a thread of their own, points a worker
+at them and runs that worker on the API's event loop, sharing its in-process Redis. The page
 `/demo/deliveries` lists what each stand-in received, so a newcomer can watch a mark or an
 announcement arrive. Found by `backend.core.embedded` through the `parta.embedded` entry point.
 """

@@ -12,6 +12,8 @@ from backend.events.kinds import PASSWORD_RESET_CODE
 from backend.i18n import has, t
 
 TELEGRAM_LIMIT = 4096
+# MAX: NewMessageBody.text is at most 4000 characters (maxapi checks for fewer than 4000).
+MAX_LIMIT = 3999
 PUSH_TITLE_LIMIT = 100
 PUSH_BODY_LIMIT = 240
 SMS_MAX_PARTS = 3

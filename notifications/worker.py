@@ -50,6 +50,11 @@ def build_channels(settings: Settings, pipeline_ref: list[Pipeline]) -> dict[str
         from notifications.channels.telegram import TelegramChannel
 
         channels["telegram"] = TelegramChannel(token, settings.telegram_api_url)
+    max_token = settings.max_bot_token.get_secret_value()
+    if max_token:
+        from notifications.channels.max import MaxChannel
+
+        channels["max"] = MaxChannel(max_token, settings.max_api_url)
     if settings.smtp_host and settings.smtp_port:
         from notifications.channels.email import EmailChannel
 

@@ -12,12 +12,14 @@ from pydantic import SecretStr
 
 from backend.settings import Settings
 from notifications.standins.fcm import FcmStandIn
+from notifications.standins.max import MaxStandIn
 from notifications.standins.smpp import SmppStandIn
 from notifications.standins.smsgw import SmsGatewayStandIn
 from notifications.standins.smtp import SmtpStandIn
 from notifications.standins.telegram import TelegramStandIn
 
 BOT_TOKEN = "123456:PARTA-STAND-IN"
+MAX_BOT_TOKEN = "parta-max-stand-in-token"
 
 
 class StandIns:
@@ -25,6 +27,7 @@ class StandIns:
         self.directory = directory
         self.fcm = FcmStandIn()
         self.telegram = TelegramStandIn(enforce=telegram_enforce)
+        self.max = MaxStandIn(MAX_BOT_TOKEN, enforce=telegram_enforce)
         self.smpp = SmppStandIn()
         self.sms_gateway = SmsGatewayStandIn()
         self.smtp = SmtpStandIn()
@@ -33,6 +36,7 @@ class StandIns:
         return {
             "push": self.fcm,
             "telegram": self.telegram,
+            "max": self.max,
             "sms_smpp": self.smpp,
             "sms_http": self.sms_gateway,
             "email": self.smtp,
@@ -83,6 +87,8 @@ class StandIns:
             "fcm_url": self.fcm.base_url,
             "telegram_bot_token": SecretStr(BOT_TOKEN),
             "telegram_api_url": self.telegram.base_url,
+            "max_bot_token": SecretStr(MAX_BOT_TOKEN),
+            "max_api_url": self.max.base_url,
             "smtp_host": "127.0.0.1",
             "smtp_port": self.smtp.port,
             "sms_smpp_host": "127.0.0.1" if sms == "smpp" else "",

@@ -88,6 +88,7 @@ async def notify(world: Backend, standins: StandIns) -> AsyncIterator[Notify]:
     # this test's first message with 429.
     standins.telegram.bot_window.times.clear()
     standins.telegram.chat_window.times.clear()
+    standins.max.reset()
     settings = Settings.model_validate(
         {
             **_fields(world.settings),
