@@ -392,11 +392,29 @@ class AdminTasksController(Controller):
             rows=report.rows,
             created=report.created,
             would_create=report.would_create,
+            updated=report.updated,
+            would_update=report.would_update,
+            unchanged=report.unchanged,
         )
         return page(
             t("admin.import_title"),
-            f'<p>{e(message)}</p><p><a href="/admin/tasks">← К задачам</a></p>',
+            f"<p>{e(message)}</p>{_changes_table(report.changes)}"
+            '<p><a href="/admin/tasks">← К задачам</a></p>',
         )
+
+
+def _changes_table(changes: list[Any]) -> str:
+    """What a dry run would change (or an import changed): line, column, old and new value."""
+    if not changes:
+        return ""
+    rows = "".join(
+        f"<tr><td>{c.line}</td><td>{e(c.column)}</td><td>{e(c.old)}</td><td>{e(c.new)}</td></tr>"
+        for c in changes
+    )
+    return (
+        f"<h2>{e(t('import.changes_title'))}</h2><table><tr><th>Строка</th><th>Столбец</th>"
+        f"<th>Было</th><th>Станет</th></tr>{rows}</table>"
+    )
 
 
 def _int(form: dict[str, Any], name: str) -> int:

@@ -92,10 +92,23 @@ def import_command(
         raise SystemExit(1) from None
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
-    if dry_run:
-        Console().print(f"Проверено строк: {report.rows}. Ошибок нет; ничего не записано.")
-    else:
-        Console().print(f"Импортировано строк: {report.rows}; создано записей: {report.created}.")
+    if report.changes:
+        table = RichTable(show_header=True, header_style="bold", title=t("import.changes_title"))
+        for title in ("Строка", "Столбец", "Было", "Станет"):
+            table.add_column(title)
+        for c in report.changes:
+            table.add_row(str(c.line), c.column, c.old, c.new)
+        Console().print(table)
+    fields = {
+        "rows": report.rows,
+        "created": report.created,
+        "would_create": report.would_create,
+        "updated": report.updated,
+        "would_update": report.would_update,
+        "unchanged": report.unchanged,
+    }
+    message = t("admin.imported" if report.imported else "admin.import_checked", **fields)
+    Console().print(message, soft_wrap=True)
 
 
 @click.command("export", help=t("cli.help.export"))

@@ -39,6 +39,7 @@ from backend.schools.people.schemas import (
     GuardianCreate,
     GuardianOut,
     HealthOut,
+    ImportChangeOut,
     ImportProblemOut,
     ImportReportOut,
     MovementIn,
@@ -520,7 +521,11 @@ class ImportExportController(Controller):
             rows=report.rows,
             created=report.created,
             would_create=report.would_create,
+            updated=report.updated,
+            would_update=report.would_update,
+            unchanged=report.unchanged,
             problems=[ImportProblemOut(p.line, p.column, p.message) for p in report.problems],
+            changes=[ImportChangeOut(c.line, c.column, c.old, c.new) for c in report.changes],
         )
 
     @get(

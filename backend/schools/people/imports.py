@@ -32,6 +32,14 @@ from backend.schools.people.fields import (
     clean_fields,
     personal_given,
 )
+from backend.schools.people.import_updates import (
+    DOCUMENT_NAMES,
+    Change,
+    Recognised,
+    field_changes,
+    shown,
+    write_pupil_updates,
+)
 from backend.schools.people.movement import class_code, class_label, ensure, today
 from backend.schools.places import school_target
 from backend.schools.tables import (
@@ -69,9 +77,11 @@ class Column:
 
 
 CONSENT_COLUMN = Column("consent_on", "Дата согласия на обработку ПДн")
+ID_COLUMN = Column("id", "Код в Парте")  # written by the export; a line with it updates that pupil
 
 COLUMNS: dict[str, list[Column]] = {
     "pupils": [
+        ID_COLUMN,
         Column("last_name", "Фамилия", True),
         Column("first_name", "Имя", True),
         Column("middle_name", "Отчество"),
@@ -149,11 +159,6 @@ POSITION_NAMES = {
     "security": "охрана",
 }
 POSITION_CODES = {**{v: k for k, v in POSITION_NAMES.items()}, **{p: p for p in POSITIONS}}
-DOCUMENT_NAMES = {
-    "birth_certificate": "свидетельство о рождении",
-    "passport": "паспорт",
-    "other": "иной",
-}
 RELATION_NAMES = {"mother": "мать", "father": "отец", "guardian": "опекун", "other": "другое"}
 YES = {"да", "yes", "true", "1", "+", "д"}
 NO = {"нет", "no", "false", "0", "-", "н"}
@@ -173,7 +178,11 @@ class ImportReport:
     rows: int
     created: int = 0
     would_create: int = 0  # what the file creates: also told by a dry run, which writes nothing
+    updated: int = 0
+    would_update: int = 0  # people recognised whom the file changes
+    unchanged: int = 0  # people recognised whom the file leaves as they are
     problems: list[Problem] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
 
     def as_details(self) -> dict[str, Any]:
         return {
@@ -182,8 +191,15 @@ class ImportReport:
             "rows": self.rows,
             "created": self.created,
             "would_create": self.would_create,
+            "updated": self.updated,
+            "would_update": self.would_update,
+            "unchanged": self.unchanged,
             "problems": [
                 {"line": p.line, "column": p.column, "message": p.message} for p in self.problems
+            ],
+            "changes": [
+                {"line": c.line, "column": c.column, "old": c.old, "new": c.new}
+                for c in self.changes
             ],
         }
 
@@ -340,9 +356,10 @@ def _lines(index: dict[str, int], rows: list[tuple[int, list[str]]]) -> list[Lin
 class Checker:
     """Collects the problems of one file, with the column headers people see."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *, shows_health: bool = True) -> None:
         self.headers = {c.key: c.header for c in COLUMNS[kind]}
         self.problems: list[Problem] = []
+        self.shows_health = shows_health  # may the dry run show a pupil's old health groups
 
     def add(self, line: Line | int, key: str, message: str) -> None:
         number = line.number if isinstance(line, Line) else line
@@ -448,6 +465,8 @@ class Plan:
 
     line: int
     data: dict[str, Any]
+    update: dict[str, Any] | None = None  # a recognised pupil: what changes (maybe nothing)
+    changes: list[Change] = field(default_factory=list)
 
 
 def _would_create(kind: str, plans: list[Plan]) -> int:
@@ -455,7 +474,7 @@ def _would_create(kind: str, plans: list[Plan]) -> int:
     known) is one record or none."""
     if kind == "guardians":
         return len({p.data["identity"] for p in plans if not p.data.get("existing_id")})
-    return len(plans)
+    return len([p for p in plans if p.update is None])
 
 
 async def import_file(
@@ -491,28 +510,44 @@ async def import_file(
     if not lines:
         raise ValidationFailed(key="import.empty")
     year = await year_of(school_id, year_id) if kind in ("pupils", "classes", "guardians") else {}
-    checker = Checker(kind)
+    checker = Checker(
+        kind,
+        shows_health=actor.principal is None
+        or actor.principal.allows(Permission.HEALTH_READ, target),
+    )
     progress("check", 0, len(lines))
     plans = await CHECKERS[kind](checker, school_id, year, lines, create_classes, progress)
     if checker.problems:
         report.problems = sorted(checker.problems, key=lambda p: (p.line, p.column))
         raise ImportFailed(report)
-    report.would_create = _would_create(kind, plans)
+    new = [p for p in plans if p.update is None]
+    updates = [p.update for p in plans if p.update is not None and p.changes]
+    report.would_create = _would_create(kind, new)
+    report.would_update = len(updates)
+    report.unchanged = len(plans) - len(new) - len(updates)
+    report.changes = [c for p in plans for c in p.changes]
     if dry_run:
         return report
     progress("write", 0, len(plans))
     async with transaction():
-        created = await WRITERS[kind](actor, school_id, year, plans, progress)
+        created = await WRITERS[kind](actor, school_id, year, new, progress) if new else []
+        updated = await write_pupil_updates(actor, school_id, updates)
         await record(
             actor,
             "import",
             object_type=kind,
             object_id=school_id,
             school_id=school_id,
-            details={"kind": kind, "rows": len(lines), "created_ids": created[:5000]},
+            details={
+                "kind": kind,
+                "rows": len(lines),
+                "created_ids": created[:5000],
+                "updated_ids": updated[:5000],
+            },
         )
     report.imported = True
     report.created = len(created)
+    report.updated = len(updated)
     return report
 
 
@@ -529,23 +564,24 @@ async def _check_pupils(
     progress: Progress,
 ) -> list[Plan]:
     classes = await classes_of_year(year["id"])
-    existing = await Student.select(
-        Student.last_name, Student.first_name, Student.middle_name, Student.birth_date
-    ).where(Student.school == school_id)
+    known = await Recognised.of_school(school_id)
     in_school = {
         _dup_key(r["last_name"], r["first_name"], r["middle_name"], r["birth_date"])
-        for r in existing
+        for r in known.by_id.values()
     }
+    members = await YearMembers.of(year) if known.by_id else YearMembers({}, {}, {})
+    consents = await _consent_dates("student", known.by_id)
     plans: list[Plan] = []
     seen_people: dict[tuple[str, ...], int] = {}
     seen_snils: dict[str, int] = {}
+    seen_ids: dict[int, int] = {}
+    owners: dict[str, int] = {}  # SNILS -> the recognised pupil a line gives it to
     for line in lines:
         checker.required(line, "last_name", "first_name", "class_name", "order_number")
         clean = checker.clean(line, STUDENT_RULES)
-        given_on = checker.consent(line, "student", clean)
-        admitted_on = checker.a_date(line, "admitted_on") or year["starts_on"]
-        if not year["starts_on"] <= admitted_on <= year["ends_on"]:
-            checker.add(line, "admitted_on", t("import.date_outside_year", year=year["name"]))
+        existing = _recognise(checker, line, clean, known, seen_ids)
+        # A line naming an id nobody has is already refused; it is not a new pupil either.
+        unknown_id = existing is None and bool(line.values.get("id"))
         class_key = None
         if line.values.get("class_name"):
             class_key = parse_class_name(line.values["class_name"])
@@ -553,7 +589,7 @@ async def _check_pupils(
                 checker.add(
                     line, "class_name", t("import.class_invalid", value=line.values["class_name"])
                 )
-            elif class_key not in classes and not create_classes:
+            elif class_key not in classes and (existing or not create_classes):
                 checker.add(
                     line,
                     "class_name",
@@ -570,40 +606,148 @@ async def _check_pupils(
             )
             if key in seen_people:
                 checker.add(line, "last_name", t("import.duplicate_line", line=seen_people[key]))
-            elif key in in_school:
+            elif key in in_school and existing is None and not unknown_id:
                 checker.add(line, "last_name", t("import.duplicate_pupil"))
             seen_people.setdefault(key, line.number)
-        if clean.get("snils"):
+        if clean.get("snils") and not unknown_id:
             if clean["snils"] in seen_snils:
                 checker.add(
                     line, "snils", t("import.duplicate_snils_line", line=seen_snils[clean["snils"]])
                 )
             seen_snils.setdefault(clean["snils"], line.number)
-        plans.append(
-            Plan(
-                line.number,
-                {
-                    **clean,
-                    "class_key": class_key,
-                    "admitted_on": admitted_on,
-                    "order_number": line.values.get("order_number", ""),
-                    "consent_on": given_on,
-                },
+            if existing is not None:
+                owners[clean["snils"]] = int(existing["id"])
+        if existing is not None:
+            plans.append(
+                _update_plan(checker, line, clean, existing, members, consents, classes, class_key)
             )
-        )
+        else:
+            given_on = checker.consent(line, "student", clean)
+            admitted_on = checker.a_date(line, "admitted_on") or year["starts_on"]
+            if not year["starts_on"] <= admitted_on <= year["ends_on"]:
+                checker.add(line, "admitted_on", t("import.date_outside_year", year=year["name"]))
+            plans.append(
+                Plan(
+                    line.number,
+                    {
+                        **clean,
+                        "class_key": class_key,
+                        "admitted_on": admitted_on,
+                        "order_number": line.values.get("order_number", ""),
+                        "consent_on": given_on,
+                    },
+                )
+            )
         progress("check", 1, None)
-    await _snils_taken(checker, Student, seen_snils)
+    await _snils_taken(checker, Student, seen_snils, owners)
     return plans
 
 
+def _recognise(
+    checker: Checker,
+    line: Line,
+    clean: dict[str, Any],
+    known: Recognised,
+    seen_ids: dict[int, int],
+) -> dict[str, Any] | None:
+    """The pupil of the school this line is about: by «Код в Парте», else by SNILS."""
+    existing = None
+    code = line.values.get("id", "")
+    if code:
+        existing = known.by_id.get(int(code)) if code.isdigit() and len(code) < 12 else None
+        if existing is None:
+            checker.add(line, "id", t("import.unknown_id", value=code))
+            return None
+        other = known.by_snils.get(clean.get("snils") or "")
+        if other is not None and other["id"] != existing["id"]:
+            checker.add(line, "snils", t("import.snils_of_other_pupil"))
+    elif clean.get("snils"):
+        existing = known.by_snils.get(clean["snils"])
+    if existing is not None:
+        first = seen_ids.setdefault(int(existing["id"]), line.number)
+        if first != line.number:
+            checker.add(line, "id" if code else "snils", t("import.same_pupil_line", line=first))
+    return existing
+
+
+def _update_plan(
+    checker: Checker,
+    line: Line,
+    clean: dict[str, Any],
+    existing: dict[str, Any],
+    members: YearMembers,
+    consents: dict[int, date],
+    classes: dict[tuple[int, str], int],
+    class_key: tuple[int, str] | None,
+) -> Plan:
+    """A recognised pupil's line: the fields it changes. Class, admission date and order belong
+    to the pupil's movement and must match it; consent may be added, not taken away."""
+    pupil_id = int(existing["id"])
+    current = members.current.get(pupil_id)
+    joined = members.joined.get(pupil_id)
+    if class_key is not None and class_key in classes and classes[class_key] != current:
+        where = members.labels.get(current or 0)
+        checker.add(
+            line,
+            "class_name",
+            t("import.class_differs", current=where)
+            if where
+            else t("import.not_in_a_class", value=line.values["class_name"]),
+        )
+    if joined is not None:
+        admitted = checker.a_date(line, "admitted_on")
+        if "admitted_on" in line.values and admitted not in (None, joined["date"]):
+            checker.add(
+                line, "admitted_on", t("import.movement_differs", value=shown("", joined["date"]))
+            )
+        order = line.values.get("order_number")
+        if order is not None and order != joined["order_number"]:
+            checker.add(
+                line,
+                "order_number",
+                t("import.movement_differs", value=joined["order_number"] or "—"),
+            )
+    values, changes = field_changes(
+        existing, clean, checker.headers, line.number, shows_health=checker.shows_health
+    )
+    had_consent = consents.get(pupil_id)
+    given_on = checker.a_date(line, "consent_on", past=True)
+    new_consent = None
+    if "consent_on" in line.values:
+        if given_on is not None and given_on != had_consent:
+            new_consent = given_on
+            changes.append(
+                Change(
+                    line.number,
+                    checker.headers["consent_on"],
+                    shown("", had_consent),
+                    shown("", given_on),
+                )
+            )
+        elif not line.values["consent_on"] and had_consent is not None:
+            checker.add(line, "consent_on", t("import.consent_not_revoked"))
+    stored = personal_given("student", values)
+    if stored and had_consent is None and new_consent is None:
+        checker.add(line, "consent_on", consent.consent_required_message("student", stored))
+    update = {"student_id": pupil_id, "values": values, "consent_on": new_consent}
+    return Plan(line.number, {}, update=update, changes=changes)
+
+
 async def _snils_taken(
-    checker: Checker, table: type[Student] | type[Staff] | type[Guardian], seen: dict[str, int]
+    checker: Checker,
+    table: type[Student] | type[Staff] | type[Guardian],
+    seen: dict[str, int],
+    owners: dict[str, int] | None = None,
 ) -> None:
+    """SNILS the file gives that belong to somebody else already (not the pupil the line is)."""
     if not seen:
         return
-    taken = await table.select(table.snils).where(table.snils.is_in(list(seen)))
+    taken = await table.select(table._meta.primary_key, table.snils).where(
+        table.snils.is_in(list(seen))
+    )
     for row in taken:
-        checker.add(seen[row["snils"]], "snils", t("import.duplicate_snils_db"))
+        if (owners or {}).get(row["snils"]) != row["id"]:
+            checker.add(seen[row["snils"]], "snils", t("import.duplicate_snils_db"))
 
 
 CHUNK = 500  # rows per INSERT: well under SQLite's limit on bound variables
@@ -1058,21 +1202,36 @@ async def _consent_dates(subject_kind: str, ids: Iterable[int]) -> dict[int, dat
     return result
 
 
+@dataclass
+class YearMembers:
+    """Who is in which class of a year (on today, kept within the year), and the entry that put
+    each pupil there: the export's class, admission date and order."""
+
+    labels: dict[int, str]  # class id -> "5А"
+    current: dict[int, int | None]  # pupil -> class id
+    joined: dict[int, dict[str, Any]]  # pupil -> Enrollment row
+
+    @classmethod
+    async def of(cls, year: dict[str, Any]) -> YearMembers:
+        from backend.schools.people.movement import classes_on
+
+        labels = {v: class_code(*k) for k, v in (await classes_of_year(year["id"])).items()}
+        day = max(min(today(), year["ends_on"]), year["starts_on"])
+        entries = await Enrollment.select().where(
+            Enrollment.school_class.is_in(list(labels) or [0]) & (Enrollment.date <= day)
+        )
+        current = await classes_on({e["student"] for e in entries}, day)
+        joined: dict[int, dict[str, Any]] = {}
+        for e in sorted(entries, key=lambda e: (e["date"], e["id"])):
+            if current.get(e["student"]) == e["school_class"]:
+                joined[e["student"]] = e
+        return cls(labels, current, joined)
+
+
 async def _export_pupils(actor: Actor, school_id: int, year_id: int | None) -> list[dict[str, str]]:
     year = await year_of(school_id, year_id)
-    labels = {v: class_code(*k) for k, v in (await classes_of_year(year["id"])).items()}
-    day = max(min(today(), year["ends_on"]), year["starts_on"])
-    entries = await Enrollment.select().where(
-        Enrollment.school_class.is_in(list(labels) or [0]) & (Enrollment.date <= day)
-    )
-    from backend.schools.people.movement import classes_on
-
-    member_ids = {e["student"] for e in entries}
-    current = await classes_on(member_ids, day)
-    joined: dict[int, dict[str, Any]] = {}
-    for e in sorted(entries, key=lambda e: (e["date"], e["id"])):
-        if current.get(e["student"]) == e["school_class"]:
-            joined[e["student"]] = e
+    members = await YearMembers.of(year)
+    labels, current, joined = members.labels, members.current, members.joined
     ids = [sid for sid, cid in current.items() if cid in labels]
     students = await Student.select().where(Student.id.is_in(ids or [0]))
     consents = await _consent_dates("student", ids)
@@ -1083,6 +1242,7 @@ async def _export_pupils(actor: Actor, school_id: int, year_id: int | None) -> l
         e = joined[s["id"]]
         out.append(
             {
+                "id": str(s["id"]),
                 "last_name": s["last_name"],
                 "first_name": s["first_name"],
                 "middle_name": s["middle_name"],

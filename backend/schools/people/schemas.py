@@ -368,10 +368,23 @@ class ImportProblemOut(msgspec.Struct):
     message: str
 
 
+class ImportChangeOut(msgspec.Struct):
+    """One field a line changes of a person already on file (values as the export writes)."""
+
+    line: int
+    column: str
+    old: str
+    new: str
+
+
 class ImportReportOut(msgspec.Struct):
     kind: str
     imported: bool
     rows: int
     created: int
     would_create: int  # how many records the file creates (told by a dry run too)
+    updated: int  # people recognised (by «Код в Парте» or SNILS) and changed
+    would_update: int
+    unchanged: int  # people recognised whom the file leaves as they are
     problems: list[ImportProblemOut]
+    changes: list[ImportChangeOut]

@@ -111,7 +111,11 @@ async def test_a_good_file_imports_whole_and_exports_back_the_same(world: Backen
         "rows": 60,
         "created": 60,
         "would_create": 60,
+        "updated": 0,
+        "would_update": 0,
+        "unchanged": 0,
         "problems": [],
+        "changes": [],
     }
     assert await Consent.count() == 60
     first = await Student.select().where(Student.personal_file_number == "ЛД-0001").first()
@@ -127,15 +131,19 @@ async def test_a_good_file_imports_whole_and_exports_back_the_same(world: Backen
     assert exported.headers["content-type"] == "text/csv; charset=utf-8"
     header, out = imports.read_rows(exported.content)
     assert header == headers("pupils")
-    expected = sorted([r[h] for h in header] for r in rows)
-    assert sorted(row for _, row in out) == expected
+    # The first column is each pupil's id («Код в Парте»), which the file imported had not.
+    assert header[0] == "Код в Парте"
+    ids = {s["id"] for s in await Student.select(Student.id)}
+    assert {int(row[0]) for _, row in out} == ids
+    expected = sorted([r[h] for h in header[1:]] for r in rows)
+    assert sorted(row[1:] for _, row in out) == expected
     # XLSX says the same.
     xlsx = await world.client.get(
         f"/api/v1/schools/{school.school_id}/exports/pupils?format=xlsx", headers=nurse.headers
     )
     assert xlsx.headers["content-type"].startswith(XLSX)
     x_header, x_rows = imports.read_rows(xlsx.content, "pupils.xlsx")
-    assert x_header == header and sorted(row for _, row in x_rows) == expected
+    assert x_header == header and sorted(row[1:] for _, row in x_rows) == expected
     # The secretary may not read health: those columns are left out of her export.
     plain = await world.client.get(
         f"/api/v1/schools/{school.school_id}/exports/pupils", headers=secretary.headers
@@ -156,11 +164,11 @@ async def test_a_good_file_imports_whole_and_exports_back_the_same(world: Backen
         == 180
     )
 
-    # The same file again: every line is already there.
+    # The same file again: every line is a pupil already there (by SNILS), and nothing changes.
     again = await _upload(world.client, school.school_id, "pupils", content, secretary.headers)
-    assert again.status_code == 400
-    lines = {p["line"] for p in again.json()["details"]["problems"]}
-    assert lines == set(range(2, 62))
+    assert again.status_code == 201, again.text
+    assert (again.json()["created"], again.json()["unchanged"]) == (0, 60)
+    assert again.json()["changes"] == []
     assert await Student.count() == 60
 
 
@@ -430,7 +438,12 @@ async def test_command_line_import_and_export(world: Backend, tmp_path: Path) ->
     exported = parta("export", "pupils", "--school", str(school.school_id), "-o", str(target))
     assert exported.returncode == 0, exported.stderr
     header, out = imports.read_rows(target.read_bytes(), target.name)
-    assert sorted(r for _, r in out) == sorted([x[h] for h in header] for x in rows)
+    assert header[0] == "Код в Парте"
+    assert sorted(r[1:] for _, r in out) == sorted([x[h] for h in header[1:]] for x in rows)
+    # The export imports back: every pupil recognised, nothing to change.
+    again = parta("import", "pupils", str(target), "--school", str(school.school_id), "--dry-run")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "изменено — 0, без изменений — 30" in again.stdout
 
 
 async def test_an_import_without_its_file_part_names_the_part(world: Backend) -> None:
