@@ -56,6 +56,21 @@ SEND_TIMEOUT = 20.0
 RESET_KIND = PASSWORD_RESET_CODE
 
 
+def messenger_rates(settings: Settings, messenger: str, chat: str | int | None) -> list[Rate]:
+    """The pacing of a send to a messenger (Telegram, MAX): the bot's limit, and the chat's
+    when it goes to one. Telegram and MAX count in a sliding window and refuse one too many
+    (429). The family bot's own sends take the same keys: one limit, not two that add up."""
+    bot_rate, chat_rate = (
+        (settings.notify_telegram_rate, settings.notify_telegram_chat_rate)
+        if messenger == TELEGRAM
+        else (settings.notify_max_rate, settings.notify_max_chat_rate)
+    )
+    rates = [Rate.per_second(messenger, bot_rate, strict=True)]
+    if chat is not None:
+        rates.append(Rate.per_second(f"{messenger}:chat:{chat}", chat_rate, strict=True))
+    return rates
+
+
 class Sender:
     def __init__(
         self,
@@ -189,18 +204,7 @@ class Sender:
         """The pacing of a send: its provider's limit, and for a messenger its chat's."""
         s = self.settings
         if channel in MESSENGERS:
-            # Telegram and MAX count in a sliding window and refuse one too many (429). The
-            # keys are the ones the family bot's own sends take too: one limit, not two.
-            bot_rate, chat_rate = (
-                (s.notify_telegram_rate, s.notify_telegram_chat_rate)
-                if channel == TELEGRAM
-                else (s.notify_max_rate, s.notify_max_chat_rate)
-            )
-            rates = [Rate.per_second(channel, bot_rate, strict=True)]
-            if addresses:
-                chat = f"{channel}:chat:{addresses[0]}"
-                rates.append(Rate.per_second(chat, chat_rate, strict=True))
-            return rates
+            return messenger_rates(s, channel, addresses[0] if addresses else None)
         if channel == PUSH:
             return [Rate.per_second("fcm", s.notify_fcm_rate)]
         if channel == SMS:
