@@ -450,8 +450,9 @@ def _weeks_of_term() -> int:
 
 
 # People lists: `parta import` / `parta export`; lessons: `parta lessons`; turnstiles:
-# `parta simulate turnstiles` (backend/commands/).
+# `parta simulate turnstiles`; `parta backup` / `parta restore` (backend/commands/).
 from backend.commands.access import simulate_command  # noqa: E402
+from backend.commands.ops import backup_command, restore_command  # noqa: E402
 from backend.commands.people import export_command, import_command  # noqa: E402
 from backend.commands.timetable import lessons_command  # noqa: E402
 
@@ -459,6 +460,8 @@ main.add_command(import_command)
 main.add_command(export_command)
 main.add_command(lessons_command)
 main.add_command(simulate_command)
+main.add_command(backup_command)
+main.add_command(restore_command)
 
 
 def _add_plugin_commands() -> None:

@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     # Where uploaded files (homework attachments) live by default.
     media_root: Path = Path(".parta/media")
 
+    # Backups (`parta backup`, docs/operations.md): where, and how many are kept.
+    backup_dir: Path = Path(".parta/backups")
+    backup_keep_daily: int = Field(default=14, ge=1)
+    backup_keep_monthly: int = Field(default=12, ge=0)
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

@@ -120,6 +120,7 @@ def parta(world: Backend, *args: str) -> subprocess.CompletedProcess[str]:
         PARTA_REDIS_URL=settings.redis_url,
         PARTA_SECRET_KEY=settings.secret_key.get_secret_value(),
         PARTA_LOG_LEVEL="WARNING",
+        PARTA_MEDIA_ROOT=str(settings.media_root),
     )
     return subprocess.run(
         [sys.executable, "-m", "backend.cli", *args],
