@@ -151,6 +151,7 @@ def create_app(
                 "diary_weeks": parta.diary_weeks,
                 "revoked_sessions": parta.revoked_sessions,
                 "storage": parta.storage,
+                "payments": parta.payments,
                 "trusted_networks": trusted_networks(settings.trusted_proxies),
             }
         ),

@@ -35,6 +35,8 @@ from backend.core.storage import LocalStorage
 from backend.journal.diary import refresh_projections
 from backend.journal.timetable_follow import follow_timetable
 from backend.journal.weeks import DiaryWeeks
+from backend.meals import yookassa
+from backend.meals.payments import Payments
 from backend.schools import services as schools
 from backend.schools.people import services as people
 from backend.settings import Settings
@@ -105,6 +107,7 @@ class Parta:
     revoked_sessions: RevokedSessions
     diary_weeks: DiaryWeeks
     storage: LocalStorage
+    payments: Payments
     owns_engine: bool = True
     owns_redis: bool = True
     _unsubscribe: list[Callable[[], None]] = field(default_factory=list)
@@ -163,6 +166,11 @@ def build(
         revoked_sessions=revoked_sessions,
         diary_weeks=DiaryWeeks(refresh=refresh_projections),
         storage=LocalStorage(settings.media_root),
+        payments=Payments(
+            provider=yookassa.from_settings(settings),
+            settings=settings,
+            allowed=yookassa.networks(settings.yookassa_notification_networks),
+        ),
         owns_engine=engine is None,
         owns_redis=redis is None,
     )

@@ -13,6 +13,17 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite:///.parta/parta.sqlite"
+# The addresses YooKassa sends its notifications from (its documentation, «Входящие
+# уведомления»).
+YOOKASSA_NETWORKS = (
+    "185.71.76.0/27",
+    "185.71.77.0/27",
+    "77.75.153.0/25",
+    "77.75.156.11/32",
+    "77.75.156.35/32",
+    "77.75.154.128/25",
+    "2a02:5180::/32",
+)
 
 
 class Settings(BaseSettings):
@@ -128,9 +139,24 @@ class Settings(BaseSettings):
         ]
     )
 
-    # Payments (the meals issue).
-    payment_provider_url: str = ""
-    payment_webhook_secret: SecretStr = SecretStr("")
+    # Payments of families' meal money by YooKassa (docs/meals.md, decision 0805). Empty shop
+    # id or key: payment by card is off (cash top-ups still work).
+    yookassa_shop_id: str = ""
+    yookassa_secret_key: SecretStr = SecretStr("")
+    yookassa_api_url: str = "https://api.yookassa.ru/v3"
+    # Where notifications may come from (YooKassa's published ranges). The address is the
+    # connection's, or X-Forwarded-For's from a trusted proxy (`trusted_proxies`).
+    yookassa_notification_networks: list[str] = Field(
+        default_factory=lambda: list(YOOKASSA_NETWORKS)
+    )
+    # Where the payment page sends the family back ("" : this server's root).
+    payment_return_url: str = ""
+    # 54-FZ receipt of a top-up: an advance for meals not yet chosen, VAT code 1 (no VAT:
+    # school meals are exempt, Tax Code art. 149), the shop's tax system if it needs one.
+    receipt_vat_code: int = 1
+    receipt_payment_mode: str = "advance"
+    receipt_payment_subject: str = "payment"
+    receipt_tax_system_code: int | None = None
 
     # Where uploaded files (homework attachments) live by default.
     media_root: Path = Path(".parta/media")

@@ -14,6 +14,7 @@ from backend.core.http import ActorDep, requires
 from backend.core.rights import Permission
 from backend.meals import accounts, benefits, buffet, menus, orders
 from backend.meals import schemas as s
+from backend.meals.payments_api import PaymentsController
 
 P = Permission
 ACCOUNT_READERS = requires(P.MEALS_ORDER, P.MEALS_MANAGE, P.MEALS_ACCOUNTS)
@@ -415,4 +416,5 @@ CONTROLLERS = [
     OrdersController,
     BenefitsController,
     BuffetController,
+    PaymentsController,
 ]

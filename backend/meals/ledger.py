@@ -429,17 +429,33 @@ async def reverse(actor: Actor, transfer_id: int, *, reason: str) -> dict[str, A
 
 
 async def refunded_of(top_up_id: int) -> int:
-    rows = await LedgerTransfer.select(LedgerTransfer.amount).where(
+    """What was given back of a top-up: posted refunds and refunds held while the provider
+    answers (a voided refund hold gave nothing back)."""
+    rows = await LedgerTransfer.select(LedgerTransfer.id, LedgerTransfer.amount).where(
         LedgerTransfer.refund_of == top_up_id
     )
-    return sum(int(r["amount"]) for r in rows)
+    if not rows:
+        return 0
+    voided = await LedgerTransfer.select(LedgerTransfer.pending_id).where(
+        LedgerTransfer.pending_id.is_in([r["id"] for r in rows])
+        & (LedgerTransfer.status == Status.VOIDED.value)
+    )
+    gone = {r["pending_id"] for r in voided}
+    return sum(int(r["amount"]) for r in rows if r["id"] not in gone)
 
 
 async def refund(
-    actor: Actor, top_up_id: int, amount: int, *, key: str, reason: str = ""
+    actor: Actor,
+    top_up_id: int,
+    amount: int,
+    *,
+    key: str,
+    reason: str = "",
+    pending: bool = False,
 ) -> dict[str, Any]:
     """Give back part or all of a top-up to where it came from: never more than the top-up,
-    and never money already spent or held."""
+    and never money already spent or held. `pending`: hold the refund while a payment
+    provider carries it out (then `resolve` posts it, or voids it if the provider refuses)."""
     _check_amount(amount)
     async with transaction():
         top_up = await transfer_row(top_up_id)
@@ -464,7 +480,7 @@ async def refund(
             debit=pupil,
             credit=source,
             amount=amount,
-            status=Status.POSTED,
+            status=Status.PENDING if pending else Status.POSTED,
             kind=TransferKind.REFUND.value,
             key=key,
             school_id=top_up["school"],

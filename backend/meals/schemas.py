@@ -395,3 +395,93 @@ class BuffetSaleOut(msgspec.Struct):
     transfer_id: int
     available: int
     spent_today: int
+
+
+# ---- payments by card or SBP -----------------------------------------------------------------
+
+
+class TopUpCreate(Strict):
+    """A family's top-up through the payment provider. The 54-FZ receipt goes to the e-mail or
+    the phone given (one is required)."""
+
+    amount: Kopecks
+    idempotency_key: IdempotencyKey
+    method: Literal["bank_card", "sbp"] = "bank_card"
+    receipt_email: Annotated[str, plain_text(254)] = ""
+    receipt_phone: Annotated[str, plain_text(32)] = ""
+
+
+class PaymentOut(msgspec.Struct):
+    """A top-up: `confirmation_url` is the provider's page where the family pays (while the
+    payment waits for it); `status` is the provider's last word."""
+
+    id: int
+    student_id: int
+    school_id: int
+    amount: int
+    method: str
+    provider: str
+    provider_payment_id: str | None
+    status: str
+    status_name: str
+    paid_amount: int
+    confirmation_url: str
+    transfer_id: int | None
+    created_at: datetime
+
+
+class ProviderNotification(msgspec.Struct):
+    """YooKassa's notification body: `{"type": "notification", "event": "payment.succeeded",
+    "object": {...}}`. Only the object's id is used; the object is read back from YooKassa."""
+
+    type: Annotated[str, msgspec.Meta(max_length=32)]
+    event: Annotated[str, msgspec.Meta(max_length=64)]
+    object: dict[str, Any]
+
+
+class NotificationAccepted(msgspec.Struct):
+    outcome: str
+
+
+class PaymentRefundCreate(Strict):
+    amount: Kopecks
+    idempotency_key: IdempotencyKey
+    reason: Annotated[str, plain_text(500)] = ""
+
+
+class PaymentRefundOut(msgspec.Struct):
+    id: int
+    payment_id: int
+    amount: int
+    status: str
+    status_name: str
+    hold_id: int
+    provider_refund_id: str | None
+    reason: str
+    created_at: datetime
+
+
+class ReconciliationLine(msgspec.Struct):
+    """One difference between the provider and the ledger (kopecks)."""
+
+    kind: str
+    kind_name: str
+    provider_payment_id: str | None
+    payment_id: int | None
+    student_id: int | None
+    provider_status: str | None
+    provider_amount: int | None
+    provider_refunded: int | None
+    ledger_credited: int
+    ledger_refunded: int
+
+
+class ReconciliationOut(msgspec.Struct):
+    school_id: int
+    date: Day
+    provider_payments: int
+    provider_total: int
+    ledger_payments: int
+    ledger_total: int
+    ok: bool
+    differences: list[ReconciliationLine]

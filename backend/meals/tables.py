@@ -273,6 +273,55 @@ class BuffetSale(Table):
     sold_at = Timestamptz()
 
 
+# ---- payments ------------------------------------------------------------------------------
+
+
+class MealPayment(Table):
+    """пополнение через платёжного агрегатора: a family's top-up by card or SBP. `public_id`
+    names it to the provider (its idempotence key and metadata). `status` is what the provider
+    last reported (created before it answered); the money is credited by the ledger transfer
+    `transfer_id` (at most once: its idempotency key is the provider's payment id)."""
+
+    id = BigSerial(primary_key=True)
+    public_id = Varchar(length=36)  # unique: uuid4 hex
+    request_key = Varchar(length=100)  # unique: the family's idempotency key, per pupil
+    school = Integer()
+    student = Integer()
+    amount = BigInt()  # kopecks asked
+    method = Varchar(length=16)  # bank_card | sbp
+    provider = Varchar(length=16)
+    provider_payment_id = Varchar(length=64, null=True, default=None)
+    status = Varchar(length=24)  # created | pending | waiting_for_capture | succeeded | canceled
+    paid_amount = BigInt(default=0)  # kopecks the provider reports paid
+    confirmation_url = Varchar(length=1000, default="")
+    cancellation_reason = Varchar(length=64, default="")
+    receipt_email = Varchar(length=254, default="")
+    receipt_phone = Varchar(length=16, default="")
+    transfer_id = BigInt(null=True, default=None)
+    created_by = Integer(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class MealPaymentRefund(Table):
+    """A refund of (part of) a provider payment: the ledger holds the money (`hold_id`, a
+    pending refund) until the provider confirms, then posts it, or voids it on refusal."""
+
+    id = BigSerial(primary_key=True)
+    public_id = Varchar(length=36)
+    request_key = Varchar(length=100)  # unique
+    payment = BigInt()
+    school = Integer()
+    amount = BigInt()
+    status = Varchar(length=16)  # pending | succeeded | canceled
+    hold_id = BigInt()
+    provider_refund_id = Varchar(length=64, null=True, default=None)
+    reason = Varchar(length=500, default="")
+    created_by = Integer(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
 INDEXES = [
     Index("ledger_account_code", "ledger_account", ("code",), unique=True),
     Index("ledger_account_school_kind", "ledger_account", ("school", "kind")),
@@ -293,6 +342,13 @@ INDEXES = [
     Index("benefit_cover_school", "benefit_cover", ("school", "category")),
     Index("buffet_sale_student_day", "buffet_sale", ("student", "local_date")),
     Index("benefit_refusal_day", "benefit_refusal", ("student", "date", "meal_kind"), unique=True),
+    Index("meal_payment_public_id", "meal_payment", ("public_id",), unique=True),
+    Index("meal_payment_request_key", "meal_payment", ("request_key",), unique=True),
+    Index("meal_payment_provider_id", "meal_payment", ("provider_payment_id",), unique=True),
+    Index("meal_payment_school_created", "meal_payment", ("school", "created_at")),
+    Index("meal_payment_refund_request_key", "meal_payment_refund", ("request_key",), unique=True),
+    Index("meal_payment_refund_provider_id", "meal_payment_refund", ("provider_refund_id",)),
+    Index("meal_payment_refund_payment", "meal_payment_refund", ("payment",)),
 ]
 
 _APPEND_ONLY = "ledger_transfer is append-only: make a reversing transfer instead"
@@ -357,6 +413,8 @@ APP_CONFIG = AppConfig(
         BenefitRefusal,
         BuffetProduct,
         BuffetSale,
+        MealPayment,
+        MealPaymentRefund,
     ],
     migration_dependencies=["backend.schools.tables"],
     commands=[],

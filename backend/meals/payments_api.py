@@ -1,0 +1,132 @@
+"""HTTP endpoints of families' payments by card or SBP (/api/v1/meals): top-ups, YooKassa's
+notifications, refunds and the day's reconciliation."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import Body, FromPath, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from backend.core.http import PUBLIC, ActorDep, client_ip, requires
+from backend.core.rights import Permission
+from backend.meals import payments as pay
+from backend.meals import schemas as s
+
+P = Permission
+FAMILY = requires(P.MEALS_ORDER)
+READERS = requires(P.MEALS_ORDER, P.MEALS_ACCOUNTS)
+BOOKKEEPERS = requires(P.MEALS_ACCOUNTS)
+NOTIFICATIONS_PATH = "/api/v1/meals/payments/yookassa/notifications"
+
+Limit = Annotated[int, QueryParameter(ge=1, le=500)]
+Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000)]
+Day = Annotated[date, QueryParameter(name="date")]
+PaymentsDep = NamedDependency[pay.Payments]
+
+
+async def provide_payments(request: Request[Any, Any, Any]) -> pay.Payments:
+    payments: pay.Payments = request.app.state.payments
+    return payments
+
+
+class PaymentsController(Controller):
+    path = "/api/v1/meals"
+    tags = ["Питание: оплата картой и СБП"]
+    dependencies = {"payments": Provide(provide_payments)}
+
+    @post(
+        "/pupils/{student_id:int}/top-ups",
+        guards=[FAMILY],
+        status_code=HTTP_201_CREATED,
+        summary="Пополнить лицевой счёт картой или через СБП",
+        description=(
+            "Создаёт платёж ЮKassa и возвращает `confirmation_url` — страницу оплаты. Деньги "
+            "зачисляются, когда ЮKassa сообщит об оплате (статус платежа проверяется в ЮKassa). "
+            "Чек 54-ФЗ уходит на `receipt_email` или `receipt_phone`. Повтор с тем же "
+            "`idempotency_key` возвращает тот же платёж."
+        ),
+    )
+    async def top_up(
+        self,
+        actor: ActorDep,
+        payments: PaymentsDep,
+        student_id: FromPath[int],
+        data: Annotated[s.TopUpCreate, Body()],
+    ) -> s.PaymentOut:
+        return await pay.start_top_up(actor, payments, student_id, data)
+
+    @get(
+        "/pupils/{student_id:int}/payments",
+        guards=[READERS],
+        summary="Пополнения картой и через СБП",
+    )
+    async def list_payments(
+        self, actor: ActorDep, student_id: FromPath[int], limit: Limit = 50, offset: Offset = 0
+    ) -> list[s.PaymentOut]:
+        return await pay.list_payments(actor, student_id, limit=limit, offset=offset)
+
+    @get(
+        "/payments/{payment_id:int}",
+        guards=[READERS],
+        summary="Состояние пополнения (уточняется в ЮKassa, пока платёж не завершён)",
+    )
+    async def payment(
+        self, actor: ActorDep, payments: PaymentsDep, payment_id: FromPath[int]
+    ) -> s.PaymentOut:
+        return await pay.get_payment(actor, payments, payment_id)
+
+    @post(
+        "/payments/yookassa/notifications",
+        opt=PUBLIC,
+        status_code=HTTP_200_OK,
+        summary="Уведомление ЮKassa о платеже или возврате",
+        description=(
+            "Принимается только с адресов ЮKassa (за своим прокси — по X-Forwarded-For, если "
+            "прокси указан в PARTA_TRUSTED_PROXIES). Платёж перечитывается из ЮKassa по id; "
+            "зачисление — не более одного раза на платёж."
+        ),
+    )
+    async def notification(
+        self,
+        request: Request[Any, Any, Any],
+        payments: PaymentsDep,
+        data: Annotated[s.ProviderNotification, Body()],
+    ) -> s.NotificationAccepted:
+        return await pay.notification(payments, client_ip(request), data)
+
+    @post(
+        "/payments/{payment_id:int}/refunds",
+        guards=[BOOKKEEPERS],
+        status_code=HTTP_201_CREATED,
+        summary="Возврат неизрасходованных средств на карту (полный или частичный)",
+    )
+    async def refund(
+        self,
+        actor: ActorDep,
+        payments: PaymentsDep,
+        payment_id: FromPath[int],
+        data: Annotated[s.PaymentRefundCreate, Body()],
+    ) -> s.PaymentRefundOut:
+        return await pay.refund_payment(actor, payments, payment_id, data)
+
+    @get(
+        "/payments/{payment_id:int}/refunds",
+        guards=[READERS],
+        summary="Возвраты по пополнению",
+    )
+    async def refunds(self, actor: ActorDep, payment_id: FromPath[int]) -> list[s.PaymentRefundOut]:
+        return await pay.list_refunds(actor, payment_id)
+
+    @get(
+        "/schools/{school_id:int}/payments/reconciliation",
+        guards=[BOOKKEEPERS],
+        summary="Сверка платежей ЮKassa за день с книгой проводок",
+    )
+    async def reconciliation(
+        self, actor: ActorDep, payments: PaymentsDep, school_id: FromPath[int], day: Day
+    ) -> s.ReconciliationOut:
+        return await pay.reconcile(actor, payments, school_id, day)
