@@ -344,7 +344,7 @@ async def notification(
     """YooKassa's HTTP notification: accepted from its addresses only; the object it names is
     read back from YooKassa. Unknown objects are acknowledged and ignored."""
     if not sent_by_provider(sender, payments.allowed):
-        log.warning("payment_notification_refused", sender=sender, notification_event=body.event)
+        log.warning("payment_notification_refused", sender=sender, kind=body.event)
         raise Forbidden(key="meals.payment.notification_sender")
     provider = payments.require()
     object_id = str(body.object.get("id", ""))
@@ -361,9 +361,9 @@ async def notification(
         # Not 200: YooKassa repeats the notification, and we look again then.
         raise PaymentsUnavailable() from None
     except ProviderError as exc:
-        log.error("payment_notification_failed", notification_event=body.event, error=str(exc))
+        log.error("payment_notification_failed", kind=body.event, error=str(exc))
         raise PaymentsUnavailable() from None
-    log.info("payment_notification", notification_event=body.event, object=object_id, outcome=outcome)
+    log.info("payment_notification", kind=body.event, object=object_id, outcome=outcome)
     return s.NotificationAccepted(outcome=outcome)
 
 
