@@ -398,7 +398,7 @@ def demo(host: str, port: int, data_dir: str, keep: bool) -> None:
     )
 
     from backend.app import create_app
-    from backend.core.embedded import companions
+    from backend.core.embedded import companions, with_overrides
     from backend.core.redis import make_redis
 
     # One in-process Redis shared by the API and the companions (the notifications worker).
@@ -407,6 +407,7 @@ def demo(host: str, port: int, data_dir: str, keep: bool) -> None:
         extras = companions(settings, redis, directory)
     except ModuleNotFoundError as exc:  # an install without the demo's stand-ins (decision 0031)
         raise click.ClickException(t("cli.demo_needs_standins", module=exc.name)) from None
+    settings = with_overrides(settings, extras)
     app = create_app(
         settings,
         redis=redis,

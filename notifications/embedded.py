@@ -1,8 +1,9 @@
 """The notifications companion of the embedded mode (`parta demo`).
 
 It runs the local stand-ins for the outside services (FCM, the Telegram and MAX Bot APIs, an
-SMPP centre, an HTTP SMS gateway and an SMTP server) on a thread of their own, points a worker
-at them and runs that worker on the API's event loop, sharing its in-process Redis. The page
+SMPP centre, an HTTP SMS gateway, an SMTP server, YooKassa's API and payment page) on a thread
+of their own, points a worker (and the API's payments) at them and runs that worker on the
+API's event loop, sharing its in-process Redis. The page
 `/demo/deliveries` lists what each stand-in received, so a newcomer can watch a mark or an
 announcement arrive. Found by `backend.core.embedded` through the `parta.embedded` entry point.
 """
@@ -21,6 +22,7 @@ from redis.asyncio import Redis
 
 from backend.core.http import PUBLIC
 from backend.i18n import t
+from backend.meals.payments import NOTIFICATIONS_PATH as PAYMENT_NOTIFICATIONS_PATH
 from backend.messaging.services import PUSH_RECEIPTS_PATH
 from backend.settings import Settings
 from notifications.standins.suite import StandIns
@@ -44,6 +46,9 @@ class EmbeddedNotifications:
         wildcard = self.settings.host in ("0.0.0.0", "::")  # noqa: S104 (a comparison)
         host = "127.0.0.1" if wildcard else self.settings.host
         self.standins.fcm.receipts_url = f"http://{host}:{self.settings.port}{PUSH_RECEIPTS_PATH}"
+        # YooKassa's stand-in notifies this API of the payments its page "pays".
+        api = f"http://{host}:{self.settings.port}"
+        self.standins.yookassa.notify_url = api + PAYMENT_NOTIFICATIONS_PATH
         fields = {name: getattr(self.settings, name) for name in Settings.model_fields}
         worker_settings = Settings.model_validate(
             {
@@ -58,6 +63,10 @@ class EmbeddedNotifications:
         logging.getLogger("saq").setLevel(logging.ERROR)
         self.worker = NotifyWorker(worker_settings, self.redis)
         await self.worker.start()
+
+    def settings_overrides(self) -> dict[str, Any]:
+        """The API's payments go to the YooKassa stand-in (its port is chosen already)."""
+        return self.standins.payment_settings(self.settings)
 
     async def stop(self) -> None:
         if self.worker is not None:
@@ -81,7 +90,10 @@ class EmbeddedNotifications:
         return [page, data]
 
     def describe(self, url: str) -> list[str]:
-        return [t("cli.demo_deliveries", url=f"{url}{PAGE}")]
+        return [
+            t("cli.demo_deliveries", url=f"{url}{PAGE}"),
+            t("cli.demo_payments", url=url),
+        ]
 
 
 def render_page(received: dict[str, list[dict[str, Any]]]) -> str:

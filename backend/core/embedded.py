@@ -34,6 +34,20 @@ class Companion(Protocol):
         ...
 
 
+def with_overrides(settings: Settings, found: list[Companion]) -> Settings:
+    """The API's settings with what companions change (a companion that plays a service
+    abroad points the API at itself: `settings_overrides()`, optional)."""
+    changes: dict[str, Any] = {}
+    for companion in found:
+        overrides = getattr(companion, "settings_overrides", None)
+        if overrides is not None:
+            changes.update(overrides())
+    if not changes:
+        return settings
+    fields = {name: getattr(settings, name) for name in Settings.model_fields}
+    return Settings.model_validate({**fields, **changes})
+
+
 def companions(settings: Settings, redis: Redis, directory: Path) -> list[Companion]:
     """Every installed companion, built for these settings, Redis and data directory."""
     found: list[Companion] = []

@@ -49,6 +49,8 @@ from backend.settings import Settings
 P = Permission
 log = structlog.get_logger("parta.meals.payments")
 
+# Where YooKassa posts its notifications (set in the shop's settings at YooKassa).
+NOTIFICATIONS_PATH = "/api/v1/meals/payments/yookassa/notifications"
 SUCCEEDED, CANCELED, CREATED = "succeeded", "canceled", "created"
 FINAL = frozenset({SUCCEEDED, CANCELED})
 

@@ -20,7 +20,6 @@ P = Permission
 FAMILY = requires(P.MEALS_ORDER)
 READERS = requires(P.MEALS_ORDER, P.MEALS_ACCOUNTS)
 BOOKKEEPERS = requires(P.MEALS_ACCOUNTS)
-NOTIFICATIONS_PATH = "/api/v1/meals/payments/yookassa/notifications"
 
 Limit = Annotated[int, QueryParameter(ge=1, le=500)]
 Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000)]

@@ -17,6 +17,7 @@ from notifications.standins.smpp import SmppStandIn
 from notifications.standins.smsgw import SmsGatewayStandIn
 from notifications.standins.smtp import SmtpStandIn
 from notifications.standins.telegram import TelegramStandIn
+from notifications.standins.yookassa import YooKassaStandIn
 
 BOT_TOKEN = "123456:PARTA-STAND-IN"
 MAX_BOT_TOKEN = "parta-max-stand-in-token"
@@ -31,6 +32,7 @@ class StandIns:
         self.smpp = SmppStandIn()
         self.sms_gateway = SmsGatewayStandIn()
         self.smtp = SmtpStandIn()
+        self.yookassa = YooKassaStandIn()
 
     def all(self) -> dict[str, Any]:
         return {
@@ -40,6 +42,7 @@ class StandIns:
             "sms_smpp": self.smpp,
             "sms_http": self.sms_gateway,
             "email": self.smtp,
+            "yookassa": self.yookassa,
         }
 
     async def start(self) -> None:
@@ -98,6 +101,20 @@ class StandIns:
             "sms_http_url": self.sms_gateway.url if sms == "http" else "",
             "sms_http_token": SecretStr(self.sms_gateway.token),
             "sms_http_provider": sms,
+        }
+
+    def payment_settings(self, base: Settings) -> dict[str, Any]:
+        """Settings fields that point the API's payments at the YooKassa stand-in, whose
+        notifications come from this machine (127.0.0.1), not from YooKassa's ranges."""
+        return {
+            "yookassa_shop_id": self.yookassa.shop_id,
+            "yookassa_secret_key": SecretStr(self.yookassa.secret_key),
+            "yookassa_api_url": self.yookassa.base_url,
+            "yookassa_notification_networks": [
+                *base.yookassa_notification_networks,
+                "127.0.0.1/32",
+                "::1/128",
+            ],
         }
 
     def summary(self) -> dict[str, list[dict[str, Any]]]:

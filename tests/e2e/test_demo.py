@@ -40,6 +40,7 @@ def test_demo_serves_and_its_logins_work(tmp_path: Path) -> None:
             )
             assert me.status_code == 200 and me.json()["grants"]
         _an_announcement_reaches_the_parents_phone(base)
+        _the_parent_tops_up_through_the_yookassa_standin(base)
     finally:
         output = server.stop()
     assert "parta-demo" in output  # the logins were printed
@@ -108,3 +109,34 @@ def _an_announcement_reaches_the_parents_phone(base: str) -> None:
     assert "Собрание" in pushes[0]["body"]
     page = httpx.get(f"{base}/demo/deliveries")
     assert page.status_code == 200 and "Push (FCM): 1" in page.text
+
+
+def _the_parent_tops_up_through_the_yookassa_standin(base: str) -> None:
+    """The demo parent tops up the child's meal account: YooKassa's stand-in shows its payment
+    page, «Оплатить» sends the notification to the demo's API, the money arrives."""
+    login = httpx.post(
+        f"{base}/api/v1/auth/login", json={"identifier": "parent", "password": "parta-demo"}
+    ).json()
+    headers = {"Authorization": f"Bearer {login['access_token']}"}
+    grants = httpx.get(f"{base}/api/v1/accounts/me", headers=headers).json()["grants"]
+    student = next(g["scope_id"] for g in grants if g["scope_kind"] == "student")
+    created = httpx.post(
+        f"{base}/api/v1/meals/pupils/{student}/top-ups",
+        headers=headers,
+        json={
+            "amount": 50_000,
+            "idempotency_key": "demo-top-up-1",
+            "receipt_email": "p@example.ru",
+        },
+    )
+    assert created.status_code == 201, created.text
+    page_url = created.json()["confirmation_url"]
+    assert "500,00 ₽" in httpx.get(page_url).text
+    paid = httpx.post(page_url, data={"action": "pay"}, follow_redirects=False)
+    assert paid.status_code == 302, paid.text
+    account = httpx.get(f"{base}/api/v1/meals/pupils/{student}/account", headers=headers).json()
+    assert (account["posted"], account["available"]) == (50_000, 50_000), account
+    statement = httpx.get(f"{base}/api/v1/meals/pupils/{student}/statement", headers=headers).json()
+    assert [i["kind_name"] for i in statement["items"]] == ["Пополнение"]
+    received = httpx.get(f"{base}/demo/deliveries.json").json()["yookassa"]
+    assert [r["status"] for r in received if r["call"] == "notification"] == [200]
