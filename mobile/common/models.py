@@ -441,3 +441,20 @@ class IllnessReport(Model):
     date_to: date
     comment: str
     created_at: datetime
+
+
+class AbsentInside(Model):
+    """A pupil marked absent in a lesson that had begun while inside the building."""
+
+    student_id: int
+    name: str
+    lesson_id: int
+    lesson_number: int
+    subject: str
+    starts_at: time | None = None
+
+
+class ClassAbsentInside(Model):
+    class_id: int
+    date: date
+    items: list[AbsentInside]

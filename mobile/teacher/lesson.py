@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from kivy.clock import Clock
+from kivy.graphics import Color, Ellipse
 from kivy.metrics import dp
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.popup import Popup
@@ -47,12 +48,50 @@ def initials(name: str) -> str:
     return "".join(p[0] for p in parts[:2]).upper()
 
 
+def short_name(name: str) -> str:
+    parts = name.split()
+    return " ".join([parts[0], *(f"{p[0]}." for p in parts[1:2])]) if parts else name
+
+
 def status_label(status: str, late: int | None) -> str:
     if status == "present":
         return ""
     if status == "late":
         return f"{t('status.late')} {late or ''}".strip()
     return t(f"status.{status}")
+
+
+# Calm colours for the initials' circles, one per pupil (the API has no photos).
+AVATAR_COLOURS = [
+    (0.36, 0.55, 0.80, 1),
+    (0.30, 0.62, 0.55, 1),
+    (0.62, 0.47, 0.75, 1),
+    (0.80, 0.50, 0.35, 1),
+    (0.45, 0.60, 0.30, 1),
+    (0.75, 0.40, 0.55, 1),
+    (0.35, 0.50, 0.62, 1),
+    (0.68, 0.58, 0.30, 1),
+]
+
+
+class Avatar(Widget):
+    """A pupil's initials in a coloured circle, where a photo would be."""
+
+    def __init__(self, student_id: int, name: str, diameter: float) -> None:
+        super().__init__(size_hint=(None, None), size=(diameter, diameter))
+        self.colour = AVATAR_COLOURS[student_id % len(AVATAR_COLOURS)]
+        with self.canvas:
+            Color(*self.colour)
+            self._circle = Ellipse(pos=self.pos, size=self.size)
+        self.label = Text(
+            initials(name), theme.FONT_BODY, color=theme.ON_PRIMARY, bold=True, halign="center"
+        )
+        self.add_widget(self.label)
+        self.bind(pos=self._follow, size=self._follow)
+
+    def _follow(self, *_: Any) -> None:
+        self._circle.pos, self._circle.size = self.pos, self.size
+        self.label.pos, self.label.size = self.pos, self.size
 
 
 class PupilCell(Box):
@@ -62,33 +101,58 @@ class PupilCell(Box):
             radius=8,
             orientation="vertical",
             size_hint_y=None,
-            height=dp(theme.size(128)),
+            # status row 56 + name 48 (a finger) + state 18, padding 2 x 6, spacing 2 x 4
+            height=dp(theme.size(56 + 48 + 18) + 12 + 8),
             padding=dp(6),
             spacing=dp(4),
         )
         self.screen = screen
         self.student_id = cell.student_id
+        self.conflict: dict[str, Any] | None = None
+        top = Box(orientation="horizontal", size_hint_y=None, height=dp(theme.size(56)))
+        top.spacing = dp(6)
+        self.avatar = Avatar(cell.student_id, cell.name, dp(theme.size(48)))
+        holder = Box(orientation="vertical", size_hint_x=None, width=self.avatar.width)
+        holder.padding = [0, (dp(theme.size(56)) - self.avatar.height) / 2]
+        holder.add_widget(self.avatar)
         self.status_button = Flat("", size=theme.FONT_TITLE, height=dp(theme.size(56)))
         self.status_button.bind(on_release=lambda *_: screen.tap_status(self))
+        top.add_widget(holder)
+        top.add_widget(self.status_button)
         self.name_button = Flat(
-            "", colour=theme.SURFACE, text_colour=theme.TEXT, size=theme.FONT_SMALL
+            "",
+            colour=theme.SURFACE,
+            text_colour=theme.TEXT,
+            size=theme.FONT_SMALL,
+            height=dp(theme.size(48)),
         )
         self.name_button.bind(on_release=lambda *_: screen.open_marks(self.student_id))
-        self.state_label = Text("", 13, size_hint_y=None, height=dp(18), halign="center")
-        self.add_widget(self.status_button)
+        self.state_label = Text(
+            "", 13, size_hint_y=None, height=dp(theme.size(18)), halign="center"
+        )
+        self.add_widget(top)
         self.add_widget(self.name_button)
         self.add_widget(self.state_label)
         self.show(cell)
 
-    def show(self, cell: Cell) -> None:
+    def show(self, cell: Cell, conflict: dict[str, Any] | None = None) -> None:
         self.cell = cell
-        label = status_label(cell.status, cell.late_minutes)
-        self.status_button.text = f"{initials(cell.name)}  {label}".strip()
+        self.conflict = conflict if cell.state == "conflict" else None
+        self.status_button.text = status_label(cell.status, cell.late_minutes)
         self.status_button.fill(STATUS_COLOURS.get(cell.status, theme.PRESENT))
         self.status_button.color = theme.TEXT if cell.status == "present" else theme.ON_PRIMARY
         marks = " ".join(m["value"] for m in cell.marks)
-        self.name_button.text = f"{cell.name}\n{marks}" if marks else cell.name
-        self.state_label.text = state_text(cell.state) if cell.state != "synced" else ""
+        # Two lines fit: the name, or with marks the surname and initial above the marks.
+        self.name_button.text = f"{short_name(cell.name)}\n{marks}" if marks else cell.name
+        if self.conflict is not None:
+            # Both values in the cell itself; a tap on it lets the teacher choose.
+            self.state_label.text = t(
+                "lesson.conflict_cell",
+                server=describe_short(self.conflict["entity"], self.conflict["server"]),
+                mine=describe_short(self.conflict["entity"], self.conflict["client"]),
+            )
+        else:
+            self.state_label.text = state_text(cell.state) if cell.state != "synced" else ""
         self.state_label.color = theme.STATE_COLOURS[cell.state]
 
 
@@ -98,7 +162,12 @@ class LessonScreen(Screen):
         self.app = app
         self.lesson_id: int | None = None
         self.cells: dict[int, PupilCell] = {}
-        self._header = Clock.create_trigger(self._redraw_header, 0)
+        self.lesson_row: dict[str, Any] = {}
+        self.marking: dict[str, Any] = {}
+        self.marks_popup: QuickMarks | None = None
+        # The header's counts follow a quarter of a second behind a burst of taps: each new
+        # text is a texture rendered (slow on a tablet's GPU driver, slower in software).
+        self._header = Clock.create_trigger(self._redraw_header, 0.25)
         root = Box(theme.BACKGROUND, orientation="vertical")
         back = Flat(t("lesson.back"), size_hint_x=None, width=dp(120))
         back.bind(on_release=lambda *_: self.leave())
@@ -159,6 +228,7 @@ class LessonScreen(Screen):
     async def open(self, lesson_id: int) -> None:
         app = self.app
         self.lesson_id = lesson_id
+        self.marks_popup = None  # built again for this lesson's scale
         if not await app.db(app.store.has_sheet, lesson_id):
             with contextlib.suppress(ApiError):
                 await app.engine.pull_lesson(lesson_id)
@@ -199,6 +269,9 @@ class LessonScreen(Screen):
         self.conflicts_button.opacity = 1 if conflicts else 0
         self.conflicts_button.disabled = not conflicts
         self.conflicts_button.text = f"{t('sync.conflict')}: {len(conflicts)}" if conflicts else ""
+        self.lesson_row = lesson
+        self.marking = await app.db(app.store.meta, "marking", {}) or {}
+        by_pupil = {c["student_id"]: c for c in conflicts if c.get("student_id")}
         seen = set()
         for cell in roster:
             seen.add(cell.student_id)
@@ -207,8 +280,7 @@ class LessonScreen(Screen):
                 widget = PupilCell(self, cell)
                 self.cells[cell.student_id] = widget
                 self.grid.add_widget(widget)
-            else:
-                widget.show(cell)
+            widget.show(cell, by_pupil.get(cell.student_id))
         for gone in set(self.cells) - seen:
             self.grid.remove_widget(self.cells.pop(gone))
         self._counts(roster)
@@ -221,33 +293,50 @@ class LessonScreen(Screen):
 
     # ------------------------------------------------------------------ actions
 
-    def tap_status(self, widget: PupilCell) -> asyncio.Task[None]:
+    def tap_status(self, widget: PupilCell) -> asyncio.Future[None] | None:
+        """One tap: the next status, shown at once and handed to the store's thread at once
+        (committed while this frame is drawn). A cell in conflict asks the teacher first."""
         started = time.perf_counter()
+        if widget.conflict is not None:
+            self.open_conflict(widget.conflict)
+            return None
+        app = self.app
+        assert self.lesson_id is not None
         status = NEXT_STATUS.get(widget.cell.status, "present")
         late = DEFAULT_LATE_MINUTES if status == "late" else None
         widget.cell.status, widget.cell.late_minutes = status, late
         widget.cell.state = "local"
         widget.show(widget.cell)  # the tap shows at once; the store confirms below
-        return self.app.spawn(self._commit_status(widget.student_id, status, late, started))
+        saved = app.db.now(
+            app.store.set_attendance,
+            self.lesson_id,
+            widget.student_id,
+            status,
+            late,
+            started=started,
+            timings=app.tap_ms,
+        )
+        return app.spawn(self._after_commit(saved, widget.student_id))
 
-    async def _commit_status(
-        self, student_id: int, status: str, late: int | None, started: float
-    ) -> None:
-        app = self.app
-        assert self.lesson_id is not None
-        await app.db(app.store.set_attendance, self.lesson_id, student_id, status, late)
-        app.tap_ms.append((time.perf_counter() - started) * 1000)
-        app.engine.poke()
+    async def _after_commit(self, saved: asyncio.Future[Any], student_id: int) -> None:
+        await saved
+        self.app.engine.poke()
         await self.redraw(student_id)
 
-    async def add_mark(self, student_id: int, value: str, kind: str, comment: str) -> None:
+    def add_mark(self, student_id: int, value: str, kind: str, comment: str) -> asyncio.Task[None]:
         app = self.app
         assert self.lesson_id is not None
-        started = time.perf_counter()
-        await app.db(app.store.add_mark, self.lesson_id, student_id, value, kind, comment)
-        app.tap_ms.append((time.perf_counter() - started) * 1000)
-        app.engine.poke()
-        await self.redraw(student_id)
+        saved = app.db.now(
+            app.store.add_mark,
+            self.lesson_id,
+            student_id,
+            value,
+            kind,
+            comment,
+            started=time.perf_counter(),
+            timings=app.tap_ms,
+        )
+        return app.spawn(self._after_commit(saved, student_id))
 
     async def redraw(self, student_id: int) -> None:
         """The cell just changed, from the store; the header follows once per frame."""
@@ -255,7 +344,11 @@ class LessonScreen(Screen):
         cell = await self.app.db(self.app.store.cell, self.lesson_id, student_id)
         widget = self.cells.get(student_id)
         if cell is not None and widget is not None:
-            widget.show(cell)
+            conflict = None
+            if cell.state == "conflict":
+                conflicts = await self.app.db(self.app.store.conflicts, self.lesson_id)
+                conflict = next((c for c in conflicts if c.get("student_id") == student_id), None)
+            widget.show(cell, conflict)
         self._header()
 
     def _redraw_header(self, *_: Any) -> None:
@@ -323,7 +416,14 @@ class LessonScreen(Screen):
     # ------------------------------------------------------------------ popups
 
     def open_marks(self, student_id: int) -> QuickMarks:
-        popup = QuickMarks(self, self.cells[student_id].cell)
+        """Quick marks for one pupil: one popup per lesson, filled for the pupil tapped."""
+        if self.marks_popup is None:
+            self.marks_popup = QuickMarks(self)
+        self.marks_popup.show_for(self.cells[student_id].cell)
+        return self.marks_popup
+
+    def open_conflict(self, conflict: dict[str, Any]) -> ConflictPopup:
+        popup = ConflictPopup(self, conflict)
         popup.open()
         return popup
 
@@ -333,25 +433,24 @@ class LessonScreen(Screen):
         conflicts = await self.app.db(self.app.store.conflicts, self.lesson_id)
         if not conflicts:
             return None
-        popup = ConflictPopup(self, conflicts[0])
-        popup.open()
-        return popup
+        return self.open_conflict(conflicts[0])
 
 
 class QuickMarks(Popup):
     """The school's scale as big buttons; the kind of work (with its weight) chosen first; an
-    optional comment. A tap on a value saves the mark and closes."""
+    optional comment. A tap on a value saves the mark and closes. Built once per lesson and
+    filled for each pupil (building thirty buttons per tap cost a tenth of a second)."""
 
-    def __init__(self, screen: LessonScreen, cell: Cell) -> None:
+    def __init__(self, screen: LessonScreen) -> None:
         self.screen = screen
-        self.cell = cell
-        marking = screen.app.store.meta("marking", {}) or {}
-        lesson = screen.app.store.lesson(screen.lesson_id or 0) or {}
+        marking = screen.marking
+        lesson = screen.lesson_row
         scales = {s["code"]: s for s in marking.get("scales", [])}
         scale = scales.get(lesson.get("scale") or marking.get("default_scale", "five"), {})
         self.kinds = marking.get("work_kinds", []) or [
             {"code": "answer", "name": "Ответ на уроке", "weight": 1}
         ]
+        self.kind_names = {k["code"]: k["name"] for k in self.kinds}
         self.kind = self.kinds[0]["code"]
         content = Box(theme.SURFACE, orientation="vertical", padding=dp(12), spacing=dp(10))
         content.add_widget(
@@ -392,13 +491,37 @@ class QuickMarks(Popup):
         self.comment = field(t("marks.comment"))
         content.add_widget(self.comment)
         content.add_widget(Text(t("marks.existing"), bold=True, size_hint_y=None, height=dp(26)))
-        existing = GridLayout(cols=1, spacing=dp(4), size_hint_y=None)
-        existing.bind(minimum_height=existing.setter("height"))
-        kind_names = {k["code"]: k["name"] for k in self.kinds}
+        self.existing = GridLayout(cols=1, spacing=dp(4), size_hint_y=None)
+        self.existing.bind(minimum_height=self.existing.setter("height"))
+        content.add_widget(self.existing)
+        close = Flat(t("marks.close"), colour=theme.BAR)
+        close.bind(on_release=lambda *_: self.dismiss())
+        content.add_widget(close)
+        super().__init__(
+            title="",
+            title_size=dp(theme.size(theme.FONT_TITLE)),
+            content=content,
+            size_hint=(0.72, 0.9),
+        )
+        self.pick_kind(self.kind)
+
+    # Opens and closes at once: no frames spent on a fade, and a popup reused for the next
+    # pupil is never still fading out (a fading ModalView ignores open()).
+    def open(self, *args: Any, **kw: Any) -> None:
+        super().open(*args, **{**kw, "animation": False})
+
+    def dismiss(self, *args: Any, **kw: Any) -> None:
+        super().dismiss(*args, **{**kw, "animation": False})
+
+    def show_for(self, cell: Cell) -> None:
+        self.cell = cell
+        self.title = t("marks.title", name=cell.name)
+        self.comment.text = ""
+        self.existing.clear_widgets()
         for m in cell.marks:
             row = Box(orientation="horizontal", size_hint_y=None, height=dp(48), spacing=dp(8))
             row.add_widget(
-                Text(f"{m['value']} · {kind_names.get(m['work_kind'], m['work_kind'])} "
+                Text(f"{m['value']} · {self.kind_names.get(m['work_kind'], m['work_kind'])} "
                      f"{m['comment']}".strip())
             )  # fmt: skip
             delete = Flat(
@@ -407,22 +530,12 @@ class QuickMarks(Popup):
             )  # fmt: skip
             delete.bind(on_release=lambda _, cid=m["client_id"]: self.delete(cid))
             row.add_widget(delete)
-            existing.add_widget(row)
+            self.existing.add_widget(row)
         if not cell.marks:
-            existing.add_widget(
+            self.existing.add_widget(
                 Text(t("marks.none_yet"), color=theme.TEXT_MUTED, size_hint_y=None, height=dp(30))
             )
-        content.add_widget(existing)
-        close = Flat(t("marks.close"), colour=theme.BAR)
-        close.bind(on_release=lambda *_: self.dismiss())
-        content.add_widget(close)
-        super().__init__(
-            title=t("marks.title", name=cell.name),
-            title_size=dp(theme.size(theme.FONT_TITLE)),
-            content=content,
-            size_hint=(0.72, 0.9),
-        )
-        self.pick_kind(self.kind)
+        self.open()
 
     def pick_kind(self, code: str) -> None:
         self.kind = code
@@ -433,9 +546,7 @@ class QuickMarks(Popup):
     def choose(self, value: str) -> None:
         comment = self.comment.text.strip()
         self.dismiss()
-        self.saving = self.screen.app.spawn(
-            self.screen.add_mark(self.cell.student_id, value, self.kind, comment)
-        )
+        self.saving = self.screen.add_mark(self.cell.student_id, value, self.kind, comment)
 
     def delete(self, client_id: str) -> None:
         self.dismiss()
@@ -457,6 +568,18 @@ def describe(entity: str, values: dict[str, Any] | None) -> str:
             return t("conflict.deleted")
         return str(values.get("value", ""))
     return str(values.get("topic") or values.get("text") or "")
+
+
+def describe_short(entity: str, values: dict[str, Any] | None) -> str:
+    """A value as the cell shows it: «н», «оп 5», «+» (present), a mark's value."""
+    if values is None:
+        return "—"
+    if entity == "attendance":
+        status = values.get("status", "present")
+        return "+" if status == "present" else status_label(status, values.get("late_minutes"))
+    if entity == "mark":
+        return "—" if values.get("deleted") else str(values.get("value", ""))
+    return describe(entity, values)[:12]
 
 
 class ConflictPopup(Popup):

@@ -128,6 +128,8 @@ class DayScreen(Screen):
         self.root_box.add_widget(columns)
         self.add_widget(self.root_box)
         self.lesson_buttons: dict[int, Flat] = {}
+        self.unmarked_ids: list[int] = []
+        self.week_ids: list[int] = []
 
     async def sign_out(self) -> None:
         try:
@@ -188,6 +190,8 @@ class DayScreen(Screen):
         self.lesson_buttons = {}
         todays = [x for x in lessons if x["date"] == today.isoformat()]
         unmarked = [x for x in lessons if self._unmarked(x, today)]
+        self.unmarked_ids = [x["id"] for x in unmarked]
+        self.week_ids = [x["id"] for x in lessons if x["date"] > today.isoformat()]
         if not todays:
             self.today_list.add_widget(
                 Text(t("day.no_lessons"), color=theme.TEXT_MUTED, size_hint_y=None, height=dp(48))
@@ -287,20 +291,34 @@ class DayScreen(Screen):
 
 
 class ClassScreen(Screen):
-    """The class teacher's view: the class's attendance for the week (and each day's lessons)."""
+    """The class teacher's view: the class's attendance for the day (per lesson) or the week
+    (per day), and the pupils marked absent while the entry log says they are inside."""
 
     def __init__(self, app: TeacherApp) -> None:
         super().__init__(name="class")
         self.app = app
+        self.mode = "day"
         box = Box(theme.BACKGROUND, orientation="vertical")
         back = Flat(t("class_view.back"), size_hint_x=None, width=dp(130))
         back.bind(on_release=lambda *_: app.show("day"))
         self.title = Text("", theme.FONT_TITLE, color=theme.ON_PRIMARY)
-        box.add_widget(bar(back, self.title))
+        self.day_button = Flat(t("class_view.day"), size_hint_x=None, width=dp(120))
+        self.week_button = Flat(t("class_view.week"), size_hint_x=None, width=dp(120))
+        self.day_button.bind(on_release=lambda *_: self.show_mode("day"))
+        self.week_button.bind(on_release=lambda *_: self.show_mode("week"))
+        box.add_widget(bar(back, self.title, self.day_button, self.week_button))
+        self.inside = Text("", theme.FONT_BODY, color=theme.ABSENT, size_hint_y=None)
+        self.inside.padding = [dp(12), dp(6)]
+        box.add_widget(self.inside)
+        self.caption = Text("", theme.FONT_BODY, bold=True, size_hint_y=None, height=dp(36))
+        self.caption.padding = [dp(12), 0]
+        box.add_widget(self.caption)
         self.table = GridLayout(cols=1, spacing=dp(2), padding=dp(12))
         box.add_widget(scroll(self.table))
         self.add_widget(box)
         self.grid: dict[str, Any] = {}
+        self.absent_inside: list[dict[str, Any]] = []
+        self.shown_day = ""
 
     async def reload(self, network: bool = False) -> None:
         app = self.app
@@ -309,21 +327,98 @@ class ClassScreen(Screen):
             self.title.text = t("class_view.no_class")
             return
         self.title.text = t("class_view.title", name=own["name"])
-        monday = app.today() - timedelta(days=app.today().weekday())
+        today = app.today()
+        monday = today - timedelta(days=today.weekday())
         if network:
             try:
-                grid = await app.engine.class_week(own["id"], monday, app.today())
+                grid = await app.engine.class_week(own["id"], monday, today)
                 await app.db(app.store.put_meta, "class_week", grid)
+            except ApiError:
+                pass  # offline: the tablet shows what it had
+            try:
+                inside = await app.engine.absent_inside(own["id"], today)
+                await app.db(
+                    app.store.put_meta, "class_absent_inside", {"date": str(today), "items": inside}
+                )
             except ApiError:
                 pass
         self.grid = await app.db(app.store.meta, "class_week", {}) or {}
-        self.render(self.grid)
+        kept = await app.db(app.store.meta, "class_absent_inside", {}) or {}
+        self.absent_inside = kept.get("items", []) if kept.get("date") == str(today) else []
+        self.render()
 
-    def render(self, grid: dict[str, Any]) -> None:
+    def show_mode(self, mode: str) -> None:
+        self.mode = mode
+        self.render()
+
+    def render(self) -> None:
+        for button, mode in ((self.day_button, "day"), (self.week_button, "week")):
+            button.fill(theme.PRIMARY if self.mode == mode else theme.BAR)
+        self.inside.text = (
+            t("class_view.absent_inside")
+            + "\n"
+            + "\n".join(
+                t(
+                    "class_view.absent_inside_line",
+                    name=x["name"],
+                    number=x["lesson_number"],
+                    subject=x["subject"],
+                )
+                for x in self.absent_inside
+            )
+            if self.absent_inside
+            else ""
+        )
+        self.inside.texture_update()
+        self.inside.height = self.inside.texture_size[1] + dp(12) if self.absent_inside else 0
         self.table.clear_widgets()
+        if self.mode == "day":
+            self.render_day(self.grid)
+        else:
+            self.render_week(self.grid)
+        self.loaded_at = time.time()
+
+    def _cell(self, text: str, colour: tuple[float, ...] = theme.TEXT, **kw: Any) -> Text:
+        return Text(text, color=colour, size_hint_y=None, height=dp(38), **kw)
+
+    def render_day(self, grid: dict[str, Any]) -> None:
+        """The latest school day up to today: each pupil's status in each lesson."""
+        lessons: dict[str, list[dict[str, Any]]] = grid.get("lessons", {})
+        days = [d for d in grid.get("days", []) if lessons.get(d)]
+        if not days:
+            self.caption.text = t("class_view.no_lessons")
+            self.shown_day = ""
+            return
+        day = days[-1]
+        self.shown_day = day
+        self.caption.text = t("class_view.day_title", date=day_name(date.fromisoformat(day)))
+        todays = lessons[day]
+        self.table.cols = len(todays) + 2
+        self.table.add_widget(self._cell(t("class_view.pupil"), bold=True))
+        for x in todays:
+            self.table.add_widget(
+                Text(f"{x['number']}. {x['subject']}", theme.FONT_SMALL, bold=True,
+                     size_hint_y=None, height=dp(40))
+            )  # fmt: skip
+        self.table.add_widget(self._cell(t("class_view.missed"), bold=True))
+        for pupil in grid.get("pupils", []):
+            self.table.add_widget(self._cell(pupil["name"]))
+            missed = 0
+            for x in todays:
+                status = pupil.get("lessons", {}).get(str(x["id"]), "present")
+                missed += status in ("absent", "sick", "excused")
+                shown = "·" if status == "present" else t(f"status.{status}")
+                self.table.add_widget(
+                    self._cell(shown, theme.TEXT_MUTED if shown == "·" else theme.ABSENT)
+                )
+            self.table.add_widget(self._cell(str(missed)))
+
+    def render_week(self, grid: dict[str, Any]) -> None:
         days: list[str] = grid.get("days", [])
         if not days:
+            self.caption.text = t("class_view.no_lessons")
             return
+        self.caption.text = t("class_view.week_title")
         self.table.cols = len(days) + 2
         header = [t("class_view.pupil")] + [day_name(date.fromisoformat(d)) for d in days]
         header.append(t("class_view.missed"))
@@ -332,19 +427,13 @@ class ClassScreen(Screen):
                 Text(text, theme.FONT_SMALL, bold=True, size_hint_y=None, height=dp(40))
             )
         for pupil in grid.get("pupils", []):
-            self.table.add_widget(Text(pupil["name"], size_hint_y=None, height=dp(38)))
+            self.table.add_widget(self._cell(pupil["name"]))
             missed = 0
             for d in days:
                 marks = pupil["days"].get(d, [])
                 missed += sum(1 for m in marks if m in ("absent", "sick", "excused"))
                 text = " ".join(t(f"status.{m}") for m in marks if m != "present") or "·"
                 self.table.add_widget(
-                    Text(
-                        text,
-                        color=theme.ABSENT if text != "·" else theme.TEXT_MUTED,
-                        size_hint_y=None,
-                        height=dp(38),
-                    )
+                    self._cell(text, theme.ABSENT if text != "·" else theme.TEXT_MUTED)
                 )
-            self.table.add_widget(Text(str(missed), size_hint_y=None, height=dp(38)))
-        self.loaded_at = time.time()
+            self.table.add_widget(self._cell(str(missed)))

@@ -1,3 +1,4 @@
+# Over 600 lines: the one source of truth; its merge, outbox and conflict rules share transactions.
 """The tablet's own database: what the teacher sees and every action not yet on the server.
 
 Offline first: an action (a tap on a pupil, a mark, the topic, homework) writes the cell's row
@@ -11,8 +12,7 @@ sends one operation, and a cell tapped back to its server value sends none), so 
 no notice of a tap the teacher took back before it left the tablet. Undo is an action too.
 
 Calls are synchronous and short; the app runs them on one worker thread (`Db`), never on the
-UI thread. Reason for the length (~700 lines): the store is the app's single source of truth,
-its merge rules and its outbox belong together.
+UI thread.
 """
 
 from __future__ import annotations
@@ -849,7 +849,7 @@ class Store:
             self.db.execute("UPDATE conflict SET who=?, at=? WHERE op_id=?", (who, at, op_id))
 
     def conflicts(self, lesson_id: int | None = None) -> list[dict[str, Any]]:
-        sql = """SELECT c.*, p.name FROM conflict c
+        sql = """SELECT c.*, p.name, p.student_id FROM conflict c
             LEFT JOIN outbox o ON o.op_id=c.op_id
             LEFT JOIN pupil p ON p.lesson_id=c.lesson_id
                 AND p.student_id=json_extract(o.body, '$.student_id')"""
@@ -865,11 +865,13 @@ class Store:
             item["client"] = json.loads(row["client"]) if row["client"] else None
             if item["name"] is None and row["cell"].startswith("mark:"):
                 m = self.db.execute(
-                    """SELECT p.name FROM mark m JOIN pupil p ON p.lesson_id=m.lesson_id
-                    AND p.student_id=m.student_id WHERE m.client_id=?""",
+                    """SELECT p.name, p.student_id FROM mark m JOIN pupil p
+                    ON p.lesson_id=m.lesson_id AND p.student_id=m.student_id
+                    WHERE m.client_id=?""",
                     (row["cell"][5:],),
                 ).fetchone()
                 item["name"] = m[0] if m else ""
+                item["student_id"] = m[1] if m else None
             out.append(item)
         return out
 
@@ -963,6 +965,21 @@ class Db:
     async def __call__(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, lambda: fn(*args, **kw))
+
+    def now(
+        self, fn: Callable[..., T], *args: Any, started: float, timings: list[float], **kw: Any
+    ) -> asyncio.Future[T]:
+        """Hand an action to the store's thread at once, from the UI thread, rather than when
+        the event loop next runs a task (after the frame being drawn): a tap is committed
+        while the screen redraws. The time from `started` (the tap) to the commit is measured
+        on the store's thread and appended to `timings`."""
+
+        def run() -> T:
+            result = fn(*args, **kw)
+            timings.append((time.perf_counter() - started) * 1000)
+            return result
+
+        return asyncio.wrap_future(self._pool.submit(run))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

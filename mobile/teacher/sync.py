@@ -25,6 +25,7 @@ from mobile.common.api import ApiClient, ApiError, SignedOut, Unreachable
 from mobile.common.i18n import t
 from mobile.common.models import (
     AttachmentOut,
+    ClassAbsentInside,
     Lesson,
     LessonSheet,
     MarkHistory,
@@ -138,21 +139,36 @@ class SyncEngine:
         )
         days = [(monday + timedelta(days=n)).isoformat() for n in range((last - monday).days + 1)]
         pupils: dict[int, dict[str, Any]] = {}
+        lessons: dict[str, list[dict[str, Any]]] = {}  # each day's lessons, in order
         for lesson in sorted(page.items, key=lambda x: (x.date, x.lesson_number)):
             if lesson.status == "cancelled" or lesson.study_group is not None:
                 continue
+            day = lesson.date.isoformat()
             sheet = await self.api.get(f"/api/v1/journal/lessons/{lesson.id}", LessonSheet)
+            lessons.setdefault(day, []).append(
+                {"id": lesson.id, "number": lesson.lesson_number, "subject": lesson.subject_name}
+            )
             status = {a.student_id: a.status for a in sheet.attendance}
             for p in sheet.pupils:
-                row = pupils.setdefault(p.id, {"id": p.id, "name": p.name, "days": {}})
-                row["days"].setdefault(lesson.date.isoformat(), []).append(
-                    status.get(p.id, "present")
+                row = pupils.setdefault(
+                    p.id, {"id": p.id, "name": p.name, "days": {}, "lessons": {}}
                 )
+                row["days"].setdefault(day, []).append(status.get(p.id, "present"))
+                row["lessons"][str(lesson.id)] = status.get(p.id, "present")
         return {
             "class_id": class_id,
             "days": days,
+            "lessons": lessons,
             "pupils": sorted(pupils.values(), key=lambda r: r["name"]),
         }
+
+    async def absent_inside(self, class_id: int, day: date) -> list[dict[str, Any]]:
+        """The class's pupils marked absent in a begun lesson while the entry log says they
+        were inside the building (access control's view for the class teacher)."""
+        found = await self.api.get(
+            f"/api/v1/access/classes/{class_id}/absent-inside", ClassAbsentInside, {"date": day}
+        )
+        return [msgspec.to_builtins(x) for x in found.items]
 
     # ------------------------------------------------------------------ up
 

@@ -50,14 +50,14 @@ class Demo:
         assert answer.status_code == 200, answer.text
         return answer.json()
 
-    def post(self, login: str, path: str, body: Any) -> Any:
+    def post(self, login: str, path: str, body: Any, status: int = 200) -> Any:
         answer = httpx.post(
             f"{self.url}{path}",
             json=body,
             headers={"Authorization": f"Bearer {self.token(login)}"},
             timeout=30,
         )
-        assert answer.status_code == 200, answer.text
+        assert answer.status_code == status, answer.text
         return answer.json()
 
     def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:

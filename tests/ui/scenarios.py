@@ -105,6 +105,8 @@ def roster_of(screen: LessonScreen) -> list[dict[str, Any]]:
             "marks": [m["value"] for m in w.cell.marks],
             "state": w.cell.state,
             "shown": w.name_button.text,
+            "initials": w.avatar.label.text,
+            "state_text": w.state_label.text,
         }
         for w in screen.grid.children[::-1]
     ]
@@ -118,13 +120,26 @@ async def synced(app: TeacherApp, seconds: float = 30.0) -> None:
 
 
 async def screens(
-    app: TeacherApp, login: str, password: str, lesson_id: int, shots: list[str], mark_for: int
+    app: TeacherApp,
+    login: str,
+    password: str,
+    lesson_id: int,
+    shots: list[str],
+    mark_for: int,
+    undo_pupil: int,
+    homework: str,
+    homework_file: str,
 ) -> dict[str, Any]:
     """Sign in, the day, the lesson, quick marks: each drawn and saved."""
     await sign_in(app, login, password)
     day = await day_shown(app)
     await frames()
-    out: dict[str, Any] = {"day_lessons": sorted(day.lesson_buttons)}
+    out: dict[str, Any] = {
+        "day_lessons": sorted(day.lesson_buttons),
+        "cards": {str(k): b.text for k, b in day.lesson_buttons.items()},
+        "unmarked": day.unmarked_ids,
+        "week": day.week_ids,
+    }
     out["day_png"] = [snapshot(Path(d) / "teacher-day.png") for d in shots]
     screen = await open_lesson(app, lesson_id)
     await frames()
@@ -138,6 +153,22 @@ async def screens(
     out["scale"] = sorted(popup.value_buttons)
     out["kinds"] = sorted(popup.kind_buttons)
     popup.dismiss()
+    # A tap taken back with «Отменить»: the cell is as before.
+    before = screen.cells[undo_pupil].cell.status
+    await tap(screen, undo_pupil)
+    out["undo"] = {"before": before, "tapped": screen.cells[undo_pupil].cell.status}
+    screen.undo_button.dispatch("on_release")
+    await until(lambda: screen.cells[undo_pupil].cell.status == before)
+    # Homework with a file from the tablet, sent with the lesson.
+    screen.homework.text = homework
+    screen.attach_file(homework_file)
+    out["attach_button"] = screen.attach_button.text
+    screen.save_hw.dispatch("on_release")
+    await until(lambda: homework in screen.homework_list.text)
+    await synced(app, seconds=60)
+    await screen.reload()
+    out["undo"]["after"] = screen.cells[undo_pupil].cell.status
+    out["undo"]["state"] = screen.cells[undo_pupil].cell.state
     return out
 
 
@@ -190,8 +221,12 @@ async def come_back(app: TeacherApp, lesson_id: int, shots: list[str]) -> dict[s
     await frames()
     out: dict[str, Any] = {"roster": roster_of(screen)}
     out["conflict_lesson_png"] = [snapshot(Path(d) / "teacher-conflict-cell.png") for d in shots]
-    popup = await screen.show_conflict()
-    assert isinstance(popup, ConflictPopup)
+    # The cell itself shows both values; a tap on it asks the teacher to choose.
+    disputed = next(w for w in screen.cells.values() if w.conflict is not None)
+    before = len(screen.app.tap_ms)
+    disputed.status_button.dispatch("on_release")
+    popup = next(w for w in Window.children if isinstance(w, ConflictPopup))
+    out["tap_changed_nothing"] = len(screen.app.tap_ms) == before
     await frames()
     out["conflict_png"] = [snapshot(Path(d) / "teacher-conflict.png") for d in shots]
     out["conflict"] = {
@@ -242,3 +277,33 @@ async def bench(
         "conflicts": outcome.conflicts,
         "left": app.store.pending_count(lesson_id),
     }
+
+
+async def class_view(
+    app: TeacherApp, login: str, password: str, shots: list[str]
+) -> dict[str, Any]:
+    """The class teacher's «Мой класс»: the day per lesson, the week per day, and the pupils
+    marked absent while the entry log says they are inside."""
+    await sign_in(app, login, password)
+    day = await day_shown(app)
+    await until(lambda: day.my_class.opacity == 1)
+    day.my_class.dispatch("on_release")
+    screen = app.screens.get_screen("class")
+    await until(lambda: app.screens.current == "class" and bool(screen.grid), seconds=120)
+    await frames()
+    out: dict[str, Any] = {
+        "title": screen.title.text,
+        "inside_text": screen.inside.text,
+        "absent_inside": screen.absent_inside,
+        "shown_day": screen.shown_day,
+        "day_cells": [w.text for w in screen.table.children[::-1]],
+        "day_cols": screen.table.cols,
+    }
+    out["day_png"] = [snapshot(Path(d) / "teacher-class-day.png") for d in shots]
+    screen.week_button.dispatch("on_release")
+    await frames()
+    out["week_cells"] = [w.text for w in screen.table.children[::-1]]
+    out["week_cols"] = screen.table.cols
+    out["week_png"] = [snapshot(Path(d) / "teacher-class-week.png") for d in shots]
+    out["grid"] = screen.grid
+    return out

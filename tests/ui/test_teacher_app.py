@@ -6,9 +6,11 @@ change made meanwhile is settled by the teacher and her value wins."""
 from __future__ import annotations
 
 import re
-import time
+import time as time_module
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
@@ -30,8 +32,40 @@ def check_png(path: str) -> None:
 
 def test_the_day_and_the_lesson_show_what_the_server_holds(demo: Demo, tmp_path: Path) -> None:
     day, lessons = teaching_day(demo)
-    lesson = lessons[0]
-    sheet = demo.get("teacher", f"/api/v1/journal/lessons/{lesson['id']}")
+    child = demo.get("parent", "/api/v1/family/children")[0]["student_id"]
+    # A lesson without the demo parent's child: the homework sent here must not reach the
+    # parent's phone, which the next test counts.
+    sheets = [demo.get("teacher", f"/api/v1/journal/lessons/{x['id']}") for x in lessons]
+    sheet = next(s for s in sheets if child not in {p["id"] for p in s["pupils"]})
+    lesson = next(x for x in lessons if x["id"] == sheet["id"])
+    # A colleague's lesson that day, taken over by the demo teacher, shows on her day.
+    mine = demo.get("teacher", "/api/v1/me/staff")[0]
+    school = mine["school"]
+    busy = {x["lesson_number"] for x in lessons}
+    colleague = next(
+        x
+        for x in demo.get("coordinator", f"/api/v1/schools/{school}/lessons",
+                          date_from=day.isoformat(), date_to=day.isoformat(), limit=500)["items"]
+        if x["teacher"] != mine["id"] and x["lesson_number"] not in busy
+        and x["status"] != "cancelled"
+    )  # fmt: skip
+    demo.post("coordinator", f"/api/v1/schools/{school}/lessons/{colleague['id']}/replacement",
+              {"teacher_id": mine["id"]})  # fmt: skip
+    # The server's week ahead, and its past week's lessons whose register was not taken.
+    around = demo.get("teacher", "/api/v1/me/lessons", limit=500,
+                      date_from=(day - timedelta(days=7)).isoformat(),
+                      date_to=(day + timedelta(days=7)).isoformat())["items"]  # fmt: skip
+    ahead = {x["id"] for x in around if x["date"] > day.isoformat()}
+    unmarked = {
+        x["id"]
+        for x in around
+        if x["date"] < day.isoformat() and x["status"] != "cancelled"
+        and not demo.get("teacher", f"/api/v1/journal/lessons/{x['id']}")["attendance_taken"]
+    }  # fmt: skip
+    held = {a["student_id"]: a["status"] for a in sheet["attendance"]}
+    undo_pupil = next(p["id"] for p in sheet["pupils"] if p["id"] != child)
+    task = tmp_path / "задачи.txt"
+    task.write_text("1. 2 + 2\n2. 3 × 3\n", encoding="utf-8")
     out = run_app(
         "screens",
         demo.url,
@@ -43,8 +77,15 @@ def test_the_day_and_the_lesson_show_what_the_server_holds(demo: Demo, tmp_path:
         lesson_id=lesson["id"],
         shots=shot_dirs(tmp_path),
         mark_for=sheet["pupils"][0]["id"],
+        undo_pupil=undo_pupil,
+        homework="Задачи 1–5 из файла",
+        homework_file=str(task),
     )
     assert {x["id"] for x in lessons} <= set(out["day_lessons"])
+    assert "замена" in out["cards"][str(colleague["id"])]
+    assert all("замена" not in out["cards"][str(x["id"])] for x in lessons)
+    assert set(out["week"]) == ahead and ahead
+    assert set(out["unmarked"]) == unmarked
     assert [r["name"] for r in out["roster"]] == [p["name"] for p in sheet["pupils"]]
     assert [r["id"] for r in out["roster"]] == [p["id"] for p in sheet["pupils"]]
     statuses = {a["student_id"]: a["status"] for a in sheet["attendance"]}
@@ -58,10 +99,27 @@ def test_the_day_and_the_lesson_show_what_the_server_holds(demo: Demo, tmp_path:
         p["id"]: sorted(marks.get(p["id"], [])) for p in sheet["pupils"]
     }
     assert all(r["state"] == "synced" for r in out["roster"])
+    # No photos in the API: each pupil's initials in a circle.
+    assert [r["initials"] for r in out["roster"]] == [
+        "".join(w[0] for w in p["name"].split()[:2]).upper() for p in sheet["pupils"]
+    ]
     assert sheet["subject"] in out["title"]
     assert out["scale"] == ["1", "2", "3", "4", "5"]
     marking = demo.get("teacher", "/api/v1/journal/schools/1/marking")
     assert out["kinds"] == sorted(k["code"] for k in marking["work_kinds"])
+    # Undo: the tap is taken back on the tablet, and the server holds what it held.
+    before = held.get(undo_pupil, "present")
+    assert out["undo"]["before"] == before and out["undo"]["tapped"] != before
+    assert out["undo"]["after"] == before and out["undo"]["state"] == "synced"
+    now = demo.get("teacher", f"/api/v1/journal/lessons/{lesson['id']}")
+    assert {a["student_id"]: a["status"] for a in now["attendance"]}.get(
+        undo_pupil, "present"
+    ) == before
+    # The homework went up with its file, uploaded from the tablet.
+    assert out["attach_button"] == "Файл: задачи.txt"
+    sent = [h for h in now["homework"] if h["text"] == "Задачи 1–5 из файла"]
+    assert len(sent) == 1
+    assert [f["file_name"] for f in sent[0]["attachments"]] == ["задачи.txt"]
     for key in ("day_png", "lesson_png", "marks_png"):
         for path in out[key]:
             check_png(path)
@@ -123,6 +181,9 @@ def test_a_lesson_marked_offline_reaches_the_server_once_after_a_restart(
     assert "Петрова Елена Викторовна, Школьный координатор" in conflict["who"]
     assert re.search(r"\d\d\.\d\d \d\d:\d\d", conflict["who"]), conflict["who"]
     assert {r["id"]: r["state"] for r in back["roster"]}[disputed] == "conflict"
+    # Both values in the cell itself; tapping it opened the choice and changed nothing.
+    assert {r["id"]: r["state_text"] for r in back["roster"]}[disputed] == ("сервер б · моё н")
+    assert back["tap_changed_nothing"] is True
     assert back["conflicts_left"] == 0
     after = {r["id"]: r for r in back["after"]}
     assert after[disputed]["status"] == "absent" and after[disputed]["state"] == "synced"
@@ -146,10 +207,10 @@ def test_a_lesson_marked_offline_reaches_the_server_once_after_a_restart(
         + [("mark.created", p) for p, _, _ in marks]
     )
     # The family's phone gets the child's absence once.
-    deadline = time.monotonic() + 60
-    while len(_pushes(demo)) == len(pushes_before) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    time.sleep(3)  # anything sent twice would have arrived by now
+    deadline = time_module.monotonic() + 60
+    while len(_pushes(demo)) == len(pushes_before) and time_module.monotonic() < deadline:
+        time_module.sleep(0.5)
+    time_module.sleep(3)  # anything sent twice would have arrived by now
     new = _pushes(demo)[len(pushes_before) :]
     assert len(new) == 1, new
     duplicates = demo.query(
@@ -184,3 +245,104 @@ def _pushes(demo: Demo) -> list[dict[str, Any]]:
 
     received = httpx.get(f"{demo.url}/demo/deliveries.json", timeout=30).json()
     return [p for p in received["push"] if p["token"] == "demo-phone-of-the-parent"]
+
+
+STATUS_SYMBOL = {"present": "·", **STATUS_SHOWN}
+ABSENCES = ("absent", "sick", "excused")
+
+
+def test_the_class_teacher_sees_the_day_the_week_and_who_is_inside_but_marked_absent(
+    demo: Demo, tmp_path: Path
+) -> None:
+    import json
+
+    import httpx
+
+    from backend.access.ingest import sign
+
+    staff = demo.get("classteacher", "/api/v1/me/staff")[0]
+    school = staff["school"]
+    classes = demo.get("classteacher", f"/api/v1/schools/{school}/classes")
+    own = next(c for c in classes if c["class_teacher"] == staff["id"])
+    today = date.today()
+    found = demo.get("coordinator", f"/api/v1/schools/{school}/lessons", class_id=own["id"],
+                     date_from=(today - timedelta(days=10)).isoformat(),
+                     date_to=today.isoformat(), limit=500)["items"]  # fmt: skip
+    lessons = [x for x in found if x["status"] != "cancelled" and x["study_group"] is None]
+    day = max(x["date"] for x in lessons)
+    todays = sorted((x for x in lessons if x["date"] == day), key=lambda x: x["lesson_number"])
+    first = todays[0]
+    sheet = demo.get("coordinator", f"/api/v1/journal/lessons/{first['id']}")
+    # A pupil with no record in any of the day's lessons (other tests of this module mark some).
+    marked = {
+        a["student_id"]
+        for x in todays
+        for a in demo.get("coordinator", f"/api/v1/journal/lessons/{x['id']}")["attendance"]
+    }
+    pupil = next(p for p in sheet["pupils"] if p["id"] not in marked)
+    # The office marks the pupil absent in the first lesson...
+    demo.post("coordinator", f"/api/v1/journal/lessons/{first['id']}/sync", {
+        "base_version": sheet["version"],
+        "operations": [{"op_id": "office-absent-inside", "kind": "attendance",
+                        "student_id": pupil["id"], "status": "absent"}],
+    })  # fmt: skip
+    # ... while the turnstile let them in half an hour before it began.
+    zone = ZoneInfo(demo.query("SELECT time_zone FROM school WHERE id=?", school)[0][0])
+    starts = time.fromisoformat(first["starts_at"])
+    entered = datetime.combine(date.fromisoformat(day), starts, tzinfo=zone) - timedelta(minutes=30)
+    point = demo.post("security", f"/api/v1/access/schools/{school}/points",
+                      {"name": "Вход", "direction": "in", "lane": 1}, 201)["id"]  # fmt: skip
+    gateway = demo.post(
+        "security", f"/api/v1/access/schools/{school}/gateways", {"name": "Шлюз"}, 201
+    )
+    demo.post("security", f"/api/v1/access/schools/{school}/cards", {
+        "raw_value": "77,7777", "card_format": "wiegand26", "holder_kind": "student",
+        "holder_id": pupil["id"],
+    }, 201)  # fmt: skip
+    raw = json.dumps({"events": [{
+        "device_event_id": "ui-1", "card": "77,7777", "card_format": "wiegand26",
+        "access_point_id": point, "direction": "in", "result": "granted",
+        "controller_time": entered.isoformat(),
+    }]}).encode()  # fmt: skip
+    stamp = int(time_module.time())
+    sent = httpx.post(f"{demo.url}/api/v1/access/ingest", content=raw, timeout=30, headers={
+        "X-Parta-Gateway": str(gateway["id"]), "X-Parta-Timestamp": str(stamp),
+        "X-Parta-Signature": sign(gateway["signing_key"], stamp, raw),
+        "Content-Type": "application/json",
+    })  # fmt: skip
+    assert sent.status_code == 200 and sent.json()["stored"] == 1, sent.text
+
+    out = run_app("class_view", demo.url, tmp_path / "tablet", date.fromisoformat(day),
+                  tmp_path / "result.json", login="classteacher", password="parta-demo",
+                  shots=shot_dirs(tmp_path))  # fmt: skip
+    assert own["name"] in out["title"]
+    assert [(x["student_id"], x["lesson_id"]) for x in out["absent_inside"]] == [
+        (pupil["id"], first["id"])
+    ]
+    assert "В здании, но отмечены отсутствующими" in out["inside_text"]
+    assert f"{first['lesson_number']}-й урок" in out["inside_text"]
+    # The day's table is the server's attendance, lesson by lesson.
+    assert out["shown_day"] == day
+    sheets = [demo.get("coordinator", f"/api/v1/journal/lessons/{x['id']}") for x in todays]
+    status = {(s["id"], a["student_id"]): a["status"] for s in sheets for a in s["attendance"]}
+    names = sorted({p["id"]: p["name"] for s in sheets for p in s["pupils"]}.items(),
+                   key=lambda item: item[1])  # fmt: skip
+    expected = ["Обучающийся", *[f"{x['lesson_number']}. {x['subject_name']}" for x in todays],
+                "Пропуски"]  # fmt: skip
+    for pid, name in names:
+        row = [STATUS_SYMBOL[status.get((x["id"], pid), "present")] for x in todays]
+        missed = sum(1 for x in todays if status.get((x["id"], pid)) in ABSENCES)
+        expected += [name, *row, str(missed)]
+    assert out["day_cols"] == len(todays) + 2
+    assert out["day_cells"] == expected
+    assert status[(first["id"], pupil["id"])] == "absent"
+    # The week: one column per day from Monday, the pupil's «н» on that day.
+    monday = date.fromisoformat(day) - timedelta(days=date.fromisoformat(day).weekday())
+    days = (date.fromisoformat(day) - monday).days + 1
+    assert out["week_cols"] == days + 2
+    cells = out["week_cells"]
+    at = cells.index(pupil["name"], days + 2)
+    assert "н" in cells[at + days].split()
+    for key in ("day_png", "week_png"):
+        for path in out[key]:
+            check_png(path)
