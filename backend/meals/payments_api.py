@@ -8,9 +8,10 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import Body, FromPath, QueryParameter
+from litestar.params import Body, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from backend.core.bounds import PathId
 from backend.core.http import PUBLIC, ActorDep, client_ip, requires
 from backend.core.rights import Permission
 from backend.meals import payments as pay
@@ -53,7 +54,7 @@ class PaymentsController(Controller):
         self,
         actor: ActorDep,
         payments: PaymentsDep,
-        student_id: FromPath[int],
+        student_id: PathId,
         data: Annotated[s.TopUpCreate, Body()],
     ) -> s.PaymentOut:
         return await pay.start_top_up(actor, payments, student_id, data)
@@ -64,7 +65,7 @@ class PaymentsController(Controller):
         summary="Пополнения картой и через СБП",
     )
     async def list_payments(
-        self, actor: ActorDep, student_id: FromPath[int], limit: Limit = 50, offset: Offset = 0
+        self, actor: ActorDep, student_id: PathId, limit: Limit = 50, offset: Offset = 0
     ) -> list[s.PaymentOut]:
         return await pay.list_payments(actor, student_id, limit=limit, offset=offset)
 
@@ -74,7 +75,7 @@ class PaymentsController(Controller):
         summary="Состояние пополнения (уточняется в ЮKassa, пока платёж не завершён)",
     )
     async def payment(
-        self, actor: ActorDep, payments: PaymentsDep, payment_id: FromPath[int]
+        self, actor: ActorDep, payments: PaymentsDep, payment_id: PathId
     ) -> s.PaymentOut:
         return await pay.get_payment(actor, payments, payment_id)
 
@@ -107,7 +108,7 @@ class PaymentsController(Controller):
         self,
         actor: ActorDep,
         payments: PaymentsDep,
-        payment_id: FromPath[int],
+        payment_id: PathId,
         data: Annotated[s.PaymentRefundCreate, Body()],
     ) -> s.PaymentRefundOut:
         return await pay.refund_payment(actor, payments, payment_id, data)
@@ -117,7 +118,7 @@ class PaymentsController(Controller):
         guards=[READERS],
         summary="Возвраты по пополнению",
     )
-    async def refunds(self, actor: ActorDep, payment_id: FromPath[int]) -> list[s.PaymentRefundOut]:
+    async def refunds(self, actor: ActorDep, payment_id: PathId) -> list[s.PaymentRefundOut]:
         return await pay.list_refunds(actor, payment_id)
 
     @get(
@@ -126,6 +127,6 @@ class PaymentsController(Controller):
         summary="Сверка платежей ЮKassa за день с книгой проводок",
     )
     async def reconciliation(
-        self, actor: ActorDep, payments: PaymentsDep, school_id: FromPath[int], day: Day
+        self, actor: ActorDep, payments: PaymentsDep, school_id: PathId, day: Day
     ) -> s.ReconciliationOut:
         return await pay.reconcile(actor, payments, school_id, day)
