@@ -4,7 +4,10 @@
   class's first lesson plus the school's margin, who is not excused (sick or excused in the
   journal that day), is reported to the family once a day;
 - **absent but inside** (``access.absent_inside``): a pupil marked absent in a lesson that has
-  begun while the log says they were inside the building is flagged to the class teacher.
+  begun while the log says they were inside the building is flagged to the class teacher;
+- **presence in the journal** (`journal_presence`, for a school that chose it): the pupils'
+  first entries mark them present or late in the lessons that have begun, where nobody has
+  marked them yet (backend/journal/turnstile.py writes, never over a person's mark).
 
 `class_absent_inside` reads the second list for one class (the class teacher's tablet view).
 
@@ -22,7 +25,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from backend.access.alerts import claim
-from backend.access.presence import READ_ACCESS_LOG, first_entries, inside_at
+from backend.access.presence import (
+    READ_ACCESS_LOG,
+    first_entries,
+    inside_at,
+    school_first_entries,
+)
 from backend.access.registry import settings_of
 from backend.access.tables import AccessGateway
 from backend.audit.services import record
@@ -33,6 +41,7 @@ from backend.core.rights import Permission, Role, ScopeKind
 from backend.events import kinds as k
 from backend.events.services import emit
 from backend.journal.attendance import absences_on, excused_on
+from backend.journal.turnstile import BegunLesson, mark_from_entries
 from backend.schools.people.contacts import school_info
 from backend.schools.people.movement import class_target, students_of_class
 from backend.schools.timetable.services import list_lessons
@@ -44,6 +53,7 @@ GATEWAY_SILENT = timedelta(minutes=10)
 CATCH_UP = timedelta(hours=2)
 INSIDE_AFTER_START = timedelta(minutes=5)  # the pupil was inside 5 minutes into the lesson
 MAX_LESSONS = 500
+PRESENCE_AFTER_END = timedelta(minutes=15)  # a batch a little late still marks its lesson
 
 
 async def schools_with_live_gateways(now: datetime) -> list[int]:
@@ -174,6 +184,32 @@ async def _absent_inside(
     return raised
 
 
+async def journal_presence(school_id: int, now: datetime) -> int:
+    """The turnstile's marks in the journal for the lessons in progress (or ended less than
+    `PRESENCE_AFTER_END` ago), if the school chose it; returns the records written."""
+    if not (await settings_of(school_id))["journal_presence"]:
+        return 0
+    info = await school_info(school_id)
+    if info is None:
+        return 0
+    zone = ZoneInfo(info.time_zone)
+    day = now.astimezone(zone).date()
+    begun = []
+    for lesson in await _lessons_today(school_id, day):
+        if lesson.ends_at is None:
+            continue
+        starts, ends = _at(day, lesson.starts_at, zone), _at(day, lesson.ends_at, zone)
+        if starts <= now < ends + PRESENCE_AFTER_END:
+            begun.append(
+                BegunLesson(lesson.id, lesson.school_class, lesson.study_group, starts, ends)
+            )
+    if not begun:
+        return 0
+    return await mark_from_entries(
+        school_id, day, begun, await school_first_entries(school_id, day), now
+    )
+
+
 def _may_read_class(actor: Actor, class_id: int, target: Any) -> bool:
     """The class's class teacher, or school staff who read the entry log or run the journal."""
     principal = actor.principal
@@ -236,10 +272,11 @@ def _name(pupil: Any) -> str:
 async def run_checks(now: datetime | None = None) -> dict[str, int]:
     """Every school with a live gateway, once (the worker's cron calls this every minute)."""
     now = now or datetime.now(UTC)
-    totals = {"not_arrived": 0, "absent_inside": 0}
+    totals = {"not_arrived": 0, "absent_inside": 0, "journal_presence": 0}
     for school_id in await schools_with_live_gateways(now):
         try:
             not_arrived, absent_inside = await check_school(school_id, now)
+            totals["journal_presence"] += await journal_presence(school_id, now)
         except Exception:  # one school's failure must not stop the others' alerts
             log.exception("access checks failed for school %s", school_id)
             continue

@@ -225,6 +225,23 @@ async def first_entries(student_ids: list[int], day: date) -> dict[int, datetime
     return found
 
 
+async def school_first_entries(school_id: int, day: date) -> dict[int, datetime]:
+    """The first granted entry of each of a school's pupils who entered on `day`."""
+    rows = await AccessEvent.select(AccessEvent.holder_id, AccessEvent.occurred_at).where(
+        (AccessEvent.school_id == school_id)
+        & (AccessEvent.local_date == day)
+        & (AccessEvent.holder_kind == "student")
+        & (AccessEvent.result == "granted")
+        & (AccessEvent.direction == "in")
+    )
+    found: dict[int, datetime] = {}
+    for row in rows:
+        at = row["occurred_at"]
+        if row["holder_id"] not in found or at < found[row["holder_id"]]:
+            found[row["holder_id"]] = at
+    return found
+
+
 async def inside_at(student_ids: list[int], day: date, moment: datetime) -> set[int]:
     """Pupils whose last granted pass of `day` before `moment` was an entry."""
     if not student_ids:

@@ -460,12 +460,20 @@ async def list_gateways(actor: Actor, school_id: int) -> list[dict[str, Any]]:
 async def settings_of(school_id: int) -> dict[str, Any]:
     row = (
         await AccessSettings.select(
-            AccessSettings.not_arrived_enabled, AccessSettings.not_arrived_margin_minutes
+            AccessSettings.not_arrived_enabled,
+            AccessSettings.not_arrived_margin_minutes,
+            AccessSettings.journal_presence,
         )
         .where(AccessSettings.school_id == school_id)
         .first()
     )
-    return dict(row) if row else {"not_arrived_enabled": True, "not_arrived_margin_minutes": 15}
+    if row is None:
+        return {
+            "not_arrived_enabled": True,
+            "not_arrived_margin_minutes": 15,
+            "journal_presence": False,
+        }
+    return {**row, "journal_presence": bool(row["journal_presence"])}
 
 
 async def get_settings(actor: Actor, school_id: int) -> dict[str, Any]:
@@ -483,6 +491,7 @@ async def update_settings(actor: Actor, school_id: int, changes: dict[str, Any])
             await AccessSettings.update(
                 {AccessSettings.not_arrived_enabled: current["not_arrived_enabled"],
                  AccessSettings.not_arrived_margin_minutes: current["not_arrived_margin_minutes"],
+                 AccessSettings.journal_presence: current["journal_presence"],
                  AccessSettings.updated_at: now()}
             ).where(AccessSettings.school_id == school_id)  # fmt: skip
         else:

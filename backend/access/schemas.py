@@ -99,11 +99,13 @@ class AccessSettings(msgspec.Struct):
     school_id: int
     not_arrived_enabled: bool
     not_arrived_margin_minutes: int
+    journal_presence: bool
 
 
 class AccessSettingsUpdate(Strict):
     not_arrived_enabled: bool | msgspec.UnsetType = msgspec.UNSET
     not_arrived_margin_minutes: Margin | msgspec.UnsetType = msgspec.UNSET
+    journal_presence: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 # ---- ingest ----------------------------------------------------------------------------------

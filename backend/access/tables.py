@@ -118,12 +118,14 @@ class AccessAlert(Table):
 
 class AccessSettings(Table):
     """A school's rules for entries: whether and when "has not arrived" is raised (minutes
-    after the start of the pupil's first lesson)."""
+    after the start of the pupil's first lesson), and whether the day's first entry marks
+    presence in the journal (source «турникет», never over a teacher's mark)."""
 
     id = Serial(primary_key=True)
     school_id = Integer()
     not_arrived_enabled = Boolean(default=True)
     not_arrived_margin_minutes = SmallInt(default=15)
+    journal_presence = Boolean(default=False)
     updated_at = Timestamptz()
 
 

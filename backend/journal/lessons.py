@@ -281,16 +281,21 @@ async def period_closed(ctx: LessonContext) -> bool:
 
 async def pupils_of(ctx: LessonContext) -> list[int]:
     """The pupils of the lesson's class or group on its date."""
-    if ctx.group_id is not None:
+    return await pupils_on(ctx.class_id, ctx.group_id, ctx.date)
+
+
+async def pupils_on(class_id: int | None, group_id: int | None, day: date) -> list[int]:
+    """The pupils of a class's or a group's lesson on `day` (the group decides when given)."""
+    if group_id is not None:
         rows = await StudyGroupMember.select(StudyGroupMember.student).where(
-            (StudyGroupMember.group == ctx.group_id)
-            & (StudyGroupMember.valid_from <= ctx.date)
-            & (StudyGroupMember.valid_to.is_null() | (StudyGroupMember.valid_to >= ctx.date))
+            (StudyGroupMember.group == group_id)
+            & (StudyGroupMember.valid_from <= day)
+            & (StudyGroupMember.valid_to.is_null() | (StudyGroupMember.valid_to >= day))
         )
         return sorted({r["student"] for r in rows})
-    if ctx.class_id is None:
+    if class_id is None:
         return []
-    return await students_of_class(ctx.class_id, ctx.date)
+    return await students_of_class(class_id, day)
 
 
 async def students_of_class(class_id: int, on: date) -> list[int]:

@@ -211,7 +211,8 @@ async def changed_by(pairs: set[tuple[int | None, str]]) -> dict[tuple[int | Non
     out: dict[tuple[int | None, str], Any] = {}
     for user_id, source in pairs:
         if not user_id:
-            out[(user_id, source)] = schemas.ChangedBy(name=t("journal.system"), role="")
+            who = "journal.turnstile" if source == "turnstile" else "journal.system"
+            out[(user_id, source)] = schemas.ChangedBy(name=t(who), role="")
             continue
         if source == "teacher":
             role = Role.TEACHER

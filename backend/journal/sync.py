@@ -61,6 +61,7 @@ from backend.schools.reads import Lesson, LessonPlan
 from backend.schools.timetable import services as timetable
 
 ABSENCES = ("absent", "sick", "excused")
+TURNSTILE = "turnstile"  # the source of presence marked from the entry log
 
 
 class OpIdTaken(Conflict):
@@ -374,7 +375,13 @@ async def _attendance_handler(batch: Batch, req: SyncRequest) -> Callable[..., A
             _attendance_event(batch, student, None, new)
             return
         old = _attendance_values(row)
-        version = batch.next_version(op, req, "attendance", row, old, new)
+        version: int | None
+        if row["source"] == TURNSTILE and batch.source != TURNSTILE:
+            # The turnstile's mark is a default (journal/turnstile.py): a person's mark
+            # replaces it whatever state the client saw, and takes the source over.
+            version = int(row["version"]) + 1
+        else:
+            version = batch.next_version(op, req, "attendance", row, old, new)
         if version is None:
             return
         await AttendanceRecord.update(

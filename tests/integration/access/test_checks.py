@@ -101,11 +101,19 @@ async def test_a_deadline_long_past_and_a_silent_gateway_raise_nothing(world: Ba
     # The worker was down all morning: at 11:00 the 08:15 deadline is stale.
     assert await check_school(school, at("11:00")) == (0, 0)
     # The gateway has never been heard from: no school is checked at all.
-    assert await run_checks(at("08:16")) == {"not_arrived": 0, "absent_inside": 0}
+    assert await run_checks(at("08:16")) == {
+        "not_arrived": 0,
+        "absent_inside": 0,
+        "journal_presence": 0,
+    }
     await AccessGateway.update({AccessGateway.last_seen_at: at("08:14")}).where(
         AccessGateway.id > 0
     )
-    assert await run_checks(at("08:16")) == {"not_arrived": 4, "absent_inside": 0}
+    assert await run_checks(at("08:16")) == {
+        "not_arrived": 4,
+        "absent_inside": 0,
+        "journal_presence": 0,
+    }
 
 
 async def test_absent_in_a_lesson_while_inside_the_building_is_flagged_to_the_class_teacher(
