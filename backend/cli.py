@@ -453,7 +453,7 @@ def _weeks_of_term() -> int:
 # People lists: `parta import` / `parta export`; lessons: `parta lessons`; turnstiles:
 # `parta simulate turnstiles`; `parta backup` / `parta restore` (backend/commands/).
 from backend.commands.access import simulate_command  # noqa: E402
-from backend.commands.ops import backup_command, restore_command  # noqa: E402
+from backend.commands.ops import backup_command, purge_command, restore_command  # noqa: E402
 from backend.commands.people import export_command, import_command  # noqa: E402
 from backend.commands.timetable import lessons_command  # noqa: E402
 
@@ -463,6 +463,7 @@ main.add_command(lessons_command)
 main.add_command(simulate_command)
 main.add_command(backup_command)
 main.add_command(restore_command)
+main.add_command(purge_command)
 
 
 def _add_plugin_commands() -> None:

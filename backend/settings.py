@@ -166,6 +166,12 @@ class Settings(BaseSettings):
     backup_keep_daily: int = Field(default=14, ge=1)
     backup_keep_monthly: int = Field(default=12, ge=0)
 
+    # Retention (`backend/ops/retention.py`, docs/operations.md): how long what is kept.
+    retention_journal_years: int = Field(default=5, ge=1)
+    retention_final_marks_years: int = Field(default=25, ge=1)
+    retention_deliveries_days: int = Field(default=365, ge=30)
+    retention_audit_years: int = Field(default=5, ge=1)
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

@@ -337,11 +337,26 @@ async def access_checks(ctx: dict[str, Any]) -> dict[str, int]:
         return await run_checks()
 
 
+async def retention_purge(ctx: dict[str, Any]) -> dict[str, int]:
+    """Nightly: delete what the retention rules no longer keep (`backend.ops.retention`)."""
+    from backend.core.storage import LocalStorage
+    from backend.ops.retention import purge
+
+    pipeline: Pipeline = ctx["pipeline"]
+    settings = pipeline.settings
+    async with _alive(ctx):
+        _, counts = await purge(settings, LocalStorage(settings.media_root))
+    log.info("retention purge: %s", {k: v for k, v in counts.items() if v})
+    return counts
+
+
 # 00:30 UTC: 03:30 in Moscow, the night everywhere from Kaliningrad to Kamchatka's morning;
 # one run per night whichever worker takes it (SAQ keys cron jobs by their time).
 CRON_JOBS: list[Any] = [
     CronJob(cast(Any, diary_weeks_ahead), cron="30 0 * * *", timeout=3600, heartbeat=JOB_HEARTBEAT),
     CronJob(cast(Any, access_checks), cron="* * * * *", timeout=55, heartbeat=JOB_HEARTBEAT),
+    # 01:30 UTC, after the diary's weeks: the retention rules (one run a night).
+    CronJob(cast(Any, retention_purge), cron="30 1 * * *", timeout=3600, heartbeat=JOB_HEARTBEAT),
 ]
 
 FUNCTIONS: list[Any] = [

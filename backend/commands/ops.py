@@ -70,3 +70,38 @@ def restore_command(backup: Path, yes: bool) -> None:
     except BackupError as error:
         raise _fail(error) from None
     click.echo(t("ops.backup.restored", path=str(backup), created_at=manifest["created_at"]))
+
+
+@click.command("purge", help=t("cli.help.purge"))
+@click.option("--dry-run", is_flag=True, help=t("cli.option.purge_dry_run"))
+def purge_command(dry_run: bool) -> None:
+    import asyncio
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from backend import bootstrap
+    from backend.ops.retention import purge
+
+    settings = Settings()
+
+    async def work() -> tuple[object, dict[str, int]]:
+        async with bootstrap.running(settings) as parta:
+            return await purge(settings, parta.storage, dry_run=dry_run)
+
+    limits, counts = asyncio.run(work())
+    table = Table(title=t("ops.retention.would" if dry_run else "ops.retention.done"))
+    table.add_column(t("ops.retention.column_table"))
+    table.add_column(t("ops.retention.column_rows"), justify="right")
+    for name, rows in counts.items():
+        table.add_row(t(f"ops.retention.table.{name}"), f"{rows:,}".replace(",", " "))
+    console = Console()
+    console.print(t("ops.retention.limits", **vars_of(limits)))
+    console.print(table)
+
+
+def vars_of(limits: object) -> dict[str, str]:
+    from dataclasses import asdict, is_dataclass
+
+    assert is_dataclass(limits) and not isinstance(limits, type)
+    return {k: v.strftime("%d.%m.%Y") for k, v in asdict(limits).items()}
