@@ -86,6 +86,20 @@ class Settings(BaseSettings):
     # MAX (max.ru): the bot's token and the Bot API's address (empty: MAX's own).
     max_bot_token: SecretStr = SecretStr("")
     max_api_url: str = ""
+    # The family bot (bots/, `parta bot`; docs/bot.md). The bot's username makes the deep link
+    # `https://t.me/<username>?start=<code>`; empty: the app shows the short code only.
+    telegram_bot_username: str = ""
+    # How the bot hears Telegram: `polling` (development, the demo) or `webhook` (production:
+    # Telegram posts to `telegram_webhook_url` with `telegram_webhook_secret` in its header).
+    bot_mode: Literal["polling", "webhook"] = "polling"
+    bot_host: str = "127.0.0.1"
+    bot_port: int = 8081
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: SecretStr = SecretStr("")
+    # Linking a chat: a code lives this long, and a chat may send this many wrong codes in
+    # `login_failure_window_seconds` before it must wait.
+    bot_link_code_minutes: int = 10
+    bot_link_failures_per_chat: int = 5
     sms_smpp_host: str = ""
     sms_smpp_port: int = 2775
     sms_smpp_system_id: str = ""

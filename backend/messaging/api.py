@@ -21,8 +21,8 @@ from backend.core.bounds import PathId, QueryId
 from backend.core.errors import ValidationFailed
 from backend.core.http import PUBLIC, ActorDep, Limit, Offset, requires, signed_in
 from backend.core.rights import Permission
+from backend.messaging import links, services
 from backend.messaging import schemas as s
-from backend.messaging import services
 from backend.messaging.deliveries import INBOX_CHANNEL
 
 NOTIFY = [requires(Permission.NOTIFY_SCHOOL)]
@@ -57,6 +57,29 @@ class MessagingController(Controller):
     @delete("/devices/{device_id:int}", guards=[signed_in], summary="Отключить устройство")
     async def unregister_device(self, actor: ActorDep, device_id: PathId) -> None:
         await services.unregister_device(actor, device_id)
+
+    # ---- linked chats ------------------------------------------------------------------------
+
+    @post(
+        "/chat-links",
+        guards=[signed_in],
+        status_code=HTTP_201_CREATED,
+        summary="Получить одноразовый код для привязки чата с ботом (Telegram)",
+        description=(
+            "Родитель, доверенное лицо или ученик получает ссылку на бота и короткий код. "
+            "Ссылка и код действуют несколько минут и только один раз; пароль боту не нужен."
+        ),
+    )
+    async def chat_link(
+        self,
+        request: Request[Any, Any, Any],
+        actor: ActorDep,
+        data: Annotated[s.ChatLinkIn, Body()],
+    ) -> s.ChatLink:
+        row = await links.issue_code(
+            actor, request.app.state.redis, request.app.state.settings, data.messenger
+        )
+        return msgspec.convert(row, s.ChatLink)
 
     # ---- preferences -------------------------------------------------------------------------
 

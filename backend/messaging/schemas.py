@@ -130,3 +130,21 @@ class DeadLetterPage(msgspec.Struct):
     total: int
     limit: int
     offset: int
+
+
+class ChatLinkIn(Strict):
+    """Which messenger the person wants to link a chat of (`telegram`)."""
+
+    messenger: Annotated[str, msgspec.Meta(min_length=1, max_length=16)] = "telegram"
+
+
+class ChatLink(msgspec.Struct):
+    """A one-time code linking a messenger chat: open `deep_link` (when the bot's name is
+    known), or send `code` to the bot. Both are spent by the first use and expire at
+    `expires_at`."""
+
+    messenger: str
+    code: str
+    payload: str
+    deep_link: str | None
+    expires_at: datetime

@@ -1,0 +1,212 @@
+"""The family bot on Telegram, through aiogram 3: one router hands messages and button presses
+to the conversation core (`bots.core.FamilyBot`), and `TelegramChat` speaks for the core.
+
+Modes: long polling (`polling`: development, `parta demo`) or a webhook (`webhook`: production;
+Telegram posts each update with the `X-Telegram-Bot-Api-Secret-Token` header set to the secret
+given to `setWebhook`, and a request without it is answered 401 and never read).
+
+Every send, edit and callback answer is paced with the notifications worker's own limits, in
+the same Redis keys (`notifications.delivery.messenger_rates`: 30 a second for the bot, one a
+second per chat): one shared limit, so an alert and a reply to the same chat never add up to
+more than Telegram allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramRetryAfter,
+)
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
+from aiohttp import web
+from redis.asyncio import Redis
+
+from backend.settings import Settings
+from bots.core import ChatGone, FamilyBot, Reply
+from notifications.delivery import messenger_rates
+from notifications.pacing import Pacer, Rate
+
+log = logging.getLogger("parta.bot.telegram")
+T = TypeVar("T")
+WEBHOOK_PATH = "/telegram/webhook"
+TELEGRAM_TEXT_LIMIT = 4096
+RETRIES_AFTER_429 = 2
+
+
+def rates(settings: Settings, chat_id: int | None) -> list[Rate]:
+    """The pacing of a send (to a chat, or a button's answer): the worker's own keys."""
+    return messenger_rates(settings, "telegram", chat_id)
+
+
+def markup(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=b.text, callback_data=b.data) for b in row]
+            for row in reply.buttons
+        ]
+    )
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= TELEGRAM_TEXT_LIMIT else text[: TELEGRAM_TEXT_LIMIT - 1] + "…"
+
+
+class TelegramChat:
+    """The core's port on Telegram (`bots.core.Chat`)."""
+
+    messenger = "telegram"
+
+    def __init__(self, bot: Bot, settings: Settings, pacer: Pacer) -> None:
+        self.bot, self.settings, self.pacer = bot, settings, pacer
+
+    async def _paced(self, chat_id: int | None, call: Callable[[], Awaitable[T]]) -> T:
+        limits = rates(self.settings, chat_id)
+        for attempt in range(RETRIES_AFTER_429 + 1):
+            await self.pacer.acquire(*limits)
+            ticket = await self.pacer.enter(*limits)
+            try:
+                return await call()
+            except TelegramRetryAfter as exc:
+                # Telegram paused us: everyone (the worker too) waits, then this goes again.
+                await self.pacer.hold(limits[0].key, exc.retry_after)
+                if attempt == RETRIES_AFTER_429:
+                    raise
+            except TelegramForbiddenError as exc:
+                raise ChatGone(str(exc)) from exc
+            finally:
+                await self.pacer.leave(ticket)
+        raise AssertionError("unreachable")
+
+    async def send(self, chat_id: int, reply: Reply) -> str:
+        sent = await self._paced(
+            chat_id,
+            lambda: self.bot.send_message(
+                chat_id,
+                _clip(reply.text),
+                reply_markup=markup(reply),
+                disable_web_page_preview=True,
+            ),
+        )
+        return str(sent.message_id)
+
+    async def edit(self, chat_id: int, message_id: str, reply: Reply) -> None:
+        try:
+            await self._paced(
+                chat_id,
+                lambda: self.bot.edit_message_text(
+                    text=_clip(reply.text),
+                    chat_id=chat_id,
+                    message_id=int(message_id),
+                    reply_markup=markup(reply),
+                    disable_web_page_preview=True,
+                ),
+            )
+        except TelegramBadRequest as exc:
+            if "message is not modified" in exc.message:
+                return  # the same text pressed again: nothing to change, nothing wrong
+            if "message to edit not found" in exc.message or "can't be edited" in exc.message:
+                await self.send(chat_id, reply)  # too old or deleted: answer anew
+                return
+            raise
+
+    async def answer(self, callback_id: str, text: str = "") -> None:
+        await self._paced(
+            None, lambda: self.bot.answer_callback_query(callback_id, text=text or None)
+        )
+
+
+def make_bot(settings: Settings) -> Bot:
+    token = settings.telegram_bot_token.get_secret_value()
+    if settings.telegram_api_url:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+        return Bot(token, session=session)
+    return Bot(token)
+
+
+def make_dispatcher(core: FamilyBot, chat: TelegramChat) -> Dispatcher:
+    """A dispatcher whose one router hands every update to the core."""
+    router = Router(name="family")
+
+    @router.message(F.text)
+    async def on_message(message: Message) -> None:
+        if message.chat.type != "private":
+            return  # the bot speaks to one person at a time: groups are not linked
+        await core.on_text(chat, message.chat.id, message.text or "")
+
+    @router.callback_query()
+    async def on_button(query: CallbackQuery) -> None:
+        msg = query.message
+        if msg is None or query.data is None:
+            await chat.answer(query.id)
+            return
+        await core.on_button(chat, msg.chat.id, str(msg.message_id), query.id, query.data)
+
+    dispatcher = Dispatcher()
+    dispatcher.include_router(router)
+    return dispatcher
+
+
+class TelegramBot:
+    """The Telegram side of the bot process: the aiogram bot and dispatcher around a core."""
+
+    def __init__(self, settings: Settings, redis: Redis, core: FamilyBot) -> None:
+        self.settings = settings
+        self.bot = make_bot(settings)
+        self.chat = TelegramChat(
+            self.bot, settings, Pacer(redis, headroom=settings.notify_rate_headroom)
+        )
+        self.dispatcher = make_dispatcher(core, self.chat)
+        self._polling: asyncio.Task[Any] | None = None
+
+    async def start_polling(self) -> None:
+        """Long polling in a task of its own (`stop` ends it)."""
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        self._polling = asyncio.create_task(
+            self.dispatcher.start_polling(
+                self.bot, handle_signals=False, close_bot_session=False, polling_timeout=10
+            )
+        )
+
+    def webhook_routes(self, app: web.Application) -> None:
+        """Serve Telegram's posts at `WEBHOOK_PATH`, refusing any without the secret header."""
+        from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+
+        secret = self.settings.telegram_webhook_secret.get_secret_value()
+        if not secret:
+            raise RuntimeError("PARTA_TELEGRAM_WEBHOOK_SECRET is required for webhooks")
+        SimpleRequestHandler(self.dispatcher, self.bot, secret_token=secret).register(
+            app, path=WEBHOOK_PATH
+        )
+
+    async def set_webhook(self) -> None:
+        await self.bot.set_webhook(
+            self.settings.telegram_webhook_url,
+            secret_token=self.settings.telegram_webhook_secret.get_secret_value(),
+            allowed_updates=["message", "callback_query"],
+        )
+
+    async def stop(self) -> None:
+        if self._polling is not None:
+            with contextlib.suppress(RuntimeError):  # polling had not started yet
+                await self.dispatcher.stop_polling()
+            self._polling.cancel()
+            await asyncio.gather(self._polling, return_exceptions=True)
+            self._polling = None
+        await self.bot.session.close()
