@@ -939,6 +939,14 @@ async def seed_demo(
         )
         logins.append(DemoLogin(Role.DELEGATE, "delegate", grandma))
         progress("accounts", 5)
+    # The demo family's meals (a menu, money on the child's account) and entries (a turnstile,
+    # the child's card and passes of the last two weeks), through those contexts' services.
+    from backend.access.seed import seed_demo_entries
+    from backend.meals.seed import seed_demo_meals
+
+    extra = await seed_demo_meals(school_id, first.first_pupil, today)
+    extra.update(await seed_demo_entries(school_id, first.first_pupil, today, rng))
+    first.counts.update(extra)
     counts: dict[str, int] = defaultdict(int)
     for seed in seeds:
         for key, value in seed.counts.items():

@@ -273,6 +273,7 @@ class FamilyChild(Model):
     role: str
     parts: list[str] | None = None
     valid_until: datetime | None = None
+    time_zone: str = ""  # the school's (servers before it was sent: the phone's own)
 
 
 class DiaryHomework(Model):

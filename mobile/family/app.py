@@ -68,6 +68,7 @@ class FamilyApp(App):
 
     def build(self) -> BoxLayout:
         from mobile.family.screens import DiaryScreen, LessonScreen, SignInScreen, TodayScreen
+        from mobile.family.screens_meals import EntriesScreen, MealsScreen
         from mobile.family.screens_more import (
             HomeworkScreen,
             InboxScreen,
@@ -123,6 +124,8 @@ class FamilyApp(App):
             TimetableScreen(self),
             InboxScreen(self),
             SettingsScreen(self),
+            MealsScreen(self),
+            EntriesScreen(self),
             MoreScreen(self),
         ):
             self.screens.add_widget(screen)

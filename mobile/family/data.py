@@ -26,6 +26,14 @@ from mobile.common.models import (
     PersonalDataRead,
     Preference,
 )
+from mobile.common.models_meals import (
+    MealOrder,
+    PupilAccount,
+    PupilBuffet,
+    PupilMenu,
+    Statement,
+    StudentEntries,
+)
 from mobile.family.cache import Cache
 
 T = TypeVar("T")
@@ -145,6 +153,54 @@ class FamilyData:
             list[IllnessReport],
         )
 
+    # meals and entries (a guardian's, or a delegate's with those parts)
+
+    async def entries(
+        self, student_id: int, date_from: date, date_to: date
+    ) -> Read[StudentEntries]:
+        return await self._read(
+            f"entries:{student_id}:{date_from.isoformat()}:{date_to.isoformat()}",
+            f"/api/v1/access/students/{student_id}/entries",
+            StudentEntries,
+            {"date_from": date_from, "date_to": date_to},
+        )
+
+    async def menu(self, student_id: int, day: date) -> Read[PupilMenu]:
+        return await self._read(
+            f"menu:{student_id}:{day.isoformat()}",
+            f"/api/v1/meals/pupils/{student_id}/menu",
+            PupilMenu,
+            {"date": day},
+        )
+
+    async def orders(
+        self, student_id: int, date_from: date, date_to: date
+    ) -> Read[list[MealOrder]]:
+        return await self._read(
+            f"orders:{student_id}:{date_from.isoformat()}:{date_to.isoformat()}",
+            f"/api/v1/meals/pupils/{student_id}/orders",
+            list[MealOrder],
+            {"date_from": date_from, "date_to": date_to},
+        )
+
+    async def account(self, student_id: int) -> Read[PupilAccount]:
+        return await self._read(
+            f"account:{student_id}", f"/api/v1/meals/pupils/{student_id}/account", PupilAccount
+        )
+
+    async def statement(self, student_id: int) -> Read[Statement]:
+        return await self._read(
+            f"statement:{student_id}",
+            f"/api/v1/meals/pupils/{student_id}/statement",
+            Statement,
+            {"limit": 50},
+        )
+
+    async def buffet(self, student_id: int) -> Read[PupilBuffet]:
+        return await self._read(
+            f"buffet:{student_id}", f"/api/v1/meals/pupils/{student_id}/buffet", PupilBuffet
+        )
+
     async def mark_history(self, mark_id: int) -> list[dict[str, Any]]:
         class History(msgspec.Struct):
             changes: list[dict[str, Any]]
@@ -208,6 +264,35 @@ class FamilyData:
 
     async def revoke_delegate(self, delegate_id: int) -> None:
         await self._act("POST", f"/api/v1/delegates/{delegate_id}/revoke", None, idempotent=True)
+
+    async def order_meal(self, student_id: int, day: date, meal_set_id: int) -> MealOrder:
+        """Not retried: a second order of the same meal would be refused, not doubled, but the
+        person should see the first answer, not the refusal of a retry."""
+        answer: MealOrder = await self._act(
+            "POST",
+            f"/api/v1/meals/pupils/{student_id}/orders",
+            MealOrder,
+            json={"date": day, "meal_set_id": meal_set_id},
+        )
+        return answer
+
+    async def cancel_order(self, order_id: int) -> MealOrder:
+        answer: MealOrder = await self._act(
+            "POST", f"/api/v1/meals/orders/{order_id}/cancel", MealOrder
+        )
+        return answer
+
+    async def set_buffet(
+        self, student_id: int, daily_limit: int | None, stop_list: list[int]
+    ) -> PupilBuffet:
+        answer: PupilBuffet = await self._act(
+            "PUT",
+            f"/api/v1/meals/pupils/{student_id}/buffet",
+            PupilBuffet,
+            json={"daily_limit": daily_limit, "stop_list": stop_list},
+            idempotent=True,
+        )
+        return answer
 
     async def confirm_push(self, delivery_id: int, token: str) -> None:
         """A push reached the phone: tell the server (the receipt the notifications expect)."""

@@ -155,13 +155,15 @@ class SignInScreen(FamilyScreen):
 
 class TodayScreen(FamilyScreen):
     """The day of the child shown: lessons (replacements, cancellations), new marks, the
-    homework due next."""
+    homework due next; for a guardian, the day's entries, the next meal order and the
+    balance."""
 
     def __init__(self, app: FamilyApp) -> None:
         super().__init__(app, name="today")
         self.column = Column()
         self.add_widget(self.column)
         self.lesson_rows: dict[int, Card] = {}
+        self.extras: Card | None = None
 
     async def reload(self) -> None:
         child = self.app.child
@@ -179,6 +181,13 @@ class TodayScreen(FamilyScreen):
         except NothingKept:
             news = None
         self.draw(week, news, day)
+        # Entries and meals come after the lessons are drawn: they never delay the day.
+        from mobile.family.screens_meals import draw_today_extras, may, today_extras
+
+        if may(child, "access.read") or may(child, "meals.order"):
+            found = await today_extras(self.app, child, day)
+            if self.app.child is child and self.extras is not None:
+                draw_today_extras(self.extras, found, child, day)
 
     def draw(self, week: Read[DiaryWeek], news: Read[Any] | None, day: date) -> None:
         col = self.column
@@ -229,6 +238,7 @@ class TodayScreen(FamilyScreen):
         for due_date, subject, text, done in due:
             mark = t("family.today.done") + " " if done else ""
             card.add_widget(Text(f"{mark}{short_date(due_date)} · {subject}: {text}"))
+        self.extras = col.add(Card())  # the day's entries and meals (filled after)
         self.app.shown(week)
 
 

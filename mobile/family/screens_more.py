@@ -376,7 +376,7 @@ class MoreScreen(FamilyScreen):
     def __init__(self, app: FamilyApp) -> None:
         super().__init__(app, name="more")
         column = Column()
-        for name in ("timetable", "inbox", "settings"):
+        for name in ("meals", "entries", "timetable", "inbox", "settings"):
             button = Btn(t(f"family.nav.{name}"), primary=False)
             button.bind(on_release=lambda *_, n=name: self.app.show(n))
             column.add(button)

@@ -42,6 +42,7 @@ class Text(Label):
             **kw,
         )
         self.bind(width=self._wrap, texture_size=self._fit)
+        self._fit()  # an empty text has no texture to say its height
 
     def _wrap(self, *_: Any) -> None:
         self.text_size = (self.width - dp(4), None)

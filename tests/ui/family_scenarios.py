@@ -289,3 +289,80 @@ async def first_day(app: FamilyApp, login: str, password: str) -> dict[str, Any]
     await sign_in_with_login(app, login, password)
     diary = await open_screen(app, "diary", lambda s: bool(s.lesson_rows))
     return {"lessons": len(diary.lesson_rows)}
+
+
+async def entries(app: FamilyApp, login: str, password: str, shots: str) -> dict[str, Any]:
+    """A day with passes: Today shows them; the entries screen, today's log and the history."""
+    from mobile.family.screens_meals import EntriesScreen
+
+    result: dict[str, Any] = {}
+    await sign_in_with_login(app, login, password)
+    today = app.screens.get_screen("today")
+    await until(lambda: today.extras is not None and len(today.extras.children) > 0)
+    await asyncio.sleep(0.2)
+    result["today_texts"] = texts(today)
+    result["today_png"] = await shot(app, shots, "today")
+    screen: EntriesScreen = await open_screen(app, "entries", lambda s: s.read is not None)
+    result["entries_texts"] = texts(screen)
+    result["entries_png"] = await shot(app, shots, "entries")
+    return result
+
+
+async def meals(
+    app: FamilyApp, login: str, password: str, shots: str, closed_day: str
+) -> dict[str, Any]:
+    """The menu of tomorrow, tomorrow's lunch ordered and the balance's hold shown; a day
+    whose cut-off passed refused in the server's words; the statement; the buffet's rules."""
+    from datetime import date
+
+    from mobile.family.screens_meals import MealsScreen
+
+    result: dict[str, Any] = {}
+    await sign_in_with_login(app, login, password)
+    screen: MealsScreen = await open_screen(
+        app, "meals", lambda s: s.menu is not None and s.account is not None
+    )
+    assert screen.menu is not None and screen.account is not None
+    result["menu_date"] = screen.menu.date.isoformat()
+    result["menu_texts"] = texts(screen)
+    result["balance_before"] = list(screen.balance_texts)
+    lunch = next(x.meal_set for x in screen.menu.sets if x.meal_set.kind == "lunch")
+    result["lunch_id"] = lunch.id
+    result["menu_png"] = await shot(app, shots, "meals-menu")
+    screen.order_buttons[lunch.id].dispatch("on_release")
+    await until(lambda: screen.account is not None and screen.account.held > 0)
+    await asyncio.sleep(0.2)
+    result["balance_after"] = list(screen.balance_texts)
+    result["ordered_texts"] = texts(screen)
+    result["ordered_png"] = await shot(app, shots, "meals-ordered")
+    # a day whose cut-off has passed: the server refuses, the app shows its words
+    screen.day = date.fromisoformat(closed_day)
+    await screen.reload()
+    first = next(iter(screen.order_buttons))
+    screen.order_buttons[first].dispatch("on_release")
+    await until(lambda: bool(screen.message.text))
+    result["refusal"] = screen.message.text
+    result["refused_set"] = first
+    screen.pick("account")
+    await until(lambda: screen.statement is not None and screen.tab == "account")
+    await asyncio.sleep(0.3)
+    result["statement_texts"] = texts(screen)
+    result["account_png"] = await shot(app, shots, "meals-account")
+    screen.pick("buffet")
+    await until(lambda: screen.buffet is not None and bool(screen.stop_buttons))
+    await asyncio.sleep(0.2)
+    screen.limit_field.text = "150,50"
+    stopped = next(p for p in screen.stop_buttons if p not in screen.stopped)
+    screen.stop_buttons[stopped].dispatch("on_release")
+    screen.app.spawn(screen.save_buffet())
+    await until(lambda: screen.message.text == "Сохранено")
+    await asyncio.sleep(0.3)
+    result["stopped"] = stopped
+    result["buffet_texts"] = texts(screen)
+    result["buffet_png"] = await shot(app, shots, "meals-buffet")
+    today = await open_screen(
+        app, "today", lambda s: s.extras is not None and len(s.extras.children) > 2
+    )
+    await asyncio.sleep(0.2)
+    result["today_texts"] = texts(today)
+    return result

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -346,3 +346,145 @@ def test_the_network_drops_and_the_last_week_stays_readable(
     again = run_app("offline_restart", gone, phone, day, shots=str(shots))
     assert again["lessons"] == expected
     assert again["status"].startswith("нет связи · обновлено в ")
+
+
+def school_days_ahead(api: httpx.Client, student_id: int, start: date, days: int) -> list[Any]:
+    menus = []
+    for n in range(days):
+        answer = api.get(
+            f"/api/v1/meals/pupils/{student_id}/menu", params={"date": str(start + timedelta(n))}
+        )
+        assert answer.status_code == 200, answer.text
+        menus.append(answer.json())
+    return menus
+
+
+def test_entries_today_and_their_history(demo: DemoServer, shots: Path, tmp_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    parent = demo.client("parent")
+    child = parent.get("/api/v1/family/children").json()[0]
+    student, zone = child["student_id"], ZoneInfo(child["time_zone"])
+    today = date.today()
+    found = parent.get(
+        f"/api/v1/access/students/{student}/entries",
+        params={"date_from": str(today - timedelta(days=14)), "date_to": str(today)},
+    ).json()
+    assert found["days"], "the demo seeds the child's passes of the last two weeks"
+    day = date.fromisoformat(found["days"][-1]["date"])
+
+    shown = run_app(
+        "entries", demo.base, tmp_path / "phone", day,
+        login="parent", password=DEMO_PASSWORD, shots=str(shots),
+    )  # fmt: skip
+
+    def at(moment: str) -> str:
+        return datetime.fromisoformat(moment).astimezone(zone).strftime("%H:%M")
+
+    passes = [p for p in found["passes"] if p["local_date"] == str(day)]
+    lines = [
+        f"{at(p['occurred_at'])} — {'вход' if p['direction'] == 'in' else 'выход'}" for p in passes
+    ]
+    assert lines and all(line in shown["today_texts"] for line in lines)
+    assert all(line in shown["entries_texts"] for line in lines)
+    for d in found["days"][:-1]:
+        entered, left = at(d["first_entry_at"]), at(d["last_exit_at"])
+        assert any(
+            text.endswith(f": пришёл в {entered}, ушёл в {left}") for text in shown["entries_texts"]
+        ), d
+    png_ok(shown["today_png"])
+    png_ok(shown["entries_png"])
+
+
+def test_order_tomorrows_lunch_and_see_the_hold(
+    demo: DemoServer, shots: Path, tmp_path: Path
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from mobile.common.money import roubles
+
+    parent = demo.client("parent")
+    child = parent.get("/api/v1/family/children").json()[0]
+    student = child["student_id"]
+    school_today = datetime.now(ZoneInfo(child["time_zone"])).date()
+    # The second school day from now: its cut-off (10:00 of the school day before) is ahead.
+    ahead = school_days_ahead(parent, student, school_today, 15)
+    school = [m for m in ahead[1:] if m["is_school_day"]]
+    tomorrow = next(m for m in school[1:] if m["sets"])
+    day = date.fromisoformat(tomorrow["date"])
+    # A day the server refuses: today past its cut-off (409), or, on a day without meals,
+    # the last school day before (400: the past).
+    if ahead[0]["is_school_day"] and ahead[0]["sets"]:
+        closed, refused_with = ahead[0], 409
+    else:
+        behind = school_days_ahead(parent, student, school_today - timedelta(days=10), 10)
+        closed, refused_with = [m for m in behind if m["is_school_day"] and m["sets"]][-1], 400
+    before = parent.get(f"/api/v1/meals/pupils/{student}/account").json()
+    stop_list = parent.get(f"/api/v1/meals/pupils/{student}/buffet").json()["stop_list"]
+    assert before["held"] == 0 and before["available"] > 0
+
+    shown = run_app(
+        "meals", demo.base, tmp_path / "phone", day - timedelta(days=1),
+        login="parent", password=DEMO_PASSWORD, shots=str(shots), closed_day=closed["date"],
+    )  # fmt: skip
+
+    # the menu of tomorrow: every set, dish, allergen and price as the server has them
+    assert shown["menu_date"] == tomorrow["date"]
+    menu_text = "\n".join(shown["menu_texts"])
+    for item in tomorrow["sets"]:
+        meal = item["meal_set"]
+        assert meal["name"] in menu_text and roubles(meal["price"]) in menu_text
+        for dish in meal["dishes"]:
+            assert dish["name"] in shown["menu_texts"]
+            if dish["allergens"]:
+                assert f"Аллергены: {dish['allergen_names']}" in shown["menu_texts"]
+    assert shown["balance_before"][0] == f"Доступно: {roubles(before['available'])}"
+    # the lunch ordered: the server holds its price, the app shows the hold
+    lunch = next(x["meal_set"] for x in tomorrow["sets"] if x["meal_set"]["kind"] == "lunch")
+    assert shown["lunch_id"] == lunch["id"]
+    orders = parent.get(
+        f"/api/v1/meals/pupils/{student}/orders",
+        params={"date_from": tomorrow["date"], "date_to": tomorrow["date"]},
+    ).json()
+    orders = [o for o in orders if o["status"] != "cancelled"]  # (a demo the test ran on before)
+    assert [(o["meal_set_id"], o["status"]) for o in orders] == [(lunch["id"], "ordered")]
+    after = parent.get(f"/api/v1/meals/pupils/{student}/account").json()
+    assert after["held"] == lunch["price"] and after["posted"] == before["posted"]
+    assert after["available"] == before["available"] - lunch["price"]
+    assert shown["balance_after"] == [
+        f"Доступно: {roubles(after['available'])}",
+        f"На счёте: {roubles(after['posted'])}",
+        f"В резерве под заказы: {roubles(after['held'])}",
+    ]
+    assert f"Заказано · {orders[0]['status_name']}" in shown["ordered_texts"]
+    # Today: tomorrow's order and the balance
+    assert (
+        f"завтра: {lunch['name']} · {roubles(lunch['price'])} · {orders[0]['status_name']}"
+        in shown["today_texts"]
+    )
+    assert f"Доступно: {roubles(after['available'])}" in shown["today_texts"]
+    # a day closed for orders: refused, nothing saved, the server's words on the screen
+    again = parent.post(
+        f"/api/v1/meals/pupils/{student}/orders",
+        json={"date": closed["date"], "meal_set_id": shown["refused_set"]},
+    )
+    assert again.status_code == refused_with, again.text
+    assert shown["refusal"] == again.json()["message"]
+    closed_orders = parent.get(
+        f"/api/v1/meals/pupils/{student}/orders",
+        params={"date_from": closed["date"], "date_to": closed["date"]},
+    ).json()
+    assert [o for o in closed_orders if o["status"] != "cancelled"] == []
+    # the statement: the server's entries with their sums
+    statement = parent.get(f"/api/v1/meals/pupils/{student}/statement").json()
+    statement_text = "\n".join(shown["statement_texts"])
+    for entry in statement["items"]:
+        assert f"{entry['kind_name']} · {roubles(entry['amount'], sign=True)}" in statement_text
+    # the buffet's rules reached the server
+    buffet = parent.get(f"/api/v1/meals/pupils/{student}/buffet").json()
+    assert buffet["daily_limit"] == 15_050 and buffet["stop_list"] == sorted(
+        [*stop_list, shown["stopped"]]
+    )
+    assert f"Дневной лимит: {roubles(15_050)}" in shown["buffet_texts"]
+    for name in ("menu", "ordered", "account", "buffet"):
+        png_ok(shown[f"{name}_png"])

@@ -418,6 +418,7 @@ class FamilyController(Controller):
                 role=g.role.value,
                 parts=sorted(p.value for p in g.parts) if g.parts is not None else None,
                 valid_until=g.valid_until,
+                time_zone=cards[g.scope_id]["time_zone"] or "Europe/Moscow",
             )
             for g in grants
             if g.scope_id in cards

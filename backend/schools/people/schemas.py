@@ -357,6 +357,7 @@ class FamilyChild(msgspec.Struct):
     role: str
     parts: list[str] | None
     valid_until: datetime | None
+    time_zone: str  # the school's: times of the child's day are shown in it
 
 
 # ---- import --------------------------------------------------------------------------------

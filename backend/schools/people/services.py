@@ -189,13 +189,17 @@ async def account_activated(code_id: int, user_id: int, grant_ids: list[int]) ->
 
 
 async def family_cards(student_ids: set[int]) -> dict[int, dict[str, Any]]:
-    """Names and today's class of the children a family member acts for (their grants say
-    which; no further check is needed to show a child's own name to them)."""
+    """Names, today's class and the school's time zone of the children a family member acts
+    for (their grants say which; no further check is needed to show a child's own name to
+    them)."""
     if not student_ids:
         return {}
-    rows = await Student.select(Student.id, Student.last_name, Student.first_name).where(
-        Student.id.is_in(list(student_ids))
-    )
+    rows = await Student.select(
+        Student.id,
+        Student.last_name,
+        Student.first_name,
+        Student.school.time_zone.as_alias("time_zone"),
+    ).where(Student.id.is_in(list(student_ids)))
     classes = await classes_on(student_ids, today())
     labels = {}
     class_ids = {c for c in classes.values() if c is not None}

@@ -244,5 +244,6 @@ async def test_family_sees_their_children(world: Backend) -> None:
             "role": "guardian",
             "parts": None,
             "valid_until": None,
+            "time_zone": "Europe/Moscow",
         }
     ]

@@ -154,3 +154,30 @@ async def test_seed_builds_a_consistent_school_with_every_login(world: Backend) 
         await TimetableEntry.count().where(TimetableEntry.school == school_id)
         == (result.counts["timetable_entries"])
     )
+
+    # The demo family has meals (a menu, money on the child's account) and entries.
+    menu = await world.client.get(
+        f"/api/v1/meals/pupils/{child}/menu",
+        params={"date": "2026-11-23"},
+        headers=tokens["parent"],
+    )
+    assert menu.status_code == 200, menu.text
+    sets = menu.json()["sets"]
+    assert sorted(x["meal_set"]["kind"] for x in sets) == ["breakfast", "lunch"]
+    assert all(x["meal_set"]["dishes"] and x["meal_set"]["price"] > 0 for x in sets)
+    assert any(d["allergens"] for x in sets for d in x["meal_set"]["dishes"])
+    account = await world.client.get(
+        f"/api/v1/meals/pupils/{child}/account", headers=tokens["parent"]
+    )
+    assert account.json()["available"] == account.json()["posted"] == 150_000
+    passes = await world.client.get(
+        f"/api/v1/access/students/{child}/entries",
+        params={"date_from": "2026-11-07", "date_to": "2026-11-20"},
+        headers=tokens["parent"],
+    )
+    assert passes.status_code == 200, passes.text
+    days = passes.json()["days"]
+    assert [d["date"] for d in days] == [
+        (date(2026, 11, 9) + timedelta(days=n)).isoformat() for n in range(12) if n % 7 < 5
+    ]
+    assert all(d["first_entry_at"] and d["last_exit_at"] and not d["inside"] for d in days)

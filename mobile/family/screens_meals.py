@@ -1,0 +1,491 @@
+"""The family app's meals and entries: the menu of a day with each dish (composition,
+allergens, nutrition), ordering and cancelling before the cut-off, the balance (on the
+account, held by orders, available) and the statement, the buffet's daily limit and
+stop-list; the child's passes through the turnstile today and over the last two weeks.
+
+A guardian sees both; a delegate only the parts the parent gave; a pupil's own account has
+neither (the server does not give them to pupils). The server's refusals (cut-off passed, not
+enough money, the child's allergen) are shown as it words them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from kivy.metrics import dp
+from kivy.uix.boxlayout import BoxLayout
+
+from mobile.common import theme
+from mobile.common.api import ApiError
+from mobile.common.i18n import t
+from mobile.common.models import FamilyChild
+from mobile.common.models_meals import (
+    MealOrder,
+    PupilAccount,
+    PupilBuffet,
+    PupilMenu,
+    Statement,
+    StudentEntries,
+)
+from mobile.common.money import parse_roubles, roubles
+from mobile.family.data import NothingKept, Read
+from mobile.family.screens import FamilyScreen, day_title, field, short_date
+from mobile.family.widgets import Btn, Card, Column, Text
+
+if TYPE_CHECKING:
+    from mobile.family.app import FamilyApp
+
+HISTORY_DAYS = 14
+ORDER_DAYS = 7  # the orders Today and the menu look at ahead
+LIVE = ("ordered", "posted")  # an order that stands (not cancelled)
+
+
+def may(child: FamilyChild | None, part: str) -> bool:
+    """Does the person act for this child in `part` (a guardian: everything; a delegate: what
+    the parent gave; a pupil's own account: neither meals nor entries)?"""
+    if child is None or child.role == "pupil":
+        return False
+    return child.parts is None or part in child.parts
+
+
+def local(moment: datetime, child: FamilyChild | None) -> datetime:
+    """A moment in the school's time zone (the phone's own when the zone is not known)."""
+    zone = None
+    if child is not None and child.time_zone:
+        try:
+            zone = ZoneInfo(child.time_zone)
+        except (KeyError, ValueError, OSError):  # a phone without the zone database
+            zone = None
+    return moment.astimezone(zone)
+
+
+def clock(moment: datetime | None, child: FamilyChild | None) -> str:
+    """A moment as the school's wall clock shows it («07:48»)."""
+    return "—" if moment is None else local(moment, child).strftime("%H:%M")
+
+
+def pass_line(direction: str, result: str, at: str) -> str:
+    key = "in" if direction == "in" else "out"
+    if result != "granted":
+        key += "_denied"
+    return t(f"family.entries.{key}", time=at)
+
+
+def balance_lines(account: PupilAccount) -> list[str]:
+    return [
+        t("family.meals.available", sum=roubles(account.available)),
+        t("family.meals.posted", sum=roubles(account.posted)),
+        t("family.meals.held", sum=roubles(account.held)),
+    ]
+
+
+class EntriesScreen(FamilyScreen):
+    """Today's passes in time order, then each school day of the last two weeks: the first
+    entry and the last exit."""
+
+    def __init__(self, app: FamilyApp) -> None:
+        super().__init__(app, name="entries")
+        self.column = Column()
+        self.add_widget(self.column)
+        self.read: Read[StudentEntries] | None = None
+
+    async def reload(self) -> None:
+        child = self.app.child
+        if not may(child, "access.read") or child is None:
+            self.column.clear()
+            self.column.add(Text(t("family.entries.not_yours"), color=theme.TEXT_MUTED))
+            self.app.shown(None)
+            return
+        today = self.app.today()
+        try:
+            read = await self.app.data.entries(
+                child.student_id, today - timedelta(days=HISTORY_DAYS), today
+            )
+        except NothingKept:
+            self.app.note(t("error.unreachable_family"))
+            return
+        self.draw(read, today)
+
+    def draw(self, read: Read[StudentEntries], today: date) -> None:
+        self.read = read
+        child = self.app.child
+        col = self.column
+        col.clear()
+        col.add(Text(t("family.entries.title"), font=theme.FONT_TITLE, bold=True))
+        col.add(Text(t("family.entries.today", date=day_title(today)), bold=True))
+        card = col.add(Card())
+        passes = [p for p in read.value.passes if p.local_date == today]
+        if not passes:
+            card.add_widget(Text(t("family.entries.none_today"), color=theme.TEXT_MUTED))
+        for p in passes:
+            card.add_widget(Text(pass_line(p.direction, p.result, clock(p.occurred_at, child))))
+        col.add(Text(t("family.entries.history"), bold=True))
+        card = col.add(Card())
+        days = [d for d in reversed(read.value.days) if d.date != today]
+        if not days:
+            card.add_widget(Text(t("family.entries.none"), color=theme.TEXT_MUTED))
+        for day in days:
+            card.add_widget(
+                Text(
+                    t(
+                        "family.entries.day",
+                        date=day_title(day.date),
+                        entered=clock(day.first_entry_at, child),
+                        left=clock(day.last_exit_at, child),
+                    ),
+                    font=theme.FONT_SMALL,
+                )
+            )
+        self.app.shown(read)
+
+
+class MealsScreen(FamilyScreen):
+    """Three parts: the menu of a day (‹ › between days) with ordering, the account with its
+    statement, the buffet's rules."""
+
+    TABS = ("menu", "account", "buffet")
+
+    def __init__(self, app: FamilyApp) -> None:
+        super().__init__(app, name="meals")
+        self.tab = "menu"
+        self.day: date | None = None
+        box = BoxLayout(orientation="vertical")
+        tabs = BoxLayout(size_hint_y=None, height=dp(theme.size(theme.TOUCH)), spacing=dp(2))
+        self.tab_buttons: dict[str, Btn] = {}
+        for name in self.TABS:
+            button = Btn(t(f"family.meals.tab_{name}"), primary=False, font=theme.FONT_SMALL)
+            button.bind(on_release=lambda *_, n=name: self.pick(n))
+            self.tab_buttons[name] = button
+            tabs.add_widget(button)
+        self.column = Column()
+        box.add_widget(tabs)
+        box.add_widget(self.column)
+        self.add_widget(box)
+        self.message = Text("", color=theme.ABSENT)
+        self.menu: PupilMenu | None = None
+        self.orders: list[MealOrder] = []
+        self.account: PupilAccount | None = None
+        self.statement: Statement | None = None
+        self.buffet: PupilBuffet | None = None
+        self.order_buttons: dict[int, Btn] = {}  # meal set -> its order / cancel button
+        self.balance_texts: list[str] = []
+        self.stop_buttons: dict[int, Btn] = {}
+        self.stopped: set[int] = set()
+
+    def menu_day(self) -> date:
+        return self.day or self.app.today() + timedelta(days=1)
+
+    def pick(self, tab: str) -> None:
+        self.tab = tab
+        self.message.text = ""
+        self.app.spawn(self.reload())
+
+    def turn(self, days: int) -> None:
+        self.day = self.menu_day() + timedelta(days=days)
+        self.message.text = ""
+        self.app.spawn(self.reload())
+
+    async def reload(self) -> None:
+        child = self.app.child
+        for name, button in self.tab_buttons.items():
+            button.background_color = theme.PRIMARY if name == self.tab else theme.DIVIDER
+            button.color = theme.ON_PRIMARY if name == self.tab else theme.TEXT
+        if not may(child, "meals.order") or child is None:
+            self.column.clear()
+            self.column.add(Text(t("family.meals.not_yours"), color=theme.TEXT_MUTED))
+            self.app.shown(None)
+            return
+        student = child.student_id
+        try:
+            account = await self.app.data.account(student)
+            if self.tab == "menu":
+                day = self.menu_day()
+                menu = await self.app.data.menu(student, day)
+                orders = await self.app.data.orders(student, day, day)
+                self.menu, self.orders = menu.value, orders.value
+            elif self.tab == "account":
+                self.statement = (await self.app.data.statement(student)).value
+            else:
+                self.buffet = (await self.app.data.buffet(student)).value
+                self.stopped = set(self.buffet.stop_list)
+        except NothingKept:
+            self.app.note(t("error.unreachable_family"))
+            return
+        self.account = account.value
+        self.draw()
+        self.app.shown(account)
+
+    # ------------------------------------------------------------------ drawing
+
+    def draw(self) -> None:
+        col = self.column
+        col.clear()
+        self.order_buttons, self.stop_buttons = {}, {}
+        if self.account is not None:
+            card = col.add(Card())
+            self.balance_texts = balance_lines(self.account)
+            card.add_widget(Text(self.balance_texts[0], bold=True))
+            for line in self.balance_texts[1:]:
+                card.add_widget(Text(line, font=theme.FONT_SMALL))
+        col.add(self.message)
+        if self.tab == "menu":
+            self._draw_menu(col)
+        elif self.tab == "account":
+            self._draw_statement(col)
+        else:
+            self._draw_buffet(col)
+
+    def _draw_menu(self, col: Column) -> None:
+        head = BoxLayout(size_hint_y=None, height=dp(theme.size(theme.TOUCH)), spacing=dp(4))
+        back = Btn("‹", primary=False, size_hint_x=None, width=dp(theme.size(64)))
+        forward = Btn("›", primary=False, size_hint_x=None, width=dp(theme.size(64)))
+        back.bind(on_release=lambda *_: self.turn(-1))
+        forward.bind(on_release=lambda *_: self.turn(1))
+        head.add_widget(back)
+        title = Text(t("family.meals.menu_of", date=day_title(self.menu_day())), bold=True)
+        title.size_hint_y = 1  # centred between the arrows
+        head.add_widget(title)
+        head.add_widget(forward)
+        col.add(head)
+        menu = self.menu
+        if menu is None:
+            return
+        if not menu.is_school_day:
+            col.add(Text(menu.day_off_reason or t("family.meals.day_off"), color=theme.TEXT_MUTED))
+            return
+        if not menu.sets:
+            col.add(Text(t("family.meals.no_menu"), color=theme.TEXT_MUTED))
+        ordered = {o.meal_set_id: o for o in self.orders if o.status in LIVE}
+        for item in menu.sets:
+            meal = item.meal_set
+            card = col.add(Card())
+            card.add_widget(
+                Text(t("family.meals.set_title", kind=meal.kind_name, name=meal.name), bold=True)
+            )
+            card.add_widget(
+                Text(
+                    t("family.meals.set_price", price=roubles(meal.price), kcal=round(meal.kcal)),
+                    font=theme.FONT_SMALL,
+                )
+            )
+            for dish in meal.dishes:
+                card.add_widget(Text(dish.name))
+                details = t(
+                    "family.meals.dish",
+                    grams=dish.weight_g,
+                    kcal=round(dish.kcal),
+                    p=_num(dish.proteins_g),
+                    f=_num(dish.fats_g),
+                    c=_num(dish.carbs_g),
+                )
+                if dish.composition:
+                    details += "\n" + t("family.meals.composition", text=dish.composition)
+                card.add_widget(Text(details, font=theme.FONT_SMALL, color=theme.TEXT_MUTED))
+                if dish.allergens:
+                    card.add_widget(
+                        Text(
+                            t("family.meals.allergens", names=dish.allergen_names),
+                            font=theme.FONT_SMALL,
+                            color=theme.ABSENT,
+                        )
+                    )
+            order = ordered.get(meal.id)
+            if order is not None:
+                card.add_widget(
+                    Text(
+                        t("family.meals.ordered", status=order.status_name),
+                        font=theme.FONT_SMALL,
+                        bold=True,
+                    )
+                )
+                button = Btn(t("family.meals.cancel"), primary=False)
+                button.bind(on_release=lambda *_, o=order: self.app.spawn(self.cancel(o)))
+            elif item.blocked_allergens:
+                card.add_widget(Text(t("family.meals.blocked"), color=theme.ABSENT))
+                continue
+            else:
+                button = Btn(t("family.meals.order", price=roubles(meal.price)))
+                button.bind(on_release=lambda *_, m=meal.id: self.app.spawn(self.order(m)))
+            self.order_buttons[meal.id] = button
+            card.add_widget(button)
+
+    def _draw_statement(self, col: Column) -> None:
+        col.add(Text(t("family.meals.statement"), bold=True))
+        card = col.add(Card())
+        items = self.statement.items if self.statement else []
+        if not items:
+            card.add_widget(Text(t("family.meals.statement_empty"), color=theme.TEXT_MUTED))
+        for entry in items:
+            at = local(entry.at, self.app.child)
+            line = t(
+                "family.meals.statement_line",
+                date=at.strftime("%d.%m"),
+                time=at.strftime("%H:%M"),
+                what=entry.kind_name,
+                sum=roubles(entry.amount, sign=True),
+            )
+            state = entry.status_name
+            if entry.reason:
+                state += f" · {entry.reason}"
+            card.add_widget(Text(line, font=theme.FONT_SMALL))
+            card.add_widget(
+                Text(
+                    t("family.meals.statement_after", state=state, sum=roubles(entry.posted_after)),
+                    font=theme.FONT_SMALL,
+                    color=theme.TEXT_MUTED,
+                )
+            )
+
+    def _draw_buffet(self, col: Column) -> None:
+        buffet = self.buffet
+        if buffet is None:
+            return
+        col.add(Text(t("family.meals.buffet"), bold=True))
+        card = col.add(Card())
+        limit = (
+            roubles(buffet.daily_limit)
+            if buffet.daily_limit is not None
+            else t("family.meals.no_limit")
+        )
+        card.add_widget(Text(t("family.meals.limit", limit=limit)))
+        card.add_widget(
+            Text(
+                t("family.meals.spent_today", sum=roubles(buffet.spent_today)),
+                font=theme.FONT_SMALL,
+            )
+        )
+        self.limit_field = field(t("family.meals.limit_hint"))
+        if buffet.daily_limit is not None:
+            self.limit_field.text = f"{buffet.daily_limit // 100},{buffet.daily_limit % 100:02d}"
+        card.add_widget(self.limit_field)
+        col.add(Text(t("family.meals.stop_list"), bold=True))
+        card = col.add(Card())
+        for product in buffet.products:
+            button = Btn("", primary=False, font=theme.FONT_SMALL)
+            self.stop_buttons[product.id] = button
+            self._paint_stop(product.id, product.name, product.price)
+            button.bind(on_release=lambda *_, p=product: self._flip_stop(p.id, p.name, p.price))
+            card.add_widget(button)
+        save = Btn(t("family.meals.save_buffet"))
+        save.bind(on_release=lambda *_: self.app.spawn(self.save_buffet()))
+        col.add(save)
+
+    def _paint_stop(self, product_id: int, name: str, price: int) -> None:
+        button = self.stop_buttons[product_id]
+        stopped = product_id in self.stopped
+        key = "family.meals.stopped" if stopped else "family.meals.allowed"
+        button.text = t(key, name=name, price=roubles(price))
+        button.background_color = theme.LATE if stopped else theme.DIVIDER
+
+    def _flip_stop(self, product_id: int, name: str, price: int) -> None:
+        self.stopped ^= {product_id}
+        self._paint_stop(product_id, name, price)
+
+    # ------------------------------------------------------------------ actions
+
+    async def order(self, meal_set_id: int) -> None:
+        child = self.app.child
+        if child is None:
+            return
+        try:
+            await self.app.data.order_meal(child.student_id, self.menu_day(), meal_set_id)
+        except ApiError as exc:
+            self.message.text = exc.message  # the server's words: cut-off, money, allergen
+            return
+        self.message.text = ""
+        await self.reload()
+
+    async def cancel(self, order: MealOrder) -> None:
+        try:
+            await self.app.data.cancel_order(order.id)
+        except ApiError as exc:
+            self.message.text = exc.message
+            return
+        self.message.text = ""
+        await self.reload()
+
+    async def save_buffet(self) -> None:
+        child = self.app.child
+        if child is None:
+            return
+        typed = self.limit_field.text.strip()
+        limit = parse_roubles(typed) if typed else None
+        if typed and limit is None:
+            self.message.text = t("family.meals.limit_bad")
+            return
+        try:
+            await self.app.data.set_buffet(child.student_id, limit, sorted(self.stopped))
+        except ApiError as exc:
+            self.message.text = exc.message
+            return
+        self.message.text = t("family.meals.buffet_saved")
+        await self.reload()
+
+
+def _num(value: float) -> str:
+    return f"{value:.1f}".replace(".", ",")
+
+
+async def today_extras(app: FamilyApp, child: FamilyChild, day: date) -> dict[str, Any]:
+    """What Today adds for a guardian: the day's passes, the next order, the balance (each
+    None when the person may not see it or nothing is known)."""
+    found: dict[str, Any] = {"passes": None, "order": None, "account": None}
+    if may(child, "access.read"):
+        try:
+            entries = await app.data.entries(child.student_id, day, day)
+            found["passes"] = [p for p in entries.value.passes if p.local_date == day]
+        except ApiError:
+            pass
+    if may(child, "meals.order"):
+        try:
+            orders = await app.data.orders(
+                child.student_id, day + timedelta(days=1), day + timedelta(days=ORDER_DAYS)
+            )
+            live = sorted((o for o in orders.value if o.status in LIVE), key=lambda o: o.date)
+            found["order"] = [o for o in live if o.date == live[0].date] if live else []
+            found["account"] = (await app.data.account(child.student_id)).value
+        except ApiError:
+            pass
+    return found
+
+
+def draw_today_extras(card: Card, found: dict[str, Any], child: FamilyChild, day: date) -> None:
+    """Today's card of entries and meals (the screen adds it under the lessons)."""
+    card.clear_widgets()
+    passes = found["passes"]
+    if passes is not None:
+        card.add_widget(Text(t("family.today.entries"), bold=True))
+        if not passes:
+            card.add_widget(Text(t("family.entries.none_today"), color=theme.TEXT_MUTED))
+        for p in passes:
+            card.add_widget(Text(pass_line(p.direction, p.result, clock(p.occurred_at, child))))
+    orders = found["order"]
+    if orders is not None:
+        card.add_widget(Text(t("family.today.meals"), bold=True))
+        if not orders:
+            card.add_widget(Text(t("family.today.no_order"), color=theme.TEXT_MUTED))
+        for order in orders:
+            when = (
+                t("family.today.tomorrow")
+                if order.date == day + timedelta(days=1)
+                else short_date(order.date)
+            )
+            card.add_widget(
+                Text(
+                    t(
+                        "family.today.order_line",
+                        when=when,
+                        name=order.meal_set_name,
+                        price=roubles(order.price),
+                        status=order.status_name,
+                    )
+                )
+            )
+    account = found["account"]
+    if account is not None:
+        card.add_widget(Text(balance_lines(account)[0], bold=True))
+        card.add_widget(
+            Text(t("family.meals.held", sum=roubles(account.held)), font=theme.FONT_SMALL)
+        )
