@@ -1,20 +1,31 @@
-"""What differs between Android and a desktop: push registration, opening files and URLs.
+"""What differs between Android and a desktop: push registration and the pushes received,
+opening files and URLs.
 
 `current()` picks the implementation once. On Android the push token comes from Firebase
-Cloud Messaging through pyjnius (present only in the Android build); on a desktop there is no
-push and files and URLs open with the system's default programs.
+Cloud Messaging through pyjnius (present only in the Android build), and the pushes from the
+app's FCM service (`mobile/family/android/src/.../PushService.java`), which writes each into
+a file and tells the running app by a broadcast. On a desktop there is no push (a developer or
+a test may name a token with PARTA_PUSH_TOKEN and hand the app pushes with `receive_push`),
+and files and URLs open with the system's default programs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import subprocess
 import sys
 import webbrowser
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from mobile.common.api import ApiClient
+
+PushHandler = Callable[[dict[str, str]], None]
+PUSH_ACTION = "ru.parta.partafamily.PUSH"  # PushService.ACTION
+PUSH_FILE = "parta-pushes.jsonl"  # PushService.FILE, in the app's files directory
 
 
 class Platform(Protocol):
@@ -22,6 +33,12 @@ class Platform(Protocol):
 
     def push_token(self) -> str | None:
         """The device's push token to register with the server, or None (no push here)."""
+        ...
+
+    def listen_pushes(self, handler: PushHandler) -> None:
+        """Call `handler` with each push's data (`delivery_id`, ...) the device receives: those
+        received while the app was closed at once, the others as they come (maybe on another
+        thread: the handler hands them to the app's loop)."""
         ...
 
     def open_url(self, url: str) -> bool: ...
@@ -34,8 +51,23 @@ class Platform(Protocol):
 class DesktopPlatform:
     name = "desktop"
 
+    def __init__(self) -> None:
+        self._push_handler: PushHandler | None = None
+
     def push_token(self) -> str | None:
-        return None  # desktops get no push: the app reads its inbox while it is open
+        # Desktops get no push: the app reads its inbox while it is open. A developer or a
+        # test may name a token to try the receipt path with `receive_push`.
+        return os.environ.get("PARTA_PUSH_TOKEN") or None
+
+    def listen_pushes(self, handler: PushHandler) -> None:
+        self._push_handler = handler
+
+    def receive_push(self, data: dict[str, str]) -> bool:
+        """What FCM does on a phone: hand the app a push's data. False if nobody listens."""
+        if self._push_handler is None:
+            return False
+        self._push_handler(data)
+        return True
 
     def open_url(self, url: str) -> bool:
         return webbrowser.open(url)
@@ -59,7 +91,14 @@ class DesktopPlatform:
 class AndroidPlatform:
     name = "android"
 
+    def __init__(self) -> None:
+        self._token: str | None = None
+        self._receiver: Any = None
+
     def push_token(self) -> str | None:
+        """FCM's token (asked once: the first call waits for Google Play services)."""
+        if self._token is not None:
+            return self._token
         try:
             from jnius import autoclass
         except ImportError:
@@ -67,7 +106,39 @@ class AndroidPlatform:
         messaging = autoclass("com.google.firebase.messaging.FirebaseMessaging").getInstance()
         task = messaging.getToken()
         tasks = autoclass("com.google.android.gms.tasks.Tasks")
-        return str(tasks.await_(task))
+        self._token = str(tasks.await_(task))
+        return self._token
+
+    def listen_pushes(self, handler: PushHandler) -> None:
+        from android.broadcast import BroadcastReceiver  # python-for-android's helper
+
+        def drain(*_: Any) -> None:
+            for data in self.pending_pushes():
+                handler(data)
+
+        self._receiver = BroadcastReceiver(drain, actions=[PUSH_ACTION])
+        self._receiver.start()
+        drain()  # those that came while the app was closed
+
+    def pending_pushes(self) -> list[dict[str, str]]:
+        """The pushes PushService wrote down, taken (the file is moved aside first, so a push
+        written meanwhile goes to a new file and is taken next time)."""
+        path = Path(os.environ.get("ANDROID_PRIVATE", ".")) / PUSH_FILE
+        taken = path.with_suffix(".taken")
+        try:
+            os.replace(path, taken)
+        except FileNotFoundError:
+            return []
+        pushes = []
+        for line in taken.read_text(encoding="utf-8").splitlines():
+            try:
+                data = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(data, dict):
+                pushes.append({str(k): str(v) for k, v in data.items()})
+        taken.unlink(missing_ok=True)
+        return pushes
 
     def open_url(self, url: str) -> bool:
         return webbrowser.open(url)
@@ -95,14 +166,15 @@ def current() -> Platform:
 
 async def register_push(api: ApiClient, platform: Platform) -> bool:
     """Tell the server where to push (POST /api/v1/messaging/devices); False when no push."""
-    token = platform.push_token()
+    token = await asyncio.to_thread(platform.push_token)  # Android waits for Play services
     if not token:
         return False
     await api.request(
         "POST",
         "/api/v1/messaging/devices",
         None,
-        json={"token": token, "platform": platform.name},
+        # A desktop given a token stands in for a phone: the server knows FCM's platforms only.
+        json={"token": token, "platform": "ios" if platform.name == "ios" else "android"},
         idempotent=True,
     )
     return True

@@ -28,6 +28,7 @@ from mobile.common import theme
 from mobile.common.api import ApiClient, ApiError, FileTokens
 from mobile.common.i18n import t
 from mobile.common.models import FamilyChild
+from mobile.common.platform import Platform
 from mobile.family.cache import Cache
 from mobile.family.config import FamilyConfig
 from mobile.family.data import FamilyData, NothingKept, Read
@@ -60,6 +61,8 @@ class FamilyApp(App):
         self.failure: BaseException | None = None
         self.shown_at: dict[str, float] = {}  # screen -> seconds from start to first drawn
         self.unread = 0
+        self.platform: Platform | None = None  # pushes: listened to once signed in
+        self.receipts: list[tuple[int, int]] = []  # (delivery, the server's status) confirmed
 
     def today(self) -> date:
         return self.cfg.today or date.today()
@@ -159,6 +162,7 @@ class FamilyApp(App):
             self.chrome(True)
             self.show(self.cfg_start())
             self.spawn(self.load_children())
+            self.start_push()
         else:
             self.chrome(False)
             self.show("signin")
@@ -284,6 +288,44 @@ class FamilyApp(App):
         self.chrome(True)
         await self.load_children()
         self.show("today")
+        self.start_push()
+
+    # ------------------------------------------------------------------ push
+
+    def start_push(self) -> None:
+        """Register the device's push token and confirm each push received (decision 0502)."""
+        from kivy.clock import Clock
+
+        from mobile.common import platform
+
+        if self.platform is None:
+            self.platform = platform.current()
+            self.platform.listen_pushes(
+                lambda data: Clock.schedule_once(lambda *_: self.spawn(self.push_received(data)))
+            )
+        self.spawn(self._register_push(self.platform))
+
+    async def _register_push(self, where: Platform) -> None:
+        from mobile.common.platform import register_push
+
+        try:
+            await register_push(self.api, where)
+        except ApiError as exc:
+            log.warning("push registration failed: %s", exc.message)
+
+    async def push_received(self, data: dict[str, str]) -> None:
+        """A push reached the phone: tell the server, then show what it brought."""
+        delivery = str(data.get("delivery_id", ""))
+        token = self.platform.push_token() if self.platform is not None else None
+        if delivery.isdigit() and token:
+            try:
+                await self.data.confirm_push(int(delivery), token)
+                self.receipts.append((int(delivery), 204))
+            except ApiError as exc:  # unknown to the server, or no network: nothing to show
+                self.receipts.append((int(delivery), exc.status))
+                log.info("push receipt %s: %s", delivery, exc.message)
+        if self.api.signed_in:
+            await self.load_unread()
 
     async def sign_out(self) -> None:
         try:

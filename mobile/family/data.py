@@ -302,4 +302,5 @@ class FamilyData:
             None,
             json={"delivery_id": delivery_id, "token": token},
             idempotent=True,
+            auth=False,  # the device token is the proof (decision 0502): no session needed
         )

@@ -301,7 +301,8 @@ async def entries(app: FamilyApp, login: str, password: str, shots: str) -> dict
     await until(lambda: today.extras is not None and len(today.extras.children) > 0)
     await asyncio.sleep(0.2)
     result["today_texts"] = texts(today)
-    result["today_png"] = await shot(app, shots, "today")
+    today.column.scroll_y = 0  # the day's passes are at the bottom
+    result["today_png"] = await shot(app, shots, "today-entries")
     screen: EntriesScreen = await open_screen(app, "entries", lambda s: s.read is not None)
     result["entries_texts"] = texts(screen)
     result["entries_png"] = await shot(app, shots, "entries")
@@ -366,3 +367,58 @@ async def meals(
     await asyncio.sleep(0.2)
     result["today_texts"] = texts(today)
     return result
+
+
+async def push_receipt(
+    app: FamilyApp, login: str, password: str, token: str, announcer: str
+) -> dict[str, Any]:
+    """A push received on the device is confirmed to the server. The desktop stands in for
+    the phone: its token (PARTA_PUSH_TOKEN) is registered at sign-in, the school sends an
+    announcement, and the push the FCM stand-in got for this token is handed to the app as
+    FCM hands it to a phone; one naming a delivery that never came here is refused."""
+    import httpx
+
+    from mobile.common.platform import DesktopPlatform
+
+    await sign_in_with_login(app, login, password)
+    await until(lambda: app.platform is not None and not any(
+        getattr(t.get_coro(), "__name__", "") == "_register_push" for t in app.tasks
+    ))  # fmt: skip
+    server = app.api.base_url
+    async with httpx.AsyncClient(base_url=server, timeout=30) as http:
+        signed = await http.post(
+            "/api/v1/auth/login", json={"identifier": announcer, "password": password}
+        )
+        headers = {"Authorization": f"Bearer {signed.json()['access_token']}"}
+        me = (await http.get("/api/v1/accounts/me", headers=headers)).json()
+        school = next(g["scope_id"] for g in me["grants"] if g["scope_kind"] == "school")
+        sent = await http.post(
+            "/api/v1/messaging/announcements",
+            headers=headers,
+            json={
+                "school_id": school,
+                "title": "Проверка push",
+                "text": "Завтра сокращённые уроки.",
+            },
+        )
+        assert sent.status_code == 201, sent.text
+        pushes: list[dict[str, Any]] = []
+
+        async def arrived() -> bool:
+            got = (await http.get("/demo/deliveries.json")).json()
+            pushes[:] = [p for p in got.get("push", []) if p.get("token") == token]
+            return bool(pushes)
+
+        deadline = time.monotonic() + 60
+        while not await arrived():
+            assert time.monotonic() < deadline, "no push reached the FCM stand-in for this phone"
+            await asyncio.sleep(0.5)
+    data = {str(k): str(v) for k, v in pushes[-1]["data"].items()}
+    platform = app.platform
+    assert isinstance(platform, DesktopPlatform)
+    platform.receive_push(data)
+    await until(lambda: len(app.receipts) == 1)
+    stranger = {**data, "delivery_id": str(int(data["delivery_id"]) + 1_000_000)}
+    platform.receive_push(stranger)
+    await until(lambda: len(app.receipts) == 2)
+    return {"push": data, "receipts": app.receipts}

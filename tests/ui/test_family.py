@@ -59,6 +59,7 @@ def run_app(
     data_dir: Path,
     today: date,
     proxy: bool = False,
+    push_token: str = "",
     **args: Any,
 ) -> dict[str, Any]:
     out = data_dir.parent / f"{data_dir.name}-{scenario}.json"
@@ -70,6 +71,7 @@ def run_app(
         "PARTA_TODAY": today.isoformat(),
         "PARTA_SCENARIO_ARGS": json.dumps(args),
         "PARTA_PROXY": "1" if proxy else "0",
+        "PARTA_PUSH_TOKEN": push_token,  # the desktop stands in for a phone with this token
     }
     env.pop("DISPLAY", None)  # SDL's offscreen driver
     done = subprocess.run(
@@ -488,3 +490,23 @@ def test_order_tomorrows_lunch_and_see_the_hold(
     assert f"Дневной лимит: {roubles(15_050)}" in shown["buffet_texts"]
     for name in ("menu", "ordered", "account", "buffet"):
         png_ok(shown[f"{name}_png"])
+
+
+def test_a_push_received_is_confirmed_to_the_server(
+    demo: DemoServer, shots: Path, tmp_path: Path
+) -> None:
+    token = f"ui-phone-{time.time_ns()}"
+    parent = demo.client("parent")
+    devices = len(parent.get("/api/v1/messaging/devices").json())
+
+    shown = run_app(
+        "push_receipt", demo.base, tmp_path / "phone", date.today(), push_token=token,
+        login="parent", password=DEMO_PASSWORD, token=token, announcer="coordinator",
+    )  # fmt: skip
+
+    # the app registered this phone at sign-in
+    assert len(parent.get("/api/v1/messaging/devices").json()) == devices + 1
+    delivery = int(shown["push"]["delivery_id"])
+    # the server took the receipt of the push that came to this token, and refused the one
+    # naming a delivery never pushed here
+    assert shown["receipts"] == [[delivery, 204], [delivery + 1_000_000, 404]]

@@ -24,3 +24,19 @@ def test_buildozer_spec_builds_the_family_app_in_portrait() -> None:
     assert "kivy==2.3.1" in requirements and "msgspec" in requirements
     assert "INTERNET" in app["android.permissions"]
     assert "teacher" in app["source.exclude_dirs"].split(",")
+
+
+def test_the_fcm_service_is_packed_and_declared() -> None:
+    """Decision 0722: the Java service FCM starts, and its <service> element, are where the
+    spec says (the build itself needs the Android SDK, absent here)."""
+    spec = configparser.ConfigParser()
+    spec.read(SPEC, encoding="utf-8")
+    app = spec["app"]
+    source = SPEC.parent / app["android.add_src"]
+    service = source / "ru" / "parta" / "partafamily" / "PushService.java"
+    assert "extends FirebaseMessagingService" in service.read_text(encoding="utf-8")
+    manifest = (SPEC.parent / app["android.extra_manifest_application_arguments"]).read_text()
+    assert 'android:name="ru.parta.partafamily.PushService"' in manifest
+    assert "com.google.firebase.MESSAGING_EVENT" in manifest
+    assert "firebase-messaging" in app["android.gradle_dependencies"]
+    assert "tzdata" in app["requirements"].split(",")  # zoneinfo on a phone
