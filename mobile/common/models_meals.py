@@ -98,6 +98,23 @@ class Statement(Model):
     total: int
 
 
+class Payment(Model):
+    """A top-up through the payment provider: `confirmation_url` is its payment page (while
+    the payment waits for the family), `status` the provider's last word."""
+
+    id: int
+    student_id: int
+    amount: int
+    method: str
+    status: str
+    status_name: str
+    paid_amount: int
+    confirmation_url: str
+
+
+PAYMENT_FINAL = ("succeeded", "canceled")
+
+
 class BuffetProduct(Model):
     id: int
     name: str

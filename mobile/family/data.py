@@ -28,6 +28,7 @@ from mobile.common.models import (
 )
 from mobile.common.models_meals import (
     MealOrder,
+    Payment,
     PupilAccount,
     PupilBuffet,
     PupilMenu,
@@ -280,6 +281,26 @@ class FamilyData:
         answer: MealOrder = await self._act(
             "POST", f"/api/v1/meals/orders/{order_id}/cancel", MealOrder
         )
+        return answer
+
+    async def top_up(
+        self, student_id: int, amount: int, key: str, email: str, phone: str
+    ) -> Payment:
+        """A payment at the provider: its page is where the family pays. The same `key` (kept
+        by the caller until an answer comes) never makes a second payment, so it is retried."""
+        body: dict[str, Any] = {"amount": amount, "idempotency_key": key, "method": "bank_card"}
+        body["receipt_email" if email else "receipt_phone"] = email or phone
+        answer: Payment = await self._act(
+            "POST",
+            f"/api/v1/meals/pupils/{student_id}/top-ups",
+            Payment,
+            json=body,
+            idempotent=True,
+        )
+        return answer
+
+    async def payment(self, payment_id: int) -> Payment:
+        answer: Payment = await self._act("GET", f"/api/v1/meals/payments/{payment_id}", Payment)
         return answer
 
     async def set_buffet(

@@ -10,6 +10,8 @@ enough money, the child's allergen) are shown as it words them.
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -22,7 +24,9 @@ from mobile.common.api import ApiError
 from mobile.common.i18n import t
 from mobile.common.models import FamilyChild
 from mobile.common.models_meals import (
+    PAYMENT_FINAL,
     MealOrder,
+    Payment,
     PupilAccount,
     PupilBuffet,
     PupilMenu,
@@ -173,6 +177,13 @@ class MealsScreen(FamilyScreen):
         self.balance_texts: list[str] = []
         self.stop_buttons: dict[int, Btn] = {}
         self.stopped: set[int] = set()
+        # the top-up's fields keep what was typed across redraws
+        self.amount_field = field(t("family.meals.top_up_amount"))
+        self.contact_field = field(t("family.meals.top_up_contact"))
+        self.top_up_button = Btn(t("family.meals.top_up"))
+        self.top_up_button.bind(on_release=lambda *_: self.app.spawn(self.top_up()))
+        self.top_up_key: str | None = None  # kept until the server answers: no second payment
+        self.payment: Payment | None = None
 
     def menu_day(self) -> date:
         return self.day or self.app.today() + timedelta(days=1)
@@ -312,6 +323,12 @@ class MealsScreen(FamilyScreen):
             card.add_widget(button)
 
     def _draw_statement(self, col: Column) -> None:
+        col.add(Text(t("family.meals.top_up_title"), bold=True))
+        card = col.add(Card())
+        for widget in (self.amount_field, self.contact_field, self.top_up_button):
+            if widget.parent is not None:
+                widget.parent.remove_widget(widget)
+            card.add_widget(widget)
         col.add(Text(t("family.meals.statement"), bold=True))
         card = col.add(Card())
         items = self.statement.items if self.statement else []
@@ -385,6 +402,10 @@ class MealsScreen(FamilyScreen):
 
     # ------------------------------------------------------------------ actions
 
+    def say(self, text: str, *, error: bool = True) -> None:
+        self.message.text = text
+        self.message.color = theme.ABSENT if error else theme.PRIMARY
+
     async def order(self, meal_set_id: int) -> None:
         child = self.app.child
         if child is None:
@@ -392,7 +413,7 @@ class MealsScreen(FamilyScreen):
         try:
             await self.app.data.order_meal(child.student_id, self.menu_day(), meal_set_id)
         except ApiError as exc:
-            self.message.text = exc.message  # the server's words: cut-off, money, allergen
+            self.say(exc.message)  # the server's words: cut-off, money, allergen
             return
         self.message.text = ""
         await self.reload()
@@ -401,10 +422,64 @@ class MealsScreen(FamilyScreen):
         try:
             await self.app.data.cancel_order(order.id)
         except ApiError as exc:
-            self.message.text = exc.message
+            self.say(exc.message)
             return
         self.message.text = ""
         await self.reload()
+
+    async def top_up(self) -> None:
+        """A payment at the provider, its page opened in the phone's browser; the balance is
+        refreshed when the provider says the payment is done."""
+        from mobile.common import platform
+
+        child = self.app.child
+        if child is None:
+            return
+        amount = parse_roubles(self.amount_field.text.strip())
+        if not amount:
+            self.say(t("family.meals.top_up_amount_bad"))
+            return
+        contact = self.contact_field.text.strip()
+        if not contact:
+            self.say(t("family.meals.top_up_contact_missing"))
+            return
+        email, phone = (contact, "") if "@" in contact else ("", contact)
+        self.top_up_key = self.top_up_key or f"app-{uuid.uuid4().hex}"
+        try:
+            payment = await self.app.data.top_up(
+                child.student_id, amount, self.top_up_key, email, phone
+            )
+        except ApiError as exc:
+            if exc.status:  # the server refused: another try is another request
+                self.top_up_key = None
+            self.say(exc.message)
+            return
+        self.top_up_key = None
+        self.payment = payment
+        self.say(t("family.meals.top_up_opened", sum=roubles(payment.amount)), error=False)
+        if payment.confirmation_url:
+            (self.app.platform or platform.current()).open_url(payment.confirmation_url)
+        self.app.spawn(self.watch_payment(payment.id))
+
+    async def watch_payment(self, payment_id: int, every: float = 2.0, tries: int = 150) -> None:
+        """Ask the server how the payment went until the provider has said (about 5 min)."""
+        for _ in range(tries):
+            await asyncio.sleep(every)
+            try:
+                payment = await self.app.data.payment(payment_id)
+            except ApiError:
+                continue
+            self.payment = payment
+            if payment.status in PAYMENT_FINAL:
+                done = t(
+                    "family.meals.top_up_done",
+                    status=payment.status_name,
+                    sum=roubles(payment.amount),
+                )
+                self.say(done, error=payment.status != "succeeded")
+                if self.app.screens.current == "meals":
+                    await self.reload()
+                return
 
     async def save_buffet(self) -> None:
         child = self.app.child
@@ -413,14 +488,14 @@ class MealsScreen(FamilyScreen):
         typed = self.limit_field.text.strip()
         limit = parse_roubles(typed) if typed else None
         if typed and limit is None:
-            self.message.text = t("family.meals.limit_bad")
+            self.say(t("family.meals.limit_bad"))
             return
         try:
             await self.app.data.set_buffet(child.student_id, limit, sorted(self.stopped))
         except ApiError as exc:
-            self.message.text = exc.message
+            self.say(exc.message)
             return
-        self.message.text = t("family.meals.buffet_saved")
+        self.say(t("family.meals.buffet_saved"), error=False)
         await self.reload()
 
 

@@ -348,6 +348,19 @@ async def meals(
     await until(lambda: screen.statement is not None and screen.tab == "account")
     await asyncio.sleep(0.3)
     result["statement_texts"] = texts(screen)
+    # a top-up: the payment page opens in the browser, the family pays, the balance follows
+    posted = screen.account.posted if screen.account else 0
+    screen.amount_field.text = "500"
+    screen.contact_field.text = "roditel@example.ru"
+    screen.top_up_button.dispatch("on_release")
+    await until(
+        lambda: screen.account is not None and screen.account.posted > posted and
+        screen.statement is not None, seconds=60,
+    )  # fmt: skip
+    await asyncio.sleep(0.3)
+    result["top_up_message"] = screen.message.text
+    result["balance_topped_up"] = list(screen.balance_texts)
+    result["payment_id"] = screen.payment.id if screen.payment else None
     result["account_png"] = await shot(app, shots, "meals-account")
     screen.pick("buffet")
     await until(lambda: screen.buffet is not None and bool(screen.stop_buttons))
@@ -361,6 +374,7 @@ async def meals(
     result["stopped"] = stopped
     result["buffet_texts"] = texts(screen)
     result["buffet_png"] = await shot(app, shots, "meals-buffet")
+    app.screens.get_screen("today").extras = None  # (the card drawn at sign-in is stale)
     today = await open_screen(
         app, "today", lambda s: s.extras is not None and len(s.extras.children) > 2
     )

@@ -60,9 +60,18 @@ def run_app(
     today: date,
     proxy: bool = False,
     push_token: str = "",
+    browser: Path | None = None,
     **args: Any,
 ) -> dict[str, Any]:
     out = data_dir.parent / f"{data_dir.name}-{scenario}.json"
+    opens: dict[str, str] = {}
+    if browser is not None:  # the phone's browser: tests/ui/browser.py, recording to `browser`
+        wrapper = data_dir.parent / "browser.sh"
+        wrapper.write_text(
+            f'#!/bin/sh\nexec "{sys.executable}" "{ROOT / "tests" / "ui" / "browser.py"}" "$1"\n'
+        )
+        wrapper.chmod(0o755)
+        opens = {"BROWSER": str(wrapper), "PARTA_OPENED_URLS": str(browser)}
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("PARTA_", "KIVY_"))},
         **PHONE,
@@ -72,6 +81,7 @@ def run_app(
         "PARTA_SCENARIO_ARGS": json.dumps(args),
         "PARTA_PROXY": "1" if proxy else "0",
         "PARTA_PUSH_TOKEN": push_token,  # the desktop stands in for a phone with this token
+        **opens,
     }
     env.pop("DISPLAY", None)  # SDL's offscreen driver
     done = subprocess.run(
@@ -425,8 +435,10 @@ def test_order_tomorrows_lunch_and_see_the_hold(
     stop_list = parent.get(f"/api/v1/meals/pupils/{student}/buffet").json()["stop_list"]
     assert before["held"] == 0 and before["available"] > 0
 
+    opened = tmp_path / "opened.txt"
+
     shown = run_app(
-        "meals", demo.base, tmp_path / "phone", day - timedelta(days=1),
+        "meals", demo.base, tmp_path / "phone", day - timedelta(days=1), browser=opened,
         login="parent", password=DEMO_PASSWORD, shots=str(shots), closed_day=closed["date"],
     )  # fmt: skip
 
@@ -451,12 +463,22 @@ def test_order_tomorrows_lunch_and_see_the_hold(
     orders = [o for o in orders if o["status"] != "cancelled"]  # (a demo the test ran on before)
     assert [(o["meal_set_id"], o["status"]) for o in orders] == [(lunch["id"], "ordered")]
     after = parent.get(f"/api/v1/meals/pupils/{student}/account").json()
-    assert after["held"] == lunch["price"] and after["posted"] == before["posted"]
-    assert after["available"] == before["available"] - lunch["price"]
+    # a top-up of 500 ₽: its payment page opened in the browser, paid, credited
+    payment = parent.get(f"/api/v1/meals/payments/{shown['payment_id']}").json()
+    assert payment["amount"] == payment["paid_amount"] == 50_000
+    assert payment["status"] == "succeeded", payment
+    pages = opened.read_text().split()  # the YooKassa stand-in's payment page, once
+    assert len(pages) == 1 and pages[0].endswith(f"/checkout/{payment['provider_payment_id']}")
+    assert shown["top_up_message"] == f"Пополнение на {roubles(50_000)}: {payment['status_name']}"
+    after = parent.get(f"/api/v1/meals/pupils/{student}/account").json()
+    assert after["posted"] == before["posted"] + 50_000
+    assert shown["balance_topped_up"][1] == f"На счёте: {roubles(after['posted'])}"
+    assert after["held"] == lunch["price"]
+    assert after["available"] == after["posted"] - lunch["price"]
     assert shown["balance_after"] == [
-        f"Доступно: {roubles(after['available'])}",
-        f"На счёте: {roubles(after['posted'])}",
-        f"В резерве под заказы: {roubles(after['held'])}",
+        f"Доступно: {roubles(before['available'] - lunch['price'])}",
+        f"На счёте: {roubles(before['posted'])}",
+        f"В резерве под заказы: {roubles(lunch['price'])}",
     ]
     assert f"Заказано · {orders[0]['status_name']}" in shown["ordered_texts"]
     # Today: tomorrow's order and the balance
