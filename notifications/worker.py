@@ -350,6 +350,15 @@ async def retention_purge(ctx: dict[str, Any]) -> dict[str, int]:
     return counts
 
 
+async def meals_schedule(ctx: dict[str, Any]) -> dict[str, int]:
+    """Every minute: standing meal orders booked a week ahead, and each school's cut-off run
+    once its time has come on the school's clock (`backend.meals.standing.run_schedule`)."""
+    from backend.meals.standing import run_schedule
+
+    async with _alive(ctx):
+        return await run_schedule()
+
+
 # 00:30 UTC: 03:30 in Moscow, the night everywhere from Kaliningrad to Kamchatka's morning;
 # one run per night whichever worker takes it (SAQ keys cron jobs by their time).
 CRON_JOBS: list[Any] = [
@@ -357,6 +366,7 @@ CRON_JOBS: list[Any] = [
     CronJob(cast(Any, access_checks), cron="* * * * *", timeout=55, heartbeat=JOB_HEARTBEAT),
     # 01:30 UTC, after the diary's weeks: the retention rules (one run a night).
     CronJob(cast(Any, retention_purge), cron="30 1 * * *", timeout=3600, heartbeat=JOB_HEARTBEAT),
+    CronJob(cast(Any, meals_schedule), cron="* * * * *", timeout=55, heartbeat=JOB_HEARTBEAT),
 ]
 
 FUNCTIONS: list[Any] = [

@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from backend.core.bounds import PathId
 from backend.core.http import ActorDep, requires
 from backend.core.rights import Permission
-from backend.meals import accounts, benefits, buffet, menus, orders
+from backend.meals import accounts, benefits, buffet, menus, orders, standing
 from backend.meals import schemas as s
 from backend.meals.payments_api import PaymentsController
 
@@ -410,6 +410,48 @@ class BuffetController(Controller):
         return await buffet.sell(actor, school_id, data)
 
 
+class StandingOrdersController(Controller):
+    path = "/api/v1/meals"
+    tags = ["Питание: заказы"]
+
+    @post(
+        "/pupils/{student_id:int}/standing-orders",
+        guards=[FAMILY],
+        status_code=HTTP_201_CREATED,
+        summary="Постоянный заказ («обед каждый учебный день»)",
+        description=(
+            "Каждый учебный день из `weekdays` становится обычным заказом за неделю вперёд, до "
+            "отсечки этого дня: его можно отменить отдельно. Если предпочтённого комплекса нет в "
+            "меню дня, берётся первый подходящий комплекс того же приёма пищи без аллергенов "
+            "ребёнка. Что сделано по каждому дню (заказано или почему нет) — в `days`."
+        ),
+    )
+    async def create_standing(
+        self,
+        actor: ActorDep,
+        student_id: PathId,
+        data: Annotated[s.StandingOrderCreate, Body()],
+    ) -> s.StandingOrderOut:
+        return await standing.create(actor, student_id, data)
+
+    @get(
+        "/pupils/{student_id:int}/standing-orders",
+        guards=[ACCOUNT_READERS],
+        summary="Постоянные заказы обучающегося и что по ним заказано",
+    )
+    async def list_standing(self, actor: ActorDep, student_id: PathId) -> list[s.StandingOrderOut]:
+        return await standing.list_for(actor, student_id)
+
+    @post(
+        "/standing-orders/{standing_id:int}/cancel",
+        guards=[FAMILY],
+        status_code=HTTP_200_OK,
+        summary="Отменить постоянный заказ (и его дни, по которым отсечка не прошла)",
+    )
+    async def cancel_standing(self, actor: ActorDep, standing_id: PathId) -> s.StandingOrderOut:
+        return await standing.cancel(actor, standing_id)
+
+
 CONTROLLERS = [
     MealAccountsController,
     MenusController,
@@ -417,4 +459,5 @@ CONTROLLERS = [
     BenefitsController,
     BuffetController,
     PaymentsController,
+    StandingOrdersController,
 ]

@@ -186,6 +186,9 @@ async def _set_out(
     )
 
 
+meal_set_out = _set_out  # a meal set row with its dishes' allergens and energy
+
+
 async def create_meal_set(actor: Actor, school_id: int, data: s.MealSetCreate) -> s.MealSetOut:
     await school_scope(actor, school_id, P.MEALS_MANAGE)
     caterer = await _caterer_in_scope(actor, data.caterer_id)

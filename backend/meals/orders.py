@@ -72,6 +72,9 @@ async def _school_today(school_id: int) -> date:
     return datetime.now(ZoneInfo(out.time_zone)).date()
 
 
+school_today = _school_today  # the school's date now (standing orders, the schedule)
+
+
 # ---- placing and cancelling ------------------------------------------------------------------
 
 
@@ -398,6 +401,9 @@ async def _has_live_order(student_id: int, day: date, kind: str) -> bool:
         .first()
     )
     return row is not None
+
+
+has_live_order = _has_live_order
 
 
 async def run_cutoff(actor: Actor, school_id: int) -> s.CutoffOut:

@@ -485,3 +485,40 @@ class ReconciliationOut(msgspec.Struct):
     ledger_total: int
     ok: bool
     differences: list[ReconciliationLine]
+
+
+# ---- standing orders -------------------------------------------------------------------------
+
+
+class StandingOrderCreate(Strict):
+    """ "Lunch every school day": the meal kind, the weekdays (1 = Monday), the preferred set
+    (else the first allowed set of the day), from when (default: today) and until when."""
+
+    meal_kind: MealKind
+    weekdays: Annotated[
+        list[Annotated[int, msgspec.Meta(ge=1, le=7)]],
+        msgspec.Meta(min_length=1, max_length=7, extra_json_schema=items_between(1, 7)),
+    ] = msgspec.field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7])
+    meal_set_id: Id | None = None
+    valid_from: Day | None = None
+    valid_to: Day | None = None
+
+
+class StandingOrderDayOut(msgspec.Struct):
+    date: Day
+    outcome: str
+    outcome_name: str
+    order_id: int | None
+    message: str
+
+
+class StandingOrderOut(msgspec.Struct):
+    id: int
+    student_id: int
+    meal_kind: str
+    meal_set_id: int | None
+    weekdays: list[int]
+    valid_from: Day
+    valid_to: Day | None
+    active: bool
+    days: list[StandingOrderDayOut]

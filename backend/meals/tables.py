@@ -213,6 +213,50 @@ class MealOrder(Table):
     cancelled_by = Integer(null=True, default=None)
 
 
+class StandingOrder(Table):
+    """постоянный заказ: "lunch every school day". Each school day of its weekdays becomes an
+    ordinary order (`StandingOrderDay`) a week ahead, before that day's cut-off, so the family
+    can still cancel one day. `meal_set` is the preferred set; on a day it is not on the menu
+    (or holds the pupil's allergen) the first allowed set of the kind is taken. `live` as in
+    `MealOrder`: one standing order per pupil and meal kind."""
+
+    student = Integer()
+    school = Integer()
+    meal_kind = Varchar(length=16)
+    meal_set = Integer(null=True, default=None)
+    weekdays = JSONB(default=[])
+    valid_from = Date()
+    valid_to = Date(null=True, default=None)
+    live = SmallInt(null=True, default=1)
+    created_by = Integer(null=True, default=None)
+    created_at = Timestamptz()
+    cancelled_at = Timestamptz(null=True, default=None)
+    cancelled_by = Integer(null=True, default=None)
+
+
+class StandingOrderDay(Table):
+    """What a standing order did for one date: the order it placed, or why it placed none
+    (no money, a day off, nothing allowed on the menu, the family refused or already chose).
+    One row per standing order and date: a day is tried once."""
+
+    standing_order = Integer()
+    date = Date()
+    order_id = BigInt(null=True, default=None)
+    outcome = Varchar(length=24)  # ordered | insufficient_funds | no_set | chosen | refused | ...
+    message = Varchar(length=300, default="")
+    created_at = Timestamptz()
+
+
+class MealCutoffRun(Table):
+    """The scheduled cut-off ran for a school's meal day (holds posted, default sets ordered)."""
+
+    school = Integer()
+    date = Date()
+    posted = Integer(default=0)
+    default_sets = Integer(default=0)
+    ran_at = Timestamptz()
+
+
 # ---- benefits ------------------------------------------------------------------------------
 
 
@@ -342,6 +386,10 @@ INDEXES = [
     Index("benefit_cover_school", "benefit_cover", ("school", "category")),
     Index("buffet_sale_student_day", "buffet_sale", ("student", "local_date")),
     Index("benefit_refusal_day", "benefit_refusal", ("student", "date", "meal_kind"), unique=True),
+    Index("standing_order_live", "standing_order", ("student", "meal_kind", "live"), unique=True),
+    Index("standing_order_school", "standing_order", ("school", "live")),
+    Index("standing_order_day_once", "standing_order_day", ("standing_order", "date"), unique=True),
+    Index("meal_cutoff_run_once", "meal_cutoff_run", ("school", "date"), unique=True),
     Index("meal_payment_public_id", "meal_payment", ("public_id",), unique=True),
     Index("meal_payment_request_key", "meal_payment", ("request_key",), unique=True),
     Index("meal_payment_provider_id", "meal_payment", ("provider_payment_id",), unique=True),
@@ -415,6 +463,9 @@ APP_CONFIG = AppConfig(
         BuffetSale,
         MealPayment,
         MealPaymentRefund,
+        StandingOrder,
+        StandingOrderDay,
+        MealCutoffRun,
     ],
     migration_dependencies=["backend.schools.tables"],
     commands=[],
