@@ -88,6 +88,12 @@ class Fanout:
         delegates = await contacts.delegates_of_many(wanted.get(contacts.DELEGATE, ()))
         teachers = await contacts.class_teachers_of(wanted.get(contacts.CLASS_TEACHER, ()))
         families = {s: await contacts.families_of_school(s) for s in schools}
+        guard_schools = {
+            int(event["school_id"])
+            for event, kind in work
+            if contacts.SECURITY in kind.audience and event["school_id"]
+        }
+        security = {s: await contacts.security_of_school(s) for s in guard_schools}
         found: dict[int, list[contacts.Contact]] = {}
         for event, kind in work:
             people: list[contacts.Contact] = []
@@ -97,6 +103,8 @@ class Fanout:
                 people = [contacts.Contact(user_id, "account", None)] if user_id else []
             elif kind.name == ANNOUNCEMENT:
                 people = families.get(int(event["school_id"] or 0), [])
+            elif contacts.SECURITY in kind.audience:
+                people = security.get(int(event["school_id"] or 0), [])
             elif student_id:
                 if contacts.GUARDIAN in kind.audience:
                     people += guardians.get(student_id, [])

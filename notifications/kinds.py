@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from backend.events import kinds as k
 from backend.events.kinds import CHANNELS, EMAIL, FALLBACK_ORDER, PUSH, SMS, TELEGRAM
-from backend.schools.people.contacts import CLASS_TEACHER, DELEGATE, GUARDIAN, PUPIL
+from backend.schools.people.contacts import CLASS_TEACHER, DELEGATE, GUARDIAN, PUPIL, SECURITY
 
 __all__ = ["CHANNELS", "EMAIL", "FALLBACK_ORDER", "KINDS", "PUSH", "SMS", "TELEGRAM", "Kind"]
 
@@ -38,12 +38,15 @@ KINDS: dict[str, Kind] = {
         Kind(k.ACCESS_EXITED, frozenset({GUARDIAN, DELEGATE}), delegate_part="access.read"),
         Kind(k.ACCESS_NOT_ARRIVED, frozenset({GUARDIAN, DELEGATE}), delegate_part="access.read"),
         Kind(k.ACCESS_ABSENT_INSIDE, frozenset({CLASS_TEACHER})),
+        Kind(k.ACCESS_PASSED, frozenset({GUARDIAN, DELEGATE}), delegate_part="access.read"),
+        Kind(k.ACCESS_CARD_REFUSED, frozenset({SECURITY})),
         Kind(k.ANNOUNCEMENT_CREATED, frozenset({GUARDIAN}), personal=False),
         Kind(k.PASSWORD_RESET_CODE, frozenset(), urgent=True, personal=False),
     )
 }
-# Every kind families hear about has its policy here (and the reset code, sent to its owner).
-assert set(KINDS) == {*k.NOTIFIED, k.PASSWORD_RESET_CODE}
+# Every kind families or staff hear about has its policy here (and the reset code, sent to its
+# owner).
+assert set(KINDS) == {*k.NOTIFIED, *k.STAFF_NOTIFIED, k.PASSWORD_RESET_CODE}
 
 
 def kind_of(name: str) -> Kind | None:

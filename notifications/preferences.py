@@ -96,6 +96,8 @@ def effective(
             chosen["muted"] = True
     if kind in policy.muted_kinds:
         chosen.setdefault("muted", True)
+    if kind in k.OPT_IN and not any(r["kind"] == kind and not r.get("muted") for r in relevant):
+        chosen["muted"] = True  # heard only by who asked for exactly this kind
     for source in (policy.defaults, BUILT_IN):
         for field, value in source.items():
             chosen.setdefault(field, value)

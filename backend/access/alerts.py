@@ -2,7 +2,10 @@
 
 - ``access.entered``: a pupil's first entry of the day ("вошёл в 08:05"), once a day.
 - ``access.exited``: an exit that leaves the pupil outside (the day's last exit so far).
-- ``access.card_refused``: passes with an unknown, blocked or unreadable card (to security).
+- ``access.passed``: a later entry the same day (back from lunch): only families who asked
+  for every pass hear it (an opt-in kind, see backend/events/kinds.py `OPT_IN`).
+- ``access.card_refused``: passes with an unknown, blocked or unreadable card (to the school's
+  security staff).
 - ``access.not_arrived``: see `backend.access.absence`.
 
 An alert is raised only for a *fresh* pass: one that reached the server within `FRESH` of
@@ -23,10 +26,12 @@ from piccolo.engine.postgres import PostgresEngine
 from backend.access.tables import AccessAlert, AccessEvent
 from backend.events import kinds as k
 from backend.events.services import emit_many
+from backend.i18n import t
 
 FRESH = timedelta(minutes=10)
 AHEAD = timedelta(minutes=2)
 ENTERED, EXITED, REFUSED = k.ACCESS_ENTERED, k.ACCESS_EXITED, k.ACCESS_CARD_REFUSED
+PASSED = k.ACCESS_PASSED
 REFUSED_LISTED = 20  # refused passes named in one security alert (the rest are counted)
 
 
@@ -191,7 +196,11 @@ async def after_ingest(new: list[dict[str, Any]], zone: ZoneInfo, received_at: d
         }
         if event["direction"] == "in":
             if first_in is not None and first_in < event["occurred_at"]:
-                continue  # an earlier entry that day is known: this is not the first
+                # An earlier entry that day is known: a re-entry, for who wants every pass.
+                candidates.append(
+                    (PASSED, payload, event["school_id"], event["id"], str(event["id"]))
+                )
+                continue
             candidates.append((ENTERED, payload, event["school_id"], event["id"], ""))
         else:
             if last_at > event["occurred_at"]:
@@ -220,11 +229,15 @@ async def after_ingest(new: list[dict[str, Any]], zone: ZoneInfo, received_at: d
     fresh_refused = [e for e in refused if is_fresh(e, received_at)]
     if fresh_refused:
         school_id = fresh_refused[0]["school_id"]
+        first = fresh_refused[0]
         events.append(
             (
                 REFUSED,
                 {
                     "count": len(fresh_refused),
+                    "time": _hhmm(first["occurred_at"], zone),
+                    "card": first["card_raw"],
+                    "problem": t(f"access.problem.{first['problem']}"),
                     "passes": [
                         {
                             "event_id": e["id"],

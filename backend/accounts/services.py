@@ -171,6 +171,23 @@ async def live_grant_ids(
     return [r["id"] for r in rows if grant_from_row(r).is_live(now)]
 
 
+async def users_holding(role: Role, scope_kind: ScopeKind, scope_id: int) -> list[int]:
+    """Users with a live grant of `role` at exactly this scope (e.g. a school's security, who
+    hear of refused cards)."""
+    rows = (
+        await RoleGrant.select()
+        .where(
+            (RoleGrant.role == role.value)
+            & (RoleGrant.scope_kind == scope_kind.value)
+            & (RoleGrant.scope_id == scope_id)
+            & RoleGrant.revoked_at.is_null()
+        )
+        .output(load_json=True)
+    )
+    now = _now()
+    return sorted({r["user"] for r in rows if grant_from_row(r).is_live(now)})
+
+
 async def _insert_grant(actor: Actor, user_id: int, grant: Grant) -> int:
     rows = await RoleGrant.insert(
         RoleGrant(

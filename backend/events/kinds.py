@@ -37,7 +37,8 @@ ACCESS_ENTERED: Final = "access.entered"
 ACCESS_EXITED: Final = "access.exited"
 ACCESS_NOT_ARRIVED: Final = "access.not_arrived"
 ACCESS_ABSENT_INSIDE: Final = "access.absent_inside"  # to the class teacher
-ACCESS_CARD_REFUSED: Final = "access.card_refused"  # to the school's security (no audience yet)
+ACCESS_CARD_REFUSED: Final = "access.card_refused"  # to the school's security staff
+ACCESS_PASSED: Final = "access.passed"  # a re-entry: only to families who asked for every pass
 ACCESS_CLOCK_SKEW: Final = "access.clock_skew"  # to the school (no audience yet)
 # accounts
 PASSWORD_RESET_CODE: Final = "account.password_reset_code"
@@ -60,8 +61,13 @@ NOTIFIED: Final = (
     ACCESS_EXITED,
     ACCESS_NOT_ARRIVED,
     ACCESS_ABSENT_INSIDE,
+    ACCESS_PASSED,
     ANNOUNCEMENT_CREATED,
 )
+# Kinds nobody hears about unless they set a preference for exactly that kind.
+OPT_IN: Final = (ACCESS_PASSED,)
+# Kinds for school staff by role (not families).
+STAFF_NOTIFIED: Final = (ACCESS_CARD_REFUSED,)
 
 # ---- channels --------------------------------------------------------------------------------
 

@@ -16,4 +16,4 @@ def test_the_api_names_the_catalogues_channels() -> None:
 
 def test_families_may_set_preferences_for_every_kind_they_hear_about() -> None:
     assert set(PREFERENCE_KINDS) == {"*", *kinds.NOTIFIED}
-    assert set(KINDS) == {*kinds.NOTIFIED, kinds.PASSWORD_RESET_CODE}
+    assert set(KINDS) == {*kinds.NOTIFIED, *kinds.STAFF_NOTIFIED, kinds.PASSWORD_RESET_CODE}

@@ -34,6 +34,7 @@ GUARDIAN_CONTACT_COLUMNS = (
 )
 
 GUARDIAN, DELEGATE, PUPIL, CLASS_TEACHER = "guardian", "delegate", "pupil", "class_teacher"
+SECURITY = "security"  # the school's security staff (refused cards at the turnstile)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +243,31 @@ async def guardian_user_ids(guardian_ids: Iterable[int]) -> dict[int, int]:
         return {}
     rows = await Guardian.select(Guardian.id, Guardian.user_id).where(Guardian.id.is_in(wanted))
     return {r["id"]: r["user_id"] for r in rows if r["user_id"] is not None}
+
+
+async def security_of_school(school_id: int) -> list[Contact]:
+    """The school's security staff with an account (a live security grant at the school)."""
+    from backend.accounts.services import users_holding
+    from backend.core.rights import Role, ScopeKind
+
+    users = await users_holding(Role.SECURITY, ScopeKind.SCHOOL, school_id)
+    if not users:
+        return []
+    rows = await Staff.select(
+        Staff.user_id, Staff.last_name, Staff.first_name, Staff.phone, Staff.email
+    ).where(Staff.user_id.is_in(users))
+    known = {r["user_id"]: r for r in rows}
+    return [
+        Contact(
+            user,
+            SECURITY,
+            None,
+            _full(known[user]) if user in known else "",
+            known[user]["phone"] if user in known else None,
+            known[user]["email"] if user in known else None,
+        )
+        for user in users
+    ]
 
 
 async def staff_contact(user_id: int) -> Contact | None:

@@ -119,6 +119,23 @@ async def test_a_late_batch_fills_the_log_in_time_order_and_alerts_nobody(
     assert kinds == ["access.exited"]
 
 
+async def test_a_re_entry_is_an_every_pass_alert_and_the_first_entry_is_not(
+    world: Backend,
+) -> None:
+    t = await turnstiles(world, pupils=1)
+    pupil = t.students[0]
+    now = datetime.now(UTC)
+    batches = [
+        [t.event(pupil, now - timedelta(minutes=9))],
+        [t.event(pupil, now - timedelta(minutes=6), "out")],
+        [t.event(pupil, now - timedelta(minutes=2))],
+    ]
+    for batch in [*batches, batches[2]]:  # the last batch sent twice
+        assert (await t.post(batch)).status_code == 200
+    kinds = [r["kind"] for r in await OutboxEvent.select(OutboxEvent.kind).order_by(OutboxEvent.id)]
+    assert kinds == ["access.entered", "access.exited", "access.passed"]
+
+
 async def test_clock_skew_is_measured_corrected_and_reported_once(world: Backend) -> None:
     t = await turnstiles(world, pupils=1)
     pupil = t.students[0]
