@@ -49,6 +49,7 @@ from backend.logs import configure_logging
 from backend.meals.api import CONTROLLERS as MEALS_CONTROLLERS
 from backend.messaging.api import MessagingController
 from backend.ops.api import health, ready, root
+from backend.ops.metrics import SystemMetrics
 from backend.reports.api import ReportsController
 from backend.schools.people.api import CONTROLLERS as PEOPLE_CONTROLLERS
 from backend.schools.structure.api import STRUCTURE_CONTROLLERS
@@ -112,7 +113,10 @@ def create_app(
         middleware_class=PrometheusMetricsMiddleware,
     )
 
-    metrics = metrics_controller(settings.metrics_token.get_secret_value())
+    system_metrics = SystemMetrics(parta.engine, parta.redis, settings.notify_queue)
+    metrics = metrics_controller(
+        settings.metrics_token.get_secret_value(), refresh=system_metrics.refresh
+    )
     handlers: list[Any] = [
         root,
         health,
@@ -152,6 +156,7 @@ def create_app(
                 "revoked_sessions": parta.revoked_sessions,
                 "storage": parta.storage,
                 "payments": parta.payments,
+                "system_metrics": system_metrics,
                 "trusted_networks": trusted_networks(settings.trusted_proxies),
             }
         ),

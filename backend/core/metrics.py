@@ -11,14 +11,18 @@ exemplars, excluded methods, ungrouped paths) go through Litestar's own code.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from time import perf_counter
 from typing import Any
 
+from litestar import get
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.plugins.prometheus import PrometheusController, PrometheusMiddleware
+from litestar.response import Response
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import Message, Receive, Scope, Send
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from backend.core.errors import NotAuthenticated
 
@@ -98,9 +102,12 @@ class PrometheusMetricsMiddleware(PrometheusMiddleware):
             duration.observe(ended - started if ended else 0)
 
 
-def metrics_controller(token: str) -> type[PrometheusController] | None:
+def metrics_controller(
+    token: str, refresh: Callable[[], Awaitable[None]] | None = None
+) -> type[PrometheusController] | None:
     """`/metrics` for a scraper that sends `Authorization: Bearer <token>`; no token, no route
-    (the figures tell an outsider which routes are busy, when, and which fail)."""
+    (the figures tell an outsider which routes are busy, when, and which fail). `refresh`
+    reads the system's own figures before they are rendered (`backend.ops.metrics`)."""
     if not token:
         return None
     expected = f"Bearer {token}".encode()
@@ -114,5 +121,13 @@ def metrics_controller(token: str) -> type[PrometheusController] | None:
 
     class MetricsController(PrometheusController):
         guards = [scraper_only]
+
+        @get(include_in_schema=False)
+        async def get(self) -> Response[bytes]:
+            if refresh is not None:
+                await refresh()
+            return Response(
+                generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+            )
 
     return MetricsController
