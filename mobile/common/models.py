@@ -459,3 +459,14 @@ class ClassAbsentInside(Model):
     class_id: int
     date: date
     items: list[AbsentInside]
+
+
+class ChatLink(Model):
+    """A one-time code linking a messenger chat with the bot (`POST /messaging/chat-links`):
+    open `deep_link` (when the server knows the bot's name) or send `code` to the bot."""
+
+    messenger: str
+    code: str
+    payload: str
+    deep_link: str | None
+    expires_at: datetime

@@ -14,6 +14,7 @@ import msgspec
 from mobile.common.api import ApiClient, ApiError, Unreachable
 from mobile.common.i18n import t
 from mobile.common.models import (
+    ChatLink,
     Delegate,
     DiaryMarks,
     DiaryNews,
@@ -312,6 +313,13 @@ class FamilyData:
             PupilBuffet,
             json={"daily_limit": daily_limit, "stop_list": stop_list},
             idempotent=True,
+        )
+        return answer
+
+    async def chat_link(self, messenger: str) -> ChatLink:
+        """A one-time code for the bot (each call a new one: the old one simply expires)."""
+        answer: ChatLink = await self._act(
+            "POST", "/api/v1/messaging/chat-links", ChatLink, json={"messenger": messenger}
         )
         return answer
 

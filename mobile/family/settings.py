@@ -13,7 +13,7 @@ from kivy.uix.boxlayout import BoxLayout
 from mobile.common import theme
 from mobile.common.api import ApiError
 from mobile.common.i18n import t
-from mobile.common.models import Preference
+from mobile.common.models import ChatLink, Preference
 from mobile.family.data import NothingKept
 from mobile.family.screens import FamilyScreen, field
 from mobile.family.widgets import Btn, Card, Column, Text
@@ -32,6 +32,9 @@ KINDS = (
     "announcement.created",
 )
 DELEGATE_PARTS = ("diary.read", "meals.order")
+# Messengers whose chats the server links with one-time codes (MAX joins when the server
+# knows its bot's deep link: it refuses a messenger it cannot link).
+LINKABLE = ("telegram",)
 
 
 class SettingsScreen(FamilyScreen):
@@ -95,6 +98,7 @@ class SettingsScreen(FamilyScreen):
                 self.channel_buttons[(kind, channel)] = button
                 row.add_widget(button)
             card.add_widget(row)
+        self._draw_messengers(col)
         # quiet hours and digest (the rule for every kind)
         general = self.rules.get("*")
         col.add(Text(t("family.settings.quiet"), bold=True))
@@ -130,6 +134,47 @@ class SettingsScreen(FamilyScreen):
         sign_out = Btn(t("family.settings.sign_out"), primary=False)
         sign_out.bind(on_release=lambda *_: self.app.spawn(self.app.sign_out()))
         col.add(sign_out)
+
+    def _draw_messengers(self, col: Column) -> None:
+        """Connect the bot: a one-time code (and the bot's link, opened on the phone)."""
+        col.add(Text(t("family.settings.messengers"), bold=True))
+        card = col.add(Card())
+        card.add_widget(
+            Text(
+                t("family.settings.messengers_explain"),
+                font=theme.FONT_SMALL,
+                color=theme.TEXT_MUTED,
+            )
+        )
+        self.link_buttons: dict[str, Btn] = {}
+        for messenger in LINKABLE:
+            button = Btn(t("family.settings.link", messenger=t(f"family.channel.{messenger}")))
+            button.bind(on_release=lambda *_, m=messenger: self.app.spawn(self.link_chat(m)))
+            self.link_buttons[messenger] = button
+            card.add_widget(button)
+        self.link_message = Text("", bold=True)
+        card.add_widget(self.link_message)
+
+    async def link_chat(self, messenger: str) -> None:
+        from mobile.common import platform
+
+        try:
+            link = await self.app.data.chat_link(messenger)
+        except ApiError as exc:
+            self.link_message.text = exc.message
+            self.link_message.color = theme.ABSENT
+            return
+        self.chat_link: ChatLink | None = link
+        code = f"{link.code[:4]}-{link.code[4:]}" if len(link.code) == 8 else link.code
+        self.link_message.text = t(
+            "family.settings.link_code",
+            messenger=t(f"family.channel.{messenger}"),
+            code=code,
+            until=link.expires_at.astimezone().strftime("%H:%M"),
+        )
+        self.link_message.color = theme.TEXT
+        if link.deep_link:
+            (self.app.platform or platform.current()).open_url(link.deep_link)
 
     def _draw_illness(self, col: Column) -> None:
         col.add(Text(t("family.illness.title"), bold=True))

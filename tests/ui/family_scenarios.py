@@ -358,6 +358,7 @@ async def meals(
         screen.statement is not None, seconds=60,
     )  # fmt: skip
     await asyncio.sleep(0.3)
+    result["statement_texts"] = texts(screen)  # with the top-up in it
     result["top_up_message"] = screen.message.text
     result["balance_topped_up"] = list(screen.balance_texts)
     result["payment_id"] = screen.payment.id if screen.payment else None
@@ -384,7 +385,7 @@ async def meals(
 
 
 async def push_receipt(
-    app: FamilyApp, login: str, password: str, token: str, announcer: str
+    app: FamilyApp, login: str, password: str, token: str, announcer: str, shots: str
 ) -> dict[str, Any]:
     """A push received on the device is confirmed to the server. The desktop stands in for
     the phone: its token (PARTA_PUSH_TOKEN) is registered at sign-in, the school sends an
@@ -435,4 +436,16 @@ async def push_receipt(
     stranger = {**data, "delivery_id": str(int(data["delivery_id"]) + 1_000_000)}
     platform.receive_push(stranger)
     await until(lambda: len(app.receipts) == 2)
-    return {"push": data, "receipts": app.receipts}
+    # connect Telegram: the settings' button asks the server for the bot's one-time code
+    settings = await open_screen(app, "settings", lambda s: bool(s.channel_buttons))
+    settings.link_buttons["telegram"].dispatch("on_release")
+    await until(lambda: bool(settings.link_message.text))
+    await asyncio.sleep(0.2)
+    settings.column.scroll_to(settings.link_message)
+    await asyncio.sleep(0.3)
+    return {
+        "push": data,
+        "receipts": app.receipts,
+        "link_message": settings.link_message.text,
+        "link_png": await shot(app, shots, "settings-telegram"),
+    }

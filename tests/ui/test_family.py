@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -514,7 +515,7 @@ def test_order_tomorrows_lunch_and_see_the_hold(
         png_ok(shown[f"{name}_png"])
 
 
-def test_a_push_received_is_confirmed_to_the_server(
+def test_a_push_received_is_confirmed_and_telegram_connected(
     demo: DemoServer, shots: Path, tmp_path: Path
 ) -> None:
     token = f"ui-phone-{time.time_ns()}"
@@ -524,6 +525,7 @@ def test_a_push_received_is_confirmed_to_the_server(
     shown = run_app(
         "push_receipt", demo.base, tmp_path / "phone", date.today(), push_token=token,
         login="parent", password=DEMO_PASSWORD, token=token, announcer="coordinator",
+        shots=str(shots),
     )  # fmt: skip
 
     # the app registered this phone at sign-in
@@ -532,3 +534,10 @@ def test_a_push_received_is_confirmed_to_the_server(
     # the server took the receipt of the push that came to this token, and refused the one
     # naming a delivery never pushed here
     assert shown["receipts"] == [[delivery, 204], [delivery + 1_000_000, 404]]
+    # connect Telegram: the server's one-time code is shown (redeemed by the bot in
+    # tests/integration/mobile/test_family_data.py; the demo names no bot, so no deep link)
+    assert re.fullmatch(
+        r"Telegram: отправьте боту код [A-Z2-9]{4}-[A-Z2-9]{4} \(действует до \d\d:\d\d\)\. .+",
+        shown["link_message"],
+    ), shown["link_message"]
+    png_ok(shown["link_png"])
