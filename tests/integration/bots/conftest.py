@@ -40,10 +40,15 @@ class Person:
         edits = sum(1 for m in self.telegram.edited.items if m["chat_id"] == self.chat_id)
         return sent, edits
 
+    async def _on_standin(self, work: Any) -> None:
+        """Run on the stand-ins' loop without blocking this one (a webhook is served here)."""
+        loop = self.notify.standins._loop
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, loop))
+
     async def type(self, text: str, replies: int = 1) -> dict[str, Any]:
         """Type a message and wait for the bot's `replies` new messages; the last one."""
         sent, _ = self._seen()
-        self.notify.standins.call(self.telegram.type_text(self.chat_id, text))
+        await self._on_standin(self.telegram.type_text(self.chat_id, text))
         await wait_for(lambda: self._seen()[0] >= sent + replies, seconds=20)
         return self.last()
 
@@ -56,7 +61,7 @@ class Person:
         message = message or self.last()
         sent, edits = self._seen()
         answered = len(self.telegram.answered.items)
-        self.notify.standins.call(self.telegram.press(self.chat_id, message["message_id"], data))
+        await self._on_standin(self.telegram.press(self.chat_id, message["message_id"], data))
         await wait_for(
             lambda: (
                 len(self.telegram.answered.items) > answered
