@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     # MAX (max.ru): the bot's token and the Bot API's address (empty: MAX's own).
     max_bot_token: SecretStr = SecretStr("")
     max_api_url: str = ""
+    # The family bot on MAX: its name makes the deep link `https://max.ru/<name>?start=<code>`
+    # (empty: the app shows the short code only); webhooks as for Telegram (`bot_mode`), MAX
+    # posting to `max_webhook_url` with `max_webhook_secret` in `X-Max-Bot-Api-Secret`.
+    max_bot_username: str = ""
+    max_webhook_url: str = ""
+    max_webhook_secret: SecretStr = SecretStr("")
     # The family bot (bots/, `parta bot`; docs/bot.md). The bot's username makes the deep link
     # `https://t.me/<username>?start=<code>`; empty: the app shows the short code only.
     telegram_bot_username: str = ""

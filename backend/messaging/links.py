@@ -49,10 +49,19 @@ def _telegram_link(settings: Settings, payload: str) -> str | None:
     return f"https://t.me/{name}?start={payload}" if name else None
 
 
+def _max_link(settings: Settings, payload: str) -> str | None:
+    # MAX passes a start payload of up to 128 characters to the bot (`bot_started.payload`).
+    name = settings.max_bot_username.lstrip("@")
+    return f"https://max.ru/{name}?start={payload}" if name else None
+
+
 # The deep link of each messenger for a payload, from the settings (None: no bot name set).
 # Chats of every messenger live in one table (`services.link_chat`, decision 0605); a
 # messenger added here is one the bot may link.
-DEEP_LINKS: dict[str, Callable[[Settings, str], str | None]] = {"telegram": _telegram_link}
+DEEP_LINKS: dict[str, Callable[[Settings, str], str | None]] = {
+    "telegram": _telegram_link,
+    "max": _max_link,
+}
 
 
 def register(name: str, deep_link: Callable[[Settings, str], str | None]) -> None:

@@ -3,33 +3,12 @@ blocked the bot (403 `chat.denied`) is unlinked; MAX's 429 pauses the bot's send
 
 from __future__ import annotations
 
-from typing import Any
-
 import aiohttp
-from maxapi import Bot
-from maxapi.client.default import DefaultConnectionProperties
 from maxapi.exceptions.max import InvalidToken, MaxApiError, MaxConnection
 
 from notifications.channels.base import Outgoing, PermanentFailure, Sent, TemporaryFailure
+from notifications.max_client import RETRY_AFTER_429, error_code, max_bot
 from notifications.templates import MAX_LIMIT, clip
-
-# MAX does not say how long to wait after 429; its limits count per second.
-RETRY_AFTER_429 = 1.0
-
-
-def max_bot(token: str, api_url: str = "") -> Bot:
-    """A maxapi Bot for sends: no retries of its own (the worker and the bot core decide when
-    to try again), the Bot API's address from the settings when given."""
-    bot = Bot(token, default_connection=DefaultConnectionProperties(timeout=30, max_retries=0))
-    if api_url:
-        bot.set_api_url(api_url.rstrip("/"))
-    return bot
-
-
-def error_code(exc: MaxApiError) -> str:
-    """MAX's error key (`chat.denied`, `too.many.requests`, ...) from its JSON answer."""
-    raw: Any = exc.raw
-    return str(raw.get("code") or "") if isinstance(raw, dict) else ""
 
 
 class MaxChannel:

@@ -250,13 +250,14 @@ class MaxStandIn:
         assert dialog.chat_id == chat_id
         return message.mid
 
-    async def press(self, mid: str, payload: str) -> str:
+    async def press(self, mid: str, payload: str, *, forged: bool = False) -> str:
         """The person pressed a callback button of the bot's message `mid`; returns the
-        callback_id."""
+        callback_id. `forged`: a modified client sends a payload no button carries."""
         message = self.messages[mid]
         dialog = self.dialogs[message.chat_id]
         buttons = [b for row in self.keyboard(mid) for b in row]
-        if not any(b.get("type") == "callback" and b.get("payload") == payload for b in buttons):
+        carried = any(b.get("type") == "callback" and b.get("payload") == payload for b in buttons)
+        if not carried and not forged:
             raise AssertionError(f"no callback button {payload!r} on {mid}")
         callback_id = f"cb{next(self._callbacks):08d}"
         await self.push(

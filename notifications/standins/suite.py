@@ -92,6 +92,7 @@ class StandIns:
             "telegram_api_url": self.telegram.base_url,
             "max_bot_token": SecretStr(MAX_BOT_TOKEN),
             "max_api_url": self.max.base_url,
+            "max_bot_username": self.max.username,
             "smtp_host": "127.0.0.1",
             "smtp_port": self.smtp.port,
             "sms_smpp_host": "127.0.0.1" if sms == "smpp" else "",

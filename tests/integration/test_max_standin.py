@@ -12,7 +12,7 @@ from maxapi.exceptions.max import InvalidToken, MaxApiError
 from maxapi.types.attachments.buttons import CallbackButton
 from maxapi.utils.inline_keyboard import InlineKeyboardBuilder
 
-from notifications.channels.max import error_code, max_bot
+from notifications.max_client import error_code, max_bot
 from notifications.standins.max import MaxStandIn
 
 TOKEN = "test-max-token"
