@@ -27,7 +27,7 @@ from mobile.common.api import ApiError
 from mobile.common.i18n import t
 from mobile.teacher.screens import bar, day_name, scroll, state_text
 from mobile.teacher.store import Cell
-from mobile.teacher.widgets import Box, Flat, Text, field
+from mobile.teacher.widgets import Box, Flat, StampButton, StampLabel, Text, field, set_text
 
 if TYPE_CHECKING:
     from mobile.teacher.app import TeacherApp
@@ -115,7 +115,7 @@ class PupilCell(Box):
         holder = Box(orientation="vertical", size_hint_x=None, width=self.avatar.width)
         holder.padding = [0, (dp(theme.size(56)) - self.avatar.height) / 2]
         holder.add_widget(self.avatar)
-        self.status_button = Flat("", size=theme.FONT_TITLE, height=dp(theme.size(56)))
+        self.status_button = StampButton(theme.FONT_TITLE, height=dp(theme.size(56)))
         self.status_button.bind(on_release=lambda *_: screen.tap_status(self))
         top.add_widget(holder)
         top.add_widget(self.status_button)
@@ -127,9 +127,7 @@ class PupilCell(Box):
             height=dp(theme.size(48)),
         )
         self.name_button.bind(on_release=lambda *_: screen.open_marks(self.student_id))
-        self.state_label = Text(
-            "", 13, size_hint_y=None, height=dp(theme.size(18)), halign="center"
-        )
+        self.state_label = StampLabel(13, size_hint_y=None, height=dp(theme.size(18)))
         self.add_widget(top)
         self.add_widget(self.name_button)
         self.add_widget(self.state_label)
@@ -138,22 +136,24 @@ class PupilCell(Box):
     def show(self, cell: Cell, conflict: dict[str, Any] | None = None) -> None:
         self.cell = cell
         self.conflict = conflict if cell.state == "conflict" else None
-        self.status_button.text = status_label(cell.status, cell.late_minutes)
+        self.status_button.stamp(
+            status_label(cell.status, cell.late_minutes),
+            theme.TEXT if cell.status == "present" else theme.ON_PRIMARY,
+        )
         self.status_button.fill(STATUS_COLOURS.get(cell.status, theme.PRESENT))
-        self.status_button.color = theme.TEXT if cell.status == "present" else theme.ON_PRIMARY
         marks = " ".join(m["value"] for m in cell.marks)
         # Two lines fit: the name, or with marks the surname and initial above the marks.
-        self.name_button.text = f"{short_name(cell.name)}\n{marks}" if marks else cell.name
+        set_text(self.name_button, f"{short_name(cell.name)}\n{marks}" if marks else cell.name)
         if self.conflict is not None:
             # Both values in the cell itself; a tap on it lets the teacher choose.
-            self.state_label.text = t(
+            state = t(
                 "lesson.conflict_cell",
                 server=describe_short(self.conflict["entity"], self.conflict["server"]),
                 mine=describe_short(self.conflict["entity"], self.conflict["client"]),
             )
         else:
-            self.state_label.text = state_text(cell.state) if cell.state != "synced" else ""
-        self.state_label.color = theme.STATE_COLOURS[cell.state]
+            state = state_text(cell.state) if cell.state != "synced" else ""
+        self.state_label.stamp(state, theme.STATE_COLOURS[cell.state])
 
 
 class LessonScreen(Screen):
@@ -247,28 +247,38 @@ class LessonScreen(Screen):
         roster = await app.db(app.store.roster, self.lesson_id)
         state = await app.db(app.store.lesson_state, self.lesson_id)
         conflicts = await app.db(app.store.conflicts, self.lesson_id)
-        self.title.text = t(
-            "lesson.title",
-            subject=lesson["subject"],
-            group=lesson["group_name"],
-            date=day_name(date.fromisoformat(lesson["date"])),
-            number=lesson["number"],
+        set_text(
+            self.title,
+            t(
+                "lesson.title",
+                subject=lesson["subject"],
+                group=lesson["group_name"],
+                date=day_name(date.fromisoformat(lesson["date"])),
+                number=lesson["number"],
+            ),
         )
         link = t("sync.online") if app.engine.online else t("sync.offline")
-        self.state.text = f"{state_text(state)}\n{link}"
+        set_text(self.state, f"{state_text(state)}\n{link}")
         self.state.color = theme.ON_PRIMARY
         if not self.topic.focus:
             self.topic.text = lesson["topic"]
         hw = json.loads(lesson["homework"] or "[]")
-        self.homework_list.text = "\n".join(
-            h["text"] + (f" ({t('lesson.due', date=h['due_date'])})" if h.get("due_date") else "")
-            for h in hw
+        set_text(
+            self.homework_list,
+            "\n".join(
+                h["text"]
+                + (f" ({t('lesson.due', date=h['due_date'])})" if h.get("due_date") else "")
+                for h in hw
+            ),
         )
         self.homework_list.texture_update()
         self.homework_list.height = max(dp(4), self.homework_list.texture_size[1])
         self.conflicts_button.opacity = 1 if conflicts else 0
         self.conflicts_button.disabled = not conflicts
-        self.conflicts_button.text = f"{t('sync.conflict')}: {len(conflicts)}" if conflicts else ""
+        set_text(
+            self.conflicts_button,
+            f"{t('sync.conflict')}: {len(conflicts)}" if conflicts else "",
+        )
         self.lesson_row = lesson
         self.marking = await app.db(app.store.meta, "marking", {}) or {}
         by_pupil = {c["student_id"]: c for c in conflicts if c.get("student_id")}
@@ -289,7 +299,7 @@ class LessonScreen(Screen):
         absent = sum(1 for c in roster if c.status in ("absent", "sick", "excused"))
         late = sum(1 for c in roster if c.status == "late")
         marks = sum(len(c.marks) for c in roster)
-        self.counts.text = t("lesson.counts", absent=absent, late=late, marks=marks)
+        set_text(self.counts, t("lesson.counts", absent=absent, late=late, marks=marks))
 
     # ------------------------------------------------------------------ actions
 
@@ -360,7 +370,7 @@ class LessonScreen(Screen):
         app = self.app
         state = await app.db(app.store.lesson_state, self.lesson_id)
         link = t("sync.online") if app.engine.online else t("sync.offline")
-        self.state.text = f"{state_text(state)}\n{link}"
+        set_text(self.state, f"{state_text(state)}\n{link}")
         self._counts([w.cell for w in self.cells.values()])
 
     async def delete_mark(self, client_id: str) -> None:
@@ -491,6 +501,10 @@ class QuickMarks(Popup):
         self.comment = field(t("marks.comment"))
         content.add_widget(self.comment)
         content.add_widget(Text(t("marks.existing"), bold=True, size_hint_y=None, height=dp(26)))
+        self._rows: dict[tuple[str, int], Any] = {}
+        self.none_yet = Text(
+            t("marks.none_yet"), color=theme.TEXT_MUTED, size_hint_y=None, height=dp(30)
+        )
         self.existing = GridLayout(cols=1, spacing=dp(4), size_hint_y=None)
         self.existing.bind(minimum_height=self.existing.setter("height"))
         content.add_widget(self.existing)
@@ -516,26 +530,38 @@ class QuickMarks(Popup):
     def show_for(self, cell: Cell) -> None:
         self.cell = cell
         self.title = t("marks.title", name=cell.name)
-        self.comment.text = ""
+        if self.comment.text:
+            self.comment.text = ""
         self.existing.clear_widgets()
+        seen: dict[str, int] = {}
         for m in cell.marks:
+            text = (
+                f"{m['value']} · {self.kind_names.get(m['work_kind'], m['work_kind'])} "
+                f"{m['comment']}"
+            ).strip()
+            seen[text] = seen.get(text, 0) + 1
+            row = self._row(text, seen[text])
+            row.delete.client_id = m["client_id"]
+            self.existing.add_widget(row)
+        if not cell.marks:
+            self.existing.add_widget(self.none_yet)
+        self.open()
+
+    def _row(self, text: str, nth: int) -> Any:
+        """A row of the marks already given, kept for the next pupil with the same mark (each
+        new text is a texture to render)."""
+        row = self._rows.get((text, nth))
+        if row is None:
             row = Box(orientation="horizontal", size_hint_y=None, height=dp(48), spacing=dp(8))
-            row.add_widget(
-                Text(f"{m['value']} · {self.kind_names.get(m['work_kind'], m['work_kind'])} "
-                     f"{m['comment']}".strip())
-            )  # fmt: skip
-            delete = Flat(
+            row.add_widget(Text(text))
+            row.delete = Flat(
                 t("marks.delete"), colour=theme.ABSENT, size_hint_x=None, width=dp(120),
                 height=dp(44),
             )  # fmt: skip
-            delete.bind(on_release=lambda _, cid=m["client_id"]: self.delete(cid))
-            row.add_widget(delete)
-            self.existing.add_widget(row)
-        if not cell.marks:
-            self.existing.add_widget(
-                Text(t("marks.none_yet"), color=theme.TEXT_MUTED, size_hint_y=None, height=dp(30))
-            )
-        self.open()
+            row.delete.bind(on_release=lambda button: self.delete(button.client_id))
+            row.add_widget(row.delete)
+            self._rows[(text, nth)] = row
+        return row
 
     def pick_kind(self, code: str) -> None:
         self.kind = code

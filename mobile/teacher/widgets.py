@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from kivy.core.text import Label as CoreLabel
 from kivy.graphics import Color, Rectangle, RoundedRectangle
+from kivy.graphics.texture import Texture
 from kivy.metrics import dp, sp
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.label import Label
 from kivy.uix.textinput import TextInput
+from kivy.uix.widget import Widget
 
 from mobile.common import theme
 
@@ -104,3 +107,82 @@ def field(hint: str, **kw: Any) -> TextInput:
         write_tab=False,
         **kw,
     )
+
+
+# Texts drawn from textures rendered once per app. A Label renders and uploads a new texture
+# for every change of its text, and a GPU driver (llvmpipe on these machines, many tablets'
+# drivers too) waits for the frame in flight before it takes an upload: a tap changing two
+# labels waited for two frames. A cell's status and sync state are a handful of texts, each
+# rendered once, then swapped in the canvas for free.
+_STAMPS: dict[tuple[str, float, bool], Texture] = {}
+
+
+def stamp_texture(text: str, font_size: float, bold: bool = False) -> Texture:
+    key = (text, font_size, bold)
+    texture = _STAMPS.get(key)
+    if texture is None:
+        label = CoreLabel(text=text, font_size=font_size, bold=bold)
+        label.refresh()
+        texture = _STAMPS[key] = label.texture
+    return texture
+
+
+class Stamped:
+    """Draws one short text, centred, over the widget from the shared textures; `stamped`
+    holds what is shown (for reading it back)."""
+
+    stamped: str = ""
+
+    def stamp_init(self, font_size: float, bold: bool = False) -> None:
+        widget: Any = self
+        self._stamp_font = sp(theme.size(font_size))
+        self._stamp_bold = bold
+        with widget.canvas.after:
+            self._stamp_colour = Color(*theme.TEXT)
+            self._stamp = Rectangle(size=(0, 0))
+        widget.bind(pos=self._place_stamp, size=self._place_stamp)
+
+    def stamp(self, text: str, colour: tuple[float, ...]) -> None:
+        self.stamped = text
+        self._stamp_colour.rgba = colour
+        if not text:
+            self._stamp.texture, self._stamp.size = None, (0, 0)
+            return
+        texture = stamp_texture(text, self._stamp_font, self._stamp_bold)
+        self._stamp.texture, self._stamp.size = texture, texture.size
+        self._place_stamp()
+
+    def _place_stamp(self, *_: Any) -> None:
+        widget: Any = self
+        w, h = self._stamp.size
+        self._stamp.pos = (int(widget.center_x - w / 2), int(widget.center_y - h / 2))
+
+
+class StampButton(Flat, Stamped):
+    """A flat button whose text is a stamp (see `Stamped`)."""
+
+    def __init__(self, size: float = theme.FONT_BODY, **kw: Any) -> None:
+        super().__init__("", size=size, **kw)
+        self.stamp_init(size)
+
+
+class StampLabel(Widget, Stamped):
+    def __init__(self, size: float = theme.FONT_SMALL, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.stamp_init(size)
+
+    @property
+    def text(self) -> str:
+        return self.stamped
+
+
+def set_text(label: Label, text: str) -> None:
+    """Change a label's text into a new texture rather than over the old one: the GPU driver
+    must let the frame in flight finish reading a texture before it is overwritten (a wait of
+    a whole frame, far longer on a busy CPU), while a fresh texture is uploaded at once."""
+    if label.text == text:
+        return
+    core = getattr(label, "_label", None)
+    if core is not None:
+        core.texture = None
+    label.text = text

@@ -128,13 +128,27 @@ def test_the_day_and_the_lesson_show_what_the_server_holds(demo: Demo, tmp_path:
 def test_a_lesson_marked_offline_reaches_the_server_once_after_a_restart(
     demo: Demo, tmp_path: Path
 ) -> None:
-    day, lessons = teaching_day(demo)
     child = demo.get("parent", "/api/v1/family/children")[0]["student_id"]
+    # The latest lesson of the teacher's with the child and nothing recorded for the child yet
+    # (the demo's journal is filled up to today, with random absences and marks); that lesson's
+    # day is the tablet's "today".
+    today = date.today()
+    recent = demo.get("teacher", "/api/v1/me/lessons", limit=500,
+                      date_from=(today - timedelta(days=14)).isoformat(),
+                      date_to=today.isoformat())["items"]  # fmt: skip
+    recent.sort(key=lambda x: (x["date"], x["lesson_number"]), reverse=True)
     sheet = next(
         s
-        for s in (demo.get("teacher", f"/api/v1/journal/lessons/{x['id']}") for x in lessons)
+        for s in (
+            demo.get("teacher", f"/api/v1/journal/lessons/{x['id']}")
+            for x in recent
+            if x["status"] != "cancelled"
+        )
         if child in {p["id"] for p in s["pupils"]}
+        and child not in {a["student_id"] for a in s["attendance"]}
+        and child not in {m["student_id"] for m in s["marks"]}
     )
+    day = date.fromisoformat(sheet["date"])
     lesson_id = sheet["id"]
     busy = {a["student_id"] for a in sheet["attendance"]} | {
         m["student_id"] for m in sheet["marks"]
@@ -269,7 +283,10 @@ def test_the_class_teacher_sees_the_day_the_week_and_who_is_inside_but_marked_ab
                      date_from=(today - timedelta(days=10)).isoformat(),
                      date_to=today.isoformat(), limit=500)["items"]  # fmt: skip
     lessons = [x for x in found if x["status"] != "cancelled" and x["study_group"] is None]
-    day = max(x["date"] for x in lessons)
+    # The latest school day before today on the school's clock: its lessons have all begun.
+    zone = ZoneInfo(demo.query("SELECT time_zone FROM school WHERE id=?", school)[0][0])
+    local_today = datetime.now(zone).date().isoformat()
+    day = max(x["date"] for x in lessons if x["date"] < local_today)
     todays = sorted((x for x in lessons if x["date"] == day), key=lambda x: x["lesson_number"])
     first = todays[0]
     sheet = demo.get("coordinator", f"/api/v1/journal/lessons/{first['id']}")
@@ -287,7 +304,6 @@ def test_the_class_teacher_sees_the_day_the_week_and_who_is_inside_but_marked_ab
                         "student_id": pupil["id"], "status": "absent"}],
     })  # fmt: skip
     # ... while the turnstile let them in half an hour before it began.
-    zone = ZoneInfo(demo.query("SELECT time_zone FROM school WHERE id=?", school)[0][0])
     starts = time.fromisoformat(first["starts_at"])
     entered = datetime.combine(date.fromisoformat(day), starts, tzinfo=zone) - timedelta(minutes=30)
     point = demo.post("security", f"/api/v1/access/schools/{school}/points",
