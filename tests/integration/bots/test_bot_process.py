@@ -38,6 +38,7 @@ async def test_a_webhook_without_the_secret_header_is_refused(notify: Notify) ->
     process = BotProcess(settings, world.redis, world.app.state.diary_weeks)
     telegram = notify.standins.telegram
     telegram.webhook_answers.clear()  # the stand-ins live for the session
+    telegram.messages.clear()
     await process.start()
     try:
         assert telegram.webhook_url == settings.telegram_webhook_url
