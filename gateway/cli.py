@@ -6,7 +6,9 @@ PARTA_GATEWAY_SPOOL (a JSON-lines file of passes to read), and for ZKTeco panels
 their passes (gateway/adapters/zkteco.py): PARTA_GATEWAY_ZKTECO_LISTEN (host:port the panels
 are pointed at), PARTA_GATEWAY_ZKTECO_DOORS (SERIAL:DOOR=POINT[:in|out],...),
 PARTA_GATEWAY_ZKTECO_CARD_FORMAT (wiegand34 by default) and PARTA_GATEWAY_TIME_ZONE (the
-panels' clock, Europe/Moscow by default).
+panels' clock, Europe/Moscow by default). PARTA_GATEWAY_CONTROLLER_SKEW_SECONDS: how far the
+controllers' clock is off this computer's (what a batch's `sent_at` says; the simulator's
+--skew-seconds).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -78,9 +81,19 @@ def gateway() -> None:
         host, _, port = listen.rpartition(":")
         listeners.append(lambda stop: zk.serve(host or "0.0.0.0", int(port), stop))  # noqa: S104
 
+    skew_text = os.environ.get("PARTA_GATEWAY_CONTROLLER_SKEW_SECONDS", "0")
+    try:
+        skew = int(skew_text)
+    except ValueError:
+        raise click.UsageError(
+            t("cli.gateway.bad_setting", name="PARTA_GATEWAY_CONTROLLER_SKEW_SECONDS")
+        ) from None
+
     async def main() -> None:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             uploader = Uploader(outbox, client, int(gateway_id), key)
+            if skew:
+                uploader.controller_clock = lambda: datetime.now(UTC) + timedelta(seconds=skew)
             await run_gateway(outbox, adapters, uploader, listeners=listeners)
 
     asyncio.run(main())

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -32,26 +33,81 @@ def simulate_command() -> None:
     show_default=True,
     help=t("cli.option.first_lesson"),
 )
+@click.option(
+    "--exits",
+    "last_lesson_end",
+    type=click.DateTime(["%H:%M"]),
+    default=None,
+    help=t("cli.option.exits"),
+)
 @click.option("--seed", type=int, default=1, show_default=True, help=t("cli.option.seed"))
-def turnstiles(school_id: int, spool: Path, first_lesson: datetime, seed: int) -> None:
+@click.option(
+    "--skew-seconds", type=int, default=0, show_default=True, help=t("cli.option.skew_seconds")
+)
+@click.option("--live", is_flag=True, help=t("cli.option.live"))
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0.1, max=3600),
+    default=10.0,
+    show_default=True,
+    help=t("cli.option.speed"),
+)
+@click.option(
+    "--offline",
+    type=(click.FloatRange(min=0), click.FloatRange(min=0)),
+    default=None,
+    help=t("cli.option.offline"),
+)
+def turnstiles(
+    school_id: int,
+    spool: Path,
+    first_lesson: datetime,
+    last_lesson_end: datetime | None,
+    seed: int,
+    skew_seconds: int,
+    live: bool,
+    speed: float,
+    offline: tuple[float, float] | None,
+) -> None:
     from backend import bootstrap
-    from backend.access.simulate import rush, school_cards
+    from backend.access.simulate import leaving, live_schedule, rush, school_cards
     from backend.schools.people.contacts import school_info
 
     async def main() -> int:
         async with bootstrap.running(Settings()):
-            holders, lanes = await school_cards(school_id)
+            cards = await school_cards(school_id)
             info = await school_info(school_id)
-        if info is None or not holders or not lanes:
+        if info is None or not cards.holders or not cards.entrances:
             raise click.UsageError(t("cli.simulate.nothing", school_id=school_id))
         zone = ZoneInfo(info.time_zone)
         today = datetime.now(zone).date()
         lesson = datetime.combine(today, first_lesson.time(), tzinfo=zone)
-        passes = rush(holders, lanes, lesson, seed=seed)
-        with spool.open("a", encoding="utf-8") as out:
-            for one in passes:
-                out.write(json.dumps(one.as_json()) + "\n")
-        return len(passes)
+        passes = rush(
+            cards.holders, cards.entrances, lesson, seed=seed, lost=cards.lost, lost_tries=1.0
+        )
+        if last_lesson_end is not None:
+            end = datetime.combine(today, last_lesson_end.time(), tzinfo=zone)
+            passes += leaving(passes, cards.exits or cards.entrances, end, seed=seed)
+        passes.sort(key=lambda p: p.time)
+        skew = timedelta(seconds=skew_seconds)
+        if not live:
+            with spool.open("a", encoding="utf-8") as out:
+                for one in passes:
+                    if skew:
+                        one = replace(one, time=one.time + skew)
+                    out.write(json.dumps(one.as_json()) + "\n")
+            return len(passes)
+        # Live: the day compressed by `speed`, starting now; each line written when it
+        # happens (or when an offline gateway comes back).
+        started = asyncio.get_running_loop().time()
+        plan = live_schedule(passes, datetime.now(UTC), speed=speed, skew=skew, offline=offline)
+        for written in plan:
+            delay = written.after - (asyncio.get_running_loop().time() - started)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            with spool.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(written.item.as_json()) + "\n")
+        return len(plan)
 
     written = asyncio.run(main())
     click.echo(t("cli.simulate.written", count=written, spool=str(spool)))

@@ -201,3 +201,50 @@ async def test_the_simulate_command_writes_a_school_rush_for_the_gateway(
     )
     assert nothing.returncode == 2
     assert "999999" in nothing.stderr
+
+
+async def test_the_simulated_day_has_exits_lost_cards_skew_and_a_live_replay(
+    world: Backend, tmp_path: Path
+) -> None:
+    t = await turnstiles(world, pupils=6)
+    lost_pupil = t.students[0]
+    cards = await world.client.get(
+        f"/api/v1/access/schools/{t.school_id}/cards",
+        params={"holder_kind": "student", "holder_id": lost_pupil},
+        headers=t.security.headers,
+    )
+    replaced = await world.client.post(
+        f"/api/v1/access/cards/{cards.json()['items'][0]['id']}/replace",
+        json={"raw_value": "99,9999", "card_format": "wiegand26"},
+        headers=t.security.headers,
+    )
+    assert replaced.status_code == 201, replaced.text
+    spool = tmp_path / "day.jsonl"
+    done = await asyncio.to_thread(
+        parta, world, "simulate", "turnstiles", "--school-id", str(t.school_id),
+        "--spool", str(spool), "--first-lesson", "08:30", "--exits", "14:00",
+        "--skew-seconds", "120", "--seed", "3",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in spool.read_text(encoding="utf-8").splitlines()]
+    old_card = t.cards[lost_pupil]
+    assert [line["card"] for line in lines if line["card"] == old_card] == [old_card]
+    assert next(line for line in lines if line["card"] == old_card)["result"] == "denied"
+    ins = [line for line in lines if line["direction"] == "in" and line["result"] == "granted"]
+    outs = [line for line in lines if line["direction"] == "out"]
+    assert sorted(line["card"] for line in outs) == sorted(line["card"] for line in ins)
+    assert {line["access_point_id"] for line in outs} == {t.point_out}
+    # The controllers' clock is two minutes fast: exits start at 14:02 on it.
+    first_out = min(datetime.fromisoformat(line["time"]) for line in outs)
+    assert (first_out.hour, first_out.minute) >= (14, 2)
+
+    live = tmp_path / "live.jsonl"
+    started = datetime.now(UTC)
+    done = await asyncio.to_thread(
+        parta, world, "simulate", "turnstiles", "--school-id", str(t.school_id),
+        "--spool", str(live), "--live", "--speed", "3600",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    times = [datetime.fromisoformat(json.loads(x)["time"]) for x in live.read_text().splitlines()]
+    assert len(times) == 7  # six pupils (one with the new card) and the lost card's try
+    assert all(started - timedelta(seconds=5) <= at <= datetime.now(UTC) for at in times)
