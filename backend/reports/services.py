@@ -18,11 +18,11 @@ from typing import Any
 from backend.audit.services import AuditAction, record
 from backend.core.context import Actor
 from backend.core.days import today_in
+from backend.core.db import transaction
 from backend.core.errors import NotFound, ValidationFailed
 from backend.core.forms import short_person_name
 from backend.core.rights import Permission, ScopeKind, ScopeTarget
 from backend.i18n import t
-from backend.journal.lessons import students_of_class
 from backend.journal.reads import AttendanceRecord, FinalMark, LessonRecord, Mark
 from backend.journal.scales import SCALES, weighted_average
 from backend.schools.people import movement
@@ -137,51 +137,96 @@ async def class_performance(
     target = await movement.class_target(class_id)
     check_reader(actor, target, names_pupils=True)
     info = (
-        await SchoolClass.select(SchoolClass.grade, SchoolClass.letter, SchoolClass.school.settings)
+        await SchoolClass.select(SchoolClass.id, SchoolClass.grade, SchoolClass.letter)
         .where(SchoolClass.id == class_id)
         .first()
     )
     assert info is not None and target.school_id is not None
     school_id = target.school_id
     span = await report_range(school_id, period_id, date_from, date_to)
-    pupils = await students_of_class(class_id, span.end)
-    names = await _pupil_names(pupils)
+    (sheet,) = await _performance_sheets(school_id, [info], span)
+    await _audit_performance(actor, school_id, [class_id], span)
+    return sheet
+
+
+async def _audit_performance(
+    actor: Actor, school_id: int, class_ids: list[int], span: Range
+) -> None:
+    """Each class sheet names its pupils' results: a read of personal data, one entry a class."""
+    async with transaction():
+        for class_id in class_ids:
+            await record(
+                actor,
+                AuditAction.READ_PERSONAL,
+                object_type="report.class_performance",
+                object_id=class_id,
+                school_id=school_id,
+                details={"from": str(span.start), "to": str(span.end)},
+            )
+
+
+async def _performance_sheets(
+    school_id: int, classes: list[dict[str, Any]], span: Range
+) -> list[dict[str, Any]]:
+    """The performance sheets of `classes` (rows with id, grade, letter) in a handful of
+    queries for all of them: a school's workbook once took a dozen queries a class."""
+    pupils_of = await movement.pupils_of_classes([c["id"] for c in classes], span.end)
+    class_of = {p: class_id for class_id, ps in pupils_of.items() for p in ps}
+    all_pupils = list(class_of)
+    names = await _pupil_names(all_pupils)
     subjects = await _subject_names(school_id)
     rows = await Mark.raw(
         'SELECT "student", "subject", "scale", count(*) AS n, '
         'sum("points" * "weight") AS pw, sum(CASE WHEN "points" IS NULL THEN 0 ELSE "weight" END) '
         'AS w, sum("points") AS p, count("points") AS np '
         'FROM "mark" WHERE "school" = {} AND "lesson_date" >= {} AND "lesson_date" <= {} '
-        'AND "deleted_at" IS NULL AND "student" IN (SELECT "student" FROM "enrollment" '
-        'WHERE "school_class" = {}) GROUP BY "student", "subject", "scale"',
+        'AND "deleted_at" IS NULL GROUP BY "student", "subject", "scale"',
         school_id,
         span.start,
         span.end,
-        class_id,
     )
     finals: dict[tuple[int, int], str] = {}
-    if span.period_id is not None and pupils:
+    if span.period_id is not None and all_pupils:
         for f in await FinalMark.select(
             FinalMark.student, FinalMark.subject, FinalMark.value
         ).where(
-            FinalMark.student.is_in(pupils)
+            FinalMark.student.is_in(all_pupils)
             & (FinalMark.kind == "period")
             & (FinalMark.study_period == span.period_id)
         ):
             finals[(f["student"], f["subject"])] = f["value"]
-    cells: dict[tuple[int, int], dict[str, Any]] = {}
+    cells_of: dict[int, dict[tuple[int, int], dict[str, Any]]] = defaultdict(dict)
     for r in rows:
-        if r["student"] not in names:
+        class_id = class_of.get(r["student"])
+        if class_id is None or r["student"] not in names:
             continue
         avg = round(r["p"] / r["np"], 2) if r["np"] else None
         wavg = round(r["pw"] / r["w"], 2) if r["w"] else None
-        cells[(r["student"], r["subject"])] = {
+        cells_of[class_id][(r["student"], r["subject"])] = {
             "marks": r["n"],
             "average": avg,
             "weighted_average": wavg,
             "final": finals.get((r["student"], r["subject"])),
             "result": _round(wavg, r["scale"]),
         }
+    school = await _school_name(school_id)
+    return [
+        _performance_sheet(
+            info, school, span, pupils_of.get(info["id"], []), names, subjects, cells_of[info["id"]]
+        )
+        for info in classes
+    ]
+
+
+def _performance_sheet(
+    info: dict[str, Any],
+    school: str,
+    span: Range,
+    pupils: list[int],
+    names: dict[int, str],
+    subjects: dict[int, str],
+    cells: dict[tuple[int, int], dict[str, Any]],
+) -> dict[str, Any]:
     used_subjects = sorted({s for _, s in cells}, key=lambda s: subjects.get(s, ""))
     summary = []
     for subject_id in used_subjects:
@@ -204,18 +249,10 @@ async def class_performance(
                 "pupils": len(results),
             }
         )
-    await record(
-        actor,
-        AuditAction.READ_PERSONAL,
-        object_type="report.class_performance",
-        object_id=class_id,
-        school_id=school_id,
-        details={"from": str(span.start), "to": str(span.end)},
-    )
     return {
-        "class_id": class_id,
+        "class_id": info["id"],
         "class_name": movement.class_label(info["grade"], info["letter"]),
-        "school": await _school_name(school_id),
+        "school": school,
         "period": span.label,
         "date_from": span.start,
         "date_to": span.end,
@@ -305,7 +342,7 @@ async def school_performance(
     check_reader(actor, target, names_pupils=True)
     span = await report_range(school_id, period_id, date_from, date_to)
     classes = (
-        await SchoolClass.select(SchoolClass.id)
+        await SchoolClass.select(SchoolClass.id, SchoolClass.grade, SchoolClass.letter)
         .where(
             (SchoolClass.school == school_id)
             & (SchoolClass.academic_year.starts_on <= span.end)
@@ -314,10 +351,11 @@ async def school_performance(
         .order_by(SchoolClass.grade)
         .order_by(SchoolClass.letter)
     )
-    sheets = []
-    for c in classes:
-        sheet = await class_performance(actor, c["id"], period_id, span.start, span.end)
-        sheets.append({**sheet, **_class_results(sheet["summary"])})
+    sheets = [
+        {**sheet, **_class_results(sheet["summary"])}
+        for sheet in await _performance_sheets(school_id, classes, span)
+    ]
+    await _audit_performance(actor, school_id, [c["id"] for c in classes], span)
     return {
         "school_id": school_id,
         "school": await _school_name(school_id),

@@ -202,3 +202,60 @@ async def test_completeness_counts_held_lessons_and_names_a_groups_class(world: 
     assert tomorrow not in listed  # a lesson still to come is no gap
     assert body["lessons"] == len(jw.lessons) + 1  # the class's two and the group's one
     assert listed[held.id]["class"] == "5«А» Англ. 1 гр."
+
+
+async def test_a_school_workbook_is_every_class_sheet_whole(world: Backend) -> None:
+    """The school's performance workbook is built for all classes at once: each of its sheets
+    is the class's own sheet, and the PDF names every pupil of every class (no row dropped)."""
+    from pypdf import PdfReader
+
+    from backend.audit.tables import AuditEntry
+    from backend.schools.tables import Enrollment, SchoolClass, Student
+    from tests.integration.journal.arrange import lesson
+
+    jw = await make_journal_world(world)
+    school = jw.ids["school_a"]
+    other = SchoolClass(school=school, academic_year=jw.year_id, grade=6, letter="Б")
+    await other.save()
+    newcomers = []
+    for n in range(45):
+        s = Student(school=school, last_name=f"Новикова{n}", first_name="Мария")
+        await s.save()
+        await Enrollment(
+            student=s.id,
+            school=school,
+            school_class=other.id,
+            kind="admitted",
+            date=today() - timedelta(days=100),
+            order_number="2",
+        ).save()
+        newcomers.append(int(s.id))
+    second = await lesson(school, int(other.id), jw.subject_id, jw.teacher_staff, today(), 2)
+    await sync(world, jw.teacher, jw.lessons["today"], [mark(op(), jw.pupils[0], "5")])
+    await sync(
+        world, jw.teacher, second, [mark(op(), s, str(2 + n % 4)) for n, s in enumerate(newcomers)]
+    )
+    headers = jw.coordinator.headers
+    url = f"/api/v1/reports/schools/{school}/performance"
+    whole = await world.client.get(url, headers=headers)
+    assert whole.status_code == 200, whole.text
+    for sheet in whole.json()["classes"]:
+        own = await world.client.get(
+            f"/api/v1/reports/classes/{sheet['class_id']}/performance", headers=headers
+        )
+        assert {k: v for k, v in sheet.items() if k not in ("quality", "success")} == own.json()
+    sixth = next(c for c in whole.json()["classes"] if c["class_id"] == other.id)
+    assert len(sixth["pupils"]) == 45 and sixth["summary"][0]["pupils"] == 45
+    before = await AuditEntry.count().where(AuditEntry.object_type == "report.class_performance")
+    pdf = await world.client.get(url + "?format=pdf", headers=headers)
+    assert pdf.status_code == 200
+    # One audit entry per class sheet, as when each class is read alone.
+    after = await AuditEntry.count().where(AuditEntry.object_type == "report.class_performance")
+    assert after - before == 2
+    # Charts are drawn as vectors, not as pictures (rendering those took most of the time).
+    assert b"/Subtype /Image" not in pdf.content and b"/Subtype/Image" not in pdf.content
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    for n in range(45):
+        assert f"Новикова{n} Мария" in text, n
+    for n in range(4):
+        assert f"Ученик{n} Иван" in text, n
