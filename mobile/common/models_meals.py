@@ -98,6 +98,29 @@ class Statement(Model):
     total: int
 
 
+class StandingOrderDay(Model):
+    date: date
+    outcome: str
+    outcome_name: str
+    order_id: int | None
+    message: str
+
+
+class StandingOrder(Model):
+    """«Обед каждый учебный день»: booked a week ahead as ordinary orders (`days` says what
+    became of each day)."""
+
+    id: int
+    student_id: int
+    meal_kind: str
+    meal_set_id: int | None
+    weekdays: list[int]
+    valid_from: date
+    valid_to: date | None
+    active: bool
+    days: list[StandingOrderDay]
+
+
 class Payment(Model):
     """A top-up through the payment provider: `confirmation_url` is its payment page (while
     the payment waits for the family), `status` the provider's last word."""

@@ -71,7 +71,8 @@ class FamilyApp(App):
 
     def build(self) -> BoxLayout:
         from mobile.family.screens import DiaryScreen, LessonScreen, SignInScreen, TodayScreen
-        from mobile.family.screens_meals import EntriesScreen, MealsScreen
+        from mobile.family.screens_entries import EntriesScreen
+        from mobile.family.screens_meals import MealsScreen
         from mobile.family.screens_more import (
             HomeworkScreen,
             InboxScreen,

@@ -33,6 +33,7 @@ from mobile.common.models_meals import (
     PupilAccount,
     PupilBuffet,
     PupilMenu,
+    StandingOrder,
     Statement,
     StudentEntries,
 )
@@ -302,6 +303,29 @@ class FamilyData:
 
     async def payment(self, payment_id: int) -> Payment:
         answer: Payment = await self._act("GET", f"/api/v1/meals/payments/{payment_id}", Payment)
+        return answer
+
+    async def standing_orders(self, student_id: int) -> Read[list[StandingOrder]]:
+        return await self._read(
+            f"standing:{student_id}",
+            f"/api/v1/meals/pupils/{student_id}/standing-orders",
+            list[StandingOrder],
+        )
+
+    async def create_standing(self, student_id: int, meal_kind: str) -> StandingOrder:
+        """«Каждый учебный день» (Monday to Friday) of one meal kind, from today."""
+        answer: StandingOrder = await self._act(
+            "POST",
+            f"/api/v1/meals/pupils/{student_id}/standing-orders",
+            StandingOrder,
+            json={"meal_kind": meal_kind, "weekdays": [1, 2, 3, 4, 5]},
+        )
+        return answer
+
+    async def cancel_standing(self, standing_id: int) -> StandingOrder:
+        answer: StandingOrder = await self._act(
+            "POST", f"/api/v1/meals/standing-orders/{standing_id}/cancel", StandingOrder
+        )
         return answer
 
     async def set_buffet(

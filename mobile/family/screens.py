@@ -182,7 +182,7 @@ class TodayScreen(FamilyScreen):
             news = None
         self.draw(week, news, day)
         # Entries and meals come after the lessons are drawn: they never delay the day.
-        from mobile.family.screens_meals import draw_today_extras, may, today_extras
+        from mobile.family.screens_entries import draw_today_extras, may, today_extras
 
         if may(child, "access.read") or may(child, "meals.order"):
             found = await today_extras(self.app, child, day)

@@ -1,20 +1,19 @@
-"""The family app's meals and entries: the menu of a day with each dish (composition,
-allergens, nutrition), ordering and cancelling before the cut-off, the balance (on the
-account, held by orders, available) and the statement, the buffet's daily limit and
-stop-list; the child's passes through the turnstile today and over the last two weeks.
+"""The family app's meals: the menu of a day with each dish (composition, allergens,
+nutrition), ordering and cancelling before the cut-off, standing orders, the balance (on the
+account, held by orders, available) with the statement and a top-up through the payment
+provider's page, the buffet's daily limit and stop-list.
 
-A guardian sees both; a delegate only the parts the parent gave; a pupil's own account has
-neither (the server does not give them to pupils). The server's refusals (cut-off passed, not
-enough money, the child's allergen) are shown as it words them.
+A guardian sees it; a delegate if the parent gave «питание»; a pupil's own account does not
+(the server does not give meals to pupils). The server's refusals (cut-off passed, not enough
+money, the child's allergen) are shown as it words them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from kivy.metrics import dp
 from kivy.uix.boxlayout import BoxLayout
@@ -22,7 +21,6 @@ from kivy.uix.boxlayout import BoxLayout
 from mobile.common import theme
 from mobile.common.api import ApiError
 from mobile.common.i18n import t
-from mobile.common.models import FamilyChild
 from mobile.common.models_meals import (
     PAYMENT_FINAL,
     MealOrder,
@@ -30,126 +28,26 @@ from mobile.common.models_meals import (
     PupilAccount,
     PupilBuffet,
     PupilMenu,
+    StandingOrder,
     Statement,
-    StudentEntries,
 )
 from mobile.common.money import parse_roubles, roubles
-from mobile.family.data import NothingKept, Read
-from mobile.family.screens import FamilyScreen, day_title, field, short_date
+from mobile.family.data import NothingKept
+from mobile.family.screens import FamilyScreen, day_title, field
+from mobile.family.screens_entries import LIVE, balance_lines, local, may
 from mobile.family.widgets import Btn, Card, Column, Text
 
 if TYPE_CHECKING:
     from mobile.family.app import FamilyApp
 
-HISTORY_DAYS = 14
-ORDER_DAYS = 7  # the orders Today and the menu look at ahead
-LIVE = ("ordered", "posted")  # an order that stands (not cancelled)
-
-
-def may(child: FamilyChild | None, part: str) -> bool:
-    """Does the person act for this child in `part` (a guardian: everything; a delegate: what
-    the parent gave; a pupil's own account: neither meals nor entries)?"""
-    if child is None or child.role == "pupil":
-        return False
-    return child.parts is None or part in child.parts
-
-
-def local(moment: datetime, child: FamilyChild | None) -> datetime:
-    """A moment in the school's time zone (the phone's own when the zone is not known)."""
-    zone = None
-    if child is not None and child.time_zone:
-        try:
-            zone = ZoneInfo(child.time_zone)
-        except (KeyError, ValueError, OSError):  # a phone without the zone database
-            zone = None
-    return moment.astimezone(zone)
-
-
-def clock(moment: datetime | None, child: FamilyChild | None) -> str:
-    """A moment as the school's wall clock shows it («07:48»)."""
-    return "—" if moment is None else local(moment, child).strftime("%H:%M")
-
-
-def pass_line(direction: str, result: str, at: str) -> str:
-    key = "in" if direction == "in" else "out"
-    if result != "granted":
-        key += "_denied"
-    return t(f"family.entries.{key}", time=at)
-
-
-def balance_lines(account: PupilAccount) -> list[str]:
-    return [
-        t("family.meals.available", sum=roubles(account.available)),
-        t("family.meals.posted", sum=roubles(account.posted)),
-        t("family.meals.held", sum=roubles(account.held)),
-    ]
-
-
-class EntriesScreen(FamilyScreen):
-    """Today's passes in time order, then each school day of the last two weeks: the first
-    entry and the last exit."""
-
-    def __init__(self, app: FamilyApp) -> None:
-        super().__init__(app, name="entries")
-        self.column = Column()
-        self.add_widget(self.column)
-        self.read: Read[StudentEntries] | None = None
-
-    async def reload(self) -> None:
-        child = self.app.child
-        if not may(child, "access.read") or child is None:
-            self.column.clear()
-            self.column.add(Text(t("family.entries.not_yours"), color=theme.TEXT_MUTED))
-            self.app.shown(None)
-            return
-        today = self.app.today()
-        try:
-            read = await self.app.data.entries(
-                child.student_id, today - timedelta(days=HISTORY_DAYS), today
-            )
-        except NothingKept:
-            self.app.note(t("error.unreachable_family"))
-            return
-        self.draw(read, today)
-
-    def draw(self, read: Read[StudentEntries], today: date) -> None:
-        self.read = read
-        child = self.app.child
-        col = self.column
-        col.clear()
-        col.add(Text(t("family.entries.title"), font=theme.FONT_TITLE, bold=True))
-        col.add(Text(t("family.entries.today", date=day_title(today)), bold=True))
-        card = col.add(Card())
-        passes = [p for p in read.value.passes if p.local_date == today]
-        if not passes:
-            card.add_widget(Text(t("family.entries.none_today"), color=theme.TEXT_MUTED))
-        for p in passes:
-            card.add_widget(Text(pass_line(p.direction, p.result, clock(p.occurred_at, child))))
-        col.add(Text(t("family.entries.history"), bold=True))
-        card = col.add(Card())
-        days = [d for d in reversed(read.value.days) if d.date != today]
-        if not days:
-            card.add_widget(Text(t("family.entries.none"), color=theme.TEXT_MUTED))
-        for day in days:
-            card.add_widget(
-                Text(
-                    t(
-                        "family.entries.day",
-                        date=day_title(day.date),
-                        entered=clock(day.first_entry_at, child),
-                        left=clock(day.last_exit_at, child),
-                    ),
-                    font=theme.FONT_SMALL,
-                )
-            )
-        self.app.shown(read)
+STANDING_KINDS = ("lunch", "breakfast")
 
 
 class MealsScreen(FamilyScreen):
-    """Three parts: the menu of a day (‹ › between days) with ordering, the account with its
-    statement, the buffet's rules."""
+    """Four parts: the menu of a day (‹ › between days) with ordering, standing orders, the
+    account with its statement and top-up, the buffet's rules."""
 
-    TABS = ("menu", "account", "buffet")
+    TABS = ("menu", "standing", "account", "buffet")
 
     def __init__(self, app: FamilyApp) -> None:
         super().__init__(app, name="meals")
@@ -184,6 +82,8 @@ class MealsScreen(FamilyScreen):
         self.top_up_button.bind(on_release=lambda *_: self.app.spawn(self.top_up()))
         self.top_up_key: str | None = None  # kept until the server answers: no second payment
         self.payment: Payment | None = None
+        self.standing: list[StandingOrder] | None = None
+        self.standing_buttons: dict[str, Btn] = {}  # meal kind -> start / stop
 
     def menu_day(self) -> date:
         return self.day or self.app.today() + timedelta(days=1)
@@ -216,6 +116,8 @@ class MealsScreen(FamilyScreen):
                 menu = await self.app.data.menu(student, day)
                 orders = await self.app.data.orders(student, day, day)
                 self.menu, self.orders = menu.value, orders.value
+            elif self.tab == "standing":
+                self.standing = (await self.app.data.standing_orders(student)).value
             elif self.tab == "account":
                 self.statement = (await self.app.data.statement(student)).value
             else:
@@ -243,6 +145,8 @@ class MealsScreen(FamilyScreen):
         col.add(self.message)
         if self.tab == "menu":
             self._draw_menu(col)
+        elif self.tab == "standing":
+            self._draw_standing(col)
         elif self.tab == "account":
             self._draw_statement(col)
         else:
@@ -320,6 +224,36 @@ class MealsScreen(FamilyScreen):
                 button = Btn(t("family.meals.order", price=roubles(meal.price)))
                 button.bind(on_release=lambda *_, m=meal.id: self.app.spawn(self.order(m)))
             self.order_buttons[meal.id] = button
+            card.add_widget(button)
+
+    def _draw_standing(self, col: Column) -> None:
+        """Each meal kind: the live standing order with what became of each day booked, and
+        a button to stop it; or a button to start «каждый учебный день»."""
+        self.standing_buttons = {}
+        col.add(
+            Text(t("family.meals.standing_explain"), font=theme.FONT_SMALL, color=theme.TEXT_MUTED)
+        )
+        live = {o.meal_kind: o for o in self.standing or [] if o.active}
+        for kind in STANDING_KINDS:
+            card = col.add(Card())
+            order = live.get(kind)
+            name = t(f"family.meals.kind_{kind}")
+            if order is None:
+                card.add_widget(Text(t("family.meals.standing_none", kind=name)))
+                button = Btn(t("family.meals.standing_start", kind=name))
+                button.bind(on_release=lambda *_, k=kind: self.app.spawn(self.start_standing(k)))
+            else:
+                card.add_widget(Text(t("family.meals.standing_on", kind=name), bold=True))
+                for day in sorted(order.days, key=lambda d: d.date):
+                    line = t(
+                        "family.meals.standing_day", date=day_title(day.date), what=day.outcome_name
+                    )
+                    if day.message and day.message != day.outcome_name:
+                        line += f" ({day.message})"
+                    card.add_widget(Text(line, font=theme.FONT_SMALL))
+                button = Btn(t("family.meals.standing_stop"), primary=False)
+                button.bind(on_release=lambda *_, o=order: self.app.spawn(self.stop_standing(o)))
+            self.standing_buttons[kind] = button
             card.add_widget(button)
 
     def _draw_statement(self, col: Column) -> None:
@@ -427,6 +361,27 @@ class MealsScreen(FamilyScreen):
         self.message.text = ""
         await self.reload()
 
+    async def start_standing(self, kind: str) -> None:
+        child = self.app.child
+        if child is None:
+            return
+        try:
+            await self.app.data.create_standing(child.student_id, kind)
+        except ApiError as exc:
+            self.say(exc.message)
+            return
+        self.message.text = ""
+        await self.reload()
+
+    async def stop_standing(self, order: StandingOrder) -> None:
+        try:
+            await self.app.data.cancel_standing(order.id)
+        except ApiError as exc:
+            self.say(exc.message)
+            return
+        self.say(t("family.meals.standing_stopped"), error=False)
+        await self.reload()
+
     async def top_up(self) -> None:
         """A payment at the provider, its page opened in the phone's browser; the balance is
         refreshed when the provider says the payment is done."""
@@ -501,66 +456,3 @@ class MealsScreen(FamilyScreen):
 
 def _num(value: float) -> str:
     return f"{value:.1f}".replace(".", ",")
-
-
-async def today_extras(app: FamilyApp, child: FamilyChild, day: date) -> dict[str, Any]:
-    """What Today adds for a guardian: the day's passes, the next order, the balance (each
-    None when the person may not see it or nothing is known)."""
-    found: dict[str, Any] = {"passes": None, "order": None, "account": None}
-    if may(child, "access.read"):
-        try:
-            entries = await app.data.entries(child.student_id, day, day)
-            found["passes"] = [p for p in entries.value.passes if p.local_date == day]
-        except ApiError:
-            pass
-    if may(child, "meals.order"):
-        try:
-            orders = await app.data.orders(
-                child.student_id, day + timedelta(days=1), day + timedelta(days=ORDER_DAYS)
-            )
-            live = sorted((o for o in orders.value if o.status in LIVE), key=lambda o: o.date)
-            found["order"] = [o for o in live if o.date == live[0].date] if live else []
-            found["account"] = (await app.data.account(child.student_id)).value
-        except ApiError:
-            pass
-    return found
-
-
-def draw_today_extras(card: Card, found: dict[str, Any], child: FamilyChild, day: date) -> None:
-    """Today's card of entries and meals (the screen adds it under the lessons)."""
-    card.clear_widgets()
-    passes = found["passes"]
-    if passes is not None:
-        card.add_widget(Text(t("family.today.entries"), bold=True))
-        if not passes:
-            card.add_widget(Text(t("family.entries.none_today"), color=theme.TEXT_MUTED))
-        for p in passes:
-            card.add_widget(Text(pass_line(p.direction, p.result, clock(p.occurred_at, child))))
-    orders = found["order"]
-    if orders is not None:
-        card.add_widget(Text(t("family.today.meals"), bold=True))
-        if not orders:
-            card.add_widget(Text(t("family.today.no_order"), color=theme.TEXT_MUTED))
-        for order in orders:
-            when = (
-                t("family.today.tomorrow")
-                if order.date == day + timedelta(days=1)
-                else short_date(order.date)
-            )
-            card.add_widget(
-                Text(
-                    t(
-                        "family.today.order_line",
-                        when=when,
-                        name=order.meal_set_name,
-                        price=roubles(order.price),
-                        status=order.status_name,
-                    )
-                )
-            )
-    account = found["account"]
-    if account is not None:
-        card.add_widget(Text(balance_lines(account)[0], bold=True))
-        card.add_widget(
-            Text(t("family.meals.held", sum=roubles(account.held)), font=theme.FONT_SMALL)
-        )

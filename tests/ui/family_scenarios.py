@@ -293,7 +293,7 @@ async def first_day(app: FamilyApp, login: str, password: str) -> dict[str, Any]
 
 async def entries(app: FamilyApp, login: str, password: str, shots: str) -> dict[str, Any]:
     """A day with passes: Today shows them; the entries screen, today's log and the history."""
-    from mobile.family.screens_meals import EntriesScreen
+    from mobile.family.screens_entries import EntriesScreen
 
     result: dict[str, Any] = {}
     await sign_in_with_login(app, login, password)
@@ -359,6 +359,7 @@ async def meals(
     )  # fmt: skip
     await asyncio.sleep(0.3)
     result["statement_texts"] = texts(screen)  # with the top-up in it
+    result["statement_ids"] = [e.id for e in screen.statement.items] if screen.statement else []
     result["top_up_message"] = screen.message.text
     result["balance_topped_up"] = list(screen.balance_texts)
     result["payment_id"] = screen.payment.id if screen.payment else None
@@ -381,6 +382,23 @@ async def meals(
     )
     await asyncio.sleep(0.2)
     result["today_texts"] = texts(today)
+    # lunch every school day: booked a week ahead, then stopped (its open days cancelled)
+    screen = await open_screen(app, "meals", lambda s: s.account is not None)
+    screen.pick("standing")
+    await until(lambda: screen.standing is not None and "lunch" in screen.standing_buttons)
+
+    def lunches() -> list[Any]:
+        return [o for o in screen.standing or [] if o.active and o.meal_kind == "lunch"]
+
+    screen.standing_buttons["lunch"].dispatch("on_release")
+    await until(lambda: bool(lunches()))
+    await asyncio.sleep(0.3)
+    result["standing_id"] = lunches()[0].id
+    result["standing_texts"] = texts(screen)
+    result["standing_png"] = await shot(app, shots, "meals-standing")
+    screen.standing_buttons["lunch"].dispatch("on_release")
+    await until(lambda: screen.standing is not None and not lunches() and bool(screen.message.text))
+    result["standing_stopped"] = screen.message.text
     return result
 
 

@@ -27,6 +27,11 @@ from tests.demo_server import DEMO_PASSWORD, DemoServer, free_port, start_demo
 pytestmark = pytest.mark.ui
 
 ROOT = Path(__file__).resolve().parents[2]
+WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")  # as the app writes a day
+MONTHS = (
+    "января", "февраля", "марта", "апреля", "мая", "июня",
+    "июля", "августа", "сентября", "октября", "ноября", "декабря",
+)  # fmt: skip
 PHONE = {"PARTA_WINDOW_WIDTH": "720", "PARTA_WINDOW_HEIGHT": "1440", "PARTA_DENSITY": "2"}
 
 
@@ -503,7 +508,10 @@ def test_order_tomorrows_lunch_and_see_the_hold(
     # the statement: the server's entries with their sums
     statement = parent.get(f"/api/v1/meals/pupils/{student}/statement").json()
     statement_text = "\n".join(shown["statement_texts"])
-    for entry in statement["items"]:
+    seen = [e for e in statement["items"] if e["id"] in set(shown["statement_ids"])]
+    # (the standing order's days came after: the screen had the cash, the hold, the card)
+    assert len(seen) == len(shown["statement_ids"]) >= 3
+    for entry in seen:
         assert f"{entry['kind_name']} · {roubles(entry['amount'], sign=True)}" in statement_text
     # the buffet's rules reached the server
     buffet = parent.get(f"/api/v1/meals/pupils/{student}/buffet").json()
@@ -511,7 +519,18 @@ def test_order_tomorrows_lunch_and_see_the_hold(
         [*stop_list, shown["stopped"]]
     )
     assert f"Дневной лимит: {roubles(15_050)}" in shown["buffet_texts"]
-    for name in ("menu", "ordered", "account", "buffet"):
+    # lunch every school day: what the server booked for each day was shown, then stopped
+    standing = parent.get(f"/api/v1/meals/pupils/{student}/standing-orders").json()
+    mine = next(o for o in standing if o["id"] == shown["standing_id"])
+    assert mine["meal_kind"] == "lunch" and mine["weekdays"] == [1, 2, 3, 4, 5]
+    assert mine["active"] is False and mine["days"]
+    for d in mine["days"]:
+        when = date.fromisoformat(d["date"])
+        title = f"{WEEKDAYS[when.weekday()]}, {when.day} {MONTHS[when.month - 1]}"
+        assert any(text.startswith(f"{title}: ") for text in shown["standing_texts"]), d
+    assert "Обед каждый учебный день — заказывается" in shown["standing_texts"]
+    assert shown["standing_stopped"].startswith("Постоянный заказ отменён")
+    for name in ("menu", "ordered", "account", "buffet", "standing"):
         png_ok(shown[f"{name}_png"])
 
 
