@@ -32,9 +32,8 @@ KINDS = (
     "announcement.created",
 )
 DELEGATE_PARTS = ("diary.read", "meals.order")
-# Messengers whose chats the server links with one-time codes (MAX joins when the server
-# knows its bot's deep link: it refuses a messenger it cannot link).
-LINKABLE = ("telegram",)
+# Messengers whose chats the server links with one-time codes (backend.messaging.links).
+LINKABLE = ("telegram", "max")
 
 
 class SettingsScreen(FamilyScreen):

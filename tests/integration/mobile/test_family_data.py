@@ -1,5 +1,6 @@
 """The family app's reads and actions (`mobile.family.data`) against the real backend: the bot's
-one-time code the settings screen asks for links the person's chat when the bot redeems it."""
+one-time code the settings screen asks for links the person's chat (Telegram, MAX) when the bot
+redeems it."""
 
 from __future__ import annotations
 
@@ -34,4 +35,8 @@ async def test_the_settings_code_links_the_guardians_chat(world: Backend, tmp_pa
     # spent: the deep link's payload of the same code links nothing more
     with pytest.raises(ValidationFailed):
         await links.redeem_code(world.redis, world.settings, "telegram", chat_id + 1, link.payload)
+    # MAX the same way, by the deep link's payload this time
+    link = await data.chat_link("max")
+    owner = await links.redeem_code(world.redis, world.settings, "max", chat_id, link.payload)
+    assert link.messenger == "max" and owner == guardian.user_id
     await api.aclose()
