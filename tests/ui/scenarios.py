@@ -310,3 +310,28 @@ async def class_view(
     out["week_png"] = [snapshot(Path(d) / "teacher-class-week.png") for d in shots]
     out["grid"] = screen.grid
     return out
+
+
+async def tap_and_hang(
+    app: TeacherApp, lesson_id: int, absent: list[int], ready: str
+) -> dict[str, Any]:
+    """Taps sent to a server whose answers never come back: once the batch is in flight, say
+    so in `ready` and wait to be killed."""
+    screen = await open_lesson(app, lesson_id)
+    app.sync_task.cancel()  # the three taps go up in one batch
+    for pupil in absent:
+        await tap(screen, pupil)
+    app.sync_task = app.spawn(app.engine.run(0.5))
+    app.engine.poke()
+    await until(lambda: app.store.lesson_state(lesson_id) == "sending", seconds=120)
+    await asyncio.to_thread(Path(ready).write_text, "sending", encoding="utf-8")
+    await asyncio.sleep(3600)
+    return {}
+
+
+async def settle(app: TeacherApp, lesson_id: int) -> dict[str, Any]:
+    """Started again with the server reachable: what the tablet holds goes up."""
+    screen = await open_lesson(app, lesson_id)
+    await synced(app, seconds=60)
+    await screen.reload()
+    return {"roster": roster_of(screen), "pending": app.store.pending_count()}

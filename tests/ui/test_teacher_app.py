@@ -362,3 +362,130 @@ def test_the_class_teacher_sees_the_day_the_week_and_who_is_inside_but_marked_ab
     for key in ("day_png", "week_png"):
         for path in out[key]:
             check_png(path)
+
+
+class Swallow:
+    """Between the app and the server: requests go through, answers never come back (the
+    Wi-Fi died after the request left), so the app's batch stays in flight."""
+
+    def __init__(self, server: str) -> None:
+        import socket
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(server)
+        self.target = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.held: list[Any] = []
+        import threading
+
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target, timeout=30)
+            self.held += [client, upstream]
+            threading.Thread(target=self._forward, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._drain, args=(upstream,), daemon=True).start()
+
+    @staticmethod
+    def _forward(client: Any, upstream: Any) -> None:
+        try:
+            while chunk := client.recv(65536):
+                upstream.sendall(chunk)
+        except OSError:
+            pass
+
+    @staticmethod
+    def _drain(upstream: Any) -> None:
+        try:
+            while upstream.recv(65536):
+                pass
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        for s in [self.listener, *self.held]:
+            s.close()
+
+
+def test_a_tablet_killed_with_its_batch_in_flight_sends_it_once_on_restart(
+    demo: Demo, tmp_path: Path
+) -> None:
+    import json
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    from tests.ui.conftest import ROOT
+
+    day, lessons = teaching_day(demo)
+    child = demo.get("parent", "/api/v1/family/children")[0]["student_id"]
+    sheet = demo.get("teacher", f"/api/v1/journal/lessons/{lessons[-1]['id']}")
+    lesson_id = sheet["id"]
+    busy = {a["student_id"] for a in sheet["attendance"]}
+    absent = [p["id"] for p in sheet["pupils"] if p["id"] not in busy and p["id"] != child][:3]
+    tablet = tmp_path / "tablet"
+    run_app("prepare", demo.url, tablet, day, tmp_path / "r1.json",
+            login="teacher", password="parta-demo", lesson_id=lesson_id)  # fmt: skip
+
+    swallow = Swallow(demo.url)
+    ready = tmp_path / "ready"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PARTA_", "KIVY_"))}
+    env.pop("DISPLAY", None)
+    env.update(
+        PARTA_SERVER=swallow.url, PARTA_TEACHER_DATA=str(tablet), PARTA_TODAY=day.isoformat(),
+        PARTA_SYNC_INTERVAL="0.5",
+        PARTA_SCENARIO_ARGS=json.dumps(
+            {"lesson_id": lesson_id, "absent": absent, "ready": str(ready)}
+        ),
+    )  # fmt: skip
+    app = subprocess.Popen(
+        [sys.executable, "-m", "tests.ui.run_app", "tap_and_hang", str(tmp_path / "r2.json")],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time_module.monotonic() + 240
+        while not ready.exists():
+            assert app.poll() is None, (tmp_path / "r2.json").read_text(encoding="utf-8")
+            assert time_module.monotonic() < deadline, "the app never sent its batch"
+            time_module.sleep(0.2)
+        # The server applied the batch; its answer is lost on the way back. Then the app dies.
+        while len(_records(demo, lesson_id, absent)) < len(absent):
+            assert time_module.monotonic() < deadline, "the batch never reached the server"
+            time_module.sleep(0.2)
+        app.kill()
+        app.wait(timeout=30)
+    finally:
+        if app.poll() is None:
+            app.kill()
+        swallow.close()
+    with sqlite3.connect(tablet / "teacher.sqlite") as db:
+        left = db.execute(
+            "SELECT state = 'sending' OR maybe_sent = 1 FROM outbox WHERE lesson_id=?",
+            (lesson_id,),
+        ).fetchall()
+    # Every tap is still on the tablet, known to be in flight (or, had the client's own
+    # timeout come first, marked as maybe sent): none may be dropped or compacted away.
+    assert left == [(1,)] * len(absent)
+
+    out = run_app("settle", demo.url, tablet, day, tmp_path / "r3.json", lesson_id=lesson_id)
+    assert out["pending"] == 0
+    shown = {r["id"]: r for r in out["roster"]}
+    assert [(shown[p]["status"], shown[p]["state"]) for p in absent] == [
+        ("absent", "synced")
+    ] * len(absent)
+    # Sent twice (before the kill and after the restart), held once.
+    assert sorted(_records(demo, lesson_id, absent)) == sorted((p, "absent", None) for p in absent)
+    absences = [(k, s) for k, s in _events(demo, lesson_id) if s in absent]
+    assert absences == sorted(("attendance.absent", p) for p in absent)
