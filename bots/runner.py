@@ -45,8 +45,16 @@ def _telegram(settings: Settings, redis: Redis, core: FamilyBot) -> Adapter | No
     return TelegramBot(settings, redis, core)
 
 
+def _max(settings: Settings, redis: Redis, core: FamilyBot) -> Adapter | None:
+    if not settings.max_bot_token.get_secret_value():
+        return None
+    from bots.max import MaxBot
+
+    return MaxBot(settings, redis, core)
+
+
 AdapterFactory = Callable[[Settings, Redis, FamilyBot], "Adapter | None"]
-ADAPTERS: list[AdapterFactory] = [_telegram]
+ADAPTERS: list[AdapterFactory] = [_telegram, _max]
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -76,7 +84,9 @@ class BotProcess:
 
     async def start(self) -> None:
         if not self.adapters:
-            raise RuntimeError("no messenger is set up: PARTA_TELEGRAM_BOT_TOKEN is empty")
+            raise RuntimeError(
+                "no messenger is set up: PARTA_TELEGRAM_BOT_TOKEN and PARTA_MAX_BOT_TOKEN are empty"
+            )
         if self.settings.bot_mode == "polling":
             for adapter in self.adapters:
                 await adapter.start_polling()

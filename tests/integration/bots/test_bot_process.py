@@ -1,5 +1,5 @@
-"""The bot as a process: webhooks checked by Telegram's secret header, /stop and blocking
-unlink the chat, and alerts stop with it."""
+"""The bot as a process: webhooks checked by Telegram's and MAX's secret headers, /stop and
+blocking unlink the chat, and alerts stop with it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from backend.messaging.tables import Delivery, MessengerChat
 from backend.settings import Settings
+from bots.max import WEBHOOK_PATH as MAX_WEBHOOK_PATH
 from bots.runner import BotProcess
 from bots.telegram import WEBHOOK_PATH, TelegramBot
 from notifications.standins.common import free_port
@@ -34,6 +35,8 @@ async def test_a_webhook_without_the_secret_header_is_refused(notify: Notify) ->
         bot_port=port,
         telegram_webhook_url=f"http://127.0.0.1:{port}{WEBHOOK_PATH}",
         telegram_webhook_secret=SecretStr("s3cret-of-the-webhook"),
+        max_webhook_url=f"http://127.0.0.1:{port}{MAX_WEBHOOK_PATH}",
+        max_webhook_secret=SecretStr("s3cret-of-the-max-webhook"),
     )
     process = BotProcess(settings, world.redis, world.app.state.diary_weeks)
     telegram = notify.standins.telegram
@@ -42,6 +45,10 @@ async def test_a_webhook_without_the_secret_header_is_refused(notify: Notify) ->
     await process.start()
     try:
         assert telegram.webhook_url == settings.telegram_webhook_url
+        # MAX is set up too (the stand-ins' settings carry its token): one server, both routes.
+        assert [sub["url"] for sub in notify.standins.max.subscriptions] == [
+            settings.max_webhook_url
+        ]
         update = {
             "update_id": 1,
             "message": {
@@ -56,6 +63,11 @@ async def test_a_webhook_without_the_secret_header_is_refused(notify: Notify) ->
         async with aiohttp.ClientSession() as session:
             for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "guess"}):
                 async with session.post(url, json=update, headers=headers) as forged:
+                    assert forged.status == 401
+            for headers in ({}, {"X-Max-Bot-Api-Secret": "guess"}):
+                async with session.post(
+                    settings.max_webhook_url, json={"update_type": "bot_started"}, headers=headers
+                ) as forged:
                     assert forged.status == 401
             async with session.get(f"http://127.0.0.1:{port}/health") as health:
                 assert health.status == 200
