@@ -42,7 +42,7 @@ ACCESS_PASSED: Final = "access.passed"  # a re-entry: only to families who asked
 ACCESS_CLOCK_SKEW: Final = "access.clock_skew"  # to the school (no audience yet)
 # accounts
 PASSWORD_RESET_CODE: Final = "account.password_reset_code"
-# meals: a pupil's available money fell below the guardian's threshold (no worker policy yet)
+# meals: a pupil's available money fell below the guardian's threshold
 MEALS_LOW_BALANCE: Final = "meals.low_balance"
 # messaging
 ANNOUNCEMENT_CREATED: Final = "announcement.created"
@@ -62,6 +62,7 @@ NOTIFIED: Final = (
     ACCESS_NOT_ARRIVED,
     ACCESS_ABSENT_INSIDE,
     ACCESS_PASSED,
+    MEALS_LOW_BALANCE,
     ANNOUNCEMENT_CREATED,
 )
 # Kinds nobody hears about unless they set a preference for exactly that kind.

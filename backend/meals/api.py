@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from litestar import Controller, get, post, put
+from litestar import Controller, Response, get, post, put
 from litestar.params import Body, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from backend.core.bounds import PathId
 from backend.core.http import ActorDep, requires
 from backend.core.rights import Permission
-from backend.meals import accounts, benefits, buffet, menus, orders, standing
+from backend.meals import accounts, benefits, buffet, menus, orders, standing, statements
 from backend.meals import schemas as s
 from backend.meals.payments_api import PaymentsController
 
@@ -65,6 +65,25 @@ class MealAccountsController(Controller):
         self, actor: ActorDep, student_id: PathId, limit: Limit = 100, offset: Offset = 0
     ) -> s.StatementOut:
         return await accounts.statement(actor, student_id, limit=limit, offset=offset)
+
+    @get(
+        "/pupils/{student_id:int}/statement/file",
+        guards=[ACCOUNT_READERS],
+        summary="Выписка по лицевому счёту файлом: XLSX или PDF",
+        media_type="application/octet-stream",
+    )
+    async def statement_file(
+        self,
+        actor: ActorDep,
+        student_id: PathId,
+        file_format: Annotated[statements.FileFormat, QueryParameter(name="format")] = "xlsx",
+    ) -> Response[bytes]:
+        content, media, name = await statements.statement_file(actor, student_id, file_format)
+        return Response(
+            content,
+            media_type=media,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
     @post(
         "/pupils/{student_id:int}/cash-top-ups",

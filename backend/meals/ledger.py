@@ -193,6 +193,9 @@ def _rub(kopecks: int) -> str:
     return f"{sign}{whole},{part:02d}"
 
 
+rub = _rub  # kopecks as a person reads roubles: 12345 -> "123,45"
+
+
 async def _by_key(key: str) -> dict[str, Any] | None:
     row: dict[str, Any] | None = (
         await LedgerTransfer.select().where(LedgerTransfer.idempotency_key == key).first()
@@ -311,6 +314,9 @@ async def _alert_low_balance(account: dict[str, Any], before: Balance, school_id
             "student_id": account["student"],
             "available": after.available,
             "threshold": threshold,
+            # As the text shows them (the worker renders the payload's own strings).
+            "available_rub": _rub(after.available),
+            "threshold_rub": _rub(threshold),
         },
         school_id=school_id,
         student_id=account["student"],

@@ -99,8 +99,10 @@ class Payments:
         self.provider, self.settings, self.allowed = provider, settings, allowed
 
     def require(self) -> PaymentProvider:
+        """The provider; an installation without a shop answers 409 (a state of the
+        installation, not a passing outage: repeating will not help)."""
         if self.provider is None:
-            raise PaymentsUnavailable(key="meals.payment.not_configured")
+            raise Conflict(key="meals.payment.not_configured")
         return self.provider
 
     def receipt(self, email: str, phone: str, description: str, amount: int) -> Receipt:
@@ -177,8 +179,8 @@ async def start_top_up(
     did not answer the first time)."""
     target = await accounts.student_scope(actor, student_id, P.MEALS_ORDER)
     assert target.school_id is not None
-    provider = payments.require()
     email, phone = _receipt_contact(data)
+    provider = payments.require()
     pupil = await accounts.open_pupil_account(student_id, target.school_id)
     request_key = f"{student_id}:{data.idempotency_key}"
     row = await MealPayment.select().where(MealPayment.request_key == request_key).first()
@@ -394,9 +396,9 @@ async def refund_payment(
     answer posts or voids the hold. A repeat with the same key finishes the same refund."""
     payment = await _row(payment_id)
     await accounts.school_scope(actor, payment["school"], P.MEALS_ACCOUNTS)
-    provider = payments.require()
     if payment["status"] != SUCCEEDED or payment["transfer_id"] is None:
         raise Conflict(key="meals.payment.not_refundable")
+    provider = payments.require()
     request_key = f"{payment_id}:{data.idempotency_key}"
     row = (
         await MealPaymentRefund.select().where(MealPaymentRefund.request_key == request_key).first()

@@ -215,3 +215,44 @@ async def test_entries_cannot_be_changed_or_deleted(world: Backend) -> None:
             await world.engine.run_ddl(statement)
     rows = await LedgerTransfer.select(LedgerTransfer.amount)
     assert [r["amount"] for r in rows] == [100, 100]
+
+
+async def test_statement_as_xlsx_and_pdf(world: Backend) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    ids, guardian, admin = await _family(world)
+    url = f"{BASE}/pupils/{ids['student']}"
+    body = {"amount": 50_000, "idempotency_key": "cash-0001", "comment": "Касса, чек 17"}
+    assert (
+        await world.client.post(f"{url}/cash-top-ups", json=body, headers=admin.headers)
+    ).status_code == 201
+    await _hold(ids, 12_050, "order-1")
+    xlsx = await world.client.get(f"{url}/statement/file", headers=guardian.headers)
+    assert xlsx.status_code == 200, xlsx.text
+    assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert f"statement-{ids['student']}.xlsx" in xlsx.headers["content-disposition"]
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    values = [[c for c in row] for row in sheet.iter_rows(values_only=True)]
+    title = values[1][0]
+    # Not in a class list yet: the first name (a pupil of a class gets the full name).
+    assert title.startswith("Выписка по лицевому счёту питания: Анна.")
+    assert "На счёте 500,00 ₽, в резерве 120,50 ₽, доступно 379,50 ₽" in title
+    table = [row for row in values if row and row[1] in ("Пополнение", "Заказ питания")]
+    assert [(r[1], r[2], r[3], r[4], r[5]) for r in table] == [
+        ("Заказ питания", "-120,50", "В резерве", None, "500,00"),
+        ("Пополнение", "500,00", "Проведено", "Касса, чек 17", "500,00"),
+    ]
+    pdf = await world.client.get(
+        f"{url}/statement/file", params={"format": "pdf"}, headers=guardian.headers
+    )
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    bad = await world.client.get(
+        f"{url}/statement/file", params={"format": "doc"}, headers=guardian.headers
+    )
+    assert bad.status_code == 400
+    other = await world.client.get(
+        f"{BASE}/pupils/{ids['other']}/statement/file", headers=guardian.headers
+    )
+    assert other.status_code == 404

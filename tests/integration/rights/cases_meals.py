@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from backend.core.context import Actor
 from backend.core.rights import Role
-from backend.meals import accounts, buffet, ledger, menus
+from backend.meals import accounts, buffet, ledger, menus, standing
 from backend.meals import schemas as s
 from backend.meals.ledger import AccountKind, TransferKind
+from backend.meals.tables import MealPayment
 from tests.conftest import Backend
 from tests.integration.rights import Case, RightsWorld
 
@@ -19,6 +20,8 @@ FAMILY = frozenset({Role.SYSTEM_ADMIN, Role.GUARDIAN, Role.DELEGATE})
 MEALS_STAFF = ADMINS | {Role.CATERER}
 MENU_MAKERS = MEALS_STAFF
 MENU_READERS = FAMILY | MEALS_STAFF
+PAYMENT_READERS = FAMILY | ADMINS
+NO_SHOP = "no YooKassa shop in the matrix: allowed callers get the reason (409); test_payments"
 IN_THREE_DAYS = (date.today() + timedelta(days=3)).isoformat()
 
 
@@ -63,6 +66,27 @@ async def SETUP(world: Backend, rw: RightsWorld) -> None:
         s.BuffetProductCreate(caterer_id=caterer_out.id, name="Сок", price=100),
     )
     rw.ids.update(meals_caterer=caterer_out.id, meals_dish=dish.id, meals_product=product.id)
+    # A card top-up the family abandoned (no shop in the matrix: the flow is test_payments').
+    now = datetime.now(UTC)
+    rows = await MealPayment.insert(
+        MealPayment(
+            public_id="matrix-payment",
+            request_key="matrix:payment",
+            school=school,
+            student=rw.ids["student_a"],
+            amount=10_000,
+            method="bank_card",
+            provider="yookassa",
+            provider_payment_id="matrix-000f-5000-8000",
+            status="canceled",
+            created_at=now,
+            updated_at=now,
+        )
+    ).returning(MealPayment.id)
+    standing_order = await standing.create(
+        Actor.system(), rw.ids["student_a"], s.StandingOrderCreate(meal_kind="snack")
+    )
+    rw.ids.update(meals_payment=rows[0]["id"], meals_standing=standing_order.id)
 
 
 def _cash(world: RightsWorld) -> dict[str, object]:
@@ -336,5 +360,92 @@ CASES = [
         f"{BASE}/schools/{{school_a}}/buffet-sales",
         MENU_MAKERS,
         body=_sale,
+    ),
+    Case(
+        "GET",
+        f"{BASE}/pupils/{{student_id:int}}/statement/file",
+        f"{BASE}/pupils/{{student_a}}/statement/file",
+        READERS,
+    ),
+    Case(
+        "POST",
+        f"{BASE}/pupils/{{student_id:int}}/top-ups",
+        f"{BASE}/pupils/{{student_a}}/top-ups",
+        FAMILY,
+        body=lambda w: {
+            "amount": 10_000,
+            "idempotency_key": f"matrix-top-up-{w.unique()}",
+            "receipt_email": "parent@example.ru",
+        },
+        ok=(409,),
+        note=NO_SHOP,
+    ),
+    Case(
+        "GET",
+        f"{BASE}/pupils/{{student_id:int}}/payments",
+        f"{BASE}/pupils/{{student_a}}/payments",
+        PAYMENT_READERS,
+    ),
+    Case(
+        "GET",
+        f"{BASE}/payments/{{payment_id:int}}",
+        f"{BASE}/payments/{{meals_payment}}",
+        PAYMENT_READERS,
+    ),
+    Case(
+        "GET",
+        f"{BASE}/payments/{{payment_id:int}}/refunds",
+        f"{BASE}/payments/{{meals_payment}}/refunds",
+        PAYMENT_READERS,
+    ),
+    Case(
+        "POST",
+        f"{BASE}/payments/{{payment_id:int}}/refunds",
+        f"{BASE}/payments/{{meals_payment}}/refunds",
+        ADMINS,
+        body=_refund,
+        ok=(409,),
+        note="the payment was never paid: nothing to refund (refunds in test_payments)",
+    ),
+    Case(
+        "GET",
+        f"{BASE}/schools/{{school_id:int}}/payments/reconciliation",
+        f"{BASE}/schools/{{school_a}}/payments/reconciliation?date={IN_THREE_DAYS}",
+        ADMINS,
+        ok=(409,),
+        note=NO_SHOP,
+    ),
+    Case(
+        "POST",
+        f"{BASE}/payments/yookassa/notifications",
+        f"{BASE}/payments/yookassa/notifications",
+        frozenset(),
+        body={"type": "notification", "event": "payment.succeeded", "object": {"id": "x"}},
+        public=True,
+        ok=(403,),
+        note="only YooKassa's addresses, never a person's sign-in (test_payments)",
+    ),
+    Case(
+        "POST",
+        f"{BASE}/pupils/{{student_id:int}}/standing-orders",
+        f"{BASE}/pupils/{{student_a}}/standing-orders",
+        FAMILY,
+        body={"meal_kind": "lunch"},
+        ok=(201, 409),
+        note="one standing order per meal kind: the next allowed caller is told it exists",
+    ),
+    Case(
+        "GET",
+        f"{BASE}/pupils/{{student_id:int}}/standing-orders",
+        f"{BASE}/pupils/{{student_a}}/standing-orders",
+        PAYMENT_READERS,
+    ),
+    Case(
+        "POST",
+        f"{BASE}/standing-orders/{{standing_id:int}}/cancel",
+        f"{BASE}/standing-orders/{{meals_standing}}/cancel",
+        FAMILY,
+        ok=(200, 409),
+        note="the first allowed caller stops it, the next is told it is stopped",
     ),
 ]
