@@ -274,8 +274,10 @@ class MaxBot:
     def webhook_routes(self, app: web.Application) -> None:
         """Serve MAX's posts at `WEBHOOK_PATH`, refusing any without the subscription's secret."""
         secret = self.settings.max_webhook_secret.get_secret_value()
-        if not secret:
-            raise RuntimeError("PARTA_MAX_WEBHOOK_SECRET is required for webhooks")
+        if not secret or not self.settings.max_webhook_url:
+            raise RuntimeError(
+                "PARTA_MAX_WEBHOOK_URL and PARTA_MAX_WEBHOOK_SECRET are required for webhooks"
+            )
         app.router.add_post(WEBHOOK_PATH, self._webhook)
 
     async def _webhook(self, request: web.Request) -> web.Response:
