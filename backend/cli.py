@@ -22,10 +22,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
+from backend.commands.click_russian import speak_russian
 from backend.i18n import t
 from backend.settings import Settings
 
 console = Console(stderr=True)
+speak_russian()  # Click's usage errors and prompts in Russian (decision 0015)
 
 
 def _run(coro: Coroutine[Any, Any, Any]) -> Any:
