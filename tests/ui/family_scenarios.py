@@ -264,7 +264,8 @@ async def bench(app: FamilyApp, t0: float, turns: int = 10) -> dict[str, Any]:
         built.append(diary.build_ms[-1])
         drawn.append(diary.draw_ms[-1])
         await asyncio.sleep(0.2)
-    for name in ("today", "marks", "homework", "timetable", "inbox", "settings", "diary"):
+    screens = ("today", "marks", "homework", "timetable", "inbox", "settings", "meals", "entries")
+    for name in (*screens, "diary"):
         app.show(name)
         await asyncio.sleep(0.6)
     rss_kib = resident_kib()
