@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import SecretStr
 
@@ -24,6 +24,10 @@ MAX_BOT_TOKEN = "parta-max-stand-in-token"
 
 
 class StandIns:
+    # The suite that runs now in this process: the demo's other companions (the family bot)
+    # talk to the same stand-ins as the worker.
+    running: ClassVar[StandIns | None] = None
+
     def __init__(self, directory: Path, *, telegram_enforce: bool = True) -> None:
         self.directory = directory
         self.fcm = FcmStandIn()
@@ -50,6 +54,7 @@ class StandIns:
         self.credentials = self.fcm.write_credentials(self.directory / "fcm-service-account.json")
         for standin in self.all().values():
             await standin.start()
+        StandIns.running = self
 
     def start_in_thread(self) -> None:
         """Run the stand-ins on an event loop of their own, in a thread, like the remote
@@ -79,6 +84,8 @@ class StandIns:
         self._thread.join(10)
 
     async def stop(self) -> None:
+        if StandIns.running is self:
+            StandIns.running = None
         for standin in self.all().values():
             await standin.stop()
 

@@ -40,6 +40,7 @@ def test_demo_serves_and_its_logins_work(tmp_path: Path) -> None:
             )
             assert me.status_code == 200 and me.json()["grants"]
         _an_announcement_reaches_the_parents_phone(base)
+        _the_parent_links_the_bot_as_readme_shows(base)
         _the_parent_tops_up_through_the_yookassa_standin(base)
     finally:
         output = server.stop()
@@ -109,6 +110,40 @@ def _an_announcement_reaches_the_parents_phone(base: str) -> None:
     assert "Собрание" in pushes[0]["body"]
     page = httpx.get(f"{base}/demo/deliveries")
     assert page.status_code == 200 and "Push (FCM): 1" in page.text
+
+
+def _bot_chat(base: str, chat: int, count: int) -> list[dict[str, object]]:
+    deadline = time.monotonic() + 30
+    while True:
+        messages: list[dict[str, object]] = httpx.get(f"{base}/demo/telegram/{chat}").json()
+        if len(messages) >= count:
+            return messages
+        assert time.monotonic() < deadline, f"the bot did not answer: {messages}"
+        time.sleep(0.3)
+
+
+def _the_parent_links_the_bot_as_readme_shows(base: str) -> None:
+    """README's bot steps: a code from the API, sent into the stand-in's chat, links the demo
+    parent; the week comes back with buttons that page it in place."""
+    login = httpx.post(
+        f"{base}/api/v1/auth/login", json={"identifier": "parent", "password": "parta-demo"}
+    ).json()
+    headers = {"Authorization": f"Bearer {login['access_token']}"}
+    link = httpx.post(
+        f"{base}/api/v1/messaging/chat-links", headers=headers, json={"messenger": "telegram"}
+    ).json()
+    assert link["deep_link"] == f"https://t.me/parta_bot?start={link['payload']}"
+    chat = f"{base}/demo/telegram/200001"
+    assert httpx.post(chat, json={"text": link["code"]}).status_code == 202
+    linked, menu = _bot_chat(base, 200001, 2)[-2:]
+    assert str(linked["text"]).startswith("Готово: чат подключён")
+    week = next(data for label, data in menu["buttons"] if label == "Неделя")  # type: ignore[union-attr]
+    assert httpx.post(chat, json={"press": week}).status_code == 202
+    deadline = time.monotonic() + 30
+    while "неделя с" not in str(_bot_chat(base, 200001, 2)[-1]["text"]):
+        assert time.monotonic() < deadline, "the week was not shown"
+        time.sleep(0.3)
+    assert len(_bot_chat(base, 200001, 2)) == 2  # the menu became the week: edited in place
 
 
 def _the_parent_tops_up_through_the_yookassa_standin(base: str) -> None:
