@@ -1,5 +1,6 @@
 """Demo entries: the demo school's turnstile, a gateway, a card for the demo pupil and the
-pupil's passes on the school days of the last two weeks (before today). `backend.seed` calls
+pupil's passes on the last ten school days before today (two weeks, or the two before a
+holiday). `backend.seed` calls
 `seed_demo_entries`; the registry's services make the turnstile, gateway and card, and the
 passes go through the ingest as the gateway would have sent each day's passes that evening.
 
@@ -21,7 +22,8 @@ from backend.schools.people.contacts import school_info
 from backend.schools.structure import services as structure
 from backend.schools.timetable import services as timetable
 
-DAYS_BACK = 14
+SEEDED_DAYS = 10  # the last school days before today with passes (two weeks)
+LOOK_BACK = 30  # calendar days searched for them (a holiday may come between)
 DEMO_CARD = "123,45678"  # Wiegand-26: facility 123, number 45678
 LESSON_WEEKDAYS = (1, 2, 3, 4, 5)  # the demo timetable's days (backend.seed.DAYS)
 
@@ -52,7 +54,8 @@ async def seed_demo_entries(
     )  # fmt: skip
     sender = ingest.Gateway(gateway["id"], school_id)
     stored = 0
-    for day in await school_days(school_id, today - timedelta(days=DAYS_BACK), today):
+    days = await school_days(school_id, today - timedelta(days=LOOK_BACK), today)
+    for day in days[-SEEDED_DAYS:]:
 
         def at(hour: int, minute: int, day: date = day) -> datetime:
             return datetime.combine(day, time(hour, minute, rng.randrange(60)), tzinfo=zone)
