@@ -213,3 +213,17 @@ async def test_a_snils_of_another_pupil_is_refused(world: Backend) -> None:
     assert r.status_code == 400, r.text
     columns = {(p["line"], p["column"]) for p in r.json()["details"]["problems"]}
     assert (taker, "СНИЛС") in columns
+
+
+async def test_who_may_not_read_health_does_not_see_the_old_health_group(world: Backend) -> None:
+    school, secretary, nurse = await _school_with_pupils(world)
+    content = await _export(world.client, school, nurse, "csv")
+    edited = _edit(content, {(4, "Группа здоровья"): "III"})
+    seen_by = {}
+    for who in (nurse, secretary):
+        r = await _upload(world.client, school, edited, who, dry_run=True)
+        assert r.status_code == 201, r.text
+        (change,) = r.json()["changes"]
+        seen_by[who.user_id] = (change["line"], change["column"], change["old"], change["new"])
+    assert seen_by[nurse.user_id] == (4, "Группа здоровья", "II", "III")
+    assert seen_by[secretary.user_id] == (4, "Группа здоровья", "(скрыто)", "III")
