@@ -55,6 +55,7 @@ from backend.schools.people.api import CONTROLLERS as PEOPLE_CONTROLLERS
 from backend.schools.structure.api import STRUCTURE_CONTROLLERS
 from backend.schools.timetable.api import TIMETABLE_CONTROLLERS
 from backend.settings import Settings
+from backend.web.pages import STATIC_ROUTER, TEMPLATES, StaffWebController
 
 API_VERSION = "1.0.0"
 # The API documentation's page scripts are served by Parta itself (the swagger-ui-bundle
@@ -131,6 +132,8 @@ def create_app(
         admin_start,
         AdminTasksController,
         piccolo_admin_handler(),
+        StaffWebController,
+        STATIC_ROUTER,
         JournalController,
         MarkingCatalogController,
         DiaryController,
@@ -172,6 +175,7 @@ def create_app(
         stores={"rate_limit": RateLimitStore(parta.redis, namespace="parta:ratelimit")},
         exception_handlers=EXCEPTION_HANDLERS,
         plugins=[TimeOfDaySchemaPlugin()],
+        template_config=TEMPLATES,
         cors_config=CORSConfig(allow_origins=settings.cors_origins)
         if settings.cors_origins
         else None,

@@ -21,13 +21,10 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie, UploadFile
 from litestar.enums import MediaType
-from litestar.exceptions import NotAuthorizedException
 from litestar.response import Redirect, Response
-from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from backend.accounts.services import AccountsService, current_principal
-from backend.accounts.tokens import REVOKED_SESSION_KEY, principal_from_token
 from backend.admin.piccolo import (
     MOUNT_PATH,
     SESSION_COOKIE,
@@ -48,9 +45,16 @@ from backend.schools.services import school_names, school_target, schools_in_sco
 from backend.schools.structure import services as structure
 from backend.schools.tables import SchoolClass, StudyPeriod
 from backend.schools.timetable import services as timetable
+from backend.web.session import (
+    CSRF_COOKIE,
+    TOKEN_COOKIE,
+    actor_of,
+    check_csrf,
+    csrf_cookie,
+    principal_from_cookie,
+    token_cookie,
+)
 
-TOKEN_COOKIE = "parta_admin"
-CSRF_COOKIE = "parta_admin_csrf"
 TASK_PERMISSIONS = (Permission.STRUCTURE_MANAGE, Permission.ACCOUNTS_MANAGE)
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
@@ -77,36 +81,6 @@ def e(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _token_secret(request: Request[Any, Any, Any]) -> tuple[str, str]:
-    accounts: AccountsService = request.app.state.accounts
-    auth = accounts.tokens.jwt_auth
-    return auth.token_secret, auth.algorithm
-
-
-async def principal_from_cookie(request: Request[Any, Any, Any]) -> Principal | None:
-    raw = request.cookies.get(TOKEN_COOKIE)
-    if not raw:
-        return None
-    secret, algorithm = _token_secret(request)
-    try:
-        token = Token.decode(raw, secret, algorithm)
-    except NotAuthorizedException:
-        return None
-    sid = (token.extras or {}).get("sid")
-    if not sid or await request.app.state.redis.exists(REVOKED_SESSION_KEY.format(sid=sid)):
-        return None
-    return principal_from_token(token)
-
-
-def actor_of(request: Request[Any, Any, Any], principal: Principal) -> Actor:
-    return Actor(
-        principal=principal,
-        ip=client_ip(request),
-        request_id=str(request.scope.get("state", {}).get("request_id", "")),
-        user_agent=request.headers.get("user-agent", "")[:300],
-    )
-
-
 def _csrf_field(request: Request[Any, Any, Any]) -> str:
     return f'<input type="hidden" name="csrf" value="{e(request.cookies.get(CSRF_COOKIE, ""))}">'
 
@@ -116,11 +90,12 @@ async def _form(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return dict(form.items())
 
 
-def _check_csrf(request: Request[Any, Any, Any], form: dict[str, Any]) -> None:
-    expected = request.cookies.get(CSRF_COOKIE, "")
-    given = str(form.get("csrf", ""))
-    if not expected or not secrets.compare_digest(expected, given):
-        raise Forbidden(key="admin.csrf")
+def _next_page(value: str | None) -> str:
+    """Where the sign-in form sends the person: a page of ours under /admin (never elsewhere:
+    no open redirect), else the tasks."""
+    if value and value.startswith("/admin/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/admin/tasks"
 
 
 def _to_login() -> Redirect:
@@ -158,22 +133,24 @@ class AdminTasksController(Controller):
     @get("/login", sync_to_thread=False)
     def login_form(self, request: Request[Any, Any, Any]) -> Response[str]:
         csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        after = _next_page(request.query_params.get("next"))
         body = (
             '<form method="post" action="/admin/tasks/login">'
             f'<input type="hidden" name="csrf" value="{e(csrf)}">'
+            f'<input type="hidden" name="next" value="{e(after)}">'
             '<label>Логин, телефон или e-mail <input name="identifier" required></label>'
             '<label>Пароль <input name="password" type="password" required></label>'
             "<button>Войти</button></form>"
         )
         response = page(t("admin.login_title"), body)
-        response.cookies.append(_csrf_cookie(csrf))
+        response.cookies.append(csrf_cookie(csrf))
         return response
 
     @post("/login", status_code=HTTP_303_SEE_OTHER)
     async def login(self, request: Request[Any, Any, Any]) -> Response[Any]:
         form = await _form(request)
         try:
-            _check_csrf(request, form)
+            check_csrf(request, form)
             identifier, password = str(form.get("identifier", "")), str(form.get("password", ""))
             if not identifier or not password:
                 raise ValidationFailed(key="auth.identifier_required")
@@ -183,18 +160,10 @@ class AdminTasksController(Controller):
             )
         except DomainError as exc:
             return _error_page(exc)
-        response: Response[Any] = Redirect(path="/admin/tasks", status_code=HTTP_303_SEE_OTHER)
-        response.cookies.append(
-            Cookie(
-                key=TOKEN_COOKIE,
-                value=pair.access_token,
-                path="/admin",
-                httponly=True,
-                samesite="strict",
-                secure=request.url.scheme == "https",
-                max_age=pair.expires_in,
-            )
+        response: Response[Any] = Redirect(
+            path=_next_page(str(form.get("next", ""))), status_code=HTTP_303_SEE_OTHER
         )
+        response.cookies.append(token_cookie(request, pair.access_token, pair.expires_in))
         return response
 
     @post("/logout", status_code=HTTP_303_SEE_OTHER)
@@ -261,7 +230,7 @@ class AdminTasksController(Controller):
             return _to_login()
         form = await _form(request)
         try:
-            _check_csrf(request, form)
+            check_csrf(request, form)
             current = await current_principal(principal.user_id)
             school_ids = await tables_access(current) if current is not None else frozenset()
             if school_ids is not None and not school_ids:
@@ -290,7 +259,7 @@ class AdminTasksController(Controller):
             return _to_login()
         form = await _form(request)
         try:
-            _check_csrf(request, form)
+            check_csrf(request, form)
             school_id = _int(form, "school_id")
             period = await structure.one(
                 StudyPeriod.select(
@@ -324,7 +293,7 @@ class AdminTasksController(Controller):
             return _to_login()
         form = await _form(request)
         try:
-            _check_csrf(request, form)
+            check_csrf(request, form)
             who = str(form.get("who", "guardians"))
             if who not in ("guardians", "pupils", "both"):
                 raise ValidationFailed(key="people.codes_who_invalid")
@@ -366,7 +335,7 @@ class AdminTasksController(Controller):
             return _to_login()
         form = await _form(request)
         try:
-            _check_csrf(request, form)
+            check_csrf(request, form)
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 raise ValidationFailed(key="admin.file_required")
@@ -422,10 +391,6 @@ def _int(form: dict[str, Any], name: str) -> int:
     if not value.isdigit():
         raise ValidationFailed(key="error.wrong_type", field=name)
     return int(value)
-
-
-def _csrf_cookie(value: str) -> Cookie:
-    return Cookie(key=CSRF_COOKIE, value=value, path="/admin", samesite="strict", httponly=True)
 
 
 def _logout_form(request: Request[Any, Any, Any]) -> str:

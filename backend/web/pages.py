@@ -1,0 +1,235 @@
+"""The staff web's pages (/admin/web): the start page and the class-and-subject journal grid.
+
+Each handler reads the person from the admin's cookie (`session.py`); a request without it goes
+to the sign-in form. Rights are the services': the grid comes from `journal.grid` (404 outside
+the reader's classes), and every cell is saved through `journal.sync.sync_lesson`, the teacher
+app's path, so the window, the period lock, conflicts, history, audit and the outbox are the same.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Response, Template
+from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_303_SEE_OTHER
+from litestar.template.config import TemplateConfig
+
+from backend.core.errors import DomainError, Forbidden, ValidationFailed
+from backend.core.http import PUBLIC
+from backend.core.rights import Permission, Principal
+from backend.i18n import has, t
+from backend.journal.grid import journal_cell, journal_choices, journal_grid
+from backend.journal.schemas import SyncOp, SyncRequest
+from backend.journal.sync import sync_lesson
+from backend.web.session import (
+    LOGIN_PATH,
+    actor_of,
+    check_csrf,
+    csrf_token,
+    principal_from_cookie,
+)
+
+HERE = Path(__file__).parent
+BASE = "/admin/web"
+STATIC = f"{BASE}/static"
+JOURNAL_PERMISSIONS = (
+    Permission.JOURNAL_READ,
+    Permission.JOURNAL_WRITE,
+    Permission.JOURNAL_MANAGE,
+)
+TASK_PERMISSIONS = (Permission.STRUCTURE_MANAGE, Permission.ACCOUNTS_MANAGE)
+ATTENDANCE = ("present", "absent", "sick", "excused")
+ACTIONS = ("attendance", "mark", "mark_delete")
+
+
+def _configure(engine: JinjaTemplateEngine) -> None:
+    engine.engine.globals.update(t=t, static=STATIC, base=BASE)
+    engine.engine.trim_blocks = True
+    engine.engine.lstrip_blocks = True
+
+
+TEMPLATES = TemplateConfig(
+    directory=HERE / "templates", engine=JinjaTemplateEngine, engine_callback=_configure
+)
+STATIC_ROUTER = create_static_files_router(
+    path=STATIC, directories=[HERE / "static"], include_in_schema=False, opt=PUBLIC
+)
+
+
+def is_staff(principal: Principal) -> bool:
+    return any(principal.has_permission(p) for p in (*JOURNAL_PERMISSIONS, *TASK_PERMISSIONS))
+
+
+def _to_login(request: Request[Any, Any, Any]) -> Redirect:
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Redirect(path=f"{LOGIN_PATH}?next={quote(here)}", status_code=HTTP_303_SEE_OTHER)
+
+
+def _page(
+    request: Request[Any, Any, Any],
+    name: str,
+    principal: Principal | None,
+    status: int = 200,
+    **context: Any,
+) -> Template:
+    return Template(
+        template_name=name,
+        context={
+            "csrf": csrf_token(request),
+            "person": principal.display_name if principal else "",
+            **context,
+        },
+        status_code=status,
+    )
+
+
+def _refusal(request: Request[Any, Any, Any], principal: Principal, message: str) -> Template:
+    return _page(request, "refusal.html", principal, status=403, message=message)
+
+
+def _date(value: str | None, field: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationFailed(key="error.wrong_type", field=t(f"web.field.{field}")) from exc
+
+
+def _id(value: Any, field: str) -> int:
+    text = str(value or "")
+    if not text.isdigit() or len(text) > 12:
+        raise ValidationFailed(key="error.wrong_type", field=t(f"web.field.{field}"))
+    return int(text)
+
+
+class StaffWebController(Controller):
+    path = BASE
+    include_in_schema = False
+    opt = PUBLIC  # signed in by the admin cookie, checked in each handler
+
+    @get("/")
+    async def home(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        principal = await principal_from_cookie(request)
+        if principal is None:
+            return _to_login(request)
+        if not is_staff(principal):
+            return _refusal(request, principal, t("web.not_staff"))
+        return _page(
+            request,
+            "home.html",
+            principal,
+            journal=any(principal.has_permission(p) for p in JOURNAL_PERMISSIONS),
+            tasks=any(principal.has_permission(p) for p in TASK_PERMISSIONS),
+        )
+
+    @get("/journal")
+    async def journal(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        principal = await principal_from_cookie(request)
+        if principal is None:
+            return _to_login(request)
+        if not is_staff(principal):
+            return _refusal(request, principal, t("web.not_staff"))
+        if not any(principal.has_permission(p) for p in JOURNAL_PERMISSIONS):
+            return _refusal(request, principal, t("web.no_journal"))
+        actor = actor_of(request, principal)
+        query = request.query_params
+        try:
+            choices = await journal_choices(actor)
+            if not query.get("class_id"):
+                return _page(request, "journal_pick.html", principal, choices=choices)
+            grid = await journal_grid(
+                actor,
+                _id(query.get("class_id"), "class_id"),
+                _id(query.get("subject_id"), "subject_id"),
+                _date(query.get("from"), "from"),
+                _date(query.get("to"), "to"),
+            )
+        except DomainError as exc:
+            return _page(
+                request, "error.html", principal, status=exc.status_code, message=exc.message
+            )
+        return _page(request, "journal.html", principal, grid=grid, choices=choices)
+
+    @post("/journal/cell", status_code=200)
+    async def save_cell(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """One keystroke in the grid: an absence, a mark or a mark's removal for one pupil on one
+        lesson, saved as a one-operation sync of that lesson. Answers the cell as stored now."""
+        principal = await principal_from_cookie(request)
+        form = dict((await request.form()).items())
+        try:
+            check_csrf(request, form)
+            if principal is None:
+                raise Forbidden(key="web.signed_out")
+            lesson_id = _id(form.get("lesson_id"), "lesson_id")
+            student_id = _id(form.get("student_id"), "student_id")
+            op = _operation(form, student_id)
+            actor = actor_of(request, principal)
+            answer = await sync_lesson(
+                actor, lesson_id, SyncRequest(operations=[op]), request.app.state.diary_weeks
+            )
+        except DomainError as exc:
+            # Nothing was written: the cell stays as it was, the message says why.
+            return Template(
+                template_name="status.html",
+                context={"message": exc.message, "error": True},
+                status_code=exc.status_code,
+                headers={"HX-Retarget": "#journal-status", "HX-Reswap": "innerHTML"},
+            )
+        result = answer.results[0]
+        cell = await journal_cell(actor, lesson_id, student_id)
+        if result.status == "conflict":
+            who = result.changed_by.name if result.changed_by else t("web.someone")
+            message, error = t("web.conflict", who=who), True
+        else:
+            message, error = t("web.saved"), False
+        return Template(
+            template_name="cell_saved.html",
+            context={
+                "cell": cell,
+                "lesson_id": lesson_id,
+                "pupil_id": student_id,
+                "lock": None,
+                "conflict": result.status == "conflict",
+                "message": message,
+                "error": error,
+            },
+        )
+
+
+def _operation(form: dict[str, Any], student_id: int) -> SyncOp:
+    action = str(form.get("action", ""))
+    if action not in ACTIONS:
+        raise ValidationFailed(key="error.wrong_type", field=t("web.field.action"))
+    op: dict[str, Any] = {
+        "op_id": str(form.get("op_id", ""))[:64],
+        "kind": action,
+        "student_id": student_id,
+    }
+    version = str(form.get("base_version", ""))
+    if version:
+        op["base_version"] = _id(version, "base_version")
+    if action == "attendance":
+        status = str(form.get("value", ""))
+        if status not in ATTENDANCE:
+            raise ValidationFailed(key="error.wrong_type", field=t("web.field.status"))
+        op["status"] = status
+    elif action == "mark":
+        op["value"] = str(form.get("value", ""))
+        op["work_kind"] = str(form.get("work_kind", "")) or "answer"
+    else:
+        op["mark_id"] = _id(form.get("mark_id"), "mark_id")
+        del op["student_id"]
+    try:
+        return msgspec.convert(op, SyncOp)
+    except msgspec.ValidationError as exc:
+        field = str(exc).rsplit("$.", 1)[-1].rstrip("`").split("`")[0] or "value"
+        name = t(f"web.field.{field}") if has(f"web.field.{field}") else t("web.field.value")
+        raise ValidationFailed(key="error.wrong_type", field=name) from exc

@@ -1,0 +1,32 @@
+"""Rights cases of the staff web (/admin/web). Like the web admin's task pages they sign in with
+the admin's cookie, not the bearer token, so to the matrix they are public: without the cookie
+a page sends the browser to the sign-in form (303) and a cell save is refused for want of the
+CSRF token (403). The signed-in behaviour (a teacher's own classes, 404 elsewhere, a guardian
+refused, the window and period locks) is tested in tests/integration/web/."""
+
+from __future__ import annotations
+
+from tests.integration.rights import ALL_ROLES, Case
+
+CASES = [
+    Case("GET", "/admin/web", "/admin/web/", ALL_ROLES, public=True, ok=(303,)),
+    Case("GET", "/admin/web/journal", "/admin/web/journal", ALL_ROLES, public=True, ok=(303,)),
+    Case(
+        "POST",
+        "/admin/web/journal/cell",
+        "/admin/web/journal/cell",
+        ALL_ROLES,
+        public=True,
+        ok=(403,),
+        note="no CSRF token: refused before anything is looked at",
+    ),
+    Case(
+        "GET",
+        "/admin/web/static/{file_path:path}",
+        "/admin/web/static/web.css",
+        ALL_ROLES,
+        public=True,
+        ok=(200,),
+        note="the pages' own style and scripts (htmx vendored): nothing personal",
+    ),
+]
