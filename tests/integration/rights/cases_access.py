@@ -111,4 +111,11 @@ CASES = [
         _entries_url(),
         MANAGERS | FAMILY_READERS,
     ),
+    Case(
+        "GET",
+        f"{BASE}/classes/{{class_id:int}}/absent-inside",
+        f"{BASE}/classes/{{class_a}}/absent-inside",
+        MANAGERS | {Role.CLASS_TEACHER, Role.SCHOOL_COORDINATOR},
+        note="the class's class teacher and school staff (decision 0702)",
+    ),
 ]
