@@ -12,7 +12,16 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from backend.core.bounds import PathId
 from backend.core.http import ActorDep, requires
 from backend.core.rights import Permission
-from backend.meals import accounts, benefits, buffet, menus, orders, standing, statements
+from backend.meals import (
+    accounts,
+    benefits,
+    buffet,
+    menus,
+    orders,
+    requisitions,
+    standing,
+    statements,
+)
 from backend.meals import schemas as s
 from backend.meals.payments_api import PaymentsController
 
@@ -471,6 +480,42 @@ class StandingOrdersController(Controller):
         return await standing.cancel(actor, standing_id)
 
 
+class RequisitionsController(Controller):
+    path = "/api/v1/meals"
+    tags = ["Питание: заявки"]
+
+    @get(
+        "/schools/{school_id:int}/requisitions",
+        guards=[MEALS_STAFF],
+        summary="Заявки организаторам питания на день (фиксируются при отсечке)",
+    )
+    async def list_requisitions(
+        self, actor: ActorDep, school_id: PathId, day: MenuDate
+    ) -> list[s.RequisitionOut]:
+        return await requisitions.list_for_school(actor, school_id, day)
+
+    @get(
+        "/requisitions/{requisition_id:int}/file",
+        guards=[MEALS_STAFF],
+        summary="Заявка файлом: XLSX или PDF",
+        media_type="application/octet-stream",
+    )
+    async def requisition_file(
+        self,
+        actor: ActorDep,
+        requisition_id: PathId,
+        file_format: Annotated[requisitions.FileFormat, QueryParameter(name="format")] = "xlsx",
+    ) -> Response[bytes]:
+        content, media, name = await requisitions.requisition_file(
+            actor, requisition_id, file_format
+        )
+        return Response(
+            content,
+            media_type=media,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+
 CONTROLLERS = [
     MealAccountsController,
     MenusController,
@@ -479,4 +524,5 @@ CONTROLLERS = [
     BuffetController,
     PaymentsController,
     StandingOrdersController,
+    RequisitionsController,
 ]

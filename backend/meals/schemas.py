@@ -522,3 +522,37 @@ class StandingOrderOut(msgspec.Struct):
     valid_to: Day | None
     active: bool
     days: list[StandingOrderDayOut]
+
+
+# ---- requisitions ----------------------------------------------------------------------------
+
+
+class RequisitionLine(msgspec.Struct):
+    meal_set_id: int
+    meal_set_name: str
+    meal_kind: str
+    class_id: int | None
+    class_name: str
+    price: int
+    paid_count: int
+    benefit_count: int
+    count: int
+    family_amount: int
+    benefit_amount: int
+
+
+class RequisitionOut(msgspec.Struct):
+    """A caterer's requisition for a school's day, frozen at the cut-off (kopecks)."""
+
+    id: int
+    school_id: int
+    date: Day
+    caterer_id: int
+    caterer_name: str
+    total_count: int
+    paid_count: int
+    benefit_count: int
+    family_amount: int
+    benefit_amount: int
+    frozen_at: datetime
+    lines: list[RequisitionLine]

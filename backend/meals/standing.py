@@ -25,7 +25,7 @@ from backend.core.db import transaction
 from backend.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from backend.core.rights import Permission, ScopeKind
 from backend.i18n import t
-from backend.meals import accounts, benefits, menus, orders
+from backend.meals import accounts, benefits, menus, orders, requisitions
 from backend.meals import schemas as s
 from backend.meals.tables import (
     MealCutoffRun,
@@ -335,6 +335,7 @@ async def run_school(school_id: int, now: datetime) -> dict[str, int]:
         result = await orders.run_cutoff(Actor.system(), school_id)
         posted, defaults = result.posted, result.default_sets
         for day in due:
+            await requisitions.freeze(school_id, day)
             await MealCutoffRun.insert(
                 MealCutoffRun(
                     school=school_id,

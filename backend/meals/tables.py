@@ -257,6 +257,24 @@ class MealCutoffRun(Table):
     ran_at = Timestamptz()
 
 
+class MealRequisition(Table):
+    """заявка на питание: what one caterer cooks for one school on one day, frozen at the
+    day's cut-off (once: unique per school, date and caterer). `lines`: one per meal set and
+    class, with paid and benefit counts apart and the money of each."""
+
+    id = BigSerial(primary_key=True)
+    school = Integer()
+    date = Date()
+    caterer = Integer()
+    lines = JSONB(default=[])
+    total_count = Integer(default=0)
+    paid_count = Integer(default=0)
+    benefit_count = Integer(default=0)
+    family_amount = BigInt(default=0)
+    benefit_amount = BigInt(default=0)
+    frozen_at = Timestamptz()
+
+
 # ---- benefits ------------------------------------------------------------------------------
 
 
@@ -389,6 +407,7 @@ INDEXES = [
     Index("standing_order_live", "standing_order", ("student", "meal_kind", "live"), unique=True),
     Index("standing_order_school", "standing_order", ("school", "live")),
     Index("standing_order_day_once", "standing_order_day", ("standing_order", "date"), unique=True),
+    Index("meal_requisition_once", "meal_requisition", ("school", "date", "caterer"), unique=True),
     Index("meal_cutoff_run_once", "meal_cutoff_run", ("school", "date"), unique=True),
     Index("meal_payment_public_id", "meal_payment", ("public_id",), unique=True),
     Index("meal_payment_request_key", "meal_payment", ("request_key",), unique=True),
@@ -466,6 +485,7 @@ APP_CONFIG = AppConfig(
         StandingOrder,
         StandingOrderDay,
         MealCutoffRun,
+        MealRequisition,
     ],
     migration_dependencies=["backend.schools.tables"],
     commands=[],

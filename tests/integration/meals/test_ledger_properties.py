@@ -2,7 +2,8 @@
 
 Each sequence runs on a school of its own in an SQLite database of this test: top-ups (some
 repeated with the same idempotency key), orders (holds), cancellations (voids), cut-offs and
-servings (posts), benefit meals, refunds and corrections, in any order. A model of the expected
+servings (posts), benefit meals, refunds (at once, or held while a card provider answers and
+then posted or voided) and corrections, in any order. A model of the expected
 balances decides, before each operation, whether it must succeed or be refused; after each one
 the ledger's balances must equal the model's, and at the end of each sequence the books must
 balance (debits = credits), each account must equal the replay of its entries, no pupil may be
@@ -59,6 +60,16 @@ class Hold:
 
 
 @dataclass
+class RefundHold:
+    """A card refund held while the payment provider answers."""
+
+    id: int
+    top_up: Posted
+    amount: int
+    state: str = "pending"
+
+
+@dataclass
 class Posted:
     """A posted row the model may try to reverse."""
 
@@ -108,6 +119,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.posted = {p: 0 for p in self.pupils}
         self.held = {p: 0 for p in self.pupils}
         self.holds: list[Hold] = []
+        self.refund_holds: list[RefundHold] = []
         self.rows: list[Posted] = []
         self.last_key: tuple[str, int, int] | None = None
 
@@ -250,6 +262,44 @@ class LedgerMachine(RuleBasedStateMachine):
             self.move(top_up.credit, -amount)
             self.rows.append(Posted(row["id"], top_up.credit, top_up.debit, amount, "refund"))
 
+    @precondition(lambda self: any(r.kind == "top_up" for r in self.rows))
+    @rule(index=st.integers(0, 1000), amount=st.integers(1, 60_000))
+    def card_refund(self, index: int, amount: int) -> None:
+        """A refund to the card: held in the ledger until the provider answers."""
+        top_ups = [r for r in self.rows if r.kind == "top_up"]
+        top_up = top_ups[index % len(top_ups)]
+        call = ledger.refund(SYSTEM, top_up.id, amount, key=f"card-{next(_keys)}", pending=True)
+        if top_up.reversed:
+            self.refused(Conflict, call)
+        elif amount > top_up.amount - top_up.refunded:
+            self.refused(ValidationFailed, call)
+        elif not self.can_spend(top_up.credit, amount):
+            self.refused(Conflict, call)
+        else:
+            row = self.run(call)
+            assert row["status"] == "pending" and row["refund_of"] == top_up.id
+            top_up.refunded += amount
+            self.held[top_up.credit] += amount
+            self.refund_holds.append(RefundHold(row["id"], top_up, amount))
+
+    @precondition(lambda self: any(h.state == "pending" for h in self.refund_holds))
+    @rule(index=st.integers(0, 1000), succeeded=st.booleans())
+    def provider_answers_refund(self, index: int, succeeded: bool) -> None:
+        """The provider's word: succeeded posts the held refund, canceled voids it (and gives
+        the top-up's refundable rest back)."""
+        pending = [h for h in self.refund_holds if h.state == "pending"]
+        hold = pending[index % len(pending)]
+        row = self.run(ledger.resolve(SYSTEM, hold.id, post=succeeded))
+        pupil = hold.top_up.credit
+        self.held[pupil] -= hold.amount
+        if succeeded:
+            self.move(pupil, -hold.amount)
+            hold.state = "posted"
+            self.rows.append(Posted(row["id"], pupil, hold.top_up.debit, hold.amount, "refund"))
+        else:
+            hold.top_up.refunded -= hold.amount
+            hold.state = "voided"
+
     @precondition(lambda self: self.rows)
     @rule(index=st.integers(0, 1000))
     def correct(self, index: int) -> None:
@@ -303,14 +353,18 @@ class LedgerMachine(RuleBasedStateMachine):
         assert check.ok, check
         rows = self.run(
             LedgerTransfer.select(
-                LedgerTransfer.pending_id, LedgerTransfer.refund_of, LedgerTransfer.amount
+                LedgerTransfer.id,
+                LedgerTransfer.pending_id,
+                LedgerTransfer.refund_of,
+                LedgerTransfer.amount,
             ).where(LedgerTransfer.school == self.school)
         )
         resolutions = [r["pending_id"] for r in rows if r["pending_id"] is not None]
         assert len(resolutions) == len(set(resolutions)), "a hold resolved twice"
+        voided = {h.id for h in self.refund_holds if h.state == "voided"}
         refunded: dict[int, int] = {}
         for r in rows:
-            if r["refund_of"] is not None:
+            if r["refund_of"] is not None and r["id"] not in voided:
                 refunded[r["refund_of"]] = refunded.get(r["refund_of"], 0) + r["amount"]
         amounts = {row.id: row.amount for row in self.rows if row.kind == "top_up"}
         for top_up_id, total in refunded.items():

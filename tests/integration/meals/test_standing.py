@@ -7,8 +7,13 @@ after tomorrow's open, whenever the test runs).
 
 from __future__ import annotations
 
+import io
+from datetime import timedelta
+
+from openpyxl import load_workbook
+
 from backend.core.rights import Grant, Role, ScopeKind
-from backend.meals import standing
+from backend.meals import requisitions, standing
 from backend.meals.tables import MealCutoffRun, MealOrder
 from tests.conftest import Backend
 from tests.integration.meals.test_orders import BASE, _available, _canteen, _cutoff, _order
@@ -126,6 +131,44 @@ async def test_the_schedule_posts_each_school_day_once_at_its_cutoff(world: Back
         f"{BASE}/pupils/{c.ids['student']}/account", headers=c.guardian.headers
     )
     assert (account.json()["posted"], account.json()["held"]) == (100_000 - 9_500, 0)
+
+    # The day's requisition was frozen with the cut-off: one paid lunch of class 3 «Б».
+    listed = await world.client.get(
+        f"{BASE}/schools/{c.ids['school_a']}/requisitions",
+        params={"date": c.day(2)},
+        headers=c.caterer.headers,
+    )
+    assert listed.status_code == 200, listed.text
+    (requisition,) = listed.json()
+    assert requisition["caterer_name"] == "Комбинат питания"
+    assert (
+        requisition["total_count"],
+        requisition["paid_count"],
+        requisition["benefit_count"],
+    ) == (
+        1,
+        1,
+        0,
+    )
+    (line,) = requisition["lines"]
+    assert (line["meal_set_name"], line["class_id"], line["count"], line["family_amount"]) == (
+        "Обед 1–4",
+        c.ids["class_id"],
+        1,
+        9_500,
+    )
+    assert await requisitions.freeze(c.ids["school_a"], c.today + timedelta(days=2)) == 0
+    xlsx = await world.client.get(
+        f"{BASE}/requisitions/{requisition['id']}/file", headers=c.caterer.headers
+    )
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK", xlsx.text
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    rows = [r for r in sheet.iter_rows(values_only=True) if r and r[0] == "Обед"]
+    assert [(r[2], r[3], r[4], r[5], r[6]) for r in rows] == [("Обед 1–4", 1, 0, 1, "95,00")]
+    by_family = await world.client.get(
+        f"{BASE}/requisitions/{requisition['id']}/file", headers=c.guardian.headers
+    )
+    assert by_family.status_code == 403
 
 
 def test_the_worker_runs_the_meal_schedule_every_minute() -> None:

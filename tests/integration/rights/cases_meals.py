@@ -9,7 +9,7 @@ from backend.core.rights import Role
 from backend.meals import accounts, buffet, ledger, menus, standing
 from backend.meals import schemas as s
 from backend.meals.ledger import AccountKind, TransferKind
-from backend.meals.tables import MealPayment
+from backend.meals.tables import MealPayment, MealRequisition
 from tests.conftest import Backend
 from tests.integration.rights import Case, RightsWorld
 
@@ -86,7 +86,14 @@ async def SETUP(world: Backend, rw: RightsWorld) -> None:
     standing_order = await standing.create(
         Actor.system(), rw.ids["student_a"], s.StandingOrderCreate(meal_kind="snack")
     )
-    rw.ids.update(meals_payment=rows[0]["id"], meals_standing=standing_order.id)
+    requisition = await MealRequisition.insert(
+        MealRequisition(school=school, date=date.today(), caterer=caterer_out.id, frozen_at=now)
+    ).returning(MealRequisition.id)
+    rw.ids.update(
+        meals_payment=rows[0]["id"],
+        meals_standing=standing_order.id,
+        meals_requisition=requisition[0]["id"],
+    )
 
 
 def _cash(world: RightsWorld) -> dict[str, object]:
@@ -447,5 +454,17 @@ CASES = [
         FAMILY,
         ok=(200, 409),
         note="the first allowed caller stops it, the next is told it is stopped",
+    ),
+    Case(
+        "GET",
+        f"{BASE}/schools/{{school_id:int}}/requisitions",
+        f"{BASE}/schools/{{school_a}}/requisitions?date={IN_THREE_DAYS}",
+        MEALS_STAFF,
+    ),
+    Case(
+        "GET",
+        f"{BASE}/requisitions/{{requisition_id:int}}/file",
+        f"{BASE}/requisitions/{{meals_requisition}}/file",
+        MEALS_STAFF,
     ),
 ]
