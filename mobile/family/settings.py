@@ -31,7 +31,7 @@ KINDS = (
     "remark.created",
     "announcement.created",
 )
-DELEGATE_PARTS = ("diary.read", "meals.order")
+DELEGATE_PARTS = ("diary.read", "meals.order", "access.read")
 # Messengers whose chats the server links with one-time codes (backend.messaging.links).
 LINKABLE = ("telegram", "max")
 
@@ -252,6 +252,22 @@ class SettingsScreen(FamilyScreen):
         self.delegate_message = Text("", color=theme.ABSENT)
         for widget in (self.delegate_name, self.delegate_phone, self.delegate_until):
             card.add_widget(widget)
+        # what the delegate may do: the diary at least, meals and entries if the parent says
+        card.add_widget(Text(t("family.settings.delegate_parts"), font=theme.FONT_SMALL))
+        self.part_buttons: dict[str, Btn] = {}
+        self.parts_chosen = {DELEGATE_PARTS[0]}
+        row = BoxLayout(size_hint_y=None, height=dp(theme.size(44)), spacing=dp(4))
+        for part in DELEGATE_PARTS:
+            button = Btn(
+                t(f"family.part.{part.replace('.', '_')}"),
+                font=theme.FONT_SMALL,
+                height=dp(theme.size(44)),
+            )
+            self._paint(button, part in self.parts_chosen)
+            button.bind(on_release=lambda *_, p=part: self._flip_part(p))
+            self.part_buttons[part] = button
+            row.add_widget(button)
+        card.add_widget(row)
         grant = Btn(t("family.settings.grant_button"))
         grant.bind(on_release=lambda *_: self.app.spawn(self.grant()))
         card.add_widget(grant)
@@ -321,6 +337,10 @@ class SettingsScreen(FamilyScreen):
             return
         await self.reload()
 
+    def _flip_part(self, part: str) -> None:
+        self.parts_chosen ^= {part}
+        self._paint(self.part_buttons[part], part in self.parts_chosen)
+
     async def grant(self) -> None:
         child = self.app.child
         if child is None:
@@ -336,7 +356,7 @@ class SettingsScreen(FamilyScreen):
             made = await self.app.data.grant_delegate(
                 child.student_id,
                 self.delegate_name.text.strip(),
-                list(DELEGATE_PARTS[:1]),
+                [p for p in DELEGATE_PARTS if p in self.parts_chosen],
                 until,
                 self.delegate_phone.text.strip(),
             )

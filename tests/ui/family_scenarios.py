@@ -462,9 +462,21 @@ async def push_receipt(
     await asyncio.sleep(0.2)
     settings.column.scroll_to(settings.link_message)
     await asyncio.sleep(0.3)
-    return {
+    result = {
         "push": data,
         "receipts": app.receipts,
         "link_message": settings.link_message.text,
         "link_png": await shot(app, shots, "settings-telegram"),
     }
+    # a delegate trusted with the diary and the entries, until a month from now
+    from datetime import date, timedelta
+
+    settings.delegate_name.text = "Сабирова Гульнара Ильдаровна"
+    settings.delegate_phone.text = "+79170000077"
+    settings.delegate_until.text = (date.today() + timedelta(days=30)).strftime("%d.%m.%Y")
+    settings.part_buttons["access.read"].dispatch("on_release")
+    result["delegate_parts"] = sorted(settings.parts_chosen)
+    known = {d.id for d in settings.delegates}
+    app.spawn(settings.grant())
+    await until(lambda: any(d.id not in known for d in settings.delegates))
+    return result

@@ -542,12 +542,14 @@ def test_order_tomorrows_lunch_and_see_the_hold(
         png_ok(shown[f"{name}_png"])
 
 
-def test_a_push_received_is_confirmed_and_telegram_connected(
+def test_a_push_received_is_confirmed_then_settings_link_the_bot_and_grant_a_delegate(
     demo: DemoServer, shots: Path, tmp_path: Path
 ) -> None:
     token = f"ui-phone-{time.time_ns()}"
     parent = demo.client("parent")
     devices = len(parent.get("/api/v1/messaging/devices").json())
+    student = parent.get("/api/v1/family/children").json()[0]["student_id"]
+    delegates = {d["id"] for d in parent.get(f"/api/v1/students/{student}/delegates").json()}
 
     shown = run_app(
         "push_receipt", demo.base, tmp_path / "phone", date.today(), push_token=token,
@@ -568,3 +570,12 @@ def test_a_push_received_is_confirmed_and_telegram_connected(
         shown["link_message"],
     ), shown["link_message"]
     png_ok(shown["link_png"])
+    # the delegate granted with the parts chosen on the screen
+    granted = [
+        d
+        for d in parent.get(f"/api/v1/students/{student}/delegates").json()
+        if d["id"] not in delegates
+    ]
+    assert [d["full_name"] for d in granted] == ["Сабирова Гульнара Ильдаровна"]
+    assert sorted(granted[0]["parts"]) == ["access.read", "diary.read"]
+    assert shown["delegate_parts"] == ["access.read", "diary.read"]
