@@ -20,6 +20,7 @@ from backend.events.kinds import (
     DELIVERY_REPLAY,
     EMAIL,
     FALLBACK_ORDER,
+    OPT_IN,
     PASSWORD_RESET_CODE,
     PUSH,
     SMS,
@@ -182,6 +183,11 @@ class Fanout:
                 if account and not account.get("is_active", True):
                     continue
                 sid = person.student_id if kind.name != ANNOUNCEMENT else None
+                if (
+                    kind.name in OPT_IN
+                    and effective(prefs.get(user_id, []), kind.name, sid, policy).muted
+                ):
+                    continue  # not asked for: not even in the inbox
                 pupil = pupils.get(sid or 0)
                 rendered = templates.render(
                     kind.name,
