@@ -12,7 +12,8 @@ All pure:
 - `live_schedule()`: for a live replay, when each pass is written to the spool and its time on
   the controllers' clock: the day compressed by `speed` to start now, the controllers' clock
   off by `skew`, and the passes of a window when the gateway was offline written only at the
-  window's end (the gateway uploads them late: they fill the log and alert nobody).
+  window's end (the gateway uploads them late: they fill the log in time order, and those
+  more than 10 minutes late alert nobody).
 
 The passes are written as the JSON-lines spool `parta gateway` reads.
 """
