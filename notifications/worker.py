@@ -352,11 +352,19 @@ async def retention_purge(ctx: dict[str, Any]) -> dict[str, int]:
 
 async def meals_schedule(ctx: dict[str, Any]) -> dict[str, int]:
     """Every minute: standing meal orders booked a week ahead, and each school's cut-off run
-    once its time has come on the school's clock (`backend.meals.standing.run_schedule`)."""
+    once its time has come on the school's clock (`backend.meals.standing.run_schedule`);
+    then card top-ups still open at YooKassa after ten minutes are asked about (a lost
+    notification must not leave a family's money uncredited)."""
+    from backend.meals import payments, yookassa
     from backend.meals.standing import run_schedule
 
     async with _alive(ctx):
-        return await run_schedule()
+        result = await run_schedule()
+        pipeline: Pipeline | None = ctx.get("pipeline")
+        provider = yookassa.from_settings(pipeline.settings) if pipeline else None
+        if provider is not None:
+            result["payments_synced"] = await payments.sync_pending(provider)
+        return result
 
 
 # 00:30 UTC: 03:30 in Moscow, the night everywhere from Kaliningrad to Kamchatka's morning;

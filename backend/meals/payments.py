@@ -316,6 +316,44 @@ async def sync_payment(provider: PaymentProvider, provider_payment_id: str) -> s
     return "canceled" if fetched.status == CANCELED else "nothing"
 
 
+async def sync_pending(
+    provider: PaymentProvider,
+    *,
+    now: datetime | None = None,
+    older_than: timedelta = timedelta(minutes=10),
+    within: timedelta = timedelta(days=3),
+    limit: int = 200,
+) -> int:
+    """Ask the provider about top-ups it has not told us the end of (a notification lost on
+    the way, a family that never came back from the payment page): the worker's sweep. Returns
+    how many changed (credited or cancelled). Stops at the first unanswered call."""
+    now = now or _now()
+    rows = (
+        await MealPayment.select(MealPayment.provider_payment_id)
+        .where(
+            MealPayment.status.is_in(["pending", "waiting_for_capture"])
+            & MealPayment.provider_payment_id.is_not_null()
+            & (MealPayment.created_at <= now - older_than)
+            & (MealPayment.created_at >= now - within)
+        )
+        .order_by(MealPayment.id)
+        .limit(limit)
+    )
+    changed = 0
+    for row in rows:
+        try:
+            outcome = await sync_payment(provider, row["provider_payment_id"])
+        except ProviderUnavailable:
+            break
+        except ProviderError as exc:
+            log.error(
+                "payment_sweep_failed", provider_id=row["provider_payment_id"], error=str(exc)
+            )
+            continue
+        changed += outcome in ("credited", "canceled")
+    return changed
+
+
 async def _credit(row: dict[str, Any], fetched: ProviderPayment) -> None:
     """The provider's amount to the pupil's account, once per provider payment id."""
     system = Actor.system()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,7 @@ import pytest
 from backend.core.context import Actor
 from backend.core.http import trusted_networks
 from backend.core.rights import Grant, Role, ScopeKind
-from backend.meals import accounts, ledger, yookassa
+from backend.meals import accounts, ledger, payments, yookassa
 from backend.meals.ledger import AccountKind, TransferKind
 from backend.meals.payments import Payments
 from backend.meals.tables import LedgerTransfer, MealPayment
@@ -370,6 +370,9 @@ async def test_reconciliation_lists_what_the_ledger_missed(
         body["differences"][0]["kind_name"] == "Оплачено в ЮKassa, но не зачислено на лицевой счёт"
     )
 
+    # The worker's sweep asks YooKassa about top-ups still open after ten minutes: none yet.
+    provider = world.app.state.payments.provider
+    assert await payments.sync_pending(provider) == 0
     # The family comes back from the payment page: the payment is read from YooKassa.
     seen = await world.client.get(f"{BASE}/payments/{lost['id']}", headers=guardian.headers)
     assert seen.json()["status"] == "succeeded"
@@ -377,6 +380,25 @@ async def test_reconciliation_lists_what_the_ledger_missed(
     assert again["ok"] is True and again["ledger_total"] == 50_000, again
     by_family = await world.client.get(url, headers=guardian.headers)
     assert by_family.status_code == 403
+
+
+async def test_the_sweep_credits_a_payment_whose_notification_was_lost(
+    world: Backend, standin: YooKassaStandIn
+) -> None:
+    ids, guardian, _ = await _family(world)
+    paid = await _top_up(world, guardian, ids["student"], 20_000, key="top-up-0001")
+    standin.succeed(paid["provider_payment_id"])  # no notification reaches us
+    gave_up = await _top_up(world, guardian, ids["student"], 5_000, key="top-up-0002")
+    standin.cancel(gave_up["provider_payment_id"])
+    waiting = await _top_up(world, guardian, ids["student"], 7_000, key="top-up-0003")
+    provider = world.app.state.payments.provider
+    assert await payments.sync_pending(provider, older_than=timedelta(0)) == 2
+    assert await _balance(world, guardian, ids["student"]) == (20_000, 0, 20_000)
+    states = {
+        r["id"]: r["status"] for r in await MealPayment.select(MealPayment.id, MealPayment.status)
+    }
+    assert states == {paid["id"]: "succeeded", gave_up["id"]: "canceled", waiting["id"]: "pending"}
+    assert await payments.sync_pending(provider, older_than=timedelta(0)) == 0
 
 
 async def test_top_up_requests_are_checked(world: Backend, standin: YooKassaStandIn) -> None:
