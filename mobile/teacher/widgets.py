@@ -114,17 +114,18 @@ def field(hint: str, **kw: Any) -> TextInput:
 # drivers too) waits for the frame in flight before it takes an upload: a tap changing two
 # labels waited for two frames. A cell's status and sync state are a handful of texts, each
 # rendered once, then swapped in the canvas for free.
-_STAMPS: dict[tuple[str, float, bool], Texture] = {}
+# The label is kept with its texture: it is the texture's reload observer (held weakly), which
+# draws the text again if the GL context is lost (an Android app sent to the background).
+_STAMPS: dict[tuple[str, float, bool], CoreLabel] = {}
 
 
 def stamp_texture(text: str, font_size: float, bold: bool = False) -> Texture:
     key = (text, font_size, bold)
-    texture = _STAMPS.get(key)
-    if texture is None:
-        label = CoreLabel(text=text, font_size=font_size, bold=bold)
+    label = _STAMPS.get(key)
+    if label is None:
+        label = _STAMPS[key] = CoreLabel(text=text, font_size=font_size, bold=bold)
         label.refresh()
-        texture = _STAMPS[key] = label.texture
-    return texture
+    return label.texture
 
 
 class Stamped:
