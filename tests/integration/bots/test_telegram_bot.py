@@ -4,6 +4,8 @@ with the linked person's rights."""
 
 from __future__ import annotations
 
+import pytest
+
 from backend.core.rights import Grant, Role, ScopeKind
 from backend.journal.tables import IllnessReport
 from backend.messaging.tables import MessengerChat, NotificationPreference
@@ -171,3 +173,59 @@ async def test_a_family_asking_for_another_familys_child_gets_nothing(
         assert answer["text"] == refusal  # the same refusal: nothing edited, nothing sent
     assert not [m for m in person.messages() if "Чужой" in m["text"]]
     assert await IllnessReport.count() == 0
+
+
+async def test_todays_entries_and_exits_in_the_schools_time(
+    notify: Notify, telegram_bot: TelegramBot
+) -> None:
+    from datetime import UTC, datetime, time
+
+    from backend.access.tables import AccessEvent
+    from tests.integration.journal.arrange import today
+
+    world = notify.world
+    jw = await make_journal_world(world)
+    parent = await guardian_of(world, jw.pupils[0])
+    day = today()
+    for n, (student, direction, hour, minute) in enumerate(
+        ((jw.pupils[0], "in", 4, 55), (jw.pupils[0], "out", 11, 10), (jw.pupils[1], "in", 5, 0))
+    ):
+        at = datetime.combine(day, time(hour, minute), tzinfo=UTC)  # 07:55 and 14:10 in Moscow
+        await AccessEvent(
+            gateway_id=1,
+            device_event_id=f"e{n}",
+            school_id=jw.ids["school_a"],
+            holder_kind="student",
+            holder_id=student,
+            direction=direction,
+            result="granted",
+            device_time=at,
+            occurred_at=at,
+            received_at=at,
+            local_date=day,
+        ).save()
+    person = Person(notify, 500_061)
+    await person.type((await code_for(world, parent))["code"], replies=2)
+    shown = await person.type("/entries")
+    assert shown["text"].splitlines()[1:] == ["07:55 — вход", "14:10 — выход"]
+
+
+async def test_a_failure_reaches_the_person_in_russian_and_the_log_with_its_trace(
+    notify: Notify, telegram_bot: TelegramBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    from backend.journal.tables import DiaryWeek
+
+    world = notify.world
+    jw = await make_journal_world(world)
+    parent = await guardian_of(world, jw.pupils[0])
+    person = Person(notify, 500_071)
+    await person.type((await code_for(world, parent))["code"], replies=2)
+    assert "неделя с" in (await person.type("/week"))["text"]
+    await DiaryWeek.update({DiaryWeek.body: '{"days": ['}).where(
+        DiaryWeek.student == jw.pupils[0]
+    )  # a broken projection: the bot's read fails inside
+    failed = await person.type("/week")
+    assert failed["text"] == "Не получилось выполнить запрос. Попробуйте ещё раз чуть позже."
+    assert failed["reply_markup"] is None
+    logged = [r for r in caplog.records if r.name == "parta.bot" and r.exc_info]
+    assert logged and "JSONDecodeError" in repr(logged[0].exc_info)
