@@ -40,6 +40,7 @@ KINDS: dict[str, Kind] = {
         Kind(k.ACCESS_ABSENT_INSIDE, frozenset({CLASS_TEACHER})),
         Kind(k.ACCESS_PASSED, frozenset({GUARDIAN, DELEGATE}), delegate_part="access.read"),
         Kind(k.ACCESS_CARD_REFUSED, frozenset({SECURITY})),
+        Kind(k.ACCESS_CLOCK_SKEW, frozenset({SECURITY}), personal=False),
         # The guardian's threshold: a delegate with the meals part orders meals too.
         Kind(k.MEALS_LOW_BALANCE, frozenset({GUARDIAN, DELEGATE}), delegate_part="meals.order"),
         Kind(k.ANNOUNCEMENT_CREATED, frozenset({GUARDIAN}), personal=False),

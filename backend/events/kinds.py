@@ -39,7 +39,7 @@ ACCESS_NOT_ARRIVED: Final = "access.not_arrived"
 ACCESS_ABSENT_INSIDE: Final = "access.absent_inside"  # to the class teacher
 ACCESS_CARD_REFUSED: Final = "access.card_refused"  # to the school's security staff
 ACCESS_PASSED: Final = "access.passed"  # a re-entry: only to families who asked for every pass
-ACCESS_CLOCK_SKEW: Final = "access.clock_skew"  # to the school (no audience yet)
+ACCESS_CLOCK_SKEW: Final = "access.clock_skew"  # to the school's security staff
 # accounts
 PASSWORD_RESET_CODE: Final = "account.password_reset_code"
 # meals: a pupil's available money fell below the guardian's threshold
@@ -68,7 +68,7 @@ NOTIFIED: Final = (
 # Kinds nobody hears about unless they set a preference for exactly that kind.
 OPT_IN: Final = (ACCESS_PASSED,)
 # Kinds for school staff by role (not families).
-STAFF_NOTIFIED: Final = (ACCESS_CARD_REFUSED,)
+STAFF_NOTIFIED: Final = (ACCESS_CARD_REFUSED, ACCESS_CLOCK_SKEW)
 
 # ---- channels --------------------------------------------------------------------------------
 

@@ -56,6 +56,27 @@ async def test_refused_cards_reach_the_schools_security_staff(notify: Notify) ->
     assert note["title"] == "Отказ в проходе по карте"
     assert "неизвестная карта" in note["body"] and "200,200" in note["body"]
 
+    # A gateway whose controllers' clock runs seven minutes fast: security hears of it too.
+    skewed = datetime.now(UTC) + timedelta(minutes=7)
+    assert (await t.post([], sent_at=skewed)).status_code == 200
+
+    async def told() -> bool:
+        return bool(
+            await Notification.count().where(
+                (Notification.user_id == t.security.user_id)
+                & (Notification.kind == "access.clock_skew")
+            )
+        )
+
+    await wait_for(told)
+    skew_note = (
+        await Notification.select(Notification.body)
+        .where(Notification.kind == "access.clock_skew")
+        .first()
+    )
+    assert "Шлюз" in skew_note["body"] and " с." in skew_note["body"]
+    assert await Notification.count().where(Notification.user_id == family.user_id) == 0
+
 
 async def passed(school_id: int, student_id: int) -> int:
     async with transaction():
