@@ -1,8 +1,9 @@
-"""The family bot in the embedded mode (`parta demo`): it long-polls the Telegram Bot API
-stand-in that the notifications companion runs, so the demo's alerts and conversations share
-one Telegram. `/demo/telegram/<chat id>` shows a chat (GET) and types into it (POST
-`{"text": "..."}`, or `{"press": "<button data>"}` to press a button of the chat's latest
-message that has it): a newcomer links a chat and talks to the bot with curl.
+"""The family bot in the embedded mode (`parta demo`): it long-polls the Telegram and MAX Bot
+API stand-ins that the notifications companion runs, so the demo's alerts and conversations
+share one Telegram and one MAX. `/demo/telegram/<chat id>` shows a chat (GET) and types into it
+(POST `{"text": "..."}`, or `{"press": "<button data>"}` to press a button of the chat's latest
+message that has it): a newcomer links a chat and talks to the bot with curl. `/demo/max/<dialog
+id>` does the same in MAX, and `{"start": "<payload>"}` presses Start as the deep link would.
 Found by `backend.core.embedded` through the `parta.embedded` entry point.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from notifications.standins.suite import StandIns
 
 log = logging.getLogger("parta.bot")
 PAGE = "/demo/telegram"
+MAX_PAGE = "/demo/max"  # the same for the MAX stand-in's dialogs (POST also {"start": "<code>"})
 STANDINS_WAIT_SECONDS = 60.0
 
 
@@ -38,8 +41,8 @@ class EmbeddedBot:
         self._starting: asyncio.Task[None] | None = None
 
     def settings_overrides(self) -> dict[str, Any]:
-        """The API's deep links name the stand-in's bot (its getMe says @parta_bot)."""
-        return {"telegram_bot_username": "parta_bot"}
+        """The API's deep links name the stand-ins' bots (their getMe says parta_bot)."""
+        return {"telegram_bot_username": "parta_bot", "max_bot_username": "parta_bot"}
 
     async def start(self) -> None:
         # The stand-ins are the notifications companion's; it may start after this one.
@@ -109,7 +112,50 @@ class EmbeddedBot:
             await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, suite._loop))
             return {"status": "accepted"}
 
-        return [show, act]
+        @get(f"{MAX_PAGE}/{{chat_id:int}}", opt=PUBLIC, include_in_schema=False)
+        async def show_max(chat_id: int) -> list[dict[str, Any]]:
+            max_api = standins().max
+            return [
+                {
+                    "message_id": m.mid,
+                    "text": m.text,
+                    "buttons": [
+                        [b.get("text"), b.get("payload")]
+                        for row in max_api.keyboard(m.mid)
+                        for b in row
+                    ],
+                }
+                for m in max_api.sent_to(chat_id)
+            ]
+
+        @post(f"{MAX_PAGE}/{{chat_id:int}}", opt=PUBLIC, include_in_schema=False, status_code=202)
+        async def act_max(chat_id: int, data: dict[str, Any]) -> dict[str, str]:
+            suite = standins()
+            max_api = suite.max
+            work: Coroutine[Any, Any, Any]
+            if "press" in data:
+                pressed = str(data["press"])
+                carrying = [
+                    m.mid
+                    for m in max_api.sent_to(chat_id)
+                    if any(
+                        b.get("payload") == pressed for row in max_api.keyboard(m.mid) for b in row
+                    )
+                ]
+                if not carrying:
+                    raise NotFoundException()
+                work = max_api.press(carrying[-1], pressed)
+            elif "start" in data:
+                work = max_api.start_bot(chat_id, str(data["start"])[:128] or None)
+            else:
+                work = max_api.send_text(chat_id, str(data.get("text", ""))[:4000])
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, suite._loop))
+            return {"status": "accepted"}
+
+        return [show, act, show_max, act_max]
 
     def describe(self, url: str) -> list[str]:
-        return [t("bot.demo", url=f"{url}{PAGE}/200001")]
+        return [
+            t("bot.demo", url=f"{url}{PAGE}/200001"),
+            t("bot.demo_max", url=f"{url}{MAX_PAGE}/300001"),
+        ]

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -41,6 +42,7 @@ def test_demo_serves_and_its_logins_work(tmp_path: Path) -> None:
             assert me.status_code == 200 and me.json()["grants"]
         _an_announcement_reaches_the_parents_phone(base)
         _the_parent_links_the_bot_as_readme_shows(base)
+        _the_parent_links_the_max_bot_through_the_deep_link(base)
         _the_parent_tops_up_through_the_yookassa_standin(base)
     finally:
         output = server.stop()
@@ -144,6 +146,40 @@ def _the_parent_links_the_bot_as_readme_shows(base: str) -> None:
         assert time.monotonic() < deadline, "the week was not shown"
         time.sleep(0.3)
     assert len(_bot_chat(base, 200001, 2)) == 2  # the menu became the week: edited in place
+
+
+def _the_parent_links_the_max_bot_through_the_deep_link(base: str) -> None:
+    """The demo runs the bot on MAX too: Start pressed through the deep link's payload links
+    the MAX stand-in's dialog, and the menu's «Неделя» becomes the week in the same message."""
+    login = httpx.post(
+        f"{base}/api/v1/auth/login", json={"identifier": "parent", "password": "parta-demo"}
+    ).json()
+    headers = {"Authorization": f"Bearer {login['access_token']}"}
+    link = httpx.post(
+        f"{base}/api/v1/messaging/chat-links", headers=headers, json={"messenger": "max"}
+    ).json()
+    assert link["deep_link"] == f"https://max.ru/parta_bot?start={link['payload']}"
+    dialog = f"{base}/demo/max/300001"
+
+    def messages(count: int) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + 30
+        while True:
+            shown: list[dict[str, Any]] = httpx.get(dialog).json()
+            if len(shown) >= count:
+                return shown
+            assert time.monotonic() < deadline, f"the MAX bot did not answer: {shown}"
+            time.sleep(0.3)
+
+    assert httpx.post(dialog, json={"start": link["payload"]}).status_code == 202
+    linked, menu = messages(2)[-2:]
+    assert str(linked["text"]).startswith("Готово: чат подключён")
+    week = next(data for label, data in menu["buttons"] if label == "Неделя")
+    assert httpx.post(dialog, json={"press": week}).status_code == 202
+    deadline = time.monotonic() + 30
+    while "неделя с" not in str(messages(2)[-1]["text"]):
+        assert time.monotonic() < deadline, "the week was not shown in MAX"
+        time.sleep(0.3)
+    assert len(messages(2)) == 2  # the menu became the week: edited in place
 
 
 def _the_parent_tops_up_through_the_yookassa_standin(base: str) -> None:
