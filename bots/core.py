@@ -171,7 +171,7 @@ class FamilyBot:
     """The conversation core, shared by every adapter of a process."""
 
     def __init__(self, settings: Settings, redis: Redis, diary_weeks: DiaryWeeks) -> None:
-        from bots import alerts, diary, entries
+        from bots import alerts, diary, entries, meals
 
         self.settings, self.redis, self.diary_weeks = settings, redis, diary_weeks
         # Commands of linked chats (`/name`) and buttons (`prefix:arg:arg`), by feature.
@@ -183,7 +183,7 @@ class FamilyBot:
         }
         # A typed text that answers a question the bot asked (`awaiting` in the chat's state).
         self.answers: dict[str, Handler] = {}
-        for feature in (diary, alerts, entries):
+        for feature in (diary, alerts, entries, meals):
             feature.install(self)
 
     # -- entry points of the adapters ----------------------------------------------------------
@@ -391,7 +391,7 @@ def menu_buttons(child: Child) -> tuple[tuple[Button, ...], ...]:
         (b("week", f"week:{sid}:0"), b("timetable", f"tt:{sid}:0")),
         (b("marks", f"marks:{sid}"), b("homework", f"hw:{sid}")),
         (b("attendance", f"att:{sid}"), b("entries", f"ent:{sid}")),
-        (b("settings", "alerts"),),
+        (b("meals", f"mm:{sid}:1"), b("settings", "alerts")),
     ]
     last = [b("children", "children")]
     if child.role is Role.GUARDIAN:

@@ -12,9 +12,12 @@ import json
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+from backend.core.errors import DomainError
 from backend.i18n import t
 from backend.journal import diary, illness
 from backend.journal.lessons import week_start
+from backend.meals import orders as meal_orders
+from backend.meals.schemas import AbsenceReport
 from backend.schools.people import movement
 from bots.core import Button, Child, Turn
 
@@ -329,7 +332,19 @@ async def report_ill(turn: Turn, child: Child, args: list[str]) -> None:
     assert turn.actor is not None
     today = await movement.pupil_today(child.id)
     await illness.report_illness(turn.actor, child.id, today, today, t("bot.ill.comment"))
-    await turn.say(t("bot.ill.done", name=child.name, date=_when(today)), ((_back(child),),))
+    lines = [t("bot.ill.done", name=child.name, date=_when(today))]
+    try:  # the day's meals are cancelled as the app's meals illness does (before the cut-off)
+        absence = await meal_orders.report_absence(
+            turn.actor, child.id, AbsenceReport(date_from=today, date_to=today), by_school=False
+        )
+    except DomainError as exc:  # the school reported ill all the same: say why meals stayed
+        lines.append(exc.message)
+    else:
+        if absence.cancelled:
+            lines.append(t("bot.meals.illness_cancelled", count=len(absence.cancelled)))
+        if absence.kept_past_cutoff:
+            lines.append(t("bot.meals.illness_kept", count=len(absence.kept_past_cutoff)))
+    await turn.say("\n".join(lines), ((_back(child),),))
 
 
 async def ill_cancelled(turn: Turn, child: Child, args: list[str]) -> None:

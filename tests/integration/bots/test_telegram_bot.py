@@ -229,3 +229,29 @@ async def test_a_failure_reaches_the_person_in_russian_and_the_log_with_its_trac
     assert failed["reply_markup"] is None
     logged = [r for r in caplog.records if r.name == "parta.bot" and r.exc_info]
     assert logged and "JSONDecodeError" in repr(logged[0].exc_info)
+
+
+async def test_meals_are_ordered_and_cancelled_before_the_cutoff(
+    notify: Notify, telegram_bot: TelegramBot
+) -> None:
+    from backend.meals.tables import MealOrder
+    from tests.integration.meals.test_orders import _canteen
+
+    world = notify.world
+    canteen = await _canteen(world)  # cut-off: the day before at 00:00; 1 000 ₽ on the account
+    person = Person(notify, 500_081)
+    await person.type((await code_for(world, canteen.guardian))["code"], replies=2)
+    tomorrow = await person.type("/meals")
+    assert "Баланс: 1 000,00 ₽, доступно 1 000,00 ₽" in tomorrow["text"]
+    later = await person.press(person.button("День »"))  # the day after tomorrow: still open
+    order = person.button("Заказать", later)
+    placed = await person.press(order)
+    assert placed["text"].startswith("Заказано: «")
+    row = await MealOrder.select().where(MealOrder.student == canteen.ids["student"]).first()
+    assert row is not None and row["status"] == "ordered"
+    assert f"доступно {(100_000 - row['price']) // 100:,}".replace(",", " ") in placed["text"]
+    cancelled = await person.press(person.button("Отменить", placed))
+    assert "отменён, деньги вернулись" in cancelled["text"]
+    row = await MealOrder.select().where(MealOrder.id == row["id"]).first()
+    assert row["status"] == "cancelled"
+    assert "доступно 1 000,00 ₽" in cancelled["text"]
