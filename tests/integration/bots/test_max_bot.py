@@ -377,3 +377,15 @@ async def test_a_forged_webhook_is_refused_and_maxs_own_is_answered(
     welcome = await person.start()
     assert welcome["text"].startswith("Здравствуйте! Это бот «Парты»")
     assert notify.standins.max.webhook_answers[-1] == 200
+
+
+async def test_maxs_429_is_waited_out_and_the_reply_arrives(
+    notify: Notify, max_bot: MaxBot
+) -> None:
+    person = MaxPerson(notify, 700_101)
+    notify.standins.max.answer_429 = 1  # MAX refuses the next send: too many requests
+    welcome = await person.start()
+    assert welcome["text"].startswith("Здравствуйте! Это бот «Парты»")
+    assert notify.standins.max.too_many == 1
+    assert len(person.messages()) == 1  # sent once, after the pause
+    assert not [m for m in person.messages() if "Не получилось" in m["text"]]
