@@ -354,9 +354,11 @@ async def meals_schedule(ctx: dict[str, Any]) -> dict[str, int]:
     """Every minute: standing meal orders booked a week ahead, and each school's cut-off run
     once its time has come on the school's clock (`backend.meals.standing.run_schedule`);
     then card top-ups still open at YooKassa after ten minutes are asked about (a lost
-    notification must not leave a family's money uncredited)."""
+    notification must not leave a family's money uncredited), and the requisitions frozen at
+    the cut-off are e-mailed to their caterers."""
     from backend.meals import payments, yookassa
     from backend.meals.standing import run_schedule
+    from notifications.requisitions import send_requisitions
 
     async with _alive(ctx):
         result = await run_schedule()
@@ -364,6 +366,8 @@ async def meals_schedule(ctx: dict[str, Any]) -> dict[str, int]:
         provider = yookassa.from_settings(pipeline.settings) if pipeline else None
         if provider is not None:
             result["payments_synced"] = await payments.sync_pending(provider)
+        if pipeline is not None:
+            result["requisitions_sent"] = await send_requisitions(pipeline.settings)
         return result
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from backend.accounts.identifiers import normalize_email
 from backend.audit.services import AuditAction, record
 from backend.core.context import Actor
 from backend.core.db import transaction
@@ -79,13 +80,22 @@ def _audit(actor: Actor, action: str, kind: str, obj: Any, school_id: int | None
 
 async def create_caterer(actor: Actor, school_id: int, data: s.CatererCreate) -> s.CatererOut:
     await school_scope(actor, school_id, P.MEALS_MANAGE)
+    email = normalize_email(data.email) if data.email else ""
     async with transaction():
         rows = await Caterer.insert(
-            Caterer(name=data.name, inn=data.inn, schools=[school_id], created_at=datetime.now(UTC))
+            Caterer(
+                name=data.name,
+                inn=data.inn,
+                email=email,
+                schools=[school_id],
+                created_at=datetime.now(UTC),
+            )
         ).returning(Caterer.id)
         caterer_id = rows[0]["id"]
         await _audit(actor, AuditAction.CREATE, "caterer", caterer_id, school_id, name=data.name)
-    return s.CatererOut(id=caterer_id, name=data.name, inn=data.inn, schools=[school_id])
+    return s.CatererOut(
+        id=caterer_id, name=data.name, inn=data.inn, schools=[school_id], email=email
+    )
 
 
 async def _caterer_in_scope(actor: Actor, caterer_id: int) -> dict[str, Any]:

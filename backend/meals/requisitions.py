@@ -183,3 +183,48 @@ async def requisition_file(
     content = await anyio.to_thread.run_sync(render, [sheet], who)
     name = f"requisition-{out.school_id}-{out.date.isoformat()}-{out.caterer_id}.{file_format}"
     return content, MEDIA[file_format], name
+
+
+# ---- e-mail to the caterer (the worker sends; notifications/requisitions.py) ----------------
+
+
+async def unsent(limit: int = 50) -> list[dict[str, Any]]:
+    """Frozen requisitions not yet e-mailed whose caterer has an address: id, school, date,
+    caterer's name and address."""
+    rows = (
+        await MealRequisition.select(
+            MealRequisition.id,
+            MealRequisition.school,
+            MealRequisition.date,
+            MealRequisition.caterer,
+            MealRequisition.total_count,
+        )
+        .where(MealRequisition.sent_at.is_null())
+        .order_by(MealRequisition.id)
+        .limit(limit)
+    )
+    if not rows:
+        return []
+    caterers = {
+        r["id"]: r
+        for r in await Caterer.select(Caterer.id, Caterer.name, Caterer.email).where(
+            Caterer.id.is_in(list({r["caterer"] for r in rows}))
+        )
+    }
+    found = []
+    for row in rows:
+        caterer = caterers.get(row["caterer"])
+        if caterer and caterer["email"]:
+            found.append({**row, "caterer_name": caterer["name"], "email": caterer["email"]})
+    return found
+
+
+async def system_file(requisition_id: int) -> tuple[bytes, str, str]:
+    """The requisition's XLSX, made by the system (for the e-mail)."""
+    return await requisition_file(Actor.system(), requisition_id, "xlsx")
+
+
+async def mark_sent(requisition_id: int, address: str) -> None:
+    await MealRequisition.update(
+        {MealRequisition.sent_at: datetime.now(UTC), MealRequisition.sent_to: address}
+    ).where(MealRequisition.id == requisition_id)

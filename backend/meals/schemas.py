@@ -153,6 +153,8 @@ Grams = Annotated[float, msgspec.Meta(ge=0, le=5000)]
 class CatererCreate(Strict):
     name: Annotated[str, plain_text(300, min_length=2)]
     inn: Annotated[str, msgspec.Meta(pattern=r"^(\d{10}|\d{12})?$")] = ""
+    # Where the day's requisition is e-mailed (with an XLSX) at the cut-off; "" : API only.
+    email: Annotated[str, plain_text(254)] = ""
 
 
 class CatererOut(msgspec.Struct):
@@ -160,6 +162,7 @@ class CatererOut(msgspec.Struct):
     name: str
     inn: str
     schools: list[int]
+    email: str = ""
 
 
 class DishCreate(Strict):

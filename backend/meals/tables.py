@@ -113,6 +113,7 @@ class Caterer(Table):
 
     name = Varchar(length=300)
     inn = Varchar(length=12, default="")
+    email = Varchar(length=254, default="")  # where requisitions are sent ("" : API only)
     schools = JSONB(default=[])  # ids of the schools it serves
     created_at = Timestamptz()
 
@@ -273,6 +274,8 @@ class MealRequisition(Table):
     family_amount = BigInt(default=0)
     benefit_amount = BigInt(default=0)
     frozen_at = Timestamptz()
+    sent_at = Timestamptz(null=True, default=None)  # e-mailed to the caterer
+    sent_to = Varchar(length=254, default="")
 
 
 # ---- benefits ------------------------------------------------------------------------------

@@ -27,6 +27,14 @@ class _Handler:
             headers={k: str(v) for k, v in message.items()},
             text=plain.get_content() if plain else "",
             html=html.get_content() if html else "",
+            attachments=[
+                {
+                    "filename": part.get_filename(),
+                    "content_type": part.get_content_type(),
+                    "size": len(part.get_content()),
+                }
+                for part in message.iter_attachments()
+            ],
         )
         return "250 Message accepted for delivery"
 

@@ -50,3 +50,60 @@ async def test_low_balance_alert_reaches_the_guardian_once(notify: Notify) -> No
     # The second purchase stayed below the threshold: no second alert.
     await asyncio.sleep(1.0)
     assert len(notify.standins.smtp.received.items) == 1
+
+
+async def test_a_frozen_requisition_is_emailed_to_its_caterer_once(notify: Notify) -> None:
+    from datetime import UTC, date, datetime
+
+    from backend.meals import menus
+    from backend.meals.tables import MealRequisition
+    from notifications.requisitions import send_requisitions
+
+    family = await make_family(notify.world, channels=["email"], email="anna@mail.ru")
+    caterer = await menus.create_caterer(
+        Actor.system(),
+        family.school_id,
+        s.CatererCreate(name="Комбинат питания", email="Zayavki@Kombinat.ru"),
+    )
+    silent = await menus.create_caterer(
+        Actor.system(), family.school_id, s.CatererCreate(name="Буфет без почты")
+    )
+    line = {
+        "meal_set_id": 1,
+        "meal_set_name": "Обед 1–4",
+        "meal_kind": "lunch",
+        "class_id": None,
+        "class_name": "3Б",
+        "price": 9_500,
+        "paid_count": 2,
+        "benefit_count": 1,
+        "count": 3,
+        "family_amount": 19_000,
+        "benefit_amount": 9_500,
+    }
+    for caterer_id in (caterer.id, silent.id):
+        await MealRequisition.insert(
+            MealRequisition(
+                school=family.school_id,
+                date=date(2026, 12, 9),
+                caterer=caterer_id,
+                lines=[line],
+                total_count=3,
+                paid_count=2,
+                benefit_count=1,
+                family_amount=19_000,
+                benefit_amount=9_500,
+                frozen_at=datetime.now(UTC),
+            )
+        )
+    assert await send_requisitions(notify.settings) == 1
+    (mail,) = notify.standins.smtp.received.items
+    assert mail["to"] == ["zayavki@kombinat.ru"]
+    assert mail["subject"] == "Заявка на питание на 09.12.2026: Комбинат питания"
+    assert "всего порций 3" in mail["text"]
+    (attachment,) = mail["attachments"]
+    assert attachment["filename"].endswith(".xlsx") and attachment["size"] > 1000
+    assert attachment["content_type"].startswith("application/vnd.openxmlformats")
+    # Sent once: the next minute finds nothing to send.
+    assert await send_requisitions(notify.settings) == 0
+    assert len(notify.standins.smtp.received.items) == 1
