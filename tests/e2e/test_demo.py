@@ -191,6 +191,7 @@ def _the_parent_tops_up_through_the_yookassa_standin(base: str) -> None:
     headers = {"Authorization": f"Bearer {login['access_token']}"}
     grants = httpx.get(f"{base}/api/v1/accounts/me", headers=headers).json()["grants"]
     student = next(g["scope_id"] for g in grants if g["scope_kind"] == "student")
+    before = httpx.get(f"{base}/api/v1/meals/pupils/{student}/account", headers=headers).json()
     created = httpx.post(
         f"{base}/api/v1/meals/pupils/{student}/top-ups",
         headers=headers,
@@ -206,8 +207,10 @@ def _the_parent_tops_up_through_the_yookassa_standin(base: str) -> None:
     paid = httpx.post(page_url, data={"action": "pay"}, follow_redirects=False)
     assert paid.status_code == 302, paid.text
     account = httpx.get(f"{base}/api/v1/meals/pupils/{student}/account", headers=headers).json()
-    assert (account["posted"], account["available"]) == (50_000, 50_000), account
+    assert account["posted"] == before["posted"] + 50_000, (before, account)
+    assert account["available"] == before["available"] + 50_000, (before, account)
     statement = httpx.get(f"{base}/api/v1/meals/pupils/{student}/statement", headers=headers).json()
-    assert [i["kind_name"] for i in statement["items"]] == ["Пополнение"]
+    newest = statement["items"][0]
+    assert (newest["kind_name"], newest["amount"]) == ("Пополнение", 50_000)
     received = httpx.get(f"{base}/demo/deliveries.json").json()["yookassa"]
     assert [r["status"] for r in received if r["call"] == "notification"] == [200]
