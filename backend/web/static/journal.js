@@ -59,6 +59,32 @@
       });
   }
 
+  // A printable key: a digit puts a mark, a letter an absence. True when it was one of ours.
+  function putKey(table, td, char, code) {
+    const key = char.toLowerCase();
+    if (/^[0-9]$/.test(key)) {
+      const kind = document.getElementById("work-kind");
+      save(table, td, { action: "mark", value: key, work_kind: kind ? kind.value : "answer" });
+      return true;
+    }
+    const absence = ABSENCE[key] || (/^[a-z,]$/.test(key) ? BY_CODE[code] : undefined);
+    if (absence) {
+      save(table, td, { action: "attendance", value: absence, base_version: td.dataset.attVersion });
+      return true;
+    }
+    return false;
+  }
+
+  // Some input methods (and ChromeDriver's typing of Cyrillic) leave keydown's `key` empty and
+  // carry the character in keypress only; keydown's preventDefault stops this for the rest.
+  function onPress(event) {
+    const td = event.target.closest("td.cell");
+    if (!td || event.ctrlKey || event.altKey || event.metaKey) return;
+    const char =
+      event.key && event.key.length === 1 ? event.key : String.fromCharCode(event.charCode || 0);
+    if (char && putKey(td.closest("table"), td, char, event.code)) event.preventDefault();
+  }
+
   function onKey(event) {
     const td = event.target.closest("td.cell");
     if (!td || event.ctrlKey || event.altKey || event.metaKey) return;
@@ -72,17 +98,8 @@
       focusCell(cellAt(table, row + dr, col + dc));
       return;
     }
-    const key = event.key.toLowerCase();
-    if (/^[0-9]$/.test(key)) {
+    if (event.key.length === 1 && putKey(table, td, event.key, event.code)) {
       event.preventDefault();
-      const kind = document.getElementById("work-kind");
-      save(table, td, { action: "mark", value: key, work_kind: kind ? kind.value : "answer" });
-      return;
-    }
-    const absence = ABSENCE[key] || (/^[a-z,]$/.test(key) ? BY_CODE[event.code] : undefined);
-    if (absence) {
-      event.preventDefault();
-      save(table, td, { action: "attendance", value: absence, base_version: td.dataset.attVersion });
       return;
     }
     if (event.key === "Delete" || event.key === "Backspace") {
@@ -101,11 +118,16 @@
     const table = document.getElementById("journal");
     if (!table) return;
     table.addEventListener("keydown", onKey);
+    table.addEventListener("keypress", onPress);
     table.addEventListener("click", (event) => focusCell(event.target.closest("td.cell")));
     focusCell(table.querySelector("td.cell"));
+    // A refusal (4xx) comes with its Russian message, swapped into the status line by htmx; a
+    // server failure or a lost connection says so in the page's own words.
+    const failed = () => status(table.dataset.failed, true);
     document.body.addEventListener("htmx:responseError", (event) => {
-      if (!event.detail.shouldSwap) status(event.detail.xhr.statusText, true);
+      if (event.detail.xhr.status >= 500) failed();
     });
+    document.body.addEventListener("htmx:sendError", failed);
   }
 
   document.addEventListener("DOMContentLoaded", start);
