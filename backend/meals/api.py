@@ -10,6 +10,7 @@ from litestar.params import Body, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from backend.core.bounds import PathId
+from backend.core.files_openapi import PDF, XLSX, answers_in
 from backend.core.http import ActorDep, requires
 from backend.core.rights import Permission
 from backend.meals import (
@@ -80,6 +81,7 @@ class MealAccountsController(Controller):
         guards=[ACCOUNT_READERS],
         summary="Выписка по лицевому счёту файлом: XLSX или PDF",
         media_type="application/octet-stream",
+        operation_class=answers_in(XLSX, PDF),
     )
     async def statement_file(
         self,

@@ -12,6 +12,7 @@ from litestar.response import Response
 
 from backend.core.bounds import PathId, QueryId
 from backend.core.context import Actor
+from backend.core.files_openapi import answers_in
 from backend.core.http import ActorDep, requires
 from backend.core.rights import Permission
 from backend.i18n import t
@@ -24,6 +25,7 @@ MEDIA = {
     "pdf": "application/pdf",
 }
 READERS = [requires(Permission.REPORTS_READ)]
+REPORT_FILES = answers_in(MEDIA["xlsx"], MEDIA["pdf"], keep_json=True)
 
 
 def _who(actor: Actor) -> str:
@@ -86,6 +88,7 @@ class ReportsController(Controller):
     @get(
         "/classes/{class_id:int}/performance",
         guards=READERS,
+        operation_class=REPORT_FILES,
         summary="Ведомость успеваемости класса",
     )
     async def class_performance(
@@ -105,6 +108,7 @@ class ReportsController(Controller):
     @get(
         "/schools/{school_id:int}/performance",
         guards=READERS,
+        operation_class=REPORT_FILES,
         summary="Успеваемость школы по классам",
     )
     async def school_performance(
@@ -135,6 +139,7 @@ class ReportsController(Controller):
     @get(
         "/schools/{school_id:int}/attendance",
         guards=READERS,
+        operation_class=REPORT_FILES,
         summary="Посещаемость по ученикам и причинам",
     )
     async def attendance(
@@ -182,7 +187,10 @@ class ReportsController(Controller):
         return await _file(format, data, [pupils, reasons], actor, f"attendance-{school_id}")
 
     @get(
-        "/schools/{school_id:int}/quality", guards=READERS, summary="Качество знаний и успеваемость"
+        "/schools/{school_id:int}/quality",
+        guards=READERS,
+        operation_class=REPORT_FILES,
+        summary="Качество знаний и успеваемость",
     )
     async def quality(
         self,
@@ -223,7 +231,12 @@ class ReportsController(Controller):
             )
         return await _file(format, data, sheets, actor, f"quality-{school_id}")
 
-    @get("/schools/{school_id:int}/completeness", guards=READERS, summary="Заполнение журнала")
+    @get(
+        "/schools/{school_id:int}/completeness",
+        guards=READERS,
+        operation_class=REPORT_FILES,
+        summary="Заполнение журнала",
+    )
     async def completeness(
         self,
         actor: ActorDep,
@@ -270,7 +283,12 @@ class ReportsController(Controller):
         ]
         return await _file(format, data, sheets, actor, f"completeness-{school_id}")
 
-    @get("/schools/{school_id:int}/at-risk", guards=READERS, summary="Ученики группы риска")
+    @get(
+        "/schools/{school_id:int}/at-risk",
+        guards=READERS,
+        operation_class=REPORT_FILES,
+        summary="Ученики группы риска",
+    )
     async def at_risk(
         self,
         actor: ActorDep,

@@ -42,6 +42,10 @@ EXCLUDED = [
     "/api/v1/auth/logout",
     "--exclude-path",
     "/api/v1/accounts/me/password",
+    # Revoking a grant of the signed-in person refuses their tokens at once (issue 13, item 6):
+    # an administrator's run that revokes its own grant answered 401 to everything after.
+    "--exclude-path",
+    "/api/v1/accounts/grants/{grant_id}/revoke",
     "--exclude-path-regex",
     "^/admin",
     "--exclude-path-regex",

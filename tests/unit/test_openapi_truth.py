@@ -134,3 +134,46 @@ def test_answers_the_api_gives_are_declared(
 def test_the_inbox_stream_is_declared_as_server_sent_events(document: dict[str, Any]) -> None:
     ok = document["paths"]["/api/v1/messaging/inbox/stream"]["get"]["responses"]["200"]
     assert list(ok["content"]) == ["text/event-stream"]
+
+
+def test_file_answers_are_declared_in_their_media_types(document: dict[str, Any]) -> None:
+    """A report answers JSON, XLSX or PDF by `format`; exports and statements are files: the
+    document declares each type (schemathesis found PDFs answered where JSON was declared)."""
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    expected = {
+        "/api/v1/reports/classes/{class_id}/performance": {
+            "application/json",
+            xlsx,
+            "application/pdf",
+        },
+        "/api/v1/reports/schools/{school_id}/performance": {
+            "application/json",
+            xlsx,
+            "application/pdf",
+        },
+        "/api/v1/reports/schools/{school_id}/attendance": {
+            "application/json",
+            xlsx,
+            "application/pdf",
+        },
+        "/api/v1/reports/schools/{school_id}/quality": {
+            "application/json",
+            xlsx,
+            "application/pdf",
+        },
+        "/api/v1/reports/schools/{school_id}/completeness": {
+            "application/json",
+            xlsx,
+            "application/pdf",
+        },
+        "/api/v1/reports/schools/{school_id}/at-risk": {
+            "application/json",
+            xlsx,
+            "application/pdf",
+        },
+        "/api/v1/meals/pupils/{student_id}/statement/file": {xlsx, "application/pdf"},
+        "/api/v1/schools/{school_id}/exports/{kind}": {"text/csv", xlsx},
+    }
+    for path, types in expected.items():
+        content = document["paths"][path]["get"]["responses"]["200"]["content"]
+        assert set(content) == types, (path, sorted(content))

@@ -16,6 +16,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from backend.accounts.deps import AccountsDep, provide_accounts
 from backend.core.bounds import PathId
 from backend.core.context import Actor
+from backend.core.files_openapi import CSV, XLSX, answers_in
 from backend.core.http import ActorDep, FileForm, PrincipalDep, requires, requires_role, signed_in
 from backend.core.rights import Permission, Role, ScopeKind
 from backend.i18n import t
@@ -533,6 +534,7 @@ class ImportExportController(Controller):
         "/exports/{kind:str}",
         guards=[requires(Permission.PERSONAL_FILE_READ, Permission.STRUCTURE_READ)],
         summary="Экспорт списка в CSV или XLSX (те же столбцы, что при импорте)",
+        operation_class=answers_in(CSV, XLSX),
     )
     async def download(
         self,
