@@ -19,6 +19,7 @@ from backend.meals import (
     buffet,
     menus,
     orders,
+    reports,
     requisitions,
     standing,
     statements,
@@ -495,6 +496,16 @@ class RequisitionsController(Controller):
         self, actor: ActorDep, school_id: PathId, day: MenuDate
     ) -> list[s.RequisitionOut]:
         return await requisitions.list_for_school(actor, school_id, day)
+
+    @get(
+        "/schools/{school_id:int}/reports",
+        guards=[BOOKKEEPERS],
+        summary="Отчёт по питанию за день или месяц: приёмы пищи (платные и льготные), деньги",
+    )
+    async def meal_report(
+        self, actor: ActorDep, school_id: PathId, date_from: DateFrom, date_to: DateTo
+    ) -> s.MealReportOut:
+        return await reports.meal_report(actor, school_id, date_from, date_to)
 
     @get(
         "/requisitions/{requisition_id:int}/file",

@@ -559,3 +559,30 @@ class RequisitionOut(msgspec.Struct):
     benefit_amount: int
     frozen_at: datetime
     lines: list[RequisitionLine]
+
+
+# ---- reports ---------------------------------------------------------------------------------
+
+
+class MealReportLine(msgspec.Struct):
+    meal_kind: str
+    meal_kind_name: str
+    count: int
+    paid_count: int
+    benefit_count: int
+    family_amount: int
+    benefit_amount: int
+
+
+class MealReportOut(msgspec.Struct):
+    """Meals past their cut-off by kind, and the money in and out of pupils' accounts
+    (posted, kopecks) over the period."""
+
+    school_id: int
+    date_from: Day
+    date_to: Day
+    meals: list[MealReportLine]
+    top_ups_cash: int
+    top_ups_card: int
+    refunds: int
+    buffet: int

@@ -170,6 +170,26 @@ async def test_the_schedule_posts_each_school_day_once_at_its_cutoff(world: Back
     )
     assert by_family.status_code == 403
 
+    # The school's report: the posted lunch, and the cash that came in today.
+    url = f"{BASE}/schools/{c.ids['school_a']}/reports"
+    report = await world.client.get(
+        url, params={"date_from": c.day(0), "date_to": c.day(2)}, headers=c.admin.headers
+    )
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert [(m["meal_kind_name"], m["paid_count"], m["family_amount"]) for m in body["meals"]] == [
+        ("Обед", 1, 9_500)
+    ]
+    assert (body["top_ups_cash"], body["top_ups_card"], body["refunds"]) == (100_000, 0, 0)
+    too_long = await world.client.get(
+        url, params={"date_from": c.day(0), "date_to": c.day(40)}, headers=c.admin.headers
+    )
+    assert too_long.status_code == 400 and "31" in too_long.json()["message"]
+    by_caterer = await world.client.get(
+        url, params={"date_from": c.day(0), "date_to": c.day(2)}, headers=c.caterer.headers
+    )
+    assert by_caterer.status_code == 403
+
 
 def test_the_worker_runs_the_meal_schedule_every_minute() -> None:
     from notifications.worker import CRON_JOBS, meals_schedule

@@ -467,4 +467,10 @@ CASES = [
         f"{BASE}/requisitions/{{meals_requisition}}/file",
         MEALS_STAFF,
     ),
+    Case(
+        "GET",
+        f"{BASE}/schools/{{school_id:int}}/reports",
+        f"{BASE}/schools/{{school_a}}/reports?date_from={IN_THREE_DAYS}&date_to={IN_THREE_DAYS}",
+        ADMINS,
+    ),
 ]
