@@ -512,6 +512,7 @@ class RequisitionsController(Controller):
         guards=[MEALS_STAFF],
         summary="Заявка файлом: XLSX или PDF",
         media_type="application/octet-stream",
+        operation_class=answers_in(XLSX, PDF),
     )
     async def requisition_file(
         self,
