@@ -29,7 +29,7 @@ from redis.asyncio import Redis
 
 from backend.audit.services import AuditAction, record
 from backend.core.context import Actor
-from backend.core.errors import Throttled, ValidationFailed
+from backend.core.errors import Forbidden, Throttled, ValidationFailed
 from backend.core.rights import Role, ScopeKind
 from backend.events.kinds import MESSENGERS
 from backend.i18n import t
@@ -108,7 +108,7 @@ async def issue_code(
         g.role in FAMILY_ROLES and g.scope_kind is ScopeKind.STUDENT
         for g in principal.live_grants()
     ):
-        raise ValidationFailed(key="bot.link.family_only")
+        raise Forbidden(key="bot.link.family_only")
     payload = secrets.token_urlsafe(PAYLOAD_BYTES)
     short = "".join(secrets.choice(SHORT_ALPHABET) for _ in range(SHORT_LENGTH))
     lifetime = timedelta(minutes=settings.bot_link_code_minutes)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from backend.core.rights import Role
-from tests.integration.rights import ALL_ROLES, Case, RightsWorld
+from tests.integration.rights import ALL_ROLES, FAMILY, Case, RightsWorld
 
 NOTIFIERS = frozenset({Role.SYSTEM_ADMIN, Role.SCHOOL_COORDINATOR, Role.SCHOOL_ADMIN})
 BASE = "/api/v1/messaging"
@@ -18,6 +18,14 @@ def _announcement(world: RightsWorld) -> dict[str, object]:
 
 
 CASES = [
+    Case(
+        "POST",
+        f"{BASE}/chat-links",
+        f"{BASE}/chat-links",
+        FAMILY,
+        body={"messenger": "telegram"},
+        note="staff link no chats to the family bot: refused with 403",
+    ),
     Case("POST", f"{BASE}/devices", f"{BASE}/devices", ALL_ROLES, body=_device),
     Case("GET", f"{BASE}/devices", f"{BASE}/devices", ALL_ROLES),
     Case(
