@@ -384,7 +384,7 @@ class BenefitsController(Controller):
         student_id: PathId,
         data: Annotated[s.BenefitRefusalCreate, Body()],
     ) -> s.AbsenceOut:
-        return await benefits.refuse_day(actor, student_id, data)
+        return await orders.refuse_day(actor, student_id, data)
 
 
 class BuffetController(Controller):

@@ -13,11 +13,11 @@ from typing import Any
 from backend.audit.services import AuditAction, record
 from backend.core.context import Actor
 from backend.core.db import transaction
-from backend.core.errors import Conflict, ValidationFailed
+from backend.core.errors import ValidationFailed
 from backend.core.rights import Permission
 from backend.meals import accounts
 from backend.meals import schemas as s
-from backend.meals.tables import BenefitCover, BenefitRefusal, MealOrder
+from backend.meals.tables import BenefitCover, BenefitRefusal
 from backend.schools.services import benefit_codes_on
 
 P = Permission
@@ -138,50 +138,27 @@ async def refused_on(student_id: int, day: date, kind: str) -> bool:
     return row is not None
 
 
-async def refuse_day(actor: Actor, student_id: int, data: s.BenefitRefusalCreate) -> s.AbsenceOut:
-    """The family refuses the benefit meal of a day, with a reason: no default set will be
-    ordered, and a benefit order already standing (before its cut-off) is cancelled."""
-    from backend.meals import orders
-
-    target = await accounts.student_scope(actor, student_id, P.MEALS_ORDER)
-    cutoff = await orders.cutoff_of(target.school_id or 0, data.date)
-    if datetime.now(UTC) >= cutoff.at:
-        raise Conflict(
-            key="meals.refusal_after_cutoff",
-            date=orders.ru_date(data.date),
-            cutoff=cutoff.local.strftime("%H:%M %d.%m.%Y"),
+async def record_refusal(
+    actor: Actor, school_id: int | None, student_id: int, data: s.BenefitRefusalCreate
+) -> None:
+    """Write a family's refusal of a day's benefit meal (inside the caller's transaction:
+    `backend.meals.orders.refuse_day` checks the cut-off and cancels the day's order)."""
+    await BenefitRefusal.insert(
+        BenefitRefusal(
+            student=student_id,
+            date=data.date,
+            meal_kind=data.meal_kind,
+            reason=data.reason,
+            created_by=actor.user_id,
+            created_at=datetime.now(UTC),
         )
-    async with transaction():
-        if await refused_on(student_id, data.date, data.meal_kind):
-            raise Conflict(key="meals.already_refused", date=orders.ru_date(data.date))
-        await BenefitRefusal.insert(
-            BenefitRefusal(
-                student=student_id,
-                date=data.date,
-                meal_kind=data.meal_kind,
-                reason=data.reason,
-                created_by=actor.user_id,
-                created_at=datetime.now(UTC),
-            )
-        )
-        await record(
-            actor,
-            AuditAction.CREATE,
-            object_type="benefit_refusal",
-            object_id=student_id,
-            school_id=target.school_id,
-            student_id=student_id,
-            details={"date": data.date.isoformat(), "kind": data.meal_kind, "reason": data.reason},
-        )
-        standing = await MealOrder.select().where(
-            (MealOrder.student == student_id)
-            & (MealOrder.date == data.date)
-            & (MealOrder.meal_kind == data.meal_kind)
-            & (MealOrder.live == 1)
-            & (MealOrder.benefit_amount > 0)
-        )
-        cancelled = []
-        for row in standing:
-            await orders.cancel_row(actor, row, "refused")
-            cancelled.append(orders.order_out(await orders.order_row(row["id"])))
-    return s.AbsenceOut(cancelled=cancelled, kept_past_cutoff=[])
+    )
+    await record(
+        actor,
+        AuditAction.CREATE,
+        object_type="benefit_refusal",
+        object_id=student_id,
+        school_id=school_id,
+        student_id=student_id,
+        details={"date": data.date.isoformat(), "kind": data.meal_kind, "reason": data.reason},
+    )

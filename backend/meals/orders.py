@@ -435,3 +435,33 @@ async def run_cutoff(actor: Actor, school_id: int) -> s.CutoffOut:
             await MealOrder.update({MealOrder.status: POSTED}).where(MealOrder.id == row["id"])
         posted += 1
     return s.CutoffOut(school_id=school_id, posted=posted, default_sets=defaults)
+
+
+async def refuse_day(actor: Actor, student_id: int, data: s.BenefitRefusalCreate) -> s.AbsenceOut:
+    """The family refuses the benefit meal of a day, with a reason: no default set will be
+    ordered, and a benefit order already standing (before its cut-off) is cancelled. Here, not
+    in `benefits`: it cancels orders, and orders read the benefits."""
+    target = await accounts.student_scope(actor, student_id, P.MEALS_ORDER)
+    cutoff = await cutoff_of(target.school_id or 0, data.date)
+    if datetime.now(UTC) >= cutoff.at:
+        raise Conflict(
+            key="meals.refusal_after_cutoff",
+            date=ru_date(data.date),
+            cutoff=cutoff.local.strftime("%H:%M %d.%m.%Y"),
+        )
+    async with transaction():
+        if await benefits.refused_on(student_id, data.date, data.meal_kind):
+            raise Conflict(key="meals.already_refused", date=ru_date(data.date))
+        await benefits.record_refusal(actor, target.school_id, student_id, data)
+        standing = await MealOrder.select().where(
+            (MealOrder.student == student_id)
+            & (MealOrder.date == data.date)
+            & (MealOrder.meal_kind == data.meal_kind)
+            & (MealOrder.live == 1)
+            & (MealOrder.benefit_amount > 0)
+        )
+        cancelled = []
+        for row in standing:
+            await cancel_row(actor, row, "refused")
+            cancelled.append(order_out(await order_row(row["id"])))
+    return s.AbsenceOut(cancelled=cancelled, kept_past_cutoff=[])
