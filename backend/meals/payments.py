@@ -1,3 +1,4 @@
+# Over 600 lines: one payment's whole life (top-up, notice, re-fetch, refund, check) shares checks.
 """Families' top-ups by card or SBP through a payment provider (YooKassa), its notifications,
 refunds, and the day's reconciliation of the provider's payments with the ledger.
 

@@ -1,3 +1,4 @@
+# Over 600 lines: the lesson screen's widgets share one grid and its prerendered textures.
 """The lesson screen: the roster grid, quick marks, topic, homework, undo, conflicts.
 
 Everyone is present until tapped. A tap on a pupil's status cycles absent -> late -> present
