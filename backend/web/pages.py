@@ -142,8 +142,8 @@ class StaffWebController(Controller):
         actor = actor_of(request, principal)
         query = request.query_params
         try:
-            choices = await journal_choices(actor)
             if not query.get("class_id"):
+                choices = await journal_choices(actor)
                 return _page(request, "journal_pick.html", principal, choices=choices)
             grid = await journal_grid(
                 actor,
@@ -156,7 +156,7 @@ class StaffWebController(Controller):
             return _page(
                 request, "error.html", principal, status=exc.status_code, message=exc.message
             )
-        return _page(request, "journal.html", principal, grid=grid, choices=choices)
+        return _page(request, "journal.html", principal, grid=grid)
 
     @post("/journal/cell", status_code=200)
     async def save_cell(self, request: Request[Any, Any, Any]) -> Response[Any]:
