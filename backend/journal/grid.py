@@ -21,7 +21,7 @@ from backend.core.errors import NotFound
 from backend.core.forms import class_name
 from backend.core.rights import Permission, Role, ScopeKind, ScopeTarget
 from backend.journal.lessons import DEFAULT_MARKING_WINDOW_DAYS, staff_ids_of, teaches_class
-from backend.journal.tables import AttendanceRecord, Mark
+from backend.journal.tables import AttendanceRecord, LessonRecord, Mark
 from backend.journal.work_kinds import Kind, work_kinds_of
 from backend.schools.people import movement
 from backend.schools.reads import (
@@ -50,6 +50,7 @@ class GridLesson:
     topic: str
     version: int
     lock: str | None  # None: the reader may write it now
+    topic_version: int = 0  # the version a topic edit is based on (the sync's conflict check)
 
 
 @dataclass(slots=True)
@@ -236,6 +237,14 @@ async def journal_grid(
     kinds = await work_kinds_of(place["school"])
     code_of = {k.id: k.code for k in kinds.values()}
     if ids:
+        topic_versions = {
+            r["lesson"]: r["topic_version"]
+            for r in await LessonRecord.select(
+                LessonRecord.lesson, LessonRecord.topic_version
+            ).where(LessonRecord.lesson.is_in(ids))
+        }
+        for lesson in lessons:
+            lesson.topic_version = topic_versions.get(lesson.id) or 0
         for a in await AttendanceRecord.select(
             AttendanceRecord.lesson,
             AttendanceRecord.student,
@@ -300,6 +309,19 @@ async def journal_cell(actor: Actor, lesson_id: int, student_id: int) -> GridCel
     )
     cell.marks = [GridMark(m["id"], m["value"], "", m["version"]) for m in marks]
     return cell
+
+
+async def journal_topic(lesson_id: int) -> tuple[str, int]:
+    """A lesson's topic and its version, as the grid shows them (after a save: the caller has
+    been through the sync's rights)."""
+    lesson = await Lesson.select(Lesson.topic).where(Lesson.id == lesson_id).first()
+    record_ = (
+        await LessonRecord.select(LessonRecord.topic_version)
+        .where(LessonRecord.lesson == lesson_id)
+        .first()
+    )
+    topic = (lesson or {}).get("topic") or ""
+    return topic, int((record_ or {}).get("topic_version") or 0)
 
 
 async def journal_choices(actor: Actor) -> list[JournalChoice]:

@@ -8,6 +8,7 @@ app's path, so the window, the period lock, conflicts, history, audit and the ou
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from backend.core.errors import DomainError, Forbidden, ValidationFailed
 from backend.core.http import PUBLIC
 from backend.core.rights import Permission, Principal
 from backend.i18n import has, t
-from backend.journal.grid import journal_cell, journal_choices, journal_grid
+from backend.journal.grid import journal_cell, journal_choices, journal_grid, journal_topic
 from backend.journal.schemas import SyncOp, SyncRequest
 from backend.journal.sync import sync_lesson
 from backend.web.session import (
@@ -110,6 +111,12 @@ def _id(value: Any, field: str) -> int:
     return int(text)
 
 
+def _op_id() -> str:
+    """A fresh operation id for a form: a resubmit of the same form is a repeat, not a second
+    write (the sync answers it from its record)."""
+    return f"web-{uuid.uuid4()}"
+
+
 class StaffWebController(Controller):
     path = BASE
     include_in_schema = False
@@ -156,7 +163,7 @@ class StaffWebController(Controller):
             return _page(
                 request, "error.html", principal, status=exc.status_code, message=exc.message
             )
-        return _page(request, "journal.html", principal, grid=grid)
+        return _page(request, "journal.html", principal, grid=grid, op_id=_op_id)
 
     @post("/journal/cell", status_code=200)
     async def save_cell(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -203,6 +210,74 @@ class StaffWebController(Controller):
             },
         )
 
+    @post("/journal/topic", status_code=200)
+    async def save_topic(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """A lesson's topic, typed under the grid: a one-operation sync of that lesson."""
+        principal = await principal_from_cookie(request)
+        form = dict((await request.form()).items())
+        try:
+            check_csrf(request, form)
+            if principal is None:
+                raise Forbidden(key="web.signed_out")
+            lesson_id = _id(form.get("lesson_id"), "lesson_id")
+            day = _date(str(form.get("date") or ""), "date")
+            op: dict[str, Any] = {
+                "op_id": str(form.get("op_id", ""))[:64],
+                "kind": "topic",
+                "topic": str(form.get("topic", "")),
+            }
+            version = str(form.get("base_version", ""))
+            if version:
+                op["base_version"] = _id(version, "base_version")
+            actor = actor_of(request, principal)
+            answer = await sync_lesson(
+                actor,
+                lesson_id,
+                SyncRequest(operations=[_convert(op)]),
+                request.app.state.diary_weeks,
+            )
+        except DomainError as exc:
+            return Template(
+                template_name="status.html",
+                context={"message": exc.message, "error": True},
+                status_code=exc.status_code,
+                headers={"HX-Retarget": "#journal-status", "HX-Reswap": "innerHTML"},
+            )
+        result = answer.results[0]
+        topic, topic_version = await journal_topic(lesson_id)
+        conflict = result.status == "conflict"
+        if conflict:
+            who = result.changed_by.name if result.changed_by else t("web.someone")
+            message = t("web.topic_conflict", who=who)
+        else:
+            message = t("web.saved")
+        return Template(
+            template_name="topic_saved.html",
+            context={
+                "lesson": {
+                    "id": lesson_id,
+                    "date": day,
+                    "topic": topic,
+                    "topic_version": topic_version,
+                    "lock": None,
+                },
+                "op_id": _op_id,
+                "csrf": csrf_token(request),
+                "conflict": conflict,
+                "message": message,
+                "error": conflict,
+            },
+        )
+
+
+def _convert(op: dict[str, Any]) -> SyncOp:
+    try:
+        return msgspec.convert(op, SyncOp)
+    except msgspec.ValidationError as exc:
+        field = str(exc).rsplit("$.", 1)[-1].rstrip("`").split("`")[0] or "value"
+        name = t(f"web.field.{field}") if has(f"web.field.{field}") else t("web.field.value")
+        raise ValidationFailed(key="error.wrong_type", field=name) from exc
+
 
 def _operation(form: dict[str, Any], student_id: int) -> SyncOp:
     action = str(form.get("action", ""))
@@ -227,9 +302,4 @@ def _operation(form: dict[str, Any], student_id: int) -> SyncOp:
     else:
         op["mark_id"] = _id(form.get("mark_id"), "mark_id")
         del op["student_id"]
-    try:
-        return msgspec.convert(op, SyncOp)
-    except msgspec.ValidationError as exc:
-        field = str(exc).rsplit("$.", 1)[-1].rstrip("`").split("`")[0] or "value"
-        name = t(f"web.field.{field}") if has(f"web.field.{field}") else t("web.field.value")
-        raise ValidationFailed(key="error.wrong_type", field=name) from exc
+    return _convert(op)

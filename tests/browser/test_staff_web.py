@@ -183,6 +183,16 @@ def test_a_teacher_fills_a_lesson_with_the_keyboard_and_the_diary_shows_it(
     assert cell(browser, lesson_id, below).text == "н"
     screenshot(browser, "journal")
 
+    # The lesson's topic, typed under the grid and sent with Enter.
+    topic = browser.find_element(By.ID, f"topic-input-{lesson_id}")
+    topic.clear()
+    topic.send_keys("Дроби: сложение" + Keys.ENTER)
+    WebDriverWait(browser, 30).until(
+        lambda d: d.find_element(By.ID, f"topic-input-{lesson_id}").get_attribute("value")
+        == "Дроби: сложение"
+        and d.find_element(By.ID, "journal-status").text == "Сохранено."
+    )
+
     # A POST from the signed-in page without the CSRF token is refused.
     refused = browser.execute_async_script(
         """
@@ -203,6 +213,7 @@ def test_a_teacher_fills_a_lesson_with_the_keyboard_and_the_diary_shows_it(
         if x["lesson_id"] == lesson_id
     )  # fmt: skip
     assert lesson["attendance"]["status"] == "sick"
+    assert lesson["topic"] == "Дроби: сложение"
     assert [m["value"] for m in lesson["marks"]] == ["5"]
     teacher_view = get(demo, "teacher", f"/api/v1/journal/lessons/{lesson_id}")
     assert {a["student_id"]: a["status"] for a in teacher_view["attendance"]}[below] == "absent"

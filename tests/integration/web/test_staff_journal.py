@@ -204,3 +204,49 @@ async def test_the_sign_in_never_sends_elsewhere(world: Backend) -> None:
         for bad in ("https://evil.example/", "//evil.example/admin/", "/api/v1/x"):
             form = await client.get("/admin/tasks/login", params={"next": bad})
             assert 'name="next" value="/admin/tasks"' in form.text, bad
+
+
+async def test_a_teacher_types_a_lesson_topic(world: Backend) -> None:
+    jw = await make_journal_world(world)
+    lesson_id = jw.lessons["today"]
+    async with signed_in(world, jw.teacher) as client:
+        page = await client.get(grid_url(jw))
+        assert f'id="topic-input-{lesson_id}"' in page.text
+        # The old lesson is past the window: its topic field is shut.
+        old = page.text.split(f'id="topic-input-{jw.lessons["old"]}"', 1)[1].split(">", 1)[0]
+        assert "disabled" in old
+        token = {"X-CSRF-Token": client.cookies.get("parta_admin_csrf") or ""}
+        form = {"lesson_id": lesson_id, "op_id": "web-topic-1", "base_version": "0"}
+        r = await client.post(
+            "/admin/web/journal/topic",
+            data={**form, "topic": "Дроби", "date": today().isoformat()},
+            headers=token,
+        )
+        assert r.status_code == 200, r.text
+        assert 'value="Дроби"' in r.text and "Сохранено." in r.text
+        # The same form sent again is a repeat, not a second change.
+        again = await client.post(
+            "/admin/web/journal/topic", data={**form, "topic": "Дроби"}, headers=token
+        )
+        assert again.status_code == 200
+        # An edit based on the old version meets the saved topic: a conflict, nothing lost.
+        stale = await client.post(
+            "/admin/web/journal/topic",
+            data={**form, "op_id": "web-topic-2", "topic": "Проценты"},
+            headers=token,
+        )
+        assert stale.status_code == 200 and "Тему уже изменил(а)" in stale.text
+        assert 'value="Дроби"' in stale.text
+        r = await client.post(
+            "/admin/web/journal/topic",
+            data={**form, "op_id": "web-topic-3", "topic": "Проценты", "date": "вчера"},
+            headers=token,
+        )
+        assert r.status_code == 400 and "Поле «дата» имеет неверный формат." in r.text
+        r = await client.post("/admin/web/journal/topic", data={**form, "topic": "Без токена"})
+        assert r.status_code == 403
+    sheet = await world.client.get(
+        f"/api/v1/journal/lessons/{lesson_id}", headers=jw.teacher.headers
+    )
+    assert sheet.json()["topic"] == "Дроби"
+    assert await JournalChange.count().where(JournalChange.entity == "topic") == 1
