@@ -188,9 +188,11 @@ def test_a_teacher_fills_a_lesson_with_the_keyboard_and_the_diary_shows_it(
     topic.clear()
     topic.send_keys("Дроби: сложение" + Keys.ENTER)
     WebDriverWait(browser, 30).until(
-        lambda d: d.find_element(By.ID, f"topic-input-{lesson_id}").get_attribute("value")
-        == "Дроби: сложение"
-        and d.find_element(By.ID, "journal-status").text == "Сохранено."
+        lambda d: (
+            d.find_element(By.ID, f"topic-input-{lesson_id}").get_attribute("value")
+            == "Дроби: сложение"
+            and d.find_element(By.ID, "journal-status").text == "Сохранено."
+        )
     )
 
     # A POST from the signed-in page without the CSRF token is refused.
