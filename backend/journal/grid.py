@@ -21,7 +21,7 @@ from backend.core.errors import NotFound
 from backend.core.forms import class_name
 from backend.core.rights import Permission, Role, ScopeKind, ScopeTarget
 from backend.journal.lessons import DEFAULT_MARKING_WINDOW_DAYS, staff_ids_of, teaches_class
-from backend.journal.tables import AttendanceRecord, LessonRecord, Mark
+from backend.journal.tables import AttendanceRecord, Homework, LessonRecord, Mark
 from backend.journal.work_kinds import Kind, work_kinds_of
 from backend.schools.people import movement
 from backend.schools.reads import (
@@ -43,6 +43,14 @@ LOCK_READ_ONLY = "read_only"
 
 
 @dataclass(slots=True)
+class GridHomework:
+    id: int | None
+    text: str
+    due_date: date | None
+    version: int | None
+
+
+@dataclass(slots=True)
 class GridLesson:
     id: int
     date: date
@@ -51,6 +59,7 @@ class GridLesson:
     version: int
     lock: str | None  # None: the reader may write it now
     topic_version: int = 0  # the version a topic edit is based on (the sync's conflict check)
+    homework: GridHomework | None = None  # the lesson's first homework (the grid edits one)
 
 
 @dataclass(slots=True)
@@ -243,8 +252,10 @@ async def journal_grid(
                 LessonRecord.lesson, LessonRecord.topic_version
             ).where(LessonRecord.lesson.is_in(ids))
         }
+        homework = await _first_homework(ids)
         for lesson in lessons:
             lesson.topic_version = topic_versions.get(lesson.id) or 0
+            lesson.homework = homework.get(lesson.id)
         for a in await AttendanceRecord.select(
             AttendanceRecord.lesson,
             AttendanceRecord.student,
@@ -309,6 +320,25 @@ async def journal_cell(actor: Actor, lesson_id: int, student_id: int) -> GridCel
     )
     cell.marks = [GridMark(m["id"], m["value"], "", m["version"]) for m in marks]
     return cell
+
+
+async def _first_homework(lesson_ids: list[int]) -> dict[int, GridHomework]:
+    rows = (
+        await Homework.select(
+            Homework.id, Homework.lesson, Homework.text, Homework.due_date, Homework.version
+        )
+        .where(Homework.lesson.is_in(lesson_ids) & Homework.deleted_at.is_null())
+        .order_by(Homework.id)
+    )
+    found: dict[int, GridHomework] = {}
+    for r in rows:
+        found.setdefault(r["lesson"], GridHomework(r["id"], r["text"], r["due_date"], r["version"]))
+    return found
+
+
+async def journal_homework(lesson_id: int) -> GridHomework | None:
+    """A lesson's first homework as the grid shows it (after a save through the sync)."""
+    return (await _first_homework([lesson_id])).get(lesson_id)
 
 
 async def journal_topic(lesson_id: int) -> tuple[str, int]:

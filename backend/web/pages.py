@@ -26,7 +26,13 @@ from backend.core.errors import DomainError, Forbidden, ValidationFailed
 from backend.core.http import PUBLIC
 from backend.core.rights import Permission, Principal
 from backend.i18n import has, t
-from backend.journal.grid import journal_cell, journal_choices, journal_grid, journal_topic
+from backend.journal.grid import (
+    journal_cell,
+    journal_choices,
+    journal_grid,
+    journal_homework,
+    journal_topic,
+)
 from backend.journal.schemas import SyncOp, SyncRequest
 from backend.journal.sync import sync_lesson
 from backend.web.session import (
@@ -259,6 +265,66 @@ class StaffWebController(Controller):
                     "date": day,
                     "topic": topic,
                     "topic_version": topic_version,
+                    "lock": None,
+                },
+                "op_id": _op_id,
+                "csrf": csrf_token(request),
+                "conflict": conflict,
+                "message": message,
+                "error": conflict,
+            },
+        )
+
+    @post("/journal/homework", status_code=200)
+    async def save_homework(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """A lesson's homework text (and due date), typed under the grid: a one-operation sync
+        of that lesson; the lesson's first homework is edited, or one is created."""
+        principal = await principal_from_cookie(request)
+        form = dict((await request.form()).items())
+        try:
+            check_csrf(request, form)
+            if principal is None:
+                raise Forbidden(key="web.signed_out")
+            lesson_id = _id(form.get("lesson_id"), "lesson_id")
+            day = _date(str(form.get("date") or ""), "date")
+            due = _date(str(form.get("due_date") or ""), "due_date")
+            op: dict[str, Any] = {
+                "op_id": str(form.get("op_id", ""))[:64],
+                "kind": "homework",
+                "text": str(form.get("text", "")),
+            }
+            if due is not None:
+                op["due_date"] = due.isoformat()
+            if form.get("homework_id"):
+                op["homework_id"] = _id(form.get("homework_id"), "homework_id")
+                op["base_version"] = _id(form.get("base_version"), "base_version")
+            actor = actor_of(request, principal)
+            answer = await sync_lesson(
+                actor,
+                lesson_id,
+                SyncRequest(operations=[_convert(op)]),
+                request.app.state.diary_weeks,
+            )
+        except DomainError as exc:
+            return Template(
+                template_name="status.html",
+                context={"message": exc.message, "error": True},
+                status_code=exc.status_code,
+                headers={"HX-Retarget": "#journal-status", "HX-Reswap": "innerHTML"},
+            )
+        conflict = answer.results[0].status == "conflict"
+        if conflict:
+            changed = answer.results[0].changed_by
+            message = t("web.homework_conflict", who=changed.name if changed else t("web.someone"))
+        else:
+            message = t("web.saved")
+        return Template(
+            template_name="homework_saved.html",
+            context={
+                "lesson": {
+                    "id": lesson_id,
+                    "date": day,
+                    "homework": await journal_homework(lesson_id),
                     "lock": None,
                 },
                 "op_id": _op_id,

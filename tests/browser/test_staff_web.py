@@ -195,6 +195,16 @@ def test_a_teacher_fills_a_lesson_with_the_keyboard_and_the_diary_shows_it(
         )
     )
 
+    homework = browser.find_element(By.ID, f"homework-input-{lesson_id}")
+    homework.clear()
+    homework.send_keys("№ 41–43" + Keys.ENTER)
+    WebDriverWait(browser, 30).until(
+        lambda d: (
+            d.find_element(By.ID, f"homework-input-{lesson_id}").get_attribute("value") == "№ 41–43"
+            and d.find_element(By.ID, "journal-status").text == "Сохранено."
+        )
+    )
+
     # A POST from the signed-in page without the CSRF token is refused.
     refused = browser.execute_async_script(
         """
@@ -216,6 +226,7 @@ def test_a_teacher_fills_a_lesson_with_the_keyboard_and_the_diary_shows_it(
     )  # fmt: skip
     assert lesson["attendance"]["status"] == "sick"
     assert lesson["topic"] == "Дроби: сложение"
+    assert "№ 41–43" in [h["text"] for h in lesson["homework"]]
     assert [m["value"] for m in lesson["marks"]] == ["5"]
     teacher_view = get(demo, "teacher", f"/api/v1/journal/lessons/{lesson_id}")
     assert {a["student_id"]: a["status"] for a in teacher_view["attendance"]}[below] == "absent"

@@ -30,6 +30,15 @@ CASES = [
         note="no CSRF token: refused before anything is looked at",
     ),
     Case(
+        "POST",
+        "/admin/web/journal/homework",
+        "/admin/web/journal/homework",
+        ALL_ROLES,
+        public=True,
+        ok=(403,),
+        note="no CSRF token: refused before anything is looked at",
+    ),
+    Case(
         "GET",
         "/admin/web/static/{file_path:path}",
         "/admin/web/static/web.css",

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from backend.journal.tables import AttendanceRecord, JournalChange, Mark
+from backend.journal.tables import AttendanceRecord, Homework, JournalChange, Mark
 from tests.conftest import Backend
 from tests.integration.journal.arrange import (
     JournalWorld,
@@ -250,3 +250,65 @@ async def test_a_teacher_types_a_lesson_topic(world: Backend) -> None:
     )
     assert sheet.json()["topic"] == "Дроби"
     assert await JournalChange.count().where(JournalChange.entity == "topic") == 1
+
+
+async def test_a_teacher_sets_and_corrects_homework(world: Backend) -> None:
+    jw = await make_journal_world(world)
+    lesson_id = jw.lessons["today"]
+    due = (today() + timedelta(days=2)).isoformat()
+    async with signed_in(world, jw.teacher) as client:
+        page = await client.get(grid_url(jw))
+        assert f'id="homework-input-{lesson_id}"' in page.text
+        token = {"X-CSRF-Token": client.cookies.get("parta_admin_csrf") or ""}
+        r = await client.post(
+            "/admin/web/journal/homework",
+            data={"lesson_id": lesson_id, "op_id": "web-hw-1", "text": "№ 12", "due_date": due},
+            headers=token,
+        )
+        assert r.status_code == 200, r.text
+        found = re.search(r'name="homework_id" value="(\d+)">\s*<input type="hidden" '
+                          r'name="base_version" value="(\d+)"', r.text)  # fmt: skip
+        assert found and 'value="№ 12"' in r.text and f'value="{due}"' in r.text
+        homework_id, version = found.groups()
+        # A due date before the lesson is refused with the API's message; nothing changes.
+        r = await client.post(
+            "/admin/web/journal/homework",
+            data={
+                "lesson_id": lesson_id,
+                "op_id": "web-hw-2",
+                "text": "№ 13",
+                "due_date": (today() - timedelta(days=3)).isoformat(),
+                "homework_id": homework_id,
+                "base_version": version,
+            },
+            headers=token,
+        )
+        assert r.status_code == 400 and re.search("[а-я]", r.text)
+        r = await client.post(
+            "/admin/web/journal/homework",
+            data={
+                "lesson_id": lesson_id,
+                "op_id": "web-hw-3",
+                "text": "№ 12, 13",
+                "homework_id": homework_id,
+                "base_version": version,
+            },
+            headers=token,
+        )
+        assert r.status_code == 200 and 'value="№ 12, 13"' in r.text
+        # The first form's version again: a conflict, the saved text stays.
+        r = await client.post(
+            "/admin/web/journal/homework",
+            data={
+                "lesson_id": lesson_id,
+                "op_id": "web-hw-4",
+                "text": "ничего",
+                "homework_id": homework_id,
+                "base_version": version,
+            },
+            headers=token,
+        )
+        assert r.status_code == 200 and "Задание уже изменил(а)" in r.text
+        assert 'value="№ 12, 13"' in r.text
+    rows = await Homework.select(Homework.text).where(Homework.deleted_at.is_null())
+    assert rows == [{"text": "№ 12, 13"}]
