@@ -23,6 +23,7 @@ from backend.settings import Settings
 from bots.core import FamilyBot
 
 log = logging.getLogger("parta.bot")
+REDIS_CONNECTIONS = 200
 
 
 class Adapter(Protocol):
@@ -110,7 +111,9 @@ async def run_bot(settings: Settings) -> None:
     from backend.logs import configure_logging
 
     configure_logging(settings)
-    parta = bootstrap.build(settings)
+    # A pool where a caller waits for a free connection: the adapters answer at most
+    # `CONCURRENCY` updates each at once, and each answer holds one or two connections.
+    parta = bootstrap.build(settings, redis_connections=REDIS_CONNECTIONS)
     await parta.start()
     process = BotProcess(settings, parta.redis, parta.diary_weeks)
     stop = asyncio.Event()

@@ -46,6 +46,10 @@ T = TypeVar("T")
 WEBHOOK_PATH = "/telegram/webhook"
 TELEGRAM_TEXT_LIMIT = 4096
 RETRIES_AFTER_429 = 2
+# Updates answered at once: long polling holds the rest in a semaphore, webhooks ask Telegram
+# for at most this many connections. Unbounded, a burst of a hundred chats took every Redis
+# connection of the process and answers failed (tests/load/bench_bot.py).
+CONCURRENCY = 40
 
 
 def rates(settings: Settings, chat_id: int | None) -> list[Rate]:
@@ -180,7 +184,11 @@ class TelegramBot:
         await self.bot.delete_webhook(drop_pending_updates=False)
         self._polling = asyncio.create_task(
             self.dispatcher.start_polling(
-                self.bot, handle_signals=False, close_bot_session=False, polling_timeout=10
+                self.bot,
+                handle_signals=False,
+                close_bot_session=False,
+                polling_timeout=10,
+                tasks_concurrency_limit=CONCURRENCY,
             )
         )
 
@@ -200,6 +208,7 @@ class TelegramBot:
             self.settings.telegram_webhook_url,
             secret_token=self.settings.telegram_webhook_secret.get_secret_value(),
             allowed_updates=["message", "callback_query"],
+            max_connections=CONCURRENCY,
         )
 
     async def stop(self) -> None:
