@@ -303,8 +303,9 @@ def _print_logins(result: Any, url: str | None = None) -> None:
     for role, login, name in describe_logins(result):
         table.add_row(role, login, name)
     out.print(table)
-    out.print(t("cli.demo_not_yet"))
     if url:
+        out.print(t("cli.demo_web", url=url))
+        out.print(t("cli.demo_apps", url=url))
         out.print(
             f'  Вход: curl -X POST {url}/api/v1/auth/login -H "Content-Type: application/json" '
             f'-d \'{{"identifier": "teacher", "password": "{DEMO_PASSWORD}"}}\'\n'

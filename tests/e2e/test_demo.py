@@ -48,7 +48,8 @@ def test_demo_serves_and_its_logins_work(tmp_path: Path) -> None:
         output = server.stop()
     assert "parta-demo" in output  # the logins were printed
     assert "teacher" in output
-    assert "caterer (питание) и security (проходы) пока ни к чему" in output
+    assert f"{base}/admin/web/" in output  # the staff web's address
+    assert "mobile.family" in output and "parta-teacher" in output  # how to start the apps
 
 
 def test_the_demo_holds_its_port_before_it_says_it_runs(tmp_path: Path) -> None:
