@@ -198,6 +198,12 @@ class RevokedSessions:
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+        # Pub/sub channels are shared by every database of a Redis server: the channel names
+        # the database, or two installations (or two test runs) on one server would revoke
+        # each other's users' tokens by user id.
+        pool = getattr(redis, "connection_pool", None)
+        database = getattr(pool, "connection_kwargs", {}).get("db", 0) if pool else 0
+        self.channel = f"{REVOKED_CHANNEL}:{database}"
         self._until: dict[str, float] = {}
         self._grants_changed: dict[int, float] = {}  # user id -> since (epoch s)
         self._live = False
@@ -224,7 +230,7 @@ class RevokedSessions:
             pipe.set(GRANTS_CHANGED_KEY.format(uid=user_id), str(since), ex=seconds)
             pipe.zadd(REVOKED_SESSIONS, {member: until})
             pipe.zremrangebyscore(REVOKED_SESSIONS, 0, time.time())
-            pipe.publish(REVOKED_CHANNEL, f"{member} {until}")
+            pipe.publish(self.channel, f"{member} {until}")
             await pipe.execute()
         self._note(member, until)
 
@@ -243,7 +249,7 @@ class RevokedSessions:
             pipe.set(REVOKED_SESSION_KEY.format(sid=session_id), "1", ex=seconds)
             pipe.zadd(REVOKED_SESSIONS, {session_id: until})
             pipe.zremrangebyscore(REVOKED_SESSIONS, 0, time.time())
-            pipe.publish(REVOKED_CHANNEL, f"{session_id} {until}")
+            pipe.publish(self.channel, f"{session_id} {until}")
             await pipe.execute()
         self._until[session_id] = until
 
@@ -270,7 +276,7 @@ class RevokedSessions:
         while True:
             pubsub = self.redis.pubsub()
             try:
-                await pubsub.subscribe(REVOKED_CHANNEL)
+                await pubsub.subscribe(self.channel)
                 now = time.time()
                 known: list[tuple[Any, float]] = await self.redis.zrangebyscore(
                     REVOKED_SESSIONS, now, "+inf", withscores=True

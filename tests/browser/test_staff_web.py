@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -24,6 +24,10 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.demo_server import DEMO_PASSWORD, DemoServer, start_demo
+
+# htmx swaps the status line and the grid's parts as answers come: an element found a moment
+# ago may be replaced while a wait reads it, so a wait reads again instead of failing.
+REDRAWN = (StaleElementReferenceException,)
 
 pytestmark = pytest.mark.e2e
 
@@ -86,7 +90,9 @@ def sign_in(driver: WebDriver, demo: DemoServer, login: str, path: str) -> None:
     assert "/admin/tasks/login" in driver.current_url
     driver.find_element(By.NAME, "identifier").send_keys(login)
     driver.find_element(By.NAME, "password").send_keys(DEMO_PASSWORD + Keys.ENTER)
-    WebDriverWait(driver, 30).until(lambda d: "/admin/tasks/login" not in d.current_url)
+    WebDriverWait(driver, 30, ignored_exceptions=REDRAWN).until(
+        lambda d: "/admin/tasks/login" not in d.current_url
+    )
 
 
 def cell(driver: WebDriver, lesson_id: int, pupil: int) -> WebElement:
@@ -97,7 +103,7 @@ def cell(driver: WebDriver, lesson_id: int, pupil: int) -> WebElement:
 
 def wait_cell(driver: WebDriver, lesson_id: int, pupil: int, text: str) -> WebElement:
     try:
-        WebDriverWait(driver, 30).until(
+        WebDriverWait(driver, 30, ignored_exceptions=REDRAWN).until(
             lambda d: (
                 "".join(cell(d, lesson_id, pupil).text.split()) == text
                 and "saving" not in (cell(d, lesson_id, pupil).get_attribute("class") or "")
@@ -173,7 +179,7 @@ def test_a_teacher_fills_a_lesson_with_the_keyboard_and_the_diary_shows_it(
     # A mark outside the scale is refused in words and nothing changes.
     browser.switch_to.active_element.send_keys("7")
     try:
-        WebDriverWait(browser, 30).until(
+        WebDriverWait(browser, 30, ignored_exceptions=REDRAWN).until(
             lambda d: "не подходит для шкалы" in d.find_element(By.ID, "journal-status").text
         )
     except TimeoutException as exc:
@@ -187,7 +193,7 @@ def test_a_teacher_fills_a_lesson_with_the_keyboard_and_the_diary_shows_it(
     topic = browser.find_element(By.ID, f"topic-input-{lesson_id}")
     topic.clear()
     topic.send_keys("Дроби: сложение" + Keys.ENTER)
-    WebDriverWait(browser, 30).until(
+    WebDriverWait(browser, 30, ignored_exceptions=REDRAWN).until(
         lambda d: (
             d.find_element(By.ID, f"topic-input-{lesson_id}").get_attribute("value")
             == "Дроби: сложение"
@@ -198,7 +204,7 @@ def test_a_teacher_fills_a_lesson_with_the_keyboard_and_the_diary_shows_it(
     homework = browser.find_element(By.ID, f"homework-input-{lesson_id}")
     homework.clear()
     homework.send_keys("№ 41–43" + Keys.ENTER)
-    WebDriverWait(browser, 30).until(
+    WebDriverWait(browser, 30, ignored_exceptions=REDRAWN).until(
         lambda d: (
             d.find_element(By.ID, f"homework-input-{lesson_id}").get_attribute("value") == "№ 41–43"
             and d.find_element(By.ID, "journal-status").text == "Сохранено."

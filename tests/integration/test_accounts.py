@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -687,3 +688,34 @@ async def test_the_forwarded_address_counts_only_from_a_trusted_proxy(world: Bac
     async with running(app):
         # The first address left of the trusted hops: 10.1.2.3 is not trusted here.
         assert await failed_sign_in_recorded_from(app) == "10.1.2.3"
+
+
+async def test_a_grant_change_in_one_redis_database_reaches_no_other(world: Backend) -> None:
+    """Pub/sub channels are shared by all databases of a Redis server: two installations (or
+    two test runs) on one server must not refuse each other's users' tokens by user id."""
+    if world.kind != "postgres":
+        pytest.skip("the in-process Redis substitute has one database")
+    from redis.asyncio import Redis
+
+    from backend.accounts.tokens import RevokedSessions
+
+    url = world.settings.redis_url
+    base, db = url.rsplit("/", 1)
+    other_url = f"{base}/{(int(db) + 1) % 16}"
+    here, there = RevokedSessions(Redis.from_url(url)), RevokedSessions(Redis.from_url(other_url))
+    assert here.channel != there.channel
+    there.start()
+    try:
+        for _ in range(100):  # until the other one listens
+            if there._live:
+                break
+            await asyncio.sleep(0.05)
+        issued = time.time()
+        await here.grants_changed(4242, 60)
+        await asyncio.sleep(0.3)
+        assert await here.grants_changed_since(4242, issued) is True
+        assert await there.grants_changed_since(4242, issued) is False
+    finally:
+        await there.stop()
+        await here.redis.aclose()
+        await there.redis.aclose()
