@@ -55,7 +55,8 @@ from backend.schools.people.api import CONTROLLERS as PEOPLE_CONTROLLERS
 from backend.schools.structure.api import STRUCTURE_CONTROLLERS
 from backend.schools.timetable.api import TIMETABLE_CONTROLLERS
 from backend.settings import Settings
-from backend.web.pages import STATIC_ROUTER, TEMPLATES, StaffWebController
+from backend.web.pages import TEMPLATES
+from backend.web.routes import CONTROLLERS as STAFF_WEB
 
 API_VERSION = "1.0.0"
 # The API documentation's page scripts are served by Parta itself (the swagger-ui-bundle
@@ -132,8 +133,7 @@ def create_app(
         admin_start,
         AdminTasksController,
         piccolo_admin_handler(),
-        StaffWebController,
-        STATIC_ROUTER,
+        *STAFF_WEB,
         JournalController,
         MarkingCatalogController,
         DiaryController,

@@ -8,23 +8,18 @@ app's path, so the window, the period lock, conflicts, history, audit and the ou
 
 from __future__ import annotations
 
-import uuid
-from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Redirect, Response, Template
+from litestar.response import Response, Template
 from litestar.static_files import create_static_files_router
-from litestar.status_codes import HTTP_303_SEE_OTHER
 from litestar.template.config import TemplateConfig
 
 from backend.core.errors import DomainError, Forbidden, ValidationFailed
 from backend.core.http import PUBLIC
-from backend.core.rights import Permission, Principal
 from backend.i18n import has, t
 from backend.journal.grid import (
     journal_cell,
@@ -35,23 +30,21 @@ from backend.journal.grid import (
 )
 from backend.journal.schemas import SyncOp, SyncRequest
 from backend.journal.sync import sync_lesson
-from backend.web.session import (
-    LOGIN_PATH,
-    actor_of,
-    check_csrf,
-    csrf_token,
-    principal_from_cookie,
+from backend.web.kit import (
+    error_page,
+    guard,
+    htmx_refusal,
+    op_id,
+    page,
+    parse_date,
+    parse_id,
 )
+from backend.web.nav import JOURNAL_PERMISSIONS
+from backend.web.session import actor_of, check_csrf, csrf_token, principal_from_cookie
 
 HERE = Path(__file__).parent
 BASE = "/admin/web"
 STATIC = f"{BASE}/static"
-JOURNAL_PERMISSIONS = (
-    Permission.JOURNAL_READ,
-    Permission.JOURNAL_WRITE,
-    Permission.JOURNAL_MANAGE,
-)
-TASK_PERMISSIONS = (Permission.STRUCTURE_MANAGE, Permission.ACCOUNTS_MANAGE)
 ATTENDANCE = ("present", "absent", "sick", "excused")
 ACTIONS = ("attendance", "mark", "mark_delete")
 
@@ -70,59 +63,6 @@ STATIC_ROUTER = create_static_files_router(
 )
 
 
-def is_staff(principal: Principal) -> bool:
-    return any(principal.has_permission(p) for p in (*JOURNAL_PERMISSIONS, *TASK_PERMISSIONS))
-
-
-def _to_login(request: Request[Any, Any, Any]) -> Redirect:
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return Redirect(path=f"{LOGIN_PATH}?next={quote(here)}", status_code=HTTP_303_SEE_OTHER)
-
-
-def _page(
-    request: Request[Any, Any, Any],
-    name: str,
-    principal: Principal | None,
-    status: int = 200,
-    **context: Any,
-) -> Template:
-    return Template(
-        template_name=name,
-        context={
-            "csrf": csrf_token(request),
-            "person": principal.display_name if principal else "",
-            **context,
-        },
-        status_code=status,
-    )
-
-
-def _refusal(request: Request[Any, Any, Any], principal: Principal, message: str) -> Template:
-    return _page(request, "refusal.html", principal, status=403, message=message)
-
-
-def _date(value: str | None, field: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise ValidationFailed(key="error.wrong_type", field=t(f"web.field.{field}")) from exc
-
-
-def _id(value: Any, field: str) -> int:
-    text = str(value or "")
-    if not text.isdigit() or len(text) > 12:
-        raise ValidationFailed(key="error.wrong_type", field=t(f"web.field.{field}"))
-    return int(text)
-
-
-def _op_id() -> str:
-    """A fresh operation id for a form: a resubmit of the same form is a repeat, not a second
-    write (the sync answers it from its record)."""
-    return f"web-{uuid.uuid4()}"
-
-
 class StaffWebController(Controller):
     path = BASE
     include_in_schema = False
@@ -130,46 +70,32 @@ class StaffWebController(Controller):
 
     @get("/")
     async def home(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        principal = await principal_from_cookie(request)
-        if principal is None:
-            return _to_login(request)
-        if not is_staff(principal):
-            return _refusal(request, principal, t("web.not_staff"))
-        return _page(
-            request,
-            "home.html",
-            principal,
-            journal=any(principal.has_permission(p) for p in JOURNAL_PERMISSIONS),
-            tasks=any(principal.has_permission(p) for p in TASK_PERMISSIONS),
-        )
+        staff = await guard(request, (), "web.not_staff")
+        if isinstance(staff, Response):
+            return staff
+        return page(request, "home.html", staff.principal)
 
     @get("/journal")
     async def journal(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        principal = await principal_from_cookie(request)
-        if principal is None:
-            return _to_login(request)
-        if not is_staff(principal):
-            return _refusal(request, principal, t("web.not_staff"))
-        if not any(principal.has_permission(p) for p in JOURNAL_PERMISSIONS):
-            return _refusal(request, principal, t("web.no_journal"))
-        actor = actor_of(request, principal)
+        staff = await guard(request, JOURNAL_PERMISSIONS, "web.no_journal")
+        if isinstance(staff, Response):
+            return staff
+        principal, actor = staff.principal, staff.actor
         query = request.query_params
         try:
             if not query.get("class_id"):
                 choices = await journal_choices(actor)
-                return _page(request, "journal_pick.html", principal, choices=choices)
+                return page(request, "journal_pick.html", principal, choices=choices)
             grid = await journal_grid(
                 actor,
-                _id(query.get("class_id"), "class_id"),
-                _id(query.get("subject_id"), "subject_id"),
-                _date(query.get("from"), "from"),
-                _date(query.get("to"), "to"),
+                parse_id(query.get("class_id"), "class_id"),
+                parse_id(query.get("subject_id"), "subject_id"),
+                parse_date(query.get("from"), "from"),
+                parse_date(query.get("to"), "to"),
             )
         except DomainError as exc:
-            return _page(
-                request, "error.html", principal, status=exc.status_code, message=exc.message
-            )
-        return _page(request, "journal.html", principal, grid=grid, op_id=_op_id)
+            return error_page(request, principal, exc)
+        return page(request, "journal.html", principal, grid=grid, op_id=op_id)
 
     @post("/journal/cell", status_code=200)
     async def save_cell(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -181,8 +107,8 @@ class StaffWebController(Controller):
             check_csrf(request, form)
             if principal is None:
                 raise Forbidden(key="web.signed_out")
-            lesson_id = _id(form.get("lesson_id"), "lesson_id")
-            student_id = _id(form.get("student_id"), "student_id")
+            lesson_id = parse_id(form.get("lesson_id"), "lesson_id")
+            student_id = parse_id(form.get("student_id"), "student_id")
             op = _operation(form, student_id)
             actor = actor_of(request, principal)
             answer = await sync_lesson(
@@ -190,12 +116,7 @@ class StaffWebController(Controller):
             )
         except DomainError as exc:
             # Nothing was written: the cell stays as it was, the message says why.
-            return Template(
-                template_name="status.html",
-                context={"message": exc.message, "error": True},
-                status_code=exc.status_code,
-                headers={"HX-Retarget": "#journal-status", "HX-Reswap": "innerHTML"},
-            )
+            return htmx_refusal(exc, "#journal-status")
         result = answer.results[0]
         cell = await journal_cell(actor, lesson_id, student_id)
         if result.status == "conflict":
@@ -225,8 +146,8 @@ class StaffWebController(Controller):
             check_csrf(request, form)
             if principal is None:
                 raise Forbidden(key="web.signed_out")
-            lesson_id = _id(form.get("lesson_id"), "lesson_id")
-            day = _date(str(form.get("date") or ""), "date")
+            lesson_id = parse_id(form.get("lesson_id"), "lesson_id")
+            day = parse_date(str(form.get("date") or ""), "date")
             op: dict[str, Any] = {
                 "op_id": str(form.get("op_id", ""))[:64],
                 "kind": "topic",
@@ -234,7 +155,7 @@ class StaffWebController(Controller):
             }
             version = str(form.get("base_version", ""))
             if version:
-                op["base_version"] = _id(version, "base_version")
+                op["base_version"] = parse_id(version, "base_version")
             actor = actor_of(request, principal)
             answer = await sync_lesson(
                 actor,
@@ -243,12 +164,7 @@ class StaffWebController(Controller):
                 request.app.state.diary_weeks,
             )
         except DomainError as exc:
-            return Template(
-                template_name="status.html",
-                context={"message": exc.message, "error": True},
-                status_code=exc.status_code,
-                headers={"HX-Retarget": "#journal-status", "HX-Reswap": "innerHTML"},
-            )
+            return htmx_refusal(exc, "#journal-status")
         result = answer.results[0]
         topic, topic_version = await journal_topic(lesson_id)
         conflict = result.status == "conflict"
@@ -267,7 +183,7 @@ class StaffWebController(Controller):
                     "topic_version": topic_version,
                     "lock": None,
                 },
-                "op_id": _op_id,
+                "op_id": op_id,
                 "csrf": csrf_token(request),
                 "conflict": conflict,
                 "message": message,
@@ -285,9 +201,9 @@ class StaffWebController(Controller):
             check_csrf(request, form)
             if principal is None:
                 raise Forbidden(key="web.signed_out")
-            lesson_id = _id(form.get("lesson_id"), "lesson_id")
-            day = _date(str(form.get("date") or ""), "date")
-            due = _date(str(form.get("due_date") or ""), "due_date")
+            lesson_id = parse_id(form.get("lesson_id"), "lesson_id")
+            day = parse_date(str(form.get("date") or ""), "date")
+            due = parse_date(str(form.get("due_date") or ""), "due_date")
             op: dict[str, Any] = {
                 "op_id": str(form.get("op_id", ""))[:64],
                 "kind": "homework",
@@ -296,8 +212,8 @@ class StaffWebController(Controller):
             if due is not None:
                 op["due_date"] = due.isoformat()
             if form.get("homework_id"):
-                op["homework_id"] = _id(form.get("homework_id"), "homework_id")
-                op["base_version"] = _id(form.get("base_version"), "base_version")
+                op["homework_id"] = parse_id(form.get("homework_id"), "homework_id")
+                op["base_version"] = parse_id(form.get("base_version"), "base_version")
             actor = actor_of(request, principal)
             answer = await sync_lesson(
                 actor,
@@ -306,12 +222,7 @@ class StaffWebController(Controller):
                 request.app.state.diary_weeks,
             )
         except DomainError as exc:
-            return Template(
-                template_name="status.html",
-                context={"message": exc.message, "error": True},
-                status_code=exc.status_code,
-                headers={"HX-Retarget": "#journal-status", "HX-Reswap": "innerHTML"},
-            )
+            return htmx_refusal(exc, "#journal-status")
         conflict = answer.results[0].status == "conflict"
         if conflict:
             changed = answer.results[0].changed_by
@@ -327,7 +238,7 @@ class StaffWebController(Controller):
                     "homework": await journal_homework(lesson_id),
                     "lock": None,
                 },
-                "op_id": _op_id,
+                "op_id": op_id,
                 "csrf": csrf_token(request),
                 "conflict": conflict,
                 "message": message,
@@ -356,7 +267,7 @@ def _operation(form: dict[str, Any], student_id: int) -> SyncOp:
     }
     version = str(form.get("base_version", ""))
     if version:
-        op["base_version"] = _id(version, "base_version")
+        op["base_version"] = parse_id(version, "base_version")
     if action == "attendance":
         status = str(form.get("value", ""))
         if status not in ATTENDANCE:
@@ -366,6 +277,6 @@ def _operation(form: dict[str, Any], student_id: int) -> SyncOp:
         op["value"] = str(form.get("value", ""))
         op["work_kind"] = str(form.get("work_kind", "")) or "answer"
     else:
-        op["mark_id"] = _id(form.get("mark_id"), "mark_id")
+        op["mark_id"] = parse_id(form.get("mark_id"), "mark_id")
         del op["student_id"]
     return _convert(op)

@@ -1,0 +1,128 @@
+"""What every staff-web page shares: rendering with the person, the CSRF token and the
+navigation; the sign-in and staff guard; parsing of form and query values into Russian field
+errors; the HTMX answer for a refusal.
+
+A section's module (`backend/web/<section>.py`) builds its Controller on these, so each page
+checks the same things the same way: `guard()` first (sign-in, staff only, the section's
+permissions), then the services with `actor`, and a `DomainError` becomes `error_page()` (a
+full page) or `htmx_refusal()` (a partial for an HTMX request).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request
+from litestar.response import Redirect, Response, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER
+
+from backend.core.context import Actor
+from backend.core.errors import DomainError, ValidationFailed
+from backend.core.rights import Permission, Principal
+from backend.i18n import t
+from backend.web.nav import is_staff, staff_permissions, visible_sections
+from backend.web.session import LOGIN_PATH, actor_of, csrf_token, principal_from_cookie
+
+AnyRequest = Request[Any, Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    """The signed-in member of staff a page acts for."""
+
+    principal: Principal
+    actor: Actor
+
+
+def to_login(request: AnyRequest) -> Redirect:
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Redirect(path=f"{LOGIN_PATH}?next={quote(here)}", status_code=HTTP_303_SEE_OTHER)
+
+
+def page(
+    request: AnyRequest,
+    name: str,
+    principal: Principal | None,
+    status: int = 200,
+    **context: Any,
+) -> Template:
+    """A full page: the template with the person, the CSRF token and the sections they may open."""
+    return Template(
+        template_name=name,
+        context={
+            "csrf": csrf_token(request),
+            "person": principal.display_name if principal else "",
+            "nav": visible_sections(principal) if principal else (),
+            "here": request.url.path,
+            **context,
+        },
+        status_code=status,
+    )
+
+
+def refusal(request: AnyRequest, principal: Principal, message: str) -> Template:
+    return page(request, "refusal.html", principal, status=403, message=message)
+
+
+def error_page(request: AnyRequest, principal: Principal, exc: DomainError) -> Template:
+    return page(request, "error.html", principal, status=exc.status_code, message=exc.message)
+
+
+def htmx_refusal(exc: DomainError, target: str = "#page-status") -> Template:
+    """A refusal answered to an HTMX request: the message goes into the page's status line and
+    nothing else on the page changes (nothing was written)."""
+    return Template(
+        template_name="status.html",
+        context={"message": exc.message, "error": True},
+        status_code=exc.status_code,
+        headers={"HX-Retarget": target, "HX-Reswap": "innerHTML"},
+    )
+
+
+async def guard(
+    request: AnyRequest, permissions: tuple[Permission, ...], refusal_key: str
+) -> Staff | Response[Any]:
+    """Sign-in, then staff only, then one of the section's permissions. Answers the page to show
+    instead (the sign-in form, or a 403 in Russian that reveals nothing) when any fails."""
+    principal = await principal_from_cookie(request)
+    if principal is None:
+        return to_login(request)
+    if not is_staff(principal):
+        return refusal(request, principal, t("web.not_staff"))
+    if permissions and not staff_permissions(principal).intersection(permissions):
+        return refusal(request, principal, t(refusal_key))
+    return Staff(principal, actor_of(request, principal))
+
+
+def field(name: str) -> str:
+    return t(f"web.field.{name}")
+
+
+def parse_date(value: str | None, name: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationFailed(key="error.wrong_type", field=field(name)) from exc
+
+
+def parse_id(value: Any, name: str) -> int:
+    text = str(value or "")
+    if not text.isdigit() or len(text) > 12:
+        raise ValidationFailed(key="error.wrong_type", field=field(name))
+    return int(text)
+
+
+def optional_id(value: Any, name: str) -> int | None:
+    return parse_id(value, name) if value not in (None, "") else None
+
+
+def op_id() -> str:
+    """A fresh operation id for a form: a resubmit of the same form is a repeat, not a second
+    write (the sync answers it from its record)."""
+    return f"web-{uuid.uuid4()}"

@@ -1,0 +1,10 @@
+"""Every route of the staff web, composed once for `backend/app.py`. A section's module adds its
+Controller here (and its line to `backend/web/nav.py`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backend.web.pages import STATIC_ROUTER, StaffWebController
+
+CONTROLLERS: tuple[Any, ...] = (StaffWebController, STATIC_ROUTER)
