@@ -17,6 +17,7 @@ from backend.meals import (
     accounts,
     benefits,
     buffet,
+    counter,
     menus,
     orders,
     reports,
@@ -26,6 +27,7 @@ from backend.meals import (
 )
 from backend.meals import schemas as s
 from backend.meals.payments_api import PaymentsController
+from backend.meals.schemas import MealKind
 
 P = Permission
 ACCOUNT_READERS = requires(P.MEALS_ORDER, P.MEALS_MANAGE, P.MEALS_ACCOUNTS)
@@ -40,6 +42,7 @@ Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000)]
 MenuDate = Annotated[date, QueryParameter(name="date")]
 DateFrom = Annotated[date, QueryParameter(name="date_from")]
 DateTo = Annotated[date, QueryParameter(name="date_to")]
+CounterKind = Annotated[MealKind, QueryParameter(name="meal_kind")]
 
 
 class MealAccountsController(Controller):
@@ -430,7 +433,7 @@ class BuffetController(Controller):
         "/schools/{school_id:int}/buffet-sales",
         guards=[MENU_MAKERS],
         status_code=HTTP_201_CREATED,
-        summary="Продажа в буфете с лицевого счёта обучающегося",
+        summary="Продажа в буфете по карте (или номеру) с лицевого счёта обучающегося",
     )
     async def sell(
         self,
@@ -439,6 +442,55 @@ class BuffetController(Controller):
         data: Annotated[s.BuffetSaleCreate, Body()],
     ) -> s.BuffetSaleOut:
         return await buffet.sell(actor, school_id, data)
+
+
+class CounterController(Controller):
+    """The canteen counter: today's class list and serving marks (canteen staff of the school)."""
+
+    path = "/api/v1/meals"
+    tags = ["Питание: раздача"]
+
+    @get(
+        "/schools/{school_id:int}/counter/classes/{class_id:int}",
+        guards=[MENU_MAKERS],
+        summary="Раздача: список класса на сегодня — заказ приёма пищи и отметка о выдаче",
+    )
+    async def class_list(
+        self, actor: ActorDep, school_id: PathId, class_id: PathId, meal_kind: CounterKind
+    ) -> s.CounterClassOut:
+        return await counter.class_list(actor, school_id, class_id, meal_kind)
+
+    @post(
+        "/schools/{school_id:int}/counter/classes/{class_id:int}/servings",
+        guards=[MENU_MAKERS],
+        status_code=HTTP_200_OK,
+        summary="Раздача по списку класса: отметить выданными названных или весь список",
+    )
+    async def serve_class(
+        self,
+        actor: ActorDep,
+        school_id: PathId,
+        class_id: PathId,
+        data: Annotated[s.ClassServeRequest, Body()],
+    ) -> s.ClassServingOut:
+        return await counter.serve_class(actor, school_id, class_id, data)
+
+    @post(
+        "/schools/{school_id:int}/servings",
+        guards=[MENU_MAKERS],
+        status_code=HTTP_201_CREATED,
+        summary="Раздача по карте (или номеру) обучающегося: выдать заказанный приём пищи",
+        description=(
+            "Карта — та же, что для турникетов (`card`: номер и формат считывателя); если карты "
+            "нет — номер обучающегося (`student_id`). Выдача списывает резерв заказа, если "
+            "отсечка ещё не списала его. Без заказа на сегодня, при отменённом заказе или "
+            "повторной выдаче — 409 с причиной; повторная выдача ничего не списывает."
+        ),
+    )
+    async def serve(
+        self, actor: ActorDep, school_id: PathId, data: Annotated[s.ServeRequest, Body()]
+    ) -> s.ServingOut:
+        return await counter.serve(actor, school_id, data)
 
 
 class StandingOrdersController(Controller):
@@ -536,6 +588,7 @@ CONTROLLERS = [
     OrdersController,
     BenefitsController,
     BuffetController,
+    CounterController,
     PaymentsController,
     StandingOrdersController,
     RequisitionsController,

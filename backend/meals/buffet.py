@@ -1,5 +1,6 @@
 """The canteen counter: buffet products, the guardian's daily limit and stop-list, sales to a
-pupil against the account (refused at the counter with the reason), and serving marks.
+pupil found by card or number against the account (refused at the counter with the reason).
+Serving marks are `counter`'s.
 
 The daily limit is checked under the lock of the pupil's ledger account (the same lock a
 transfer takes), so two sales at two tills cannot both slip under it.
@@ -14,9 +15,9 @@ from zoneinfo import ZoneInfo
 from backend.audit.services import AuditAction, record
 from backend.core.context import Actor
 from backend.core.db import transaction
-from backend.core.errors import Conflict, NotFound, ValidationFailed
+from backend.core.errors import Conflict, ValidationFailed
 from backend.core.rights import Permission
-from backend.meals import accounts, ledger
+from backend.meals import accounts, counter, ledger
 from backend.meals import schemas as s
 from backend.meals.ledger import AccountKind, TransferKind, _rub
 from backend.meals.tables import BuffetProduct, BuffetSale, PupilAccount
@@ -132,13 +133,11 @@ async def set_rules(actor: Actor, student_id: int, data: s.BuffetRules) -> s.Pup
 
 
 async def sell(actor: Actor, school_id: int, data: s.BuffetSaleCreate) -> s.BuffetSaleOut:
-    """A sale at the counter to the pupil (by number until cards exist), paid from the
-    account. Refused with the reason: a product on the guardian's stop-list, the daily limit,
-    not enough money."""
-    await accounts.school_scope(actor, school_id, P.MEALS_MANAGE)
-    target = await accounts.student_scope(actor, data.student_id, P.MEALS_MANAGE)
-    if target.school_id != school_id:
-        raise NotFound(key="meals.not_your_pupil")
+    """A sale at the counter to the pupil (by card, or by number where no card was issued),
+    paid from the account. Refused with the reason: a blocked or unknown card, a product on
+    the guardian's stop-list, the daily limit, not enough money."""
+    pupil = await counter.identify(actor, school_id, student_id=data.student_id, card=data.card)
+    student_id = pupil.student_id
     products = {p["id"]: p for p in await _products(school_id)}
     lines = []
     for item in data.items:
@@ -152,7 +151,7 @@ async def sell(actor: Actor, school_id: int, data: s.BuffetSaleCreate) -> s.Buff
     if len(caterers) != 1:
         raise ValidationFailed(key="meals.one_caterer_per_sale", details={"field": "items"})
     total = sum(p["price"] * q for p, q in lines)
-    account = await accounts.open_pupil_account(data.student_id, school_id)
+    account = await accounts.open_pupil_account(student_id, school_id)
     day = await _local_today(school_id)
     caterer = await ledger.book_account(
         AccountKind.CATERER_PAYABLE, school_id, caterer_id=caterers.pop()
@@ -169,7 +168,7 @@ async def sell(actor: Actor, school_id: int, data: s.BuffetSaleCreate) -> s.Buff
         stopped = [p["name"] for p, _ in lines if p["id"] in rules["stop_list"]]
         if stopped:
             raise Conflict(key="meals.product_stopped", names=", ".join(stopped))
-        spent = await _spent(data.student_id, day)
+        spent = await _spent(student_id, day)
         if rules["daily_limit"] is not None and spent + total > rules["daily_limit"]:
             raise Conflict(
                 key="meals.daily_limit",
@@ -197,7 +196,7 @@ async def sell(actor: Actor, school_id: int, data: s.BuffetSaleCreate) -> s.Buff
             await BuffetSale.insert(
                 BuffetSale(
                     school=school_id,
-                    student=data.student_id,
+                    student=student_id,
                     local_date=day,
                     items=items,
                     total=total,
@@ -208,9 +207,9 @@ async def sell(actor: Actor, school_id: int, data: s.BuffetSaleCreate) -> s.Buff
             )
     balance = await ledger.account_balance(account["ledger_account"])
     return s.BuffetSaleOut(
-        student_id=data.student_id,
+        student_id=student_id,
         total=total,
         transfer_id=transfer["id"],
         available=balance.available,
-        spent_today=await _spent(data.student_id, day),
+        spent_today=await _spent(student_id, day),
     )

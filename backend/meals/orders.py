@@ -13,9 +13,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from piccolo.engine.postgres import PostgresEngine
+
 from backend.audit.services import AuditAction, record
 from backend.core.context import Actor
-from backend.core.db import transaction
+from backend.core.db import current_engine, transaction
 from backend.core.errors import Conflict, NotFound, ValidationFailed
 from backend.core.rights import Permission
 from backend.i18n import t
@@ -73,6 +75,11 @@ async def _school_today(school_id: int) -> date:
 
 
 school_today = _school_today  # the school's date now (standing orders, the schedule)
+
+
+async def school_zone(school_id: int) -> ZoneInfo:
+    out = await structure.get_settings(Actor.system(), school_id)
+    return ZoneInfo(out.time_zone)
 
 
 # ---- placing and cancelling ------------------------------------------------------------------
@@ -249,9 +256,26 @@ async def order_row(order_id: int) -> dict[str, Any]:
     return row
 
 
+async def lock_order(order_id: int) -> dict[str, Any]:
+    """The order, locked until the transaction ends (`SELECT ... FOR UPDATE` on PostgreSQL;
+    SQLite's transaction already holds the database). Whoever changes an order's state — a
+    cancellation, the cut-off, the counter — takes this lock before the ledger's, so two of
+    them never wait on each other in a circle."""
+    if isinstance(current_engine(), PostgresEngine):
+        rows = await MealOrder.raw("SELECT * FROM meal_order WHERE id = {} FOR UPDATE", order_id)
+        row = rows[0] if rows else None
+    else:
+        row = await MealOrder.select().where(MealOrder.id == order_id).first()
+    if row is None:
+        raise NotFound()
+    return dict(row)
+
+
 async def cancel_row(actor: Actor, row: dict[str, Any], reason: str) -> None:
     """Void the hold and mark the order cancelled (the caller checked the cut-off)."""
     async with transaction():
+        if (await lock_order(row["id"]))["status"] != ORDERED:
+            raise Conflict(key="meals.order_not_cancellable")
         for hold_id in (row["hold_id"], row["benefit_hold_id"]):
             if hold_id is not None:
                 await ledger.resolve(actor, hold_id, post=False, reason=reason)
@@ -406,6 +430,21 @@ async def _has_live_order(student_id: int, day: date, kind: str) -> bool:
 has_live_order = _has_live_order
 
 
+async def post_order(actor: Actor, row: dict[str, Any]) -> bool:
+    """Post the order's holds (the family's part and the benefit's) and mark it posted: at the
+    cut-off, or when the canteen serves it first. A hold resolves at most once (the ledger), so
+    the cut-off and a serving racing for one order post it once. False: it was not standing."""
+    async with transaction():
+        if (await lock_order(row["id"]))["status"] != ORDERED:
+            return False
+        for hold_id in (row["hold_id"], row["benefit_hold_id"]):
+            if hold_id is not None:
+                done = await ledger.resolve(actor, hold_id, post=True)
+                assert done["status"] == Status.POSTED
+        await MealOrder.update({MealOrder.status: POSTED}).where(MealOrder.id == row["id"])
+    return True
+
+
 async def run_cutoff(actor: Actor, school_id: int) -> s.CutoffOut:
     """For every day whose cut-off has passed: order the benefit pupils' default sets, then
     post the holds of every standing order (the scheduled job calls this; staff may run it by
@@ -427,13 +466,7 @@ async def run_cutoff(actor: Actor, school_id: int) -> s.CutoffOut:
         cutoff = await cutoff_of(school_id, row["date"], None)
         if _now() < cutoff.at:
             continue
-        async with transaction():
-            for hold_id in (row["hold_id"], row["benefit_hold_id"]):
-                if hold_id is not None:
-                    done = await ledger.resolve(actor, hold_id, post=True)
-                    assert done["status"] == Status.POSTED
-            await MealOrder.update({MealOrder.status: POSTED}).where(MealOrder.id == row["id"])
-        posted += 1
+        posted += await post_order(actor, row)
     return s.CutoffOut(school_id=school_id, posted=posted, default_sets=defaults)
 
 

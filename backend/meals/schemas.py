@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from backend.access.services import CardFormat
 from backend.core.bounds import ID_ITEMS, Id, documented, items_between
 
 # Text a person typed: line breaks and tabs are fine, other control characters are not.
@@ -386,10 +387,22 @@ class BuffetItem(Strict):
     quantity: Annotated[int, msgspec.Meta(ge=1, le=20)] = 1
 
 
+class CardReading(Strict):
+    """A card as the counter's reader printed it: the same cards and formats as the
+    turnstiles (`/api/v1/access/.../cards`)."""
+
+    raw_value: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    card_format: CardFormat
+
+
 class BuffetSaleCreate(Strict):
-    student_id: Id
+    """The pupil is named by a card (`card`) or, where no card was issued, by the pupil's
+    number (`student_id`): exactly one of them."""
+
     items: Annotated[list[BuffetItem], msgspec.Meta(min_length=1, max_length=30)]
     idempotency_key: IdempotencyKey
+    student_id: Id | None = None
+    card: CardReading | None = None
 
 
 class BuffetSaleOut(msgspec.Struct):
@@ -398,6 +411,78 @@ class BuffetSaleOut(msgspec.Struct):
     transfer_id: int
     available: int
     spent_today: int
+
+
+# ---- the canteen counter: serving marks ------------------------------------------------------
+
+
+class ServeRequest(Strict):
+    """Serve one pupil today's meal of `meal_kind`: found by a card (`card`) or, where no card
+    was issued, by the pupil's number (`student_id`): exactly one of them."""
+
+    meal_kind: MealKind
+    student_id: Id | None = None
+    card: CardReading | None = None
+
+
+class ServingOut(msgspec.Struct):
+    id: int
+    order_id: int
+    student_id: int
+    student_name: str
+    class_name: str
+    date: Day
+    meal_kind: str
+    meal_set_name: str
+    via: str  # list | card | number
+    served_at: datetime
+    posted_now: bool  # the order's hold was posted by this serving (its cut-off had not run)
+
+
+class CounterPupil(msgspec.Struct):
+    """One pupil of a class list at the counter: today's order of the meal (if any) and
+    whether it was served. `reason` says why nothing can be served (no order, cancelled)."""
+
+    student_id: int
+    name: str
+    order_id: int | None
+    meal_set_name: str
+    served_at: datetime | None
+    reason: str
+
+
+class CounterClassOut(msgspec.Struct):
+    school_id: int
+    class_id: int
+    class_name: str
+    date: Day
+    meal_kind: str
+    ordered: int
+    served: int
+    pupils: list[CounterPupil]
+
+
+class ClassServeRequest(Strict):
+    """Serve a class list: the named pupils, or (`student_ids` left out) every pupil of the
+    list with an order not yet served."""
+
+    meal_kind: MealKind
+    student_ids: (
+        Annotated[list[Id], msgspec.Meta(min_length=1, max_length=60, extra_json_schema=ID_ITEMS)]
+        | None
+    ) = None
+
+
+class ServeRefusal(msgspec.Struct):
+    student_id: int
+    name: str
+    reason: str
+
+
+class ClassServingOut(msgspec.Struct):
+    served: list[ServingOut]
+    already_served: list[ServingOut]
+    refused: list[ServeRefusal]
 
 
 # ---- payments by card or SBP -----------------------------------------------------------------

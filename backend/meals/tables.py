@@ -338,6 +338,23 @@ class BuffetSale(Table):
     sold_at = Timestamptz()
 
 
+class MealServing(Table):
+    """выдача: the canteen served one order (one row per order: a unique index, so a second
+    serving of the same order cannot be written). `via` says how the pupil was found: the
+    class list, a card (`card_id`, the access context's card) or the pupil's number."""
+
+    id = BigSerial(primary_key=True)
+    order_id = BigInt()
+    school = Integer()
+    student = Integer()
+    date = Date()  # the meal day (the school's date)
+    meal_kind = Varchar(length=16)
+    via = Varchar(length=8)  # list | card | number
+    card_id = Integer(null=True, default=None)
+    served_by = Integer(null=True, default=None)
+    served_at = Timestamptz()
+
+
 # ---- payments ------------------------------------------------------------------------------
 
 
@@ -412,6 +429,8 @@ INDEXES = [
     Index("standing_order_day_once", "standing_order_day", ("standing_order", "date"), unique=True),
     Index("meal_requisition_once", "meal_requisition", ("school", "date", "caterer"), unique=True),
     Index("meal_cutoff_run_once", "meal_cutoff_run", ("school", "date"), unique=True),
+    Index("meal_serving_order", "meal_serving", ("order_id",), unique=True),
+    Index("meal_serving_school_date", "meal_serving", ("school", "date", "meal_kind")),
     Index("meal_payment_public_id", "meal_payment", ("public_id",), unique=True),
     Index("meal_payment_request_key", "meal_payment", ("request_key",), unique=True),
     Index("meal_payment_provider_id", "meal_payment", ("provider_payment_id",), unique=True),
@@ -483,6 +502,7 @@ APP_CONFIG = AppConfig(
         BenefitRefusal,
         BuffetProduct,
         BuffetSale,
+        MealServing,
         MealPayment,
         MealPaymentRefund,
         StandingOrder,

@@ -22,6 +22,7 @@ MENU_MAKERS = MEALS_STAFF
 MENU_READERS = FAMILY | MEALS_STAFF
 PAYMENT_READERS = FAMILY | ADMINS
 NO_SHOP = "no YooKassa shop in the matrix: allowed callers get the reason (409); test_payments"
+NO_ORDER = "no order today in the matrix: allowed callers get the reason (409); test_counter"
 IN_THREE_DAYS = (date.today() + timedelta(days=3)).isoformat()
 
 
@@ -367,6 +368,28 @@ CASES = [
         f"{BASE}/schools/{{school_a}}/buffet-sales",
         MENU_MAKERS,
         body=_sale,
+    ),
+    Case(
+        "GET",
+        f"{BASE}/schools/{{school_id:int}}/counter/classes/{{class_id:int}}",
+        f"{BASE}/schools/{{school_a}}/counter/classes/{{class_a}}?meal_kind=lunch",
+        MENU_MAKERS,
+    ),
+    Case(
+        "POST",
+        f"{BASE}/schools/{{school_id:int}}/counter/classes/{{class_id:int}}/servings",
+        f"{BASE}/schools/{{school_a}}/counter/classes/{{class_a}}/servings",
+        MENU_MAKERS,
+        body={"meal_kind": "lunch"},
+    ),
+    Case(
+        "POST",
+        f"{BASE}/schools/{{school_id:int}}/servings",
+        f"{BASE}/schools/{{school_a}}/servings",
+        MENU_MAKERS,
+        body=lambda w: {"meal_kind": "lunch", "student_id": w.ids["student_a"]},
+        ok=(409,),
+        note=NO_ORDER,
     ),
     Case(
         "GET",
