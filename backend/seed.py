@@ -31,6 +31,7 @@ from backend.core.rights import Grant, Permission, Role, ScopeKind
 from backend.i18n import t
 from backend.messaging.tables import DeviceToken, MessengerChat, NotificationPreference
 from backend.schools.people import personal_files
+from backend.schools.people.class_teachers import follow_class_teacher
 from backend.schools.structure import schemas as s
 from backend.schools.structure import services as structure
 from backend.schools.tables import (
@@ -42,6 +43,7 @@ from backend.schools.tables import (
     Municipality,
     Region,
     School,
+    SchoolClass,
     Staff,
     Student,
     StudentGuardian,
@@ -871,6 +873,12 @@ async def seed_demo(
             user_id = await _account(h, login, name, *grants)
             await Staff.update({Staff.user_id: user_id}).where(Staff.id == staff_id)
             logins.append(DemoLogin(role, login, name))
+            # Classes this person already leads: the role follows the class (decision 0206)
+            # once the staff record has an account, as it would for a class named now.
+            for led in await SchoolClass.select(SchoolClass.id).where(
+                SchoolClass.class_teacher == staff_id
+            ):
+                await follow_class_teacher(Actor.system(), led["id"], None, staff_id, accounts=None)
         # A parent, their child, and a grandmother the parent trusts with the diary.
         pupil = await structure.one(
             Student.select(Student.last_name, Student.first_name, Student.middle_name).where(

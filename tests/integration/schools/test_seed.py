@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from datetime import date, timedelta
 
 from backend.accounts.passwords import Passwords
+from backend.accounts.tables import RoleGrant
 from backend.core.rights import Role
 from backend.schools.tables import (
     AcademicYear,
@@ -60,6 +61,21 @@ async def test_seed_builds_a_consistent_school_with_every_login(world: Backend) 
     classes = await SchoolClass.select().where(SchoolClass.school == school_id)
     assert sorted(c["grade"] for c in classes) == list(range(1, 12))
     assert all(c["class_teacher"] for c in classes)
+    # Every demo account whose staff record leads a class holds the class-teacher role there
+    # (decision 0206), the demo's subject teacher included when she leads one.
+    linked = {
+        r["id"]: r["user_id"]
+        for r in await Staff.select(Staff.id, Staff.user_id).where(Staff.user_id.is_not_null())
+    }
+    led = [(c["id"], linked[c["class_teacher"]]) for c in classes if c["class_teacher"] in linked]
+    assert led, "no demo account leads a class"
+    for class_id, user_id in led:
+        held = await RoleGrant.select(RoleGrant.id).where(
+            (RoleGrant.user == user_id)
+            & (RoleGrant.role == Role.CLASS_TEACHER.value)
+            & (RoleGrant.scope_id == class_id)
+        )
+        assert held, (class_id, user_id)
 
     # The weekly timetable has no conflict, checked by the timetable service's own rules.
     entries = await conflicts.entries_overlapping(school_id, year["starts_on"], year["ends_on"])
