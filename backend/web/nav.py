@@ -14,6 +14,13 @@ JOURNAL_PERMISSIONS = (
     Permission.JOURNAL_MANAGE,
 )
 TASK_PERMISSIONS = (Permission.STRUCTURE_MANAGE, Permission.ACCOUNTS_MANAGE)
+# People: the secretary, the class teacher (their class's files), who manages accounts, auditors.
+PEOPLE_PERMISSIONS = (
+    Permission.PERSONAL_FILE_READ,
+    Permission.PERSONAL_FILE_WRITE,
+    Permission.ACCOUNTS_MANAGE,
+    Permission.AUDIT_READ,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +32,7 @@ class Section:
 
 SECTIONS: tuple[Section, ...] = (
     Section("journal", "/admin/web/journal", JOURNAL_PERMISSIONS),
+    Section("people", "/admin/web/people", PEOPLE_PERMISSIONS),
     Section("tasks", "/admin/tasks", TASK_PERMISSIONS),
 )
 

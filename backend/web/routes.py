@@ -6,5 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from backend.web.pages import STATIC_ROUTER, StaffWebController
+from backend.web.people import PeopleController
 
-CONTROLLERS: tuple[Any, ...] = (StaffWebController, STATIC_ROUTER)
+CONTROLLERS: tuple[Any, ...] = (StaffWebController, PeopleController, STATIC_ROUTER)

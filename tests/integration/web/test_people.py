@@ -1,0 +1,182 @@
+"""The staff web's people section (/admin/web/people) through the real app: signed in with the
+admin's form; the class lists, a pupil's personal file (its read audited), the import's dry-run
+report and its confirmation, the export; CSRF and rights as the API's."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+from backend.audit.tables import AuditEntry
+from backend.core.rights import Role, ScopeKind
+from backend.schools.tables import Student
+from tests.conftest import Backend
+from tests.integration.schools.import_files import as_csv, pupil_rows
+from tests.integration.schools.people_world import School, add_pupil, make_school
+from tests.support import TEST_PASSWORD, grant, make_user
+
+PEOPLE = "/admin/web/people"
+
+
+def browser(world: Backend) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=world.client._transport, base_url="http://parta.test")
+
+
+@asynccontextmanager
+async def signed_in(world: Backend, login: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with browser(world) as client:
+        await client.get("/admin/tasks/login")
+        r = await client.post(
+            "/admin/tasks/login",
+            data={
+                "identifier": login,
+                "password": TEST_PASSWORD,
+                "csrf": client.cookies.get("parta_admin_csrf"),
+                "next": f"{PEOPLE}/",
+            },
+        )
+        assert r.status_code == 303 and r.headers["location"] == f"{PEOPLE}/", r.text
+        yield client
+
+
+def csrf(client: httpx.AsyncClient) -> str:
+    token = client.cookies.get("parta_admin_csrf")
+    assert token
+    return token
+
+
+async def secretary(world: Backend, school_id: int) -> str:
+    _, login = await make_user(world, grant(Role.SECRETARY, ScopeKind.SCHOOL, school_id))
+    return login
+
+
+async def upload(
+    client: httpx.AsyncClient, school_id: int, content: bytes, *, kind: str = "pupils", **extra: str
+) -> httpx.Response:
+    return await client.post(
+        f"{PEOPLE}/import",
+        data={"csrf": csrf(client), "school_id": str(school_id), "kind": kind, **extra},
+        files={"file": ("pupils.csv", content, "text/csv")},
+    )
+
+
+def token_of(page: str) -> str:
+    found = re.search(r'name="token" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+async def test_a_secretary_imports_after_reading_the_report(world: Backend) -> None:
+    school = await make_school(world)
+    login = await secretary(world, school.school_id)
+    rows = pupil_rows(3, classes=("5А",))
+    rows[1]["Класс"] = "5Я"  # no such class: the whole file is refused
+    rows[2]["Дата рождения"] = "31.02.2015"
+    async with signed_in(world, login) as client:
+        form = await client.get(f"{PEOPLE}/import")
+        assert form.status_code == 200 and 'type="file" name="file"' in form.text
+        r = await upload(client, school.school_id, as_csv(rows))
+        assert r.status_code == 400, r.text
+        assert "Файл не импортирован: найдено ошибок — 2" in r.text
+        assert "Класса «5Я» нет в учебном году 2026/2027" in r.text
+        assert "<td>3</td><td>Класс</td>" in r.text and "<td>4</td><td>Дата рождения</td>" in r.text
+        assert 'name="token"' not in r.text  # nothing to confirm
+        assert await Student.count() == 0
+
+        rows[1]["Класс"] = "5А"
+        rows[2]["Дата рождения"] = "28.02.2015"
+        r = await upload(client, school.school_id, as_csv(rows))
+        assert r.status_code == 200, r.text
+        assert "Ошибок нет. Строк с данными — 3: будет создано — 3" in r.text
+        assert await Student.count() == 0  # the dry run wrote nothing
+        token = token_of(r.text)
+
+        # The confirmation without the CSRF token is refused, nothing written.
+        r = await client.post(f"{PEOPLE}/import/confirm", data={"token": token})
+        assert r.status_code == 403 and "Форма устарела" in r.text
+        assert await Student.count() == 0
+
+        r = await client.post(
+            f"{PEOPLE}/import/confirm", data={"csrf": csrf(client), "token": token}
+        )
+        assert r.status_code == 200, r.text
+        assert "Записано. Строк с данными — 3: создано — 3" in r.text
+        assert await Student.count() == 3
+        # The same token again: the file is gone, nothing imported twice.
+        r = await client.post(
+            f"{PEOPLE}/import/confirm", data={"csrf": csrf(client), "token": token}
+        )
+        assert r.status_code == 400 and "Загрузите файл снова" in r.text
+        assert await Student.count() == 3
+
+        # An export of the same pupils, then a corrected file: the report shows the diff.
+        exported = await client.get(f"{PEOPLE}/export?kind=pupils&format=csv")
+        assert exported.status_code == 200 and "Код в Парте" in exported.text
+        lines = exported.text.lstrip("\ufeff").splitlines()
+        header = lines[0].split(";")
+        first = dict(zip(header, lines[1].split(";"), strict=True))
+        first["Адрес проживания"] = "г. Казань, ул. Пушкина, д. 1"
+        r = await upload(client, school.school_id, as_csv([first], header))
+        assert r.status_code == 200, r.text
+        assert "будет создано — 0, изменено — 1" in r.text
+        assert "<td>Адрес проживания</td>" in r.text and "ул. Пушкина" in r.text
+    imports = await AuditEntry.select(AuditEntry.action).where(AuditEntry.action == "import")
+    assert len(imports) == 1
+
+
+async def test_bad_import_forms_name_the_field(world: Backend) -> None:
+    school = await make_school(world)
+    login = await secretary(world, school.school_id)
+    async with signed_in(world, login) as client:
+        r = await client.post(
+            f"{PEOPLE}/import",
+            data={"csrf": csrf(client), "school_id": str(school.school_id), "kind": "pupils"},
+        )
+        assert r.status_code == 400 and "Не заполнено обязательное поле «файл»" in r.text
+        r = await upload(client, school.school_id, b"x", kind="pets")
+        assert r.status_code == 400 and "Недопустимое значение поля «что в файле»" in r.text
+        r = await client.post(
+            f"{PEOPLE}/import",
+            data={"csrf": csrf(client), "school_id": "abc", "kind": "pupils"},
+            files={"file": ("a.csv", b"x", "text/csv")},
+        )
+        assert r.status_code == 400 and "Поле «школа» имеет неверный формат" in r.text
+        r = await client.get(f"{PEOPLE}/export?kind=pupils&format=pdf")
+        assert r.status_code == 400 and "Недопустимое значение поля «формат»" in r.text
+    assert await Student.count() == 0
+
+
+async def test_another_schools_secretary_reaches_nothing(world: Backend) -> None:
+    school = await make_school(world)
+    other = await secretary(world, school.ids["school_b"])
+    async with signed_in(world, other) as client:
+        r = await upload(client, school.school_id, as_csv(pupil_rows(1, classes=("5А",))))
+        assert r.status_code in (403, 404), r.text
+        assert "Ошибок нет" not in r.text
+        r = await client.get(f"{PEOPLE}/export?school_id={school.school_id}&kind=pupils")
+        assert r.status_code in (403, 404)
+    assert await Student.count() == 0
+
+
+async def test_families_and_teachers_get_the_refusal(world: Backend) -> None:
+    school: School = await make_school(world)
+    pupil = await add_pupil(school.school_id, "Иванов", "Иван", school.classes["5А"])
+    _, parent = await make_user(world, grant(Role.GUARDIAN, ScopeKind.STUDENT, pupil))
+    _, teacher = await make_user(world, grant(Role.TEACHER, ScopeKind.SCHOOL, school.school_id))
+    for login, text in ((parent, "открыто только сотрудникам"), (teacher, "Нет доступа")):
+        async with browser(world) as client:
+            await client.get("/admin/tasks/login")
+            await client.post(
+                "/admin/tasks/login",
+                data={"identifier": login, "password": TEST_PASSWORD, "csrf": csrf(client)},
+            )
+            for path in (f"{PEOPLE}/", f"{PEOPLE}/import", f"{PEOPLE}/export?kind=pupils"):
+                r = await client.get(path)
+                assert r.status_code == 403 and text in r.text, (login, path, r.text)
+                assert "Иванов" not in r.text
+            r = await upload(client, school.school_id, as_csv(pupil_rows(1, classes=("5А",))))
+            assert r.status_code == 403
+    assert await Student.count() == 1
