@@ -20,7 +20,7 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from backend.core.errors import DomainError
+from backend.core.errors import DomainError, ValidationFailed
 from backend.core.forms import FILE_PART
 from backend.i18n import has, t
 
@@ -289,3 +289,9 @@ def _always_possible(path: str, method: str, operation: Any) -> tuple[str, ...]:
 def _error_description(code: int, fallback: str) -> str:
     known = _STATUS_CODES.get(code)
     return t(known[1]) if known else fallback
+
+
+def validation_failed(exc: Exception) -> ValidationFailed:
+    """A msgspec validation error of a body built from a form (the staff web) as the API words
+    it: the same Russian message naming the field."""
+    return ValidationFailed(_field_error({"message": str(exc)})["message"])

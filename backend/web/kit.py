@@ -13,21 +13,24 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
+import msgspec
 from litestar import Request
 from litestar.response import Redirect, Response, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from backend.core.context import Actor
 from backend.core.errors import DomainError, ValidationFailed
+from backend.core.http_errors import validation_failed
 from backend.core.rights import Permission, Principal
 from backend.i18n import t
 from backend.web.nav import is_staff, staff_permissions, visible_sections
 from backend.web.session import LOGIN_PATH, actor_of, csrf_token, principal_from_cookie
 
 AnyRequest = Request[Any, Any, Any]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,3 +129,14 @@ def op_id() -> str:
     """A fresh operation id for a form: a resubmit of the same form is a repeat, not a second
     write (the sync answers it from its record)."""
     return f"web-{uuid.uuid4()}"
+
+
+def form_struct(kind: type[T], values: dict[str, Any]) -> T:
+    """A form's values as the API's request body: empty fields are left out (the body's
+    defaults apply), text becomes numbers and dates as in JSON, and a bad value is refused with
+    the API's Russian message naming the field."""
+    given = {k: v for k, v in values.items() if v not in ("", None)}
+    try:
+        return msgspec.convert(given, kind, strict=False)
+    except msgspec.ValidationError as exc:
+        raise validation_failed(exc) from exc

@@ -13,6 +13,8 @@ JOURNAL_PERMISSIONS = (
     Permission.JOURNAL_WRITE,
     Permission.JOURNAL_MANAGE,
 )
+YEAR_PERMISSIONS = (Permission.STRUCTURE_MANAGE, Permission.STRUCTURE_READ)
+MESSAGE_PERMISSIONS = (Permission.NOTIFY_SCHOOL,)
 TASK_PERMISSIONS = (Permission.STRUCTURE_MANAGE, Permission.ACCOUNTS_MANAGE)
 # People: the secretary, the class teacher (their class's files), who manages accounts, auditors.
 PEOPLE_PERMISSIONS = (
@@ -33,6 +35,7 @@ class Section:
 SECTIONS: tuple[Section, ...] = (
     Section("journal", "/admin/web/journal", JOURNAL_PERMISSIONS),
     Section("people", "/admin/web/people", PEOPLE_PERMISSIONS),
+    Section("timetable", "/admin/web/timetable", YEAR_PERMISSIONS),
     Section("tasks", "/admin/tasks", TASK_PERMISSIONS),
 )
 

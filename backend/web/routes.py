@@ -7,5 +7,11 @@ from typing import Any
 
 from backend.web.pages import STATIC_ROUTER, StaffWebController
 from backend.web.people import PeopleController
+from backend.web.timetable import TimetableController
 
-CONTROLLERS: tuple[Any, ...] = (StaffWebController, PeopleController, STATIC_ROUTER)
+CONTROLLERS: tuple[Any, ...] = (
+    StaffWebController,
+    PeopleController,
+    TimetableController,
+    STATIC_ROUTER,
+)

@@ -4,6 +4,7 @@ beside this one hold them by section).
 
 from __future__ import annotations
 
+from backend.schools.timetable.board import Board, TeacherLoad, teacher_loads, timetable_board
 from backend.schools.timetable.conflicts import ConflictIndex, load_bells
 from backend.schools.timetable.entries import (
     create_entries,
@@ -29,8 +30,10 @@ from backend.schools.timetable.lessons import (
 )
 
 __all__ = [
+    "Board",
     "ConflictIndex",
     "HolidayCalendar",
+    "TeacherLoad",
     "cancel_for_holiday",
     "cancel_lesson",
     "change_room",
@@ -52,5 +55,7 @@ __all__ = [
     "restore_lesson",
     "set_replacement",
     "set_topics",
+    "teacher_loads",
+    "timetable_board",
     "update_entry",
 ]
