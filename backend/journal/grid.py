@@ -29,6 +29,8 @@ from backend.schools.reads import (
     SchoolClass,
     Staff,
     Student,
+    StudyGroup,
+    StudyGroupMember,
     StudyPeriod,
     Subject,
     TeachingAssignment,
@@ -40,6 +42,7 @@ LOCK_PERIOD = "period_closed"
 LOCK_WINDOW = "window_passed"
 LOCK_NOT_YOURS = "not_your_lesson"
 LOCK_READ_ONLY = "read_only"
+LOCK_NOT_IN_GROUP = "not_in_group"
 
 
 @dataclass(slots=True)
@@ -48,6 +51,7 @@ class GridHomework:
     text: str
     due_date: date | None
     version: int | None
+    files: list[dict[str, Any]] = field(default_factory=list)  # id, file_name, size
 
 
 @dataclass(slots=True)
@@ -60,6 +64,7 @@ class GridLesson:
     lock: str | None  # None: the reader may write it now
     topic_version: int = 0  # the version a topic edit is based on (the sync's conflict check)
     homework: GridHomework | None = None  # the lesson's first homework (the grid edits one)
+    group: str = ""  # the study group's name for a group's lesson ("" for the whole class)
 
 
 @dataclass(slots=True)
@@ -97,9 +102,16 @@ class JournalGrid:
     pupils: list[GridPupil]
     cells: dict[tuple[int, int], GridCell]  # (pupil, lesson)
     work_kinds: list[Kind]
+    # (pupil, lesson) of a group's lesson the pupil is not in: shown empty and locked.
+    outside: set[tuple[int, int]] = field(default_factory=set)
 
     def cell(self, pupil_id: int, lesson_id: int) -> GridCell:
         return self.cells.get((pupil_id, lesson_id)) or GridCell()
+
+    def lock(self, pupil_id: int, lesson: GridLesson) -> str | None:
+        if (pupil_id, lesson.id) in self.outside:
+            return LOCK_NOT_IN_GROUP
+        return lesson.lock
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +205,11 @@ async def journal_grid(
     window = settings.get("marking_window_days", DEFAULT_MARKING_WINDOW_DAYS)
     window = int(window) if isinstance(window, int | float | str) else DEFAULT_MARKING_WINDOW_DAYS
     writer = actor.principal is None or actor.principal.allows(Permission.JOURNAL_WRITE, target)
+    pupils: dict[int, str] = {}
+    for day in sorted({date_from, min(date_to, max(today, date_from))}):
+        for p in await movement.students_of_class(class_id, day):
+            pupils.setdefault(p.id, f"{p.last_name} {p.first_name}")
+    groups = await _groups_of(class_id, set(pupils), subject_id)
     rows = (
         await Lesson.select(
             Lesson.id,
@@ -202,9 +219,11 @@ async def journal_grid(
             Lesson.version,
             Lesson.teacher,
             Lesson.replacement_teacher,
+            Lesson.study_group,
+            Lesson.school_class,
         )
         .where(
-            (Lesson.school_class == class_id)
+            ((Lesson.school_class == class_id) | Lesson.study_group.is_in(sorted(groups) or [-1]))
             & (Lesson.subject == subject_id)
             & (Lesson.date >= date_from)
             & (Lesson.date <= date_to)
@@ -233,14 +252,20 @@ async def journal_grid(
 
     lessons = [
         GridLesson(
-            r["id"], r["date"], r["lesson_number"], r["topic"] or "", r["version"], lock_of(r)
+            r["id"],
+            r["date"],
+            r["lesson_number"],
+            r["topic"] or "",
+            r["version"],
+            lock_of(r),
+            group=groups.get(r["study_group"], ""),
         )
         for r in rows
     ]
-    pupils: dict[int, str] = {}
-    for day in sorted({date_from, min(date_to, max(today, date_from))}):
-        for p in await movement.students_of_class(class_id, day):
-            pupils.setdefault(p.id, f"{p.last_name} {p.first_name}")
+    outside = await _outside_groups(
+        [(r["id"], r["study_group"], r["date"]) for r in rows if r["study_group"] in groups],
+        set(pupils),
+    )
     ids = [lesson.id for lesson in lessons]
     cells: dict[tuple[int, int], GridCell] = {}
     kinds = await work_kinds_of(place["school"])
@@ -277,7 +302,9 @@ async def journal_grid(
                 GridMark(m["id"], m["value"], code_of.get(m["work_kind"], ""), m["version"])
             )
         # A pupil who left or came in the middle still shows where they have entries.
-        missing = {student for student, _ in cells} - set(pupils)
+        # Not a pupil of another class in a group of several classes, though.
+        others = {r["id"] for r in rows if r["school_class"] != class_id}
+        missing = {s for s, lesson_id in cells if lesson_id not in others} - set(pupils)
         if missing:
             for r in await Student.select(Student.id, Student.last_name, Student.first_name).where(
                 Student.id.is_in(sorted(missing))
@@ -296,7 +323,56 @@ async def journal_grid(
         pupils=[GridPupil(i, n) for i, n in sorted(pupils.items(), key=lambda x: (x[1], x[0]))],
         cells=cells,
         work_kinds=sorted(kinds.values(), key=lambda k: k.id),
+        outside=outside,
     )
+
+
+async def _groups_of(class_id: int, pupils: set[int], subject_id: int) -> dict[int, str]:
+    """The study groups whose lessons belong in this class's grid: the class's own groups and
+    groups of several classes with a pupil of this class (by name)."""
+    found = {
+        r["id"]: r["name"]
+        for r in await StudyGroup.select(StudyGroup.id, StudyGroup.name).where(
+            StudyGroup.school_class == class_id
+        )
+    }
+    if pupils:
+        found.update(
+            {
+                r["group"]: r["group.name"]
+                for r in await StudyGroupMember.select(
+                    StudyGroupMember.group, StudyGroupMember.group.name
+                )
+                .where(StudyGroupMember.student.is_in(sorted(pupils)))
+                .distinct()
+            }
+        )
+    return found
+
+
+async def _outside_groups(
+    lessons: list[tuple[int, int, date]], pupils: set[int]
+) -> set[tuple[int, int]]:
+    """(pupil, lesson) pairs of the group lessons a pupil of the grid is not a member of."""
+    if not lessons or not pupils:
+        return set()
+    rows = await StudyGroupMember.select(
+        StudyGroupMember.group,
+        StudyGroupMember.student,
+        StudyGroupMember.valid_from,
+        StudyGroupMember.valid_to,
+    ).where(StudyGroupMember.group.is_in(sorted({g for _, g, _ in lessons})))
+    outside: set[tuple[int, int]] = set()
+    for lesson_id, group_id, day in lessons:
+        members = {
+            r["student"]
+            for r in rows
+            if r["group"] == group_id
+            and r["valid_from"] <= day
+            and (r["valid_to"] is None or r["valid_to"] >= day)
+        }
+        outside |= {(p, lesson_id) for p in pupils - members}
+    return outside
 
 
 async def journal_cell(actor: Actor, lesson_id: int, student_id: int) -> GridCell:
@@ -325,14 +401,22 @@ async def journal_cell(actor: Actor, lesson_id: int, student_id: int) -> GridCel
 async def _first_homework(lesson_ids: list[int]) -> dict[int, GridHomework]:
     rows = (
         await Homework.select(
-            Homework.id, Homework.lesson, Homework.text, Homework.due_date, Homework.version
+            Homework.id,
+            Homework.lesson,
+            Homework.text,
+            Homework.due_date,
+            Homework.version,
+            Homework.attachments,
         )
         .where(Homework.lesson.is_in(lesson_ids) & Homework.deleted_at.is_null())
         .order_by(Homework.id)
     )
     found: dict[int, GridHomework] = {}
     for r in rows:
-        found.setdefault(r["lesson"], GridHomework(r["id"], r["text"], r["due_date"], r["version"]))
+        files = list(_json(r["attachments"]) or [])
+        found.setdefault(
+            r["lesson"], GridHomework(r["id"], r["text"], r["due_date"], r["version"], files)
+        )
     return found
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 from litestar import Controller, Request, get, post
@@ -45,7 +46,7 @@ from backend.web.session import actor_of, check_csrf, csrf_token, principal_from
 HERE = Path(__file__).parent
 BASE = "/admin/web"
 STATIC = f"{BASE}/static"
-ATTENDANCE = ("present", "absent", "sick", "excused")
+ATTENDANCE = ("present", "absent", "sick", "excused", "late")
 ACTIONS = ("attendance", "mark", "mark_delete")
 
 
@@ -95,7 +96,8 @@ class StaffWebController(Controller):
             )
         except DomainError as exc:
             return error_page(request, principal, exc)
-        return page(request, "journal.html", principal, grid=grid, op_id=op_id)
+        here_full = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return page(request, "journal.html", principal, grid=grid, op_id=op_id, here_full=here_full)
 
     @post("/journal/cell", status_code=200)
     async def save_cell(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -243,8 +245,17 @@ class StaffWebController(Controller):
                 "conflict": conflict,
                 "message": message,
                 "error": conflict,
+                "back": _page_of(request),
             },
         )
+
+
+def _page_of(request: Request[Any, Any, Any]) -> str:
+    """The journal page an HTMX request came from (its own address, never another site's), so
+    a partial answered to it can offer the forms that return there."""
+    url = urlsplit(request.headers.get("hx-current-url", ""))
+    path = url.path + (f"?{url.query}" if url.query else "")
+    return path if url.path == f"{BASE}/journal" else ""
 
 
 def _convert(op: dict[str, Any]) -> SyncOp:
@@ -273,6 +284,8 @@ def _operation(form: dict[str, Any], student_id: int) -> SyncOp:
         if status not in ATTENDANCE:
             raise ValidationFailed(key="error.wrong_type", field=t("web.field.status"))
         op["status"] = status
+        if status == "late" and form.get("late_minutes"):
+            op["late_minutes"] = parse_id(form.get("late_minutes"), "late_minutes")
     elif action == "mark":
         op["value"] = str(form.get("value", ""))
         op["work_kind"] = str(form.get("work_kind", "")) or "answer"

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.web.journal_more import JournalMoreController
 from backend.web.pages import STATIC_ROUTER, StaffWebController
 from backend.web.people import PeopleController
 from backend.web.timetable import TimetableController
 
 CONTROLLERS: tuple[Any, ...] = (
     StaffWebController,
+    JournalMoreController,
     PeopleController,
     TimetableController,
     STATIC_ROUTER,

@@ -1,11 +1,11 @@
 // The journal grid's keyboard (decision 1000): arrows move, a digit puts a mark, «н» «б» «у»
-// put an absence, «п» clears it, Delete/Backspace removes the cell's last mark (or absence).
+// put an absence, «о» a late arrival («оп»), «п» clears it, Delete/Backspace removes the cell's last mark (or absence).
 // Each keystroke is saved at once through HTMX; the server answers the cell as stored.
 (function () {
   "use strict";
-  const ABSENCE = { "н": "absent", "б": "sick", "у": "excused", "п": "present" };
+  const ABSENCE = { "н": "absent", "б": "sick", "у": "excused", "о": "late", "п": "present" };
   // The same physical keys on a Latin layout (a PC left in English).
-  const BY_CODE = { KeyY: "absent", Comma: "sick", KeyE: "excused", KeyG: "present" };
+  const BY_CODE = { KeyY: "absent", Comma: "sick", KeyE: "excused", KeyJ: "late", KeyG: "present" };
 
   function opId() {
     if (window.crypto && crypto.randomUUID) return "web-" + crypto.randomUUID();
@@ -68,6 +68,17 @@
       return true;
     }
     const absence = ABSENCE[key] || (/^[a-z,]$/.test(key) ? BY_CODE[code] : undefined);
+    if (absence === "late") {
+      // «оп»: the journal keeps how late, so the minutes are asked (Esc: nothing is saved).
+      const minutes = window.prompt(table.dataset.latePrompt, "5");
+      if (minutes !== null) {
+        save(table, td, {
+          action: "attendance", value: "late", late_minutes: minutes.trim(),
+          base_version: td.dataset.attVersion,
+        });
+      }
+      return true;
+    }
     if (absence) {
       save(table, td, { action: "attendance", value: absence, base_version: td.dataset.attVersion });
       return true;
