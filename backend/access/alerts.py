@@ -10,8 +10,11 @@
 
 An alert is raised only for a *fresh* pass: one that reached the server within `FRESH` of
 happening. A batch a gateway uploads hours late fills the log but tells nobody that a child
-"entered at 08:05" at noon. Each alert is recorded in `AccessAlert` (unique per pupil, day,
-kind and key) in the same transaction as its outbox event, so nothing is raised twice.
+"entered at 08:05" at noon. An alert that a second batch or a second run of a check could
+raise again (the day's first entry, "has not arrived", absent but inside) is recorded in
+`AccessAlert` (unique per pupil, day, kind and key) in the same transaction as its outbox
+event, so nothing is raised twice; a re-entry or an exit is told with its pass, which is new to
+the server exactly once.
 """
 
 from __future__ import annotations
@@ -78,27 +81,54 @@ async def claim(
     return bool(rows)
 
 
+# Per pupil and day of the batch, two probes at most down `access_event_holder_day`, each
+# stopping at its first granted row: the first entry (for a batch's entries) and the latest
+# pass (for its exits). Aggregating the day's passes instead cost as much as the day's traffic,
+# so a busy day slowed every batch (docs/decisions/0906-ingest-cost-per-batch.md).
+PG_DAYS = (
+    "SELECT k.holder_id, k.local_date, "
+    "CASE WHEN k.want_in THEN (SELECT e.occurred_at FROM access_event e "
+    "WHERE e.holder_kind = 'student' AND e.holder_id = k.holder_id "
+    "AND e.local_date = k.local_date AND e.result = 'granted' AND e.direction = 'in' "
+    "ORDER BY e.occurred_at LIMIT 1) END AS first_in, "
+    "CASE WHEN k.want_last THEN (SELECT e.occurred_at FROM access_event e "
+    "WHERE e.holder_kind = 'student' AND e.holder_id = k.holder_id "
+    "AND e.local_date = k.local_date AND e.result = 'granted' "
+    "ORDER BY e.occurred_at DESC LIMIT 1) END AS last_at "
+    "FROM unnest({}::int[], {}::date[], {}::bool[], {}::bool[]) "
+    "AS k(holder_id, local_date, want_in, want_last)"
+)
+
+
 async def _days_of(
-    students: Iterable[int], days: Iterable[date]
-) -> dict[tuple[int, date], tuple[datetime | None, datetime]]:
-    """For each (pupil, day) with granted passes: the time of the first entry (None without
-    one) and of the latest pass. One row per pupil and day, whatever the day's traffic."""
-    ids, dates = sorted(set(students)), sorted(set(days))
-    if not ids:
+    passes: Iterable[dict[str, Any]],
+) -> dict[tuple[int, date], tuple[datetime | None, datetime | None]]:
+    """For each (pupil, day) of these granted passes: the time of the day's first granted entry
+    (None without one; asked only where the passes include an entry) and of its latest granted
+    pass (asked only where they include an exit). The passes themselves are already stored."""
+    wanted: dict[tuple[int, date], tuple[bool, bool]] = {}
+    for event in passes:
+        key = (event["holder_id"], event["local_date"])
+        want_in, want_last = wanted.get(key, (False, False))
+        if event["direction"] == "in":
+            want_in = True
+        else:
+            want_last = True
+        wanted[key] = (want_in, want_last)
+    if not wanted:
         return {}
     if isinstance(AccessEvent._meta.db, PostgresEngine):
+        keys = sorted(wanted)
         rows = await AccessEvent.raw(
-            "SELECT holder_id, local_date, "
-            "min(occurred_at) FILTER (WHERE direction = 'in') AS first_in, "
-            "max(occurred_at) AS last_at FROM access_event "
-            "WHERE holder_kind = 'student' AND holder_id = ANY({}::int[]) "
-            "AND local_date = ANY({}::date[]) AND result = 'granted' "
-            "GROUP BY holder_id, local_date",
-            ids,
-            dates,
+            PG_DAYS,
+            [student for student, _ in keys],
+            [day for _, day in keys],
+            [wanted[key][0] for key in keys],
+            [wanted[key][1] for key in keys],
         )
         return {(r["holder_id"], r["local_date"]): (r["first_in"], r["last_at"]) for r in rows}
-    found: dict[tuple[int, date], tuple[datetime | None, datetime]] = {}
+    # SQLite (the embedded default: one school's traffic): the days' passes, summed up here.
+    found: dict[tuple[int, date], tuple[datetime | None, datetime | None]] = {}
     for row in await AccessEvent.select(
         AccessEvent.holder_id,
         AccessEvent.local_date,
@@ -106,15 +136,15 @@ async def _days_of(
         AccessEvent.occurred_at,
     ).where(
         (AccessEvent.holder_kind == "student")
-        & AccessEvent.holder_id.is_in(ids)
-        & AccessEvent.local_date.is_in(dates)
+        & AccessEvent.holder_id.is_in(sorted({s for s, _ in wanted}))
+        & AccessEvent.local_date.is_in(sorted({d for _, d in wanted}))
         & (AccessEvent.result == "granted")
     ):
         key, at = (row["holder_id"], row["local_date"]), row["occurred_at"]
         first_in, last_at = found.get(key, (None, at))
         if row["direction"] == "in" and (first_in is None or at < first_in):
             first_in = at
-        found[key] = (first_in, max(last_at, at))
+        found[key] = (first_in, max(last_at or at, at))
     return found
 
 
@@ -182,8 +212,12 @@ async def after_ingest(new: list[dict[str, Any]], zone: ZoneInfo, received_at: d
         for e in fresh
         if e["holder_kind"] == "student" and e["holder_id"] and e["result"] == "granted"
     ]
-    days = await _days_of((e["holder_id"] for e in pupils), (e["local_date"] for e in pupils))
-    candidates: list[tuple[str, dict[str, Any], int, int, str]] = []
+    days = await _days_of(pupils)
+    # The day's first entry is claimed (a later batch may hold an earlier or a simultaneous
+    # entry); a re-entry or an exit is told once by construction: its pass is new to the
+    # server once, in this transaction, so it needs no claim row.
+    entries: dict[tuple[int, date], tuple[int, int]] = {}  # (pupil, day) -> school, pass
+    ordered: list[tuple[str, dict[str, Any], int, int, date]] = []
     for event in pupils:
         student_id, day = event["holder_id"], event["local_date"]
         first_in, last_at = days[(student_id, day)]  # this pass is among them
@@ -197,33 +231,28 @@ async def after_ingest(new: list[dict[str, Any]], zone: ZoneInfo, received_at: d
         if event["direction"] == "in":
             if first_in is not None and first_in < event["occurred_at"]:
                 # An earlier entry that day is known: a re-entry, for who wants every pass.
-                candidates.append(
-                    (PASSED, payload, event["school_id"], event["id"], str(event["id"]))
-                )
-                continue
-            candidates.append((ENTERED, payload, event["school_id"], event["id"], ""))
+                kind = PASSED
+            elif (student_id, day) in entries:
+                continue  # two entries at the same instant: the first one is told
+            else:
+                kind = ENTERED
+                entries[(student_id, day)] = (event["school_id"], event["id"])
+        elif last_at is None or last_at <= event["occurred_at"]:
+            kind = EXITED  # no later pass is known: this exit left the pupil outside
         else:
-            if last_at > event["occurred_at"]:
-                continue  # a later pass is known: this exit did not leave the pupil outside
-            candidates.append((EXITED, payload, event["school_id"], event["id"], str(event["id"])))
+            continue
+        ordered.append((kind, payload, event["school_id"], student_id, day))
     raised = await claim_many(
         [
-            (
-                school_id,
-                payload["student_id"],
-                date.fromisoformat(payload["date"]),
-                kind,
-                key,
-                event_id,
-            )
-            for kind, payload, school_id, event_id, key in candidates
+            (school_id, student_id, day, ENTERED, "", event_id)
+            for (student_id, day), (school_id, event_id) in entries.items()
         ],
         received_at,
     )
     events: list[tuple[str, dict[str, Any], int | None, int | None]] = [
-        (kind, payload, school_id, payload["student_id"])
-        for kind, payload, school_id, _, key in candidates
-        if (payload["student_id"], date.fromisoformat(payload["date"]), kind, key) in raised
+        (kind, payload, school_id, student_id)
+        for kind, payload, school_id, student_id, day in ordered
+        if kind != ENTERED or (student_id, day, ENTERED, "") in raised
     ]
     refused = [e for e in new if e["problem"]]
     fresh_refused = [e for e in refused if is_fresh(e, received_at)]

@@ -136,6 +136,41 @@ async def test_a_re_entry_is_an_every_pass_alert_and_the_first_entry_is_not(
     assert kinds == ["access.entered", "access.exited", "access.passed"]
 
 
+async def test_one_batch_holding_a_day_tells_each_alert_once_in_pass_order(
+    world: Backend,
+) -> None:
+    t = await turnstiles(world, pupils=2)
+    pupil, other = t.students
+    now = datetime.now(UTC)
+    at = now - timedelta(minutes=8)
+    batch = [
+        t.event(pupil, at),
+        t.event(pupil, at),  # the same instant on the other lane: one first entry
+        t.event(pupil, now - timedelta(minutes=6), "out"),  # a later pass follows: untold
+        t.event(pupil, now - timedelta(minutes=4)),  # back in: a re-entry
+        t.event(pupil, now - timedelta(minutes=3), "out"),  # the exit that leaves
+        t.event(other, now - timedelta(minutes=5), "out"),  # an exit with no entry known
+        t.event(pupil, now - timedelta(minutes=9), result="denied"),  # not a pass
+    ]
+    for _ in range(2):  # sent twice: the second stores and tells nothing
+        assert (await t.post(batch)).status_code == 200
+    rows = await OutboxEvent.select(OutboxEvent.kind, OutboxEvent.payload).order_by(OutboxEvent.id)
+    told = [
+        (r["kind"], (json.loads(r["payload"]) if isinstance(r["payload"], str) else r["payload"]))
+        for r in rows
+    ]
+    assert [(kind, p["student_id"], p["at"]) for kind, p in told] == [
+        ("access.entered", pupil, at.isoformat()),
+        ("access.passed", pupil, (now - timedelta(minutes=4)).isoformat()),
+        ("access.exited", pupil, (now - timedelta(minutes=3)).isoformat()),
+        ("access.exited", other, (now - timedelta(minutes=5)).isoformat()),
+    ]
+    # A later batch with an earlier entry tells no second first entry.
+    late = [t.event(pupil, now - timedelta(minutes=9, seconds=30))]
+    assert (await t.post(late)).status_code == 200
+    assert await OutboxEvent.count() == 4
+
+
 async def test_clock_skew_is_measured_corrected_and_reported_once(world: Backend) -> None:
     t = await turnstiles(world, pupils=1)
     pupil = t.students[0]
