@@ -5,8 +5,10 @@ schools with `--pupils` carded pupils each, two turnstile lanes and one gateway 
 starts the API under uvicorn (`--workers` processes) and has `--senders` concurrent gateways
 post signed batches of `--batch` fresh passes (random pupils, both directions, a few unknown
 cards) for `--seconds`. Reports the passes stored per second (each 10-second window, and the
-median), the batch latency, the load average beside them, and the same server's `/health`
-ceiling measured in the same run. Fresh passes raise their entry/exit alerts, as in a rush.
+median), the batch latency, the load average beside them, the same server's `/health`
+ceiling measured in the same run, and the CPU the API's processes and the database's backends
+spent per 1,000 passes (far steadier than the rate on a shared machine). Fresh passes raise
+their entry/exit alerts, as in a rush.
 
     uv run python -m tests.load.bench_access_ingest                 # 60 s, 2 workers
     uv run python -m tests.load.bench_access_ingest --seconds 10 --senders 4
@@ -43,6 +45,58 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def loadavg() -> str:
     return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__()
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU of a process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+async def cpu_sample(server: subprocess.Popen[bytes], name: str) -> dict[str, dict[int, float]]:
+    """CPU so far of the API's processes and of the PostgreSQL backends serving the bench
+    database (those are the postmaster's children, found through pg_stat_activity)."""
+    conn = await asyncpg.connect(ADMIN_URL)
+    backends = [
+        r["pid"]
+        for r in await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+    ]
+    await conn.close()
+    api = [server.pid, *children_of(server.pid)]
+    return {
+        "api": {pid: cpu_seconds(pid) for pid in api},
+        "db": {pid: cpu_seconds(pid) for pid in backends},
+    }
+
+
+def cpu_spent(
+    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
+) -> dict[str, float]:
+    return {
+        side: sum(after[side].get(pid, 0.0) - before[side].get(pid, 0.0) for pid in after[side])
+        for side in after
+    }
 
 
 def env_for(url: str) -> dict[str, str]:
@@ -181,6 +235,7 @@ async def main() -> None:
             await wait_ready(client)
             ceiling = await health_ceiling(client)
             print(f"/health ceiling: {ceiling:.0f} req/s, load {loadavg()}", flush=True)
+            cpu_before = await cpu_sample(server, name)
             stored: list[tuple[float, int]] = []
             latencies: list[float] = []
             errors = 0
@@ -235,6 +290,7 @@ async def main() -> None:
             await asyncio.gather(*(sender(n) for n in range(args.senders)))
             elapsed = time.monotonic() - started
             load_after = loadavg()
+            spent = cpu_spent(cpu_before, await cpu_sample(server, name))
         windows: dict[int, int] = {}
         for at, count in stored:
             windows[int(at // 10)] = windows.get(int(at // 10), 0) + count
@@ -250,6 +306,13 @@ async def main() -> None:
         print(
             f"batch of {args.batch}: p50 {statistics.median(ms):.0f} ms, "
             f"p95 {ms[int(len(ms) * 0.95)]:.0f} ms; errors {errors}; load after {load_after}",
+            flush=True,
+        )
+        per = 1000 / max(total, 1)
+        print(
+            f"CPU per 1,000 passes: API {spent['api'] * per * 1000:.0f} ms, "
+            f"PostgreSQL {spent['db'] * per * 1000:.0f} ms "
+            f"(API {spent['api']:.1f} s, PostgreSQL {spent['db']:.1f} s in all)",
             flush=True,
         )
         conn = await asyncpg.connect(url)
