@@ -80,7 +80,7 @@ async def school_of(staff: Staff, given: Any) -> int:
     raise ValidationFailed(key="error.missing_field", field=field("school_id"))
 
 
-async def _posted(
+async def posted(
     request: AnyRequest, permissions: tuple[Permission, ...]
 ) -> tuple[Staff | Response[Any], dict[str, Any]]:
     """A form's POST: the CSRF token first (refused before anything is looked at), then the
@@ -155,7 +155,7 @@ class PeopleController(Controller):
     async def import_check(self, request: AnyRequest) -> Response[Any]:
         """The dry run: the whole file is checked and its report shown; nothing is written.
         A file without errors waits for "Импортировать" (the confirm form below the report)."""
-        staff, form = await _posted(request, (Permission.PERSONAL_FILE_WRITE,))
+        staff, form = await posted(request, (Permission.PERSONAL_FILE_WRITE,))
         if isinstance(staff, Response):
             return staff
         try:
@@ -184,7 +184,7 @@ class PeopleController(Controller):
     async def import_confirm(self, request: AnyRequest) -> Response[Any]:
         """Writes the file whose report was read: checked again whole, written in one
         transaction (or not at all, with the report of what is now wrong)."""
-        staff, form = await _posted(request, (Permission.PERSONAL_FILE_WRITE,))
+        staff, form = await posted(request, (Permission.PERSONAL_FILE_WRITE,))
         if isinstance(staff, Response):
             return staff
         token = str(form.get("token") or "")

@@ -8,6 +8,7 @@ from typing import Any
 from backend.web.journal_more import JournalMoreController
 from backend.web.pages import STATIC_ROUTER, StaffWebController
 from backend.web.people import PeopleController
+from backend.web.people_files import PeopleFilesController
 from backend.web.timetable import TimetableController
 
 CONTROLLERS: tuple[Any, ...] = (
@@ -15,5 +16,6 @@ CONTROLLERS: tuple[Any, ...] = (
     JournalMoreController,
     PeopleController,
     TimetableController,
+    PeopleFilesController,
     STATIC_ROUTER,
 )

@@ -180,3 +180,119 @@ async def test_families_and_teachers_get_the_refusal(world: Backend) -> None:
             r = await upload(client, school.school_id, as_csv(pupil_rows(1, classes=("5А",))))
             assert r.status_code == 403
     assert await Student.count() == 1
+
+
+async def test_class_list_pupil_file_and_the_book_of_movement(world: Backend) -> None:
+    school = await make_school(world)
+    ivanov = await add_pupil(school.school_id, "Иванов", "Пётр", school.classes["5А"])
+    await add_pupil(school.school_id, "Смирнова", "Анна", school.classes["5А"])
+    login = await secretary(world, school.school_id)
+    async with signed_in(world, login) as client:
+        home = await client.get(f"{PEOPLE}/")
+        assert home.status_code == 200 and "5«А»" in home.text and "обучающихся: 2" in home.text
+        found = await client.get(f"{PEOPLE}/?q=петр иванов")
+        assert f'href="{PEOPLE}/pupils/{ivanov}"' in found.text and "Смирнова" not in found.text
+        roster = await client.get(f"{PEOPLE}/classes/{school.classes['5А']}")
+        assert roster.status_code == 200 and "Класс 5«А»" in roster.text
+        assert roster.text.index("Иванов Пётр") < roster.text.index("Смирнова Анна")
+        before = await AuditEntry.count().where(AuditEntry.action == "read.personal_file")
+        file = await client.get(f"{PEOPLE}/pupils/{ivanov}")
+        assert file.status_code == 200 and "Личное дело: Иванов Пётр" in file.text
+        assert "01.09.2026" in file.text  # the admission in the book of movement
+        read = await AuditEntry.select(AuditEntry.object_type).where(
+            (AuditEntry.action == "read.personal_file") & (AuditEntry.student_id == ivanov)
+        )
+        assert await AuditEntry.count().where(AuditEntry.action == "read.personal_file") > before
+        assert {r["object_type"] for r in read} == {"student", "guardian_contacts"}
+
+        token = csrf(client)
+        url = f"{PEOPLE}/pupils/{ivanov}/movement"
+        move = {"kind": "transferred", "date": "2026-11-02", "class_id": school.classes["5Б"]}
+        r = await client.post(url, data={**move, "order_number": "44-у"})
+        assert r.status_code == 403 and "Форма устарела" in r.text  # no CSRF token
+        r = await client.post(url, data={**move, "csrf": token, "order_number": ""})
+        assert r.status_code == 400 and "Укажите номер приказа" in r.text
+        r = await client.post(
+            url, data={**move, "csrf": token, "kind": "moved", "order_number": "1"}
+        )
+        assert r.status_code == 400 and "Недопустимое значение поля «вид записи»" in r.text
+        r = await client.post(
+            url, data={**move, "csrf": token, "date": "02.11", "order_number": "1"}
+        )
+        assert r.status_code == 400 and "Поле «дата» имеет неверный формат" in r.text
+        r = await client.post(url, data={**move, "csrf": token, "order_number": "44-у"})
+        assert r.status_code == 303 and r.headers["location"].endswith(f"/pupils/{ivanov}#movement")
+        file = await client.get(f"{PEOPLE}/pupils/{ivanov}")
+        assert "перевод" in file.text and "44-у" in file.text and "5«Б»" in file.text
+
+        r = await client.post(
+            f"{PEOPLE}/pupils/{ivanov}/consent", data={"csrf": token, "given_on": ""}
+        )
+        assert r.status_code == 400 and "Не заполнено обязательное поле «дата согласия»" in r.text
+        r = await client.post(
+            f"{PEOPLE}/pupils/{ivanov}/consent",
+            data={"csrf": token, "given_on": "2026-09-01", "document_ref": "№ 7"},
+        )
+        assert r.status_code == 303
+        file = await client.get(f"{PEOPLE}/pupils/{ivanov}")
+        assert "Согласие на обработку ПДн</dt><dd>есть" in file.text
+        staff = await client.get(f"{PEOPLE}/staff")
+        assert staff.status_code == 200
+    history = await client_history(world, ivanov)
+    assert history == ["admitted", "transferred"]
+
+
+async def client_history(world: Backend, student_id: int) -> list[str]:
+    from backend.schools.tables import Enrollment
+
+    rows = await Enrollment.select(Enrollment.kind).where(Enrollment.student == student_id)
+    return [r["kind"] for r in rows]
+
+
+async def test_a_class_teacher_opens_only_their_class_files(world: Backend) -> None:
+    school = await make_school(world)
+    mine = await add_pupil(school.school_id, "Свой", "Ученик", school.classes["5А"])
+    other = await add_pupil(school.school_id, "Чужой", "Ученик", school.classes["5Б"])
+    _, login = await make_user(
+        world,
+        grant(Role.TEACHER, ScopeKind.SCHOOL, school.school_id),
+        grant(Role.CLASS_TEACHER, ScopeKind.CLASS, school.classes["5А"]),
+    )
+    async with signed_in(world, login) as client:
+        r = await client.get(f"{PEOPLE}/pupils/{mine}")
+        assert r.status_code == 200 and "Личное дело: Свой Ученик" in r.text
+        r = await client.get(f"{PEOPLE}/pupils/{other}")
+        assert r.status_code == 404 and "Чужой" not in r.text
+        # No writing: the movement form is refused (the section's write permission).
+        r = await client.post(
+            f"{PEOPLE}/pupils/{mine}/movement",
+            data={"csrf": csrf(client), "kind": "left", "date": "2026-11-02", "order_number": "1"},
+        )
+        assert r.status_code == 403
+        r = await client.get(f"{PEOPLE}/import")
+        assert r.status_code == 403
+    reads = await AuditEntry.select(AuditEntry.student_id).where(
+        AuditEntry.action == "read.personal_file"
+    )
+    assert {r["student_id"] for r in reads} == {mine}
+
+
+async def test_school_b_secretary_sees_nothing_of_school_a(world: Backend) -> None:
+    school = await make_school(world)
+    pupil = await add_pupil(school.school_id, "Иванов", "Иван", school.classes["5А"])
+    login = await secretary(world, school.ids["school_b"])
+    async with signed_in(world, login) as client:
+        for path in (
+            f"{PEOPLE}/pupils/{pupil}",
+            f"{PEOPLE}/classes/{school.classes['5А']}",
+            f"{PEOPLE}/staff?school_id={school.school_id}",
+            f"{PEOPLE}/?school_id={school.school_id}&q=Иванов",
+        ):
+            r = await client.get(path)
+            assert r.status_code in (403, 404) and "Иванов" not in r.text, (path, r.text)
+        r = await client.post(
+            f"{PEOPLE}/pupils/{pupil}/movement",
+            data={"csrf": csrf(client), "kind": "left", "date": "2026-11-02", "order_number": "1"},
+        )
+        assert r.status_code == 404
+    assert await client_history(world, pupil) == ["admitted"]

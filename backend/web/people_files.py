@@ -1,0 +1,213 @@
+"""The people section's pages about persons (/admin/web/people): a class's roster with its
+guardians, the school's staff, a pupil's page (the personal file, guardians' contacts, health
+for those who read it, the book of movement with a form for a new entry, consent) and a
+guardian's file.
+
+Reads go through `backend.schools.people`: the personal file, the guardians' contacts and health
+are audited by those services on every read (nothing here reads them another way), and a
+teacher who is not the class teacher of the pupil's class is answered 404 by them, as by the API.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from litestar import Controller, get, post
+from litestar.response import Redirect, Response
+from litestar.status_codes import HTTP_303_SEE_OTHER
+
+from backend.core.bounds import PathId
+from backend.core.errors import DomainError, NotFound, ValidationFailed
+from backend.core.http import PUBLIC
+from backend.core.rights import Permission
+from backend.schools.people import imports, lists, movement, personal_files
+from backend.schools.structure import services as structure
+from backend.web.kit import (
+    AnyRequest,
+    Staff,
+    error_page,
+    field,
+    guard,
+    optional_id,
+    page,
+    parse_date,
+)
+from backend.web.nav import PEOPLE_PERMISSIONS
+from backend.web.people import BASE, posted, school_of
+
+FILE_READERS = (Permission.PERSONAL_FILE_READ,)
+FILE_WRITERS = (Permission.PERSONAL_FILE_WRITE,)
+CONSENT_KINDS = ("personal_data", "cross_border")
+
+
+async def _year_classes(staff: Staff, school_id: int) -> list[dict[str, Any]]:
+    try:
+        year = await imports.year_of(school_id, None)
+    except ValidationFailed:
+        return []
+    return await structure.list_classes(staff.actor, school_id, year["id"])
+
+
+async def _optional(reader: Any, *args: Any) -> Any:
+    """A part of the page the person may not read (health for the secretary): left out."""
+    try:
+        return await reader(*args)
+    except NotFound:
+        return None
+
+
+class PeopleFilesController(Controller):
+    path = BASE
+    include_in_schema = False
+    opt = PUBLIC  # signed in by the admin cookie, checked in each handler
+
+    @get("/classes/{class_id:int}")
+    async def class_page(self, request: AnyRequest, class_id: PathId) -> Response[Any]:
+        staff = await guard(request, PEOPLE_PERMISSIONS, "web.people.refused")
+        if isinstance(staff, Response):
+            return staff
+        try:
+            roster = await lists.class_roster(staff.actor, class_id)
+        except DomainError as exc:
+            return error_page(request, staff.principal, exc)
+        return page(
+            request,
+            "people/class.html",
+            staff.principal,
+            roster=roster,
+            may_codes=staff.principal.has_permission(Permission.ACCOUNTS_MANAGE),
+        )
+
+    @get("/staff")
+    async def staff_list(self, request: AnyRequest) -> Response[Any]:
+        staff = await guard(request, PEOPLE_PERMISSIONS, "web.people.refused")
+        if isinstance(staff, Response):
+            return staff
+        try:
+            school_id = await school_of(staff, request.query_params.get("school_id"))
+            people = await lists.staff_of_school(staff.actor, school_id)
+        except DomainError as exc:
+            return error_page(request, staff.principal, exc)
+        return page(
+            request,
+            "people/staff.html",
+            staff.principal,
+            people=people,
+            school_id=school_id,
+            position_names=imports.POSITION_NAMES,
+        )
+
+    @get("/pupils/{student_id:int}")
+    async def pupil(self, request: AnyRequest, student_id: PathId) -> Response[Any]:
+        """The pupil's personal file: its read (and the guardians' contacts, and health) is
+        written to the audit log by the services."""
+        staff = await guard(request, FILE_READERS, "web.people.refused")
+        if isinstance(staff, Response):
+            return staff
+        actor = staff.actor
+        try:
+            card = await personal_files.student_card(actor, student_id)
+            file = await personal_files.personal_file(actor, student_id)
+            guardians = await personal_files.guardian_contacts(actor, student_id)
+            health = (
+                await _optional(personal_files.health, actor, student_id)
+                if staff.principal.has_permission(Permission.HEALTH_READ)
+                else None
+            )
+            history = await movement.history(actor, student_id)
+            may_write = staff.principal.has_permission(Permission.PERSONAL_FILE_WRITE)
+            classes = await _year_classes(staff, card["school_id"]) if may_write else []
+        except DomainError as exc:
+            return error_page(request, staff.principal, exc)
+        return page(
+            request,
+            "people/pupil.html",
+            staff.principal,
+            card=card,
+            file=file,
+            guardians=guardians,
+            health=health,
+            history=history,
+            classes=classes,
+            may_write=may_write,
+            may_audit=staff.principal.has_permission(Permission.AUDIT_READ),
+            kinds=movement.KINDS,
+            today=movement.today(),
+        )
+
+    @get("/guardians/{guardian_id:int}")
+    async def guardian(self, request: AnyRequest, guardian_id: PathId) -> Response[Any]:
+        staff = await guard(request, FILE_READERS, "web.people.refused")
+        if isinstance(staff, Response):
+            return staff
+        try:
+            row = await personal_files.guardian_file(staff.actor, guardian_id)
+            children = [
+                {**c, **await personal_files.student_card(staff.actor, c["student_id"])}
+                for c in row["children"]
+            ]
+        except DomainError as exc:
+            return error_page(request, staff.principal, exc)
+        return page(request, "people/guardian.html", staff.principal, file=row, children=children)
+
+    @post("/pupils/{student_id:int}/movement", status_code=200)
+    async def record_movement(self, request: AnyRequest, student_id: PathId) -> Response[Any]:
+        """A new entry of the book of movement: admission, transfer, leaving, graduation."""
+        staff, form = await posted(request, FILE_WRITERS)
+        if isinstance(staff, Response):
+            return staff
+        try:
+            kind = str(form.get("kind") or "")
+            if kind not in movement.KINDS:
+                raise ValidationFailed(key="error.choice_field", field=field("movement_kind"))
+            on = _required_date(form.get("date"), "date")
+            await movement.record_movement(
+                staff.actor,
+                student_id,
+                kind,
+                on,
+                str(form.get("order_number") or ""),
+                class_id=optional_id(form.get("class_id"), "class_id"),
+                reason=str(form.get("reason") or "")[:300],
+            )
+        except DomainError as exc:
+            return error_page(request, staff.principal, exc)
+        return Redirect(path=f"{BASE}/pupils/{student_id}#movement", status_code=HTTP_303_SEE_OTHER)
+
+    @post("/pupils/{student_id:int}/consent", status_code=200)
+    async def add_consent(self, request: AnyRequest, student_id: PathId) -> Response[Any]:
+        """A consent to the processing of personal data, as signed on paper."""
+        staff, form = await posted(request, FILE_WRITERS)
+        if isinstance(staff, Response):
+            return staff
+        try:
+            kind = str(form.get("kind") or "personal_data")
+            if kind not in CONSENT_KINDS:
+                raise ValidationFailed(key="error.choice_field", field=field("consent_kind"))
+            await personal_files.add_consent(
+                staff.actor,
+                "student",
+                student_id,
+                {
+                    "given_on": _required_date(form.get("given_on"), "given_on"),
+                    "document_ref": str(form.get("document_ref") or "")[:300],
+                    "given_by_guardian_id": optional_id(
+                        form.get("given_by_guardian_id"), "given_by_guardian_id"
+                    ),
+                    "kind": kind,
+                },
+            )
+        except DomainError as exc:
+            return error_page(request, staff.principal, exc)
+        return Redirect(path=f"{BASE}/pupils/{student_id}#consent", status_code=HTTP_303_SEE_OTHER)
+
+
+def _required_date(value: Any, name: str) -> date:
+    day = parse_date(str(value or ""), name)
+    if day is None:
+        raise ValidationFailed(key="error.missing_field", field=field(name))
+    return day
+
+
+__all__ = ["PeopleFilesController"]
