@@ -131,6 +131,7 @@ class PeopleController(Controller):
             found=found,
             may_import=_allows(staff.principal, Permission.PERSONAL_FILE_WRITE),
             may_export=_allows(staff.principal, Permission.PERSONAL_FILE_READ),
+            may_audit=_allows(staff.principal, Permission.AUDIT_READ),
         )
 
     @get("/import")

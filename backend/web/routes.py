@@ -8,6 +8,7 @@ from typing import Any
 from backend.web.journal_more import JournalMoreController
 from backend.web.pages import STATIC_ROUTER, StaffWebController
 from backend.web.people import PeopleController
+from backend.web.people_audit import PeopleAuditController
 from backend.web.people_files import PeopleFilesController
 from backend.web.timetable import TimetableController
 
@@ -17,5 +18,6 @@ CONTROLLERS: tuple[Any, ...] = (
     PeopleController,
     TimetableController,
     PeopleFilesController,
+    PeopleAuditController,
     STATIC_ROUTER,
 )

@@ -27,6 +27,8 @@ CASES = [
     page("/admin/web/people/classes/{class_id:int}", "/admin/web/people/classes/1"),
     page("/admin/web/people/pupils/{student_id:int}", "/admin/web/people/pupils/1"),
     page("/admin/web/people/guardians/{guardian_id:int}", "/admin/web/people/guardians/1"),
+    page("/admin/web/people/audit", "/admin/web/people/audit"),
+    page("/admin/web/people/pupils/{student_id:int}/viewers", "/admin/web/people/pupils/1/viewers"),
     form("/admin/web/people/import", "/admin/web/people/import"),
     form("/admin/web/people/import/confirm", "/admin/web/people/import/confirm"),
     form(

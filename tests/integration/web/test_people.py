@@ -296,3 +296,40 @@ async def test_school_b_secretary_sees_nothing_of_school_a(world: Backend) -> No
         )
         assert r.status_code == 404
     assert await client_history(world, pupil) == ["admitted"]
+
+
+async def test_the_audit_log_and_who_viewed_a_pupil(world: Backend) -> None:
+    school = await make_school(world)
+    pupil = await add_pupil(school.school_id, "Иванов", "Иван", school.classes["5А"])
+    _, admin = await make_user(
+        world, grant(Role.SCHOOL_ADMIN, ScopeKind.SCHOOL, school.school_id), name="Завуч Анна"
+    )
+    _, other_admin = await make_user(
+        world, grant(Role.SCHOOL_ADMIN, ScopeKind.SCHOOL, school.ids["school_b"])
+    )
+    reader = await secretary(world, school.school_id)
+    async with signed_in(world, reader) as client:
+        assert (await client.get(f"{PEOPLE}/pupils/{pupil}")).status_code == 200
+        r = await client.get(f"{PEOPLE}/audit")
+        assert r.status_code == 403 and "Журнал аудита читают" in r.text
+        r = await client.get(f"{PEOPLE}/pupils/{pupil}/viewers")
+        assert r.status_code == 403
+    async with signed_in(world, admin) as client:
+        r = await client.get(f"{PEOPLE}/audit?action=read.personal_file")
+        assert r.status_code == 200 and "просмотр личного дела" in r.text
+        assert "Тестовый Пользователь" in r.text  # the secretary who read it
+        r = await client.get(f"{PEOPLE}/pupils/{pupil}/viewers")
+        assert r.status_code == 200 and "Кто смотрел данные: Иванов Иван" in r.text
+        assert "Тестовый Пользователь" in r.text and "просмотр личного дела" in r.text
+        r = await client.get(f"{PEOPLE}/audit?since=вчера")
+        assert r.status_code == 400 and "Поле «с даты» имеет неверный формат" in r.text
+        r = await client.get(f"{PEOPLE}/audit?offset=-1")
+        assert r.status_code == 400 and "Поле «страница» имеет неверный формат" in r.text
+    searches = await AuditEntry.count().where(AuditEntry.action == "read.audit")
+    assert searches == 2  # the search and the "who viewed" page, each written once
+    async with signed_in(world, other_admin) as client:
+        r = await client.get(f"{PEOPLE}/pupils/{pupil}/viewers")
+        assert r.status_code == 404 and "Иванов" not in r.text
+        r = await client.get(f"{PEOPLE}/audit?school_id={school.school_id}")
+        assert r.status_code == 200 and "Записей: 0" in r.text
+        assert "просмотр личного дела</td>" not in r.text
