@@ -35,7 +35,6 @@ from backend.core.storage import LocalStorage
 from backend.journal.diary import refresh_projections
 from backend.journal.timetable_follow import follow_timetable
 from backend.journal.weeks import DiaryWeeks
-from backend.meals import yookassa
 from backend.meals.payments import Payments
 from backend.schools import services as schools
 from backend.schools.people import services as people
@@ -166,11 +165,7 @@ def build(
         revoked_sessions=revoked_sessions,
         diary_weeks=DiaryWeeks(refresh=refresh_projections),
         storage=LocalStorage(settings.media_root),
-        payments=Payments(
-            provider=yookassa.from_settings(settings),
-            settings=settings,
-            allowed=yookassa.networks(settings.yookassa_notification_networks),
-        ),
+        payments=Payments.from_settings(settings),
         owns_engine=engine is None,
         owns_redis=redis is None,
     )

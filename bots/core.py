@@ -3,7 +3,7 @@
 An adapter (Telegram: `bots.telegram`; MAX: its own module) turns the messenger's updates into
 two calls and implements one small port for the answers:
 
-    bot = FamilyBot(settings, redis, diary_weeks)        # one per process
+    bot = FamilyBot(settings, redis, diary_weeks, payments)   # one per process
     await bot.on_text(chat, chat_id, text)                # a message typed in a chat
     await bot.on_button(chat, chat_id, message_id, callback_id, data)   # a button pressed
 
@@ -14,11 +14,12 @@ two calls and implements one small port for the answers:
         async def answer(self, callback_id: str, text: str = "") -> None
 
 `Reply` is a text and rows of `Button`s (a label and its data, at most 64 bytes: Telegram's
-limit for callback data); the adapter draws them as the messenger's inline keyboard and hands
-the data back to `on_button` when pressed. `edit` replaces a message in place and must treat
-"the message is not modified" as success. `send`/`edit` raise `ChatGone` when the messenger
-says the person blocked the bot: the chat is then unlinked. The adapter paces its own sends
-(the messenger's limits are its knowledge; Telegram shares the notification worker's).
+limit for callback data, or a label and a URL to open); the adapter draws them as the
+messenger's inline keyboard and hands the data back to `on_button` when pressed. `edit`
+replaces a message in place and must treat "the message is not modified" as success.
+`send`/`edit` raise `ChatGone` when the messenger says the person blocked the bot: the chat is
+then unlinked. The adapter paces its own sends with the notifications worker's limits (one
+shared limit per bot and per chat, in Redis).
 
 Everything else is here: who the chat is (linking by one-time code, `/stop`), the person's
 rights (an `Actor` for the linked person, built from their live grants at each update, so the
@@ -42,6 +43,7 @@ from backend.core.errors import DomainError
 from backend.core.rights import Role, ScopeKind
 from backend.i18n import t
 from backend.journal.weeks import DiaryWeeks
+from backend.meals.payments import Payments
 from backend.messaging import links
 from backend.messaging import services as messaging
 from backend.schools.people import services as people
@@ -53,6 +55,10 @@ CALLBACK_LIMIT = 64  # bytes of a button's data (Telegram's callback_data)
 STATE_PREFIX = "parta:bot"
 STATE_SECONDS = 30 * 24 * 3600  # a chat silent for a month starts afresh
 FAMILY_ROLES = (Role.GUARDIAN, Role.DELEGATE, Role.PUPIL)
+# Updates an adapter answers at once (the rest wait: Telegram's polling semaphore and webhook
+# max_connections, MAX's update tasks). Unbounded, a burst of a hundred chats took every Redis
+# connection of the process and answers failed (tests/load/bench_bot.py).
+CONCURRENCY = 40
 
 
 # ---- the port an adapter implements ----------------------------------------------------------
@@ -60,12 +66,18 @@ FAMILY_ROLES = (Role.GUARDIAN, Role.DELEGATE, Role.PUPIL)
 
 @dataclass(frozen=True, slots=True)
 class Button:
+    """A button under a message: pressing it hands `data` back to the core, or, for a link
+    button (`url` set, no data), opens the page in the person's browser (a payment page)."""
+
     text: str
-    data: str
+    data: str = ""
+    url: str = ""
 
     def __post_init__(self) -> None:
         if len(self.data.encode()) > CALLBACK_LIMIT:
             raise ValueError(f"button data over {CALLBACK_LIMIT} bytes: {self.data!r}")
+        if bool(self.data) == bool(self.url):
+            raise ValueError(f"a button has either data or a url: {self.text!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,10 +182,19 @@ Handler = Callable[[Turn, list[str]], Awaitable[None]]
 class FamilyBot:
     """The conversation core, shared by every adapter of a process."""
 
-    def __init__(self, settings: Settings, redis: Redis, diary_weeks: DiaryWeeks) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        redis: Redis,
+        diary_weeks: DiaryWeeks,
+        payments: Payments | None = None,
+    ) -> None:
         from bots import alerts, diary, entries, meals
 
         self.settings, self.redis, self.diary_weeks = settings, redis, diary_weeks
+        # The meals top-ups' provider: the process's own (the composition root's), or one
+        # built from the same settings.
+        self.payments = payments or Payments.from_settings(settings)
         # Commands of linked chats (`/name`) and buttons (`prefix:arg:arg`), by feature.
         self.commands: dict[str, Handler] = {"help": self._help, "children": self._children}
         self.buttons: dict[str, Handler] = {

@@ -61,7 +61,13 @@ class EmbeddedBot:
         standins = StandIns.running
         fields = {name: getattr(self.settings, name) for name in Settings.model_fields}
         settings = Settings.model_validate(
-            {**fields, **standins.settings(self.settings), "bot_mode": "polling"}
+            {
+                **fields,
+                **standins.settings(self.settings),
+                # Top-ups from the bot go to the YooKassa stand-in, as the API's do.
+                **standins.payment_settings(self.settings),
+                "bot_mode": "polling",
+            }
         )
         self.process = BotProcess(settings, self.redis, self.diary_weeks)
         await self.process.start()

@@ -28,13 +28,13 @@ from aiohttp import web
 from maxapi import Bot
 from maxapi.enums.update import UpdateType
 from maxapi.exceptions.max import MaxApiError, MaxConnection
-from maxapi.types.attachments.buttons import CallbackButton
+from maxapi.types.attachments.buttons import CallbackButton, LinkButton
 from maxapi.types.updates.message_callback import MessageForCallback
 from maxapi.utils.inline_keyboard import InlineKeyboardBuilder
 from redis.asyncio import Redis
 
 from backend.settings import Settings
-from bots.core import ChatGone, FamilyBot, Reply
+from bots.core import CONCURRENCY, ChatGone, FamilyBot, Reply
 from notifications.delivery import messenger_rates
 from notifications.max_client import RETRY_AFTER_429, error_code, max_bot
 from notifications.pacing import Pacer, Rate
@@ -56,12 +56,19 @@ RETRIES_AFTER_429 = 2
 
 
 def keyboard(reply: Reply) -> list[Any]:
-    """The reply's buttons as MAX's inline keyboard attachment (callback buttons)."""
+    """The reply's buttons as MAX's inline keyboard attachment (callback and link buttons)."""
     if not reply.buttons:
         return []
     builder = InlineKeyboardBuilder()
     for row in reply.buttons:
-        builder.row(*(CallbackButton(text=b.text, payload=b.data) for b in row))
+        builder.row(
+            *(
+                LinkButton(text=b.text, url=b.url)
+                if b.url
+                else CallbackButton(text=b.text, payload=b.data)
+                for b in row
+            )
+        )
     return [builder.as_markup()]
 
 
@@ -175,6 +182,9 @@ class MaxBot:
         )
         self._polling: asyncio.Task[None] | None = None
         self._handling: set[asyncio.Task[None]] = set()
+        # At most CONCURRENCY updates answered at once; the others wait their turn here
+        # (a webhook's post is answered 200 at once all the same).
+        self._slots = asyncio.Semaphore(CONCURRENCY)
         # Updates of one dialog are answered in order; different dialogs at once.
         self._locks: dict[int, asyncio.Lock] = {}
 
@@ -233,7 +243,8 @@ class MaxBot:
     def _handle_soon(self, update: dict[str, Any]) -> None:
         async def run() -> None:
             try:
-                await self.handle(update)
+                async with self._slots:
+                    await self.handle(update)
             except Exception:  # the core answers the person; this is a malformed update
                 log.exception("MAX update failed", extra={"update_type": update.get("update_type")})
 

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from backend import bootstrap
 from backend.journal.weeks import DiaryWeeks
+from backend.meals.payments import Payments
 from backend.settings import Settings
 from bots.core import FamilyBot
 
@@ -65,9 +66,15 @@ async def _health(request: web.Request) -> web.Response:
 class BotProcess:
     """The core and the adapters of every messenger set up, in one mode."""
 
-    def __init__(self, settings: Settings, redis: Redis, diary_weeks: DiaryWeeks) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        redis: Redis,
+        diary_weeks: DiaryWeeks,
+        payments: Payments | None = None,
+    ) -> None:
         self.settings = settings
-        self.core = FamilyBot(settings, redis, diary_weeks)
+        self.core = FamilyBot(settings, redis, diary_weeks, payments)
         self.adapters = [
             adapter
             for factory in ADAPTERS
@@ -115,7 +122,7 @@ async def run_bot(settings: Settings) -> None:
     # `CONCURRENCY` updates each at once, and each answer holds one or two connections.
     parta = bootstrap.build(settings, redis_connections=REDIS_CONNECTIONS)
     await parta.start()
-    process = BotProcess(settings, parta.redis, parta.diary_weeks)
+    process = BotProcess(settings, parta.redis, parta.diary_weeks, parta.payments)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -1,6 +1,9 @@
 """The family bot on Telegram, through aiogram 3: one router hands messages and button presses
 to the conversation core (`bots.core.FamilyBot`), and `TelegramChat` speaks for the core.
 
+A person who blocks the bot is unlinked when Telegram says so (`my_chat_member`, kicked), or
+when a send to them is refused (403).
+
 Modes: long polling (`polling`: development, `parta demo`) or a webhook (`webhook`: production;
 Telegram posts each update with the `X-Telegram-Bot-Api-Secret-Token` header set to the secret
 given to `setWebhook`, and a request without it is answered 401 and never read).
@@ -29,6 +32,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import (
     CallbackQuery,
+    ChatMemberUpdated,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -37,7 +41,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from backend.settings import Settings
-from bots.core import ChatGone, FamilyBot, Reply
+from bots.core import CONCURRENCY, ChatGone, FamilyBot, Reply
 from notifications.delivery import messenger_rates
 from notifications.pacing import Pacer, Rate
 
@@ -46,10 +50,6 @@ T = TypeVar("T")
 WEBHOOK_PATH = "/telegram/webhook"
 TELEGRAM_TEXT_LIMIT = 4096
 RETRIES_AFTER_429 = 2
-# Updates answered at once: long polling holds the rest in a semaphore, webhooks ask Telegram
-# for at most this many connections. Unbounded, a burst of a hundred chats took every Redis
-# connection of the process and answers failed (tests/load/bench_bot.py).
-CONCURRENCY = 40
 
 
 def rates(settings: Settings, chat_id: int | None) -> list[Rate]:
@@ -62,7 +62,12 @@ def markup(reply: Reply) -> InlineKeyboardMarkup | None:
         return None
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [InlineKeyboardButton(text=b.text, callback_data=b.data) for b in row]
+            [
+                InlineKeyboardButton(text=b.text, url=b.url)
+                if b.url
+                else InlineKeyboardButton(text=b.text, callback_data=b.data)
+                for b in row
+            ]
             for row in reply.buttons
         ]
     )
@@ -162,6 +167,13 @@ def make_dispatcher(core: FamilyBot, chat: TelegramChat) -> Dispatcher:
             return
         await core.on_button(chat, msg.chat.id, str(msg.message_id), query.id, query.data)
 
+    @router.my_chat_member()
+    async def on_membership(update: ChatMemberUpdated) -> None:
+        # Telegram says so at once when the person blocks the bot: the chat is unlinked now,
+        # not at the next send that Telegram would refuse.
+        if update.chat.type == "private" and update.new_chat_member.status == "kicked":
+            await core.unlink(chat.messenger, update.chat.id, "blocked")
+
     dispatcher = Dispatcher()
     dispatcher.include_router(router)
     return dispatcher
@@ -207,7 +219,7 @@ class TelegramBot:
         await self.bot.set_webhook(
             self.settings.telegram_webhook_url,
             secret_token=self.settings.telegram_webhook_secret.get_secret_value(),
-            allowed_updates=["message", "callback_query"],
+            allowed_updates=["message", "callback_query", "my_chat_member"],
             max_connections=CONCURRENCY,
         )
 

@@ -29,7 +29,7 @@ from backend.core.db import transaction
 from backend.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from backend.core.rights import Permission
 from backend.i18n import t
-from backend.meals import accounts, ledger
+from backend.meals import accounts, ledger, yookassa
 from backend.meals import schemas as s
 from backend.meals.ledger import AccountKind, Status, TransferKind
 from backend.meals.tables import LedgerTransfer, MealPayment, MealPaymentRefund
@@ -98,6 +98,15 @@ class Payments:
         self, provider: PaymentProvider | None, settings: Settings, allowed: tuple[Network, ...]
     ) -> None:
         self.provider, self.settings, self.allowed = provider, settings, allowed
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Payments:
+        """YooKassa when the shop is set up (`PARTA_YOOKASSA_*`), else no provider."""
+        return cls(
+            provider=yookassa.from_settings(settings),
+            settings=settings,
+            allowed=yookassa.networks(settings.yookassa_notification_networks),
+        )
 
     def require(self) -> PaymentProvider:
         """The provider; an installation without a shop answers 409 (a state of the

@@ -10,8 +10,9 @@ header (or, as older docs say, the `access_token` query parameter).
 
 Errors as MAX answers them, with a JSON body `{"code": ..., "message": ...}`: 401 `verify.token`
 for a wrong token, 403 `chat.denied` for a dialog whose person blocked (suspended) the bot, 429
-`too.many.requests` past the limits (30 requests a second per bot, and one message a second per
-chat like Telegram's, which MAX does not publish), 404 `not.found` for an unknown message.
+`too.many.requests` past the limits (30 requests a second per bot, as MAX publishes for
+platform-api.max.ru: sends, edits and answers alike; and one message a second per chat like
+Telegram's, which MAX does not publish), 404 `not.found` for an unknown message.
 
 The people's side, for tests and the demo: `start` (the person pressed Start, perhaps through a
 deep link with a payload), `send_text`, `press` (a callback button), `block` (the person
@@ -343,13 +344,18 @@ class MaxStandIn:
                         return self._fail(400, "proto.payload", "button payload: at most 1024")
         return body
 
-    def _too_many(self, chat_id: int) -> web.Response | None:
+    def _too_many(self, chat_id: int | None) -> web.Response | None:
+        """MAX's limits: 30 requests a second for the bot (every send, edit and answer counts:
+        MAX publishes its limit per request), and, for a send (`chat_id` given), the chat's
+        own pace."""
         wait = 0.0
         if self.answer_429 > 0:
             self.answer_429 -= 1
             wait = 1.0
         elif self.enforce:
-            wait = max(self.bot_window.hit("bot"), self.chat_window.hit(str(chat_id)))
+            wait = self.bot_window.hit("bot")
+            if chat_id is not None and not wait:
+                wait = self.chat_window.hit(str(chat_id))
         if not wait:
             return None
         self.too_many += 1
@@ -417,6 +423,9 @@ class MaxStandIn:
         mid = request.query.get("message_id", "")
         if not mid:
             return self._fail(400, "proto.payload", "message_id is required")
+        limited = self._too_many(None)
+        if limited is not None:
+            return limited
         if not self._edit(mid, body):
             return self._fail(404, "not.found", f"Message {mid} not found")
         return web.json_response({"success": True})
@@ -440,6 +449,9 @@ class MaxStandIn:
         )
         if pressed is None:
             return self._fail(404, "not.found", f"Callback {callback_id} not found")
+        limited = self._too_many(None)
+        if limited is not None:
+            return limited
         self.answers.append({"callback_id": callback_id, **body})
         if body.get("message"):
             self._edit(pressed["message"]["body"]["mid"], body["message"])

@@ -8,8 +8,9 @@ use of it.
 - The bot's side: `getMe`, `getUpdates` (long polling over queued updates, with `offset` and
   `timeout`), `answerCallbackQuery`, `setWebhook` / `deleteWebhook` (with a webhook set, each
   update is posted there with the `X-Telegram-Bot-Api-Secret-Token` header, as Telegram does).
-- The person's side, for tests and the demo: `type_text` and `press` queue what a person would
-  do in a chat; `GET /standin/chats/<id>` shows the chat and `POST /standin/chats/<id>` (JSON
+- The person's side, for tests and the demo: `type_text`, `press` and `block` queue what a
+  person would do in a chat; `GET /standin/chats/<id>` shows the chat and
+  `POST /standin/chats/<id>` (JSON
   `{"text": ...}` or `{"press": <button data>}`) types into it from a terminal.
 """
 
@@ -109,6 +110,22 @@ class TelegramStandIn:
             },
         }
         await self._arrive({"callback_query": query})
+
+    async def block(self, chat_id: int) -> None:
+        """The person blocks the bot: sends to the chat are refused (403) from now on, and the
+        bot gets the `my_chat_member` update Telegram sends (the bot is "kicked")."""
+        self.blocked.add(chat_id)
+        await self._arrive(
+            {
+                "my_chat_member": {
+                    "chat": {"id": chat_id, "type": "private", "first_name": "Родитель"},
+                    "from": self._person(chat_id),
+                    "date": int(time.time()),
+                    "old_chat_member": {"status": "member", "user": BOT_USER},
+                    "new_chat_member": {"status": "kicked", "user": BOT_USER, "until_date": 0},
+                }
+            }
+        )
 
     async def _arrive(self, update: dict[str, Any]) -> None:
         update = {"update_id": next(self._update_ids), **update}

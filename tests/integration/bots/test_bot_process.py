@@ -1,5 +1,5 @@
-"""The bot as a process: webhooks checked by Telegram's and MAX's secret headers, /stop and
-blocking unlink the chat, and alerts stop with it."""
+"""The bot as a process: both messengers on one webhook server, each checked by its secret
+header (Telegram's X-Telegram-Bot-Api-Secret-Token, MAX's X-Max-Bot-Api-Secret)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr
 
-from backend.messaging.tables import Delivery, MessengerChat
+from backend.messaging.tables import MessengerChat
 from backend.settings import Settings
 from bots.max import WEBHOOK_PATH as MAX_WEBHOOK_PATH
 from bots.runner import BotProcess
-from bots.telegram import WEBHOOK_PATH, TelegramBot
+from bots.telegram import WEBHOOK_PATH
 from notifications.standins.common import free_port
-from tests.integration.bots.conftest import Person
+from tests.integration.bots.conftest import TelegramPerson
 from tests.integration.notifications.conftest import Notify
-from tests.integration.notifications.helpers import emit_mark, make_family, wait_for
+from tests.integration.notifications.helpers import make_family
 
 
 def _with(settings: Settings, **changes: Any) -> Settings:
@@ -74,64 +74,10 @@ async def test_a_webhook_without_the_secret_header_is_refused(notify: Notify) ->
         assert telegram.chat(family.chat_id) == []  # the forged update was never read
 
         # Telegram itself (the stand-in, with the secret) is heard and answered.
-        person = Person(notify, family.chat_id)
+        person = TelegramPerson(notify, family.chat_id)
         welcome = await person.type("/start")
         assert welcome["text"].startswith("Здравствуйте!")
         assert telegram.webhook_answers == [200]
     finally:
         await process.stop()
         telegram.webhook_url = telegram.webhook_secret = ""
-
-
-async def test_stop_unlinks_the_chat_and_alerts_stop(
-    notify: Notify, telegram_bot: TelegramBot
-) -> None:
-    world = notify.world
-    family = await make_family(world, channels=["telegram"])
-    await notify.start()
-    person = Person(notify, family.chat_id)
-
-    await emit_mark(family, "5")
-
-    def alerts() -> list[dict[str, Any]]:
-        # Without the family's consent to send personal data abroad, Telegram carries a
-        # neutral text (notifications' rule); it is an alert all the same.
-        return [m for m in person.messages() if m["text"].startswith("В «Парте» новое")]
-
-    await wait_for(alerts)
-
-    stopped = await person.type("/stop")
-    assert stopped["text"].startswith("Чат отключён")
-    row = await MessengerChat.select().where(MessengerChat.chat_id == family.chat_id).first()
-    assert row["unlinked_at"] is not None and row["unlinked_reason"] == "stopped"
-
-    await emit_mark(family, "4")
-    await emit_mark(family, "3")
-
-    async def settled() -> bool:
-        skipped = await Delivery.count().where(
-            (Delivery.user_id == family.user_id)
-            & (Delivery.channel == "telegram")
-            & (Delivery.status == "skipped")
-        )
-        return skipped == 2
-
-    await wait_for(settled, seconds=20)
-    assert len(alerts()) == 1
-    answer = await person.type("/week")
-    assert answer["text"].startswith("Этот чат не подключён")
-
-
-async def test_a_person_who_blocked_the_bot_is_unlinked(
-    notify: Notify, telegram_bot: TelegramBot
-) -> None:
-    world = notify.world
-    family = await make_family(world)
-    notify.standins.telegram.blocked.add(family.chat_id)
-    notify.standins.call(notify.standins.telegram.type_text(family.chat_id, "/today"))
-
-    async def unlinked() -> bool:
-        row = await MessengerChat.select().where(MessengerChat.chat_id == family.chat_id).first()
-        return row["unlinked_at"] is not None and row["unlinked_reason"] == "blocked"
-
-    await wait_for(unlinked)
