@@ -43,6 +43,7 @@ class TelegramStandIn:
         self.chat_window = SlidingWindow(chat_rate)
         self.answer_429: list[int] = []
         self.too_many = 0
+        self.unchanged = 0  # edits refused as "message is not modified"
         # The chats as a person sees them: (chat id, message id) -> text and buttons.
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.updates: list[dict[str, Any]] = []
@@ -213,6 +214,7 @@ class TelegramStandIn:
         if shown is None:
             return self._fail(400, "Bad Request: message to edit not found")
         if shown["text"] == text and shown["reply_markup"] == markup:
+            self.unchanged += 1
             return self._fail(
                 400,
                 "Bad Request: message is not modified: specified new message content and "

@@ -290,7 +290,7 @@ def reset_standins(notify: Notify) -> None:  # noqa: F811
         record.clear()
     telegram.messages.clear()
     telegram.updates.clear()
-    telegram.too_many = 0
+    telegram.too_many = telegram.unchanged = 0
     # notify's fixture reset MAX's stand-in already (and Telegram's counts and windows).
 
 

@@ -6,6 +6,8 @@ rights."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from backend.core.db import transaction
@@ -70,7 +72,8 @@ async def test_the_family_scenario(messenger: Messenger) -> None:
     assert menu["text"] == "Мария Ученик1, 5«А»: что показать?"
 
     # The diary week, paged by buttons: the same message edited in place.
-    week = await person.press(person.button("Неделя", menu))
+    this_week = person.button("Неделя", menu)
+    week = await person.press(this_week)
     assert week["message_id"] == menu["message_id"]
     assert "неделя с" in week["text"] and "Математика" in week["text"]
     following = await person.press(person.button("След. неделя", week))
@@ -82,6 +85,12 @@ async def test_the_family_scenario(messenger: Messenger) -> None:
     again = await person.press(person.button("След. неделя", back))
     await person.press(person.button("Пред. неделя", again))
     assert len(person.messages()) == shown  # paging sends nothing new
+    # The week shown asked for again: an edit that changes nothing. Telegram refuses it as
+    # "message is not modified", which is no error: nothing said, nothing sent.
+    same = await person.press(this_week, message=back, changes=False)
+    assert same["text"] == back["text"] and len(person.messages()) == shown
+    if messenger.name == "telegram":
+        assert notify.standins.telegram.unchanged == 1
 
     # Мария is remembered: /ill asks about her, and the school gets the report.
     asked = await person.type("/ill")
@@ -269,3 +278,78 @@ async def test_a_failure_reaches_the_person_in_russian_and_the_log_with_its_trac
     assert person.keyboard(failed) == []
     logged = [r for r in caplog.records if r.name == "parta.bot" and r.exc_info]
     assert logged and "JSONDecodeError" in repr(logged[0].exc_info)
+
+
+async def test_every_command_answers_and_the_alert_settings_are_saved(
+    messenger: Messenger,
+) -> None:
+    world = messenger.notify.world
+    jw = await make_journal_world(world)
+    parent = await guardian_of(world, jw.pupils[0])
+    person = await messenger.linked(parent, 500_111)
+    name = "Иван Ученик0, 5«А»"
+    assert (await person.type("/help"))["text"].startswith("Что умеет бот:\n/today")
+    menu = await person.type("/start")
+    assert menu["text"] == f"{name}: что показать?"
+    for command, title in (
+        ("/today", f"{name} — "),
+        ("/tomorrow", f"{name} — "),
+        ("/week", f"{name} — неделя с "),
+        ("/marks", f"{name} — отметки с "),
+        ("/homework", f"{name} — домашние задания"),
+        ("/attendance", f"{name} — пропуски и опоздания за 4 недели"),
+        ("/timetable", f"{name} — расписание с "),
+        ("/entries", f"{name} — проходы через турникет "),
+        ("/meals", f"{name} — питание, "),
+    ):
+        shown = await person.type(command)
+        assert shown["text"].startswith(title), (command, shown["text"])
+    today, tomorrow = [m["text"] for m in person.messages()[-9:-7]]
+    assert today != tomorrow
+    # The menu's buttons show the same, in place.
+    marks = await person.press(person.button("Отметки", menu), message=menu)
+    assert marks["message_id"] == menu["message_id"]
+    assert marks["text"].startswith(f"{name} — отметки с ")
+    assert (await person.type("/nonsense"))["text"] == "Не понял сообщение. Команды — /help."
+
+    # Alert settings: channels, a daily digest, kinds of alert.
+    settings = await person.type("/settings")
+    channels = await person.press(person.button("Каналы", settings))
+    assert channels["text"].startswith("Куда присылать уведомления")
+    own = CHANNEL_NAMES[messenger.name]
+    assert f"✅ {own}" in person.labels(channels)
+    email_before = next(b for b in person.labels(channels) if b.endswith("e-mail"))
+    channels = await person.press(person.button("e-mail", channels))
+    email_after = next(b for b in person.labels(channels) if b.endswith("e-mail"))
+    assert {email_before[0], email_after[0]} == {"✅", "▫"}
+    rule = await _general_rule(parent.user_id)
+    assert ("email" in rule["channels"]) == email_after.startswith("✅")
+
+    settings = await person.press(person.button("« Меню", channels))
+    digest = await person.press(person.button("Сводка раз в день", settings))
+    assert digest["text"].startswith("Сохранено.") and "Сводка: раз в день в" in digest["text"]
+    assert (await _general_rule(parent.user_id))["mode"] == "digest"
+
+    kinds = await person.press(person.button("Виды уведомлений", digest))
+    assert kinds["text"].startswith("О чём уведомлять")
+    first = person.labels(kinds)[0]
+    assert first.startswith("✅")
+    kinds = await person.press(person.button(first[2:], kinds))
+    assert person.labels(kinds)[0] == "▫️ " + first[2:]
+    muted = await NotificationPreference.select().where(
+        (NotificationPreference.user_id == parent.user_id)
+        & (NotificationPreference.kind != "*")
+        & (NotificationPreference.muted == True)  # noqa: E712
+    )
+    assert len(muted) == 1
+    assert not person.errors()
+
+
+async def _general_rule(user_id: int) -> dict[str, Any]:
+    rule = (
+        await NotificationPreference.select()
+        .where((NotificationPreference.user_id == user_id) & (NotificationPreference.kind == "*"))
+        .first()
+    )
+    assert rule is not None
+    return rule
