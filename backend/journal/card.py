@@ -107,6 +107,33 @@ async def class_periods(class_id: int) -> list[PeriodChoice]:
     ]
 
 
+async def school_periods(school_id: int) -> list[PeriodChoice]:
+    """The study periods of the school's current academic year (all grades), in order: the
+    reports' choice of span."""
+    today = await movement.school_today(school_id)
+    rows = (
+        await StudyPeriod.select(
+            StudyPeriod.id,
+            StudyPeriod.name,
+            StudyPeriod.starts_on,
+            StudyPeriod.ends_on,
+            StudyPeriod.closed_at,
+            StudyPeriod.academic_year.starts_on.as_alias("year_start"),
+            StudyPeriod.academic_year.ends_on.as_alias("year_end"),
+        )
+        .where(StudyPeriod.academic_year.school == school_id)
+        .order_by(StudyPeriod.starts_on)
+    )
+    current = [r for r in rows if r["year_start"] <= today <= r["year_end"]]
+    if not current and rows:
+        last_start = max(r["year_start"] for r in rows)
+        current = [r for r in rows if r["year_start"] == last_start]
+    return [
+        PeriodChoice(r["id"], r["name"], r["starts_on"], r["ends_on"], r["closed_at"] is not None)
+        for r in current
+    ]
+
+
 async def current_period(class_id: int, periods: list[PeriodChoice]) -> int | None:
     """The period of today on the school's clock, else the last one begun, else the first."""
     if not periods:

@@ -36,6 +36,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("journal", "/admin/web/journal", JOURNAL_PERMISSIONS),
     Section("people", "/admin/web/people", PEOPLE_PERMISSIONS),
     Section("timetable", "/admin/web/timetable", YEAR_PERMISSIONS),
+    Section("reports", "/admin/web/reports", (Permission.REPORTS_READ,)),
     Section("tasks", "/admin/tasks", TASK_PERMISSIONS),
 )
 

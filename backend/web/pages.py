@@ -50,8 +50,22 @@ ATTENDANCE = ("present", "absent", "sick", "excused", "late")
 ACTIONS = ("attendance", "mark", "mark_delete")
 
 
+def _pairs(rows: list[dict[str, Any]], label: str, value: str) -> list[tuple[Any, Any]]:
+    """Rows as (label, value) pairs: a chart's items (reports/_charts.html)."""
+    return [(r[label], r[value]) for r in rows]
+
+
+def _count_by(rows: list[dict[str, Any]], key: str) -> list[tuple[Any, int]]:
+    """How many rows share each value of `key`, most first: a chart's items."""
+    counts: dict[Any, int] = {}
+    for r in rows:
+        counts[r[key]] = counts.get(r[key], 0) + 1
+    return sorted(counts.items(), key=lambda x: (-x[1], str(x[0])))
+
+
 def _configure(engine: JinjaTemplateEngine) -> None:
     engine.engine.globals.update(t=t, static=STATIC, base=BASE)
+    engine.engine.filters.update(pairs=_pairs, count_by=_count_by)
     engine.engine.trim_blocks = True
     engine.engine.lstrip_blocks = True
 

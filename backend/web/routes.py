@@ -10,6 +10,7 @@ from backend.web.pages import STATIC_ROUTER, StaffWebController
 from backend.web.people import PeopleController
 from backend.web.people_audit import PeopleAuditController
 from backend.web.people_files import PeopleFilesController
+from backend.web.reports import ReportsWebController
 from backend.web.timetable import TimetableController
 
 CONTROLLERS: tuple[Any, ...] = (
@@ -19,5 +20,6 @@ CONTROLLERS: tuple[Any, ...] = (
     TimetableController,
     PeopleFilesController,
     PeopleAuditController,
+    ReportsWebController,
     STATIC_ROUTER,
 )

@@ -114,6 +114,23 @@ CASES = [
         public=True,
         ok=(303,),
     ),
+    Case("GET", "/admin/web/reports", "/admin/web/reports/", ALL_ROLES, public=True, ok=(303,)),
+    Case(
+        "GET",
+        "/admin/web/reports/classes/{class_id:int}",
+        "/admin/web/reports/classes/1",
+        ALL_ROLES,
+        public=True,
+        ok=(303,),
+    ),
+    Case(
+        "GET",
+        "/admin/web/reports/{report:str}",
+        "/admin/web/reports/quality?school_id=1",
+        ALL_ROLES,
+        public=True,
+        ok=(303,),
+    ),
     Case(
         "GET",
         "/admin/web/static/{file_path:path}",
