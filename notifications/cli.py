@@ -14,6 +14,7 @@ from backend.settings import Settings
 @click.command(help=t("cli.help.worker"))
 def worker() -> None:
     """Run the background worker (notification deliveries, digests, receipts)."""
-    from notifications.worker import run_worker
+    from notifications.worker import event_loop_factory, run_worker
 
-    asyncio.run(run_worker(Settings()))
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(run_worker(Settings()))

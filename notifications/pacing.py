@@ -23,6 +23,7 @@ every worker together under that count:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import uuid
 from dataclasses import dataclass, field
@@ -155,10 +156,12 @@ class Pacer:
         self._now = redis.register_script(_NOW)
         self._reserve_many = redis.register_script(_RESERVE_MANY)
         # The slots that many sends ask for at about the same moment are taken in one round
-        # trip (`reserve`): key (rate, the asker's own id) -> seconds to wait.
-        self._slots: Coalescer[tuple[Rate, str], float] = Coalescer(
+        # trip (`reserve`, rates that are not strict): key (rate, the asker's number) ->
+        # seconds to wait.
+        self._slots: Coalescer[tuple[Rate, int], float] = Coalescer(
             self._reserve_slots, concurrency=2, max_batch=1000
         )
+        self._askers = itertools.count()
 
     async def now_ms(self) -> int:
         return int(await self._now())
@@ -170,19 +173,23 @@ class Pacer:
         """Take the next slot of `rate`; seconds to wait before using it."""
         if rate.limit <= 0 or rate.window <= 0:
             return 0.0
-        # One slot per round trip: slots taken many at a time in one call were handed out ahead
-        # of the sends that use them, and jittery sends then put a sixth into the provider's
-        # window (tests/integration/notifications/test_pacing.py). `_reserve_slots` stays for
-        # callers that take a known number of slots at once.
+        if not rate.strict:
+            # Many sends at once (a worker near its capacity runs dozens): their slots in one
+            # round trip, each its own wait, one interval after the other's.
+            return await self._slots.get((rate, next(self._askers))) or 0.0
+        # A strict rate: one slot per round trip. Slots taken many at a time in one call were
+        # handed out ahead of the sends that use them, and jittery sends then put a sixth into
+        # the provider's window (tests/integration/notifications/test_pacing.py); the window
+        # (`enter`) keeps the count, and slots taken late keep its sends from polling it.
         interval = self._interval_ms(rate)
         wait_ms = await self._reserve(keys=[f"{self.prefix}:{rate.key}"], args=[interval])
         return max(0.0, float(wait_ms) / 1000.0)
 
-    async def _reserve_slots(self, asked: list[tuple[Rate, str]]) -> dict[tuple[Rate, str], float]:
-        by_rate: dict[Rate, list[tuple[Rate, str]]] = {}
+    async def _reserve_slots(self, asked: list[tuple[Rate, int]]) -> dict[tuple[Rate, int], float]:
+        by_rate: dict[Rate, list[tuple[Rate, int]]] = {}
         for key in asked:
             by_rate.setdefault(key[0], []).append(key)
-        waits: dict[tuple[Rate, str], float] = {}
+        waits: dict[tuple[Rate, int], float] = {}
         for rate, keys in by_rate.items():
             interval = self._interval_ms(rate)
             first = float(

@@ -11,14 +11,15 @@ import sys
 from pathlib import Path
 
 from backend.settings import Settings
-from notifications.worker import run_worker
+from notifications.worker import event_loop_factory, run_worker
 
 if __name__ == "__main__":  # run by the benchmark
     out = Path(sys.argv[1]) / f"worker-{os.getpid()}.prof"
     profiler = cProfile.Profile()
     profiler.enable()
     try:
-        asyncio.run(run_worker(Settings()))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(run_worker(Settings()))
     finally:
         profiler.disable()
         profiler.dump_stats(out)
