@@ -549,6 +549,40 @@ class AccountsService:
                 await self._grants_taken_away(user_id)
         return len(rows)
 
+    async def set_active(self, actor: Actor, user_id: int, active: bool) -> None:
+        """Block an account (it signs in no more; its tokens stop at the next request, its
+        refresh is refused) or unblock it. Allowed to whoever may take back every live grant
+        the account holds (`check_can_give`): a secretary blocks a teacher of her school, not
+        the director; an account with no grant is the system administrator's. Not oneself."""
+        if actor.principal is None:
+            raise Forbidden()
+        if user_id == actor.principal.user_id:
+            raise Forbidden(key="auth.no_self_grant")
+        user = await User.select(User.id, User.is_active).where(User.id == user_id).first()
+        if user is None:
+            raise NotFound()
+        grants = await live_grants(user_id)
+        if not grants and not actor.principal.is_system(Permission.ACCOUNTS_MANAGE):
+            raise NotFound()
+        try:
+            for grant in grants:
+                await check_can_give(actor.principal, grant, self.place_scope, to_user_id=user_id)
+        except Forbidden:
+            raise NotFound() from None  # as `revoke_grant`: nothing told about others' accounts
+        if user["is_active"] == active:
+            return
+        async with transaction():
+            await User.update({User.is_active: active}).where(User.id == user_id)
+            await record(
+                actor,
+                AuditAction.UPDATE,
+                object_type="user",
+                object_id=user_id,
+                details={"is_active": active},
+            )
+        if not active:
+            await self._grants_taken_away(user_id)
+
     async def _grants_taken_away(self, user_id: int) -> None:
         """Every API process refuses this person's access tokens issued until now (they carry
         the grant); the person stays signed in, and the next refresh reads the grants left."""
@@ -840,6 +874,46 @@ class AccountsService:
             return {}
         rows = await User.select(User.id, User.display_name).where(User.id.is_in(list(user_ids)))
         return {r["id"]: r["display_name"] for r in rows}
+
+
+async def accounts_in_scopes(scopes: Sequence[tuple[ScopeKind, int]]) -> list[dict[str, Any]]:
+    """The accounts holding a live grant at any of these scopes (a school's staff: the school
+    and its classes), each with those grants: for the office's list of accounts. Two reads."""
+    if not scopes:
+        return []
+    parts = [
+        (RoleGrant.scope_kind == kind.value) & RoleGrant.scope_id.is_in(sorted(ids))
+        for kind, ids in _group(scopes).items()
+    ]
+    clause: Any = parts[0]
+    for part in parts[1:]:
+        clause = clause | part
+    rows = (
+        await RoleGrant.select()
+        .where(RoleGrant.revoked_at.is_null())
+        .where(clause)
+        .output(load_json=True)
+    )
+    now = _now()
+    held: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        grant = grant_from_row(row)
+        if grant.is_live(now):
+            held.setdefault(row["user"], []).append({"id": row["id"], "grant": grant})
+    if not held:
+        return []
+    users = await User.select(User.id, User.login, User.display_name, User.is_active).where(
+        User.id.is_in(sorted(held))
+    )
+    out = [{**u, "grants": sorted(held[u["id"]], key=lambda g: g["id"])} for u in users]
+    return sorted(out, key=lambda u: (u["display_name"].lower(), u["id"]))
+
+
+def _group(scopes: Sequence[tuple[ScopeKind, int]]) -> dict[ScopeKind, set[int]]:
+    out: dict[ScopeKind, set[int]] = {}
+    for kind, scope_id in scopes:
+        out.setdefault(kind, set()).add(scope_id)
+    return out
 
 
 def _normalized_identifiers(

@@ -132,6 +132,7 @@ class PeopleController(Controller):
             may_import=_allows(staff.principal, Permission.PERSONAL_FILE_WRITE),
             may_export=_allows(staff.principal, Permission.PERSONAL_FILE_READ),
             may_audit=_allows(staff.principal, Permission.AUDIT_READ),
+            may_accounts=_allows(staff.principal, Permission.ACCOUNTS_MANAGE),
         )
 
     @get("/import")

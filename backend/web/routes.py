@@ -8,6 +8,7 @@ from typing import Any
 from backend.web.journal_more import JournalMoreController
 from backend.web.pages import STATIC_ROUTER, StaffWebController
 from backend.web.people import PeopleController
+from backend.web.people_accounts import PeopleAccountsController
 from backend.web.people_audit import PeopleAuditController
 from backend.web.people_files import PeopleFilesController
 from backend.web.reports import ReportsWebController
@@ -21,5 +22,6 @@ CONTROLLERS: tuple[Any, ...] = (
     PeopleFilesController,
     PeopleAuditController,
     ReportsWebController,
+    PeopleAccountsController,
     STATIC_ROUTER,
 )

@@ -29,6 +29,14 @@ CASES = [
     page("/admin/web/people/guardians/{guardian_id:int}", "/admin/web/people/guardians/1"),
     page("/admin/web/people/audit", "/admin/web/people/audit"),
     page("/admin/web/people/pupils/{student_id:int}/viewers", "/admin/web/people/pupils/1/viewers"),
+    page("/admin/web/people/accounts", "/admin/web/people/accounts"),
+    form("/admin/web/people/classes/{class_id:int}/codes", "/admin/web/people/classes/1/codes"),
+    form("/admin/web/people/accounts/{user_id:int}/grant", "/admin/web/people/accounts/1/grant"),
+    form(
+        "/admin/web/people/accounts/grants/{grant_id:int}/revoke",
+        "/admin/web/people/accounts/grants/1/revoke",
+    ),
+    form("/admin/web/people/accounts/{user_id:int}/active", "/admin/web/people/accounts/1/active"),
     form("/admin/web/people/import", "/admin/web/people/import"),
     form("/admin/web/people/import/confirm", "/admin/web/people/import/confirm"),
     form(

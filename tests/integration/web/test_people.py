@@ -333,3 +333,141 @@ async def test_the_audit_log_and_who_viewed_a_pupil(world: Backend) -> None:
         r = await client.get(f"{PEOPLE}/audit?school_id={school.school_id}")
         assert r.status_code == 200 and "Записей: 0" in r.text
         assert "просмотр личного дела</td>" not in r.text
+
+
+async def add_guardian(student_id: int, last_name: str) -> int:
+    from datetime import UTC, datetime
+
+    from backend.schools.tables import Guardian, StudentGuardian
+
+    row = Guardian(last_name=last_name, first_name="Мария", created_at=datetime.now(UTC))
+    await row.save()
+    await StudentGuardian(student=student_id, guardian=row.id).save()
+    return int(row.id)
+
+
+def pdf_text(content: bytes) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(content)).pages)
+
+
+async def test_activation_codes_are_printed_as_slips(world: Backend) -> None:
+    from backend.accounts.tables import ActivationCode
+
+    school = await make_school(world)
+    klass = school.classes["5А"]
+    pupil = await add_pupil(school.school_id, "Иванов", "Пётр", klass)
+    await add_guardian(pupil, "Иванова")
+    login = await secretary(world, school.school_id)
+    _, teacher = await make_user(world, grant(Role.TEACHER, ScopeKind.SCHOOL, school.school_id))
+    url = f"{PEOPLE}/classes/{klass}/codes"
+    async with signed_in(world, login) as client:
+        page = await client.get(f"{PEOPLE}/classes/{klass}")
+        assert f'action="{url}"' in page.text
+        r = await client.post(url, data={"who": "guardians"})
+        assert r.status_code == 403 and await ActivationCode.count() == 0
+        r = await client.post(url, data={"csrf": csrf(client), "who": "everyone"})
+        assert r.status_code == 400 and "Недопустимое значение поля «для кого»" in r.text
+        r = await client.post(url, data={"csrf": csrf(client), "who": "guardians"})
+        assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+        text = pdf_text(r.content)
+        assert "Иванова Мария" in text and "Обучающиеся: Иванов Пётр" in text
+        assert "Код действует до" in text and "Как войти" in text
+        assert await ActivationCode.count() == 1
+        # Again: the unused code stands, nothing new is printed and the page says why.
+        r = await client.post(url, data={"csrf": csrf(client), "who": "guardians"})
+        assert r.status_code == 200 and "Новых кодов: 0" in r.text
+        assert "Уже выдан неиспользованный код: 1" in r.text
+        assert await ActivationCode.count() == 1
+    other = await secretary(world, school.ids["school_b"])
+    for who in (other, teacher):
+        async with signed_in(world, who) as client:
+            r = await client.post(url, data={"csrf": csrf(client), "who": "guardians"})
+            assert r.status_code in (403, 404) and "Иванов" not in r.text
+    assert await ActivationCode.count() == 1
+
+
+async def test_accounts_roles_and_blocking_within_the_secretarys_rights(world: Backend) -> None:
+    from backend.accounts.tables import RoleGrant, User
+
+    school = await make_school(world)
+    login = await secretary(world, school.school_id)
+    teacher_id, teacher = await make_user(
+        world, grant(Role.TEACHER, ScopeKind.SCHOOL, school.school_id), name="Учитель Ольга"
+    )
+    director_id, _ = await make_user(
+        world, grant(Role.SCHOOL_ADMIN, ScopeKind.SCHOOL, school.school_id), name="Директор"
+    )
+    base = f"{PEOPLE}/accounts"
+    sid = str(school.school_id)
+    async with signed_in(world, login) as client:
+        page = await client.get(base)
+        assert page.status_code == 200 and "Учитель Ольга" in page.text and "Директор" in page.text
+        token = csrf(client)
+        give = f"{base}/{teacher_id}/grant"
+        r = await client.post(give, data={"school_id": sid, "role": "class_teacher"})
+        assert r.status_code == 403  # no CSRF token
+        r = await client.post(give, data={"csrf": token, "school_id": sid, "role": "pilot"})
+        assert r.status_code == 400 and "Недопустимое значение поля «роль»" in r.text
+        r = await client.post(give, data={"csrf": token, "school_id": sid, "role": "class_teacher"})
+        assert r.status_code == 400 and "Не заполнено обязательное поле «класс»" in r.text
+        r = await client.post(give, data={"csrf": token, "school_id": sid, "role": "school_admin"})
+        assert r.status_code == 403 and "Вы не можете выдавать или отзывать роль" in r.text
+        r = await client.post(
+            give,
+            data={
+                "csrf": token,
+                "school_id": sid,
+                "role": "class_teacher",
+                "class_id": str(school.classes["5А"]),
+            },
+        )
+        assert r.status_code == 303, r.text
+        granted = await RoleGrant.select(RoleGrant.id).where(
+            (RoleGrant.user == teacher_id) & (RoleGrant.role == "class_teacher")
+        )
+        assert len(granted) == 1
+        page = await client.get(base)
+        assert "Классный руководитель (5«А»)" in page.text
+        r = await client.post(
+            f"{base}/grants/{granted[0]['id']}/revoke", data={"csrf": token, "school_id": sid}
+        )
+        assert r.status_code == 303
+        assert (
+            await RoleGrant.count().where(
+                (RoleGrant.id == granted[0]["id"]) & RoleGrant.revoked_at.is_null()
+            )
+            == 0
+        )
+        # Blocking: a teacher yes (and she can no longer sign in), the director no.
+        r = await client.post(
+            f"{base}/{director_id}/active", data={"csrf": token, "school_id": sid, "active": "0"}
+        )
+        assert r.status_code == 404
+        r = await client.post(
+            f"{base}/{teacher_id}/active", data={"csrf": token, "school_id": sid, "active": "x"}
+        )
+        assert r.status_code == 400 and "Недопустимое значение поля «состояние»" in r.text
+        r = await client.post(
+            f"{base}/{teacher_id}/active", data={"csrf": token, "school_id": sid, "active": "0"}
+        )
+        assert r.status_code == 303
+    assert await User.count().where((User.id == teacher_id) & (User.is_active == False)) == 1  # noqa: E712
+    assert await User.count().where((User.id == director_id) & (User.is_active == True)) == 1  # noqa: E712
+    r = await world.client.post(
+        "/api/v1/auth/login", json={"identifier": teacher, "password": TEST_PASSWORD}
+    )
+    assert r.status_code == 403 and "заблокирована" in r.text
+    other = await secretary(world, school.ids["school_b"])
+    async with signed_in(world, other) as client:
+        page = await client.get(base)
+        assert page.status_code == 200 and "Учитель Ольга" not in page.text
+        r = await client.post(
+            f"{base}/{teacher_id}/active",
+            data={"csrf": csrf(client), "school_id": sid, "active": "1"},
+        )
+        assert r.status_code == 404
+    assert await User.count().where((User.id == teacher_id) & (User.is_active == False)) == 1  # noqa: E712
