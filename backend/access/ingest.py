@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 from piccolo.engine.postgres import PostgresEngine
 
 from backend.access import alerts, cards
@@ -141,7 +142,7 @@ async def ingest(gateway: Gateway, batch: Any, received_at: datetime | None = No
         elif card["status"] != "active":
             problem = "blocked_card"
         device_time = _aware(event.controller_time)
-        occurred_at = device_time - correction
+        occurred_at = (device_time - correction).astimezone(UTC)
         point_id = event.access_point_id if event.access_point_id in points else None
         rows.append(
             dict(
@@ -167,8 +168,9 @@ async def ingest(gateway: Gateway, batch: Any, received_at: datetime | None = No
 
     async with transaction():
         new = await store(rows)
-        await _seen(gateway, skew, received_at)
         refused = await alerts.after_ingest(new, zone, received_at)
+        # Last: its update holds the gateway's row until the commit.
+        await _seen(gateway, skew, received_at)
     return IngestResult(
         received=len(rows),
         stored=len(new),
@@ -192,7 +194,7 @@ RETURNED = (
     "received_at",
     "local_date",
 )
-# The columns written, with their PostgreSQL array types for `unnest`.
+# The columns written, with their PostgreSQL types.
 STORED = (
     ("gateway_id", "int"),
     ("device_event_id", "varchar"),
@@ -212,24 +214,35 @@ STORED = (
     ("received_at", "timestamptz"),
     ("local_date", "date"),
 )
-# Built from the constants above only (no input reaches the text; values are parameters).
+# Built from the constants above only (no input reaches the text; the rows are one parameter).
 PG_STORE = (
     f"INSERT INTO access_event ({', '.join(c for c, _ in STORED)}) "  # noqa: S608
-    f"SELECT * FROM unnest({', '.join(f'{{}}::{kind}[]' for _, kind in STORED)}) "
+    f"SELECT {', '.join(c for c, _ in STORED)} FROM json_to_recordset({{}}::json) "
+    f"AS x({', '.join(f'{c} {kind}' for c, kind in STORED)}) "
     "ON CONFLICT (gateway_id, device_event_id) DO NOTHING "
-    f"RETURNING {', '.join(RETURNED)}"
+    "RETURNING id, device_event_id"
 )
+ENCODER = msgspec.json.Encoder()
 
 
 async def store(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Insert the passes not stored before, in one statement; returns those inserted. On
-    PostgreSQL the rows travel as one array per column (`unnest`): building a 500-row
-    `VALUES` list through the ORM cost more than the database's work."""
+    """Insert the passes not stored before, in one statement; returns those inserted (the
+    row given, with its `id`). On PostgreSQL the batch travels as one JSON parameter read by
+    `json_to_recordset`, and only the new rows' ids come back: building a 500-row `VALUES`
+    list through the ORM, or one array per column (asyncpg checks every element's type in
+    Python), cost more than the database's work."""
     if not rows:
         return []
     if isinstance(AccessEvent._meta.db, PostgresEngine):
-        columns = [[row[name] for row in rows] for name, _ in STORED]
-        return list(await AccessEvent.raw(PG_STORE, *columns))
+        inserted = await AccessEvent.raw(PG_STORE, ENCODER.encode(rows).decode())
+        ids = {r["device_event_id"]: r["id"] for r in inserted}
+        new = []
+        for row in rows:
+            # Within a batch the first of two passes with one device id is the one stored.
+            event_id = ids.pop(row["device_event_id"], None)
+            if event_id is not None:
+                new.append({**row, "id": event_id})
+        return new
     inserted = (
         await AccessEvent.insert(*(AccessEvent(**row) for row in rows))
         .on_conflict(

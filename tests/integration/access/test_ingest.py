@@ -136,6 +136,20 @@ async def test_a_re_entry_is_an_every_pass_alert_and_the_first_entry_is_not(
     assert kinds == ["access.entered", "access.exited", "access.passed"]
 
 
+async def test_a_device_id_twice_in_one_batch_stores_the_first(world: Backend) -> None:
+    t = await turnstiles(world, pupils=1)
+    now = datetime.now(UTC)
+    first = t.event(t.students[0], now - timedelta(minutes=1), "in", device_event_id="same")
+    second = t.event(t.students[0], now, "out", device_event_id="same")
+    response = await t.post([first, second])
+    assert response.status_code == 200, response.text
+    assert (response.json()["stored"], response.json()["duplicates"]) == (1, 1)
+    rows = await AccessEvent.select(AccessEvent.direction, AccessEvent.device_event_id)
+    assert rows == [{"direction": "in", "device_event_id": "same"}]
+    kinds = [r["kind"] for r in await OutboxEvent.select(OutboxEvent.kind)]
+    assert kinds == ["access.entered"]
+
+
 async def test_one_batch_holding_a_day_tells_each_alert_once_in_pass_order(
     world: Backend,
 ) -> None:
