@@ -13,12 +13,14 @@ from backend.web.people_audit import PeopleAuditController
 from backend.web.people_files import PeopleFilesController
 from backend.web.reports import ReportsWebController
 from backend.web.timetable import TimetableController
+from backend.web.year import YearController
 
 CONTROLLERS: tuple[Any, ...] = (
     StaffWebController,
     JournalMoreController,
     PeopleController,
     TimetableController,
+    YearController,
     PeopleFilesController,
     PeopleAuditController,
     ReportsWebController,

@@ -127,6 +127,13 @@ async def _choices(school_id: int, year_id: int | None) -> dict[str, list[dict[s
     }
 
 
+async def school_choices(actor: Actor, school_id: int, year_id: int | None) -> dict[str, Any]:
+    """What the staff web's forms choose from: the year's classes and groups, the school's
+    subjects, current staff and rooms (one read per table)."""
+    await authorize_school(actor, school_id, READ)
+    return await _choices(school_id, year_id)
+
+
 async def _year_on(school_id: int, on: date) -> dict[str, Any] | None:
     return (
         await AcademicYear.select(

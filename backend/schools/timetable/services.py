@@ -4,7 +4,15 @@ beside this one hold them by section).
 
 from __future__ import annotations
 
-from backend.schools.timetable.board import Board, TeacherLoad, teacher_loads, timetable_board
+from backend.schools.timetable.board import (
+    OVERLOAD_HOURS,
+    RATE_HOURS,
+    Board,
+    TeacherLoad,
+    school_choices,
+    teacher_loads,
+    timetable_board,
+)
 from backend.schools.timetable.conflicts import ConflictIndex, load_bells
 from backend.schools.timetable.entries import (
     create_entries,
@@ -30,6 +38,8 @@ from backend.schools.timetable.lessons import (
 )
 
 __all__ = [
+    "OVERLOAD_HOURS",
+    "RATE_HOURS",
     "Board",
     "ConflictIndex",
     "HolidayCalendar",
@@ -53,6 +63,7 @@ __all__ = [
     "my_lessons",
     "my_staff",
     "restore_lesson",
+    "school_choices",
     "set_replacement",
     "set_topics",
     "teacher_loads",
