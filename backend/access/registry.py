@@ -8,6 +8,7 @@ pupils and staff are checked through the schools services.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -317,13 +318,17 @@ async def list_cards(
     holder_id: int | None,
     limit: int,
     offset: int,
+    holder_ids: Collection[int] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
+    """The school's cards, of one holder or of several (`holder_ids`: a class's pupils)."""
     await check_school(actor, school_id, Permission.ACCESS_MANAGE)
     where: Any = AccessCard.school_id == school_id
     if holder_kind is not None:
         where &= AccessCard.holder_kind == holder_kind
     if holder_id is not None:
         where &= AccessCard.holder_id == holder_id
+    if holder_ids is not None:
+        where &= AccessCard.holder_id.is_in(sorted(holder_ids) or [0])
     rows = (
         await AccessCard.select(*CARD_COLUMNS)
         .where(where)

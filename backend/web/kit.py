@@ -22,12 +22,19 @@ from litestar.response import Redirect, Response, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from backend.core.context import Actor
-from backend.core.errors import DomainError, ValidationFailed
+from backend.core.errors import DomainError, Forbidden, ValidationFailed
 from backend.core.http_errors import validation_failed
 from backend.core.rights import Permission, Principal
 from backend.i18n import t
+from backend.schools.services import school_names, schools_in_scope
 from backend.web.nav import is_staff, staff_permissions, visible_sections
-from backend.web.session import LOGIN_PATH, actor_of, csrf_token, principal_from_cookie
+from backend.web.session import (
+    LOGIN_PATH,
+    actor_of,
+    check_csrf,
+    csrf_token,
+    principal_from_cookie,
+)
 
 AnyRequest = Request[Any, Any, Any]
 T = TypeVar("T")
@@ -140,3 +147,29 @@ def form_struct(kind: type[T], values: dict[str, Any]) -> T:
         return msgspec.convert(given, kind, strict=False)
     except msgspec.ValidationError as exc:
         raise validation_failed(exc) from exc
+
+
+async def school_of(request: AnyRequest, staff: Staff, permission: Permission) -> int:
+    """The school a page is about: `?school=` when given (and held as staff), else the person's
+    only school. A person of several schools (an official) is asked to choose."""
+    held = await schools_in_scope(staff.principal, permission)
+    raw = request.query_params.get("school")
+    if raw:
+        chosen = parse_id(raw, "school_id")
+        if held is not None and chosen not in held:
+            raise Forbidden()
+        return chosen
+    if held and len(held) == 1:
+        return next(iter(held))
+    names = await school_names(held or set())
+    raise ValidationFailed(
+        key="web.pick_school",
+        schools=", ".join(f"{n} (school={i})" for i, n in sorted(names.items())) or "—",
+    )
+
+
+async def form_of(request: AnyRequest) -> dict[str, Any]:
+    """A posted form's fields, its CSRF token checked first: nothing is read without it."""
+    form = dict((await request.form()).items())
+    check_csrf(request, form)
+    return form

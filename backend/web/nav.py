@@ -15,6 +15,8 @@ JOURNAL_PERMISSIONS = (
 )
 YEAR_PERMISSIONS = (Permission.STRUCTURE_MANAGE, Permission.STRUCTURE_READ)
 MESSAGE_PERMISSIONS = (Permission.NOTIFY_SCHOOL,)
+# Entries: security (and the school's administrator) on the turnstiles' log, cards and points.
+ENTRIES_PERMISSIONS = (Permission.ACCESS_READ, Permission.ACCESS_MANAGE)
 TASK_PERMISSIONS = (Permission.STRUCTURE_MANAGE, Permission.ACCOUNTS_MANAGE)
 # People: the secretary, the class teacher (their class's files), who manages accounts, auditors.
 PEOPLE_PERMISSIONS = (
@@ -37,6 +39,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("people", "/admin/web/people", PEOPLE_PERMISSIONS),
     Section("timetable", "/admin/web/timetable", YEAR_PERMISSIONS),
     Section("reports", "/admin/web/reports", (Permission.REPORTS_READ,)),
+    Section("entries", "/admin/web/entries", ENTRIES_PERMISSIONS),
     Section("tasks", "/admin/tasks", TASK_PERMISSIONS),
 )
 

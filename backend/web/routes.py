@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.web.entries import EntriesController
 from backend.web.journal_more import JournalMoreController
 from backend.web.pages import STATIC_ROUTER, StaffWebController
 from backend.web.people import PeopleController
@@ -25,5 +26,6 @@ CONTROLLERS: tuple[Any, ...] = (
     PeopleAuditController,
     ReportsWebController,
     PeopleAccountsController,
+    EntriesController,
     STATIC_ROUTER,
 )

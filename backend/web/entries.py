@@ -1,0 +1,396 @@
+"""The staff web's entries section (/admin/web/entries) for security and the school office:
+who is inside now, the day's log of passes and its refusals (the alert log), the cards of each
+class's pupils (issue, block, replace), and the access points, gateways and the school's rules.
+
+Every read and write is the access context's service behind `/api/v1/access` (rights, audit
+of personal-data reads, the card's canonical form and its checks); the pages only parse forms
+and render. Writes are plain forms (they work without JavaScript) answered by a redirect back
+with a "done" note, or by the page again with the service's Russian refusal and nothing written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, get_args
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.response import Redirect, Response
+from litestar.status_codes import HTTP_303_SEE_OTHER
+
+from backend.access import presence, registry
+from backend.access import schemas as s
+from backend.access.cards import CardFormat
+from backend.core.bounds import PathId
+from backend.core.errors import DomainError
+from backend.core.http import PUBLIC
+from backend.core.rights import Permission
+from backend.i18n import t
+from backend.schools.people.lists import class_roster
+from backend.schools.people.services import family_cards
+from backend.schools.structure.services import list_classes
+from backend.web.kit import (
+    AnyRequest,
+    Staff,
+    error_page,
+    form_of,
+    form_struct,
+    guard,
+    page,
+    parse_date,
+    parse_id,
+    school_of,
+)
+from backend.web.nav import ENTRIES_PERMISSIONS, staff_permissions
+
+BASE = "/admin/web/entries"
+MANAGE = (Permission.ACCESS_MANAGE,)
+LOG_PAGE = 100
+DONE = ("issued", "blocked", "replaced", "point_added", "point_changed", "settings_saved")
+
+
+def _back(path: str, school_id: int, **params: Any) -> Redirect:
+    query = urlencode({"school": school_id, **{k: v for k, v in params.items() if v}})
+    return Redirect(path=f"{path}?{query}", status_code=HTTP_303_SEE_OTHER)
+
+
+def _done(request: AnyRequest) -> str:
+    key = request.query_params.get("done", "")
+    return t(f"web.entries.done_{key}") if key in DONE else ""
+
+
+async def _names(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Names and classes of the pupils a list of passes or cards is about (one read)."""
+    ids = {r["holder_id"] for r in rows if r.get("holder_kind") == "student" and r["holder_id"]}
+    return await family_cards(ids) if ids else {}
+
+
+class EntriesController(Controller):
+    path = BASE
+    include_in_schema = False
+    opt = PUBLIC  # signed in by the admin cookie, checked in each handler
+
+    # ---- who is inside now -------------------------------------------------------------------
+
+    @get("/")
+    async def inside(self, request: AnyRequest) -> Response[Any]:
+        staff = await guard(request, ENTRIES_PERMISSIONS, "web.entries.no_access")
+        if isinstance(staff, Response):
+            return staff
+        try:
+            school_id = await school_of(request, staff, Permission.ACCESS_READ)
+            now = await presence.inside_now(staff.actor, school_id)
+        except DomainError as exc:
+            return error_page(request, staff.principal, exc)
+        fragment = request.headers.get("hx-request") == "true"
+        return page(
+            request,
+            "entries/_inside.html" if fragment else "entries/inside.html",
+            staff.principal,
+            school_id=school_id,
+            at=_clock(await presence.zone_of(school_id)),
+            now=now,
+            tab="inside",
+            manage=_manages(staff),
+        )
+
+    # ---- the day's log -----------------------------------------------------------------------
+
+    @get("/log")
+    async def log(self, request: AnyRequest) -> Response[Any]:
+        staff = await guard(request, ENTRIES_PERMISSIONS, "web.entries.no_access")
+        if isinstance(staff, Response):
+            return staff
+        query = request.query_params
+        problems = query.get("problems") == "1"
+        try:
+            school_id = await school_of(request, staff, Permission.ACCESS_READ)
+            day = parse_date(query.get("date"), "date")
+            offset = parse_id(query.get("offset") or "0", "offset")
+            rows, total, shown = await presence.school_log(
+                staff.actor, school_id, day, problems_only=problems, limit=LOG_PAGE, offset=offset
+            )
+            points = await registry.points_of(school_id)
+        except DomainError as exc:
+            return error_page(request, staff.principal, exc)
+        return page(
+            request,
+            "entries/log.html",
+            staff.principal,
+            school_id=school_id,
+            at=_clock(await presence.zone_of(school_id)),
+            rows=rows,
+            names=await _names(rows),
+            points=points,
+            total=total,
+            day=shown,
+            problems=problems,
+            offset=offset,
+            step=LOG_PAGE,
+            tab="problems" if problems else "log",
+            manage=_manages(staff),
+        )
+
+    # ---- cards -------------------------------------------------------------------------------
+
+    @get("/cards")
+    async def cards(self, request: AnyRequest) -> Response[Any]:
+        staff = await guard(request, MANAGE, "web.entries.no_manage")
+        if isinstance(staff, Response):
+            return staff
+        return await self._cards_page(request, staff)
+
+    async def _cards_page(
+        self, request: AnyRequest, staff: Staff, error: DomainError | None = None
+    ) -> Response[Any]:
+        query = request.query_params
+        try:
+            school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
+            classes = await list_classes(staff.actor, school_id)
+            roster = None
+            by_pupil: dict[int, list[dict[str, Any]]] = {}
+            if query.get("class_id"):
+                roster = await class_roster(
+                    staff.actor, parse_id(query.get("class_id"), "class_id")
+                )
+                if roster["school_id"] != school_id:
+                    roster = None
+                else:
+                    found, _ = await registry.list_cards(
+                        staff.actor,
+                        school_id,
+                        holder_kind="student",
+                        holder_id=None,
+                        limit=10_000,
+                        offset=0,
+                        holder_ids=[p["id"] for p in roster["pupils"]],
+                    )
+                    for card in found:
+                        by_pupil.setdefault(card["holder_id"], []).append(card)
+        except DomainError as exc:
+            return error_page(request, staff.principal, exc)
+        return page(
+            request,
+            "entries/cards.html",
+            staff.principal,
+            status=error.status_code if error else 200,
+            school_id=school_id,
+            classes=classes,
+            roster=roster,
+            cards=by_pupil,
+            formats=_formats(),
+            done=_done(request),
+            error=error.message if error else "",
+            tab="cards",
+            manage=True,
+        )
+
+    @post("/cards", status_code=200)
+    async def issue(self, request: AnyRequest) -> Response[Any]:
+        staff = await guard(request, MANAGE, "web.entries.no_manage")
+        if isinstance(staff, Response):
+            return staff
+        try:
+            form = await form_of(request)
+            school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
+            data = form_struct(
+                s.AccessCardCreate,
+                {
+                    **_fields(form, "raw_value", "card_format", "holder_id"),
+                    "holder_kind": "student",
+                },
+            )
+            await registry.issue_card(
+                staff.actor,
+                school_id,
+                raw_value=data.raw_value,
+                card_format=data.card_format,
+                holder_kind=data.holder_kind,
+                holder_id=data.holder_id,
+            )
+        except DomainError as exc:
+            return await self._cards_page(request, staff, exc)
+        return _back(f"{BASE}/cards", school_id, class_id=form.get("class_id"), done="issued")
+
+    @post("/cards/{card_id:int}/block", status_code=200)
+    async def block(self, request: AnyRequest, card_id: PathId) -> Response[Any]:
+        staff = await guard(request, MANAGE, "web.entries.no_manage")
+        if isinstance(staff, Response):
+            return staff
+        try:
+            form = await form_of(request)
+            school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
+            data = form_struct(s.AccessCardBlock, {"reason": form.get("reason", "")})
+            await registry.block_card(staff.actor, card_id, data.reason)
+        except DomainError as exc:
+            return await self._cards_page(request, staff, exc)
+        return _back(f"{BASE}/cards", school_id, class_id=form.get("class_id"), done="blocked")
+
+    @post("/cards/{card_id:int}/replace", status_code=200)
+    async def replace(self, request: AnyRequest, card_id: PathId) -> Response[Any]:
+        staff = await guard(request, MANAGE, "web.entries.no_manage")
+        if isinstance(staff, Response):
+            return staff
+        try:
+            form = await form_of(request)
+            school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
+            data = form_struct(
+                s.AccessCardReplace,
+                {"raw_value": form.get("raw_value", ""), "card_format": form.get("card_format")},
+            )
+            await registry.replace_card(
+                staff.actor, card_id, raw_value=data.raw_value, card_format=data.card_format
+            )
+        except DomainError as exc:
+            return await self._cards_page(request, staff, exc)
+        return _back(f"{BASE}/cards", school_id, class_id=form.get("class_id"), done="replaced")
+
+    # ---- access points, gateways and the school's rules -------------------------------------
+
+    @get("/points")
+    async def points(self, request: AnyRequest) -> Response[Any]:
+        staff = await guard(request, MANAGE, "web.entries.no_manage")
+        if isinstance(staff, Response):
+            return staff
+        return await self._points_page(request, staff)
+
+    async def _points_page(
+        self,
+        request: AnyRequest,
+        staff: Staff,
+        error: DomainError | None = None,
+        new_key: dict[str, Any] | None = None,
+    ) -> Response[Any]:
+        try:
+            school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
+            points = await registry.list_points(staff.actor, school_id)
+            gateways = await registry.list_gateways(staff.actor, school_id)
+            settings = await registry.get_settings(staff.actor, school_id)
+        except DomainError as exc:
+            return error_page(request, staff.principal, exc)
+        return page(
+            request,
+            "entries/points.html",
+            staff.principal,
+            status=error.status_code if error else 200,
+            school_id=school_id,
+            at=_clock(await presence.zone_of(school_id)),
+            points=points,
+            gateways=gateways,
+            settings=settings,
+            new_key=new_key,
+            done=_done(request),
+            error=error.message if error else "",
+            tab="points",
+            manage=True,
+        )
+
+    @post("/points", status_code=200)
+    async def add_point(self, request: AnyRequest) -> Response[Any]:
+        staff = await guard(request, MANAGE, "web.entries.no_manage")
+        if isinstance(staff, Response):
+            return staff
+        try:
+            form = await form_of(request)
+            school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
+            data = form_struct(s.AccessPointCreate, _fields(form, "name", "direction", "lane"))
+            await registry.create_point(
+                staff.actor, school_id, name=data.name, direction=data.direction, lane=data.lane
+            )
+        except DomainError as exc:
+            return await self._points_page(request, staff, exc)
+        return _back(f"{BASE}/points", school_id, done="point_added")
+
+    @post("/points/{point_id:int}", status_code=200)
+    async def change_point(self, request: AnyRequest, point_id: PathId) -> Response[Any]:
+        staff = await guard(request, MANAGE, "web.entries.no_manage")
+        if isinstance(staff, Response):
+            return staff
+        try:
+            form = await form_of(request)
+            school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
+            values: dict[str, Any] = _fields(form, "name", "direction", "lane")
+            values["is_active"] = form.get("is_active") == "on"
+            data = form_struct(s.AccessPointUpdate, values)
+            changes = {
+                k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET
+            }
+            await registry.update_point(staff.actor, point_id, changes)
+        except DomainError as exc:
+            return await self._points_page(request, staff, exc)
+        return _back(f"{BASE}/points", school_id, done="point_changed")
+
+    @post("/gateways", status_code=200)
+    async def add_gateway(self, request: AnyRequest) -> Response[Any]:
+        staff = await guard(request, MANAGE, "web.entries.no_manage")
+        if isinstance(staff, Response):
+            return staff
+        try:
+            form = await form_of(request)
+            school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
+            data = form_struct(s.AccessGatewayCreate, _fields(form, "name"))
+            made = await registry.create_gateway(staff.actor, school_id, name=data.name)
+        except DomainError as exc:
+            return await self._points_page(request, staff, exc)
+        # The signing key is shown once, on this answer: it is never shown again.
+        return await self._points_page(request, staff, new_key=made)
+
+    @post("/gateways/{gateway_id:int}/rotate", status_code=200)
+    async def rotate(self, request: AnyRequest, gateway_id: PathId) -> Response[Any]:
+        staff = await guard(request, MANAGE, "web.entries.no_manage")
+        if isinstance(staff, Response):
+            return staff
+        try:
+            await form_of(request)
+            made = await registry.rotate_key(staff.actor, gateway_id)
+        except DomainError as exc:
+            return await self._points_page(request, staff, exc)
+        return await self._points_page(request, staff, new_key=made)
+
+    @post("/settings", status_code=200)
+    async def settings(self, request: AnyRequest) -> Response[Any]:
+        staff = await guard(request, MANAGE, "web.entries.no_manage")
+        if isinstance(staff, Response):
+            return staff
+        try:
+            form = await form_of(request)
+            school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
+            values: dict[str, Any] = _fields(form, "not_arrived_margin_minutes")
+            values["not_arrived_enabled"] = form.get("not_arrived_enabled") == "on"
+            values["journal_presence"] = form.get("journal_presence") == "on"
+            data = form_struct(s.AccessSettingsUpdate, values)
+            changes = {
+                k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET
+            }
+            await registry.update_settings(staff.actor, school_id, changes)
+        except DomainError as exc:
+            return await self._points_page(request, staff, exc)
+        return _back(f"{BASE}/points", school_id, done="settings_saved")
+
+
+def _clock(zone: ZoneInfo) -> Callable[..., str]:
+    """Times on the pages are the school's wall clock, whatever the server's zone."""
+
+    def at(moment: datetime | None, seconds: bool = False, with_date: bool = False) -> str:
+        if moment is None:
+            return ""
+        local = moment.astimezone(zone)
+        text = local.strftime("%H:%M:%S" if seconds else "%H:%M")
+        return f"{local:%d.%m.%Y} {text}" if with_date else text
+
+    return at
+
+
+def _manages(staff: Staff) -> bool:
+    return Permission.ACCESS_MANAGE in staff_permissions(staff.principal)
+
+
+def _fields(form: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {n: str(form.get(n, "")).strip() for n in names}
+
+
+def _formats() -> list[tuple[str, str]]:
+    return [(v, t(f"web.entries.format_{v}")) for v in get_args(CardFormat)]
