@@ -17,10 +17,11 @@ from typing import Any
 
 from backend.core.context import Actor
 from backend.core.days import today_in
-from backend.core.errors import NotFound
+from backend.core.errors import NotFound, ValidationFailed
 from backend.core.forms import class_name
 from backend.core.rights import Permission, Role, ScopeKind, ScopeTarget
 from backend.journal.lessons import DEFAULT_MARKING_WINDOW_DAYS, staff_ids_of, teaches_class
+from backend.journal.scales import scale_for
 from backend.journal.tables import AttendanceRecord, Homework, LessonRecord, Mark
 from backend.journal.work_kinds import Kind, work_kinds_of
 from backend.schools.people import movement
@@ -104,6 +105,7 @@ class JournalGrid:
     work_kinds: list[Kind]
     # (pupil, lesson) of a group's lesson the pupil is not in: shown empty and locked.
     outside: set[tuple[int, int]] = field(default_factory=set)
+    marked: bool = True  # whether the grade is given marks (final marks exist)
 
     def cell(self, pupil_id: int, lesson_id: int) -> GridCell:
         return self.cells.get((pupil_id, lesson_id)) or GridCell()
@@ -324,7 +326,16 @@ async def journal_grid(
         cells=cells,
         work_kinds=sorted(kinds.values(), key=lambda k: k.id),
         outside=outside,
+        marked=_marked(settings, place["grade"], subject_id),
     )
+
+
+def _marked(settings: dict[str, Any], grade: int, subject_id: int) -> bool:
+    try:
+        scale_for(settings, grade, subject_id)
+    except ValidationFailed:
+        return False
+    return True
 
 
 async def _groups_of(class_id: int, pupils: set[int], subject_id: int) -> dict[int, str]:

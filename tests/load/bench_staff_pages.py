@@ -239,6 +239,8 @@ def main() -> None:
                     loads.append(_load())
             finally:
                 client.close()
+        if not times or not health:
+            return  # --rounds 0: the crawl only (its broken links above)
         width = max([len(k) for k in times] + [20])
         print(f"\n{'route pattern':<{width}}  roles  reqs    p50    p95    max  cpu/req")
         over = 0
