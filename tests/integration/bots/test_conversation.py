@@ -6,6 +6,7 @@ rights."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -48,6 +49,8 @@ async def test_the_family_scenario(messenger: Messenger) -> None:
 
     # Linked through the deep link the app gives (its payload handed over with Start).
     link = await messenger.code_for(parent)
+    # Telegram's start parameter: at most 64 of A-Z a-z 0-9 _ - (MAX allows 128).
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", link["payload"])
     ask = await person.start(link["payload"], replies=2)
     assert person.messages()[-2]["text"].startswith("Готово: чат подключён к «Парте»")
     assert await messenger.linked_to(person.chat_id) == parent.user_id
@@ -162,6 +165,26 @@ async def _mark(jw: JournalWorld, student_id: int, value: str) -> None:
             school_id=school_id,
             student_id=student_id,
         )
+
+
+async def test_a_pupil_and_a_trusted_adult_link_too_and_see_their_own_child(
+    messenger: Messenger,
+) -> None:
+    world = messenger.notify.world
+    jw = await make_journal_world(world)
+    pupil = await sign_in(world, Grant(Role.PUPIL, ScopeKind.STUDENT, jw.pupils[0]))
+    delegate = await sign_in(world, Grant(Role.DELEGATE, ScopeKind.STUDENT, jw.pupils[1]))
+    for who, chat_id, name in (
+        (pupil, 500_121, "Иван Ученик0, 5«А»"),
+        (delegate, 500_122, "Иван Ученик1, 5«А»"),
+    ):
+        person = await messenger.linked(who, chat_id)
+        menu = person.last()
+        assert menu["text"] == f"{name}: что показать?"
+        assert await messenger.linked_to(chat_id) == who.user_id
+        # Only a guardian tells the school the child is ill.
+        assert "Заболел(а)" not in person.labels(menu)
+        assert (await person.type("/week"))["text"].startswith(f"{name} — неделя с ")
 
 
 async def test_guessing_is_throttled_per_chat(messenger: Messenger) -> None:
