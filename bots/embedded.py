@@ -126,7 +126,7 @@ class EmbeddedBot:
                     "message_id": m.mid,
                     "text": m.text,
                     "buttons": [
-                        [b.get("text"), b.get("payload")]
+                        [b.get("text"), b.get("payload") or b.get("url")]
                         for row in max_api.keyboard(m.mid)
                         for b in row
                     ],

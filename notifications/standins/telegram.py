@@ -151,10 +151,11 @@ class TelegramStandIn:
         ]
 
     def buttons(self, chat_id: int, message_id: int) -> list[tuple[str, str]]:
-        """The (label, data) of every button under a message."""
+        """The (label, data) of every button under a message; a link button's URL as its data
+        (the page a person would open)."""
         markup = self.messages[(chat_id, message_id)].get("reply_markup") or {}
         return [
-            (b["text"], b.get("callback_data", ""))
+            (b["text"], b.get("callback_data") or b.get("url", ""))
             for row in markup.get("inline_keyboard", [])
             for b in row
         ]

@@ -44,6 +44,7 @@ def test_demo_serves_and_its_logins_work(tmp_path: Path) -> None:
         _the_parent_links_the_bot_as_readme_shows(base)
         _the_parent_links_the_max_bot_through_the_deep_link(base)
         _the_parent_tops_up_through_the_yookassa_standin(base)
+        _the_parent_tops_up_from_the_bot(base)
     finally:
         output = server.stop()
     assert "parta-demo" in output  # the logins were printed
@@ -215,3 +216,44 @@ def _the_parent_tops_up_through_the_yookassa_standin(base: str) -> None:
     assert (newest["kind_name"], newest["amount"]) == ("Пополнение", 50_000)
     received = httpx.get(f"{base}/demo/deliveries.json").json()["yookassa"]
     assert [r["status"] for r in received if r["call"] == "notification"] == [200]
+
+
+def _the_parent_tops_up_from_the_bot(base: str) -> None:
+    """README's bot top-up: /meals, «Пополнить счёт», 500 ₽, an e-mail for the receipt; the
+    «Оплатить» button opens the YooKassa stand-in's page, and paying there credits the child."""
+    login = httpx.post(
+        f"{base}/api/v1/auth/login", json={"identifier": "parent", "password": "parta-demo"}
+    ).json()
+    headers = {"Authorization": f"Bearer {login['access_token']}"}
+    grants = httpx.get(f"{base}/api/v1/accounts/me", headers=headers).json()["grants"]
+    student = next(g["scope_id"] for g in grants if g["scope_kind"] == "student")
+    account = f"{base}/api/v1/meals/pupils/{student}/account"
+    before = httpx.get(account, headers=headers).json()
+    chat = f"{base}/demo/telegram/200001"
+
+    def shown(condition: Any) -> dict[str, Any]:
+        deadline = time.monotonic() + 30
+        while True:
+            last: dict[str, Any] = httpx.get(chat).json()[-1]
+            if condition(last):
+                return last
+            assert time.monotonic() < deadline, f"the bot did not answer: {last}"
+            time.sleep(0.3)
+
+    def press(message: dict[str, Any], label: str) -> None:
+        data = next(d for text, d in message["buttons"] if text == label)
+        assert httpx.post(chat, json={"press": data}).status_code == 202
+
+    assert httpx.post(chat, json={"text": "/meals"}).status_code == 202
+    meals = shown(lambda m: "питание" in str(m["text"]))
+    press(meals, "Пополнить счёт")
+    press(shown(lambda m: str(m["text"]).startswith("Пополнение счёта")), "500,00 ₽")
+    shown(lambda m: str(m["text"]).startswith("Куда прислать кассовый чек"))
+    assert httpx.post(chat, json={"text": "p@example.ru"}).status_code == 202
+    link = shown(lambda m: str(m["text"]).startswith("Пополнение на 500,00 ₽"))
+    page_url = next(url for text, url in link["buttons"] if text == "Оплатить 500,00 ₽")
+    assert "500,00 ₽" in httpx.get(page_url).text
+    paid = httpx.post(page_url, data={"action": "pay"}, follow_redirects=False)
+    assert paid.status_code == 302, paid.text
+    after = httpx.get(account, headers=headers).json()
+    assert after["posted"] == before["posted"] + 50_000, (before, after)
