@@ -133,3 +133,22 @@ async def test_a_top_up_without_a_provider_says_so(messenger: Messenger) -> None
     refused = await person.type("+7 900 123-45-67")
     assert refused["text"].startswith("Оплата картой и через СБП в этой установке")
     assert person.keyboard(refused) == []
+
+
+async def test_ill_today_cancels_todays_meal_before_the_cutoff(messenger: Messenger) -> None:
+    from tests.integration.meals.test_orders import _cutoff_at
+
+    world = messenger.notify.world
+    canteen = await _canteen(world)
+    await _cutoff_at(canteen.ids["school_a"], "23:59", 0)  # today's orders still open
+    person = await messenger.linked(canteen.guardian, 500_111)
+    tomorrow = await person.type("/meals")
+    today = await person.press(person.button("« День", tomorrow))
+    placed = await person.press(person.button("Заказать", today))
+    assert placed["text"].startswith("Заказано: «")
+    asked = await person.type("/ill")
+    done = await person.press(person.button("Да, сообщить", asked))
+    assert "Школа получила сообщение" in done["text"]
+    assert "Заказы питания на сегодня отменены: 1." in done["text"]
+    row = await MealOrder.select().where(MealOrder.student == canteen.ids["student"]).first()
+    assert row is not None and row["status"] == "cancelled"

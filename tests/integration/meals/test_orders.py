@@ -42,11 +42,15 @@ class Canteen:
 
 
 async def _cutoff(school_id: int, days_before: int) -> None:
+    await _cutoff_at(school_id, "00:00", days_before)
+
+
+async def _cutoff_at(school_id: int, at: str, days_before: int) -> None:
     await structure.update_settings(
         Actor.system(),
         school_id,
         ss.SchoolSettingsUpdate(
-            meal_cutoff_time="00:00",
+            meal_cutoff_time=at,
             meal_cutoff_days_before=days_before,
             study_days=[1, 2, 3, 4, 5, 6, 7],
         ),
