@@ -312,6 +312,11 @@ class FamilyBot:
         if handler is None:
             await turn.say(t("bot.unknown"))
             return
+        # A press leaves any question unanswered (a handler that asks one sets it again): a
+        # number typed after leaving the top-up, or a time after leaving quiet hours, is not
+        # taken as their answer.
+        if await turn.get("awaiting"):
+            await turn.put(awaiting=None)
         await handler(turn, args)
 
     # -- linking -------------------------------------------------------------------------------

@@ -111,8 +111,13 @@ async def test_a_top_up_sends_the_payment_page_and_the_paid_money_is_credited_on
     shown = await person.type("/meals")
     assert "Баланс: 1 500,00 ₽, доступно 1 500,00 ₽" in shown["text"]
 
+    # Leaving the question by a button: a number typed then is not an amount.
+    left = await person.press(
+        person.button("« Питание", await person.press(person.button("Пополнить счёт", shown)))
+    )
+    assert (await person.type("300"))["text"] == "Не понял сообщение. Команды — /help."
     # A typed amount; the receipt's e-mail typed before is remembered.
-    await person.press(person.button("Пополнить счёт", shown))
+    await person.press(person.button("Пополнить счёт", left))
     bad = await person.type("сто рублей")
     assert bad["text"].startswith("Не понял сумму")
     typed = await person.type("750,50")
