@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, get
 from litestar.response import Response
@@ -42,8 +43,10 @@ def label(action: str) -> str:
     return t(key) if has(key) else action
 
 
-def _labelled(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{**r, "label": label(r["action"])} for r in rows]
+def _labelled(request: AnyRequest, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each entry with its action in Russian and its time on the installation's clock."""
+    zone = ZoneInfo(str(getattr(request.app.state.settings, "time_zone", "") or "Europe/Moscow"))
+    return [{**r, "label": label(r["action"]), "at": r["at"].astimezone(zone)} for r in rows]
 
 
 def _offset(value: Any) -> int:
@@ -98,7 +101,7 @@ class PeopleAuditController(Controller):
             request,
             "people/audit.html",
             staff.principal,
-            rows=_labelled(rows),
+            rows=_labelled(request, rows),
             names=names,
             total=total,
             filters=filters,
@@ -144,7 +147,7 @@ class PeopleAuditController(Controller):
             "people/viewers.html",
             staff.principal,
             card=card,
-            rows=_labelled(rows),
+            rows=_labelled(request, rows),
             names=names,
             total=total,
             student_id=student_id,
