@@ -23,6 +23,7 @@ from backend.core.http import PUBLIC
 from backend.core.rights import Permission
 from backend.schools.people import imports, lists, movement, personal_files
 from backend.schools.structure import services as structure
+from backend.schools.validators import format_snils
 from backend.web.kit import (
     AnyRequest,
     Staff,
@@ -134,6 +135,8 @@ class PeopleFilesController(Controller):
             may_audit=staff.principal.has_permission(Permission.AUDIT_READ),
             kinds=movement.KINDS,
             today=movement.today(),
+            snils=format_snils(file["snils"]) if file["snils"] else "",
+            relation_names=imports.RELATION_NAMES,
         )
 
     @get("/guardians/{guardian_id:int}")
