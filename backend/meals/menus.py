@@ -347,6 +347,30 @@ async def set_cycle(actor: Actor, school_id: int, data: s.MenuCycleUpdate) -> s.
     return s.MenuCycleOut(school_id=school_id, starts_on=data.starts_on, days=data.days)
 
 
+async def get_cycle(actor: Actor, school_id: int) -> s.MenuCycleOut | None:
+    """The school's two-week cyclic menu as last set (None before the first)."""
+    await school_scope(actor, school_id, P.MEALS_MANAGE)
+    settings = (
+        await MealSchoolSettings.select(MealSchoolSettings.menu_cycle_start)
+        .where(MealSchoolSettings.school == school_id)
+        .first()
+    )
+    if settings is None or settings["menu_cycle_start"] is None:
+        return None
+    rows = (
+        await MenuCycleDay.select(MenuCycleDay.week, MenuCycleDay.weekday, MenuCycleDay.meal_sets)
+        .where(MenuCycleDay.school == school_id)
+        .order_by(MenuCycleDay.week)
+        .order_by(MenuCycleDay.weekday)
+        .output(load_json=True)
+    )
+    days = [
+        s.MenuCycleDayIn(week=r["week"], weekday=r["weekday"], meal_set_ids=list(r["meal_sets"]))
+        for r in rows
+    ]
+    return s.MenuCycleOut(school_id=school_id, starts_on=settings["menu_cycle_start"], days=days)
+
+
 @dataclass(frozen=True, slots=True)
 class SchoolDay:
     """What the school calendar says about one date."""

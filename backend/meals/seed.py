@@ -9,8 +9,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from backend.core.context import Actor
-from backend.meals import accounts, buffet, menus
+from backend.core.rights import ScopeKind
+from backend.meals import accounts, buffet, menus, orders
 from backend.meals import schemas as s
+from backend.schools.people import movement
+from backend.schools.services import scope_target
 
 # (name, grams, kcal, proteins, fats, carbs, composition, allergens)
 DishRow = tuple[str, int, float, float, float, float, str, list[str]]
@@ -111,4 +114,43 @@ async def seed_demo_meals(school_id: int, student_id: int, today: date) -> dict[
         student_id,
         s.CashTopUp(amount=TOP_UP, idempotency_key="demo-top-up-1", comment="Касса школы"),
     )
-    return {"dishes": len(dish_ids), "meal_sets": 4, "buffet_products": len(BUFFET)}
+    lunches = await _todays_lunches(school_id, student_id, today)
+    return {
+        "dishes": len(dish_ids),
+        "meal_sets": 4,
+        "buffet_products": len(BUFFET),
+        "lunches_today": lunches,
+    }
+
+
+async def _todays_lunches(school_id: int, student_id: int, today: date) -> int:
+    """Today's lunches of the demo pupil's classmates (two in three of them; their families
+    ordered ahead and put money on the account), so the canteen's counter has a list to serve
+    in the demo. The demo pupil's own account is left as the family app shows it. Nothing on a
+    day the school is closed or the menu is empty."""
+    system = Actor.system()
+    class_id = await movement.class_on(student_id, today)
+    if class_id is None:
+        return 0
+    placed = 0
+    for n, pupil in enumerate(await movement.students_of_class(class_id, today)):
+        if pupil.id == student_id or n % 3 == 2:
+            continue
+        place = await menus.pupil_place(await scope_target(ScopeKind.STUDENT, pupil.id), today)
+        if not (await menus.school_day(school_id, today, place.grade)).is_school_day:
+            return placed
+        offered = [r for r in await menus.pupil_menu_rows(place, today) if r["kind"] == "lunch"]
+        if not offered:
+            return placed
+        meal_set = await menus.meal_set(offered[0]["id"])
+        allergic = set((await menus.pupil_diet_row(pupil.id)).get("allergens") or ())
+        if allergic & set(meal_set.allergens):
+            continue
+        await accounts.cash_top_up(
+            system,
+            pupil.id,
+            s.CashTopUp(amount=50_000, idempotency_key=f"demo-class-{pupil.id}", comment="Касса"),
+        )
+        await orders.create_order(system, pupil.id, place, meal_set, today)
+        placed += 1
+    return placed

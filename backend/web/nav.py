@@ -15,6 +15,8 @@ JOURNAL_PERMISSIONS = (
 )
 YEAR_PERMISSIONS = (Permission.STRUCTURE_MANAGE, Permission.STRUCTURE_READ)
 MESSAGE_PERMISSIONS = (Permission.NOTIFY_SCHOOL,)
+# Meals: the canteen and the caterer (meals.manage), the office's money (meals.accounts).
+MEALS_PERMISSIONS = (Permission.MEALS_MANAGE, Permission.MEALS_ACCOUNTS)
 # Entries: security (and the school's administrator) on the turnstiles' log, cards and points.
 ENTRIES_PERMISSIONS = (Permission.ACCESS_READ, Permission.ACCESS_MANAGE)
 TASK_PERMISSIONS = (Permission.STRUCTURE_MANAGE, Permission.ACCOUNTS_MANAGE)
@@ -39,6 +41,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("people", "/admin/web/people", PEOPLE_PERMISSIONS),
     Section("timetable", "/admin/web/timetable", YEAR_PERMISSIONS),
     Section("reports", "/admin/web/reports", (Permission.REPORTS_READ,)),
+    Section("meals", "/admin/web/meals", MEALS_PERMISSIONS),
     Section("entries", "/admin/web/entries", ENTRIES_PERMISSIONS),
     Section("tasks", "/admin/tasks", TASK_PERMISSIONS),
 )

@@ -7,6 +7,7 @@ from typing import Any
 
 from backend.web.entries import EntriesController
 from backend.web.journal_more import JournalMoreController
+from backend.web.meals import MealsWebController
 from backend.web.pages import STATIC_ROUTER, StaffWebController
 from backend.web.people import PeopleController
 from backend.web.people_accounts import PeopleAccountsController
@@ -27,5 +28,6 @@ CONTROLLERS: tuple[Any, ...] = (
     ReportsWebController,
     PeopleAccountsController,
     EntriesController,
+    MealsWebController,
     STATIC_ROUTER,
 )

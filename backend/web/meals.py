@@ -1,0 +1,337 @@
+"""The staff web's meals section (/admin/web/meals) for the canteen and the school office: the
+counter (a class list of today's meal with one click per pupil or for the whole list, and a
+card or number field for a reader at the till), the caterers' requisitions of a day with their
+XLSX/PDF files, the school's meal sets and two-week menu, and the report of a day or a month.
+
+Each page calls the meals services behind `/api/v1/meals` (rights, audit, the ledger's
+postings and refusals with their reasons are theirs); the pages parse forms and render.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, get_args
+
+from litestar import Controller, get, post
+from litestar.response import Redirect, Response, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER
+
+from backend.access.cards import CardFormat
+from backend.core.bounds import PathId
+from backend.core.errors import DomainError, ValidationFailed
+from backend.core.http import PUBLIC
+from backend.core.rights import Permission
+from backend.i18n import t
+from backend.meals import counter, menus, reports, requisitions
+from backend.meals import schemas as s
+from backend.meals.orders import school_today
+from backend.schools.structure.services import list_classes
+from backend.web.kit import (
+    AnyRequest,
+    Staff,
+    error_page,
+    form_of,
+    form_struct,
+    guard,
+    htmx_refusal,
+    page,
+    parse_date,
+    parse_id,
+    school_of,
+)
+from backend.web.nav import MEALS_PERMISSIONS, staff_permissions
+from backend.web.session import check_csrf
+
+BASE = "/admin/web/meals"
+COUNTER = (Permission.MEALS_MANAGE,)
+KINDS = get_args(s.MealKind)
+WEEKDAYS = range(1, 6)
+
+
+def _kind(value: str | None) -> str:
+    kind = value or "lunch"
+    if kind not in KINDS:
+        raise ValidationFailed(key="error.wrong_type", field=t("web.meals.field_meal_kind"))
+    return kind
+
+
+def _rub(kopecks: int) -> str:
+    """Money as the office reads it: 1 234,50 ₽."""
+    rub, kop = divmod(abs(kopecks), 100)
+    sign = "−" if kopecks < 0 else ""
+    return f"{sign}{rub:,}".replace(",", "\u00a0") + f",{kop:02d}\u00a0₽"
+
+
+def _formats() -> list[tuple[str, str]]:
+    return [(v, t(f"web.entries.format_{v}")) for v in get_args(CardFormat)]
+
+
+def _tabs(staff: Staff) -> list[str]:
+    held = staff_permissions(staff.principal)
+    tabs = []
+    if Permission.MEALS_MANAGE in held:
+        tabs += ["counter", "requisitions", "menu"]
+    if Permission.MEALS_ACCOUNTS in held:
+        tabs += ["report"]
+    return tabs
+
+
+class MealsWebController(Controller):
+    path = BASE
+    include_in_schema = False
+    opt = PUBLIC  # signed in by the admin cookie, checked in each handler
+
+    @get("/")
+    async def start(self, request: AnyRequest) -> Response[Any]:
+        staff = await guard(request, MEALS_PERMISSIONS, "web.meals.no_access")
+        if isinstance(staff, Response):
+            return staff
+        if Permission.MEALS_MANAGE in staff_permissions(staff.principal):
+            return await self._counter(request, staff)
+        return await self._report(request, staff)
+
+    # ---- the counter -------------------------------------------------------------------------
+
+    @get("/counter")
+    async def counter_page(self, request: AnyRequest) -> Response[Any]:
+        staff = await guard(request, COUNTER, "web.meals.no_counter")
+        if isinstance(staff, Response):
+            return staff
+        return await self._counter(request, staff)
+
+    async def _counter(self, request: AnyRequest, staff: Staff) -> Response[Any]:
+        query = request.query_params
+        try:
+            school_id = await school_of(request, staff, Permission.MEALS_MANAGE)
+            kind = _kind(query.get("meal_kind"))
+            classes = await list_classes(staff.actor, school_id)
+            today = await school_today(school_id)
+            listing = None
+            if query.get("class_id"):
+                class_id = parse_id(query.get("class_id"), "class_id")
+                listing = await counter.class_list(staff.actor, school_id, class_id, kind)
+        except DomainError as exc:
+            return error_page(request, staff.principal, exc)
+        return page(
+            request,
+            "meals/counter.html",
+            staff.principal,
+            school_id=school_id,
+            kind=kind,
+            kinds=KINDS,
+            classes=classes,
+            today=today,
+            listing=listing,
+            formats=_formats(),
+            tab="counter",
+            tabs=_tabs(staff),
+            at=_clock,
+        )
+
+    @post("/counter/serve", status_code=200)
+    async def serve(self, request: AnyRequest) -> Response[Any]:
+        """One pupil: by the class list's button (`student_id` with `class_id`), or at the till
+        by a card or the pupil's number. Answers the line that says what happened."""
+        staff = await guard(request, COUNTER, "web.meals.no_counter")
+        if isinstance(staff, Response):
+            return staff
+        try:
+            form = await form_of(request)
+            school_id = await school_of(request, staff, Permission.MEALS_MANAGE)
+            kind = _kind(str(form.get("meal_kind") or ""))
+            raw = str(form.get("card") or "").strip()
+            if raw:
+                reading = form_struct(
+                    s.CardReading, {"raw_value": raw, "card_format": form.get("card_format")}
+                )
+                data = s.ServeRequest(meal_kind=kind, card=reading)  # type: ignore[arg-type]
+            else:
+                number = parse_id(form.get("student_id"), "student_id")
+                data = s.ServeRequest(meal_kind=kind, student_id=number)  # type: ignore[arg-type]
+            served = await counter.serve(staff.actor, school_id, data)
+        except DomainError as exc:
+            return htmx_refusal(exc, "#counter-status")
+        return Template(
+            template_name="meals/_served.html",
+            context={"served": served, "at": _clock},
+            headers={"HX-Trigger": "served"},
+        )
+
+    @post("/counter/classes/{class_id:int}", status_code=200)
+    async def serve_class(self, request: AnyRequest, class_id: PathId) -> Response[Any]:
+        """The class list's buttons: one pupil (`student_id`) or everyone with an order."""
+        staff = await guard(request, COUNTER, "web.meals.no_counter")
+        if isinstance(staff, Response):
+            return staff
+        try:
+            form = await form_of(request)
+            school_id = await school_of(request, staff, Permission.MEALS_MANAGE)
+            kind = _kind(str(form.get("meal_kind") or ""))
+            one = form.get("student_id")
+            ids = [parse_id(one, "student_id")] if one else None
+            result = await counter.serve_class(
+                staff.actor,
+                school_id,
+                class_id,
+                s.ClassServeRequest(meal_kind=kind, student_ids=ids),  # type: ignore[arg-type]
+            )
+            listing = await counter.class_list(staff.actor, school_id, class_id, kind)
+        except DomainError as exc:
+            return htmx_refusal(exc, "#counter-status")
+        return Template(
+            template_name="meals/_class.html",
+            context={
+                "listing": listing,
+                "result": result,
+                "school_id": school_id,
+                "kind": kind,
+                "csrf": form.get("csrf", ""),
+                "at": _clock,
+            },
+        )
+
+    # ---- requisitions ------------------------------------------------------------------------
+
+    @get("/requisitions")
+    async def requisitions_page(self, request: AnyRequest) -> Response[Any]:
+        staff = await guard(request, COUNTER, "web.meals.no_counter")
+        if isinstance(staff, Response):
+            return staff
+        try:
+            school_id = await school_of(request, staff, Permission.MEALS_MANAGE)
+            day = parse_date(request.query_params.get("date"), "date")
+            day = day or (await school_today(school_id)) + timedelta(days=1)
+            found = await requisitions.list_for_school(staff.actor, school_id, day)
+        except DomainError as exc:
+            return error_page(request, staff.principal, exc)
+        return page(
+            request,
+            "meals/requisitions.html",
+            staff.principal,
+            school_id=school_id,
+            day=day,
+            found=found,
+            rub=_rub,
+            tab="requisitions",
+            tabs=_tabs(staff),
+        )
+
+    @get("/requisitions/{requisition_id:int}/file")
+    async def requisition_file(self, request: AnyRequest, requisition_id: PathId) -> Response[Any]:
+        staff = await guard(request, COUNTER, "web.meals.no_counter")
+        if isinstance(staff, Response):
+            return staff
+        wanted = request.query_params.get("format") or "xlsx"
+        try:
+            if wanted not in get_args(requisitions.FileFormat):
+                raise ValidationFailed(key="error.wrong_type", field=t("web.meals.field_format"))
+            content, media, name = await requisitions.requisition_file(
+                staff.actor,
+                requisition_id,
+                wanted,  # type: ignore[arg-type]
+            )
+        except DomainError as exc:
+            return error_page(request, staff.principal, exc)
+        return Response(
+            content,
+            media_type=media,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    # ---- the menu ----------------------------------------------------------------------------
+
+    @get("/menu")
+    async def menu(self, request: AnyRequest) -> Response[Any]:
+        staff = await guard(request, COUNTER, "web.meals.no_counter")
+        if isinstance(staff, Response):
+            return staff
+        return await self._menu(request, staff)
+
+    @post("/menu/cycle", status_code=200)
+    async def save_cycle(self, request: AnyRequest) -> Response[Any]:
+        """The two-week menu as ticked in the grid: each school day's meal sets, and the Monday
+        the first week starts on; replaced whole, as `PUT .../menu-cycle` does."""
+        staff = await guard(request, COUNTER, "web.meals.no_counter")
+        if isinstance(staff, Response):
+            return staff
+        try:
+            form = await request.form()
+            check = dict(form.items())
+            check_csrf(request, check)
+            school_id = await school_of(request, staff, Permission.MEALS_MANAGE)
+            days = []
+            for week in (1, 2):
+                for weekday in WEEKDAYS:
+                    ids = form.getall(f"d{week}{weekday}", [])
+                    if ids:
+                        days.append({"week": week, "weekday": weekday, "meal_set_ids": list(ids)})
+            data = form_struct(
+                s.MenuCycleUpdate, {"starts_on": check.get("starts_on", ""), "days": days}
+            )
+            await menus.set_cycle(staff.actor, school_id, data)
+        except DomainError as exc:
+            return await self._menu(request, staff, exc)
+        return Redirect(
+            path=f"{BASE}/menu?school={school_id}&done=1", status_code=HTTP_303_SEE_OTHER
+        )
+
+    async def _menu(
+        self, request: AnyRequest, staff: Staff, error: DomainError | None = None
+    ) -> Response[Any]:
+        try:
+            school_id = await school_of(request, staff, Permission.MEALS_MANAGE)
+            sets = await menus.list_meal_sets(staff.actor, school_id)
+            cycle = await menus.get_cycle(staff.actor, school_id)
+        except DomainError as exc:
+            return error_page(request, staff.principal, exc)
+        chosen = {(d.week, d.weekday): set(d.meal_set_ids) for d in cycle.days} if cycle else {}
+        return page(
+            request,
+            "meals/menu.html",
+            staff.principal,
+            status=error.status_code if error else 200,
+            school_id=school_id,
+            sets=sets,
+            cycle=cycle,
+            chosen=chosen,
+            error=error.message if error else "",
+            done=t("web.meals.cycle_saved") if request.query_params.get("done") else "",
+            weekdays=WEEKDAYS,
+            rub=_rub,
+            tab="menu",
+            tabs=_tabs(staff),
+        )
+
+    # ---- the report --------------------------------------------------------------------------
+
+    @get("/report")
+    async def report(self, request: AnyRequest) -> Response[Any]:
+        staff = await guard(request, (Permission.MEALS_ACCOUNTS,), "web.meals.no_report")
+        if isinstance(staff, Response):
+            return staff
+        return await self._report(request, staff)
+
+    async def _report(self, request: AnyRequest, staff: Staff) -> Response[Any]:
+        query = request.query_params
+        try:
+            school_id = await school_of(request, staff, Permission.MEALS_ACCOUNTS)
+            today = await school_today(school_id)
+            start = parse_date(query.get("date_from"), "date_from") or today.replace(day=1)
+            end = parse_date(query.get("date_to"), "date_to") or today
+            found = await reports.meal_report(staff.actor, school_id, start, end)
+        except DomainError as exc:
+            return error_page(request, staff.principal, exc)
+        return page(
+            request,
+            "meals/report.html",
+            staff.principal,
+            school_id=school_id,
+            report=found,
+            rub=_rub,
+            tab="report",
+            tabs=_tabs(staff),
+        )
+
+
+def _clock(moment: Any) -> str:
+    return moment.strftime("%H:%M") if moment else ""
