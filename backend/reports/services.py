@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 from backend.audit.services import AuditAction, record
@@ -111,6 +112,7 @@ async def _subject_names(school_id: int) -> dict[int, str]:
     return {r["id"]: r["name"] for r in rows}
 
 
+@lru_cache(maxsize=4096)
 def _round(avg: float | None, scale_code: str) -> float | None:
     if avg is None:
         return None
@@ -228,6 +230,10 @@ def _performance_sheet(
     cells: dict[tuple[int, int], dict[str, Any]],
 ) -> dict[str, Any]:
     used_subjects = sorted({s for _, s in cells}, key=lambda s: subjects.get(s, ""))
+    # Each subject's averages gathered in one pass (not one pass over all cells per subject).
+    averages_of: dict[int, list[float | None]] = defaultdict(list)
+    for (_, s), c in cells.items():
+        averages_of[s].append(c["weighted_average"])
     summary = []
     for subject_id in used_subjects:
         results = []
@@ -238,7 +244,7 @@ def _performance_sheet(
             value = cell["final"] if cell["final"] and cell["final"].isdigit() else cell["result"]
             if value is not None:
                 results.append(float(value))
-        averages = [c["weighted_average"] for (p, s), c in cells.items() if s == subject_id]
+        averages = averages_of[subject_id]
         summary.append(
             {
                 "subject_id": subject_id,
