@@ -194,11 +194,13 @@ async def test_the_pupil_card_and_who_reads_it(world: Backend) -> None:
         assert missing.status_code == 404
 
     guardian = await guardian_of(world, pupil)
-    async with signed_in(world, guardian) as client:
-        for path in (f"/admin/web/journal/pupils/{pupil}", _final_url(jw)):
-            page = await client.get(path)
-            assert page.status_code == 403 and "Ученик1" not in page.text, path
-            assert "Рабочее место открыто только сотрудникам школы" in page.text
+    themselves = await sign_in(world, Grant(Role.PUPIL, ScopeKind.STUDENT, pupil))
+    for family in (guardian, themselves):
+        async with signed_in(world, family) as client:
+            for path in (f"/admin/web/journal/pupils/{pupil}", _final_url(jw)):
+                page = await client.get(path)
+                assert page.status_code == 403 and "Ученик1" not in page.text, path
+                assert "Рабочее место открыто только сотрудникам школы" in page.text
 
 
 async def test_homework_files_are_uploaded_checked_and_downloaded(world: Backend) -> None:
