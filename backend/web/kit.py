@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import msgspec
+import msgspec.inspect
 from litestar import Request
 from litestar.response import Redirect, Response, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
@@ -140,9 +141,14 @@ def op_id() -> str:
 
 def form_struct(kind: type[T], values: dict[str, Any]) -> T:
     """A form's values as the API's request body: empty fields are left out (the body's
-    defaults apply), text becomes numbers and dates as in JSON, and a bad value is refused with
-    the API's Russian message naming the field."""
-    given = {k: v for k, v in values.items() if v not in ("", None)}
+    defaults apply) except text fields, which the API refuses empty; text becomes numbers and
+    dates as in JSON; a bad value is refused with the API's Russian message naming the field."""
+    text = {
+        f.name
+        for f in msgspec.structs.fields(kind)  # type: ignore[arg-type]
+        if msgspec.inspect.type_info(f.type).__class__ is msgspec.inspect.StrType
+    }
+    given = {k: v for k, v in values.items() if v is not None and (v != "" or k in text)}
     try:
         return msgspec.convert(given, kind, strict=False)
     except msgspec.ValidationError as exc:

@@ -40,6 +40,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("journal", "/admin/web/journal", JOURNAL_PERMISSIONS),
     Section("people", "/admin/web/people", PEOPLE_PERMISSIONS),
     Section("timetable", "/admin/web/timetable", YEAR_PERMISSIONS),
+    Section("messages", "/admin/web/messages", MESSAGE_PERMISSIONS),
     Section("reports", "/admin/web/reports", (Permission.REPORTS_READ,)),
     Section("meals", "/admin/web/meals", MEALS_PERMISSIONS),
     Section("entries", "/admin/web/entries", ENTRIES_PERMISSIONS),

@@ -8,6 +8,7 @@ from typing import Any
 from backend.web.entries import EntriesController
 from backend.web.journal_more import JournalMoreController
 from backend.web.meals import MealsWebController
+from backend.web.messages import MessagesController
 from backend.web.pages import STATIC_ROUTER, StaffWebController
 from backend.web.people import PeopleController
 from backend.web.people_accounts import PeopleAccountsController
@@ -23,6 +24,7 @@ CONTROLLERS: tuple[Any, ...] = (
     PeopleController,
     TimetableController,
     YearController,
+    MessagesController,
     PeopleFilesController,
     PeopleAuditController,
     ReportsWebController,

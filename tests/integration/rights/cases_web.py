@@ -199,6 +199,16 @@ CASES = [
         ok=(403,),
         note="no CSRF token: refused before anything is looked at",
     ),
+    Case("GET", "/admin/web/messages", "/admin/web/messages", ALL_ROLES, public=True, ok=(303,)),
+    Case(
+        "POST",
+        "/admin/web/messages",
+        "/admin/web/messages",
+        ALL_ROLES,
+        public=True,
+        ok=(403,),
+        note="no CSRF token: refused before anything is looked at",
+    ),
     Case(
         "GET",
         "/admin/web/static/{file_path:path}",
