@@ -1,8 +1,8 @@
 """The staff web's people section in headless Chromium against `parta demo`: the demo secretary
 uploads a file of pupils with an error, reads the report (line, column, Russian reason), fixes
-the file, checks it again and imports it; opens the class list and a new pupil's personal file;
-the school administrator then finds that read in the audit log. With PARTA_SCREENSHOTS=1 the
-pages are saved as docs/screenshots/web-people-*.png.
+the file, checks it again and imports it; opens the class list and pupils' personal files; the
+school administrator then finds the read in the audit log and opens the accounts page. With
+PARTA_SCREENSHOTS=1 the pages are saved as docs/screenshots/web-people-*.png.
 
 The demo is shared by the worker's browser tests: the pupils imported here have names of their
 own (random letters), so a second run adds two more and takes nothing away."""
@@ -78,6 +78,10 @@ def test_a_secretary_imports_a_file_after_fixing_what_the_report_says(
     browser.get(str(class_url))
     wait_text(browser, "roster", class_name.split("«")[0])
     screenshot(browser, "people-class")
+    # A demo pupil's personal file, with guardians and the book of movement.
+    browser.find_element(By.CSS_SELECTOR, "#roster tbody tr a").click()
+    wait_text(browser, "history", "зачисление")
+    screenshot(browser, "people-file")
 
     # A file whose second pupil names a class the school does not have.
     bad = tmp_path / "pupils.csv"
@@ -106,7 +110,6 @@ def test_a_secretary_imports_a_file_after_fixing_what_the_report_says(
     wait_text(browser, "file", "г. Казань, ул. Баумана, д. 5")
     assert f"Личное дело: {surname} Алина Маратовна" in browser.find_element(By.TAG_NAME, "h1").text
     assert "77-у" in browser.find_element(By.ID, "history").text
-    screenshot(browser, "people-file")
 
     # The school administrator reads who opened it.
     browser.find_element(By.CSS_SELECTOR, "form[action='/admin/tasks/logout'] button").click()
@@ -114,3 +117,6 @@ def test_a_secretary_imports_a_file_after_fixing_what_the_report_says(
     log = wait_text(browser, "audit", "просмотр личного дела")
     assert "Миннуллина Гульнара Ришатовна" in log
     screenshot(browser, "people-audit")
+    browser.get(f"{demo.base}{PEOPLE}/accounts")
+    assert "Миннуллина Гульнара Ришатовна" in wait_text(browser, "accounts", "Секретарь")
+    screenshot(browser, "people-accounts")
