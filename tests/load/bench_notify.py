@@ -92,6 +92,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def read_calls(pid: int) -> int:
+    """Read system calls a process has made so far (0 once it is gone): for a server, about
+    the requests it was sent (a pipelined batch is one read)."""
+    try:
+        with open(f"/proc/{pid}/io") as io:
+            for line in io:
+                if line.startswith("syscr:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 class CpuMeter:
     """CPU seconds spent by each part over a span: the workers, the API and the phones'
     process, PostgreSQL's backends of the benchmark's database, the benchmark's own Redis
@@ -133,10 +146,47 @@ class CpuMeter:
         return out
 
     async def begin(self) -> None:
-        self.start = {
-            part: {pid: cpu_seconds(pid) for pid in pids}
-            for part, pids in (await self.pids()).items()
-        }
+        pids = await self.pids()
+        self.start = {part: {pid: cpu_seconds(pid) for pid in p} for part, p in pids.items()}
+        # PostgreSQL's backends read their sockets with recv(), which /proc does not count.
+        self.reads_before = {"redis": {pid: read_calls(pid) for pid in pids.get("redis", [])}}
+        self.commands_before = await self.commands()
+        self.statements_before = await self.statements()
+
+    async def commands(self) -> dict[str, int]:
+        """Redis commands served so far, by command (the benchmark's own server only)."""
+        if self.redis_pid is None:
+            return {}
+        redis = Redis.from_url(REDIS_URL)
+        try:
+            stats = await redis.info("commandstats")
+        finally:
+            await redis.aclose()
+        return {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in stats.items()}
+
+    async def statements(self) -> dict[str, int]:
+        """Transactions committed in the benchmark's database so far."""
+        conn = await asyncpg.connect(POSTGRES_URL)
+        try:
+            row = await conn.fetchrow(
+                "SELECT xact_commit FROM pg_stat_database WHERE datname = $1", self.database
+            )
+        finally:
+            await conn.close()
+        return {"commits": int(row["xact_commit"]) if row else 0}
+
+    async def round_trips(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Redis commands by command and PostgreSQL commits since `begin`."""
+        now, then = await self.commands(), self.commands_before
+        commands = {k: v - then.get(k, 0) for k, v in now.items() if v > then.get(k, 0)}
+        done, before = await self.statements(), self.statements_before
+        counts = {k: v - before.get(k, 0) for k, v in done.items()}
+        pids = await self.pids()
+        then_reads = self.reads_before.get("redis", {})
+        counts["redis reads"] = sum(
+            read_calls(pid) - then_reads.get(pid, 0) for pid in pids.get("redis", [])
+        )
+        return commands, counts
 
     async def spent(self) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -525,6 +575,7 @@ async def marks(
             break
         await asyncio.sleep(1)
     spent = await meter.spent() if meter is not None else {}
+    commands, commits = await meter.round_trips() if meter is not None else ({}, {})
     await asyncio.sleep(2)  # late duplicates, if any
     statuses = await (
         Delivery.select(Delivery.status, Count(Delivery.id))
@@ -616,6 +667,17 @@ async def marks(
             + f"; workers + API {1000 * (spent['workers'] + spent.get('api', 0)) / pushed:.2f}"
             + f"; all {1000 * sum(spent.values()) / pushed:.2f}"
             + f" (CPU s: {', '.join(f'{k} {v:.1f}' for k, v in spent.items())})",
+            flush=True,
+        )
+    if commands and arrivals:
+        pushed = len(arrivals)
+        top = sorted(commands.items(), key=lambda kv: -kv[1])[:12]
+        print(
+            f"    Redis commands per delivered push: {sum(commands.values()) / pushed:.2f} ("
+            + ", ".join(f"{k} {v / pushed:.2f}" for k, v in top)
+            + f"); PostgreSQL commits per push {commits.get('commits', 0) / pushed:.2f}"
+            + "; Redis's read calls per push (about the round trips it served): "
+            + f"{commits.get('redis reads', 0) / pushed:.2f}",
             flush=True,
         )
     if duplicated:
