@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -520,6 +521,22 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
+# Allocations between two young-generation collections of the garbage collector (Python's
+# default: 700). A push allocates a few thousand objects (an HTTP request and answer, rows,
+# futures); at the default the collector ran every few sends.
+GC_YOUNG_THRESHOLD = 20_000
+
+
+def settle_heap() -> None:
+    """Once the process has started: what it built so far (modules, settings, pools) lives as
+    long as it does, so the garbage collector stops walking it (`gc.freeze`), and the young
+    generation is collected less often. The collector took 14 % of a busy worker's samples."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
 async def run_worker(settings: Settings) -> None:
     """`parta worker`: runs until SIGINT/SIGTERM."""
     from backend.logs import configure_logging
@@ -534,6 +551,7 @@ async def run_worker(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await worker.start()
+    settle_heap()
     log.info("worker started", extra={"channels": sorted(worker.channels)})
     try:
         await stop.wait()
