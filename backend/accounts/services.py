@@ -39,7 +39,7 @@ from backend.accounts.tokens import (
 )
 from backend.audit.services import AuditAction, record
 from backend.core.context import Actor
-from backend.core.db import transaction
+from backend.core.db import any_of, transaction
 from backend.core.errors import (
     Conflict,
     Forbidden,
@@ -948,5 +948,5 @@ async def user_contacts(user_ids: set[int]) -> dict[int, dict[str, Any]]:
         return {}
     rows = await User.select(
         User.id, User.phone, User.email, User.display_name, User.locale, User.is_active
-    ).where(User.id.is_in(list(user_ids)))
+    ).where(any_of(User.id, user_ids))
     return {r["id"]: r for r in rows}

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from piccolo.apps.migrations.commands.forwards import run_forwards
+from piccolo.columns import Column
+from piccolo.columns.combination import Combinable, WhereRaw
 from piccolo.conf.apps import AppConfig
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
@@ -145,6 +147,25 @@ def postgres_pool(engine: Engine) -> Any | None:
     """The asyncpg pool behind a started PostgreSQL engine (None on SQLite, or before start),
     for the few hot reads that skip the ORM's query building (`backend.journal.diary`)."""
     return getattr(engine, "pool", None) if isinstance(engine, PostgresEngine) else None
+
+
+def is_postgres() -> bool:
+    """The bound engine is PostgreSQL's (else SQLite's)."""
+    return isinstance(current_engine(), PostgresEngine)
+
+
+def any_of(column: Column, values: Iterable[Any]) -> Combinable:
+    """`column IN values`, written so that its SQL does not depend on how many values there
+    are: on PostgreSQL `column = ANY($n)` with the values as one array. asyncpg keeps a prepared
+    statement per SQL text; `IN ($1, ..., $k)` is a new text for every k, so each such query
+    took a round trip to prepare it (and a plan) before the one that ran it, and pushed
+    statements that do repeat out of the cache. For the notifications worker's queries, which
+    run on batches of every size. SQLite: `IN`, as Piccolo writes it (not empty)."""
+    values = list(values)
+    if is_postgres():
+        name = column._meta.get_full_name(with_alias=False)
+        return WhereRaw(f"{name} = ANY({{}})", values)
+    return column.is_in(values)
 
 
 async def ping(engine: Engine) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.core.db import any_of
 from backend.events.tables import OutboxEvent
 
 
@@ -55,7 +56,7 @@ async def mark_published(ids: list[int]) -> None:
         from datetime import UTC, datetime
 
         await OutboxEvent.update({OutboxEvent.published_at: datetime.now(UTC)}).where(
-            OutboxEvent.id.is_in(ids)
+            any_of(OutboxEvent.id, ids)
         )
 
 
@@ -74,7 +75,7 @@ async def load_many(event_ids: list[int]) -> list[dict[str, Any]]:
         return []
     rows = (
         await OutboxEvent.select()
-        .where(OutboxEvent.id.is_in(list(set(event_ids))))
+        .where(any_of(OutboxEvent.id, set(event_ids)))
         .order_by(OutboxEvent.id)
         .output(load_json=True)
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 from piccolo.columns import Column
 
-from backend.core.db import insert_rows, transaction
+from backend.core.db import any_of, insert_rows, is_postgres, transaction
 from backend.events.kinds import MESSENGERS, PUSH, SMS
 from backend.messaging.tables import Delivery, DeviceToken, MessengerChat, Notification
 
@@ -102,7 +102,7 @@ async def create(
         await insert_rows(Notification, NOTIFICATION_COLUMNS, notes)
         rows = await Notification.select(
             Notification.id, Notification.event_id, Notification.user_id
-        ).where(Notification.event_id.is_in(event_ids))
+        ).where(any_of(Notification.event_id, event_ids))
         ids = {(r["event_id"], r["user_id"]): r["id"] for r in rows}
         deliveries = [
             (
@@ -142,7 +142,7 @@ async def pending_of_events(event_ids: list[int]) -> list[dict[str, Any]]:
             Delivery.channel,
             Delivery.meta,
         )
-        .where(Delivery.event_id.is_in(event_ids) & Delivery.status.is_in(list(PENDING)))
+        .where(any_of(Delivery.event_id, event_ids) & any_of(Delivery.status, PENDING))
         .order_by(Delivery.id)
     )
 
@@ -151,7 +151,7 @@ async def pending_of_events(event_ids: list[int]) -> list[dict[str, Any]]:
 
 
 async def deliveries(delivery_ids: list[int]) -> dict[int, dict[str, Any]]:
-    return {r["id"]: r for r in await Delivery.select().where(Delivery.id.is_in(delivery_ids))}
+    return {r["id"]: r for r in await Delivery.select().where(any_of(Delivery.id, delivery_ids))}
 
 
 async def delivery(delivery_id: int) -> dict[str, Any] | None:
@@ -161,7 +161,7 @@ async def delivery(delivery_id: int) -> dict[str, Any] | None:
 async def notifications(notification_ids: list[int]) -> dict[int, dict[str, Any]]:
     if not notification_ids:
         return {}
-    rows = await Notification.select().where(Notification.id.is_in(notification_ids))
+    rows = await Notification.select().where(any_of(Notification.id, notification_ids))
     return {n["id"]: n for n in rows}
 
 
@@ -172,7 +172,7 @@ async def push_tokens(user_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
     if not users:
         return out
     rows = await DeviceToken.select(DeviceToken.user_id, DeviceToken.token).where(
-        DeviceToken.user_id.is_in(users) & DeviceToken.is_active.eq(True)
+        any_of(DeviceToken.user_id, users) & DeviceToken.is_active.eq(True)
     )
     for r in rows:
         out[r["user_id"]] = (*out.get(r["user_id"], ()), r["token"])
@@ -189,7 +189,7 @@ async def messenger_chats(messenger: str, user_ids: Iterable[int]) -> dict[int, 
         await MessengerChat.select(MessengerChat.user_id, MessengerChat.chat_id)
         .where(
             (MessengerChat.messenger == messenger)
-            & MessengerChat.user_id.is_in(users)
+            & any_of(MessengerChat.user_id, users)
             & MessengerChat.unlinked_at.is_null()
         )
         .order_by(MessengerChat.id, ascending=False)
@@ -207,7 +207,7 @@ async def siblings(notification_ids: Iterable[int]) -> dict[int, list[dict[str, 
         return out
     for o in await Delivery.select(
         Delivery.notification_id, Delivery.channel, Delivery.status
-    ).where(Delivery.notification_id.is_in(ids)):
+    ).where(any_of(Delivery.notification_id, ids)):
         out.setdefault(o["notification_id"], []).append(o)
     return out
 
@@ -249,7 +249,7 @@ async def claim(rows: list[dict[str, Any]]) -> set[int]:
                 }
             )
             .where(
-                Delivery.id.is_in(ids)
+                any_of(Delivery.id, ids)
                 & (Delivery.status == status)
                 & (Delivery.attempts == attempts)
             )
@@ -295,12 +295,29 @@ async def mark_sent(delivery_id: int, address: str, provider_id: str, parts: int
         await Delivery.update(values).where(Delivery.id == delivery_id)
 
 
+# `mark_sent_many` on PostgreSQL. A delivery the phone confirmed before the provider's answer
+# was written stays "delivered" (its other fields are written all the same).
+_MARK_SENT_PG = (
+    "UPDATE delivery SET "
+    "status = CASE WHEN delivery.status = 'delivered' THEN delivery.status ELSE 'sent' END, "
+    "address = s.address, provider_id = s.provider_id, parts = s.parts, "
+    "sent_at = {}, reason = '', updated_at = {} "
+    "FROM unnest({}::bigint[], {}::varchar[], {}::varchar[], {}::smallint[]) "
+    "AS s(id, address, provider_id, parts) WHERE delivery.id = s.id"
+)
+
+
 async def mark_sent_many(sent: list[tuple[int, str, str, int]]) -> None:
     """`mark_sent` for many deliveries in one statement: (id, address, provider id, parts)
     each. The worker writes the sends that finished at about the same moment together."""
     if not sent:
         return
     now = utcnow()
+    if is_postgres():
+        # One array per column: the same statement whatever the batch's size, prepared once.
+        columns = list(zip(*sent, strict=True))
+        await Delivery.raw(_MARK_SENT_PG, now, now, *(list(c) for c in columns))
+        return
     args: list[Any] = []
 
     def case(index: int, cast: str) -> str:
@@ -411,7 +428,7 @@ async def push_delivered(delivery_ids: list[int], at: datetime) -> None:
     await Delivery.update(
         {Delivery.status: "delivered", Delivery.delivered_at: at, Delivery.updated_at: utcnow()}
     ).where(
-        Delivery.id.is_in(delivery_ids)
+        any_of(Delivery.id, delivery_ids)
         & (Delivery.channel == PUSH)
         & (Delivery.status != "skipped")
     )

@@ -18,7 +18,7 @@ from redis.exceptions import NoScriptError
 
 from backend.audit.services import AuditAction, record
 from backend.core.context import Actor
-from backend.core.db import transaction
+from backend.core.db import any_of, transaction
 from backend.core.errors import NotFound, ValidationFailed
 from backend.core.forms import clean_text
 from backend.core.rights import Permission, Principal, ScopeKind, ScopeTarget
@@ -293,7 +293,7 @@ async def load_preferences(user_ids: set[int]) -> dict[int, list[dict[str, Any]]
     if not user_ids:
         return {}
     rows = await NotificationPreference.select().where(
-        NotificationPreference.user_id.is_in(list(user_ids))
+        any_of(NotificationPreference.user_id, user_ids)
     )
     out: dict[int, list[dict[str, Any]]] = {}
     for row in rows:

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from backend.core.days import today_in
+from backend.core.db import any_of
 from backend.schools.people import services as people
 from backend.schools.tables import (
     Consent,
@@ -101,7 +102,7 @@ async def pupils(student_ids: Iterable[int]) -> dict[int, Pupil]:
         Student.phone,
         Student.email,
         Student.sex,
-    ).where(Student.id.is_in(wanted))
+    ).where(any_of(Student.id, wanted))
     return {
         r["id"]: Pupil(
             r["id"],
@@ -126,7 +127,7 @@ async def guardians_of_many(student_ids: Iterable[int]) -> dict[int, list[Contac
     rows = (
         await StudentGuardian.select(*GUARDIAN_CONTACT_COLUMNS)
         .where(
-            StudentGuardian.student.is_in(wanted)
+            any_of(StudentGuardian.student, wanted)
             & (StudentGuardian.is_legal_representative == True)  # noqa: E712
             & StudentGuardian.guardian.user_id.is_not_null()
         )
@@ -231,7 +232,7 @@ async def students_with_cross_border_consent(student_ids: Iterable[int]) -> set[
     rows = await Consent.select(Consent.subject_id).where(
         (Consent.subject_kind == "student")
         & (Consent.kind == "cross_border")
-        & Consent.subject_id.is_in(wanted)
+        & any_of(Consent.subject_id, wanted)
         & Consent.revoked_on.is_null()
     )
     return {r["subject_id"] for r in rows}

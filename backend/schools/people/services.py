@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from backend.audit.services import record
 from backend.core.context import Actor
-from backend.core.db import transaction
+from backend.core.db import any_of, transaction
 from backend.core.errors import NotFound, ValidationFailed
 from backend.core.rights import Grant, Permission, Role, ScopeKind, ScopeTarget
 from backend.schools.people.delegates import canonical_parts
@@ -150,7 +150,7 @@ async def delegates_of_many(
     rows = (
         await Delegate.select()
         .where(
-            Delegate.student.is_in(wanted)
+            any_of(Delegate.student, wanted)
             & Delegate.revoked_at.is_null()
             & (Delegate.valid_from <= now)
             & (Delegate.valid_until > now)
