@@ -16,7 +16,8 @@ from typing import Any
 import msgspec
 from litestar import Controller, get, post
 from litestar.datastructures import UploadFile
-from litestar.response import Response
+from litestar.response import Redirect, Response
+from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from backend.core.errors import DomainError, ValidationFailed
 from backend.core.http import PUBLIC
@@ -109,6 +110,9 @@ class PeopleController(Controller):
         if isinstance(staff, Response):
             return staff
         query = request.query_params
+        if not _allows(staff.principal, Permission.PEOPLE_READ):
+            # An official audits the schools; class lists and files are not theirs to read.
+            return Redirect(path=f"{BASE}/audit", status_code=HTTP_303_SEE_OTHER)
         try:
             school_id = await school_of(staff, query.get("school_id"))
             year = await imports.year_of(school_id, None)
@@ -117,6 +121,7 @@ class PeopleController(Controller):
             wanted = str(query.get("q") or "").strip()
             found = await lists.search_pupils(staff.actor, school_id, wanted) if wanted else None
             names = await school_names({school_id})
+            file_schools = await schools_in_scope(staff.principal, Permission.PERSONAL_FILE_READ)
         except DomainError as exc:
             return error_page(request, staff.principal, exc)
         return page(
@@ -129,6 +134,8 @@ class PeopleController(Controller):
             classes=[{**c, "size": len(sizes.get(c["id"], []))} for c in classes],
             q=wanted,
             found=found,
+            # A class teacher reads only their class's files: found pupils link to their class.
+            files_here=file_schools is None or school_id in file_schools,
             may_import=_allows(staff.principal, Permission.PERSONAL_FILE_WRITE),
             may_export=_allows(staff.principal, Permission.PERSONAL_FILE_READ),
             may_audit=_allows(staff.principal, Permission.AUDIT_READ),

@@ -70,6 +70,7 @@ class PeopleFilesController(Controller):
             return staff
         try:
             roster = await lists.class_roster(staff.actor, class_id)
+            target = await movement.class_target(class_id)
         except DomainError as exc:
             return error_page(request, staff.principal, exc)
         return page(
@@ -77,6 +78,8 @@ class PeopleFilesController(Controller):
             "people/class.html",
             staff.principal,
             roster=roster,
+            # Files are linked only for those who may open them (a class teacher: their class).
+            may_files=staff.principal.allows(Permission.PERSONAL_FILE_READ, target),
             may_codes=staff.principal.has_permission(Permission.ACCOUNTS_MANAGE),
         )
 

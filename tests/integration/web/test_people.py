@@ -263,6 +263,15 @@ async def test_a_class_teacher_opens_only_their_class_files(world: Backend) -> N
         assert r.status_code == 200 and "Личное дело: Свой Ученик" in r.text
         r = await client.get(f"{PEOPLE}/pupils/{other}")
         assert r.status_code == 404 and "Чужой" not in r.text
+        # Another class's list is readable (names), but links no file the teacher cannot open.
+        r = await client.get(f"{PEOPLE}/classes/{school.classes['5Б']}")
+        assert r.status_code == 200 and "Чужой Ученик" in r.text
+        assert f"/pupils/{other}" not in r.text
+        r = await client.get(f"{PEOPLE}/classes/{school.classes['5А']}")
+        assert f'href="{PEOPLE}/pupils/{mine}"' in r.text
+        r = await client.get(f"{PEOPLE}/?q=чужой")
+        assert "Чужой Ученик" in r.text and f"/pupils/{other}" not in r.text
+        assert f'href="{PEOPLE}/classes/{school.classes["5Б"]}"' in r.text
         # No writing: the movement form is refused (the section's write permission).
         r = await client.post(
             f"{PEOPLE}/pupils/{mine}/movement",
@@ -275,6 +284,18 @@ async def test_a_class_teacher_opens_only_their_class_files(world: Backend) -> N
         AuditEntry.action == "read.personal_file"
     )
     assert {r["student_id"] for r in reads} == {mine}
+
+
+async def test_an_official_is_sent_to_the_audit_log(world: Backend) -> None:
+    school = await make_school(world)
+    _, official = await make_user(
+        world, grant(Role.REGIONAL_OFFICIAL, ScopeKind.REGION, school.ids["region"])
+    )
+    async with signed_in(world, official) as client:
+        r = await client.get(f"{PEOPLE}/")
+        assert r.status_code == 303 and r.headers["location"] == f"{PEOPLE}/audit"
+        r = await client.get(f"{PEOPLE}/audit")
+        assert r.status_code == 200 and "Журнал аудита" in r.text
 
 
 async def test_school_b_secretary_sees_nothing_of_school_a(world: Backend) -> None:
