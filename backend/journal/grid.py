@@ -211,7 +211,7 @@ async def journal_grid(
     for day in sorted({date_from, min(date_to, max(today, date_from))}):
         for p in await movement.students_of_class(class_id, day):
             pupils.setdefault(p.id, f"{p.last_name} {p.first_name}")
-    groups = await _groups_of(class_id, set(pupils), subject_id)
+    groups = await _groups_of(class_id, set(pupils))
     rows = (
         await Lesson.select(
             Lesson.id,
@@ -338,9 +338,9 @@ def _marked(settings: dict[str, Any], grade: int, subject_id: int) -> bool:
     return True
 
 
-async def _groups_of(class_id: int, pupils: set[int], subject_id: int) -> dict[int, str]:
+async def _groups_of(class_id: int, pupils: set[int]) -> dict[int, str]:
     """The study groups whose lessons belong in this class's grid: the class's own groups and
-    groups of several classes with a pupil of this class (by name)."""
+    groups of several classes with a pupil of this class."""
     found = {
         r["id"]: r["name"]
         for r in await StudyGroup.select(StudyGroup.id, StudyGroup.name).where(

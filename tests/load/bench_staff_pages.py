@@ -12,8 +12,9 @@ time, with `/health` between rounds (the ceiling measured in the same run).
 
 A route pattern is the path with numbers replaced by `{id}` and the names (not the values) of
 the query's parameters: `/admin/web/journal?class_id&subject_id`. The table gives per pattern:
-the roles that reached it, requests, p50, p95, max, and the server's CPU time per request (from
-/proc: far less noisy than latency on a shared machine); a p95 over the budget is marked.
+the roles that reached it, requests, p50, p95, max, and the CPU time per request of the server
+and of PostgreSQL's backends for the database (from /proc: far less noisy than latency on a
+shared machine); a p95 over the budget is marked.
 
     uv run python -m tests.load.bench_staff_pages [--rounds 5] [--per-route 3] [--reuse]
 """
@@ -80,6 +81,32 @@ def cpu_ticks(pid: int) -> int:
     """User + system clock ticks of the server and its children (uvicorn's worker)."""
     total = 0
     for proc in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def db_backends(database: str) -> list[int]:
+    """The PostgreSQL backends serving `database` (their title is `postgres: user db ...`)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres: ") and f" {database} " in title:
+            found.append(int(entry.name))
+    return found
+
+
+def ticks_of(pids: list[int]) -> int:
+    total = 0
+    for proc in pids:
         try:
             fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
@@ -209,6 +236,8 @@ def main() -> None:
         health: list[float] = []
         times: dict[str, list[float]] = defaultdict(list)
         cpu: dict[str, list[float]] = defaultdict(list)
+        db_cpu: dict[str, list[float]] = defaultdict(list)
+        database = url.rsplit("/", 1)[1]
         roles: dict[str, set[str]] = defaultdict(set)
         for login in args.logins.split(","):
             client = sign_in(base, login)
@@ -227,13 +256,15 @@ def main() -> None:
                 for u in urls:
                     roles[pattern_of(u)].add(login)
                 for _ in range(args.rounds):
+                    backends = db_backends(database)  # the pool's connections, once a round
                     for u in urls:
                         key = pattern_of(u)
-                        before = cpu_ticks(server.pid)
+                        before, db_before = cpu_ticks(server.pid), ticks_of(backends)
                         started = time.perf_counter()
                         r = client.get(u)
                         times[key].append(time.perf_counter() - started)
                         cpu[key].append((cpu_ticks(server.pid) - before) / ticks_per_s)
+                        db_cpu[key].append((ticks_of(backends) - db_before) / ticks_per_s)
                         assert r.status_code == 200, (u, r.status_code, r.text[:300])
                     for _ in range(5):
                         t0 = time.perf_counter()
@@ -245,7 +276,7 @@ def main() -> None:
         if not times or not health:
             return  # --rounds 0: the crawl only (its broken links above)
         width = max([len(k) for k in times] + [20])
-        print(f"\n{'route pattern':<{width}}  roles  reqs    p50    p95    max  cpu/req")
+        print(f"\n{'route pattern':<{width}}  roles  reqs    p50    p95    max  cpu/req  db cpu")
         over = 0
         for key in sorted(times):
             values = times[key]
@@ -255,6 +286,7 @@ def main() -> None:
                 f"{key:<{width}}  {len(roles[key]):>5}  {len(values):>4}"
                 f"  {statistics.median(values) * 1000:>5.0f}  {p95:>5.0f}"
                 f"  {max(values) * 1000:>5.0f}  {statistics.mean(cpu[key]) * 1000:>5.0f} ms"
+                f"  {statistics.mean(db_cpu[key]) * 1000:>4.0f} ms"
                 f"{'  OVER' if p95 > BUDGET_MS else ''}"
             )
         print(
