@@ -244,14 +244,41 @@ async def test_homework_files_are_uploaded_checked_and_downloaded(world: Backend
         assert r.status_code == 400
         r = await client.post("/admin/web/journal/homework/files", data=form)
         assert r.status_code == 400 and "«файл»" in r.text
+        # The homework's text saved by HTMX: the answer keeps the files and the upload form,
+        # which returns to the page the request came from (never another site).
+        token = {"X-CSRF-Token": csrf or ""}
+        grid = (await client.get(back)).text
+        saved = re.search(r'name="homework_id" value="(\d+)">\s*<input type="hidden" '
+                          r'name="base_version" value="(\d+)"', grid)  # fmt: skip
+        assert saved
+        r = await client.post(
+            "/admin/web/journal/homework",
+            data={
+                "lesson_id": lesson_id,
+                "op_id": "web-hw-files-1",
+                "text": "Решить по схеме",
+                "homework_id": saved.group(1),
+                "base_version": saved.group(2),
+            },
+            headers={**token, "HX-Current-URL": f"http://parta.test{back}"},
+        )
+        assert r.status_code == 200 and ">схема.png</a>" in r.text
+        assert f'name="back" value="{back.replace("&", "&amp;")}"' in r.text
+        r = await client.post(
+            "/admin/web/journal/homework",
+            data={"lesson_id": lesson_id, "op_id": "web-hw-files-2", "text": "x"},
+            headers={**token, "HX-Current-URL": "https://evil.example/admin/web/journal"},
+        )
+        assert r.status_code == 200 and "evil.example" not in r.text  # only the path is kept
         r = await client.post(
             "/admin/web/journal/homework/files",
             data={**form, "csrf": "forged"},
             files={"file": ("b.png", PNG, "image/png")},
         )
         assert r.status_code == 403
-    homework = await Homework.select(Homework.attachments)
-    assert len(homework) == 1
+    # The first homework kept its files through the text's edit; the second has none.
+    homework = await Homework.select(Homework.attachments).order_by(Homework.id)
+    assert len(homework) == 2
     files = homework[0]["attachments"]
     files = json.loads(files) if isinstance(files, str) else files
     assert [f["file_name"] for f in files] == ["схема.png", "ответы.pdf"]
