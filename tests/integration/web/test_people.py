@@ -164,6 +164,7 @@ async def test_another_schools_secretary_reaches_nothing(world: Backend) -> None
 async def test_families_and_teachers_get_the_refusal(world: Backend) -> None:
     school: School = await make_school(world)
     pupil = await add_pupil(school.school_id, "Иванов", "Иван", school.classes["5А"])
+    guardian = await add_guardian(pupil, "Иванова")
     _, parent = await make_user(world, grant(Role.GUARDIAN, ScopeKind.STUDENT, pupil))
     _, teacher = await make_user(world, grant(Role.TEACHER, ScopeKind.SCHOOL, school.school_id))
     for login, text in ((parent, "открыто только сотрудникам"), (teacher, "Нет доступа")):
@@ -173,7 +174,18 @@ async def test_families_and_teachers_get_the_refusal(world: Backend) -> None:
                 "/admin/tasks/login",
                 data={"identifier": login, "password": TEST_PASSWORD, "csrf": csrf(client)},
             )
-            for path in (f"{PEOPLE}/", f"{PEOPLE}/import", f"{PEOPLE}/export?kind=pupils"):
+            for path in (
+                f"{PEOPLE}/",
+                f"{PEOPLE}/import",
+                f"{PEOPLE}/export?kind=pupils",
+                f"{PEOPLE}/classes/{school.classes['5А']}",
+                f"{PEOPLE}/pupils/{pupil}",
+                f"{PEOPLE}/pupils/{pupil}/viewers",
+                f"{PEOPLE}/guardians/{guardian}",
+                f"{PEOPLE}/staff",
+                f"{PEOPLE}/accounts",
+                f"{PEOPLE}/audit",
+            ):
                 r = await client.get(path)
                 assert r.status_code == 403 and text in r.text, (login, path, r.text)
                 assert "Иванов" not in r.text
@@ -238,6 +250,16 @@ async def test_class_list_pupil_file_and_the_book_of_movement(world: Backend) ->
         assert "Согласие на обработку ПДн</dt><dd>есть" in file.text
         staff = await client.get(f"{PEOPLE}/staff")
         assert staff.status_code == 200
+        guardian = await add_guardian(ivanov, "Иванова")
+        roster = await client.get(f"{PEOPLE}/classes/{school.classes['5Б']}")
+        assert f'href="{PEOPLE}/guardians/{guardian}"' in roster.text
+        page = await client.get(f"{PEOPLE}/guardians/{guardian}")
+        assert page.status_code == 200 and "Родитель: Иванова Мария" in page.text
+        assert f'href="{PEOPLE}/pupils/{ivanov}"' in page.text
+        reads = await AuditEntry.count().where(
+            (AuditEntry.action == "read.personal_file") & (AuditEntry.object_type == "guardian")
+        )
+        assert reads == 1
     history = await client_history(world, ivanov)
     assert history == ["admitted", "transferred"]
 
