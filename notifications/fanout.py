@@ -75,12 +75,15 @@ class Fanout:
         self, work: list[tuple[dict[str, Any], Kind]], pupils: dict[int, contacts.Pupil]
     ) -> dict[int, list[contacts.Contact]]:
         """Who hears about each event, by event id: a few queries for the whole batch (one per
-        role asked for, one per school with an announcement), none per person."""
+        role asked for, one per school or class with an announcement), none per person."""
         wanted: dict[str, set[int]] = {}
         schools: set[int] = set()
+        announced_classes: set[int] = set()
         for event, kind in work:
             if kind.name == ANNOUNCEMENT:
-                if event["school_id"]:
+                if event["payload"].get("class_id"):
+                    announced_classes.add(int(event["payload"]["class_id"]))
+                elif event["school_id"]:
                     schools.add(int(event["school_id"]))
             elif kind.name != RESET_KIND and event["student_id"]:
                 for role in kind.audience:
@@ -89,6 +92,7 @@ class Fanout:
         delegates = await contacts.delegates_of_many(wanted.get(contacts.DELEGATE, ()))
         teachers = await contacts.class_teachers_of(wanted.get(contacts.CLASS_TEACHER, ()))
         families = {s: await contacts.families_of_school(s) for s in schools}
+        class_families = {c: await contacts.families_of_class(c) for c in announced_classes}
         guard_schools = {
             int(event["school_id"])
             for event, kind in work
@@ -102,6 +106,8 @@ class Fanout:
             if kind.name == RESET_KIND:
                 user_id = int(event["payload"].get("user_id") or 0)
                 people = [contacts.Contact(user_id, "account", None)] if user_id else []
+            elif kind.name == ANNOUNCEMENT and event["payload"].get("class_id"):
+                people = class_families.get(int(event["payload"]["class_id"]), [])
             elif kind.name == ANNOUNCEMENT:
                 people = families.get(int(event["school_id"] or 0), [])
             elif contacts.SECURITY in kind.audience:

@@ -191,13 +191,13 @@ class MessagingController(Controller):
         "/announcements",
         guards=NOTIFY,
         status_code=HTTP_201_CREATED,
-        summary="Объявление всем семьям школы",
+        summary="Объявление всем семьям школы или одного класса",
     )
     async def announce(
         self, actor: ActorDep, data: Annotated[s.AnnouncementIn, Body()]
     ) -> s.AnnouncementOut:
         event_id = await services.announce(
-            actor, data.school_id, data.title, data.text, data.urgent
+            actor, data.school_id, data.title, data.text, data.urgent, data.class_id
         )
         return s.AnnouncementOut(event_id)
 

@@ -100,6 +100,8 @@ class AnnouncementIn(Strict):
     title: Annotated[str, msgspec.Meta(min_length=1, max_length=150)]
     text: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
     urgent: bool = False
+    # One class of the school (its families on the day of sending); none: the whole school.
+    class_id: Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)] | None = None
 
 
 class AnnouncementOut(msgspec.Struct):

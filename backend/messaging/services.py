@@ -41,6 +41,7 @@ from backend.messaging.tables import (
     Notification,
     NotificationPreference,
 )
+from backend.schools.people.services import class_target
 from backend.schools.services import school_target
 
 MODES = ("instant", "digest")
@@ -557,25 +558,37 @@ async def replay(actor: Actor, delivery_id: int) -> None:
         )
 
 
-async def announce(actor: Actor, school_id: int, title: str, text: str, urgent: bool) -> int:
-    """A school-wide announcement to every family; returns the event id."""
+async def announce(
+    actor: Actor,
+    school_id: int,
+    title: str,
+    text: str,
+    urgent: bool,
+    class_id: int | None = None,
+) -> int:
+    """An announcement to every family of the school, or of one of its classes (the class's
+    pupils on the day it is sent, by the book of movement); returns the event id."""
     assert actor.principal is not None
     await _check_school(actor.principal, Permission.NOTIFY_SCHOOL, school_id)
+    if class_id is not None:
+        target = await class_target(class_id)
+        if target.school_id != school_id:
+            raise NotFound()
     # Every family of the school reads it: no blank title, no control characters.
     title = clean_text(title, field="title")
     text = clean_text(text, field="text", multiline=True)
+    payload: dict[str, Any] = {"school_id": school_id, "title": title, "text": text}
+    payload["urgent"] = urgent
+    if class_id is not None:
+        payload["class_id"] = class_id
     async with transaction():
-        event_id = await emit(
-            ANNOUNCEMENT_KIND,
-            {"school_id": school_id, "title": title, "text": text, "urgent": urgent},
-            school_id=school_id,
-        )
+        event_id = await emit(ANNOUNCEMENT_KIND, payload, school_id=school_id)
         await record(
             actor,
             AuditAction.CREATE,
             object_type="announcement",
             object_id=event_id,
             school_id=school_id,
-            details={"title": title},
+            details={"title": title, "class_id": class_id},
         )
     return event_id

@@ -1,5 +1,6 @@
 """The staff web's messages (/admin/web/messages): an announcement to every family of the
-school, the delivery statistics by channel and status, and the dead letters with replay.
+school or of one class, the delivery statistics by channel and status, and the dead letters
+with replay.
 
 The same services as `/api/v1/messaging` (announce, school_statistics, dead_letters, replay):
 `notify.school` at the school, the audit of the statistics read, the outbox. A refused form
@@ -22,6 +23,7 @@ from backend.core.rights import Permission
 from backend.i18n import t
 from backend.messaging import schemas as ms
 from backend.messaging import services as messaging
+from backend.schools.timetable import services as timetable
 from backend.web.kit import (
     AnyRequest,
     Staff,
@@ -34,6 +36,7 @@ from backend.web.kit import (
 )
 from backend.web.nav import MESSAGE_PERMISSIONS
 from backend.web.timetable import school_of, writer
+from backend.web.year import years_of
 
 BASE = "/admin/web/messages"
 PAGE = 50
@@ -64,6 +67,10 @@ class MessagesController(Controller):
             offset = parse_id(query.get("offset") or "0", "offset")
             stats = await messaging.school_statistics(staff.actor, school_id, since)
             dead, total = await messaging.dead_letters(staff.actor, school_id, PAGE, offset)
+            _, year = await years_of(staff, school_id, None)
+            choices = await timetable.school_choices(
+                staff.actor, school_id, year["id"] if year else None
+            )
         except DomainError as exc:
             return error_page(request, staff.principal, exc)
         done = str(query.get("done") or "")
@@ -75,6 +82,7 @@ class MessagesController(Controller):
             school_id=school_id,
             since=since_day,
             stats=stats,
+            classes=choices["classes"],
             dead=dead,
             total=total,
             offset=offset,
@@ -114,10 +122,11 @@ class MessagesController(Controller):
                         "title": form.get("title"),
                         "text": form.get("text"),
                         "urgent": bool(form.get("urgent")),
+                        "class_id": form.get("class_id"),
                     },
                 )
                 await messaging.announce(
-                    staff.actor, data.school_id, data.title, data.text, data.urgent
+                    staff.actor, data.school_id, data.title, data.text, data.urgent, data.class_id
                 )
             elif what == "replay":
                 await messaging.replay(staff.actor, parse_id(form.get("delivery_id"), "delivery"))

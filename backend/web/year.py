@@ -58,7 +58,7 @@ def _grades(value: Any) -> Any:
     return [int(p) for p in parts] if all(p.isdigit() for p in parts) else text
 
 
-async def _years(staff: Staff, school_id: int, wanted: Any) -> tuple[list[dict[str, Any]], Any]:
+async def years_of(staff: Staff, school_id: int, wanted: Any) -> tuple[list[dict[str, Any]], Any]:
     years = await structure.list_years(staff.actor, school_id)
     if wanted and str(wanted).isdigit():
         chosen = next((y for y in years if y["id"] == int(wanted)), None)
@@ -146,7 +146,7 @@ class YearController(Controller):
     # ---- the study year: periods and holidays ------------------------------------------------
 
     async def _year(self, staff: Staff, school_id: int, request: AnyRequest) -> dict[str, Any]:
-        years, year = await _years(staff, school_id, request.query_params.get("year"))
+        years, year = await years_of(staff, school_id, request.query_params.get("year"))
         periods = holidays = []
         if year is not None:
             periods = await structure.list_periods(staff.actor, school_id, year["id"])
@@ -209,7 +209,7 @@ class YearController(Controller):
     # ---- classes and groups ------------------------------------------------------------------
 
     async def _classes(self, staff: Staff, school_id: int, request: AnyRequest) -> dict[str, Any]:
-        years, year = await _years(staff, school_id, request.query_params.get("year"))
+        years, year = await years_of(staff, school_id, request.query_params.get("year"))
         year_id = year["id"] if year else None
         choices = await timetable.school_choices(staff.actor, school_id, year_id)
         classes = await structure.list_classes(staff.actor, school_id, year_id) if year_id else []
@@ -287,7 +287,7 @@ class YearController(Controller):
     async def _curriculum(
         self, staff: Staff, school_id: int, request: AnyRequest
     ) -> dict[str, Any]:
-        years, year = await _years(staff, school_id, request.query_params.get("year"))
+        years, year = await years_of(staff, school_id, request.query_params.get("year"))
         if year is None:
             return {"years": years, "year": None, "curriculum": [], "loads": [], "choices": {}}
         on = parse_date(request.query_params.get("on"), "date") or date.today()
@@ -345,7 +345,7 @@ class YearController(Controller):
 
     async def _day(self, staff: Staff, school_id: int, request: AnyRequest) -> dict[str, Any]:
         on = parse_date(request.query_params.get("on"), "date") or date.today()
-        _, year = await _years(staff, school_id, None)
+        _, year = await years_of(staff, school_id, None)
         lessons, total = await timetable.list_lessons(
             staff.actor, school_id, on, on, limit=DAY_LIMIT
         )
@@ -409,7 +409,7 @@ class YearController(Controller):
                 return _back("/day", school_id, "replacement", on=on)
             if what == "generate":
                 period_id = _id(form.get("period_id"), "period_id")
-                _, year = await _years(staff, school_id, form.get("academic_year_id"))
+                _, year = await years_of(staff, school_id, form.get("academic_year_id"))
                 periods = (
                     await structure.list_periods(staff.actor, school_id, year["id"]) if year else []
                 )

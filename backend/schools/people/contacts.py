@@ -207,6 +207,20 @@ async def families_of_school(school_id: int) -> list[Contact]:
     return [_guardian_contact(r) for r in rows]
 
 
+async def families_of_class(class_id: int, on: date | None = None) -> list[Contact]:
+    """Every legal representative with an account of the class's pupils on `on` (by the book
+    of movement): an announcement to one class."""
+    pupils = (await people.pupils_of_classes([class_id], on or today_in())).get(class_id, [])
+    if not pupils:
+        return []
+    rows = await StudentGuardian.select(*GUARDIAN_CONTACT_COLUMNS).where(
+        StudentGuardian.student.is_in(pupils)
+        & (StudentGuardian.is_legal_representative == True)  # noqa: E712
+        & StudentGuardian.guardian.user_id.is_not_null()
+    )
+    return [_guardian_contact(r) for r in rows]
+
+
 async def school_info(school_id: int) -> SchoolInfo | None:
     row = (
         await School.select(School.id, School.short_name, School.time_zone, School.settings)
