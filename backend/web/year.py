@@ -380,7 +380,11 @@ class YearController(Controller):
             generated = t(
                 "web.year.generated", period=str(query.get("period") or "")[:64], **counts
             )
+        lesson = query.get("lesson")
         return {
+            # One row's replacement form at a time: a school's day is a few hundred lessons,
+            # and a form with every teacher in each row made the page heavy.
+            "editing": int(lesson) if lesson and lesson.isdigit() and len(lesson) < 13 else None,
             "generated": generated,
             "on": on,
             "rows": rows,

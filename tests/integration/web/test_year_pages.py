@@ -199,6 +199,10 @@ async def test_day_generation_and_replacement(world: Backend) -> None:
         (lesson,) = await Lesson.select(Lesson.id, Lesson.version).where(
             Lesson.date == date(2026, 9, 7)
         )
+        assert 'name="teacher_id"' not in r.text  # one row's form at a time, when asked
+        r = await client.get(f"{page}&lesson={lesson['id']}")
+        row = r.text.split(f'id="lesson-{lesson["id"]}"', 1)[1].split("</tr>", 1)[0]
+        assert 'name="teacher_id"' in row and "Петров С. И." in row
         form = {"what": "replacement", "lesson_id": lesson["id"], "on": "2026-09-07"}
         r = await post(
             client, "/day", school, **form, version=lesson["version"], teacher_id=sw.staff["petrov"]
@@ -206,6 +210,8 @@ async def test_day_generation_and_replacement(world: Backend) -> None:
         assert r.status_code == 303, r.text
         r = await client.get(r.headers["location"])
         assert "Замена сохранена." in r.text
+        row = r.text.split(f'id="lesson-{lesson["id"]}"', 1)[1].split("</tr>", 1)[0]
+        assert "Петров С. И." in row  # the replacement shown in its row
         # A stale version: the service's conflict, nothing overwritten.
         r = await post(
             client,
