@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,19 @@ def transaction() -> Any:
     return engine.transaction()
 
 
+def before_commit_hooks() -> list[Callable[[], Awaitable[None]]] | None:
+    """The list of coroutines the current outermost PostgreSQL transaction runs just before
+    it commits (in order; a failure rolls it back), or None outside one or on SQLite, where
+    the caller does the work at once. For writes to rows every transaction of a school
+    touches (the meals ledger's school accounts): written last, their row locks are held for
+    the commit only, not for the whole transaction."""
+    engine = current_engine()
+    if not isinstance(engine, PostgresEngine):
+        return None
+    current = engine.current_transaction.get()
+    return current.before_commit if isinstance(current, ReleasingTransaction) else None
+
+
 class ReleasingTransaction(PostgresTransaction):
     """Piccolo's PostgreSQL transaction, giving its connection back to the pool whatever
     happens. Piccolo's own keeps the connection when the task is cancelled while the
@@ -80,6 +93,7 @@ class ReleasingTransaction(PostgresTransaction):
     async def __aenter__(self) -> PostgresTransaction:
         if self._parent is not None:
             return self._parent
+        self.before_commit: list[Callable[[], Awaitable[None]]] = []
         self.connection = await self.get_connection()
         try:
             self.transaction = self.connection.transaction()
@@ -98,6 +112,12 @@ class ReleasingTransaction(PostgresTransaction):
                 if not self._rolled_back:
                     await self.rollback()
             elif not self._committed and not self._rolled_back:
+                try:
+                    for hook in self.before_commit:
+                        await hook()
+                except BaseException:
+                    await self.rollback()
+                    raise
                 await self.commit()
         finally:
             await self._give_back()

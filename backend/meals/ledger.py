@@ -24,7 +24,7 @@ from piccolo.engine.postgres import PostgresEngine
 
 from backend.audit.services import record
 from backend.core.context import Actor
-from backend.core.db import current_engine, transaction
+from backend.core.db import before_commit_hooks, current_engine, transaction
 from backend.core.errors import Conflict, NotFound, ValidationFailed
 from backend.events import kinds
 from backend.events.services import emit
@@ -150,12 +150,20 @@ async def account_balance(account_id: int) -> Balance:
 
 
 async def _lock(account_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-    """Lock the accounts (in id order, so two transfers never wait on each other in a circle)
-    and read them. On SQLite the transaction already holds the database's write lock."""
+    """Read the accounts, locking the pupils' ones (in id order, so two transfers never wait
+    on each other in a circle): their limit is checked under the lock. A school's accounts
+    (what it owes a caterer, its benefit budget, ...) are in every order of the school and
+    have no limit: they are not locked here, and their totals are moved just before the
+    commit (`_move_totals`), so orders of one school do not queue behind each other's whole
+    transactions. On SQLite the transaction already holds the database's write lock."""
     ids = sorted(set(account_ids))
     if isinstance(current_engine(), PostgresEngine):
         found = await LedgerAccount.raw(
-            "SELECT * FROM ledger_account WHERE id = ANY({}) ORDER BY id FOR UPDATE", ids
+            "WITH locked AS (SELECT * FROM ledger_account WHERE id = ANY({}) AND kind = 'pupil' "
+            "ORDER BY id FOR UPDATE) SELECT * FROM locked UNION ALL "
+            "SELECT * FROM ledger_account WHERE id = ANY({}) AND kind <> 'pupil'",
+            ids,
+            ids,
         )
     else:
         found = await LedgerAccount.select().where(LedgerAccount.id.is_in(ids))
@@ -262,9 +270,7 @@ async def _insert(
     before = {i: balance_of(a["kind"], a) for i, a in locked.items()}
     for account_id, side in ((debit, "debits"), (credit, "credits")):
         changes = _changes(side, status, amount, resolves=pending_id is not None)
-        await LedgerAccount.update(
-            {getattr(LedgerAccount, c): getattr(LedgerAccount, c) + d for c, d in changes.items()}
-        ).where(LedgerAccount.id == account_id)
+        await _move_totals(account_id, locked[account_id]["kind"], changes)
         for column, delta in changes.items():
             locked[account_id][column] += delta
     student_id = locked[debit]["student"] or locked[credit]["student"]
@@ -279,6 +285,43 @@ async def _insert(
     )
     await _alert_low_balance(locked[debit], before[debit], school_id)
     return {"id": transfer_id, **values}
+
+
+async def _move_totals(account_id: int, kind: str, changes: dict[str, int]) -> None:
+    """Move an account's running totals. A pupil's account (locked by `_lock`) at once; a
+    school's account just before the transaction commits, all its moves in one UPDATE, the
+    accounts in id order (on PostgreSQL: elsewhere at once)."""
+    hooks = before_commit_hooks() if kind != AccountKind.PUPIL else None
+    if hooks is None:
+        await _update_totals(account_id, changes)
+        return
+    flush = next((h for h in hooks if isinstance(h, _TotalsAtCommit)), None)
+    if flush is None:
+        flush = _TotalsAtCommit()
+        hooks.append(flush)
+    moves = flush.moves.setdefault(account_id, dict.fromkeys(_TOTALS, 0))
+    for column, delta in changes.items():
+        moves[column] += delta
+
+
+class _TotalsAtCommit:
+    """The school accounts' totals a transaction moves, written just before it commits (it
+    lives in the transaction's hook list: a rollback drops it with the transaction)."""
+
+    def __init__(self) -> None:
+        self.moves: dict[int, dict[str, int]] = {}
+
+    async def __call__(self) -> None:
+        for account_id in sorted(self.moves):
+            await _update_totals(account_id, self.moves[account_id])
+
+
+async def _update_totals(account_id: int, changes: dict[str, int]) -> None:
+    moves = {c: d for c, d in changes.items() if d}
+    if moves:
+        await LedgerAccount.update(
+            {getattr(LedgerAccount, c): getattr(LedgerAccount, c) + d for c, d in moves.items()}
+        ).where(LedgerAccount.id == account_id)
 
 
 def _changes(side: str, status: Status, amount: int, *, resolves: bool) -> dict[str, int]:
@@ -335,14 +378,17 @@ async def transfer(
     pending: bool = False,
     reference: str = "",
     reason: str = "",
+    fresh_key: bool = False,
 ) -> dict[str, Any]:
-    """Move `amount` kopecks (a hold when `pending`). A repeat of `key` returns the first row."""
+    """Move `amount` kopecks (a hold when `pending`). A repeat of `key` returns the first row.
+    `fresh_key`: the key names a row the caller's transaction has just made (an order's
+    hold), so no earlier transfer can hold it: it is not looked up (the unique index stays)."""
     _check_amount(amount)
     if debit == credit:
         raise ValidationFailed(key="meals.same_account")
     async with transaction():
         locked = await _lock((debit, credit))
-        existing = await _by_key(key)
+        existing = None if fresh_key else await _by_key(key)
         if existing is not None:
             return _same(existing, debit, credit, amount, kind.value)
         _check_limit(locked[debit], amount)

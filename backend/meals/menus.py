@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -379,14 +380,40 @@ class SchoolDay:
     reason: str  # "" | holiday name | "weekend"
 
 
+@dataclass(frozen=True, slots=True)
+class MealCalendar:
+    """A school's clock and calendar over a span of days, read once (two queries): an order
+    asks about its day and about the school days before it (the cut-off) many times."""
+
+    school_id: int
+    zone: ZoneInfo
+    settings: Any  # the schools context's SchoolSettings (study days, the cut-off)
+    holidays: Any  # the timetable's HolidayCalendar over [starts, ends]
+    starts: date
+    ends: date
+
+    def today(self) -> date:
+        return datetime.now(self.zone).date()
+
+    def school_day(self, day: date, grade: int | None) -> SchoolDay:
+        assert self.starts <= day <= self.ends, "outside the calendar's span"
+        if day.isoweekday() not in self.settings.study_days:
+            return SchoolDay(False, t("meals.day_off"))
+        if self.holidays.is_off(day, grade):
+            return SchoolDay(False, self.holidays.names.get(day, t("meals.day_off")))
+        return SchoolDay(True, "")
+
+
+async def meal_calendar(school_id: int, starts: date, ends: date) -> MealCalendar:
+    clock = await structure.school_clock(school_id)
+    holidays = await timetable.load_holidays(school_id, starts, ends)
+    return MealCalendar(
+        school_id, ZoneInfo(clock.time_zone), clock.settings, holidays, starts, ends
+    )
+
+
 async def school_day(school_id: int, day: date, grade: int | None) -> SchoolDay:
-    settings = await structure.school_settings(school_id)
-    if day.isoweekday() not in settings.study_days:
-        return SchoolDay(False, t("meals.day_off"))
-    holidays = await timetable.load_holidays(school_id, day, day)
-    if holidays.is_off(day, grade):
-        return SchoolDay(False, holidays.names.get(day, t("meals.day_off")))
-    return SchoolDay(True, "")
+    return (await meal_calendar(school_id, day, day)).school_day(day, grade)
 
 
 async def cycle_sets(school_id: int, day: date) -> list[int]:

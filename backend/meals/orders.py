@@ -51,26 +51,34 @@ class Cutoff:
     local: datetime  # on the school's clock
 
 
-async def cutoff_of(school_id: int, day: date, grade: int | None = None) -> Cutoff:
+def cutoff_on(calendar: menus.MealCalendar, day: date, grade: int | None = None) -> Cutoff:
     """When orders for `day` close: the school's cut-off time on the school day that many
-    school days before (`meal_cutoff_days_before`; 0 = the day itself), in its time zone."""
-    out = await structure.get_settings(Actor.system(), school_id)
-    settings = out.settings
+    school days before (`meal_cutoff_days_before`; 0 = the day itself), in its time zone.
+    `calendar` spans at least the `MAX_LOOKBACK_DAYS` before `day`."""
+    settings = calendar.settings
     hours, minutes = (int(x) for x in settings.meal_cutoff_time.split(":"))
     back, when = settings.meal_cutoff_days_before, day
     for _ in range(MAX_LOOKBACK_DAYS):
         if back == 0:
             break
         when -= timedelta(days=1)
-        if (await menus.school_day(school_id, when, grade)).is_school_day:
+        if calendar.school_day(when, grade).is_school_day:
             back -= 1
-    zone = ZoneInfo(out.time_zone)
-    local = datetime.combine(when, time(hours, minutes), tzinfo=zone)
+    local = datetime.combine(when, time(hours, minutes), tzinfo=calendar.zone)
     return Cutoff(at=local.astimezone(UTC), local=local)
 
 
+async def order_calendar(school_id: int, day: date) -> menus.MealCalendar:
+    """The school's calendar from the earliest possible cut-off of `day` to `day`."""
+    return await menus.meal_calendar(school_id, day - timedelta(days=MAX_LOOKBACK_DAYS), day)
+
+
+async def cutoff_of(school_id: int, day: date, grade: int | None = None) -> Cutoff:
+    return cutoff_on(await order_calendar(school_id, day), day, grade)
+
+
 async def _school_today(school_id: int) -> date:
-    out = await structure.get_settings(Actor.system(), school_id)
+    out = await structure.school_clock(school_id)
     return datetime.now(ZoneInfo(out.time_zone)).date()
 
 
@@ -78,7 +86,7 @@ school_today = _school_today  # the school's date now (standing orders, the sche
 
 
 async def school_zone(school_id: int) -> ZoneInfo:
-    out = await structure.get_settings(Actor.system(), school_id)
+    out = await structure.school_clock(school_id)
     return ZoneInfo(out.time_zone)
 
 
@@ -108,21 +116,22 @@ async def place_order(actor: Actor, student_id: int, data: s.MealOrderCreate) ->
     assert target.school_id is not None
     school_id, day = target.school_id, data.date
     place = await menus.pupil_place(target, day)
-    today = await _school_today(school_id)
+    calendar = await order_calendar(school_id, day)
+    today = calendar.today()
     horizon = (await accounts.meal_settings(school_id))["order_horizon_days"]
     if day < today:
         raise ValidationFailed(key="meals.order_past", details={"field": "date"})
     if day > today + timedelta(days=horizon):
         raise ValidationFailed(key="meals.order_too_far", details={"field": "date"}, days=horizon)
-    calendar = await menus.school_day(school_id, day, place.grade)
-    if not calendar.is_school_day:
+    school_day = calendar.school_day(day, place.grade)
+    if not school_day.is_school_day:
         raise ValidationFailed(
             key="meals.order_day_off",
             details={"field": "date"},
             date=ru_date(day),
-            reason=calendar.reason,
+            reason=school_day.reason,
         )
-    cutoff = await cutoff_of(school_id, day, None)
+    cutoff = cutoff_on(calendar, day)
     if _now() >= cutoff.at:
         raise Conflict(
             key="meals.order_after_cutoff",
@@ -162,6 +171,14 @@ async def create_order(
     benefit_amount = cover.amount if cover else 0
     family_amount = meal_set.price - benefit_amount
     paid_by = "balance" if not benefit_amount else "benefit" if not family_amount else "mixed"
+    # The accounts, opened on first use, before the transaction: it then only writes.
+    caterer = await ledger.book_account(
+        AccountKind.CATERER_PAYABLE, school_id, caterer_id=meal_set.caterer_id
+    )
+    pupil = await accounts.open_pupil_account(student_id, school_id) if family_amount else None
+    budget = (
+        await ledger.book_account(AccountKind.BENEFIT_BUDGET, school_id) if benefit_amount else None
+    )
     async with transaction():
         existing = (
             await MealOrder.select(MealOrder.id)
@@ -179,9 +196,6 @@ async def create_order(
                 date=ru_date(day),
                 kind=t(f"meals.meal_kind.{meal_set.kind}").lower(),
             )
-        caterer = await ledger.book_account(
-            AccountKind.CATERER_PAYABLE, school_id, caterer_id=meal_set.caterer_id
-        )
         rows = await MealOrder.insert(
             MealOrder(
                 student=student_id,
@@ -203,8 +217,7 @@ async def create_order(
         ).returning(MealOrder.id)
         order_id = rows[0]["id"]
         holds: dict[Any, Any] = {}
-        if family_amount:
-            pupil = await accounts.open_pupil_account(student_id, school_id)
+        if pupil is not None:
             hold = await ledger.transfer(
                 actor,
                 debit=pupil["ledger_account"],
@@ -212,13 +225,13 @@ async def create_order(
                 amount=family_amount,
                 kind=TransferKind.MEAL_ORDER,
                 key=f"order:{order_id}",
+                fresh_key=True,
                 school_id=school_id,
                 pending=True,
                 reference=f"order:{order_id}",
             )
             holds[MealOrder.hold_id] = hold["id"]
-        if benefit_amount:
-            budget = await ledger.book_account(AccountKind.BENEFIT_BUDGET, school_id)
+        if budget is not None:
             hold = await ledger.transfer(
                 actor,
                 debit=budget,
@@ -226,6 +239,7 @@ async def create_order(
                 amount=benefit_amount,
                 kind=TransferKind.BENEFIT_MEAL,
                 key=f"order-benefit:{order_id}",
+                fresh_key=True,
                 school_id=school_id,
                 pending=True,
                 reference=f"order:{order_id}",
@@ -462,9 +476,11 @@ async def run_cutoff(actor: Actor, school_id: int) -> s.CutoffOut:
         & (MealOrder.date <= today + timedelta(days=MAX_LOOKBACK_DAYS))
     )
     posted = 0
+    cutoffs: dict[date, Cutoff] = {}
     for row in rows:
-        cutoff = await cutoff_of(school_id, row["date"], None)
-        if _now() < cutoff.at:
+        if row["date"] not in cutoffs:
+            cutoffs[row["date"]] = await cutoff_of(school_id, row["date"], None)
+        if _now() < cutoffs[row["date"]].at:
             continue
         posted += await post_order(actor, row)
     return s.CutoffOut(school_id=school_id, posted=posted, default_sets=defaults)

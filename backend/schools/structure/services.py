@@ -46,6 +46,7 @@ from backend.schools.structure.tenancy import (
     get_school,
     get_settings,
     list_schools,
+    school_clock,
     school_settings,
     update_settings,
 )
@@ -101,6 +102,7 @@ __all__ = [
     "remove_group_members",
     "reopen_period",
     "room_in_school",
+    "school_clock",
     "school_settings",
     "set_bell_schedule",
     "staff_in_school",

@@ -84,6 +84,7 @@ class Posted:
 
 class LedgerMachine(RuleBasedStateMachine):
     loop: asyncio.AbstractEventLoop
+    sequences = 0  # how many sequences ran (checked against EXAMPLES after the run)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(coro)
@@ -94,6 +95,7 @@ class LedgerMachine(RuleBasedStateMachine):
         # the services' own transactions join it (a new SQLite connection per call would cost
         # ~4 ms, a thousand sequences several minutes). A refused operation writes nothing
         # before it is refused, which the model checks step by step.
+        LedgerMachine.sequences += 1
         engine = db.current_engine()
         self.outer = engine.transaction()
         self.run(self.outer.__aenter__())
@@ -401,6 +403,7 @@ def test_random_sequences_keep_the_books(tmp_path: Path) -> None:
 
     loop.run_until_complete(prepare())
     LedgerMachine.loop = loop
+    LedgerMachine.sequences = 0
     try:
         run_state_machine_as_test(
             LedgerMachine,
@@ -416,3 +419,5 @@ def test_random_sequences_keep_the_books(tmp_path: Path) -> None:
         loop.close()
         if previous is not None:
             db.bind_engine(previous, bootstrap.all_tables())
+    # Hypothesis ran the sequences asked for, not fewer (each opens its books once).
+    assert LedgerMachine.sequences >= EXAMPLES, LedgerMachine.sequences
