@@ -81,7 +81,9 @@ class EntriesController(Controller):
         if isinstance(staff, Response):
             return staff
         try:
-            school_id = await school_of(request, staff, Permission.ACCESS_READ)
+            school_id = await school_of(
+                request, staff, Permission.ACCESS_READ, Permission.ACCESS_MANAGE
+            )
             now = await presence.inside_now(staff.actor, school_id)
         except DomainError as exc:
             return error_page(request, staff.principal, exc)
@@ -107,7 +109,9 @@ class EntriesController(Controller):
         query = request.query_params
         problems = query.get("problems") == "1"
         try:
-            school_id = await school_of(request, staff, Permission.ACCESS_READ)
+            school_id = await school_of(
+                request, staff, Permission.ACCESS_READ, Permission.ACCESS_MANAGE
+            )
             day = parse_date(query.get("date"), "date")
             offset = parse_id(query.get("offset") or "0", "offset")
             rows, total, shown = await presence.school_log(

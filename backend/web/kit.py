@@ -155,10 +155,12 @@ def form_struct(kind: type[T], values: dict[str, Any]) -> T:
         raise validation_failed(exc) from exc
 
 
-async def school_of(request: AnyRequest, staff: Staff, permission: Permission) -> int:
-    """The school a page is about: `?school=` when given (and held as staff), else the person's
-    only school. A person of several schools (an official) is asked to choose."""
-    held = await schools_in_scope(staff.principal, permission)
+async def school_of(request: AnyRequest, staff: Staff, *permissions: Permission) -> int:
+    """The school a page is about: `?school=` when given (and held as staff with one of
+    `permissions`), else the person's only such school. A person of several schools (an
+    official) is asked to choose."""
+    found = [await schools_in_scope(staff.principal, p) for p in permissions]
+    held = None if any(f is None for f in found) else {i for f in found if f for i in f}
     raw = request.query_params.get("school")
     if raw:
         chosen = parse_id(raw, "school_id")

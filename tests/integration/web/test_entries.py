@@ -233,6 +233,12 @@ async def test_who_may_open_the_entries_pages(world: Backend) -> None:
     teacher = await sign_in(world, Grant(Role.TEACHER, ScopeKind.SCHOOL, school.school_id))
     parent = await sign_in(world, Grant(Role.GUARDIAN, ScopeKind.STUDENT, pupils[0]))
     other = await sign_in(world, Grant(Role.SECURITY, ScopeKind.SCHOOL, gate.other_school_id))
+    admin = await sign_in(world, Grant(Role.SCHOOL_ADMIN, ScopeKind.SCHOOL, school.school_id))
+    # The school's administrator manages access without the security's read grant.
+    async with signed_in_anywhere(world, admin.login) as client:
+        for path in (ENTRIES, f"{ENTRIES}/log", f"{ENTRIES}/cards", f"{ENTRIES}/points"):
+            r = await client.get(path)
+            assert r.status_code == 200, (path, r.text)
     for who in (teacher, parent):
         async with signed_in_anywhere(world, who.login) as client:
             for path in (ENTRIES, f"{ENTRIES}/log", f"{ENTRIES}/cards", f"{ENTRIES}/points"):
