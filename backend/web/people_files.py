@@ -40,6 +40,21 @@ from backend.web.people import BASE, posted, school_of
 FILE_READERS = (Permission.PERSONAL_FILE_READ,)
 FILE_WRITERS = (Permission.PERSONAL_FILE_WRITE,)
 CONSENT_KINDS = ("personal_data", "cross_border")
+# The personal file's fields the office corrects on the pupil's page (names and the book of
+# movement have their own ways; health is the nurse's and the class teacher's to read).
+EDITABLE = (
+    "personal_file_number",
+    "birth_date",
+    "snils",
+    "document_series",
+    "document_number",
+    "document_issued_on",
+    "document_issued_by",
+    "registration_address",
+    "residence_address",
+    "phone",
+    "email",
+)
 
 
 async def _year_classes(staff: Staff, school_id: int) -> list[dict[str, Any]]:
@@ -140,6 +155,7 @@ class PeopleFilesController(Controller):
             today=movement.today(),
             snils=format_snils(file["snils"]) if file["snils"] else "",
             relation_names=imports.RELATION_NAMES,
+            editable=EDITABLE,
         )
 
     @get("/guardians/{guardian_id:int}")
@@ -181,6 +197,20 @@ class PeopleFilesController(Controller):
             return error_page(request, staff.principal, exc)
         return Redirect(path=f"{BASE}/pupils/{student_id}#movement", status_code=HTTP_303_SEE_OTHER)
 
+    @post("/pupils/{student_id:int}/file", status_code=200)
+    async def update_file(self, request: AnyRequest, student_id: PathId) -> Response[Any]:
+        """Corrections of the personal file (the service checks every field, and that consent
+        is recorded before personal data is written; nothing is written if any field fails)."""
+        staff, form = await posted(request, FILE_WRITERS)
+        if isinstance(staff, Response):
+            return staff
+        data = {name: str(form[name])[:600] for name in EDITABLE if name in form}
+        try:
+            await personal_files.update_student(staff.actor, student_id, data)
+        except DomainError as exc:
+            return error_page(request, staff.principal, _naming_fields(exc))
+        return Redirect(path=f"{BASE}/pupils/{student_id}#file", status_code=HTTP_303_SEE_OTHER)
+
     @post("/pupils/{student_id:int}/consent", status_code=200)
     async def add_consent(self, request: AnyRequest, student_id: PathId) -> Response[Any]:
         """A consent to the processing of personal data, as signed on paper."""
@@ -207,6 +237,15 @@ class PeopleFilesController(Controller):
         except DomainError as exc:
             return error_page(request, staff.principal, exc)
         return Redirect(path=f"{BASE}/pupils/{student_id}#consent", status_code=HTTP_303_SEE_OTHER)
+
+
+def _naming_fields(exc: DomainError) -> DomainError:
+    """A refusal of several fields says each field's message, not only "did not pass"."""
+    details = exc.details if isinstance(exc.details, list) else []
+    messages = [str(d.get("message")) for d in details if isinstance(d, dict) and d.get("message")]
+    if len(messages) > 1:
+        exc.message = " ".join(messages)
+    return exc
 
 
 def _required_date(value: Any, name: str) -> date:

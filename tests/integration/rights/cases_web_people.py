@@ -37,6 +37,7 @@ CASES = [
         "/admin/web/people/accounts/grants/1/revoke",
     ),
     form("/admin/web/people/accounts/{user_id:int}/active", "/admin/web/people/accounts/1/active"),
+    form("/admin/web/people/pupils/{student_id:int}/file", "/admin/web/people/pupils/1/file"),
     form("/admin/web/people/import", "/admin/web/people/import"),
     form("/admin/web/people/import/confirm", "/admin/web/people/import/confirm"),
     form(

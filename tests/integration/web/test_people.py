@@ -514,3 +514,39 @@ async def test_accounts_roles_and_blocking_within_the_secretarys_rights(world: B
         )
         assert r.status_code == 404
     assert await User.count().where((User.id == teacher_id) & (User.is_active == False)) == 1  # noqa: E712
+
+
+async def test_the_office_corrects_a_personal_file_with_consent(world: Backend) -> None:
+    school = await make_school(world)
+    pupil = await add_pupil(school.school_id, "Иванов", "Иван", school.classes["5А"])
+    login = await secretary(world, school.school_id)
+    url = f"{PEOPLE}/pupils/{pupil}/file"
+    fields = {"residence_address": "г. Казань, ул. Пушкина, д. 2", "snils": "", "birth_date": ""}
+    async with signed_in(world, login) as client:
+        page = await client.get(f"{PEOPLE}/pupils/{pupil}")
+        assert f'action="{url}"' in page.text and 'name="residence_address"' in page.text
+        r = await client.post(url, data=fields)
+        assert r.status_code == 403  # no CSRF token
+        token = csrf(client)
+        r = await client.post(url, data={**fields, "csrf": token})
+        assert r.status_code == 400 and "Нет согласия на обработку персональных данных" in r.text
+        r = await client.post(
+            f"{PEOPLE}/pupils/{pupil}/consent", data={"csrf": token, "given_on": "2026-09-01"}
+        )
+        assert r.status_code == 303
+        r = await client.post(
+            url, data={**fields, "csrf": token, "snils": "123", "birth_date": "32.01.2015"}
+        )
+        assert r.status_code == 400
+        assert "СНИЛС «123» некорректен" in r.text and "Дата «32.01.2015» не распознана" in r.text
+        assert (await Student.select(Student.residence_address))[0]["residence_address"] == ""
+        r = await client.post(url, data={**fields, "csrf": token, "birth_date": "2015-01-31"})
+        assert r.status_code == 303, r.text
+        page = await client.get(f"{PEOPLE}/pupils/{pupil}")
+        assert "ул. Пушкина, д. 2" in page.text and "31.01.2015" in page.text
+    other = await secretary(world, school.ids["school_b"])
+    async with signed_in(world, other) as client:
+        r = await client.post(url, data={**fields, "csrf": csrf(client), "phone": "+79990001122"})
+        assert r.status_code == 404
+    row = await Student.select(Student.phone).where(Student.id == pupil).first()
+    assert row is not None and row["phone"] is None
