@@ -480,15 +480,17 @@ async def school_statistics(
 ) -> list[dict[str, Any]]:
     assert actor.principal is not None
     await _check_school(actor.principal, Permission.NOTIFY_SCHOOL, school_id)
-    where: Any = Delivery.school_id == school_id
+    # Counted by the database: a school's week is tens of thousands of deliveries.
+    sql = (
+        'SELECT "channel", "status", COUNT(*) AS "n", COALESCE(SUM("parts"), 0) AS "p" '
+        'FROM "delivery" WHERE "school_id" = {}'
+    )
+    params: list[Any] = [school_id]
     if since is not None:
-        where &= Delivery.created_at >= since
-    rows = await Delivery.select(Delivery.channel, Delivery.status, Delivery.parts).where(where)
-    stats: dict[tuple[str, str], list[int]] = {}
-    for r in rows:
-        entry = stats.setdefault((r["channel"], r["status"]), [0, 0])
-        entry[0] += 1
-        entry[1] += r["parts"] or 0
+        sql += ' AND "created_at" >= {}'
+        params.append(since)
+    rows = await Delivery.raw(sql + ' GROUP BY "channel", "status"', *params)
+    stats = {(r["channel"], r["status"]): (int(r["n"]), int(r["p"])) for r in rows}
     await record(
         actor, "read.delivery_stats", object_type="school", object_id=school_id, school_id=school_id
     )

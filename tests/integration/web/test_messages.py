@@ -15,7 +15,7 @@ from tests.integration.web.test_year_timetable import csrf, signed_in
 from tests.support import grant, make_tenancy, sign_in, staff_account
 
 
-async def _delivery(school_id: int, status: str, channel: str = "telegram") -> int:
+async def _delivery(school_id: int, status: str, channel: str = "telegram", parts: int = 0) -> int:
     now = datetime.now(UTC)
     event = await Delivery.count() + 1
     row = Delivery(
@@ -28,6 +28,7 @@ async def _delivery(school_id: int, status: str, channel: str = "telegram") -> i
         reason="chat not found" if status == "failed" else "",
         attempts=5 if status == "failed" else 1,
         dead=status == "failed",
+        parts=parts,
         created_at=now,
         updated_at=now,
     )
@@ -41,13 +42,16 @@ async def test_announce_stats_dead_letters_and_replay(world: Backend) -> None:
     coordinator = await staff_account(world, Role.SCHOOL_COORDINATOR, school)
     failed = await _delivery(school, "failed")
     await _delivery(school, "delivered", "push")
+    await _delivery(school, "delivered", "sms", parts=2)
+    await _delivery(school, "delivered", "sms", parts=3)
     await _delivery(ids["school_b"], "failed")  # another school's: not shown
     url = f"/admin/web/messages?school={school}"
     async with signed_in(world, coordinator, url) as client:
         r = await client.get(url)
         assert r.status_code == 200, r.text
         assert "Недоставленные уведомления: 1" in r.text and "chat not found" in r.text
-        assert "<td>push-уведомление</td><td>доставлено</td><td>1</td>" in r.text
+        assert "<td>push-уведомление</td><td>доставлено</td><td>1</td><td></td>" in r.text
+        assert "<td>SMS</td><td>доставлено</td><td>2</td><td>5</td>" in r.text
 
         events = await OutboxEvent.count()
         form = {
