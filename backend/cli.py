@@ -130,8 +130,10 @@ def main() -> None:
 
 def _require_free_port(host: str, port: int) -> None:
     """Say so at once, in words, when the port is taken (instead of seeding for a minute and
-    then failing with the server's English error)."""
+    then failing with the server's English error). SO_REUSEADDR as the server itself binds:
+    the sockets a killed server leaves in TIME_WAIT must not keep it from starting again."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
