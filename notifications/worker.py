@@ -32,6 +32,7 @@ from backend.journal.lessons import week_start
 from backend.settings import Settings
 from notifications.channels.base import Channel
 from notifications.pipeline import JOB_HEARTBEAT, Pipeline, utcnow
+from notifications.recovery import recover_if_emptied
 
 log = logging.getLogger("parta.notify.worker")
 
@@ -98,6 +99,7 @@ def build_channels(settings: Settings, pipeline_ref: list[Pipeline]) -> dict[str
 # the next look waits twice as long, up to `RECEIPTS_IDLE_INTERVAL` (a worker at rest sleeps).
 RECEIPTS_INTERVAL = 0.5
 RECEIPTS_IDLE_INTERVAL = 5.0
+QUEUE_CHECK_INTERVAL = 2.0  # seconds between looks at whether the queue's Redis lost its data
 # How long a waiting dequeuer blocks in Redis before it asks again. The pop wakes as soon as a
 # job comes (on the real server and on the in-process one alike); a short timeout only costs
 # every idle worker one request per dequeuer per timeout.
@@ -484,6 +486,18 @@ class NotifyWorker:
                 log.exception("touching the running jobs failed; trying again")
             await self._pause(HEARTBEAT / 3)
 
+    async def watch_queue_forever(self) -> None:
+        """Whether the queue's Redis lost its data, every few seconds; if so, what it held is
+        enqueued again from the database (notifications/recovery.py)."""
+        while not self._stop.is_set():
+            try:
+                await recover_if_emptied(
+                    self.redis, self.settings.notify_queue, self.pipeline.jobs, utcnow()
+                )
+            except Exception:
+                log.exception("checking the queue failed; trying again")
+            await self._pause(QUEUE_CHECK_INTERVAL)
+
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
@@ -495,6 +509,7 @@ class NotifyWorker:
         if self.relay:
             self._tasks.append(asyncio.create_task(self.relay_forever()))
             self._tasks.append(asyncio.create_task(self.receipts_forever()))
+            self._tasks.append(asyncio.create_task(self.watch_queue_forever()))
 
     async def stop(self) -> None:
         self._stop.set()

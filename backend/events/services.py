@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime as datetime_t
 from typing import Any
 
 from backend.core.db import any_of
@@ -58,6 +59,22 @@ async def mark_published(ids: list[int]) -> None:
         await OutboxEvent.update({OutboxEvent.published_at: datetime.now(UTC)}).where(
             any_of(OutboxEvent.id, ids)
         )
+
+
+async def published_since(since: datetime_t) -> list[int]:
+    """Events published to the queue from `since` on, oldest first."""
+    rows = await (
+        OutboxEvent.select(OutboxEvent.id)
+        .where(OutboxEvent.published_at >= since)
+        .order_by(OutboxEvent.id)
+    )
+    return [r["id"] for r in rows]
+
+
+async def republish(ids: list[int]) -> None:
+    """Hand these events to the relay again (their fan-out jobs were lost with the queue)."""
+    if ids:
+        await OutboxEvent.update({OutboxEvent.published_at: None}).where(OutboxEvent.id.is_in(ids))
 
 
 async def load(event_id: int) -> dict[str, Any] | None:

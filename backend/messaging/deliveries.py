@@ -147,6 +147,32 @@ async def pending_of_events(event_ids: list[int]) -> list[dict[str, Any]]:
     )
 
 
+async def events_with_notifications(event_ids: list[int]) -> set[int]:
+    """Which of these events were fanned out (have a notification)."""
+    if not event_ids:
+        return set()
+    rows = await Notification.select(Notification.event_id).where(
+        Notification.event_id.is_in(event_ids)
+    )
+    return {r["event_id"] for r in rows}
+
+
+async def live_since(since: datetime) -> list[dict[str, Any]]:
+    """Deliveries made from `since` on that a delivery job may still send (their jobs are
+    wanted on the queue), oldest first."""
+    return list(
+        await Delivery.select(
+            Delivery.id, Delivery.attempts, Delivery.scheduled_for, Delivery.status
+        )
+        .where(
+            (Delivery.created_at >= since)
+            & Delivery.status.is_in(list(LIVE))
+            & (Delivery.dead == False)  # noqa: E712 - a column comparison
+        )
+        .order_by(Delivery.id)
+    )
+
+
 # ---- reads for a delivery --------------------------------------------------------------------
 
 
