@@ -64,6 +64,7 @@ class FcmStandIn:
         self.answer_429: list[float] = []  # Retry-After values to answer next, one per request
         self.window = SlidingWindow(rate) if rate else None
         self.delay = 0.0  # seconds each answer takes (a slow provider: sends stay in flight)
+        self.unavailable = False  # answer 503 UNAVAILABLE to every send (an outage)
         # The phones' receipts: where to post them ("" = phones without the app's receipts)
         # and what each post got back (delivery id, HTTP status; 0 when it never got through).
         self.receipts_url = ""
@@ -125,6 +126,9 @@ class FcmStandIn:
             await asyncio.sleep(self.delay)
         message = body.get("message") or {}
         token = message.get("fid") or message.get("token", "")
+        if self.unavailable:
+            self.received.reject(token=token, status=503)
+            return _error(503, "UNAVAILABLE", "The service is currently unavailable.", None)
         if self.answer_429:
             retry = self.answer_429.pop(0)
             self.received.reject(token=token, status=429)

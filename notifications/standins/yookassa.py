@@ -17,6 +17,7 @@ Tests may also call `succeed()` / `cancel()` and take the notification bodies fr
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import html
 import json
@@ -98,6 +99,7 @@ class YooKassaStandIn:
         self.received = Received()  # API requests, for the demo's page
         self.refund_status = "succeeded"  # what a new refund becomes at once
         self.unavailable = 0  # answer this many next API calls with 500
+        self.stall = 0.0  # seconds each API call waits before it is answered (a stalled service)
         self._runner: web.AppRunner | None = None
 
     @property
@@ -116,6 +118,8 @@ class YooKassaStandIn:
     async def _guard(self, request: web.Request) -> web.Response | None:
         if not self._authorised(request):
             return _error("invalid_credentials", "Login or password is incorrect", status=401)
+        if self.stall:
+            await asyncio.sleep(self.stall)
         if self.unavailable > 0:
             self.unavailable -= 1
             return _error("internal_server_error", "Internal server error", status=500)
