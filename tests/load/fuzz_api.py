@@ -7,6 +7,7 @@ status, content type, headers and body as the document declares. Exits non-zero 
 found a failure. Only 127.0.0.1 is contacted.
 
     uv run python -m tests.load.fuzz_api [--examples 100] [--roles parent,teacher,admin]
+    uv run python -m tests.load.fuzz_api --examples 2 --max-time 25   # CI's short run
 
 Not a timed test and not part of pytest (the demo's start and three roles take minutes);
 docs/api.md gives the command and its last result.
@@ -97,7 +98,7 @@ def token(base: str, login: str) -> str:
     return str(answer.json()["access_token"])
 
 
-def fuzz(base: str, login: str, examples: int, seed: int, report: Path) -> int:
+def fuzz(base: str, login: str, examples: int, seed: int, report: Path, max_time: int = 0) -> int:
     command = [
         sys.executable,
         "-m",
@@ -122,6 +123,8 @@ def fuzz(base: str, login: str, examples: int, seed: int, report: Path) -> int:
         str(report),
         *EXCLUDED,
     ]
+    if max_time:
+        command += ["--max-time", str(max_time)]
     return subprocess.call(command)
 
 
@@ -130,6 +133,9 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=100, help="cases per operation")
     parser.add_argument("--roles", default=",".join(ROLES), help="demo logins to fuzz as")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--max-time", type=int, default=0, help="seconds per role at most (0: no limit)"
+    )
     args = parser.parse_args()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -143,7 +149,7 @@ def main() -> None:
             for login in args.roles.split(","):
                 print(f"\n=== as {login} ({ROLES.get(login, login)}) ===", flush=True)
                 report = Path(tmp) / f"{login}.xml"
-                results[login] = fuzz(base, login, args.examples, args.seed, report)
+                results[login] = fuzz(base, login, args.examples, args.seed, report, args.max_time)
         finally:
             process.send_signal(signal.SIGINT)
             try:
