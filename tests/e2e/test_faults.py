@@ -832,9 +832,15 @@ async def test_faults_under_load_lose_nothing_and_do_nothing_twice(stack: Stack)
     done, stuck = await asyncio.wait(streams, timeout=SETTLE_SECONDS)
     for task in stuck:
         task.cancel()
+    health = "no answer"
+    if stuck:
+        with contextlib.suppress(httpx.HTTPError):
+            async with httpx.AsyncClient(timeout=10) as http:
+                answer = await http.get(f"{stack.base}/ready")
+                health = f"{answer.status_code} {answer.text[:200]}"
     assert not stuck, (
-        f"streams never done: {[t.get_coro().__name__ for t in stuck]}; {load.errors}\n"  # type: ignore[union-attr]
-        + "\n".join(f"--- {s.name}\n{s.logs()}" for s in stack.services())
+        f"streams never done: {[t.get_coro().__name__ for t in stuck]}; {load.errors}; "  # type: ignore[union-attr]
+        f"/ready: {health}\n" + "\n".join(f"--- {s.name}\n{s.logs()}" for s in stack.services())
     )
     for task in done:
         task.result()
