@@ -355,6 +355,7 @@ class YearController(Controller):
         rooms = {x["id"]: x["name"] for x in choices["rooms"]}
         classes = {x["id"]: x["name"] for x in choices["classes"]}
         groups = {x["id"]: x["name"] for x in choices["groups"]}
+        order = {x["id"]: n for n, x in enumerate(choices["classes"])}  # by grade, then letter
         periods = await structure.list_periods(staff.actor, school_id, year_id) if year_id else []
         rows = sorted(
             (
@@ -368,7 +369,11 @@ class YearController(Controller):
                 }
                 for lesson in lessons
             ),
-            key=lambda r: (r["lesson"].lesson_number, r["who"]),
+            key=lambda r: (
+                r["lesson"].lesson_number,
+                order.get(r["lesson"].school_class or 0, len(order)),
+                r["who"],
+            ),
         )
         generated = ""
         query = request.query_params
