@@ -88,6 +88,7 @@ class Result:
     ceiling: str = ""
     note: str = ""
     achieved_override: float | None = None
+    statuses: dict[int, int] = field(default_factory=dict)  # errors by HTTP status (0: none)
 
     @property
     def achieved(self) -> float:
@@ -103,6 +104,9 @@ class Result:
             else ["–"] * 3
         )
         errors = f"{self.errors}" + (f" (+{self.dropped} not sent)" if self.dropped else "")
+        if self.statuses:
+            seen = ", ".join(f"{k or 'no answer'}: {v}" for k, v in self.statuses.items())
+            errors += f" ({seen})"
         return [
             self.name,
             f"{self.offered:g} {self.unit}",
@@ -324,6 +328,7 @@ async def drive(
             result.ok += 1
         else:
             result.errors += 1
+            result.statuses[status] = result.statuses.get(status, 0) + 1
 
     for i in range(int(result.offered * seconds)):
         delay = started + i / result.offered - time.perf_counter()
@@ -696,11 +701,13 @@ async def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.schools, args.pupils_per_class, args.days = 2, 12, 10
-        args.families, args.seconds, args.ceiling_seconds = 400, 6, 3
+        args.families, args.seconds, args.ceiling_seconds = 150, 6, 3
         args.diary_rate, args.save_rate, args.turnstile_rate = 150, 3, 2
         args.batch, args.turnstile_pupils, args.notify_rate = 50, 200, 40
         args.notify_families, args.bot_chats = 150, 20
     command = "uv run python -m tests.load.region_harness " + " ".join(sys.argv[1:])
+    if "PARTA_BENCH_ADMIN_URL" in os.environ:
+        command = f"PARTA_BENCH_ADMIN_URL={ADMIN} {command}"
     print(f"{command}\nload at the start: {loadavg()}", flush=True)
     started = time.perf_counter()
     await ensure_slice(args)
@@ -784,7 +791,7 @@ async def main() -> None:
             "docs/capacity.md.\n"
         )
         if args.plot:
-            doc += f"\n![region harness](../{args.plot.removeprefix('docs/')})\n"
+            doc += f"\n![region harness]({args.plot.removeprefix('docs/')})\n"
         write_docs(doc, key)
 
 
