@@ -7,7 +7,8 @@ them), and drives each scenario at an offered rate, first alone and then all tog
 errors) with the ceilings measured in the same run: `/health` of the same servers and, for the
 diary, the bare SQL lookup of a stored week through asyncpg.
 
-    uv run python -m tests.load.region_harness --quick            # under ~2 minutes
+    uv run python -m tests.load.region_harness --quick            # ~4 min on a busy machine
+    uv run python -m tests.load.region_harness --quick --no-side  # the API's scenarios, ~1 min
     uv run python -m tests.load.region_harness --schools 20 --pupils-per-class 30 --days 60 \\
         --families 6000 --seconds 30 --write-docs
 
