@@ -736,14 +736,15 @@ async def count(stack: Stack, load: Load, conn: asyncpg.Connection) -> dict[str,
         "AND event_id = ANY($1)",
         event_ids,
     )
+    sent_rows = [r for r in telegram_rows if r["status"] in ("sent", "delivered")]
     arrived = Counter(
         str(item["message_id"])
         for item in stack.standins.telegram.received.items
         if item["chat_id"] == DEMO_TELEGRAM_CHAT
     )
     out["telegram deliveries"] = (
-        sum(1 for r in telegram_rows if r["status"] not in ("sent", "delivered")),
-        max(0, sum(arrived.values()) - len(telegram_rows)) if telegram_rows else 0,
+        sum(1 for r in telegram_rows if r["status"] not in ("sent", "delivered", "skipped")),
+        max(0, sum(arrived.values()) - len(sent_rows)) if sent_rows else 0,
     )
     # Payments: each payment the family made at YooKassa credited once; one payment per key.
     payments = await conn.fetch(
