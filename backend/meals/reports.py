@@ -1,6 +1,7 @@
 """The school's meal report for a day or a month: meals by kind (paid and benefit apart, with
-their money) from the orders past their cut-off, and the money that came in and went out of
-the pupils' accounts (top-ups by source, refunds, buffet), from the ledger."""
+their money, and how many the counter marked served) from the orders past their cut-off, and
+the money that came in and went out of the pupils' accounts (top-ups by source, refunds,
+buffet), from the ledger."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from backend.i18n import t
 from backend.meals import accounts
 from backend.meals import schemas as s
 from backend.meals.ledger import AccountKind, Status
-from backend.meals.tables import LedgerAccount, LedgerTransfer, MealOrder
+from backend.meals.tables import LedgerAccount, LedgerTransfer, MealOrder, MealServing
 from backend.schools.structure import services as structure
 
 P = Permission
@@ -33,19 +34,34 @@ async def meal_report(
             key="meals.report_too_long", details={"field": "date_to"}, days=MAX_DAYS
         )
     orders = await MealOrder.select(
-        MealOrder.meal_kind, MealOrder.price, MealOrder.benefit_amount
+        MealOrder.id, MealOrder.meal_kind, MealOrder.price, MealOrder.benefit_amount
     ).where(
         (MealOrder.school == school_id)
         & (MealOrder.date >= date_from)
         & (MealOrder.date <= date_to)
         & (MealOrder.status == "posted")
     )
+    served = {
+        r["order_id"]
+        for r in await MealServing.select(MealServing.order_id).where(
+            (MealServing.school == school_id)
+            & (MealServing.date >= date_from)
+            & (MealServing.date <= date_to)
+        )
+    }
     kinds: dict[str, dict[str, int]] = {}
     for o in orders:
         line = kinds.setdefault(
             o["meal_kind"],
-            {"paid_count": 0, "benefit_count": 0, "family_amount": 0, "benefit_amount": 0},
+            {
+                "paid_count": 0,
+                "benefit_count": 0,
+                "family_amount": 0,
+                "benefit_amount": 0,
+                "served_count": 0,
+            },
         )
+        line["served_count"] += o["id"] in served
         line["benefit_count" if o["benefit_amount"] else "paid_count"] += 1
         line["family_amount"] += o["price"] - o["benefit_amount"]
         line["benefit_amount"] += o["benefit_amount"]

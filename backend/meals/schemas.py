@@ -657,6 +657,7 @@ class MealReportLine(msgspec.Struct):
     benefit_count: int
     family_amount: int
     benefit_amount: int
+    served_count: int = 0  # marked served at the counter (of `count`)
 
 
 class MealReportOut(msgspec.Struct):

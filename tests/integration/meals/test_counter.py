@@ -144,6 +144,15 @@ async def test_serving_by_card_and_class_list_posts_each_order_once(world: Backe
     assert listing.json()["served"] == 2
     assert all(p["served_at"] for p in listing.json()["pupils"])
 
+    report = await world.client.get(
+        f"{BASE}/schools/{c.ids['school_a']}/reports",
+        params={"date_from": c.today.isoformat(), "date_to": c.today.isoformat()},
+        headers=c.admin.headers,
+    )
+    assert report.status_code == 200, report.text
+    lunch = [m for m in report.json()["meals"] if m["meal_kind"] == "lunch"]
+    assert [(m["count"], m["served_count"]) for m in lunch] == [(2, 2)]
+
     audited = await AuditEntry.select(AuditEntry.student_id).where(
         AuditEntry.action == counter.SERVE_ACTION
     )
