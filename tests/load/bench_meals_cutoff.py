@@ -304,6 +304,37 @@ async def arrange(url: str, n_schools: int, pupils: int, unfunded: float) -> dic
     }
 
 
+async def freeze_only(url: str, schools: list[int], pupils: list[tuple[int, int, int]]) -> None:
+    """The requisitions of all schools when every pupil ordered tomorrow's lunch: the orders
+    are written by SQL (the freeze reads only the orders, sets and classes), then frozen."""
+    tomorrow = datetime.now(ZoneInfo(ZONE)).date() + timedelta(days=1)
+    conn = await asyncpg.connect(url)
+    await conn.execute(
+        "INSERT INTO meal_order (student, school, date, meal_kind, meal_set, caterer, "
+        "school_class, price, paid_by, benefit_amount, status, live, cancel_reason, note, "
+        "created_at) "
+        "SELECT p.sid, p.school, $2, 'lunch', p.set_id, m.caterer, e.school_class, m.price, "
+        "CASE WHEN c.grade <= 4 THEN 'benefit' ELSE 'balance' END, "
+        "CASE WHEN c.grade <= 4 THEN m.price ELSE 0 END, 'ordered', 1, '', '', now() "
+        "FROM unnest($1::int[], $3::int[], $4::int[]) AS p(sid, school, set_id) "
+        "JOIN meal_set m ON m.id = p.set_id JOIN enrollment e ON e.student = p.sid "
+        "JOIN school_class c ON c.id = e.school_class",
+        [p[0] for p in pupils],
+        tomorrow,
+        [p[1] for p in pupils],
+        [p[2] for p in pupils],
+    )
+    count = await conn.fetchval("SELECT count(*) FROM meal_order")
+    await conn.close()
+    t = time.monotonic()
+    frozen = sum([await requisitions.freeze(school, tomorrow) for school in schools])
+    print(
+        f"requisitions of {count} orders: {frozen} frozen for {len(schools)} schools in "
+        f"{time.monotonic() - t:.2f} s; load {loadavg()}",
+        flush=True,
+    )
+
+
 def start_server(url: str, secret: str, workers: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
@@ -358,6 +389,11 @@ async def main() -> None:
     parser.add_argument("--post", action="store_true", help="run the cut-off (post the holds)")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument(
+        "--freeze-only",
+        action="store_true",
+        help="time only the requisitions of a lunch ordered for every pupil (orders by SQL)",
+    )
+    parser.add_argument(
         "--arrange-only", action="store_true", help="arrange the slice, keep it, print its URL"
     )
     args = parser.parse_args()
@@ -389,6 +425,9 @@ async def main() -> None:
             f"arranged in {time.monotonic() - t0:.1f} s",
             flush=True,
         )
+        if args.freeze_only:
+            await freeze_only(url, schools, pupils)
+            return
         if args.arrange_only:
             args.keep = True
             print(f"kept: {url}", flush=True)
