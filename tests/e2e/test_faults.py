@@ -637,7 +637,7 @@ async def faults(stack: Stack, log: list[str]) -> None:
     note("Redis killed")
     await asyncio.sleep(1)
     await asyncio.to_thread(stack.redis.start)
-    note(f"Redis started again, empty ({stack.redis.keys()} keys)")
+    note(f"Redis started again empty ({stack.redis.keys()} keys written since by the processes)")
     await asyncio.sleep(GAP)
     yookassa, fcm = stack.standins.yookassa, stack.standins.fcm
     yookassa.stall = 12.0  # longer than the API's client waits
