@@ -181,3 +181,19 @@ async def form_of(request: AnyRequest) -> dict[str, Any]:
     form = dict((await request.form()).items())
     check_csrf(request, form)
     return form
+
+
+async def writer(
+    request: AnyRequest, form: dict[str, Any], permission: Permission, refusal_key: str
+) -> Staff:
+    """A write's caller, for an HTMX answer: CSRF first (nothing is looked at without it), then
+    signed in, staff, and holding `permission` as staff; else a refusal in Russian."""
+    check_csrf(request, form)
+    principal = await principal_from_cookie(request)
+    if principal is None:
+        raise Forbidden(key="web.signed_out")
+    if not is_staff(principal):
+        raise Forbidden(key="web.not_staff")
+    if permission not in staff_permissions(principal):
+        raise Forbidden(key=refusal_key)
+    return Staff(principal, actor_of(request, principal))

@@ -33,9 +33,10 @@ from backend.web.kit import (
     page,
     parse_date,
     parse_id,
+    school_of,
+    writer,
 )
 from backend.web.nav import MESSAGE_PERMISSIONS
-from backend.web.timetable import school_of, writer
 from backend.web.year import years_of
 
 BASE = "/admin/web/messages"
@@ -60,7 +61,7 @@ class MessagesController(Controller):
     ) -> Response[Any]:
         query = request.query_params
         try:
-            school_id = await school_of(request, staff.principal, Permission.NOTIFY_SCHOOL)
+            school_id = await school_of(request, staff, Permission.NOTIFY_SCHOOL)
             since_day = parse_date(query.get("since"), "since")
             since_day = since_day or (datetime.now(UTC) - timedelta(days=7)).date()
             since = datetime.combine(since_day, time.min, tzinfo=UTC)
@@ -113,7 +114,7 @@ class MessagesController(Controller):
             return page(request, "error.html", None, status=exc.status_code, message=exc.message)
         what = str(form.get("what") or "")
         try:
-            school_id = await school_of(request, staff.principal, Permission.NOTIFY_SCHOOL)
+            school_id = await school_of(request, staff, Permission.NOTIFY_SCHOOL)
             if what == "announce":
                 data = form_struct(
                     ms.AnnouncementIn,

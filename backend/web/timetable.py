@@ -18,11 +18,10 @@ from litestar import Controller, Request, get, post
 from litestar.response import Response, Template
 
 from backend.core.bounds import PathId
-from backend.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from backend.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from backend.core.http import PUBLIC
 from backend.core.rights import Permission, Principal
 from backend.i18n import t
-from backend.schools.services import school_names, schools_in_scope
 from backend.schools.structure import schemas as s
 from backend.schools.timetable import services as timetable
 from backend.schools.timetable.board import BY
@@ -36,55 +35,22 @@ from backend.web.kit import (
     page,
     parse_date,
     parse_id,
+    school_of,
+    writer,
 )
-from backend.web.nav import YEAR_PERMISSIONS, is_staff, staff_permissions
-from backend.web.session import actor_of, check_csrf, csrf_token, principal_from_cookie
+from backend.web.nav import YEAR_PERMISSIONS, staff_permissions
+from backend.web.session import csrf_token
 
 BASE = "/admin/web/timetable"
 MANAGE = (Permission.STRUCTURE_MANAGE,)
-
-
-async def school_of(request: AnyRequest, principal: Principal, permission: Permission) -> int:
-    """The school a page is about: `?school=` when given (and held), else the person's only
-    school. A person of several schools (an official) is asked to choose."""
-    held = await schools_in_scope(principal, permission)
-    raw = request.query_params.get("school")
-    if raw:
-        chosen = parse_id(raw, "school_id")
-        if held is not None and chosen not in held:
-            raise Forbidden()
-        return chosen
-    if held and len(held) == 1:
-        return next(iter(held))
-    names = await school_names(held or set())
-    raise ValidationFailed(
-        key="web.year.pick_school",
-        schools=", ".join(f"{n} (school={i})" for i, n in sorted(names.items())) or "—",
-    )
 
 
 def can_manage(principal: Principal) -> bool:
     return Permission.STRUCTURE_MANAGE in staff_permissions(principal)
 
 
-async def writer(
-    request: AnyRequest, form: dict[str, Any], permission: Permission, refusal_key: str
-) -> Staff:
-    """A write's caller, for an HTMX answer: CSRF first (nothing is looked at without it), then
-    signed in, staff, and holding `permission` as staff; else a refusal in Russian."""
-    check_csrf(request, form)
-    principal = await principal_from_cookie(request)
-    if principal is None:
-        raise Forbidden(key="web.signed_out")
-    if not is_staff(principal):
-        raise Forbidden(key="web.not_staff")
-    if permission not in staff_permissions(principal):
-        raise Forbidden(key=refusal_key)
-    return Staff(principal, actor_of(request, principal))
-
-
 async def _board(request: AnyRequest, staff: Staff, query: dict[str, Any]) -> Any:
-    school_id = await school_of(request, staff.principal, Permission.STRUCTURE_READ)
+    school_id = await school_of(request, staff, Permission.STRUCTURE_READ)
     by = str(query.get("by") or "class")
     if by not in BY:
         raise ValidationFailed(key="error.choice_field", field=t("web.year.field.by"))
@@ -136,7 +102,7 @@ class TimetableController(Controller):
         try:
             staff = await writer(request, form, Permission.STRUCTURE_MANAGE, "web.year.no_manage")
             principal, actor = staff.principal, staff.actor
-            school_id = await school_of(request, principal, Permission.STRUCTURE_MANAGE)
+            school_id = await school_of(request, staff, Permission.STRUCTURE_MANAGE)
             who = str(form.get("who") or "")
             values = {
                 k: form.get(k)
@@ -211,7 +177,7 @@ class TimetableController(Controller):
         try:
             staff = await writer(request, form, Permission.STRUCTURE_MANAGE, "web.year.no_manage")
             principal, actor = staff.principal, staff.actor
-            school_id = await school_of(request, principal, Permission.STRUCTURE_MANAGE)
+            school_id = await school_of(request, staff, Permission.STRUCTURE_MANAGE)
             action = str(form.get("action") or "save")
             if action == "delete":
                 await timetable.delete_entry(actor, school_id, entry_id)

@@ -36,10 +36,12 @@ from backend.web.kit import (
     guard,
     page,
     parse_date,
+    school_of,
+    writer,
 )
 from backend.web.kit import parse_id as _id
 from backend.web.nav import YEAR_PERMISSIONS
-from backend.web.timetable import can_manage, school_of, writer
+from backend.web.timetable import can_manage
 
 BASE = "/admin/web/timetable"
 PERIOD_KINDS = ("quarter", "trimester", "half_year")
@@ -96,7 +98,7 @@ class YearController(Controller):
                 return found
             staff = found
         try:
-            school_id = await school_of(request, staff.principal, Permission.STRUCTURE_READ)
+            school_id = await school_of(request, staff, Permission.STRUCTURE_READ)
             context = await build(staff, school_id)
         except DomainError as exc:
             return error_page(request, staff.principal, exc)
@@ -136,7 +138,7 @@ class YearController(Controller):
                 )
             return error_page(request, principal, exc)
         try:
-            school_id = await school_of(request, staff.principal, Permission.STRUCTURE_MANAGE)
+            school_id = await school_of(request, staff, Permission.STRUCTURE_MANAGE)
             return await action(staff, school_id, form)
         except DomainError as exc:
             return await self._page(

@@ -7,11 +7,7 @@ rights as the API's."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-
-import httpx
 
 from backend.access.tables import AccessCard, AccessGateway, AccessPoint, AccessSettings
 from backend.core.rights import Grant, Role, ScopeKind
@@ -19,33 +15,10 @@ from backend.schools.tables import School as SchoolRow
 from tests.conftest import Backend
 from tests.integration.access.arrange import Turnstiles, noon_zone, turnstiles
 from tests.integration.schools.people_world import School, add_pupil, make_school
-from tests.support import TEST_PASSWORD, sign_in
+from tests.integration.web.support import csrf, signed_in
+from tests.support import sign_in
 
 ENTRIES = "/admin/web/entries"
-
-
-@asynccontextmanager
-async def signed_in(world: Backend, login: str) -> AsyncIterator[httpx.AsyncClient]:
-    transport = world.client._transport
-    async with httpx.AsyncClient(transport=transport, base_url="http://parta.test") as client:
-        await client.get("/admin/tasks/login")
-        r = await client.post(
-            "/admin/tasks/login",
-            data={
-                "identifier": login,
-                "password": TEST_PASSWORD,
-                "csrf": client.cookies.get("parta_admin_csrf"),
-                "next": ENTRIES,
-            },
-        )
-        assert r.status_code == 303 and r.headers["location"] == ENTRIES, r.text
-        yield client
-
-
-def csrf(client: httpx.AsyncClient) -> str:
-    token = client.cookies.get("parta_admin_csrf")
-    assert token
-    return token
 
 
 async def carded_class(world: Backend) -> tuple[School, Turnstiles, list[int]]:
@@ -73,7 +46,7 @@ async def test_security_sees_who_is_inside_the_log_and_the_refusals(world: Backe
         ]
     )
     assert stored.status_code == 200, stored.text
-    async with signed_in(world, gate.security.login) as client:
+    async with signed_in(world, gate.security.login, ENTRIES) as client:
         home = await client.get("/admin/web/")
         assert f'href="{ENTRIES}"' in home.text and "Проходы" in home.text
         inside = await client.get(ENTRIES)
@@ -94,7 +67,7 @@ async def test_security_sees_who_is_inside_the_log_and_the_refusals(world: Backe
 async def test_security_issues_blocks_and_replaces_a_card(world: Backend) -> None:
     school, gate, pupils = await carded_class(world)
     newcomer = await add_pupil(school.school_id, "Новикова", "Анна", school.classes["5А"])
-    async with signed_in(world, gate.security.login) as client:
+    async with signed_in(world, gate.security.login, ENTRIES) as client:
         page = await client.get(f"{ENTRIES}/cards", params={"class_id": school.classes["5А"]})
         assert page.status_code == 200, page.text
         assert "Новикова Анна" in page.text and "10,1000" in page.text
@@ -169,7 +142,7 @@ async def test_security_issues_blocks_and_replaces_a_card(world: Backend) -> Non
 
 async def test_points_gateways_and_rules(world: Backend) -> None:
     _, gate, _ = await carded_class(world)
-    async with signed_in(world, gate.security.login) as client:
+    async with signed_in(world, gate.security.login, ENTRIES) as client:
         page = await client.get(f"{ENTRIES}/points")
         assert page.status_code == 200 and "Турникет 1, вход" in page.text
         added = await client.post(
@@ -235,17 +208,17 @@ async def test_who_may_open_the_entries_pages(world: Backend) -> None:
     other = await sign_in(world, Grant(Role.SECURITY, ScopeKind.SCHOOL, gate.other_school_id))
     admin = await sign_in(world, Grant(Role.SCHOOL_ADMIN, ScopeKind.SCHOOL, school.school_id))
     # The school's administrator manages access without the security's read grant.
-    async with signed_in_anywhere(world, admin.login) as client:
+    async with signed_in(world, admin.login) as client:
         for path in (ENTRIES, f"{ENTRIES}/log", f"{ENTRIES}/cards", f"{ENTRIES}/points"):
             r = await client.get(path)
             assert r.status_code == 200, (path, r.text)
     for who in (teacher, parent):
-        async with signed_in_anywhere(world, who.login) as client:
+        async with signed_in(world, who.login) as client:
             for path in (ENTRIES, f"{ENTRIES}/log", f"{ENTRIES}/cards", f"{ENTRIES}/points"):
                 r = await client.get(path)
                 assert r.status_code == 403, (who.login, path)
                 assert "Петров" not in r.text
-    async with signed_in_anywhere(world, other.login) as client:
+    async with signed_in(world, other.login) as client:
         theirs = await client.get(ENTRIES, params={"school": gate.school_id})
         assert theirs.status_code in (403, 404) and "Петров" not in theirs.text
         cards = await client.get(f"{ENTRIES}/cards", params={"class_id": school.classes["5А"]})
@@ -256,21 +229,3 @@ async def test_who_may_open_the_entries_pages(world: Backend) -> None:
         )
         assert blocked.status_code in (403, 404)
         assert await AccessCard.count().where(AccessCard.status == "blocked") == 0
-
-
-@asynccontextmanager
-async def signed_in_anywhere(world: Backend, login: str) -> AsyncIterator[httpx.AsyncClient]:
-    transport = world.client._transport
-    async with httpx.AsyncClient(transport=transport, base_url="http://parta.test") as client:
-        await client.get("/admin/tasks/login")
-        r = await client.post(
-            "/admin/tasks/login",
-            data={
-                "identifier": login,
-                "password": TEST_PASSWORD,
-                "csrf": client.cookies.get("parta_admin_csrf"),
-                "next": "/admin/web/",
-            },
-        )
-        assert r.status_code == 303, r.text
-        yield client

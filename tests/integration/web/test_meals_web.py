@@ -6,11 +6,7 @@ the school's administrator reads the report; CSRF and rights as the API's."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
-
-import httpx
 
 from backend.core.rights import Grant, Role, ScopeKind
 from backend.meals import requisitions
@@ -23,33 +19,10 @@ from tests.integration.meals.test_counter import (
     _top_up_other,
 )
 from tests.integration.meals.test_orders import _canteen
-from tests.support import TEST_PASSWORD, sign_in
+from tests.integration.web.support import csrf, signed_in
+from tests.support import sign_in
 
 MEALS = "/admin/web/meals"
-
-
-@asynccontextmanager
-async def signed_in(world: Backend, login: str) -> AsyncIterator[httpx.AsyncClient]:
-    transport = world.client._transport
-    async with httpx.AsyncClient(transport=transport, base_url="http://parta.test") as client:
-        await client.get("/admin/tasks/login")
-        r = await client.post(
-            "/admin/tasks/login",
-            data={
-                "identifier": login,
-                "password": TEST_PASSWORD,
-                "csrf": client.cookies.get("parta_admin_csrf"),
-                "next": "/admin/web/",
-            },
-        )
-        assert r.status_code == 303, r.text
-        yield client
-
-
-def token(client: httpx.AsyncClient) -> str:
-    value = client.cookies.get("parta_admin_csrf")
-    assert value
-    return value
 
 
 async def test_the_counter_serves_from_the_list_and_at_the_till(world: Backend) -> None:
@@ -69,7 +42,7 @@ async def test_the_counter_serves_from_the_list_and_at_the_till(world: Backend) 
         # At the till by the card (EM-Marine hex of the turnstiles' Wiegand card).
         served = await client.post(
             f"{MEALS}/counter/serve",
-            data={"csrf": token(client), "meal_kind": "lunch", "card": CARD_AT_COUNTER["raw_value"],
+            data={"csrf": csrf(client), "meal_kind": "lunch", "card": CARD_AT_COUNTER["raw_value"],
                   "card_format": CARD_AT_COUNTER["card_format"]},
         )  # fmt: skip
         assert served.status_code == 200, served.text
@@ -78,7 +51,7 @@ async def test_the_counter_serves_from_the_list_and_at_the_till(world: Backend) 
         # The same card again: refused with the time it was served, nothing more stored.
         again = await client.post(
             f"{MEALS}/counter/serve",
-            data={"csrf": token(client), "meal_kind": "lunch", "card": CARD_AT_COUNTER["raw_value"],
+            data={"csrf": csrf(client), "meal_kind": "lunch", "card": CARD_AT_COUNTER["raw_value"],
                   "card_format": CARD_AT_COUNTER["card_format"]},
         )  # fmt: skip
         assert again.status_code == 409 and again.headers["hx-retarget"] == "#counter-status"
@@ -86,13 +59,13 @@ async def test_the_counter_serves_from_the_list_and_at_the_till(world: Backend) 
         # By number, a pupil without an order today: the reason, nothing stored.
         none = await client.post(
             f"{MEALS}/counter/serve",
-            data={"csrf": token(client), "meal_kind": "lunch", "student_id": c.ids["other"]},
+            data={"csrf": csrf(client), "meal_kind": "lunch", "student_id": c.ids["other"]},
         )
         assert none.status_code == 409 and "заказ" in none.text.lower()
         garbled = await client.post(
             f"{MEALS}/counter/serve",
             data={
-                "csrf": token(client),
+                "csrf": csrf(client),
                 "meal_kind": "lunch",
                 "card": "zz",
                 "card_format": "wiegand26",
@@ -103,7 +76,7 @@ async def test_the_counter_serves_from_the_list_and_at_the_till(world: Backend) 
         second = await _today_order(c, "other")
         everyone = await client.post(
             f"{MEALS}/counter/classes/{class_id}",
-            data={"csrf": token(client), "meal_kind": "lunch"},
+            data={"csrf": csrf(client), "meal_kind": "lunch"},
         )
         assert everyone.status_code == 200, everyone.text
         assert "Отмечено выданными: 1." in everyone.text and "заказано 2, выдано 2" in everyone.text
@@ -131,7 +104,7 @@ async def test_the_caterer_sets_the_menu_and_reads_the_requisition(world: Backen
         lunch = str(c.sets["lunch"])
         wrong = await client.post(
             f"{MEALS}/menu/cycle",
-            data={"csrf": token(client), "starts_on": tuesday.isoformat(), "d11": lunch},
+            data={"csrf": csrf(client), "starts_on": tuesday.isoformat(), "d11": lunch},
         )
         assert wrong.status_code == 400 and 'id="refused"' in wrong.text
         assert "понедельник" in wrong.text.lower()
@@ -139,7 +112,7 @@ async def test_the_caterer_sets_the_menu_and_reads_the_requisition(world: Backen
         saved = await client.post(
             f"{MEALS}/menu/cycle",
             data={
-                "csrf": token(client),
+                "csrf": csrf(client),
                 "starts_on": monday.isoformat(),
                 "d11": lunch,
                 "d23": lunch,
@@ -201,7 +174,7 @@ async def test_who_may_open_the_meals_pages(world: Backend) -> None:
         assert theirs.status_code in (403, 404) and "Соколова" not in theirs.text
         served = await client.post(
             f"{MEALS}/counter/serve",
-            data={"csrf": token(client), "meal_kind": "lunch", "student_id": c.ids["student"]},
+            data={"csrf": csrf(client), "meal_kind": "lunch", "student_id": c.ids["student"]},
         )
         assert served.status_code == 404
         assert await MealServing.count() == 0
