@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +15,20 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+async def on_a_free_port(owner: Any, bind: Callable[[], Awaitable[None]], tries: int = 5) -> None:
+    """Run `bind` (which listens on `owner.port`); when another process took that port between
+    `free_port()` and now (many servers start at once on a busy test machine), take another
+    port and bind again."""
+    for attempt in range(tries):
+        try:
+            await bind()
+            return
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE or attempt == tries - 1:
+                raise
+            owner.port = free_port()
 
 
 @dataclass

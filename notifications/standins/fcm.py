@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from notifications.standins.common import Received, SlidingWindow, free_port
+from notifications.standins.common import Received, SlidingWindow, free_port, on_a_free_port
 
 
 def _error(status: int, state: str, message: str, code: str | None) -> web.Response:
@@ -178,7 +178,8 @@ class FcmStandIn:
         app.router.add_post("/v1/projects/{project}/messages:send", self.send)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        runner = self._runner
+        await on_a_free_port(self, lambda: web.TCPSite(runner, "127.0.0.1", self.port).start())
 
     async def stop(self) -> None:
         if self._phones:

@@ -32,7 +32,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from notifications.standins.common import Received, SlidingWindow, free_port
+from notifications.standins.common import Received, SlidingWindow, free_port, on_a_free_port
 
 BOT_USER_ID = 229_229_229
 TEXT_LIMIT = 4000  # NewMessageBody.text maxLength
@@ -532,7 +532,8 @@ class MaxStandIn:
         app.router.add_delete("/subscriptions", self._unsubscribe)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        runner = self._runner
+        await on_a_free_port(self, lambda: web.TCPSite(runner, "127.0.0.1", self.port).start())
 
     async def stop(self) -> None:
         # Long polls waiting for updates answer now, so that the server stops at once.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from notifications.standins.common import Received, free_port
+from notifications.standins.common import Received, free_port, on_a_free_port
 from notifications.templates import sms_parts
 
 
@@ -43,7 +43,8 @@ class SmsGatewayStandIn:
         app.router.add_post("/send", self.send)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        runner = self._runner
+        await on_a_free_port(self, lambda: web.TCPSite(runner, "127.0.0.1", self.port).start())
 
     async def stop(self) -> None:
         if self._runner:

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from notifications.standins.common import Received, free_port
+from notifications.standins.common import Received, free_port, on_a_free_port
 
 
 class _Handler:
@@ -46,6 +46,10 @@ class SmtpStandIn:
         self.controller = Controller(_Handler(self.received), hostname="127.0.0.1", port=self.port)
 
     async def start(self) -> None:
+        await on_a_free_port(self, self._bind)
+
+    async def _bind(self) -> None:
+        self.controller = Controller(_Handler(self.received), hostname="127.0.0.1", port=self.port)
         await asyncio.to_thread(self.controller.start)
 
     async def stop(self) -> None:

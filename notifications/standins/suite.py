@@ -51,9 +51,11 @@ class StandIns:
 
     async def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.credentials = self.fcm.write_credentials(self.directory / "fcm-service-account.json")
         for standin in self.all().values():
             await standin.start()
+        # After the start: a stand-in whose port was taken meanwhile listens on another one,
+        # and the credentials name the FCM stand-in's token address.
+        self.credentials = self.fcm.write_credentials(self.directory / "fcm-service-account.json")
         StandIns.running = self
 
     def start_in_thread(self) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from notifications.standins.common import Received, SlidingWindow, free_port
+from notifications.standins.common import Received, SlidingWindow, free_port, on_a_free_port
 
 BOT_USER = {"id": 1, "is_bot": True, "first_name": "Парта", "username": "parta_bot"}
 
@@ -309,7 +309,8 @@ class TelegramStandIn:
         app.router.add_post("/standin/chats/{chat_id}", self.act_in_chat)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        runner = self._runner
+        await on_a_free_port(self, lambda: web.TCPSite(runner, "127.0.0.1", self.port).start())
 
     async def stop(self) -> None:
         if self._runner:

@@ -29,7 +29,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from notifications.standins.common import Received, free_port
+from notifications.standins.common import Received, free_port, on_a_free_port
 
 SHOP_ID = "100500"
 SECRET_KEY = "test_parta_stand_in_secret"  # a stand-in's made-up key
@@ -407,7 +407,8 @@ class YooKassaStandIn:
         app.router.add_post("/checkout/{payment_id}", self.checkout)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        runner = self._runner
+        await on_a_free_port(self, lambda: web.TCPSite(runner, "127.0.0.1", self.port).start())
 
     async def stop(self) -> None:
         if self._runner:
