@@ -297,6 +297,23 @@ async def set_plan(
     return s.MealPlanOut(class_id=class_id, kinds=kinds, weekdays=weekdays)
 
 
+async def list_plans(actor: Actor, school_id: int) -> list[s.MealPlanOut]:
+    """The school's meal plans: which meals each class gets on which weekdays (a class without
+    a plan is offered every meal of the day's menu)."""
+    await school_scope(actor, school_id, P.MEALS_MANAGE)
+    rows = (
+        await MealPlan.select(MealPlan.school_class, MealPlan.kinds, MealPlan.weekdays)
+        .where(MealPlan.school == school_id)
+        .output(load_json=True)
+    )
+    return [
+        s.MealPlanOut(
+            class_id=r["school_class"], kinds=list(r["kinds"]), weekdays=list(r["weekdays"])
+        )
+        for r in rows
+    ]
+
+
 async def set_cycle(actor: Actor, school_id: int, data: s.MenuCycleUpdate) -> s.MenuCycleOut:
     """Replace the school's two-week cyclic menu."""
     await school_scope(actor, school_id, P.MEALS_MANAGE)

@@ -46,6 +46,7 @@ BASE = "/admin/web/meals"
 COUNTER = (Permission.MEALS_MANAGE,)
 KINDS = get_args(s.MealKind)
 WEEKDAYS = range(1, 6)
+PLAN_DAYS = range(1, 7)  # a plan may include Saturday: some schools study six days
 
 
 def _kind(value: str | None) -> str:
@@ -275,12 +276,36 @@ class MealsWebController(Controller):
             path=f"{BASE}/menu?school={school_id}&done=1", status_code=HTTP_303_SEE_OTHER
         )
 
+    @post("/plans/{class_id:int}", status_code=200)
+    async def save_plan(self, request: AnyRequest, class_id: PathId) -> Response[Any]:
+        """A class's meal plan as ticked on the menu page: its meals and weekdays."""
+        staff = await guard(request, COUNTER, "web.meals.no_counter")
+        if isinstance(staff, Response):
+            return staff
+        try:
+            form = await request.form()
+            check_csrf(request, dict(form.items()))
+            school_id = await school_of(request, staff, Permission.MEALS_MANAGE)
+            data = form_struct(
+                s.MealPlanUpdate,
+                {"kinds": form.getall("kinds", []), "weekdays": form.getall("weekdays", [])},
+            )
+            await menus.set_plan(staff.actor, school_id, class_id, data)
+        except DomainError as exc:
+            return await self._menu(request, staff, exc)
+        return Redirect(
+            path=f"{BASE}/menu?school={school_id}&done=plan#plan-{class_id}",
+            status_code=HTTP_303_SEE_OTHER,
+        )
+
     async def _menu(
         self, request: AnyRequest, staff: Staff, error: DomainError | None = None
     ) -> Response[Any]:
         try:
             school_id = await school_of(request, staff, Permission.MEALS_MANAGE)
             sets = await menus.list_meal_sets(staff.actor, school_id)
+            classes = await list_classes(staff.actor, school_id)
+            plans = {p.class_id: p for p in await menus.list_plans(staff.actor, school_id)}
             cycle = await menus.get_cycle(staff.actor, school_id)
         except DomainError as exc:
             return error_page(request, staff.principal, exc)
@@ -294,8 +319,12 @@ class MealsWebController(Controller):
             sets=sets,
             cycle=cycle,
             chosen=chosen,
+            classes=classes,
+            plans=plans,
+            kinds=KINDS,
+            plan_days=PLAN_DAYS,
             error=error.message if error else "",
-            done=t("web.meals.cycle_saved") if request.query_params.get("done") else "",
+            done=_menu_done(request.query_params.get("done")),
             weekdays=WEEKDAYS,
             rub=_rub,
             tab="menu",
@@ -331,6 +360,10 @@ class MealsWebController(Controller):
             tab="report",
             tabs=_tabs(staff),
         )
+
+
+def _menu_done(key: str | None) -> str:
+    return {"1": t("web.meals.cycle_saved"), "plan": t("web.meals.plan_saved")}.get(key or "", "")
 
 
 def _clock(moment: Any) -> str:

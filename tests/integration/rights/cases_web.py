@@ -364,4 +364,12 @@ CASES = [
         public=True,
         ok=(303,),
     ),
+    Case(
+        "POST",
+        "/admin/web/meals/plans/{class_id:int}",
+        "/admin/web/meals/plans/1",
+        ALL_ROLES,
+        public=True,
+        ok=(303,),
+    ),
 ]

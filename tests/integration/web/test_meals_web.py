@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from backend.core.rights import Grant, Role, ScopeKind
 from backend.meals import requisitions
-from backend.meals.tables import MealOrder, MealServing, MenuCycleDay
+from backend.meals.tables import MealOrder, MealPlan, MealServing, MenuCycleDay
 from tests.conftest import Backend
 from tests.integration.meals.test_counter import (
     CARD_AT_COUNTER,
@@ -126,6 +126,28 @@ async def test_the_caterer_sets_the_menu_and_reads_the_requisition(world: Backen
         shown = await client.get(saved.headers["location"])
         assert "Меню сохранено." in shown.text and "checked" in shown.text
 
+        # A class's meal plan: lunch on Monday to Friday; a bad weekday is refused, nothing kept.
+        class_id = c.ids["class_id"]
+        plan = await client.post(
+            f"{MEALS}/plans/{class_id}",
+            data={"csrf": csrf(client), "kinds": "lunch", "weekdays": ["1", "2", "3", "4", "5"]},
+        )
+        assert plan.status_code == 303, plan.text
+        stored = (
+            await MealPlan.select().where(MealPlan.school_class == class_id).output(load_json=True)
+        )
+        assert [(r["kinds"], r["weekdays"]) for r in stored] == [(["lunch"], [1, 2, 3, 4, 5])]
+        shown = await client.get(plan.headers["location"])
+        assert "Режим питания класса сохранён." in shown.text
+        wrong_day = await client.post(
+            f"{MEALS}/plans/{class_id}",
+            data={"csrf": csrf(client), "kinds": "dinner", "weekdays": "9"},
+        )
+        assert wrong_day.status_code == 400 and 'id="refused"' in wrong_day.text
+        again = (
+            await MealPlan.select().where(MealPlan.school_class == class_id).output(load_json=True)
+        )
+        assert again == stored
         await _today_order(c, "student")
         assert await requisitions.freeze(school, c.today) >= 1
         listed = await client.get(f"{MEALS}/requisitions", params={"date": c.today.isoformat()})
