@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -104,6 +105,23 @@ LEFT JOIN "study_group" g ON g."id" = l."study_group"
 LEFT JOIN "school_class" gc ON gc."id" = g."school_class"
 WHERE l."id" = {}
 """
+
+
+async def lesson_spans(lesson_ids: Sequence[int]) -> dict[int, tuple[date, date]]:
+    """The first and last date of these lessons, per school (a few statements for thousands)."""
+    spans: dict[int, tuple[date, date]] = {}
+    ids = list(lesson_ids)
+    for start in range(0, len(ids), 2000):  # bound the statement's parameters
+        rows = await Lesson.select(Lesson.school, Lesson.date).where(
+            Lesson.id.is_in(ids[start : start + 2000])
+        )
+        for row in rows:
+            day = row["date"]
+            if isinstance(day, str):
+                day = dt.date.fromisoformat(day)
+            first, last = spans.get(row["school"], (day, day))
+            spans[row["school"]] = (min(first, day), max(last, day))
+    return spans
 
 
 async def load_lesson(lesson_id: int) -> LessonContext:

@@ -13,17 +13,25 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date
 
-from backend.journal.lessons import load_lesson, pupils_of, week_start
+from backend.journal.lessons import lesson_spans, load_lesson, pupils_of, week_start
 from backend.journal.weeks import DiaryWeeks, bump_school_weeks, bump_weeks
 from backend.schools.timetable import changes as lesson_changes
 
 BUMP_CHUNK = 2000
+# Past this many lessons at once (a holiday over weeks, a quarantine of the whole school), the
+# school's weeks over the lessons' dates are renewed in one statement instead of looking up
+# each lesson's pupils: a year-long holiday took 14 s lesson by lesson.
+MANY_LESSONS = 200
 
 
 def follow_timetable(weeks: DiaryWeeks) -> Callable[[], None]:
     """Subscribe the diary to lesson changes; the answer unsubscribes."""
 
     async def changed(lesson_ids: Sequence[int]) -> None:
+        if len(lesson_ids) > MANY_LESSONS:
+            for school_id, (first, last) in (await lesson_spans(lesson_ids)).items():
+                weeks.announce(await bump_school_weeks(school_id, week_start(first), last))
+            return
         pairs: set[tuple[int, date]] = set()
         # A holiday cancels many lessons at once: the pupils of one class or group are looked
         # up once per date (its lessons of that day share them).

@@ -54,5 +54,4 @@ def test_the_caterer_marks_lunches_from_a_class_list(demo: DemoServer, browser: 
 
 
 def demo_child(demo: DemoServer) -> int:
-    children = get(demo, "parent", "/api/v1/me/children")
-    return int(children[0]["id"] if isinstance(children, list) else children["items"][0]["id"])
+    return int(get(demo, "parent", "/api/v1/family/children")[0]["student_id"])

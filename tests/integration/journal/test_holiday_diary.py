@@ -90,3 +90,64 @@ async def test_the_diary_shows_lessons_made_by_generating_the_timetable_again(
     new_etag, days = await lesson_days()
     assert days == ["2026-09-07", "2026-09-09"]
     assert new_etag != etag
+
+
+async def test_a_holiday_over_many_lessons_shows_in_every_diary(world: Backend) -> None:
+    """A holiday over a week of a whole school cancels hundreds of lessons at once; the diary
+    renews the school's weeks over those dates in one statement, and every family's week shows
+    its lessons cancelled."""
+    from datetime import date, timedelta
+
+    from backend.accounts.passwords import Passwords
+    from backend.journal.timetable_follow import MANY_LESSONS
+    from backend.schools.tables import AcademicYear, Lesson
+    from backend.seed import DEMO_PASSWORD, seed_demo
+
+    day = date(2026, 11, 23)  # a Monday
+    result = await seed_demo(
+        Passwords(fast=True), classes_per_grade=1, pupils_per_class=3, today=day
+    )
+    school_id = result.school_ids[0]
+    year = await AcademicYear.select().where(AcademicYear.school == school_id).first()
+
+    async def token(login: str) -> dict[str, str]:
+        r = await world.client.post(
+            "/api/v1/auth/login", json={"identifier": login, "password": DEMO_PASSWORD}
+        )
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    parent = await token("parent")
+    children = (await world.client.get("/api/v1/family/children", headers=parent)).json()
+    child = children[0]["student_id"]
+    monday = day + timedelta(days=7)
+    week = f"/api/v1/diary/students/{child}/week?date={monday.isoformat()}"
+    before = (await world.client.get(week, headers=parent)).json()
+    lessons = [i for d in before["days"] for i in d["lessons"]]
+    assert lessons and {i["status"] for i in lessons} == {"scheduled"}
+
+    r = await world.client.post(
+        f"/api/v1/schools/{school_id}/years/{year['id']}/holidays",
+        json={
+            "name": "Карантин",
+            "starts_on": monday.isoformat(),
+            "ends_on": (monday + timedelta(days=6)).isoformat(),
+        },
+        headers=await token("coordinator"),
+    )
+    assert r.status_code == 201, r.text
+    assert len(r.json()["cancelled_lessons"]) > MANY_LESSONS
+    after = (await world.client.get(week, headers=parent)).json()
+    statuses = {i["lesson_id"]: i["status"] for d in after["days"] for i in d["lessons"]}
+    assert set(statuses) == {i["lesson_id"] for i in lessons}
+    assert set(statuses.values()) == {"cancelled"}
+    # The lessons themselves were cancelled, not only the diary's view of them.
+    assert (
+        await Lesson.count().where(
+            (Lesson.school == school_id)
+            & (Lesson.date >= monday)
+            & (Lesson.date <= monday + timedelta(days=6))
+            & (Lesson.status == "scheduled")
+        )
+        == 0
+    )
