@@ -42,7 +42,8 @@ import sys
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -112,13 +113,19 @@ def children_of(pid: int) -> list[int]:
     return out
 
 
-async def arrange(url: str, n_schools: int, pupils: int, unfunded: float) -> dict[str, object]:
-    """The slice. Bulk rows by SQL; the meal settings and menus through the services."""
+async def arrange(
+    url: str, n_schools: int, pupils: int, unfunded: float, *, region_code: str = "72"
+) -> dict[str, object]:
+    """The slice. Bulk rows by SQL; the meal settings and menus through the services.
+    `region_code` (unique): another code arranges a second slice beside other data (the
+    region harness adds one to its kept database each run); only the slice's own pupils are
+    returned."""
     conn = await asyncpg.connect(url)
     region = await conn.fetchval(
-        "INSERT INTO region (name, code, time_zone) VALUES ('Тюменская область', '72', $1) "
+        "INSERT INTO region (name, code, time_zone) VALUES ('Тюменская область', $2, $1) "
         "RETURNING id",
         ZONE,
+        region_code,
     )
     munis = [
         await conn.fetchval(
@@ -260,7 +267,9 @@ async def arrange(url: str, n_schools: int, pupils: int, unfunded: float) -> dic
     # `ledger.transfer` writes them (one posted top-up per pupil), so the books balance.
     pupils_rows = await conn.fetch(
         "SELECT s.id, s.school, c.grade FROM student s JOIN enrollment e ON e.student = s.id "
-        "JOIN school_class c ON c.id = e.school_class ORDER BY s.id"
+        "JOIN school_class c ON c.id = e.school_class WHERE s.school = ANY($1::int[]) "
+        "ORDER BY s.id",
+        schools,
     )
     rng = random.Random(15)
     funded = [r for r in pupils_rows if rng.random() >= unfunded]
@@ -377,6 +386,104 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
 
+# --- the pieces of a burst, also driven by the region harness (tests/load/region_harness.py) ---
+
+
+def order_plan(
+    pupils: list[tuple[int, int, int]], orders: int, repeat: float, rng: random.Random
+) -> list[tuple[int, int, int]]:
+    """The first `orders` of `pupils` (shuffled), `repeat` of them replaced in the second half
+    by an earlier pupil's order (a second tap: refused "already ordered")."""
+    pupils = list(pupils)
+    rng.shuffle(pupils)
+    plan = pupils[:orders]
+    for i in rng.sample(range(orders // 2, orders), int(orders * repeat)):
+        plan[i] = plan[rng.randrange(0, orders // 2)]
+    return plan
+
+
+def guardian_tokens(tokens: AccessTokens, plan: list[tuple[int, int, int]]) -> dict[int, str]:
+    """An access token for each planned pupil's guardian, as the sign-in issues it."""
+    return {
+        sid: tokens.issue(
+            1_000_000 + sid,
+            [Grant(Role.GUARDIAN, ScopeKind.STUDENT, sid)],
+            uuid.uuid4().hex,
+            "Родитель",
+        )
+        for sid, _, _ in plan
+    }
+
+
+async def set_cutoff(schools: list[int], cutoff: datetime) -> None:
+    """Every school's cut-off for the next day at `cutoff`'s local time of day."""
+    for school in schools:
+        await structure.update_settings(
+            SYSTEM, school, ss.SchoolSettingsUpdate(meal_cutoff_time=cutoff.strftime("%H:%M"))
+        )
+
+
+def order_path(sid: int) -> str:
+    return f"/api/v1/meals/pupils/{sid}/orders"
+
+
+def order_json(day: date, set_id: int) -> dict[str, object]:
+    return {"date": day.isoformat(), "meal_set_id": set_id}
+
+
+def order_outcome(status: int, body: object) -> str | None:
+    """ "stored", or "refused <status>: <reason>" (the reason with its numbers blanked: one
+    line per kind of refusal); None: neither (an error)."""
+    if status == 201:
+        return "stored"
+    if 400 <= status < 500 and isinstance(body, dict) and body.get("message"):
+        reason = re.sub(r"\d[\d,.: ]*", "…", body["message"])[:90]
+        return f"refused {status}: {reason}"
+    return None
+
+
+@dataclass
+class Books:
+    in_db: int  # live orders for the day in the database
+    holds: int  # pending meal holds in the ledger
+    exact: bool  # every school's books check out
+    debits_posted: int
+    debits_pending: int
+
+    def line(self, stored: int) -> str:
+        return (
+            f"orders in the database {self.in_db} (stored answers {stored}), holds "
+            f"{self.holds}; books exact: {self.exact} (debits = credits posted "
+            f"{self.debits_posted}, pending {self.debits_pending})"
+        )
+
+
+async def check_books(url: str, schools: list[int], day: date) -> Books:
+    """The slice's orders for `day` and holds counted in the database, and every school's
+    books checked (`ledger.check_books`: debits = credits, each account = the replay of its
+    entries, nobody past the limit). Needs the ORM bound to `url`'s database."""
+    conn = await asyncpg.connect(url)
+    in_db = await conn.fetchval(
+        "SELECT count(*) FROM meal_order WHERE date = $1 AND live = 1 AND school = ANY($2)",
+        day,
+        schools,
+    )
+    holds = await conn.fetchval(
+        "SELECT count(*) FROM ledger_transfer WHERE status = 'pending' AND kind IN "
+        "('meal_order', 'benefit_meal') AND school = ANY($1)",
+        schools,
+    )
+    await conn.close()
+    books = [await ledger.check_books(school) for school in schools]
+    return Books(
+        in_db,
+        holds,
+        all(b.ok for b in books),
+        sum(b.debits_posted for b in books),
+        sum(b.debits_pending for b in books),
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=10_000)
@@ -432,22 +539,9 @@ async def main() -> None:
             args.keep = True
             print(f"kept: {url}", flush=True)
             return
-        rng = random.Random(7)
-        rng.shuffle(pupils)
-        plan = pupils[: args.orders]
-        repeats = int(args.orders * args.repeat)
-        for i in rng.sample(range(args.orders // 2, args.orders), repeats):
-            plan[i] = plan[rng.randrange(0, args.orders // 2)]
+        plan = order_plan(pupils, args.orders, args.repeat, random.Random(7))
         tokens = AccessTokens(build_jwt_auth(secret, timedelta(hours=2), []), timedelta(hours=2))
-        token_of = {
-            sid: tokens.issue(
-                1_000_000 + sid,
-                [Grant(Role.GUARDIAN, ScopeKind.STUDENT, sid)],
-                uuid.uuid4().hex,
-                "Родитель",
-            )
-            for sid, _, _ in plan
-        }
+        token_of = guardian_tokens(tokens, plan)
 
         # The cut-off: the next minute boundary at least 40 s after the server is up.
         server = start_server(url, secret, args.workers)
@@ -461,12 +555,7 @@ async def main() -> None:
             cutoff = (local_now + timedelta(seconds=args.seconds + 40)).replace(
                 second=0, microsecond=0
             ) + timedelta(minutes=1)
-            for school in schools:
-                await structure.update_settings(
-                    SYSTEM,
-                    school,
-                    ss.SchoolSettingsUpdate(meal_cutoff_time=cutoff.strftime("%H:%M")),
-                )
+            await set_cutoff(schools, cutoff)
             tomorrow = (cutoff + timedelta(days=1)).date()
             start_at = cutoff.timestamp() - args.seconds
             print(
@@ -509,8 +598,8 @@ async def main() -> None:
                 try:
                     async with gate:
                         response = await client.post(
-                            f"/api/v1/meals/pupils/{sid}/orders",
-                            json={"date": tomorrow.isoformat(), "meal_set_id": set_id},
+                            order_path(sid),
+                            json=order_json(tomorrow, set_id),
                             headers={"Authorization": f"Bearer {token_of[sid]}"},
                         )
                 except httpx.HTTPError as exc:
@@ -518,15 +607,13 @@ async def main() -> None:
                     return
                 latencies.append(time.monotonic() - due)
                 body = response.json()
-                if response.status_code == 201:
-                    outcomes["stored"] += 1
-                    stored_ids.append(body["id"])
-                elif 400 <= response.status_code < 500 and body.get("message"):
-                    # The reason with its numbers blanked: one line per kind of refusal.
-                    reason = re.sub(r"\d[\d,.: ]*", "…", body["message"])[:90]
-                    outcomes[f"refused {response.status_code}: {reason}"] += 1
-                else:
+                outcome = order_outcome(response.status_code, body)
+                if outcome is None:
                     errors.append(f"{response.status_code} {response.text[:200]}")
+                    return
+                outcomes[outcome] += 1
+                if outcome == "stored":
+                    stored_ids.append(body["id"])
 
             waits: Counter[str] = Counter()
             sampling = True
@@ -593,23 +680,7 @@ async def main() -> None:
             print("   ", e, flush=True)
 
         # The ledger afterwards.
-        conn = await asyncpg.connect(url)
-        in_db = await conn.fetchval(
-            "SELECT count(*) FROM meal_order WHERE date = $1 AND live = 1", tomorrow
-        )
-        holds = await conn.fetchval(
-            "SELECT count(*) FROM ledger_transfer WHERE status = 'pending' AND kind IN "
-            "('meal_order', 'benefit_meal')"
-        )
-        await conn.close()
-        books = [await ledger.check_books(school) for school in schools]
-        print(
-            f"orders in the database {in_db} (stored answers {outcomes['stored']}), holds {holds}; "
-            f"books exact: {all(b.ok for b in books)} "
-            f"(debits = credits posted {sum(b.debits_posted for b in books)}, pending "
-            f"{sum(b.debits_pending for b in books)})",
-            flush=True,
-        )
+        print((await check_books(url, schools, tomorrow)).line(outcomes["stored"]), flush=True)
 
         # The requisitions of all schools, frozen once the cut-off has passed.
         await asyncio.sleep(max(0.0, cutoff.timestamp() - time.time() + 1))
