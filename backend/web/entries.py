@@ -36,18 +36,19 @@ from backend.web.kit import (
     AnyRequest,
     Staff,
     error_page,
-    form_of,
     form_struct,
     guard,
     page,
     parse_date,
     parse_id,
     school_of,
+    submit,
 )
 from backend.web.nav import ENTRIES_PERMISSIONS, staff_permissions
 
 BASE = "/admin/web/entries"
 MANAGE = (Permission.ACCESS_MANAGE,)
+NO_MANAGE = "web.entries.no_manage"
 LOG_PAGE = 100
 DONE = ("issued", "blocked", "replaced", "point_added", "point_changed", "settings_saved")
 
@@ -142,7 +143,7 @@ class EntriesController(Controller):
 
     @get("/cards")
     async def cards(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, MANAGE, "web.entries.no_manage")
+        staff = await guard(request, MANAGE, NO_MANAGE)
         if isinstance(staff, Response):
             return staff
         return await self._cards_page(request, staff)
@@ -194,11 +195,7 @@ class EntriesController(Controller):
 
     @post("/cards", status_code=200)
     async def issue(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, MANAGE, "web.entries.no_manage")
-        if isinstance(staff, Response):
-            return staff
-        try:
-            form = await form_of(request)
+        async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
             school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
             data = form_struct(
                 s.AccessCardCreate,
@@ -215,31 +212,23 @@ class EntriesController(Controller):
                 holder_kind=data.holder_kind,
                 holder_id=data.holder_id,
             )
-        except DomainError as exc:
-            return await self._cards_page(request, staff, exc)
-        return _back(f"{BASE}/cards", school_id, class_id=form.get("class_id"), done="issued")
+            return _back(f"{BASE}/cards", school_id, class_id=form.get("class_id"), done="issued")
+
+        return await submit(request, MANAGE, NO_MANAGE, act, self._cards_page)
 
     @post("/cards/{card_id:int}/block", status_code=200)
     async def block(self, request: AnyRequest, card_id: PathId) -> Response[Any]:
-        staff = await guard(request, MANAGE, "web.entries.no_manage")
-        if isinstance(staff, Response):
-            return staff
-        try:
-            form = await form_of(request)
+        async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
             school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
             data = form_struct(s.AccessCardBlock, {"reason": form.get("reason", "")})
             await registry.block_card(staff.actor, card_id, data.reason)
-        except DomainError as exc:
-            return await self._cards_page(request, staff, exc)
-        return _back(f"{BASE}/cards", school_id, class_id=form.get("class_id"), done="blocked")
+            return _back(f"{BASE}/cards", school_id, class_id=form.get("class_id"), done="blocked")
+
+        return await submit(request, MANAGE, NO_MANAGE, act, self._cards_page)
 
     @post("/cards/{card_id:int}/replace", status_code=200)
     async def replace(self, request: AnyRequest, card_id: PathId) -> Response[Any]:
-        staff = await guard(request, MANAGE, "web.entries.no_manage")
-        if isinstance(staff, Response):
-            return staff
-        try:
-            form = await form_of(request)
+        async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
             school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
             data = form_struct(
                 s.AccessCardReplace,
@@ -248,15 +237,15 @@ class EntriesController(Controller):
             await registry.replace_card(
                 staff.actor, card_id, raw_value=data.raw_value, card_format=data.card_format
             )
-        except DomainError as exc:
-            return await self._cards_page(request, staff, exc)
-        return _back(f"{BASE}/cards", school_id, class_id=form.get("class_id"), done="replaced")
+            return _back(f"{BASE}/cards", school_id, class_id=form.get("class_id"), done="replaced")
+
+        return await submit(request, MANAGE, NO_MANAGE, act, self._cards_page)
 
     # ---- access points, gateways and the school's rules -------------------------------------
 
     @get("/points")
     async def points(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, MANAGE, "web.entries.no_manage")
+        staff = await guard(request, MANAGE, NO_MANAGE)
         if isinstance(staff, Response):
             return staff
         return await self._points_page(request, staff)
@@ -294,85 +283,59 @@ class EntriesController(Controller):
 
     @post("/points", status_code=200)
     async def add_point(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, MANAGE, "web.entries.no_manage")
-        if isinstance(staff, Response):
-            return staff
-        try:
-            form = await form_of(request)
+        async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
             school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
             data = form_struct(s.AccessPointCreate, _fields(form, "name", "direction", "lane"))
             await registry.create_point(
                 staff.actor, school_id, name=data.name, direction=data.direction, lane=data.lane
             )
-        except DomainError as exc:
-            return await self._points_page(request, staff, exc)
-        return _back(f"{BASE}/points", school_id, done="point_added")
+            return _back(f"{BASE}/points", school_id, done="point_added")
+
+        return await submit(request, MANAGE, NO_MANAGE, act, self._points_page)
 
     @post("/points/{point_id:int}", status_code=200)
     async def change_point(self, request: AnyRequest, point_id: PathId) -> Response[Any]:
-        staff = await guard(request, MANAGE, "web.entries.no_manage")
-        if isinstance(staff, Response):
-            return staff
-        try:
-            form = await form_of(request)
+        async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
             school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
             values: dict[str, Any] = _fields(form, "name", "direction", "lane")
             values["is_active"] = form.get("is_active") == "on"
-            data = form_struct(s.AccessPointUpdate, values)
-            changes = {
-                k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET
-            }
+            changes = _changes(form_struct(s.AccessPointUpdate, values))
             await registry.update_point(staff.actor, point_id, changes)
-        except DomainError as exc:
-            return await self._points_page(request, staff, exc)
-        return _back(f"{BASE}/points", school_id, done="point_changed")
+            return _back(f"{BASE}/points", school_id, done="point_changed")
+
+        return await submit(request, MANAGE, NO_MANAGE, act, self._points_page)
 
     @post("/gateways", status_code=200)
     async def add_gateway(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, MANAGE, "web.entries.no_manage")
-        if isinstance(staff, Response):
-            return staff
-        try:
-            form = await form_of(request)
+        async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
             school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
             data = form_struct(s.AccessGatewayCreate, _fields(form, "name"))
             made = await registry.create_gateway(staff.actor, school_id, name=data.name)
-        except DomainError as exc:
-            return await self._points_page(request, staff, exc)
-        # The signing key is shown once, on this answer: it is never shown again.
-        return await self._points_page(request, staff, new_key=made)
+            # The signing key is shown once, on this answer: it is never shown again.
+            return await self._points_page(request, staff, new_key=made)
+
+        return await submit(request, MANAGE, NO_MANAGE, act, self._points_page)
 
     @post("/gateways/{gateway_id:int}/rotate", status_code=200)
     async def rotate(self, request: AnyRequest, gateway_id: PathId) -> Response[Any]:
-        staff = await guard(request, MANAGE, "web.entries.no_manage")
-        if isinstance(staff, Response):
-            return staff
-        try:
-            await form_of(request)
+        async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
             made = await registry.rotate_key(staff.actor, gateway_id)
-        except DomainError as exc:
-            return await self._points_page(request, staff, exc)
-        return await self._points_page(request, staff, new_key=made)
+            return await self._points_page(request, staff, new_key=made)
+
+        return await submit(request, MANAGE, NO_MANAGE, act, self._points_page)
 
     @post("/settings", status_code=200)
     async def settings(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, MANAGE, "web.entries.no_manage")
-        if isinstance(staff, Response):
-            return staff
-        try:
-            form = await form_of(request)
+        async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
             school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
             values: dict[str, Any] = _fields(form, "not_arrived_margin_minutes")
             values["not_arrived_enabled"] = form.get("not_arrived_enabled") == "on"
             values["journal_presence"] = form.get("journal_presence") == "on"
-            data = form_struct(s.AccessSettingsUpdate, values)
-            changes = {
-                k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET
-            }
+            changes = _changes(form_struct(s.AccessSettingsUpdate, values))
             await registry.update_settings(staff.actor, school_id, changes)
-        except DomainError as exc:
-            return await self._points_page(request, staff, exc)
-        return _back(f"{BASE}/points", school_id, done="settings_saved")
+            return _back(f"{BASE}/points", school_id, done="settings_saved")
+
+        return await submit(request, MANAGE, NO_MANAGE, act, self._points_page)
 
 
 def _clock(zone: ZoneInfo) -> Callable[..., str]:
@@ -390,6 +353,11 @@ def _clock(zone: ZoneInfo) -> Callable[..., str]:
 
 def _manages(staff: Staff) -> bool:
     return Permission.ACCESS_MANAGE in staff_permissions(staff.principal)
+
+
+def _changes(data: msgspec.Struct) -> dict[str, Any]:
+    """The fields a form gave (an update changes only those)."""
+    return {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
 
 
 def _fields(form: dict[str, Any], *names: str) -> dict[str, Any]:

@@ -5,12 +5,14 @@ errors; the HTMX answer for a refusal.
 A section's module (`backend/web/<section>.py`) builds its Controller on these, so each page
 checks the same things the same way: `guard()` first (sign-in, staff only, the section's
 permissions), then the services with `actor`, and a `DomainError` becomes `error_page()` (a
-full page) or `htmx_refusal()` (a partial for an HTMX request).
+full page) or `htmx_refusal()` (a partial for an HTMX request). A form's post goes through
+`submit()`, which holds that order once.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
@@ -197,3 +199,36 @@ async def writer(
     if permission not in staff_permissions(principal):
         raise Forbidden(key=refusal_key)
     return Staff(principal, actor_of(request, principal))
+
+
+Act = Callable[[Staff, dict[str, Any]], Awaitable[Response[Any]]]
+Refused = Callable[[AnyRequest, Staff, DomainError], Awaitable[Response[Any]]]
+
+
+async def submit(
+    request: AnyRequest,
+    permissions: tuple[Permission, ...],
+    refusal_key: str,
+    act: Act,
+    refused: Refused,
+) -> Response[Any]:
+    """A form's post on a page: `guard()` first (the sign-in form or a 403 page), then the CSRF
+    token, then `act` with the form, whose answer is sent (a redirect back, a fragment). A
+    refusal on the way (a `DomainError`: nothing was written) is answered by `refused`: the page
+    again with the message (a section's page builder that takes the error), or `refused_htmx()`."""
+    staff = await guard(request, permissions, refusal_key)
+    if isinstance(staff, Response):
+        return staff
+    try:
+        return await act(staff, await form_of(request))
+    except DomainError as exc:
+        return await refused(request, staff, exc)
+
+
+def refused_htmx(target: str) -> Refused:
+    """`submit()`'s answer to a refusal for an HTMX form: `htmx_refusal()` into `target`."""
+
+    async def refused(request: AnyRequest, staff: Staff, exc: DomainError) -> Response[Any]:
+        return htmx_refusal(exc, target)
+
+    return refused

@@ -30,23 +30,24 @@ from backend.web.kit import (
     AnyRequest,
     Staff,
     error_page,
-    form_of,
     form_struct,
     guard,
-    htmx_refusal,
     page,
     parse_date,
     parse_id,
+    refused_htmx,
     school_of,
+    submit,
 )
 from backend.web.nav import MEALS_PERMISSIONS, staff_permissions
-from backend.web.session import check_csrf
 
 BASE = "/admin/web/meals"
 COUNTER = (Permission.MEALS_MANAGE,)
+NO_COUNTER = "web.meals.no_counter"
 KINDS = get_args(s.MealKind)
 WEEKDAYS = range(1, 6)
 PLAN_DAYS = range(1, 7)  # a plan may include Saturday: some schools study six days
+AT_COUNTER = refused_htmx("#counter-status")  # a refusal at the counter: its status line
 
 
 def _kind(value: str | None) -> str:
@@ -95,7 +96,7 @@ class MealsWebController(Controller):
 
     @get("/counter")
     async def counter_page(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, COUNTER, "web.meals.no_counter")
+        staff = await guard(request, COUNTER, NO_COUNTER)
         if isinstance(staff, Response):
             return staff
         return await self._counter(request, staff)
@@ -133,11 +134,8 @@ class MealsWebController(Controller):
     async def serve(self, request: AnyRequest) -> Response[Any]:
         """One pupil: by the class list's button (`student_id` with `class_id`), or at the till
         by a card or the pupil's number. Answers the line that says what happened."""
-        staff = await guard(request, COUNTER, "web.meals.no_counter")
-        if isinstance(staff, Response):
-            return staff
-        try:
-            form = await form_of(request)
+
+        async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
             school_id = await school_of(request, staff, Permission.MEALS_MANAGE)
             kind = _kind(str(form.get("meal_kind") or ""))
             raw = str(form.get("card") or "").strip()
@@ -150,22 +148,19 @@ class MealsWebController(Controller):
                 number = parse_id(form.get("student_id"), "student_id")
                 data = s.ServeRequest(meal_kind=kind, student_id=number)  # type: ignore[arg-type]
             served = await counter.serve(staff.actor, school_id, data)
-        except DomainError as exc:
-            return htmx_refusal(exc, "#counter-status")
-        return Template(
-            template_name="meals/_served.html",
-            context={"served": served, "at": _clock},
-            headers={"HX-Trigger": "served"},
-        )
+            return Template(
+                template_name="meals/_served.html",
+                context={"served": served, "at": _clock},
+                headers={"HX-Trigger": "served"},
+            )
+
+        return await submit(request, COUNTER, NO_COUNTER, act, AT_COUNTER)
 
     @post("/counter/classes/{class_id:int}", status_code=200)
     async def serve_class(self, request: AnyRequest, class_id: PathId) -> Response[Any]:
         """The class list's buttons: one pupil (`student_id`) or everyone with an order."""
-        staff = await guard(request, COUNTER, "web.meals.no_counter")
-        if isinstance(staff, Response):
-            return staff
-        try:
-            form = await form_of(request)
+
+        async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
             school_id = await school_of(request, staff, Permission.MEALS_MANAGE)
             kind = _kind(str(form.get("meal_kind") or ""))
             one = form.get("student_id")
@@ -177,25 +172,25 @@ class MealsWebController(Controller):
                 s.ClassServeRequest(meal_kind=kind, student_ids=ids),  # type: ignore[arg-type]
             )
             listing = await counter.class_list(staff.actor, school_id, class_id, kind)
-        except DomainError as exc:
-            return htmx_refusal(exc, "#counter-status")
-        return Template(
-            template_name="meals/_class.html",
-            context={
-                "listing": listing,
-                "result": result,
-                "school_id": school_id,
-                "kind": kind,
-                "csrf": form.get("csrf", ""),
-                "at": _clock,
-            },
-        )
+            return Template(
+                template_name="meals/_class.html",
+                context={
+                    "listing": listing,
+                    "result": result,
+                    "school_id": school_id,
+                    "kind": kind,
+                    "csrf": form.get("csrf", ""),
+                    "at": _clock,
+                },
+            )
+
+        return await submit(request, COUNTER, NO_COUNTER, act, AT_COUNTER)
 
     # ---- requisitions ------------------------------------------------------------------------
 
     @get("/requisitions")
     async def requisitions_page(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, COUNTER, "web.meals.no_counter")
+        staff = await guard(request, COUNTER, NO_COUNTER)
         if isinstance(staff, Response):
             return staff
         try:
@@ -219,7 +214,7 @@ class MealsWebController(Controller):
 
     @get("/requisitions/{requisition_id:int}/file")
     async def requisition_file(self, request: AnyRequest, requisition_id: PathId) -> Response[Any]:
-        staff = await guard(request, COUNTER, "web.meals.no_counter")
+        staff = await guard(request, COUNTER, NO_COUNTER)
         if isinstance(staff, Response):
             return staff
         wanted = request.query_params.get("format") or "xlsx"
@@ -243,7 +238,7 @@ class MealsWebController(Controller):
 
     @get("/menu")
     async def menu(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, COUNTER, "web.meals.no_counter")
+        staff = await guard(request, COUNTER, NO_COUNTER)
         if isinstance(staff, Response):
             return staff
         return await self._menu(request, staff)
@@ -252,51 +247,44 @@ class MealsWebController(Controller):
     async def save_cycle(self, request: AnyRequest) -> Response[Any]:
         """The two-week menu as ticked in the grid: each school day's meal sets, and the Monday
         the first week starts on; replaced whole, as `PUT .../menu-cycle` does."""
-        staff = await guard(request, COUNTER, "web.meals.no_counter")
-        if isinstance(staff, Response):
-            return staff
-        try:
-            form = await request.form()
-            check = dict(form.items())
-            check_csrf(request, check)
+
+        async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
             school_id = await school_of(request, staff, Permission.MEALS_MANAGE)
+            ticked = await request.form()
             days = []
             for week in (1, 2):
                 for weekday in WEEKDAYS:
-                    ids = form.getall(f"d{week}{weekday}", [])
+                    ids = ticked.getall(f"d{week}{weekday}", [])
                     if ids:
                         days.append({"week": week, "weekday": weekday, "meal_set_ids": list(ids)})
             data = form_struct(
-                s.MenuCycleUpdate, {"starts_on": check.get("starts_on", ""), "days": days}
+                s.MenuCycleUpdate, {"starts_on": form.get("starts_on", ""), "days": days}
             )
             await menus.set_cycle(staff.actor, school_id, data)
-        except DomainError as exc:
-            return await self._menu(request, staff, exc)
-        return Redirect(
-            path=f"{BASE}/menu?school={school_id}&done=1", status_code=HTTP_303_SEE_OTHER
-        )
+            return Redirect(
+                path=f"{BASE}/menu?school={school_id}&done=1", status_code=HTTP_303_SEE_OTHER
+            )
+
+        return await submit(request, COUNTER, NO_COUNTER, act, self._menu)
 
     @post("/plans/{class_id:int}", status_code=200)
     async def save_plan(self, request: AnyRequest, class_id: PathId) -> Response[Any]:
         """A class's meal plan as ticked on the menu page: its meals and weekdays."""
-        staff = await guard(request, COUNTER, "web.meals.no_counter")
-        if isinstance(staff, Response):
-            return staff
-        try:
-            form = await request.form()
-            check_csrf(request, dict(form.items()))
+
+        async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
             school_id = await school_of(request, staff, Permission.MEALS_MANAGE)
+            ticked = await request.form()
             data = form_struct(
                 s.MealPlanUpdate,
-                {"kinds": form.getall("kinds", []), "weekdays": form.getall("weekdays", [])},
+                {"kinds": ticked.getall("kinds", []), "weekdays": ticked.getall("weekdays", [])},
             )
             await menus.set_plan(staff.actor, school_id, class_id, data)
-        except DomainError as exc:
-            return await self._menu(request, staff, exc)
-        return Redirect(
-            path=f"{BASE}/menu?school={school_id}&done=plan#plan-{class_id}",
-            status_code=HTTP_303_SEE_OTHER,
-        )
+            return Redirect(
+                path=f"{BASE}/menu?school={school_id}&done=plan#plan-{class_id}",
+                status_code=HTTP_303_SEE_OTHER,
+            )
+
+        return await submit(request, COUNTER, NO_COUNTER, act, self._menu)
 
     async def _menu(
         self, request: AnyRequest, staff: Staff, error: DomainError | None = None
