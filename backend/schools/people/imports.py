@@ -62,6 +62,7 @@ from backend.schools.validators import (
 
 Kind = Literal["pupils", "guardians", "staff", "classes"]
 KINDS: tuple[str, ...] = ("pupils", "guardians", "staff", "classes")
+SNILS_TWICE = "import.duplicate_snils_line"
 Progress = Callable[[str, int, int | None], None]  # (phase, advance, total)
 
 
@@ -410,6 +411,22 @@ class Checker:
             )
         return given_on
 
+    def repeated(
+        self,
+        line: Line,
+        key: str,
+        first_lines: dict[Any, int],
+        value: Any,
+        message: str = "import.duplicate_line",
+    ) -> bool:
+        """Whether `value` stood on an earlier line of the file (a problem then, naming that
+        line); `first_lines` keeps the first line of each value."""
+        if value not in first_lines:
+            first_lines[value] = line.number
+            return False
+        self.add(line, key, t(message, line=first_lines[value]))
+        return True
+
 
 def parse_class_name(text: str) -> tuple[int, str] | None:
     """ "5А", "5 А", "5-а", "11Б" -> (grade, upper-case letter)."""
@@ -555,6 +572,35 @@ def _dup_key(*parts: Any) -> tuple[str, ...]:
     return tuple(_norm_name(str(p)) if p is not None else "" for p in parts)
 
 
+def _person_key(clean: dict[str, Any]) -> tuple[str, ...] | None:
+    """A person's name and birth date, as two lines or the database name the same person
+    (None without the name to compare)."""
+    if not (clean.get("last_name") and clean.get("first_name")):
+        return None
+    return _dup_key(
+        clean["last_name"],
+        clean["first_name"],
+        clean.get("middle_name", ""),
+        clean.get("birth_date"),
+    )
+
+
+def _columns(data: dict[str, Any], rules: dict[str, Cleaner]) -> dict[str, Any]:
+    """A plan's values that are the table's own columns (the given ones)."""
+    return {k: v for k, v in data.items() if k in rules and v is not None}
+
+
+def _consent(actor: Actor, subject_kind: str, subject_id: int, given_on: date) -> Consent:
+    """The consent a file's line gave the date of, recorded as given with the import."""
+    return Consent(
+        subject_kind=subject_kind,
+        subject_id=subject_id,
+        given_on=given_on,
+        document_ref=t("import.consent_ref"),
+        recorded_by=actor.user_id,
+    )
+
+
 async def _check_pupils(
     checker: Checker,
     school_id: int,
@@ -597,24 +643,12 @@ async def _check_pupils(
                 )
         if len(line.values.get("order_number", "")) > 64:
             checker.add(line, "order_number", t("movement.order_too_long"))
-        if clean.get("last_name") and clean.get("first_name"):
-            key = _dup_key(
-                clean["last_name"],
-                clean["first_name"],
-                clean.get("middle_name", ""),
-                clean.get("birth_date"),
-            )
-            if key in seen_people:
-                checker.add(line, "last_name", t("import.duplicate_line", line=seen_people[key]))
-            elif key in in_school and existing is None and not unknown_id:
-                checker.add(line, "last_name", t("import.duplicate_pupil"))
-            seen_people.setdefault(key, line.number)
+        key = _person_key(clean)
+        repeated = key is not None and checker.repeated(line, "last_name", seen_people, key)
+        if not repeated and key in in_school and existing is None and not unknown_id:
+            checker.add(line, "last_name", t("import.duplicate_pupil"))
         if clean.get("snils") and not unknown_id:
-            if clean["snils"] in seen_snils:
-                checker.add(
-                    line, "snils", t("import.duplicate_snils_line", line=seen_snils[clean["snils"]])
-                )
-            seen_snils.setdefault(clean["snils"], line.number)
+            checker.repeated(line, "snils", seen_snils, clean["snils"], SNILS_TWICE)
             if existing is not None:
                 owners[clean["snils"]] = int(existing["id"])
         if existing is not None:
@@ -782,20 +816,14 @@ async def _write_pupils(
             classes[key] = int(row.id)
     students = []
     for plan in plans:
-        values = {k: v for k, v in plan.data.items() if k in STUDENT_RULES and v is not None}
+        values = _columns(plan.data, STUDENT_RULES)
         if not values.get("citizenship"):
             values.pop("citizenship", None)  # the table's default (RUS)
         students.append(Student(school=school_id, **values))
     created = await _insert_all(Student, students)
     progress("write", len(created) // 2, None)
     consents = [
-        Consent(
-            subject_kind="student",
-            subject_id=sid,
-            given_on=plan.data["consent_on"],
-            document_ref=t("import.consent_ref"),
-            recorded_by=actor.user_id,
-        )
+        _consent(actor, "student", sid, plan.data["consent_on"])
         for sid, plan in zip(created, plans, strict=True)
         if plan.data["consent_on"] is not None
     ]
@@ -885,13 +913,7 @@ async def _check_guardians(
                 checker.add(line, "phone", t("import.phone_other_person", line=first[2]))
                 child_id = None  # the line is wrong already; do not also call it a repeat
         if child_id is not None:
-            if (identity, child_id) in pairs:
-                checker.add(
-                    line,
-                    "child_last_name",
-                    t("import.duplicate_line", line=pairs[(identity, child_id)]),
-                )
-            pairs.setdefault((identity, child_id), line.number)
+            checker.repeated(line, "child_last_name", pairs, (identity, child_id))
         plans.append(
             Plan(
                 line.number,
@@ -946,19 +968,12 @@ async def _write_guardians(
         d = plan.data
         guardian_id = ids.get(d["identity"]) or d.get("existing_id")
         if guardian_id is None:
-            values = {k: v for k, v in d.items() if k in GUARDIAN_RULES and v is not None}
-            row = Guardian(**values)
+            row = Guardian(**_columns(d, GUARDIAN_RULES))
             await row.save()
             guardian_id = int(row.id)
             created.append(guardian_id)
             if d["consent_on"] is not None:
-                await Consent(
-                    subject_kind="guardian",
-                    subject_id=guardian_id,
-                    given_on=d["consent_on"],
-                    document_ref=t("import.consent_ref"),
-                    recorded_by=actor.user_id,
-                ).save()
+                await _consent(actor, "guardian", guardian_id, d["consent_on"]).save()
         ids[d["identity"]] = guardian_id
         await StudentGuardian(
             student=d["child_id"],
@@ -1010,24 +1025,15 @@ async def _check_staff(
                 )
             elif code not in positions:
                 positions.append(code)
-        if clean.get("last_name") and clean.get("first_name"):
-            key = _dup_key(
-                clean["last_name"],
-                clean["first_name"],
-                clean.get("middle_name", ""),
-                clean.get("birth_date"),
-            )
-            if key in seen:
-                checker.add(line, "last_name", t("import.duplicate_line", line=seen[key]))
-            elif key in in_school:
-                checker.add(line, "last_name", t("import.duplicate_staff"))
-            seen.setdefault(key, line.number)
+        key = _person_key(clean)
+        if (
+            key is not None
+            and not checker.repeated(line, "last_name", seen, key)
+            and key in in_school
+        ):
+            checker.add(line, "last_name", t("import.duplicate_staff"))
         if clean.get("snils"):
-            if clean["snils"] in seen_snils:
-                checker.add(
-                    line, "snils", t("import.duplicate_snils_line", line=seen_snils[clean["snils"]])
-                )
-            seen_snils.setdefault(clean["snils"], line.number)
+            checker.repeated(line, "snils", seen_snils, clean["snils"], SNILS_TWICE)
         plans.append(Plan(line.number, {**clean, "positions": positions, "consent_on": given_on}))
         progress("check", 1, None)
     await _snils_taken(checker, Staff, seen_snils)
@@ -1040,18 +1046,11 @@ async def _write_staff(
     created: list[int] = []
     for plan in plans:
         d = plan.data
-        values = {k: v for k, v in d.items() if k in STAFF_RULES and v is not None}
-        row = Staff(school=school_id, positions=d["positions"], **values)
+        row = Staff(school=school_id, positions=d["positions"], **_columns(d, STAFF_RULES))
         await row.save()
         created.append(int(row.id))
         if d["consent_on"] is not None:
-            await Consent(
-                subject_kind="staff",
-                subject_id=row.id,
-                given_on=d["consent_on"],
-                document_ref=t("import.consent_ref"),
-                recorded_by=actor.user_id,
-            ).save()
+            await _consent(actor, "staff", int(row.id), d["consent_on"]).save()
         progress("write", 1, None)
     return created
 
@@ -1077,16 +1076,16 @@ async def _check_classes(
             checker.add(
                 line, "class_name", t("import.class_invalid", value=line.values["class_name"])
             )
-        if key is not None:
-            if key in seen:
-                checker.add(line, "class_name", t("import.duplicate_line", line=seen[key]))
-            elif key in classes:
-                checker.add(
-                    line,
-                    "class_name",
-                    t("import.class_exists", value=class_label(*key), year=year["name"]),
-                )
-            seen.setdefault(key, line.number)
+        if (
+            key is not None
+            and not checker.repeated(line, "class_name", seen, key)
+            and key in classes
+        ):
+            checker.add(
+                line,
+                "class_name",
+                t("import.class_exists", value=class_label(*key), year=year["name"]),
+            )
         shift = 1
         if line.values.get("shift"):
             if line.values["shift"] in ("1", "2", "3"):
