@@ -27,18 +27,25 @@ import os
 import re
 import statistics
 import subprocess
-import sys
-import tempfile
-import time
 from collections import defaultdict
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from tests.load.bench_staff_journal import _free_port, _load, _parta, _percentile, _recreate
+from tests.load.staff_web import (
+    DEFAULT_URL,
+    Ceiling,
+    bench_env,
+    cpu_ticks,
+    db_backends,
+    percentile,
+    seed,
+    served,
+    sign_in,
+    ticks_of,
+    timed_get,
+)
 
-DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/parta_web_bench"
 START = "/admin/web/"
 BUDGET_MS = 200.0
 LOGINS = (
@@ -75,73 +82,6 @@ def links_of(page: str, here: str) -> list[str]:
         if href.startswith("/admin/web") and not SKIP.search(href):
             found.append(href)
     return found
-
-
-def cpu_ticks(pid: int) -> int:
-    """User + system clock ticks of the server and its children (uvicorn's worker)."""
-    total = 0
-    for proc in [pid, *_children(pid)]:
-        try:
-            fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total
-
-
-def db_backends(database: str) -> list[int]:
-    """The PostgreSQL backends serving `database` (their title is `postgres: user db ...`)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if title.startswith("postgres: ") and f" {database} " in title:
-            found.append(int(entry.name))
-    return found
-
-
-def ticks_of(pids: list[int]) -> int:
-    total = 0
-    for proc in pids:
-        try:
-            fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return []
-    found = [int(k) for k in kids]
-    for k in list(found):
-        found += _children(k)
-    return found
-
-
-def sign_in(base: str, login: str) -> httpx.Client | None:
-    client = httpx.Client(base_url=base, timeout=60)
-    client.get("/admin/tasks/login")
-    r = client.post(
-        "/admin/tasks/login",
-        data={
-            "identifier": login,
-            "password": "parta-demo",
-            "csrf": client.cookies.get("parta_admin_csrf"),
-            "next": START,
-        },
-    )
-    if r.status_code != 303 or r.headers.get("location") != START:
-        client.close()
-        return None
-    return client
 
 
 def crawl(
@@ -189,58 +129,23 @@ def main() -> None:
     parser.add_argument("--logins", default=",".join(LOGINS))
     args = parser.parse_args()
     url = os.environ.get("PARTA_BENCH_DATABASE_URL", DEFAULT_URL)
-    where = Path(tempfile.mkdtemp(prefix="parta-web-pages-"))
-    env = {
-        **os.environ,
-        "PARTA_DATABASE_URL": url,
-        "PARTA_REDIS_URL": os.environ.get("PARTA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/6"),
-        "PARTA_MEDIA_ROOT": str(where / "media"),
-        "PARTA_API_RATE_LIMIT_PER_MINUTE": "100000000",
-    }
+    env = bench_env(url, "parta-web-pages-")
     if not args.reuse:
-        started = time.perf_counter()
-        _recreate(url)
-        _parta(env, "migrate")
-        _parta(
-            env,
-            "seed",
-            "--classes-per-grade",
-            "3",
-            "--pupils-per-class",
-            "30",
-            "--journal-weeks",
-            str(args.journal_weeks),
-        )
+        took = seed(env, url, "--journal-weeks", str(args.journal_weeks))
         # The planner's statistics, as autovacuum would gather them after a bulk load: without
         # them a school-wide report plans its joins for one row.
         subprocess.run(["psql", url, "-qc", "ANALYZE"], check=True)
-        print(f"seeded in {time.perf_counter() - started:.0f} s", flush=True)
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "serve", "--port", str(port), "--workers", "1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
+        print(f"seeded in {took:.0f} s", flush=True)
+    with served(env, "--workers", "1") as (base, server):
         ticks_per_s = os.sysconf("SC_CLK_TCK")
-        loads = [_load()]
-        health: list[float] = []
+        ceiling = Ceiling()
         times: dict[str, list[float]] = defaultdict(list)
         cpu: dict[str, list[float]] = defaultdict(list)
         db_cpu: dict[str, list[float]] = defaultdict(list)
         database = url.rsplit("/", 1)[1]
         roles: dict[str, set[str]] = defaultdict(set)
         for login in args.logins.split(","):
-            client = sign_in(base, login)
+            client = sign_in(base, login, START)
             if client is None:
                 print(f"{login}: no such staff login here, skipped", flush=True)
                 continue
@@ -255,24 +160,19 @@ def main() -> None:
                     print(f"  {line}", flush=True)
                 for u in urls:
                     roles[pattern_of(u)].add(login)
-                for _ in range(args.rounds):
+                for _ in ceiling.rounds(client, args.rounds):
                     backends = db_backends(database)  # the pool's connections, once a round
                     for u in urls:
                         key = pattern_of(u)
                         before, db_before = cpu_ticks(server.pid), ticks_of(backends)
-                        started = time.perf_counter()
-                        r = client.get(u)
-                        times[key].append(time.perf_counter() - started)
+                        r, took = timed_get(client, u)
+                        times[key].append(took)
                         cpu[key].append((cpu_ticks(server.pid) - before) / ticks_per_s)
                         db_cpu[key].append((ticks_of(backends) - db_before) / ticks_per_s)
                         assert r.status_code == 200, (u, r.status_code, r.text[:300])
-                    for _ in range(5):
-                        t0 = time.perf_counter()
-                        client.get("/health").raise_for_status()
-                        health.append(time.perf_counter() - t0)
-                    loads.append(_load())
             finally:
                 client.close()
+        health = ceiling.health
         if not times or not health:
             return  # --rounds 0: the crawl only (its broken links above)
         width = max([len(k) for k in times] + [20])
@@ -280,7 +180,7 @@ def main() -> None:
         over = 0
         for key in sorted(times):
             values = times[key]
-            p95 = _percentile(values, 0.95) * 1000
+            p95 = percentile(values, 0.95) * 1000
             over += p95 > BUDGET_MS
             print(
                 f"{key:<{width}}  {len(roles[key]):>5}  {len(values):>4}"
@@ -292,11 +192,9 @@ def main() -> None:
         print(
             f"\n{len(times)} route patterns, {over} over {BUDGET_MS:.0f} ms at p95; "
             f"/health median {statistics.median(health) * 1000:.1f} ms "
-            f"(p95 {_percentile(health, 0.95) * 1000:.1f} ms); load average {', '.join(loads)}"
+            f"(p95 {percentile(health, 0.95) * 1000:.1f} ms); "
+            f"load average {', '.join(ceiling.loads)}"
         )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

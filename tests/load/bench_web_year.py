@@ -19,43 +19,26 @@ import argparse
 import os
 import re
 import statistics
-import subprocess
-import sys
-import tempfile
-import time
 from collections import defaultdict
-from pathlib import Path
 
 import httpx
 
-from tests.load.bench_staff_journal import (
+from tests.load.staff_web import (
     DEFAULT_URL,
-    _free_port,
-    _load,
-    _parta,
-    _percentile,
-    _recreate,
+    Ceiling,
+    bench_env,
+    cpu_ticks,
+    parta,
+    seed,
+    served,
+    signed_in,
+    spread,
+    timed_get,
+    warm_up,
 )
-from tests.load.bench_staff_pages import cpu_ticks
 
 BASE = "/admin/web/timetable"
 TICK = 1 / os.sysconf("SC_CLK_TCK")
-
-
-def sign_in(base: str) -> httpx.Client:
-    client = httpx.Client(base_url=base, timeout=60)
-    client.get("/admin/tasks/login")
-    r = client.post(
-        "/admin/tasks/login",
-        data={
-            "identifier": "coordinator",
-            "password": "parta-demo",
-            "csrf": client.cookies.get("parta_admin_csrf"),
-            "next": f"{BASE}/",
-        },
-    )
-    assert r.status_code == 303, r.text
-    return client
 
 
 def pages(client: httpx.Client) -> dict[str, list[str]]:
@@ -88,76 +71,36 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="the database is seeded already")
     args = parser.parse_args()
     url = os.environ.get("PARTA_BENCH_DATABASE_URL", DEFAULT_URL)
-    where = Path(tempfile.mkdtemp(prefix="parta-web-year-"))
-    env = {
-        **os.environ,
-        "PARTA_DATABASE_URL": url,
-        "PARTA_REDIS_URL": os.environ.get("PARTA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/6"),
-        "PARTA_MEDIA_ROOT": str(where / "media"),
-        "PARTA_API_RATE_LIMIT_PER_MINUTE": "100000000",
-    }
+    env = bench_env(url, "parta-web-year-")
     if not args.reuse:
-        _recreate(url)
-        _parta(env, "migrate")
-        _parta(env, "seed", "--classes-per-grade", "3", "--pupils-per-class", "30")
-    _parta(env, "migrate")
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        loads = [_load()]
-        health: list[float] = []
+        seed(env, url)
+    parta(env, "migrate")
+    with served(env) as (base, server):
+        ceiling = Ceiling()
         times: dict[str, list[float]] = defaultdict(list)
         cpu: dict[str, list[float]] = defaultdict(list)
-        client = sign_in(base)
+        client = signed_in(base, "coordinator", f"{BASE}/")
         try:
             kinds = pages(client)
-            for links in kinds.values():
-                for link in links:
-                    client.get(link).raise_for_status()  # warm up
-            for _ in range(args.rounds):
+            warm_up(client, [link for links in kinds.values() for link in links])
+            for _ in ceiling.rounds(client, args.rounds):
                 for kind, links in kinds.items():
                     ticks = cpu_ticks(server.pid)
                     for link in links:
-                        started = time.perf_counter()
-                        r = client.get(link)
-                        times[kind].append(time.perf_counter() - started)
+                        r, took = timed_get(client, link)
+                        times[kind].append(took)
                         assert r.status_code == 200, (link, r.text[:300])
                     used = (cpu_ticks(server.pid) - ticks) * TICK
                     cpu[kind].append(used / len(links))
-                for _ in range(5):
-                    t0 = time.perf_counter()
-                    client.get("/health").raise_for_status()
-                    health.append(time.perf_counter() - t0)
-                loads.append(_load())
         finally:
             client.close()
         for kind, values in times.items():
             print(
-                f"{kind}: {len(values)} reads: p50 {statistics.median(values) * 1000:.0f} ms, "
-                f"p95 {_percentile(values, 0.95) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms, "
+                f"{kind}: {len(values)} reads: {spread(values)}, "
                 f"server CPU {statistics.median(cpu[kind]) * 1000:.0f} ms a request",
                 flush=True,
             )
-        print(
-            f"/health median {statistics.median(health) * 1000:.1f} ms; "
-            f"load average {', '.join(loads)}"
-        )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        print(ceiling.summary())
 
 
 if __name__ == "__main__":
