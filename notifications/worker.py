@@ -524,6 +524,17 @@ class NotifyWorker:
                 await channel.close()
 
 
+async def worker_alive(redis: Redis, queue: str, host: str | None = None) -> bool:
+    """Whether a worker of this host (a container's hostname) has reported to Redis lately:
+    SAQ writes each worker's info every 10 s (`timers["worker_info"]`) under a key that lives
+    11 s, named by the worker's id, which begins with the host's name. A stalled event loop or
+    a lost Redis stops the reports. `parta worker --check` (the container's health check)."""
+    pattern = f"saq:{queue}:worker_info:{host or socket.gethostname()}:*"
+    async for _ in redis.scan_iter(match=pattern, count=1000):
+        return True
+    return False
+
+
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's event loop where it is installed (uvicorn's `standard` extra brings it, and the
     API runs on it already), else asyncio's own. A worker near its capacity spends much of its

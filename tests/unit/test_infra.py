@@ -6,12 +6,14 @@ run is a real `parta` command with options it takes."""
 from __future__ import annotations
 
 import configparser
+import os
 import re
 import tomllib
 from pathlib import Path
 
 import click
 import kubernetes_validate
+import pytest
 import yaml
 
 from backend.cli import main
@@ -83,3 +85,28 @@ def test_every_command_the_deployment_runs_exists() -> None:
     assert len(commands) >= 10
     for argv in commands:
         _run(argv)
+
+
+def test_docker_compose_accepts_the_compose_file() -> None:
+    """`docker compose config` reads and checks the file against the Compose Specification
+    without a Docker engine: only the client's Compose plugin is needed."""
+    import shutil
+    import subprocess
+
+    if shutil.which("docker") is None:
+        pytest.skip("no `docker` command on PATH")
+    version = subprocess.run(
+        ["docker", "compose", "version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    if version.returncode != 0:
+        said = (version.stderr or version.stdout).strip().splitlines()
+        pytest.skip(
+            "the Docker client has no Compose plugin (`docker compose version`: "
+            f"{said[0] if said else version.returncode})"
+        )
+    env = {**os.environ, "POSTGRES_PASSWORD": "x", "PARTA_SECRET_KEY": "x" * 48}
+    checked = subprocess.run(
+        ["docker", "compose", "-f", str(INFRA / "compose.yaml"), "config", "--quiet"],
+        capture_output=True, text=True, timeout=60, check=False, env=env,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
