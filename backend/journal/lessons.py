@@ -18,7 +18,7 @@ from typing import Any
 from backend.core.context import Actor
 from backend.core.days import today_in
 from backend.core.errors import Conflict, Forbidden, NotFound
-from backend.core.rights import Permission, Role, ScopeKind, ScopeTarget
+from backend.core.rights import Permission, Principal, Role, ScopeKind, ScopeTarget
 from backend.schools.people import movement
 from backend.schools.reads import (
     Lesson,
@@ -181,12 +181,7 @@ async def check_reads_lesson(actor: Actor, ctx: LessonContext) -> None:
     principal = actor.principal
     if principal is None or principal.allows(Permission.JOURNAL_MANAGE, ctx.target):
         return
-    if ctx.class_id is not None and any(
-        g.role is Role.CLASS_TEACHER
-        and g.scope_kind is ScopeKind.CLASS
-        and g.scope_id == ctx.class_id
-        for g in principal.live_grants()
-    ):
+    if ctx.class_id is not None and is_class_teacher(principal, ctx.class_id):
         return
     if await is_lesson_teacher(actor, ctx):
         return
@@ -199,6 +194,38 @@ async def check_reads_lesson(actor: Actor, ctx: LessonContext) -> None:
     ):
         return
     raise NotFound()
+
+
+def is_class_teacher(principal: Principal, class_id: int) -> bool:
+    """Does the principal hold a live class-teacher grant for this class?"""
+    return any(
+        g.role is Role.CLASS_TEACHER and g.scope_kind is ScopeKind.CLASS and g.scope_id == class_id
+        for g in principal.live_grants()
+    )
+
+
+class NotYourFinalSheet(Forbidden):
+    code = "not_your_class"
+    message_key = "journal.final_sheet_not_yours"
+
+
+async def check_reads_final_sheet(
+    actor: Actor, target: ScopeTarget, class_id: int, subject_id: int
+) -> None:
+    """Who reads a class's final marks in a subject (decisions 0351, 0352, 0355): the
+    coordinator (`journal.manage`), the class teacher of the class, and who teaches the subject
+    to the class. Another reader of the school's journal gets 403 with no details (the caller
+    has already answered 404 to anyone outside the class's scope)."""
+    principal = actor.principal
+    if principal is None or principal.allows(Permission.JOURNAL_MANAGE, target):
+        return
+    if is_class_teacher(principal, class_id):
+        return
+    if target.school_id is not None and await teaches_class(
+        principal.user_id, target.school_id, class_id, subject_id
+    ):
+        return
+    raise NotYourFinalSheet()
 
 
 async def teaches_group(user_id: int, school_id: int, group_id: int) -> bool:

@@ -24,6 +24,7 @@ from backend.journal.lessons import (
     LessonContext,
     PeriodClosed,
     check_can_write,
+    check_reads_final_sheet,
     check_reads_lesson,
     load_lesson,
     pupils_of,
@@ -323,6 +324,7 @@ async def final_mark_sheet(
     actor: Actor, class_id: int, subject_id: int, kind: str, study_period_id: int | None
 ) -> schemas.FinalMarkSheet:
     cls = await _class_context(actor, class_id, subject_id)
+    await check_reads_final_sheet(actor, cls["target"], class_id, subject_id)
     period = await _period(kind, study_period_id, cls["academic_year"], cls["grade"])
     on = period["ends_on"] if period else await movement.school_today(cls["school"])
     students = await students_of_class(class_id, on)

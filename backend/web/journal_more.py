@@ -1,9 +1,10 @@
 """The journal's other pages (/admin/web/journal/...): final marks of a class in a subject for a
 study period or the year, a pupil's card with all subjects, and homework files.
 
-Final marks are the API's: the sheet is `journal.services.final_mark_sheet` and a mark is set by
-`journal.services.set_final_mark` (decision 0351: the coordinator, or a teacher of the subject in
-the class; a closed period is locked; a stale version is a conflict). The card is
+Final marks are the API's: the sheet is `journal.services.final_mark_sheet` (its readers are
+decision 0355's: the subject's teachers of the class, the class teacher, the coordinator) and a
+mark is set by `journal.services.set_final_mark` (decision 0351: the coordinator, or a teacher of
+the subject in the class; a closed period is locked; a stale version is a conflict). The card is
 `journal.card.pupil_card` (its readers are the journal's, decision 0352). A homework file is
 stored by `journal.services.upload_attachment` (the kinds of file by their first bytes, decision
 0011) and tied to the homework by the lesson sync, as the teacher app does; it is read back by

@@ -6,11 +6,12 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from backend.core.rights import Grant, Role, ScopeKind
 from backend.journal.tables import FinalMark, Mark
-from backend.schools.tables import Staff, StudyPeriod, Subject, TeachingAssignment
+from backend.schools.tables import SchoolClass, Staff, StudyPeriod, Subject, TeachingAssignment
 from tests.conftest import Backend
 from tests.integration.journal.arrange import JournalWorld, lesson, make_journal_world, mark, today
-from tests.support import SignedIn
+from tests.support import SignedIn, sign_in
 
 
 def op() -> str:
@@ -581,3 +582,62 @@ async def test_the_marking_catalogue_lists_work_kinds_and_scales_in_russian(
     assert ok.json()["results"][0]["status"] == "applied"
     stranger = await sign_in(world, Grant(Role.TEACHER, ScopeKind.SCHOOL, jw.ids["school_c"]))
     assert (await world.client.get(url, headers=stranger.headers)).status_code == 404
+
+
+async def test_final_mark_sheet_is_read_by_who_reads_the_class_journal(world: Backend) -> None:
+    """The sheet follows decisions 0351/0352: the subject's teachers of the class, the class
+    teacher and the coordinator read it; another teacher of the school (or of another subject
+    in this class), the school admin and the secretary get 403 in Russian with no names or
+    details; a teacher of another school gets 404."""
+    jw = await make_journal_world(world)
+    school = jw.ids["school_a"]
+    url = f"/api/v1/journal/classes/{jw.class_id}/final-marks?subject_id={jw.subject_id}&kind=year"
+    class_teacher = await sign_in(world, Grant(Role.CLASS_TEACHER, ScopeKind.CLASS, jw.class_id))
+    for who in (jw.teacher, jw.coordinator, class_teacher):
+        allowed = await world.client.get(url, headers=who.headers)
+        assert allowed.status_code == 200, allowed.text
+        assert len(allowed.json()["rows"]) == len(jw.pupils)
+
+    def refused_plainly(response: Any) -> None:
+        assert response.status_code == 403, response.text
+        body = response.json()
+        assert body["error"] == "not_your_class"
+        assert body["message"] == (
+            "Итоговые отметки класса видят учителя этого предмета в классе, "
+            "классный руководитель и завуч."
+        )
+        assert not body.get("details")
+        assert "Ученик" not in response.text
+
+    refused_plainly(await world.client.get(url, headers=jw.other_teacher.headers))
+    # Teaching the class another subject does not open this subject's sheet.
+    physics = Subject(school=school, name="Физика")
+    await physics.save()
+    await TeachingAssignment(
+        academic_year=jw.year_id,
+        teacher=await staff_of(jw.other_teacher.user_id),
+        subject=physics.id,
+        school_class=jw.class_id,
+    ).save()
+    refused_plainly(await world.client.get(url, headers=jw.other_teacher.headers))
+    own = url.replace(f"subject_id={jw.subject_id}", f"subject_id={physics.id}")
+    assert (await world.client.get(own, headers=jw.other_teacher.headers)).status_code == 200
+    # The school admin and the secretary do not read it (as lesson sheets, decision 0352).
+    for grant in (
+        Grant(Role.SCHOOL_ADMIN, ScopeKind.SCHOOL, school),
+        Grant(Role.SECRETARY, ScopeKind.SCHOOL, school),
+    ):
+        who = await sign_in(world, grant)
+        refused_plainly(await world.client.get(url, headers=who.headers))
+    # The class teacher of another class and a teacher of another school: the class is outside
+    # their scope, so it does not exist for them (404).
+    class_b = SchoolClass(school=school, academic_year=jw.year_id, grade=5, letter="Б")
+    await class_b.save()
+    for grant in (
+        Grant(Role.CLASS_TEACHER, ScopeKind.CLASS, class_b.id),
+        Grant(Role.TEACHER, ScopeKind.SCHOOL, jw.ids["school_b"]),
+    ):
+        who = await sign_in(world, grant)
+        hidden = await world.client.get(url, headers=who.headers)
+        assert hidden.status_code == 404 and "Ученик" not in hidden.text
+        assert not hidden.json().get("details")

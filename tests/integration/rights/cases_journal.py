@@ -26,6 +26,10 @@ STAFF_READERS = frozenset(
 LESSON_READERS = STAFF_READERS - {Role.SCHOOL_ADMIN, Role.SECRETARY}
 # The lesson's teacher, its replacement (the class teacher) and coordinators.
 WRITERS = frozenset({Role.SYSTEM_ADMIN, Role.SCHOOL_COORDINATOR, Role.TEACHER, Role.CLASS_TEACHER})
+# A class's final marks in a subject nobody teaches to it: the class teacher and coordinators.
+FINAL_SHEET_OF_UNTAUGHT = frozenset(
+    {Role.SYSTEM_ADMIN, Role.SCHOOL_COORDINATOR, Role.CLASS_TEACHER}
+)
 FAMILY_OF_A = frozenset({Role.GUARDIAN, Role.DELEGATE, Role.PUPIL})
 DIARY_READERS = FAMILY_OF_A | {Role.CLASS_TEACHER, Role.SYSTEM_ADMIN}
 
@@ -96,7 +100,10 @@ async def SETUP(world: Backend, rw: RightsWorld) -> None:
             homework=homework[0]["id"],
         )
     ).returning(Attachment.id)
+    untaught = Subject(school=school, name="Журнал: история")  # nobody's lessons
+    await untaught.save()
     ids.update(
+        journal_untaught_subject=untaught.id,
         journal_lesson=lesson.id,
         journal_subject=subject.id,
         journal_mark=mark[0]["id"],
@@ -164,7 +171,15 @@ CASES = [
         "GET",
         J + "/classes/{class_id:int}/final-marks",
         J + "/classes/{class_a}/final-marks?subject_id={journal_subject}&kind=year",
-        STAFF_READERS,
+        LESSON_READERS,
+        note="the subject's teacher of the class, the class teacher, coordinators (0355)",
+    ),
+    Case(
+        "GET",
+        J + "/classes/{class_id:int}/final-marks",
+        J + "/classes/{class_a}/final-marks?subject_id={journal_untaught_subject}&kind=year",
+        FINAL_SHEET_OF_UNTAUGHT,
+        note="a teacher of the class in another subject is refused (decision 0355)",
     ),
     Case(
         "POST",

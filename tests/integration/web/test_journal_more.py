@@ -126,6 +126,10 @@ async def test_a_teacher_confirms_and_changes_final_marks(world: Backend) -> Non
             headers=_token(client),
         )  # fmt: skip
         assert r.status_code == 403 and re.search("[а-я]", r.text)
+        # ... nor reads the sheet: the page follows the service's rule (the API's sheet).
+        r = await client.get(_final_url(jw, period=period))
+        assert r.status_code == 403 and "Итоговые отметки класса видят учителя" in r.text
+        assert "Ученик" not in r.text
     assert await FinalMark.select(FinalMark.value) == [{"value": "4"}]
 
 
