@@ -129,18 +129,16 @@ def main() -> None:
 
 
 def _require_free_port(host: str, port: int) -> None:
-    """Say so at once, in words, when the port is taken (instead of seeding for a minute and
-    then failing with the server's English error). SO_REUSEADDR as the server itself binds:
-    the sockets a killed server leaves in TIME_WAIT must not keep it from starting again."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+    """`parta serve`: say so at once, in words, when the port is taken (instead of the server's
+    English error), naming serve's own option. SO_REUSEADDR as the server itself binds: the
+    sockets a killed server leaves in TIME_WAIT must not keep it from starting again."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
-            raise click.ClickException(
-                f"Порт {port} на {host} уже занят. Остановите другую программу или укажите "
-                f"другой порт: parta demo --port {port + 1}"
-            ) from None
+            message = t("cli.serve_port_taken", host=host, port=port, next=port + 1)
+            raise click.ClickException(message) from None
 
 
 @main.command(help=t("cli.help.migrate"))

@@ -70,3 +70,21 @@ def test_demo_on_a_busy_port_says_so_at_once(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert f"Порт {port} на 127.0.0.1 уже занят." in result.stderr
     assert not (tmp_path / "d").exists()  # nothing was seeded
+
+
+def test_serve_on_a_busy_port_names_its_own_option() -> None:
+    """`parta serve` on a taken port says so in Russian and suggests `parta serve --port`, not
+    the demo's option."""
+    import socket
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTA_")}
+    env.update(PARTA_SECRET_KEY="s" * 48, PARTA_LOG_LEVEL="WARNING")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = parta("serve", "--host", "127.0.0.1", "--port", str(port), env=env)
+    assert result.returncode != 0
+    assert f"Порт {port} на 127.0.0.1 уже занят." in result.stderr
+    assert f"parta serve --port {port + 1}" in result.stderr
+    assert "parta demo" not in result.stderr
