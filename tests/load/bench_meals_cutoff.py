@@ -121,11 +121,12 @@ async def arrange(
     region harness adds one to its kept database each run); only the slice's own pupils are
     returned."""
     conn = await asyncpg.connect(url)
+    name = "Тюменская область" + ("" if region_code == "72" else f" ({region_code})")  # unique
     region = await conn.fetchval(
-        "INSERT INTO region (name, code, time_zone) VALUES ('Тюменская область', $2, $1) "
-        "RETURNING id",
+        "INSERT INTO region (name, code, time_zone) VALUES ($3, $2, $1) RETURNING id",
         ZONE,
         region_code,
+        name,
     )
     munis = [
         await conn.fetchval(
