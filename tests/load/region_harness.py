@@ -24,7 +24,15 @@ Scenarios, each reusing the existing benchmark of its area:
                worker` processes (`bench_notify --only a`, a subprocess with its own database)
   bot          chats sending /today to the Telegram bot through the stand-in, unpaced
                (`bench_bot`, a subprocess on SQLite)
-  meal cut-off not measured yet: no meals benchmark has landed to reuse (see docs/capacity.md)
+  meal cut-off guardians ordering tomorrow's lunch (the day after, so that the school's cut-off
+               is still open whenever the harness runs), paced evenly, `--meal-repeat` of them
+               a second tap on an order already made (refused "already ordered"); a slice of
+               `--meal-schools` schools is arranged by `bench_meals_cutoff.arrange` beside the
+               region slice in each run (a region of its own: fresh pupils, fresh accounts),
+               the requests, refusals and the books check are that bench's (`order_plan`,
+               `order_outcome`, `check_books`). Reported beside the table: stored and refused
+               by reason, errors, and the books after each phase (the orders in the database
+               equal to the stored answers, every school's ledger exact)
 
 The slice is `region_slice.py` with its sizes replaced by the options (25 classes a school,
 `--days` school days of lessons ending on 2026-05-29). The database `parta_bench_region` is
@@ -50,7 +58,8 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -59,10 +68,13 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from backend import bootstrap
 from backend.access.ingest import sign
 from backend.accounts.tokens import AccessTokens, build_jwt_auth
+from backend.core import db
 from backend.core.rights import Grant, Role, ScopeKind
-from tests.load import bench_access_ingest, bench_diary
+from backend.settings import Settings
+from tests.load import bench_access_ingest, bench_diary, bench_meals_cutoff
 from tests.load.bench_lesson_save import op, pct
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +82,12 @@ ADMIN = os.environ.get("PARTA_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1
 URL = ADMIN.rsplit("/", 1)[0] + "/parta_bench_region"
 FIRST_PORT = int(os.environ.get("PARTA_BENCH_PORT", "8831"))
 LAST_DAY = date(2026, 5, 29)
+# A school of the region slice, not of a meal cut-off slice arranged beside it (whose regions
+# are coded "m<digits>", `prepare_meals`).
+SLICE_SCHOOL = (
+    "{} IN (SELECT s.id FROM school s JOIN municipality m ON m.id = s.municipality "
+    "JOIN region r ON r.id = m.region WHERE r.code NOT LIKE 'm%')"
+)
 
 
 def loadavg() -> str:
@@ -90,6 +108,8 @@ class Result:
     note: str = ""
     achieved_override: float | None = None
     statuses: dict[int, int] = field(default_factory=dict)  # errors by HTTP status (0: none)
+    outcomes: Counter[str] = field(default_factory=Counter)  # meal orders: stored, refused why
+    books: str = ""  # meal orders: the books checked after the phase
 
     @property
     def achieved(self) -> float:
@@ -165,7 +185,7 @@ async def prepare(args: argparse.Namespace, tokens: AccessTokens) -> dict[str, A
         r["id"]
         for r in await conn.fetch(
             "SELECT s.id FROM student s JOIN enrollment e ON e.student = s.id "
-            "ORDER BY s.id LIMIT $1",
+            f"WHERE {SLICE_SCHOOL.format('s.school')} ORDER BY s.id LIMIT $1",
             args.families,
         )
     ]
@@ -198,7 +218,10 @@ async def prepare(args: argparse.Namespace, tokens: AccessTokens) -> dict[str, A
     ):
         await conn.execute(f'DELETE FROM "{table}" WHERE "{column}" IN ({old})')
     await conn.execute("DELETE FROM lesson WHERE lesson_number > 6")
-    classes = await conn.fetch("SELECT id, school FROM school_class WHERE grade > 1 ORDER BY id")
+    classes = await conn.fetch(
+        "SELECT id, school FROM school_class "
+        f"WHERE grade > 1 AND {SLICE_SCHOOL.format('school')} ORDER BY id"
+    )
     needed = int(args.save_rate * args.seconds * (1 + args.together_share)) + 20
     saves = []
     for i in range(needed):
@@ -254,6 +277,44 @@ async def prepare(args: argparse.Namespace, tokens: AccessTokens) -> dict[str, A
         }
         await conn.close()
     return {"reads": reads, "guardian": guardian, "saved": iter(saves), "gate": turnstile}
+
+
+async def prepare_meals(args: argparse.Namespace, tokens: AccessTokens) -> dict[str, Any]:
+    """The meal cut-off's slice, arranged beside the region slice (a region of its own, coded
+    by the run's time: each run's guardians order for pupils who have ordered nothing), and
+    the orders of both phases planned: the apart phase's first, then the together phase's."""
+    needed = int(args.meal_rate * args.seconds * (1 + args.together_share)) + 20
+    per_school = -(-needed // args.meal_schools) + 20
+    code = f"m{int(time.time()) % 10**7}"
+    started = time.perf_counter()
+    slice_ = await bench_meals_cutoff.arrange(
+        URL, args.meal_schools, per_school, args.meal_unfunded, region_code=code
+    )
+    schools: list[int] = slice_["schools"]  # type: ignore[assignment]
+    pupils: list[tuple[int, int, int]] = slice_["pupils"]  # type: ignore[assignment]
+    plan = bench_meals_cutoff.order_plan(pupils, needed, args.meal_repeat, random.Random(7))
+    print(
+        f"meals slice {code}: {len(schools)} schools, {len(pupils)} pupils "
+        f"({slice_['funded']} with money), arranged in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
+    zone = bench_meals_cutoff.ZoneInfo(bench_meals_cutoff.ZONE)
+    return {
+        "schools": schools,
+        "plan": iter(plan),
+        "token": bench_meals_cutoff.guardian_tokens(tokens, plan),
+        "day": datetime.now(zone).date() + timedelta(days=2),
+        "stored": 0,  # stored answers over the phases so far
+    }
+
+
+async def check_meal_books(meals: dict[str, Any], result: Result) -> None:
+    """The books after a phase (`bench_meals_cutoff.check_books`), into the phase's row."""
+    meals["stored"] += result.outcomes["stored"]
+    books = await bench_meals_cutoff.check_books(URL, meals["schools"], meals["day"])
+    result.books = books.line(meals["stored"])
+    if books.in_db != meals["stored"] or not books.exact:
+        result.note = "the books do not check out: " + result.books
 
 
 def lesson_body(kids: list[int]) -> dict[str, Any]:
@@ -407,6 +468,9 @@ def http_scenarios(
 ) -> list[tuple[Result, Request]]:
     reads, guardian, gate = world["reads"], world["guardian"], world["gate"]
     saved = world["saved"]
+    meals = world["meals"]
+    plan: Iterator[tuple[int, int, int]] = meals["plan"]
+    meal_result = Result("meal cut-off (orders)", round(args.meal_rate * share, 1))
 
     async def diary(session: aiohttp.ClientSession, base: str, i: int) -> int:
         s, day = reads[i % len(reads)]
@@ -433,6 +497,24 @@ def http_scenarios(
             await r.read()
             return r.status
 
+    async def meal(session: aiohttp.ClientSession, base: str, i: int) -> int:
+        sid, _, set_id = next(plan)
+        async with session.post(
+            base + bench_meals_cutoff.order_path(sid),
+            json=bench_meals_cutoff.order_json(meals["day"], set_id),
+            headers={"Authorization": f"Bearer {meals['token'][sid]}"},
+        ) as r:
+            text = await r.text()
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+        outcome = bench_meals_cutoff.order_outcome(r.status, body)
+        if outcome is None:
+            return r.status  # an error, counted by its status
+        meal_result.outcomes[outcome] += 1
+        return 200  # stored, or refused with a reason: an answer, not an error
+
     return [
         (Result("diary (after school)", round(args.diary_rate * share, 1)), diary),
         (Result("lesson save (30 pupils)", round(args.save_rate * share, 1)), save),
@@ -444,6 +526,7 @@ def http_scenarios(
             ),
             turnstile,
         ),
+        (meal_result, meal),
     ]
 
 
@@ -617,8 +700,25 @@ async def phase(
             results.append(notify_result(notify_text, offered, args.seconds))
             results.append(bot_result(bot_text, args.bot_chats))
     for r in results:
+        if r.name.startswith("meal cut-off"):
+            await check_meal_books(world["meals"], r)
         r.name = f"{r.name} — {suffix}"
     return results
+
+
+def meal_summary(results: list[Result]) -> str:
+    """The meal cut-off rows' answers: stored and refused by reason, errors, the books."""
+    lines = []
+    for r in results:
+        if not r.name.startswith("meal cut-off"):
+            continue
+        answers = "; ".join(f"{k}: {v}" for k, v in sorted(r.outcomes.items()))
+        lines.append(
+            f"- {r.name}: {answers}; errors {r.errors}"
+            + (f" (+{r.dropped} not sent)" if r.dropped else "")
+            + f"; {r.books}"
+        )
+    return "\n".join(lines)
 
 
 def table(rows: list[list[str]]) -> str:
@@ -687,6 +787,10 @@ async def main() -> None:
     parser.add_argument("--turnstile-rate", type=float, default=4)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--turnstile-pupils", type=int, default=1000)
+    parser.add_argument("--meal-rate", type=float, default=40, help="meal orders a second")
+    parser.add_argument("--meal-schools", type=int, default=2)
+    parser.add_argument("--meal-repeat", type=float, default=0.02, help="second taps")
+    parser.add_argument("--meal-unfunded", type=float, default=0.03, help="pupils with no money")
     parser.add_argument("--notify-rate", type=float, default=100)
     parser.add_argument("--notify-families", type=int, default=500)
     parser.add_argument("--bot-chats", type=int, default=60)
@@ -705,6 +809,7 @@ async def main() -> None:
         args.families, args.seconds, args.ceiling_seconds = 150, 6, 3
         args.diary_rate, args.save_rate, args.turnstile_rate = 150, 3, 2
         args.batch, args.turnstile_pupils, args.notify_rate = 50, 200, 40
+        args.meal_rate = 15
         args.notify_families, args.bot_chats = 150, 20
     command = "uv run python -m tests.load.region_harness " + " ".join(sys.argv[1:])
     if "PARTA_BENCH_ADMIN_URL" in os.environ:
@@ -715,6 +820,13 @@ async def main() -> None:
     secret = secrets.token_urlsafe(48)
     tokens = AccessTokens(build_jwt_auth(secret, timedelta(hours=2), []), timedelta(hours=2))
     world = await prepare(args, tokens)
+    # The meals slice is arranged and its books checked through the services (the ORM bound
+    # to the slice's database in this process).
+    settings = Settings(database_url=URL)
+    engine = db.make_engine(settings)
+    db.bind_engine(engine, bootstrap.all_tables())
+    await db.open_engine(engine, settings)
+    world["meals"] = await prepare_meals(args, tokens)
     logs = Path(tempfile.mkdtemp(prefix="region-harness-"))
     print(f"the side processes' output: {logs}", flush=True)
     servers = []
@@ -757,6 +869,7 @@ async def main() -> None:
         for server in servers:
             server.terminate()
             server.wait(timeout=30)
+        await db.close_engine(engine)
     for r in apart + together:
         if r.name.startswith("diary"):
             r.ceiling = f"/health {health.offered}/s; SQL {sql.offered}/s"
@@ -772,6 +885,8 @@ async def main() -> None:
     )
     text = table([r.row() for r in results])
     print("\n" + header + "\n\n" + text, flush=True)
+    meal_lines = meal_summary(results)
+    print("\n" + meal_lines, flush=True)
     for r in results:
         if r.note:
             print(f"{r.name}: {r.note}")
@@ -787,9 +902,12 @@ async def main() -> None:
             "lookup of a stored week through asyncpg (16 connections). The notify row counts "
             "lost and duplicated pushes as errors; its p50/p95/p99 are from mark commit to the "
             "push at the FCM stand-in. The bot row is the unpaced rate of `--bot-chats` chats "
-            "sending /today at once. The meal cut-off burst is not in the harness yet (no meals "
-            "benchmark has landed to reuse). The capacity model built on these figures is "
-            "docs/capacity.md.\n"
+            "sending /today at once. The meal cut-off rows are guardians' orders for the day "
+            "after tomorrow on a slice of its own (`bench_meals_cutoff`'s arrangement, a fresh "
+            "region each run); their answers, stored or refused by reason, and the books "
+            "checked after each phase:\n\n"
+            f"{meal_lines}\n\n"
+            "The capacity model built on these figures is docs/capacity.md.\n"
         )
         if args.plot:
             doc += f"\n![region harness]({args.plot.removeprefix('docs/')})\n"
