@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_SQLITE_URL
     database_pool_min: int = 2
     database_pool_max: int = 20
+    # A streaming replica (`postgresql://...`) for the reads that may be a little stale (the
+    # diary's stored weeks, the reports; decision 1111). Empty: every read goes to the primary.
+    # Ignored on SQLite. A replica further behind than `database_replica_max_lag_seconds`, or
+    # unreachable, is left alone until it catches up: its reads go to the primary meanwhile.
+    database_replica_url: str = ""
+    database_replica_max_lag_seconds: float = Field(default=5.0, gt=0)
     # `redis://host:port/db`, or `memory://` for the in-process substitute (embedded mode).
     redis_url: str = "memory://"
 
@@ -200,6 +206,10 @@ class Settings(BaseSettings):
     def sqlite_path(self) -> str:
         """The file path of an SQLite URL (`sqlite:///rel/path` or `sqlite:////abs/path`)."""
         return self.database_url.split("sqlite:///", 1)[1]
+
+    @property
+    def has_replica(self) -> bool:
+        return bool(self.database_replica_url) and not self.is_sqlite
 
     @property
     def redis_in_memory(self) -> bool:

@@ -3,16 +3,24 @@
 Piccolo finds its engine through `piccolo_conf` by default, a global read at import. Parta builds
 the engine from a `Settings` object instead and binds it to each table here, so an app, a test or
 a command can each run on the database it was given (see docs/decisions/0002-storage.md).
+
+With `PARTA_DATABASE_REPLICA_URL` the PostgreSQL engine also holds a read replica: the reads a
+caller marks as allowed to be a little stale (`replica_reads()`) go there while it is reachable
+and not too far behind, everything else to the primary (decision 1111).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+import re
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.columns import Column
 from piccolo.columns.combination import Combinable, WhereRaw
@@ -33,13 +41,213 @@ _engine: Engine | None = None
 
 def make_engine(settings: Settings) -> Engine:
     if settings.is_sqlite:
+        # The replica setting is ignored: an embedded school has one file.
         path = Path(settings.sqlite_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         # A generous busy timeout: SQLite serialises writers, and the embedded default may see a
         # few concurrent ones (API + worker in one process).
         return SQLiteEngine(path=str(path), timeout=30)
-    dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
+    dsn = _dsn(settings.database_url)
+    if settings.has_replica:
+        replica = PostgresEngine(
+            config={"dsn": _dsn(settings.database_replica_url)}, extensions=(), log_queries=False
+        )
+        return ReadRoutingEngine(
+            config={"dsn": dsn},
+            replica=Replica(replica, settings.database_replica_max_lag_seconds),
+        )
     return PostgresEngine(config={"dsn": dsn}, extensions=(), log_queries=False)
+
+
+def _dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+# ---- the read replica (decision 1111) ---------------------------------------------------------
+
+_replica_allowed: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "parta_replica_reads", default=False
+)
+
+REPLICA_CHECK_SECONDS = 1.0  # how often the replica's state is asked
+REPLICA_TIMEOUT = 2.0  # seconds a replica's connection or check may take before it counts down
+
+# What a standby says of itself: whether it is one, whether its WAL receiver is streaming, and
+# how many seconds its replay is behind what it received (0 when it has replayed everything it
+# received: an idle primary sends nothing, so the age of the last replayed transaction is not
+# lag then). A database that is not in recovery (a test's stand-in) is always up to date.
+_REPLICA_STATE = (
+    "SELECT pg_is_in_recovery() AS standby, "
+    "EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') AS streaming, "
+    "CASE WHEN NOT pg_is_in_recovery() "
+    "OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0.0 "
+    "ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END AS behind"
+)
+# Statements a replica may run: a SELECT (or WITH) that neither writes nor locks rows.
+_WRITES_OR_LOCKS = re.compile(
+    r"\b(INSERT|UPDATE|DELETE|MERGE|TRUNCATE|CREATE|ALTER|DROP|LOCK|NEXTVAL|SETVAL|SHARE)\b",
+    re.IGNORECASE,
+)
+
+
+def replica_usable(standby: bool, streaming: bool, behind: float, max_lag: float) -> bool:
+    """Whether reads may go to a replica in this state: a standby must be streaming from its
+    primary (one that lost it replays nothing and falls behind without knowing by how much)
+    and at most `max_lag` seconds behind."""
+    if not standby:
+        return True
+    return streaming and behind <= max_lag
+
+
+def is_read_only(query: str) -> bool:
+    """A statement a read replica can answer (and that may be answered a little stale)."""
+    head = query.lstrip().upper()
+    return head.startswith(("SELECT", "WITH")) and _WRITES_OR_LOCKS.search(query) is None
+
+
+class Replica:
+    """A streaming replica and what is known of it: usable or not, asked once a second. A
+    replica that fails a query is left alone until the next check finds it well again."""
+
+    def __init__(self, engine: PostgresEngine, max_lag: float) -> None:
+        self.engine = engine
+        self.max_lag = max_lag
+        self.usable = False  # until the first check says otherwise
+        self.behind: float | None = None  # seconds, at the last check (None: unreachable)
+        self._watching: asyncio.Task[None] | None = None
+
+    @property
+    def pool(self) -> Any | None:
+        """The replica's pool when reads may go there now, else None."""
+        return self.engine.pool if self.usable else None
+
+    async def open(self, settings: Settings) -> None:
+        """Start the pool (no connection is made yet: a replica that is down does not stop
+        the process from starting) and the checks."""
+        await self.engine.start_connection_pool(
+            min_size=0,
+            max_size=settings.database_pool_max,
+            reset=_keep_session,
+            timeout=REPLICA_TIMEOUT,
+        )
+        await self.check()
+        self._watching = asyncio.get_running_loop().create_task(
+            self._watch(), context=contextvars.Context()
+        )
+
+    async def close(self) -> None:
+        task, self._watching = self._watching, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.usable = False
+        await close_engine(self.engine)
+
+    async def check(self) -> bool:
+        pool = self.engine.pool
+        if pool is None:
+            return False
+        try:
+            async with asyncio.timeout(REPLICA_TIMEOUT):
+                row = await pool.fetchrow(_REPLICA_STATE)
+        except Exception as exc:
+            self._set(False, None, f"unreachable ({exc!r})")
+            return False
+        behind = float(row["behind"] or 0.0)
+        usable = replica_usable(row["standby"], row["streaming"], behind, self.max_lag)
+        reason = (
+            ""
+            if usable
+            else (
+                f"{behind:.1f} s behind" if row["streaming"] else "not streaming from its primary"
+            )
+        )
+        self._set(usable, behind, reason)
+        return usable
+
+    def failed(self, exc: BaseException) -> None:
+        """A read on the replica failed for want of a connection: its reads go to the primary
+        until the next check finds it well."""
+        self._set(False, None, f"a read failed ({exc!r})")
+
+    def _set(self, usable: bool, behind: float | None, reason: str) -> None:
+        if usable and not self.usable:
+            log.info("read replica in use (%.1f s behind)", behind or 0.0)
+        elif not usable and self.usable:
+            log.warning("read replica left alone, reads go to the primary: %s", reason)
+        self.usable, self.behind = usable, behind
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(REPLICA_CHECK_SECONDS)
+            await self.check()
+
+
+# A replica's connection failing (as opposed to a query it refuses, e.g. one cancelled by a
+# conflict with recovery, which is asked again of the primary but does not stop the replica).
+_CONNECTION_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+class ReadRoutingEngine(PostgresEngine):
+    """The primary's engine, sending the reads marked with `replica_reads()` that run outside
+    a transaction to the replica while it is usable. Everything else (writes, reads inside a
+    transaction, reads not marked, locking reads) goes to the primary, as without a replica;
+    a read the replica fails is asked of the primary."""
+
+    def __init__(self, config: dict[str, Any], replica: Replica) -> None:
+        super().__init__(config=config, extensions=(), log_queries=False)
+        self.replica = replica
+
+    async def _run_in_pool(self, query: str, args: Sequence[Any] | None = None) -> Any:
+        # Piccolo calls this only outside a transaction (inside one it uses its connection).
+        if _replica_allowed.get() and is_read_only(query):
+            result = await replica_fetch(self, query, *(args or ()))
+            if result is not None:
+                return result
+        return await super()._run_in_pool(query, args)
+
+
+@contextlib.contextmanager
+def replica_reads() -> Iterator[None]:
+    """Within this block (and the tasks it starts), reads outside a transaction may be
+    answered by the read replica. Only for reads whose answer may be a few seconds old: not a
+    read of what the same request has just written, not a rights check (decision 1111)."""
+    token = _replica_allowed.set(True)
+    try:
+        yield
+    finally:
+        _replica_allowed.reset(token)
+
+
+def replica_pool(engine: Engine) -> Any | None:
+    """The replica's asyncpg pool when `engine` has a usable one, else None (the caller reads
+    from the primary)."""
+    return engine.replica.pool if isinstance(engine, ReadRoutingEngine) else None
+
+
+async def replica_fetch(engine: Engine, query: str, *args: Any) -> list[Any] | None:
+    """`query`'s rows from the replica, or None when there is none usable or it failed (the
+    caller asks the primary)."""
+    pool = replica_pool(engine)
+    if pool is None:
+        return None
+    assert isinstance(engine, ReadRoutingEngine)
+    try:
+        async with pool.acquire() as connection:
+            rows: list[Any] = await connection.fetch(query, *args)
+            return rows
+    except _CONNECTION_ERRORS as exc:
+        engine.replica.failed(exc)
+    except asyncpg.PostgresError as exc:
+        log.info("a read the replica refused goes to the primary: %r", exc)
+    return None
 
 
 def bind_engine(engine: Engine, tables: Iterable[type[Table]]) -> None:
@@ -145,6 +353,8 @@ async def open_engine(engine: Engine, settings: Settings) -> None:
             max_size=settings.database_pool_max,
             reset=_keep_session,
         )
+        if isinstance(engine, ReadRoutingEngine):
+            await engine.replica.open(settings)
     elif isinstance(engine, SQLiteEngine):
         # WAL lets readers go on while one writer writes; it persists in the file.
         await engine.run_ddl("PRAGMA journal_mode=WAL")
@@ -153,6 +363,8 @@ async def open_engine(engine: Engine, settings: Settings) -> None:
 async def close_engine(engine: Engine) -> None:
     """Close the pool; connections still held after `CLOSE_TIMEOUT` seconds (a task that never
     gave its connection back) are cut, so that a shutdown never waits forever."""
+    if isinstance(engine, ReadRoutingEngine):
+        await engine.replica.close()
     if isinstance(engine, PostgresEngine) and engine.pool is not None:
         pool = engine.pool
         try:

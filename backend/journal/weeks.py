@@ -11,6 +11,10 @@ After a write's commit the writer announces the weeks it bumped, and they are bu
 the background (`refresh`, a lesson's pupils together, a moment later), so that the family's
 first read after a change finds the body instead of building the week from the journal
 tables. A process that stops before it gets there loses nothing: the reader builds the week.
+
+With a read replica (decision 1111) the lookup asks the replica first: a week it has ready is
+answered from there (as it was up to a few seconds ago); a week it lacks, or whose body a write
+cleared, is looked up again on the primary, where it is built and stored.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from datetime import date
 from typing import Any
 
 from backend.core.batching import Coalescer
-from backend.core.db import postgres_pool
+from backend.core.db import postgres_pool, replica_fetch, replica_pool
 from backend.journal.tables import DiaryWeek
 
 # The background rebuild starts this long after an announcement: a writer that announces
@@ -87,6 +91,15 @@ async def stored_weeks(keys: list[WeekKey]) -> dict[WeekKey, Stored]:
     }
 
 
+async def replica_weeks(keys: list[WeekKey]) -> dict[WeekKey, Stored]:
+    """The same lookup on the read replica; nothing when there is no usable one or it failed
+    (the caller then asks the primary)."""
+    rows = await replica_fetch(
+        DiaryWeek._meta.db, _STORED_WEEKS, [s for s, _ in keys], [m for _, m in keys]
+    )
+    return {(r["student"], r["week_start"]): (r["version"], r["body"]) for r in rows or ()}
+
+
 class DiaryWeeks:
     def __init__(
         self, refresh: Callable[[list[int], date], Awaitable[object]] | None = None
@@ -94,13 +107,22 @@ class DiaryWeeks:
         """`refresh(student_ids, monday)`: builds the projection rows of those pupils' week
         that a write cleared; called in the background for the weeks announced."""
         self._reads: Coalescer[WeekKey, Stored] = Coalescer(stored_weeks, hedge_after=HEDGE_AFTER)
+        self._replica_reads: Coalescer[WeekKey, Stored] = Coalescer(
+            replica_weeks, hedge_after=HEDGE_AFTER
+        )
         self._refresh = refresh
         self._stale: set[WeekKey] = set()
         self._refreshing: asyncio.Task[None] | None = None
 
     async def stored(self, student_id: int, monday: date) -> Stored | None:
-        """The week's projection row (version, body), None when it has none yet."""
-        return await self._reads.get((student_id, monday))
+        """The week's projection row (version, body), None when it has none yet. A body
+        the replica has is answered from there; anything else from the primary."""
+        key = (student_id, monday)
+        if replica_pool(DiaryWeek._meta.db) is not None:
+            found = await self._replica_reads.get(key)
+            if found is not None and found[1] is not None:
+                return found
+        return await self._reads.get(key)
 
     def announce(self, versions: dict[WeekKey, int]) -> None:
         """After a writer's commit: have the weeks it cleared built again in the background."""

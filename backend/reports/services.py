@@ -19,6 +19,7 @@ from typing import Any
 from backend.audit.services import AuditAction, record, record_reads
 from backend.core.context import Actor
 from backend.core.days import today_in
+from backend.core.db import replica_reads
 from backend.core.errors import NotFound, ValidationFailed
 from backend.core.forms import short_person_name
 from backend.core.rights import Permission, ScopeKind, ScopeTarget
@@ -137,17 +138,18 @@ async def class_performance(
     mark per subject, and per subject the class average, quality and success rates."""
     target = await movement.class_target(class_id)
     check_reader(actor, target, names_pupils=True)
-    info = (
-        await SchoolClass.select(SchoolClass.id, SchoolClass.grade, SchoolClass.letter)
-        .where(SchoolClass.id == class_id)
-        .first()
-    )
-    assert info is not None and target.school_id is not None
-    school_id = target.school_id
-    span = await report_range(school_id, period_id, date_from, date_to)
-    (sheet,) = await _performance_sheets(school_id, [info], span)
-    await _audit_performance(actor, school_id, [class_id], span)
-    return sheet
+    with replica_reads():  # decision 1111: the data may be seconds old
+        info = (
+            await SchoolClass.select(SchoolClass.id, SchoolClass.grade, SchoolClass.letter)
+            .where(SchoolClass.id == class_id)
+            .first()
+        )
+        assert info is not None and target.school_id is not None
+        school_id = target.school_id
+        span = await report_range(school_id, period_id, date_from, date_to)
+        (sheet,) = await _performance_sheets(school_id, [info], span)
+        await _audit_performance(actor, school_id, [class_id], span)
+        return sheet
 
 
 async def _audit_performance(
@@ -344,28 +346,29 @@ async def school_performance(
     """Every class's performance sheet (for the whole school's workbook)."""
     target = await school_target(school_id)
     check_reader(actor, target, names_pupils=True)
-    span = await report_range(school_id, period_id, date_from, date_to)
-    classes = (
-        await SchoolClass.select(SchoolClass.id, SchoolClass.grade, SchoolClass.letter)
-        .where(
-            (SchoolClass.school == school_id)
-            & (SchoolClass.academic_year.starts_on <= span.end)
-            & (SchoolClass.academic_year.ends_on >= span.start)
+    with replica_reads():  # decision 1111: the data may be seconds old
+        span = await report_range(school_id, period_id, date_from, date_to)
+        classes = (
+            await SchoolClass.select(SchoolClass.id, SchoolClass.grade, SchoolClass.letter)
+            .where(
+                (SchoolClass.school == school_id)
+                & (SchoolClass.academic_year.starts_on <= span.end)
+                & (SchoolClass.academic_year.ends_on >= span.start)
+            )
+            .order_by(SchoolClass.grade)
+            .order_by(SchoolClass.letter)
         )
-        .order_by(SchoolClass.grade)
-        .order_by(SchoolClass.letter)
-    )
-    sheets = [
-        {**sheet, **_class_results(sheet["summary"])}
-        for sheet in await _performance_sheets(school_id, classes, span)
-    ]
-    await _audit_performance(actor, school_id, [c["id"] for c in classes], span)
-    return {
-        "school_id": school_id,
-        "school": await _school_name(school_id),
-        "period": span.label,
-        "classes": sheets,
-    }
+        sheets = [
+            {**sheet, **_class_results(sheet["summary"])}
+            for sheet in await _performance_sheets(school_id, classes, span)
+        ]
+        await _audit_performance(actor, school_id, [c["id"] for c in classes], span)
+        return {
+            "school_id": school_id,
+            "school": await _school_name(school_id),
+            "period": span.label,
+            "classes": sheets,
+        }
 
 
 # ---- attendance ------------------------------------------------------------------------------
@@ -380,62 +383,63 @@ async def attendance(
 ) -> dict[str, Any]:
     target = await school_target(school_id)
     check_reader(actor, target, names_pupils=True)
-    span = await report_range(school_id, period_id, date_from, date_to)
-    rows = await AttendanceRecord.raw(
-        'SELECT "student", "status", "reason", count(*) AS n, sum(coalesce("late_minutes", 0)) '
-        'AS minutes FROM "attendance_record" WHERE "school" = {} AND "lesson_date" >= {} '
-        'AND "lesson_date" <= {} GROUP BY "student", "status", "reason"',
-        school_id,
-        span.start,
-        span.end,
-    )
-    by_pupil: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    by_reason: dict[tuple[str, str], int] = defaultdict(int)
-    for r in rows:
-        counts = by_pupil[r["student"]]
-        counts[r["status"]] += r["n"]
-        counts["lessons"] += r["n"]
-        if r["status"] == "late":
-            counts["late_minutes"] += r["minutes"] or 0
-        if r["status"] != "present":
-            by_reason[(r["status"], r["reason"] or "")] += r["n"]
-    registered = await registered_lessons(school_id, span.start, span.end)
-    for s, n in registered.items():
-        # Lessons without a record are lessons the pupil attended (nobody marks "present").
-        if n:
-            by_pupil[s]["lessons"] = max(n, by_pupil[s]["lessons"])
-    names = await _pupil_names(list(by_pupil))
-    pupils: list[dict[str, Any]] = [
-        {
-            "student_id": s,
-            "name": names.get(s, ""),
-            "lessons": c["lessons"],
-            "absent": c["absent"],
-            "sick": c["sick"],
-            "excused": c["excused"],
-            "late": c["late"],
-            "late_minutes": c["late_minutes"],
-            "missed_share": _share(c["absent"] + c["sick"] + c["excused"], c["lessons"]),
+    with replica_reads():  # decision 1111: the data may be seconds old
+        span = await report_range(school_id, period_id, date_from, date_to)
+        rows = await AttendanceRecord.raw(
+            'SELECT "student", "status", "reason", count(*) AS n, sum(coalesce("late_minutes", 0)) '
+            'AS minutes FROM "attendance_record" WHERE "school" = {} AND "lesson_date" >= {} '
+            'AND "lesson_date" <= {} GROUP BY "student", "status", "reason"',
+            school_id,
+            span.start,
+            span.end,
+        )
+        by_pupil: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        by_reason: dict[tuple[str, str], int] = defaultdict(int)
+        for r in rows:
+            counts = by_pupil[r["student"]]
+            counts[r["status"]] += r["n"]
+            counts["lessons"] += r["n"]
+            if r["status"] == "late":
+                counts["late_minutes"] += r["minutes"] or 0
+            if r["status"] != "present":
+                by_reason[(r["status"], r["reason"] or "")] += r["n"]
+        registered = await registered_lessons(school_id, span.start, span.end)
+        for s, n in registered.items():
+            # Lessons without a record are lessons the pupil attended (nobody marks "present").
+            if n:
+                by_pupil[s]["lessons"] = max(n, by_pupil[s]["lessons"])
+        names = await _pupil_names(list(by_pupil))
+        pupils: list[dict[str, Any]] = [
+            {
+                "student_id": s,
+                "name": names.get(s, ""),
+                "lessons": c["lessons"],
+                "absent": c["absent"],
+                "sick": c["sick"],
+                "excused": c["excused"],
+                "late": c["late"],
+                "late_minutes": c["late_minutes"],
+                "missed_share": _share(c["absent"] + c["sick"] + c["excused"], c["lessons"]),
+            }
+            for s, c in by_pupil.items()
+        ]
+        pupils.sort(key=lambda p: (-(p["missed_share"] or 0), p["name"]))
+        await record(
+            actor,
+            AuditAction.READ_PERSONAL,
+            object_type="report.attendance",
+            object_id=school_id,
+            school_id=school_id,
+        )
+        return {
+            "school": await _school_name(school_id),
+            "period": span.label,
+            "pupils": pupils,
+            "reasons": [
+                {"status": status, "reason": reason, "count": n}
+                for (status, reason), n in sorted(by_reason.items(), key=lambda i: -i[1])
+            ],
         }
-        for s, c in by_pupil.items()
-    ]
-    pupils.sort(key=lambda p: (-(p["missed_share"] or 0), p["name"]))
-    await record(
-        actor,
-        AuditAction.READ_PERSONAL,
-        object_type="report.attendance",
-        object_id=school_id,
-        school_id=school_id,
-    )
-    return {
-        "school": await _school_name(school_id),
-        "period": span.label,
-        "pupils": pupils,
-        "reasons": [
-            {"status": status, "reason": reason, "count": n}
-            for (status, reason), n in sorted(by_reason.items(), key=lambda i: -i[1])
-        ],
-    }
 
 
 # ---- quality of knowledge and success rate ---------------------------------------------------
@@ -452,76 +456,78 @@ async def quality(
     teacher, from each pupil's weighted average rounded on the scale. Aggregates only."""
     target = await school_target(school_id)
     check_reader(actor, target, names_pupils=False)
-    span = await report_range(school_id, period_id, date_from, date_to)
-    rows = await Mark.raw(
-        'SELECT l."school_class" AS class_id, m."subject", l."teacher", m."student", m."scale", '
-        'sum(m."points" * m."weight") AS pw, '
-        'sum(CASE WHEN m."points" IS NULL THEN 0 ELSE m."weight" END) AS w '
-        'FROM "mark" m JOIN "lesson" l ON l."id" = m."lesson" '
-        'WHERE m."school" = {} AND m."lesson_date" >= {} AND m."lesson_date" <= {} '
-        'AND m."deleted_at" IS NULL '
-        'GROUP BY l."school_class", m."subject", l."teacher", m."student", m."scale"',
-        school_id,
-        span.start,
-        span.end,
-    )
-    groups: dict[str, dict[Any, list[float]]] = {
-        "class": defaultdict(list),
-        "subject": defaultdict(list),
-        "teacher": defaultdict(list),
-    }
-    # A group's lesson (a class split for languages, or pupils of several classes) has no
-    # class: its marks count for each pupil's own class (by the book of movement).
-    in_groups = {r["student"] for r in rows if r["class_id"] is None}
-    own_class = await movement.classes_on(in_groups, span.end) if in_groups else {}
-    for r in rows:
-        if not r["w"]:
-            continue
-        value = _round(r["pw"] / r["w"], r["scale"])
-        if value is None or r["scale"] != "five":
-            continue
-        class_id = r["class_id"] if r["class_id"] is not None else own_class.get(r["student"])
-        if class_id is not None:
-            groups["class"][class_id].append(value)
-        groups["subject"][r["subject"]].append(value)
-        groups["teacher"][r["teacher"]].append(value)
-    class_names = {
-        c["id"]: movement.class_label(c["grade"], c["letter"])
-        for c in await SchoolClass.select(
-            SchoolClass.id, SchoolClass.grade, SchoolClass.letter
-        ).where(SchoolClass.school == school_id)
-    }
-    subject_names = await _subject_names(school_id)
-    teacher_names = {
-        s["id"]: short_person_name(s["last_name"], s["first_name"], s["middle_name"])
-        for s in await Staff.select(
-            Staff.id, Staff.last_name, Staff.first_name, Staff.middle_name
-        ).where(Staff.school == school_id)
-    }
-    names = {"class": class_names, "subject": subject_names, "teacher": teacher_names}
+    with replica_reads():  # decision 1111: the data may be seconds old
+        span = await report_range(school_id, period_id, date_from, date_to)
+        rows = await Mark.raw(
+            'SELECT l."school_class" AS class_id, m."subject", l."teacher", m."student", '
+            'm."scale", '
+            'sum(m."points" * m."weight") AS pw, '
+            'sum(CASE WHEN m."points" IS NULL THEN 0 ELSE m."weight" END) AS w '
+            'FROM "mark" m JOIN "lesson" l ON l."id" = m."lesson" '
+            'WHERE m."school" = {} AND m."lesson_date" >= {} AND m."lesson_date" <= {} '
+            'AND m."deleted_at" IS NULL '
+            'GROUP BY l."school_class", m."subject", l."teacher", m."student", m."scale"',
+            school_id,
+            span.start,
+            span.end,
+        )
+        groups: dict[str, dict[Any, list[float]]] = {
+            "class": defaultdict(list),
+            "subject": defaultdict(list),
+            "teacher": defaultdict(list),
+        }
+        # A group's lesson (a class split for languages, or pupils of several classes) has no
+        # class: its marks count for each pupil's own class (by the book of movement).
+        in_groups = {r["student"] for r in rows if r["class_id"] is None}
+        own_class = await movement.classes_on(in_groups, span.end) if in_groups else {}
+        for r in rows:
+            if not r["w"]:
+                continue
+            value = _round(r["pw"] / r["w"], r["scale"])
+            if value is None or r["scale"] != "five":
+                continue
+            class_id = r["class_id"] if r["class_id"] is not None else own_class.get(r["student"])
+            if class_id is not None:
+                groups["class"][class_id].append(value)
+            groups["subject"][r["subject"]].append(value)
+            groups["teacher"][r["teacher"]].append(value)
+        class_names = {
+            c["id"]: movement.class_label(c["grade"], c["letter"])
+            for c in await SchoolClass.select(
+                SchoolClass.id, SchoolClass.grade, SchoolClass.letter
+            ).where(SchoolClass.school == school_id)
+        }
+        subject_names = await _subject_names(school_id)
+        teacher_names = {
+            s["id"]: short_person_name(s["last_name"], s["first_name"], s["middle_name"])
+            for s in await Staff.select(
+                Staff.id, Staff.last_name, Staff.first_name, Staff.middle_name
+            ).where(Staff.school == school_id)
+        }
+        names = {"class": class_names, "subject": subject_names, "teacher": teacher_names}
 
-    def table(kind: str) -> list[dict[str, Any]]:
-        out = []
-        for key, values in groups[kind].items():
-            out.append(
-                {
-                    "id": key,
-                    "name": names[kind].get(key, "") if key is not None else "",
-                    "results": len(values),
-                    "quality": _share(sum(1 for v in values if v >= 4), len(values)),
-                    "success": _share(sum(1 for v in values if v >= 3), len(values)),
-                    "average": round(sum(values) / len(values), 2),
-                }
-            )
-        return sorted(out, key=lambda row: row["name"])
+        def table(kind: str) -> list[dict[str, Any]]:
+            out = []
+            for key, values in groups[kind].items():
+                out.append(
+                    {
+                        "id": key,
+                        "name": names[kind].get(key, "") if key is not None else "",
+                        "results": len(values),
+                        "quality": _share(sum(1 for v in values if v >= 4), len(values)),
+                        "success": _share(sum(1 for v in values if v >= 3), len(values)),
+                        "average": round(sum(values) / len(values), 2),
+                    }
+                )
+            return sorted(out, key=lambda row: row["name"])
 
-    return {
-        "school": await _school_name(school_id),
-        "period": span.label,
-        "by_class": table("class"),
-        "by_subject": table("subject"),
-        "by_teacher": table("teacher"),
-    }
+        return {
+            "school": await _school_name(school_id),
+            "period": span.label,
+            "by_class": table("class"),
+            "by_subject": table("subject"),
+            "by_teacher": table("teacher"),
+        }
 
 
 # ---- journal completeness --------------------------------------------------------------------
@@ -538,88 +544,91 @@ async def completeness(
     (inspectors check this). Names teachers, not pupils."""
     target = await school_target(school_id)
     check_reader(actor, target, names_pupils=False)
-    school = await School.select(School.time_zone).where(School.id == school_id).first()
-    today = today_in((school or {}).get("time_zone"))
-    span = await report_range(school_id, period_id, date_from, date_to or today)
-    lessons = (
-        await Lesson.select(
-            Lesson.id,
-            Lesson.date,
-            Lesson.lesson_number,
-            Lesson.topic,
-            Lesson.school_class,
-            Lesson.study_group.school_class.as_alias("group_class"),
-            Lesson.study_group.name.as_alias("group_name"),
-            Lesson.subject.name,
-            Lesson.teacher,
-            Lesson.replacement_teacher,
-            Lesson.teacher.last_name,
-            Lesson.teacher.first_name,
-            Lesson.teacher.middle_name,
+    with replica_reads():  # decision 1111: the data may be seconds old
+        school = await School.select(School.time_zone).where(School.id == school_id).first()
+        today = today_in((school or {}).get("time_zone"))
+        span = await report_range(school_id, period_id, date_from, date_to or today)
+        lessons = (
+            await Lesson.select(
+                Lesson.id,
+                Lesson.date,
+                Lesson.lesson_number,
+                Lesson.topic,
+                Lesson.school_class,
+                Lesson.study_group.school_class.as_alias("group_class"),
+                Lesson.study_group.name.as_alias("group_name"),
+                Lesson.subject.name,
+                Lesson.teacher,
+                Lesson.replacement_teacher,
+                Lesson.teacher.last_name,
+                Lesson.teacher.first_name,
+                Lesson.teacher.middle_name,
+            )
+            .where(
+                (Lesson.school == school_id)
+                & (Lesson.date >= span.start)
+                # Lessons still to come are not gaps: only those held by today count.
+                & (Lesson.date <= min(span.end, today))
+                & (Lesson.status == "scheduled")
+            )
+            .order_by(Lesson.date)
+            .order_by(Lesson.lesson_number)
         )
-        .where(
-            (Lesson.school == school_id)
-            & (Lesson.date >= span.start)
-            # Lessons still to come are not gaps: only those held by today count.
-            & (Lesson.date <= min(span.end, today))
-            & (Lesson.status == "scheduled")
-        )
-        .order_by(Lesson.date)
-        .order_by(Lesson.lesson_number)
-    )
-    taken = {
-        r["lesson"]
-        for r in await LessonRecord.select(LessonRecord.lesson).where(
-            (LessonRecord.school == school_id)
-            & (LessonRecord.lesson_date >= span.start)
-            & (LessonRecord.lesson_date <= span.end)
-            & LessonRecord.attendance_taken_at.is_not_null()
-        )
-    }
-    class_names = {
-        c["id"]: movement.class_label(c["grade"], c["letter"])
-        for c in await SchoolClass.select(
-            SchoolClass.id, SchoolClass.grade, SchoolClass.letter
-        ).where(SchoolClass.school == school_id)
-    }
-
-    def item(lesson: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "lesson_id": lesson["id"],
-            "date": lesson["date"],
-            "number": lesson["lesson_number"],
-            # A group's lesson: its class (and the group), so the gap can be found.
-            "class": class_names.get(lesson["school_class"], "")
-            or " ".join(
-                x for x in (class_names.get(lesson["group_class"], ""), lesson["group_name"]) if x
-            ),
-            "subject": lesson["subject.name"],
-            "teacher": short_person_name(
-                lesson["teacher.last_name"],
-                lesson["teacher.first_name"],
-                lesson["teacher.middle_name"] or "",
-            ),
+        taken = {
+            r["lesson"]
+            for r in await LessonRecord.select(LessonRecord.lesson).where(
+                (LessonRecord.school == school_id)
+                & (LessonRecord.lesson_date >= span.start)
+                & (LessonRecord.lesson_date <= span.end)
+                & LessonRecord.attendance_taken_at.is_not_null()
+            )
+        }
+        class_names = {
+            c["id"]: movement.class_label(c["grade"], c["letter"])
+            for c in await SchoolClass.select(
+                SchoolClass.id, SchoolClass.grade, SchoolClass.letter
+            ).where(SchoolClass.school == school_id)
         }
 
-    no_topic = [item(x) for x in lessons if not (x["topic"] or "").strip()]
-    no_register = [item(x) for x in lessons if x["id"] not in taken]
-    not_today: dict[str, int] = defaultdict(int)
-    for x in no_register:
-        if x["date"] == today:
-            not_today[x["teacher"]] += 1
-    total = len(lessons)
-    return {
-        "school": await _school_name(school_id),
-        "period": span.label,
-        "lessons": total,
-        "without_topic": no_topic,
-        "without_attendance": no_register,
-        "topic_share": _share(total - len(no_topic), total),
-        "attendance_share": _share(total - len(no_register), total),
-        "register_not_taken_today": [
-            {"teacher": name, "lessons": n} for name, n in sorted(not_today.items())
-        ],
-    }
+        def item(lesson: dict[str, Any]) -> dict[str, Any]:
+            return {
+                "lesson_id": lesson["id"],
+                "date": lesson["date"],
+                "number": lesson["lesson_number"],
+                # A group's lesson: its class (and the group), so the gap can be found.
+                "class": class_names.get(lesson["school_class"], "")
+                or " ".join(
+                    x
+                    for x in (class_names.get(lesson["group_class"], ""), lesson["group_name"])
+                    if x
+                ),
+                "subject": lesson["subject.name"],
+                "teacher": short_person_name(
+                    lesson["teacher.last_name"],
+                    lesson["teacher.first_name"],
+                    lesson["teacher.middle_name"] or "",
+                ),
+            }
+
+        no_topic = [item(x) for x in lessons if not (x["topic"] or "").strip()]
+        no_register = [item(x) for x in lessons if x["id"] not in taken]
+        not_today: dict[str, int] = defaultdict(int)
+        for x in no_register:
+            if x["date"] == today:
+                not_today[x["teacher"]] += 1
+        total = len(lessons)
+        return {
+            "school": await _school_name(school_id),
+            "period": span.label,
+            "lessons": total,
+            "without_topic": no_topic,
+            "without_attendance": no_register,
+            "topic_share": _share(total - len(no_topic), total),
+            "attendance_share": _share(total - len(no_register), total),
+            "register_not_taken_today": [
+                {"teacher": name, "lessons": n} for name, n in sorted(not_today.items())
+            ],
+        }
 
 
 # ---- pupils at risk --------------------------------------------------------------------------
@@ -642,72 +651,79 @@ async def at_risk(
     `min_registered` such lessons on (one absence out of one lesson says nothing)."""
     target = await school_target(school_id)
     check_reader(actor, target, names_pupils=True)
-    span = await report_range(school_id, period_id, date_from, date_to)
-    marks = await Mark.raw(
-        'SELECT "student", "subject", sum("points" * "weight") AS pw, '
-        'sum(CASE WHEN "points" IS NULL THEN 0 ELSE "weight" END) AS w FROM "mark" '
-        'WHERE "school" = {} AND "lesson_date" >= {} AND "lesson_date" <= {} '
-        'AND "deleted_at" IS NULL AND "scale" = {} GROUP BY "student", "subject"',
-        school_id,
-        span.start,
-        span.end,
-        "five",
-    )
-    visits = await AttendanceRecord.raw(
-        'SELECT "student", count(*) AS n, '
-        "sum(CASE WHEN \"status\" IN ('absent', 'sick', 'excused') THEN 1 ELSE 0 END) AS missed "
-        'FROM "attendance_record" WHERE "school" = {} AND "lesson_date" >= {} '
-        'AND "lesson_date" <= {} GROUP BY "student"',
-        school_id,
-        span.start,
-        span.end,
-    )
-    subjects = await _subject_names(school_id)
-    risk: dict[int, dict[str, Any]] = defaultdict(
-        lambda: {"low": [], "missed_share": None, "missed": None, "registered": None}
-    )
-    for r in marks:
-        if r["w"] and r["pw"] / r["w"] < low_average:
-            risk[r["student"]]["low"].append(
-                {"subject": subjects.get(r["subject"], ""), "average": round(r["pw"] / r["w"], 2)}
-            )
-    registered = await registered_lessons(school_id, span.start, span.end)
-    for r in visits:
-        # Records exist mostly for the missing: divide by the lessons the register was taken.
-        lessons = max(registered.get(r["student"], 0), r["n"])
-        if lessons < min_registered:
-            continue
-        share = _share(r["missed"], lessons) or 0
-        if share > missed_share:
-            risk[r["student"]].update(missed_share=share, missed=r["missed"], registered=lessons)
-    names = await _pupil_names(list(risk))
-    pupils = [
-        {
-            "student_id": s,
-            "name": names.get(s, ""),
-            "low_subjects": v["low"],
-            "missed_share": v["missed_share"],
-            "missed_lessons": v["missed"],
-            "registered_lessons": v["registered"],
+    with replica_reads():  # decision 1111: the data may be seconds old
+        span = await report_range(school_id, period_id, date_from, date_to)
+        marks = await Mark.raw(
+            'SELECT "student", "subject", sum("points" * "weight") AS pw, '
+            'sum(CASE WHEN "points" IS NULL THEN 0 ELSE "weight" END) AS w FROM "mark" '
+            'WHERE "school" = {} AND "lesson_date" >= {} AND "lesson_date" <= {} '
+            'AND "deleted_at" IS NULL AND "scale" = {} GROUP BY "student", "subject"',
+            school_id,
+            span.start,
+            span.end,
+            "five",
+        )
+        visits = await AttendanceRecord.raw(
+            'SELECT "student", count(*) AS n, '
+            "sum(CASE WHEN \"status\" IN ('absent', 'sick', 'excused') THEN 1 ELSE 0 END) "
+            "AS missed "
+            'FROM "attendance_record" WHERE "school" = {} AND "lesson_date" >= {} '
+            'AND "lesson_date" <= {} GROUP BY "student"',
+            school_id,
+            span.start,
+            span.end,
+        )
+        subjects = await _subject_names(school_id)
+        risk: dict[int, dict[str, Any]] = defaultdict(
+            lambda: {"low": [], "missed_share": None, "missed": None, "registered": None}
+        )
+        for r in marks:
+            if r["w"] and r["pw"] / r["w"] < low_average:
+                risk[r["student"]]["low"].append(
+                    {
+                        "subject": subjects.get(r["subject"], ""),
+                        "average": round(r["pw"] / r["w"], 2),
+                    }
+                )
+        registered = await registered_lessons(school_id, span.start, span.end)
+        for r in visits:
+            # Records exist mostly for the missing: divide by the lessons the register was taken.
+            lessons = max(registered.get(r["student"], 0), r["n"])
+            if lessons < min_registered:
+                continue
+            share = _share(r["missed"], lessons) or 0
+            if share > missed_share:
+                risk[r["student"]].update(
+                    missed_share=share, missed=r["missed"], registered=lessons
+                )
+        names = await _pupil_names(list(risk))
+        pupils = [
+            {
+                "student_id": s,
+                "name": names.get(s, ""),
+                "low_subjects": v["low"],
+                "missed_share": v["missed_share"],
+                "missed_lessons": v["missed"],
+                "registered_lessons": v["registered"],
+            }
+            for s, v in risk.items()
+        ]
+        pupils.sort(key=lambda p: (-len(p["low_subjects"]), -(p["missed_share"] or 0), p["name"]))
+        await record(
+            actor,
+            AuditAction.READ_PERSONAL,
+            object_type="report.at_risk",
+            object_id=school_id,
+            school_id=school_id,
+        )
+        return {
+            "school": await _school_name(school_id),
+            "period": span.label,
+            "method": t(
+                "reports.at_risk_method",
+                average=low_average,
+                share=missed_share,
+                minimum=min_registered,
+            ),
+            "pupils": pupils,
         }
-        for s, v in risk.items()
-    ]
-    pupils.sort(key=lambda p: (-len(p["low_subjects"]), -(p["missed_share"] or 0), p["name"]))
-    await record(
-        actor,
-        AuditAction.READ_PERSONAL,
-        object_type="report.at_risk",
-        object_id=school_id,
-        school_id=school_id,
-    )
-    return {
-        "school": await _school_name(school_id),
-        "period": span.label,
-        "method": t(
-            "reports.at_risk_method",
-            average=low_average,
-            share=missed_share,
-            minimum=min_registered,
-        ),
-        "pupils": pupils,
-    }
