@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 import msgspec
 
@@ -80,6 +81,24 @@ async def meal_settings(school_id: int) -> dict[str, Any]:
     }
 
 
+def new_menu_version() -> str:
+    return uuid4().hex
+
+
+async def bump_menu_version(school_id: int) -> None:
+    """Say that what an order reads of the school changed (a meal set, a plan, a benefit
+    cover): a fresh `menu_version`, in the caller's transaction, so each process's copy of the
+    school's menu is read again by the very next order (`backend.meals.school_menu`)."""
+    now = datetime.now(UTC)
+    await MealSchoolSettings.insert(
+        MealSchoolSettings(school=school_id, menu_version=new_menu_version(), updated_at=now)
+    ).on_conflict(
+        target=MealSchoolSettings.school,
+        action="DO UPDATE",
+        values=[MealSchoolSettings.menu_version, MealSchoolSettings.updated_at],
+    )
+
+
 def _settings_out(row: dict[str, Any]) -> s.MealSettings:
     return s.MealSettings(
         school_id=row["school"],
@@ -108,7 +127,12 @@ async def update_settings(
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
         values.update(changes)
         await MealSchoolSettings.insert(
-            MealSchoolSettings(school=school_id, updated_at=datetime.now(UTC), **values)
+            MealSchoolSettings(
+                school=school_id,
+                updated_at=datetime.now(UTC),
+                menu_version=new_menu_version(),
+                **values,
+            )
         ).on_conflict(
             target=MealSchoolSettings.school,
             action="DO UPDATE",
@@ -116,6 +140,7 @@ async def update_settings(
                 MealSchoolSettings.overdraft_limit,
                 MealSchoolSettings.order_horizon_days,
                 MealSchoolSettings.pupils_may_order,
+                MealSchoolSettings.menu_version,
                 MealSchoolSettings.updated_at,
             ],
         )

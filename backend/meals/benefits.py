@@ -67,6 +67,7 @@ async def add_cover(actor: Actor, school_id: int, data: s.BenefitCoverCreate) ->
                 created_at=datetime.now(UTC),
             )
         ).returning(BenefitCover.id)
+        await accounts.bump_menu_version(school_id)
         await record(
             actor,
             AuditAction.CREATE,
@@ -109,20 +110,40 @@ async def cover_for(
     student_id: int, school_id: int, grade: int | None, day: date, kind: str, price: int
 ) -> Cover | None:
     """The best cover the pupil's benefits give for one meal (a full cover wins)."""
-    covers = [c for c in await covers_on(school_id, day) if kind in c["kinds"]]
+    return await best_cover(await covers_on(school_id, day), student_id, grade, day, kind, price)
+
+
+async def best_cover(
+    school_covers: list[dict[str, Any]],
+    student_id: int,
+    grade: int | None,
+    day: date,
+    kind: str,
+    price: int,
+) -> Cover | None:
+    """`cover_for` over the school's covers valid on `day` (read by the caller). The pupil's
+    personal file is not read when it cannot change the answer: no cover of this kind, or the
+    first cover (in order) that pays the whole price is one the grade alone gives."""
+    covers = [c for c in school_covers if kind in c["kinds"]]
     if not covers:
         return None
-    held = (await benefit_codes_on([student_id], day)).get(student_id, set())
-    if grade in PRIMARY_GRADES:
-        held = held | {PRIMARY_FREE_MEALS}
+    by_grade = {PRIMARY_FREE_MEALS} if grade in PRIMARY_GRADES else set()
+    whole = next((c for c in covers if _amount(c, price) == price), None)
+    if whole is not None and whole["category"] in by_grade:
+        return Cover(whole["category"], price)
+    held = (await benefit_codes_on([student_id], day)).get(student_id, set()) | by_grade
     best: Cover | None = None
     for c in covers:
         if c["category"] not in held:
             continue
-        amount = price if c["cover"] == "full" else min(c["amount"], price)
+        amount = _amount(c, price)
         if best is None or amount > best.amount:
             best = Cover(c["category"], amount)
     return best
+
+
+def _amount(cover: dict[str, Any], price: int) -> int:
+    return price if cover["cover"] == "full" else min(cover["amount"], price)
 
 
 async def refused_on(student_id: int, day: date, kind: str) -> bool:

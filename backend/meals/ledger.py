@@ -157,17 +157,25 @@ async def _lock(account_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     commit (`_move_totals`), so orders of one school do not queue behind each other's whole
     transactions. On SQLite the transaction already holds the database's write lock."""
     ids = sorted(set(account_ids))
+    # With the guardian's low-balance threshold of a pupil's account (`_alert_low_balance`).
     if isinstance(current_engine(), PostgresEngine):
         found = await LedgerAccount.raw(
             "WITH locked AS (SELECT * FROM ledger_account WHERE id = ANY({}) AND kind = 'pupil' "
-            "ORDER BY id FOR UPDATE) SELECT * FROM locked UNION ALL "
-            "SELECT * FROM ledger_account WHERE id = ANY({}) AND kind <> 'pupil'",
+            "ORDER BY id FOR UPDATE) SELECT l.*, p.low_balance_threshold FROM locked l "
+            "LEFT JOIN pupil_account p ON p.ledger_account = l.id UNION ALL "
+            "SELECT *, NULL FROM ledger_account WHERE id = ANY({}) AND kind <> 'pupil'",
             ids,
             ids,
         )
     else:
-        found = await LedgerAccount.select().where(LedgerAccount.id.is_in(ids))
-    rows = {row["id"]: row for row in found}
+        pair = (ids * 2)[:2]  # a transfer's two accounts (one text: one prepared statement)
+        assert len(ids) <= 2, "a transfer moves money between two accounts"
+        found = await LedgerAccount.raw(
+            "SELECT a.*, p.low_balance_threshold FROM ledger_account a LEFT JOIN pupil_account p "
+            "ON p.ledger_account = a.id AND a.kind = 'pupil' WHERE a.id IN ({}, {})",
+            *pair,
+        )
+    rows = {row["id"]: dict(row) for row in found}
     if len(rows) != len(ids):
         raise NotFound()
     return rows
@@ -343,12 +351,15 @@ async def _alert_low_balance(account: dict[str, Any], before: Balance, school_id
     after = balance_of(account["kind"], account)
     if after.available >= before.available:
         return
-    row = (
-        await PupilAccount.select(PupilAccount.low_balance_threshold)
-        .where(PupilAccount.ledger_account == account["id"])
-        .first()
-    )
-    threshold = row["low_balance_threshold"] if row else None
+    if "low_balance_threshold" in account:  # read with the lock (`_lock`)
+        threshold = account["low_balance_threshold"]
+    else:
+        row = (
+            await PupilAccount.select(PupilAccount.low_balance_threshold)
+            .where(PupilAccount.ledger_account == account["id"])
+            .first()
+        )
+        threshold = row["low_balance_threshold"] if row else None
     if threshold is None or not (after.available < threshold <= before.available):
         return
     await emit(

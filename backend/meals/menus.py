@@ -22,7 +22,13 @@ from backend.core.errors import NotFound, ValidationFailed
 from backend.core.rights import Permission, ScopeTarget
 from backend.i18n import t
 from backend.meals import schemas as s
-from backend.meals.accounts import allowed, school_scope, student_scope
+from backend.meals.accounts import (
+    allowed,
+    bump_menu_version,
+    new_menu_version,
+    school_scope,
+    student_scope,
+)
 from backend.meals.tables import (
     Caterer,
     Dish,
@@ -198,6 +204,7 @@ async def _set_out(
 
 
 meal_set_out = _set_out  # a meal set row with its dishes' allergens and energy
+dishes_of = _dishes  # dish rows by id
 
 
 async def create_meal_set(actor: Actor, school_id: int, data: s.MealSetCreate) -> s.MealSetOut:
@@ -227,6 +234,7 @@ async def create_meal_set(actor: Actor, school_id: int, data: s.MealSetCreate) -
                 created_at=datetime.now(UTC),
             )
         ).returning(MealSet.id)
+        await bump_menu_version(school_id)
         await _audit(
             actor,
             AuditAction.CREATE,
@@ -285,6 +293,7 @@ async def set_plan(
             action="DO UPDATE",
             values=[MealPlan.kinds, MealPlan.weekdays, MealPlan.updated_at],
         )
+        await bump_menu_version(school_id)
         await _audit(
             actor,
             AuditAction.UPDATE,
@@ -347,11 +356,20 @@ async def set_cycle(actor: Actor, school_id: int, data: s.MenuCycleUpdate) -> s.
                 )
             )
         await MealSchoolSettings.insert(
-            MealSchoolSettings(school=school_id, menu_cycle_start=data.starts_on, updated_at=now)
+            MealSchoolSettings(
+                school=school_id,
+                menu_cycle_start=data.starts_on,
+                menu_version=new_menu_version(),
+                updated_at=now,
+            )
         ).on_conflict(
             target=MealSchoolSettings.school,
             action="DO UPDATE",
-            values=[MealSchoolSettings.menu_cycle_start, MealSchoolSettings.updated_at],
+            values=[
+                MealSchoolSettings.menu_cycle_start,
+                MealSchoolSettings.menu_version,
+                MealSchoolSettings.updated_at,
+            ],
         )
         await _audit(
             actor,
@@ -433,6 +451,11 @@ async def school_day(school_id: int, day: date, grade: int | None) -> SchoolDay:
     return (await meal_calendar(school_id, day, day)).school_day(day, grade)
 
 
+def cycle_week(start: date, day: date) -> int:
+    """Week 1 or 2 of the cyclic menu that started on `start` (a Monday, not after `day`)."""
+    return ((day - start).days // 7) % CYCLE_WEEKS + 1
+
+
 async def cycle_sets(school_id: int, day: date) -> list[int]:
     """The meal sets the cyclic menu offers on a date (the calendar is checked separately)."""
     settings = (
@@ -443,7 +466,7 @@ async def cycle_sets(school_id: int, day: date) -> list[int]:
     start = settings["menu_cycle_start"] if settings else None
     if start is None or day < start:
         return []
-    week = ((day - start).days // 7) % CYCLE_WEEKS + 1
+    week = cycle_week(start, day)
     row = (
         await MenuCycleDay.select(MenuCycleDay.meal_sets)
         .where(
@@ -484,7 +507,7 @@ async def pupil_menu_rows(place: PupilPlace, day: date) -> list[dict[str, Any]]:
         )
         .output(load_json=True)
     )
-    kinds: set[str] | None = None
+    plan = None
     if place.class_id is not None:
         plan = (
             await MealPlan.select()
@@ -492,8 +515,17 @@ async def pupil_menu_rows(place: PupilPlace, day: date) -> list[dict[str, Any]]:
             .output(load_json=True)
             .first()
         )
-        if plan is not None:
-            kinds = set(plan["kinds"]) if day.isoweekday() in plan["weekdays"] else set()
+    return offered_rows(rows, plan, place, day)
+
+
+def offered_rows(
+    rows: list[dict[str, Any]], plan: dict[str, Any] | None, place: PupilPlace, day: date
+) -> list[dict[str, Any]]:
+    """Of the day's active meal sets, those for the pupil's grade and of a kind the class's
+    plan gives on that weekday (every kind when the class has no plan)."""
+    kinds: set[str] | None = None
+    if plan is not None:
+        kinds = set(plan["kinds"]) if day.isoweekday() in plan["weekdays"] else set()
     return [
         r
         for r in rows

@@ -21,7 +21,7 @@ from backend.core.db import current_engine, transaction
 from backend.core.errors import Conflict, NotFound, ValidationFailed
 from backend.core.rights import Permission
 from backend.i18n import t
-from backend.meals import accounts, benefits, ledger, menus
+from backend.meals import accounts, benefits, ledger, menus, school_menu
 from backend.meals import schemas as s
 from backend.meals.ledger import AccountKind, Status, TransferKind
 from backend.meals.tables import MealOrder, MealSet
@@ -112,13 +112,18 @@ def order_out(row: dict[str, Any], set_name: str = "") -> s.MealOrderOut:
 
 
 async def place_order(actor: Actor, student_id: int, data: s.MealOrderCreate) -> s.MealOrderOut:
+    """Check, then write (decision 0802). The reads are few (decision 0809): the pupil's place
+    and the school's clock and calendar (schools context), one query for the school's meal
+    settings with the pupil's account and diet, and the school's menu from this process's
+    copy, valid for the menu version that query read."""
     target = await accounts.student_scope(actor, student_id, P.MEALS_ORDER)
     assert target.school_id is not None
     school_id, day = target.school_id, data.date
     place = await menus.pupil_place(target, day)
     calendar = await order_calendar(school_id, day)
+    pupil = await school_menu.pupil_side(school_id, student_id)
     today = calendar.today()
-    horizon = (await accounts.meal_settings(school_id))["order_horizon_days"]
+    horizon = pupil.order_horizon_days
     if day < today:
         raise ValidationFailed(key="meals.order_past", details={"field": "date"})
     if day > today + timedelta(days=horizon):
@@ -139,15 +144,19 @@ async def place_order(actor: Actor, student_id: int, data: s.MealOrderCreate) ->
             date=ru_date(day),
             cutoff=cutoff.local.strftime("%H:%M %d.%m.%Y"),
         )
-    offered = {r["id"]: r for r in await menus.pupil_menu_rows(place, day)}
-    chosen = offered.get(data.meal_set_id)
-    if chosen is None:
+    menu = (
+        await school_menu.school_menu(school_id, pupil.menu_version)
+        if pupil.menu_version is not None
+        else None  # no meal settings: no cyclic menu either
+    )
+    offered = menu.offered(place, day, pupil.menu_cycle_start) if menu is not None else []
+    chosen = next((r for r in offered if r["id"] == data.meal_set_id), None)
+    if chosen is None or menu is None:
         raise ValidationFailed(
             key="meals.set_not_on_menu", details={"field": "meal_set_id"}, date=ru_date(day)
         )
-    meal_set = await menus._set_out(chosen)
-    diet = await menus.pupil_diet_row(student_id)
-    blocked = set(meal_set.allergens) & set(diet["allergens"])
+    meal_set = menu.set_outs[chosen["id"]]
+    blocked = set(meal_set.allergens) & pupil.allergens
     if blocked:
         raise ValidationFailed(
             key="meals.set_has_allergen",
@@ -155,8 +164,8 @@ async def place_order(actor: Actor, student_id: int, data: s.MealOrderCreate) ->
             name=meal_set.name,
             allergens=menus.allergen_names(blocked),
         )
-    order_id = await create_order(actor, student_id, place, meal_set, day)
-    return order_out(await order_row(order_id), meal_set.name)
+    row = await _create(actor, student_id, place, meal_set, day, menu, pupil.account)
+    return order_out(row, meal_set.name)
 
 
 async def create_order(
@@ -164,57 +173,78 @@ async def create_order(
 ) -> int:
     """Write the order and its holds (the family's part from the pupil's account, a benefit's
     part from the school's benefit budget) in one transaction; the caller checked the rest."""
+    return int((await _create(actor, student_id, place, meal_set, day))["id"])
+
+
+async def _create(
+    actor: Actor,
+    student_id: int,
+    place: menus.PupilPlace,
+    meal_set: s.MealSetOut,
+    day: date,
+    menu: school_menu.SchoolMenu | None = None,
+    pupil_account: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """`create_order`, returning the order's row; `menu` (the school's copy) and the pupil's
+    account spare their reads when the caller has them."""
     school_id = place.school_id
-    cover = await benefits.cover_for(
-        student_id, school_id, place.grade, day, meal_set.kind, meal_set.price
-    )
+    if menu is not None:
+        cover = await benefits.best_cover(
+            menu.covers_on(day), student_id, place.grade, day, meal_set.kind, meal_set.price
+        )
+    else:
+        cover = await benefits.cover_for(
+            student_id, school_id, place.grade, day, meal_set.kind, meal_set.price
+        )
     benefit_amount = cover.amount if cover else 0
     family_amount = meal_set.price - benefit_amount
     paid_by = "balance" if not benefit_amount else "benefit" if not family_amount else "mixed"
     # The accounts, opened on first use, before the transaction: it then only writes.
-    caterer = await ledger.book_account(
-        AccountKind.CATERER_PAYABLE, school_id, caterer_id=meal_set.caterer_id
-    )
-    pupil = await accounts.open_pupil_account(student_id, school_id) if family_amount else None
-    budget = (
-        await ledger.book_account(AccountKind.BENEFIT_BUDGET, school_id) if benefit_amount else None
-    )
-    async with transaction():
-        existing = (
-            await MealOrder.select(MealOrder.id)
-            .where(
-                (MealOrder.student == student_id)
-                & (MealOrder.date == day)
-                & (MealOrder.meal_kind == meal_set.kind)
-                & (MealOrder.live == 1)
-            )
-            .first()
+    if menu is not None:
+        caterer = await menu.account(AccountKind.CATERER_PAYABLE, caterer_id=meal_set.caterer_id)
+        budget = await menu.account(AccountKind.BENEFIT_BUDGET) if benefit_amount else None
+    else:
+        caterer = await ledger.book_account(
+            AccountKind.CATERER_PAYABLE, school_id, caterer_id=meal_set.caterer_id
         )
-        if existing is not None:
+        budget = (
+            await ledger.book_account(AccountKind.BENEFIT_BUDGET, school_id)
+            if benefit_amount
+            else None
+        )
+    pupil = None
+    if family_amount:
+        pupil = pupil_account or await accounts.open_pupil_account(student_id, school_id)
+    values: dict[str, Any] = {
+        "student": student_id,
+        "school": school_id,
+        "date": day,
+        "meal_kind": meal_set.kind,
+        "meal_set": meal_set.id,
+        "caterer": meal_set.caterer_id,
+        "school_class": place.class_id,
+        "price": meal_set.price,
+        "paid_by": paid_by,
+        "benefit_amount": benefit_amount,
+        "status": ORDERED,
+        "live": 1,
+        "note": cover.category if cover else "",
+        "created_by": actor.user_id,
+        "created_at": _now(),
+    }
+    async with transaction():
+        # One live order per pupil, day and meal kind: the unique index `meal_order_live`
+        # decides (a concurrent twin waits for this transaction, then fails).
+        try:
+            rows = await MealOrder.insert(MealOrder(**values)).returning(MealOrder.id)
+        except Exception as exc:  # the engine's integrity error (asyncpg's or sqlite3's)
+            if not _is_live_order_twin(exc):
+                raise
             raise Conflict(
                 key="meals.already_ordered",
                 date=ru_date(day),
                 kind=t(f"meals.meal_kind.{meal_set.kind}").lower(),
-            )
-        rows = await MealOrder.insert(
-            MealOrder(
-                student=student_id,
-                school=school_id,
-                date=day,
-                meal_kind=meal_set.kind,
-                meal_set=meal_set.id,
-                caterer=meal_set.caterer_id,
-                school_class=place.class_id,
-                price=meal_set.price,
-                paid_by=paid_by,
-                benefit_amount=benefit_amount,
-                status=ORDERED,
-                live=1,
-                note=cover.category if cover else "",
-                created_by=actor.user_id,
-                created_at=_now(),
-            )
-        ).returning(MealOrder.id)
+            ) from exc
         order_id = rows[0]["id"]
         holds: dict[Any, Any] = {}
         if pupil is not None:
@@ -260,7 +290,22 @@ async def create_order(
                 "benefit": benefit_amount,
             },
         )
-    return int(order_id)
+    return {
+        "id": int(order_id),
+        **values,
+        "hold_id": holds.get(MealOrder.hold_id),
+        "benefit_hold_id": holds.get(MealOrder.benefit_hold_id),
+        "cancel_reason": "",
+    }
+
+
+def _is_live_order_twin(exc: BaseException) -> bool:
+    """The insert broke `meal_order_live` (PostgreSQL names the constraint; SQLite the
+    columns of the unique index)."""
+    if getattr(exc, "constraint_name", None) == "meal_order_live":
+        return True
+    text = str(exc)
+    return "UNIQUE constraint failed: meal_order.student" in text
 
 
 async def order_row(order_id: int) -> dict[str, Any]:

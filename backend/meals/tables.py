@@ -102,6 +102,10 @@ class MealSchoolSettings(Table):
     order_horizon_days = SmallInt(default=14)
     menu_cycle_start = Date(null=True, default=None)  # a Monday: week 1 of the cyclic menu
     pupils_may_order = Boolean(default=False)
+    # A fresh token at every write of what an order reads of the school (these settings, the
+    # cyclic menu, meal sets, plans, benefit covers): the key of each process's copy of them
+    # (`backend.meals.school_menu`, decision 0809).
+    menu_version = Varchar(length=32, default="")
     updated_at = Timestamptz()
 
 
