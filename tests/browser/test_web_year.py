@@ -80,7 +80,7 @@ def test_a_coordinator_sees_the_conflict_where_she_made_it(
 def test_the_year_curriculum_day_and_messages_pages(demo: DemoServer, browser: WebDriver) -> None:
     sign_in(browser, demo, "coordinator", "/admin/web/timetable/year")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Учебный год, периоды и каникулы"
-    periods = browser.find_elements(By.CSS_SELECTOR, "section.part table.list tbody tr")
+    periods = browser.find_elements(By.CSS_SELECTOR, "section.part table.data tbody tr")
     assert len(periods) >= 2, "the demo's year has its periods and holidays"
     screenshot(browser, "year-year")
     browser.get(f"{demo.base}/admin/web/timetable/curriculum")
