@@ -9,7 +9,8 @@ postings and refusals with their reasons are theirs); the pages parse forms and 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, get_args
 
 from litestar import Controller, get, post
@@ -24,7 +25,7 @@ from backend.core.rights import Permission
 from backend.i18n import t
 from backend.meals import counter, menus, reports, requisitions
 from backend.meals import schemas as s
-from backend.meals.orders import school_today
+from backend.meals.orders import school_today, school_zone
 from backend.schools.structure.services import list_classes
 from backend.web.kit import (
     AnyRequest,
@@ -127,7 +128,7 @@ class MealsWebController(Controller):
             formats=_formats(),
             tab="counter",
             tabs=_tabs(staff),
-            at=_clock,
+            at=await _clock(school_id),
         )
 
     @post("/counter/serve", status_code=200)
@@ -150,7 +151,7 @@ class MealsWebController(Controller):
             served = await counter.serve(staff.actor, school_id, data)
             return Template(
                 template_name="meals/_served.html",
-                context={"served": served, "at": _clock},
+                context={"served": served, "at": await _clock(school_id)},
                 headers={"HX-Trigger": "served"},
             )
 
@@ -180,7 +181,7 @@ class MealsWebController(Controller):
                     "school_id": school_id,
                     "kind": kind,
                     "csrf": form.get("csrf", ""),
-                    "at": _clock,
+                    "at": await _clock(school_id),
                 },
             )
 
@@ -354,5 +355,12 @@ def _menu_done(key: str | None) -> str:
     return {"1": t("web.meals.cycle_saved"), "plan": t("web.meals.plan_saved")}.get(key or "", "")
 
 
-def _clock(moment: Any) -> str:
-    return moment.strftime("%H:%M") if moment else ""
+async def _clock(school_id: int) -> Callable[[datetime | None], str]:
+    """The counter's times as the school reads them: stored in UTC, shown on the school's
+    clock (the service's refusal «Уже выдано сегодня в …» says the same time)."""
+    zone = await school_zone(school_id)
+
+    def at(moment: datetime | None) -> str:
+        return moment.astimezone(zone).strftime("%H:%M") if moment else ""
+
+    return at

@@ -174,11 +174,11 @@ async def test_counter_refuses_with_the_reason_and_stores_nothing(world: Backend
     day = c.today.strftime("%d.%m.%Y")
     who = f"Соколова Дети ({class_label(3, 'Б')})"
     assert await refused({"meal_kind": "lunch", "card": CARD_AT_COUNTER}) == (
-        f"Выдача невозможна: {who} — нет заказа (и льготного питания): обед на {day}."
+        f"Выдача невозможна: {who} — обед на {day} не заказан, льготного питания нет."
     )
     order_id = await _today_order(c, "student")
     # Lunch is ordered; breakfast is not.
-    assert "нет заказа (и льготного питания): завтрак" in await refused(
+    assert f"завтрак на {day} не заказан" in await refused(
         {"meal_kind": "breakfast", "student_id": c.ids["student"]}
     )
     await orders.cancel_row(SYSTEM, await orders.order_row(order_id), "illness")

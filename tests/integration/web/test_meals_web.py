@@ -6,7 +6,9 @@ the school's administrator reads the report; CSRF and rights as the API's."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from backend.core.rights import Grant, Role, ScopeKind
 from backend.meals import requisitions
@@ -38,7 +40,9 @@ async def test_the_counter_serves_from_the_list_and_at_the_till(world: Backend) 
         assert page.status_code == 200, page.text
         assert "заказано 1, выдано 0" in page.text and "Обед 1–4" in page.text
         # A pupil of the list without an order: the reason instead of a button.
-        assert page.text.count("Выдано</button>") == 2  # the till's and the one pupil's
+        assert page.text.count("Выдать</button>") == 2  # the till's and the one pupil's
+        # The list is read again when the till serves someone (the answer's HX-Trigger).
+        assert 'hx-trigger="served from:body" hx-select="#class-list"' in page.text
         # At the till by the card (EM-Marine hex of the turnstiles' Wiegand card).
         served = await client.post(
             f"{MEALS}/counter/serve",
@@ -47,7 +51,14 @@ async def test_the_counter_serves_from_the_list_and_at_the_till(world: Backend) 
         )  # fmt: skip
         assert served.status_code == 200, served.text
         assert "Выдано: Соколова Дети" in served.text
+        assert served.headers["hx-trigger"] == "served"
         assert await MealServing.count().where(MealServing.order_id == first) == 1
+        # Times on the school's clock (Moscow), not UTC: the line, the list and the refusal.
+        row = await MealServing.select(MealServing.served_at).first()
+        local = row["served_at"].astimezone(ZoneInfo("Europe/Moscow")).strftime("%H:%M")
+        assert f", {local}." in served.text
+        listed = await client.get(f"{MEALS}/counter", params={"class_id": class_id})
+        assert f"выдано в {local}" in listed.text and "заказано 1, выдано 1" in listed.text
         # The same card again: refused with the time it was served, nothing more stored.
         again = await client.post(
             f"{MEALS}/counter/serve",
@@ -55,6 +66,7 @@ async def test_the_counter_serves_from_the_list_and_at_the_till(world: Backend) 
                   "card_format": CARD_AT_COUNTER["card_format"]},
         )  # fmt: skip
         assert again.status_code == 409 and again.headers["hx-retarget"] == "#counter-status"
+        assert f"Уже выдано сегодня в {local}: " in again.text
         assert await MealServing.count().where(MealServing.order_id == first) == 1
         # By number, a pupil without an order today: the reason, nothing stored.
         none = await client.post(
@@ -98,6 +110,9 @@ async def test_the_caterer_sets_the_menu_and_reads_the_requisition(world: Backen
     async with signed_in(world, c.caterer.login) as client:
         menu = await client.get(f"{MEALS}/menu")
         assert menu.status_code == 200 and "Обед 1–4" in menu.text
+        # The title is the page's name, no markup; the plans' table is on the page once.
+        assert re.search(r"<title>([^<]*)</title>", menu.text)
+        assert menu.text.count('id="plans"') == 1
         before = await MenuCycleDay.count().where(MenuCycleDay.school == school)
         monday = c.today - timedelta(days=c.today.weekday())
         tuesday = monday + timedelta(days=1)
