@@ -69,6 +69,18 @@ async def _names(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     return await family_cards(ids) if ids else {}
 
 
+async def _typed_card(request: AnyRequest) -> dict[str, str]:
+    """A refused card form's values, shown again in the row it came from (the class stays in
+    the form's address): whose card (`holder_id`, or the replaced `card_id`), number, format."""
+    form = await request.form()
+    return {
+        "holder_id": str(form.get("holder_id") or ""),
+        "card_id": str(request.path_params.get("card_id") or ""),
+        "raw_value": str(form.get("raw_value") or ""),
+        "card_format": str(form.get("card_format") or ""),
+    }
+
+
 class EntriesController(Controller):
     path = BASE
     include_in_schema = False
@@ -181,6 +193,7 @@ class EntriesController(Controller):
             request,
             "entries/cards.html",
             staff.principal,
+            typed=await _typed_card(request) if error else {},
             status=error.status_code if error else 200,
             school_id=school_id,
             classes=classes,

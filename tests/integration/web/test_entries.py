@@ -6,6 +6,7 @@ rights as the API's."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -97,8 +98,11 @@ async def test_security_issues_blocks_and_replaces_a_card(world: Backend) -> Non
         )
         assert again.status_code in (400, 409) and 'id="refused"' in again.text
         assert await AccessCard.count().where(AccessCard.holder_id == pupils[0]) == 1
+        # A refused number: the page again with the class and the typed number in its row.
+        action = re.search(r'action="([^"]*)" class="inline issue"', page.text)
+        assert action is not None
         garbled = await client.post(
-            f"{ENTRIES}/cards",
+            html.unescape(action.group(1)),
             data={
                 "csrf": csrf(client),
                 "class_id": school.classes["5А"],
@@ -109,6 +113,7 @@ async def test_security_issues_blocks_and_replaces_a_card(world: Backend) -> Non
         )
         assert garbled.status_code == 400
         assert "Номер карты Wiegand-26 записывается как «серия,номер»" in garbled.text
+        assert "Новикова Анна" in garbled.text and 'value="это не номер" autofocus' in garbled.text
         replaced = await client.post(
             f"{ENTRIES}/cards/{card.id}/replace",
             data={
