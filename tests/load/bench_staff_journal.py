@@ -12,7 +12,6 @@ person, the median `/health` time of the same run (the ceiling) and the load ave
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import time
@@ -20,6 +19,7 @@ import time
 from tests.load.staff_web import (
     DEFAULT_URL,
     Ceiling,
+    bench_args,
     bench_env,
     seed,
     served,
@@ -33,10 +33,8 @@ JOURNAL = "/admin/web/journal"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=5)
+    parser = bench_args(rounds=5)
     parser.add_argument("--journal-weeks", type=int, default=6)
-    parser.add_argument("--reuse", action="store_true", help="the database is seeded already")
     args = parser.parse_args()
     url = os.environ.get("PARTA_BENCH_DATABASE_URL", DEFAULT_URL)
     env = bench_env(url, "parta-web-")

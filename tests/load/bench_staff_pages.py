@@ -21,7 +21,6 @@ shared machine); a p95 over the budget is marked.
 
 from __future__ import annotations
 
-import argparse
 import html
 import os
 import re
@@ -35,6 +34,7 @@ import httpx
 from tests.load.staff_web import (
     DEFAULT_URL,
     Ceiling,
+    bench_args,
     bench_env,
     cpu_ticks,
     db_backends,
@@ -120,12 +120,10 @@ def crawl(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=5)
+    parser = bench_args(rounds=5)
     parser.add_argument("--per-route", type=int, default=3)
     parser.add_argument("--limit", type=int, default=150, help="pages per role at most")
     parser.add_argument("--journal-weeks", type=int, default=6)
-    parser.add_argument("--reuse", action="store_true", help="the database is seeded already")
     parser.add_argument("--logins", default=",".join(LOGINS))
     args = parser.parse_args()
     url = os.environ.get("PARTA_BENCH_DATABASE_URL", DEFAULT_URL)

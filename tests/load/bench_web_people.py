@@ -14,24 +14,19 @@ average.
 
 from __future__ import annotations
 
-import argparse
-import os
 import re
 from collections import defaultdict
 
 import httpx
 
 from tests.load.staff_web import (
-    DEFAULT_URL,
     Ceiling,
-    bench_env,
-    parta,
-    seed,
+    bench_args,
+    read_kinds,
+    school_database,
     served,
     signed_in,
     spread,
-    timed_get,
-    warm_up,
 )
 
 PEOPLE = "/admin/web/people"
@@ -58,29 +53,15 @@ def pages(client: httpx.Client, login: str) -> dict[str, list[str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--reuse", action="store_true", help="the database is seeded already")
-    args = parser.parse_args()
-    url = os.environ.get("PARTA_BENCH_DATABASE_URL", DEFAULT_URL)
-    env = bench_env(url, "parta-web-people-")
-    if not args.reuse:
-        seed(env, url)
-    parta(env, "migrate")
+    args = bench_args(rounds=3).parse_args()
+    _, env = school_database("parta-web-people-", args.reuse)
     with served(env) as (base, _):
         ceiling = Ceiling()
         times: dict[str, list[float]] = defaultdict(list)
         for login in ("secretary", "schooladmin"):
             client = signed_in(base, login, f"{PEOPLE}/")
             try:
-                kinds = pages(client, login)
-                warm_up(client, [link for links in kinds.values() for link in links])
-                for _ in ceiling.rounds(client, args.rounds):
-                    for kind, links in kinds.items():
-                        for link in links:
-                            r, took = timed_get(client, link)
-                            times[kind].append(took)
-                            assert r.status_code == 200, (link, r.text[:300])
+                read_kinds(client, pages(client, login), args.rounds, ceiling, times)
             finally:
                 client.close()
         for kind, values in times.items():

@@ -15,8 +15,6 @@ ceiling) and the load average.
 
 from __future__ import annotations
 
-import argparse
-import os
 import re
 import statistics
 from collections import defaultdict
@@ -24,21 +22,16 @@ from collections import defaultdict
 import httpx
 
 from tests.load.staff_web import (
-    DEFAULT_URL,
     Ceiling,
-    bench_env,
-    cpu_ticks,
-    parta,
-    seed,
+    bench_args,
+    read_kinds,
+    school_database,
     served,
     signed_in,
     spread,
-    timed_get,
-    warm_up,
 )
 
 BASE = "/admin/web/timetable"
-TICK = 1 / os.sysconf("SC_CLK_TCK")
 
 
 def pages(client: httpx.Client) -> dict[str, list[str]]:
@@ -66,32 +59,15 @@ def pages(client: httpx.Client) -> dict[str, list[str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--reuse", action="store_true", help="the database is seeded already")
-    args = parser.parse_args()
-    url = os.environ.get("PARTA_BENCH_DATABASE_URL", DEFAULT_URL)
-    env = bench_env(url, "parta-web-year-")
-    if not args.reuse:
-        seed(env, url)
-    parta(env, "migrate")
+    args = bench_args(rounds=3).parse_args()
+    _, env = school_database("parta-web-year-", args.reuse)
     with served(env) as (base, server):
         ceiling = Ceiling()
         times: dict[str, list[float]] = defaultdict(list)
         cpu: dict[str, list[float]] = defaultdict(list)
         client = signed_in(base, "coordinator", f"{BASE}/")
         try:
-            kinds = pages(client)
-            warm_up(client, [link for links in kinds.values() for link in links])
-            for _ in ceiling.rounds(client, args.rounds):
-                for kind, links in kinds.items():
-                    ticks = cpu_ticks(server.pid)
-                    for link in links:
-                        r, took = timed_get(client, link)
-                        times[kind].append(took)
-                        assert r.status_code == 200, (link, r.text[:300])
-                    used = (cpu_ticks(server.pid) - ticks) * TICK
-                    cpu[kind].append(used / len(links))
+            read_kinds(client, pages(client), args.rounds, ceiling, times, (server.pid, cpu))
         finally:
             client.close()
         for kind, values in times.items():

@@ -9,6 +9,7 @@ each bench keeps its own pages, options and printed table.
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import statistics
@@ -25,6 +26,7 @@ import httpx
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/parta_web_bench"
 LOGIN = "/admin/tasks/login"
+TICK = 1 / os.sysconf("SC_CLK_TCK")  # seconds a /proc clock tick
 
 
 def free_port() -> int:
@@ -82,6 +84,25 @@ def seed(env: dict[str, str], url: str, *seed_args: str) -> float:
     parta(env, "migrate")
     parta(env, "seed", "--classes-per-grade", "3", "--pupils-per-class", "30", *seed_args)
     return time.perf_counter() - started
+
+
+def bench_args(rounds: int) -> argparse.ArgumentParser:
+    """The options every staff-web bench takes: `--rounds` and `--reuse`."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--reuse", action="store_true", help="the database is seeded already")
+    return parser
+
+
+def school_database(prefix: str, reuse: bool) -> tuple[str, dict[str, str]]:
+    """The journal bench's database (seeded first unless `reuse`), migrated; its address and
+    the server's environment."""
+    url = os.environ.get("PARTA_BENCH_DATABASE_URL", DEFAULT_URL)
+    env = bench_env(url, prefix)
+    if not reuse:
+        seed(env, url)
+    parta(env, "migrate")
+    return url, env
 
 
 @contextmanager
@@ -146,6 +167,30 @@ def timed_get(client: httpx.Client, link: str) -> tuple[httpx.Response, float]:
     started = time.perf_counter()
     r = client.get(link)
     return r, time.perf_counter() - started
+
+
+def read_kinds(
+    client: httpx.Client,
+    kinds: dict[str, list[str]],
+    rounds: int,
+    ceiling: Ceiling,
+    times: dict[str, list[float]],
+    cpu: tuple[int, dict[str, list[float]]] | None = None,
+) -> None:
+    """Each kind's pages read once to warm up, then `rounds` times one at a time (each must
+    answer 200), the ceiling after each round: each read's seconds go to `times[kind]`; with
+    `cpu` (the server's pid and a dict), the server's CPU seconds a request of each kind, a
+    value a round."""
+    warm_up(client, [link for links in kinds.values() for link in links])
+    for _ in ceiling.rounds(client, rounds):
+        for kind, links in kinds.items():
+            ticks = cpu_ticks(cpu[0]) if cpu else 0
+            for link in links:
+                r, took = timed_get(client, link)
+                times[kind].append(took)
+                assert r.status_code == 200, (link, r.text[:300])
+            if cpu:
+                cpu[1][kind].append((cpu_ticks(cpu[0]) - ticks) * TICK / len(links))
 
 
 @dataclass
