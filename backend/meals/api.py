@@ -26,7 +26,7 @@ from backend.meals import (
     statements,
 )
 from backend.meals import schemas as s
-from backend.meals.payments_api import PaymentsController
+from backend.meals.payments_api import PaymentReturnController, PaymentsController
 from backend.meals.schemas import MealKind
 
 P = Permission
@@ -590,6 +590,7 @@ CONTROLLERS = [
     BuffetController,
     CounterController,
     PaymentsController,
+    PaymentReturnController,
     StandingOrdersController,
     RequisitionsController,
 ]

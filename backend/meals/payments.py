@@ -52,6 +52,8 @@ log = structlog.get_logger("parta.meals.payments")
 
 # Where YooKassa posts its notifications (set in the shop's settings at YooKassa).
 NOTIFICATIONS_PATH = "/api/v1/meals/payments/yookassa/notifications"
+# Where the payment page sends the payer back (a public page named by the top-up's public id).
+RETURN_PATH = "/payments"
 SUCCEEDED, CANCELED, CREATED = "succeeded", "canceled", "created"
 FINAL = frozenset({SUCCEEDED, CANCELED})
 
@@ -130,12 +132,16 @@ class Payments:
             tax_system_code=self.settings.receipt_tax_system_code,
         )
 
-    def return_url(self) -> str:
+    def return_url(self, public_id: str) -> str:
+        """Where the provider's page sends the payer back: our own page of this top-up
+        (`RETURN_PATH`, decision 0723), or the installation's own address when it set one
+        (`{id}` in it becomes the top-up's public id)."""
         if self.settings.payment_return_url:
-            return self.settings.payment_return_url
-        if self.settings.public_url:
-            return self.settings.public_url.rstrip("/") + "/"
-        return f"http://{self.settings.host}:{self.settings.port}/"
+            return self.settings.payment_return_url.replace("{id}", public_id)
+        base = self.settings.public_url.rstrip("/") or (
+            f"http://{self.settings.host}:{self.settings.port}"
+        )
+        return f"{base}{RETURN_PATH}/{public_id}"
 
 
 def _now() -> datetime:
@@ -235,7 +241,7 @@ async def start_top_up(
             amount=row["amount"],
             method=row["method"],
             description=description,
-            return_url=payments.return_url(),
+            return_url=payments.return_url(row["public_id"]),
             receipt=payments.receipt(email, phone, description, row["amount"]),
             # Nothing personal goes to the provider: our own numbers only.
             metadata={"top_up": row["public_id"], "school_id": str(row["school"])},
@@ -278,6 +284,28 @@ async def get_payment(actor: Actor, payments: Payments, payment_id: int) -> s.Pa
             await sync_payment(payments.provider, row["provider_payment_id"])
         row = await _row(payment_id)
     return _payment_out(row)
+
+
+async def returned_payment(payments: Payments, public_id: str) -> s.PaymentReturn:
+    """The top-up as its payer sees it on coming back from the provider's page: named by its
+    unguessable public id (the one thing the payer's browser carries), no sign-in, nothing
+    about the pupil or the family. Asks the provider while its word is not final."""
+    if len(public_id) != 32 or not all(c in "0123456789abcdef" for c in public_id):
+        raise NotFound()
+    row = await MealPayment.select().where(MealPayment.public_id == public_id).first()
+    if row is None:
+        raise NotFound()
+    if row["status"] not in FINAL and row["provider_payment_id"] and payments.provider:
+        # No answer: the notification or the next look will tell.
+        with contextlib.suppress(ProviderUnavailable):
+            await sync_payment(payments.provider, row["provider_payment_id"])
+        row = await _row(row["id"])
+    return s.PaymentReturn(
+        number=row["id"],
+        status=row["status"],
+        amount=row["amount"],
+        paid_amount=row["paid_amount"],
+    )
 
 
 async def list_payments(

@@ -3,19 +3,23 @@ notifications, refunds and the day's reconciliation."""
 
 from __future__ import annotations
 
+import html
 from datetime import date
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import Body, QueryParameter
+from litestar.params import Body, FromPath, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from backend.core.bounds import PathId
+from backend.core.errors import NotFound
 from backend.core.http import PUBLIC, ActorDep, client_ip, requires
 from backend.core.rights import Permission
+from backend.i18n import t
 from backend.meals import payments as pay
 from backend.meals import schemas as s
+from backend.meals.ledger import rub
 
 P = Permission
 FAMILY = requires(P.MEALS_ORDER)
@@ -130,3 +134,55 @@ class PaymentsController(Controller):
         self, actor: ActorDep, payments: PaymentsDep, school_id: PathId, day: Day
     ) -> s.ReconciliationOut:
         return await pay.reconcile(actor, payments, school_id, day)
+
+
+_PAGE_STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:34rem;padding:0 1rem;"
+    "color:#222;line-height:1.5}h1{font-size:1.5rem}.note{color:#555}"
+)
+
+
+def _return_page(payment: s.PaymentReturn | None) -> Response[str]:
+    """The payer's page after the provider's: Russian, no script, the top-up's state only."""
+    if payment is None:
+        state, status_code, fields = "unknown", 404, {}
+    else:
+        state = {"succeeded": "succeeded", "canceled": "canceled"}.get(payment.status, "pending")
+        status_code = 200
+        paid = payment.paid_amount if payment.status == "succeeded" else payment.amount
+        fields = {"amount": rub(paid), "number": payment.number}
+    title = t(f"meals.payment.page.{state}.title")
+    paragraphs = [t(f"meals.payment.page.{state}.text", **fields)]
+    if payment is not None:
+        paragraphs.append(t("meals.payment.page.number", **fields))
+    paragraphs.append(t("meals.payment.page.back"))
+    body = "".join(
+        f"<p{' class=note' if i else ''}>{html.escape(p)}</p>" for i, p in enumerate(paragraphs)
+    )
+    doc = (
+        '<!doctype html><html lang="ru"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)} — Парта</title><style>{_PAGE_STYLE}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+    return Response(
+        content=doc,
+        media_type=MediaType.HTML,
+        status_code=status_code,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+class PaymentReturnController(Controller):
+    """The page the payment provider sends the payer back to (decision 0723)."""
+
+    path = pay.RETURN_PATH
+    dependencies = {"payments": Provide(provide_payments)}
+    include_in_schema = False
+
+    @get("/{public_id:str}", opt=PUBLIC, media_type=MediaType.HTML)
+    async def returned(self, payments: PaymentsDep, public_id: FromPath[str]) -> Response[str]:
+        try:
+            return _return_page(await pay.returned_payment(payments, public_id))
+        except NotFound:
+            return _return_page(None)

@@ -518,6 +518,16 @@ class PaymentOut(msgspec.Struct):
     created_at: datetime
 
 
+class PaymentReturn(msgspec.Struct):
+    """A top-up as its payer sees it on the page the provider sends them back to: its number,
+    the provider's last word and the amounts, nothing about who it is for."""
+
+    number: int
+    status: str
+    amount: int
+    paid_amount: int
+
+
 class ProviderNotification(msgspec.Struct):
     """YooKassa's notification body: `{"type": "notification", "event": "payment.succeeded",
     "object": {...}}`. Only the object's id is used; the object is read back from YooKassa."""

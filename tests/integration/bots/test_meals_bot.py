@@ -96,7 +96,10 @@ async def test_a_top_up_sends_the_payment_page_and_the_paid_money_is_credited_on
     cash = [r["amount"] for r in await _top_ups(canteen)]  # the school's 1 000 ₽ in cash
     async with httpx.AsyncClient() as browser:
         paid = await browser.post(url, data={"action": "pay"})
-        assert paid.status_code in (200, 302)
+    # ... and is sent back to our Russian page of the top-up, not the API's documents.
+    assert paid.status_code == 302, paid.text
+    back = httpx.URL(paid.headers["location"])
+    assert back.path == f"/payments/{row[0]['public_id']}", back
     notice = yookassa.sent[-1]
     assert notice["event"] == "payment.succeeded"
     transport = httpx.ASGITransport(app=world.app, client=(YOOKASSA_ADDRESS, 44321))
@@ -110,6 +113,8 @@ async def test_a_top_up_sends_the_payment_page_and_the_paid_money_is_credited_on
     assert paid_row is not None and paid_row["transfer_id"] == credited[-1]["id"]
     shown = await person.type("/meals")
     assert "Баланс: 1 500,00 ₽, доступно 1 500,00 ₽" in shown["text"]
+    landed = await world.client.get(back.path)
+    assert "<h1>Оплата принята</h1>" in landed.text, landed.text
 
     # Leaving the question by a button: a number typed then is not an amount.
     left = await person.press(

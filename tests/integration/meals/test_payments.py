@@ -467,3 +467,55 @@ async def test_the_client_speaks_basic_auth() -> None:
         assert answer.status_code == 400 and answer.json()["parameter"] == "Idempotence-Key"
     finally:
         await server.stop()
+
+
+async def test_the_payer_comes_back_to_a_russian_page_of_the_top_up(
+    world: Backend, standin: YooKassaStandIn
+) -> None:
+    """Not the API's documents (trial 2026-12-07, item 8): the provider's page sends the payer
+    to our page of this top-up, which reads in Russian, asks YooKassa while the payment is not
+    final, and says nothing about the pupil (decision 0723)."""
+    ids, guardian, _ = await _family(world)
+    payment = await _top_up(world, guardian, ids["student"])
+    row = await MealPayment.select().where(MealPayment.id == payment["id"]).first()
+    (created,) = [r for r in standin.received.items if r["call"] == "POST /v3/payments"]
+    return_url = created["body"]["confirmation"]["return_url"]
+    settings = world.settings
+    assert return_url == (f"http://{settings.host}:{settings.port}/payments/{row['public_id']}"), (
+        return_url
+    )
+    page = f"/payments/{row['public_id']}"
+
+    waiting = await world.client.get(page)  # the payer's browser: nobody signed in
+    assert waiting.status_code == 200, waiting.text
+    assert waiting.headers["content-type"].startswith("text/html")
+    assert "<h1>Оплата обрабатывается</h1>" in waiting.text
+    assert "Платёж на 500,00 ₽ ещё не подтверждён" in waiting.text
+    assert f"Пополнение № {payment['id']}." in waiting.text
+
+    standin.succeed(payment["provider_payment_id"])  # paid; the notification is still on its way
+    paid = await world.client.get(page)
+    assert "<h1>Оплата принята</h1>" in paid.text, paid.text
+    assert "500,00 ₽ поступили на лицевой счёт питания" in paid.text
+    assert await _balance(world, guardian, ids["student"]) == (50_000, 0, 50_000)
+    for personal in ("Соколова", "Анна", "mama@", "school"):
+        assert personal not in paid.text
+
+    for unknown in ("0" * 32, "not-a-top-up"):
+        missing = await world.client.get(f"/payments/{unknown}")
+        assert missing.status_code == 404
+        assert "<h1>Пополнение не найдено</h1>" in missing.text
+
+
+async def test_an_installation_may_send_payers_to_its_own_page(world: Backend) -> None:
+    settings = world.settings.model_copy(
+        update={"payment_return_url": "https://school.example/paid?top_up={id}"}
+    )
+    own = Payments(provider=None, settings=settings, allowed=())
+    assert own.return_url("ab" * 16) == f"https://school.example/paid?top_up={'ab' * 16}"
+    public = Payments(
+        provider=None,
+        settings=world.settings.model_copy(update={"public_url": "https://parta.example/"}),
+        allowed=(),
+    )
+    assert public.return_url("ab" * 16) == f"https://parta.example/payments/{'ab' * 16}"

@@ -456,6 +456,16 @@ CASES = [
         note="only YooKassa's addresses, never a person's sign-in (test_payments)",
     ),
     Case(
+        "GET",
+        "/payments/{public_id:str}",
+        "/payments/" + "0" * 32,
+        frozenset(),
+        public=True,
+        ok=(404,),
+        note="the payer's page after paying: named by the top-up's unguessable public id, "
+        "nothing personal on it (test_payments)",
+    ),
+    Case(
         "POST",
         f"{BASE}/pupils/{{student_id:int}}/standing-orders",
         f"{BASE}/pupils/{{student_a}}/standing-orders",
