@@ -6,6 +6,12 @@ only when the server answered 200; a timeout, a dropped connection or a 5xx leav
 and it goes again (the server stores each pass once). A 401 for a stale timestamp corrects the
 signing clock by the server's time. A 400 means a malformed pass: the batch is split until the
 pass is found, and that pass alone is set aside, so one bad pass never blocks the rest.
+
+While the server cannot be reached the gateway backs off, doubling from `interval` up to
+`max_backoff` (8 s) with jitter, so the gateways of a region do not come back in step; and
+while it waits it asks `/health` every `probe_every` seconds: the first answer after a failed
+probe means the server is back, and the queue goes at once (decision 0907). Passes queued in an
+outage therefore wait a few seconds after the server returns, not a minute.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import hashlib
 import hmac
 import json
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +35,11 @@ from gateway.outbox import Outbox
 
 log = logging.getLogger("parta.gateway")
 INGEST_PATH = "/api/v1/access/ingest"
+HEALTH_PATH = "/health"
 BATCH = 500
+MAX_BACKOFF = 8.0  # seconds: a pupil's parent should hear of the entry within seconds
+PROBE_EVERY = 2.0  # seconds between health probes while backing off
+PROBE_TIMEOUT = 2.0
 
 
 def sign(key: str, timestamp: int, body: bytes) -> str:
@@ -50,6 +61,8 @@ class Uploader:
     controller_clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     signing_offset: float = 0.0  # seconds added to this computer's clock when signing
     sent_batches: int = field(default=0)
+    max_backoff: float = MAX_BACKOFF
+    probe_every: float = PROBE_EVERY
 
     async def post(self, events: list[dict[str, Any]]) -> httpx.Response:
         body = json.dumps(
@@ -100,6 +113,37 @@ class Uploader:
         response = await self.post([])
         response.raise_for_status()
 
+    async def server_is_back(self) -> bool:
+        """A cheap probe: does the server answer `/health` with 200?"""
+        try:
+            response = await self.client.get(HEALTH_PATH, timeout=PROBE_TIMEOUT)
+        except (httpx.HTTPError, OSError):
+            return False
+        return response.status_code == 200
+
+    async def wait_out(self, delay: float, stop: asyncio.Event, *, unreachable: bool) -> bool:
+        """Wait up to `delay` seconds after a failure, probing `/health`; True when a probe
+        answers after the server was seen unreachable (by the failed request, or by a failed
+        probe): it came back, retry now. A server that answered the ingest with an error and
+        `/health` all along gets no early retry, so a failing ingest is not hammered."""
+        deadline = time.monotonic() + delay
+        seen_down = unreachable
+        while not stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            pause = min(left, self.probe_every * random.uniform(0.75, 1.25))  # noqa: S311
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=pause)
+            if stop.is_set() or time.monotonic() >= deadline:
+                return False
+            if await self.server_is_back():
+                if seen_down:
+                    return True
+            else:
+                seen_down = True
+        return False
+
     async def run(
         self,
         *,
@@ -107,10 +151,11 @@ class Uploader:
         heartbeat_every: float = 30.0,
         stop: asyncio.Event | None = None,
     ) -> None:
-        """Flush forever; a heartbeat when idle for `heartbeat_every`; back off (up to a
-        minute) while the server cannot be reached."""
+        """Flush forever; a heartbeat when idle for `heartbeat_every`. While the server cannot
+        be reached: back off from `interval` doubling up to `max_backoff` with jitter (half to
+        all of the step), and retry at once when a health probe sees the server back."""
         stop = stop or asyncio.Event()
-        delay, last_contact = interval, 0.0
+        step, last_contact = interval, 0.0
         while not stop.is_set():
             try:
                 if await self.flush():
@@ -118,11 +163,16 @@ class Uploader:
                 elif time.monotonic() - last_contact >= heartbeat_every:
                     await self.heartbeat()
                     last_contact = time.monotonic()
-                delay = interval
+                step = interval
             except Refused:
                 raise
             except (httpx.HTTPError, OSError) as exc:
-                log.warning("server unreachable (%s); retrying in %.0f s", exc, delay)
-                delay = min(delay * 2, 60.0)
+                delay = step * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
+                log.warning("server unreachable (%s); retrying in %.1f s", exc, delay)
+                step = min(step * 2, self.max_backoff)
+                unreachable = not isinstance(exc, httpx.HTTPStatusError)
+                if await self.wait_out(delay, stop, unreachable=unreachable):
+                    log.warning("server answers again; sending now")
+                continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
+                await asyncio.wait_for(stop.wait(), timeout=interval)
