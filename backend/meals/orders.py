@@ -236,7 +236,7 @@ async def _create(
         # One live order per pupil, day and meal kind: the unique index `meal_order_live`
         # decides (a concurrent twin waits for this transaction, then fails).
         try:
-            rows = await MealOrder.insert(MealOrder(**values)).returning(MealOrder.id)
+            order_id = await ledger.insert_row(MealOrder, values)
         except Exception as exc:  # the engine's integrity error (asyncpg's or sqlite3's)
             if not _is_live_order_twin(exc):
                 raise
@@ -245,8 +245,7 @@ async def _create(
                 date=ru_date(day),
                 kind=t(f"meals.meal_kind.{meal_set.kind}").lower(),
             ) from exc
-        order_id = rows[0]["id"]
-        holds: dict[Any, Any] = {}
+        holds: dict[str, int | None] = {"hold_id": None, "benefit_hold_id": None}
         if pupil is not None:
             hold = await ledger.transfer(
                 actor,
@@ -260,7 +259,7 @@ async def _create(
                 pending=True,
                 reference=f"order:{order_id}",
             )
-            holds[MealOrder.hold_id] = hold["id"]
+            holds["hold_id"] = hold["id"]
         if budget is not None:
             hold = await ledger.transfer(
                 actor,
@@ -274,8 +273,13 @@ async def _create(
                 pending=True,
                 reference=f"order:{order_id}",
             )
-            holds[MealOrder.benefit_hold_id] = hold["id"]
-        await MealOrder.update(holds).where(MealOrder.id == order_id)
+            holds["benefit_hold_id"] = hold["id"]
+        await MealOrder.raw(
+            "UPDATE meal_order SET hold_id = {}, benefit_hold_id = {} WHERE id = {}",
+            holds["hold_id"],
+            holds["benefit_hold_id"],
+            order_id,
+        )
         await record(
             actor,
             AuditAction.CREATE,
@@ -290,13 +294,7 @@ async def _create(
                 "benefit": benefit_amount,
             },
         )
-    return {
-        "id": int(order_id),
-        **values,
-        "hold_id": holds.get(MealOrder.hold_id),
-        "benefit_hold_id": holds.get(MealOrder.benefit_hold_id),
-        "cancel_reason": "",
-    }
+    return {"id": order_id, **values, **holds, "cancel_reason": ""}
 
 
 def _is_live_order_twin(exc: BaseException) -> bool:
