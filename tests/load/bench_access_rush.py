@@ -11,6 +11,12 @@ the controller) to the moment the FCM stand-in accepted the guardian's push «в
 Reports p50 / p95 / max, how many pushes arrived, the load average, and the `/health` ceiling
 of the same server in the same run.
 
+It also counts the alerts the data call for and checks every stage against that count
+(`check_alerts`): the pupils with a fresh granted entry (decision 0902: within 10 minutes of
+happening, not 2 minutes ahead), their day's first-entry claims, the outbox events, the
+notifications (one per guardian with an account) and the pushes received. A stage short of
+the count is an error naming the missing pupils and their passes, and the script exits 1.
+
     uv run python -m tests.load.bench_access_rush                   # 1,000 pupils, speed 20
     uv run python -m tests.load.bench_access_rush --pupils 300 --speed 40
 """
@@ -38,6 +44,7 @@ from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from backend.access.alerts import is_fresh
 from backend.access.cards import parse
 from backend.access.ingest import sign
 from backend.access.simulate import Holder, live_schedule, rush
@@ -146,6 +153,7 @@ async def run(args: argparse.Namespace, work: Path) -> None:
     redis = Redis.from_url(REDIS_URL)
     api: Any = None
     workers: Workers | None = None
+    failed = False
     try:
         env = environment(standins, url, queue, port)
         migrate = await asyncio.create_subprocess_exec(
@@ -222,11 +230,13 @@ async def run(args: argparse.Namespace, work: Path) -> None:
                 await asyncio.sleep(args.interval)
             rush_seconds = time.monotonic() - started
             received = standins.fcm.received.items
+            expected_pushes = len(await expected_alerts(url))
             for _ in range(240):  # two minutes at most for the last pushes
-                if len(received) >= len(happened):
+                if len(received) >= expected_pushes:
                     break
                 await asyncio.sleep(0.5)
             load_after = loadavg()
+            errors = await check_alerts(url, list(standins.fcm.received.items))
 
         conn = await asyncpg.connect(url)
         rows = await conn.fetch(
@@ -250,6 +260,10 @@ async def run(args: argparse.Namespace, work: Path) -> None:
             f"load after {load_after}",
             flush=True,
         )
+        for line in errors:
+            print(f"ERROR: {line}", flush=True)
+        if errors:
+            failed = True
     finally:
         if workers is not None:
             workers.stop()
@@ -263,6 +277,101 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         admin = await asyncpg.connect(POSTGRES_URL)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+    if failed:
+        raise SystemExit(1)
+
+
+async def expected_alerts(url: str) -> dict[int, int]:
+    """From the stored passes and the families: each pupil with a fresh granted entry today
+    (decision 0902) -> how many notifications «вошёл» it calls for (its guardians with an
+    account; each has a push token and no quiet hours in this data)."""
+    conn = await asyncpg.connect(url)
+    try:
+        passes = await conn.fetch(
+            "SELECT holder_id, occurred_at, received_at FROM access_event "
+            "WHERE holder_kind = 'student' AND result = 'granted' AND direction = 'in'"
+        )
+        guardians = await conn.fetch(
+            "SELECT sg.student, count(*) AS n FROM student_guardian sg "
+            "JOIN guardian g ON g.id = sg.guardian WHERE g.user_id IS NOT NULL "
+            "GROUP BY sg.student"
+        )
+    finally:
+        await conn.close()
+    families = {r["student"]: r["n"] for r in guardians}
+    fresh = {r["holder_id"] for r in passes if is_fresh(dict(r), r["received_at"])}
+    return {pupil: families.get(pupil, 0) for pupil in fresh if families.get(pupil, 0)}
+
+
+async def check_alerts(url: str, pushes: list[dict[str, Any]]) -> list[str]:
+    """Each stage from pass to push against the count the data call for; the lines of what
+    is missing or extra (none when every stage holds exactly what it should)."""
+    expected = await expected_alerts(url)
+    want = sum(expected.values())
+    conn = await asyncpg.connect(url)
+    try:
+        entered = await conn.fetch(
+            "SELECT holder_id, count(*) AS n, min(occurred_at) AS first FROM access_event "
+            "WHERE holder_kind = 'student' AND result = 'granted' AND direction = 'in' "
+            "GROUP BY holder_id"
+        )
+        claims = [
+            r["student_id"]
+            for r in await conn.fetch(
+                "SELECT student_id FROM access_alert WHERE kind = 'access.entered'"
+            )
+        ]
+        events = [
+            r["student_id"]
+            for r in await conn.fetch(
+                "SELECT student_id FROM outbox_event WHERE kind = 'access.entered'"
+            )
+        ]
+        notes = await conn.fetch(
+            "SELECT id, student_id FROM notification WHERE kind = 'access.entered'"
+        )
+    finally:
+        await conn.close()
+    student_of_note = {r["id"]: r["student_id"] for r in notes}
+    pushed = [
+        student_of_note[int(p["data"]["notification_id"])]
+        for p in pushes
+        if int(p["data"].get("notification_id") or 0) in student_of_note
+    ]
+    passes_of = {r["holder_id"]: (r["n"], r["first"]) for r in entered}
+    stale = len(passes_of) - len(expected)
+    print(
+        f"alerts: {len(passes_of)} pupils entered ({stale} stale or without a family), "
+        f"{len(expected)} «вошёл» alerts and {want} notifications expected; "
+        f"claims {len(claims)}, outbox events {len(events)}, notifications {len(notes)}, "
+        f"pushes {len(pushed)}",
+        flush=True,
+    )
+    errors = []
+    for stage, students, per_pupil in (
+        ("first-entry claims", claims, False),
+        ("outbox events", events, False),
+        ("notifications", [r["student_id"] for r in notes], True),
+        ("pushes received", pushed, True),
+    ):
+        counted: dict[int, int] = {}
+        for student in students:
+            counted[student] = counted.get(student, 0) + 1
+        should = {p: (n if per_pupil else 1) for p, n in expected.items()}
+        missing = sorted(p for p, n in should.items() if counted.get(p, 0) < n)
+        extra = sorted(p for p, n in counted.items() if n > should.get(p, 0))
+        if missing or extra:
+            named = ", ".join(
+                f"pupil {p} ({passes_of.get(p, (0, None))[0]} entries, first "
+                f"{passes_of.get(p, (0, None))[1]})"
+                for p in missing[:10]
+            )
+            errors.append(
+                f"{stage}: {len(students)} of {sum(should.values())} expected; "
+                f"missing {len(missing)}{': ' + named if named else ''}; "
+                f"extra {len(extra)}{': ' + str(extra[:10]) if extra else ''}"
+            )
+    return errors
 
 
 def main() -> None:
