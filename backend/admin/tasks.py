@@ -41,7 +41,12 @@ from backend.core.rights import Permission, Principal
 from backend.i18n import t
 from backend.schools.people import imports
 from backend.schools.people import services as people
-from backend.schools.services import school_names, school_target, schools_in_scope
+from backend.schools.services import (
+    school_choices,
+    school_names,
+    school_target,
+    schools_in_scope,
+)
 from backend.schools.structure import services as structure
 from backend.schools.tables import SchoolClass, StudyPeriod
 from backend.schools.timetable import services as timetable
@@ -199,11 +204,14 @@ class AdminTasksController(Controller):
         chosen = request.query_params.get("school_id")
         if chosen and chosen.isdigit():
             school_ids = {int(chosen)} if everywhere or int(chosen) in school_ids else set()
-        elif everywhere:
+        elif everywhere:  # every school: one is chosen from the list, as on the staff web
+            links = "".join(
+                f'<li><a href="/admin/tasks/?school_id={i}">{e(name)}</a></li>'
+                for i, name in await school_choices(None)
+            )
             return page(
                 t("admin.tasks_title"),
-                '<form method="get"><label>Номер школы (id) <input name="school_id"></label>'
-                "<button>Открыть</button></form>"
+                f'<h2>{e(t("web.pick_school_title"))}</h2><ul class="choices">{links}</ul>'
                 f'<form method="post" action="/admin/tasks/tables">{_csrf_field(request)}'
                 f"<button>{e(t('admin.tables_button'))}</button></form>",
             )

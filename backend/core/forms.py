@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date
+from decimal import Decimal
+from typing import Any
 
 from backend.core.errors import ValidationFailed
 from backend.i18n import t
@@ -18,6 +20,21 @@ FILE_PART = "data"
 def class_name(grade: int, letter: str) -> str:
     """5«А»: the grade, then the letter in guillemets (never wrapped in further quotes)."""
     return f"{grade}«{letter}»"
+
+
+def class_order(grade: int, letter: str) -> tuple[int, str]:
+    """Where a class stands in a list: by grade, then letter (2«А» before 10«А», which a sort
+    of the names as text would not give)."""
+    return (grade, letter.casefold())
+
+
+def ru_number(value: Any, empty: str = "—") -> str:
+    """A number as Russian text writes it: a decimal comma (4,27; 88,0), `empty` for none."""
+    if value is None:
+        return empty
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return str(value)
+    return str(value).replace(".", ",")
 
 
 def short_person_name(last: str, first: str, middle: str = "") -> str:

@@ -449,10 +449,11 @@ async def journal_topic(lesson_id: int) -> tuple[str, int]:
     return topic, int((record_ or {}).get("topic_version") or 0)
 
 
-async def journal_choices(actor: Actor) -> list[JournalChoice]:
+async def journal_choices(actor: Actor, school_id: int | None = None) -> list[JournalChoice]:
     """The class-and-subject journals the person may open: every class and subject with
     lessons at a school they manage the journal of; their classes as a class teacher; the
-    classes and subjects they teach."""
+    classes and subjects they teach. A system-wide manager's list is of `school_id` (none
+    without it: too many to list)."""
     principal = actor.principal
     if principal is None:
         return []
@@ -465,7 +466,9 @@ async def journal_choices(actor: Actor) -> list[JournalChoice]:
         elif permission is Permission.JOURNAL_MANAGE:
             managed |= found
     if everywhere and principal.is_system(Permission.JOURNAL_MANAGE):
-        return []  # a system-wide reader picks a class by id (too many to list)
+        if school_id is None:
+            return []  # a system-wide manager picks the school first (too many to list)
+        managed = {school_id}
     own_classes = {
         g.scope_id
         for g in principal.live_grants()

@@ -21,7 +21,7 @@ from backend.core.context import Actor
 from backend.core.days import today_in
 from backend.core.db import replica_reads
 from backend.core.errors import NotFound, ValidationFailed
-from backend.core.forms import short_person_name
+from backend.core.forms import class_order, short_person_name
 from backend.core.rights import Permission, ScopeKind, ScopeTarget
 from backend.i18n import t
 from backend.journal.reads import AttendanceRecord, FinalMark, LessonRecord, Mark
@@ -491,12 +491,14 @@ async def quality(
                 groups["class"][class_id].append(value)
             groups["subject"][r["subject"]].append(value)
             groups["teacher"][r["teacher"]].append(value)
+        school_classes = await SchoolClass.select(
+            SchoolClass.id, SchoolClass.grade, SchoolClass.letter
+        ).where(SchoolClass.school == school_id)
         class_names = {
-            c["id"]: movement.class_label(c["grade"], c["letter"])
-            for c in await SchoolClass.select(
-                SchoolClass.id, SchoolClass.grade, SchoolClass.letter
-            ).where(SchoolClass.school == school_id)
+            c["id"]: movement.class_label(c["grade"], c["letter"]) for c in school_classes
         }
+        # Classes by grade then letter; subjects and teachers by name.
+        class_places = {c["id"]: class_order(c["grade"], c["letter"]) for c in school_classes}
         subject_names = await _subject_names(school_id)
         teacher_names = {
             s["id"]: short_person_name(s["last_name"], s["first_name"], s["middle_name"])
@@ -519,6 +521,8 @@ async def quality(
                         "average": round(sum(values) / len(values), 2),
                     }
                 )
+            if kind == "class":
+                return sorted(out, key=lambda row: class_places.get(row["id"], (0, "")))
             return sorted(out, key=lambda row: row["name"])
 
         return {

@@ -63,6 +63,18 @@ async def schools_in_scope(principal: Principal, permission: Permission) -> set[
     return ids
 
 
+async def school_choices(held: set[int] | None) -> list[tuple[int, str]]:
+    """The schools a person may choose between, by name: `held` as `schools_in_scope` answers
+    it (None: every school, for a system-wide grant)."""
+    query = School.select(School.id, School.short_name)
+    if held is not None:
+        if not held:
+            return []
+        query = query.where(School.id.is_in(sorted(held)))
+    rows = await query
+    return sorted(((r["id"], r["short_name"]) for r in rows), key=lambda x: (x[1], x[0]))
+
+
 async def school_names(ids: set[int]) -> dict[int, Any]:
     if not ids:
         return {}

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import msgspec
 import msgspec.inspect
@@ -29,7 +29,7 @@ from backend.core.errors import DomainError, Forbidden, ValidationFailed
 from backend.core.http_errors import validation_failed
 from backend.core.rights import Permission, Principal
 from backend.i18n import t
-from backend.schools.services import school_names, schools_in_scope
+from backend.schools.services import school_choices, schools_in_scope
 from backend.web.nav import is_staff, staff_permissions, visible_sections
 from backend.web.session import (
     LOGIN_PATH,
@@ -41,6 +41,7 @@ from backend.web.session import (
 
 AnyRequest = Request[Any, Any, Any]
 T = TypeVar("T")
+PICK_LIMIT = 60  # schools listed on the choice page; more are found by a part of the name
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,18 @@ def refusal(request: AnyRequest, principal: Principal, message: str) -> Template
 
 
 def error_page(request: AnyRequest, principal: Principal, exc: DomainError) -> Template:
+    if isinstance(exc, SchoolNotChosen) and exc.schools:
+        links = _school_links(request, exc)
+        return page(
+            request,
+            "pick_school.html",
+            principal,
+            schools=links[:PICK_LIMIT],
+            more=len(links) > PICK_LIMIT,
+            searchable=len(exc.schools) > PICK_LIMIT,
+            school_name=request.query_params.get("school_name") or "",
+            request_query=[(k, v) for k, v in request.query_params.items() if k != "school_name"],
+        )
     return page(request, "error.html", principal, status=exc.status_code, message=exc.message)
 
 
@@ -171,11 +184,28 @@ async def school_of(request: AnyRequest, staff: Staff, *permissions: Permission)
         return chosen
     if held and len(held) == 1:
         return next(iter(held))
-    names = await school_names(held or set())
-    raise ValidationFailed(
-        key="web.pick_school",
-        schools=", ".join(f"{n} (school={i})" for i, n in sorted(names.items())) or "—",
-    )
+    raise SchoolNotChosen(await school_choices(held), "school")
+
+
+class SchoolNotChosen(ValidationFailed):
+    """A page about one school, asked without one by a person who may act in several (an
+    official, the system administrator): `error_page()` answers the schools to choose from,
+    each a link to the same page with `param` (the page's school parameter) set."""
+
+    def __init__(self, schools: list[tuple[int, str]], param: str) -> None:
+        super().__init__(key="web.pick_school" if schools else "web.no_schools")
+        self.schools = schools
+        self.param = param
+
+
+def _school_links(request: AnyRequest, exc: SchoolNotChosen) -> list[tuple[str, str]]:
+    wanted = str(request.query_params.get("school_name") or "").strip().casefold()
+    kept = [(k, v) for k, v in request.query_params.items() if k not in (exc.param, "school_name")]
+    return [
+        (name, f"{request.url.path}?{urlencode([*kept, (exc.param, school_id)])}")
+        for school_id, name in exc.schools
+        if wanted in name.casefold()
+    ]
 
 
 async def form_of(request: AnyRequest) -> dict[str, Any]:

@@ -20,7 +20,9 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from backend.core.errors import DomainError, Forbidden, ValidationFailed
+from backend.core.forms import ru_number
 from backend.core.http import PUBLIC
+from backend.core.rights import Permission
 from backend.i18n import has, t
 from backend.journal.grid import (
     journal_cell,
@@ -39,6 +41,7 @@ from backend.web.kit import (
     page,
     parse_date,
     parse_id,
+    school_of,
 )
 from backend.web.nav import JOURNAL_PERMISSIONS
 from backend.web.session import actor_of, check_csrf, csrf_token, principal_from_cookie
@@ -65,7 +68,7 @@ def _count_by(rows: list[dict[str, Any]], key: str) -> list[tuple[Any, int]]:
 
 def _configure(engine: JinjaTemplateEngine) -> None:
     engine.engine.globals.update(t=t, static=STATIC, base=BASE)
-    engine.engine.filters.update(pairs=_pairs, count_by=_count_by)
+    engine.engine.filters.update(pairs=_pairs, count_by=_count_by, num=ru_number)
     engine.engine.trim_blocks = True
     engine.engine.lstrip_blocks = True
 
@@ -99,7 +102,10 @@ class StaffWebController(Controller):
         query = request.query_params
         try:
             if not query.get("class_id"):
-                choices = await journal_choices(actor)
+                school_id = None
+                if principal.is_system(Permission.JOURNAL_MANAGE):
+                    school_id = await school_of(request, staff, Permission.JOURNAL_MANAGE)
+                choices = await journal_choices(actor, school_id)
                 return page(request, "journal_pick.html", principal, choices=choices)
             grid = await journal_grid(
                 actor,

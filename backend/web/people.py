@@ -25,10 +25,11 @@ from backend.core.rights import Permission, Principal, ScopeKind
 from backend.i18n import t
 from backend.schools.people import imports, lists, movement
 from backend.schools.people.imports import ImportFailed, ImportReport
-from backend.schools.services import school_names, schools_in_scope
+from backend.schools.services import school_choices, school_names, schools_in_scope
 from backend.schools.structure import services as structure
 from backend.web.kit import (
     AnyRequest,
+    SchoolNotChosen,
     Staff,
     error_page,
     field,
@@ -36,6 +37,7 @@ from backend.web.kit import (
     optional_id,
     page,
     parse_id,
+    refusal,
 )
 from backend.web.nav import PEOPLE_PERMISSIONS
 from backend.web.session import check_csrf
@@ -70,9 +72,11 @@ async def school_of(staff: Staff, given: Any) -> int:
     ids: set[int] = set()
     for permission in PEOPLE_PERMISSIONS:
         held = await schools_in_scope(principal, permission)
-        if held is None:  # system-wide: the page needs the school named
-            raise ValidationFailed(key="error.missing_field", field=field("school_id"))
+        if held is None:  # system-wide: the school is chosen from a list
+            raise SchoolNotChosen(await school_choices(None), "school_id")
         ids |= held
+    if len(ids) > 1:
+        raise SchoolNotChosen(await school_choices(ids), "school_id")
     if ids:
         return min(ids)
     classes = principal.scope_ids(Permission.PERSONAL_FILE_READ, ScopeKind.CLASS)
@@ -137,7 +141,8 @@ class PeopleController(Controller):
             # A class teacher reads only their class's files: found pupils link to their class.
             files_here=file_schools is None or school_id in file_schools,
             may_import=_allows(staff.principal, Permission.PERSONAL_FILE_WRITE),
-            may_export=_allows(staff.principal, Permission.PERSONAL_FILE_READ),
+            # The school's lists are for who reads its files school-wide (not a class teacher).
+            may_export=file_schools is None or school_id in file_schools,
             may_audit=_allows(staff.principal, Permission.AUDIT_READ),
             may_accounts=_allows(staff.principal, Permission.ACCOUNTS_MANAGE),
         )
@@ -227,6 +232,10 @@ class PeopleController(Controller):
             fmt = str(query.get("format") or "xlsx")
             if fmt not in EXPORT_TYPES:
                 raise ValidationFailed(key="error.choice_field", field=field("format"))
+            held = await schools_in_scope(staff.principal, Permission.PERSONAL_FILE_READ)
+            if held is not None and school_id not in held:
+                # A class teacher (or another school's secretary): a refusal, not "not found".
+                return refusal(request, staff.principal, t("web.people.no_export"))
             content = await imports.export_file(staff.actor, school_id, kind, fmt)
         except DomainError as exc:
             return error_page(request, staff.principal, exc)

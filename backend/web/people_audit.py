@@ -43,10 +43,24 @@ def label(action: str) -> str:
     return t(key) if has(key) else action
 
 
+def object_label(object_type: str | None) -> str:
+    """What an entry is about, in Russian (the code itself if the catalogue lacks it)."""
+    key = f"web.people.objects.{object_type}"
+    return t(key) if object_type and has(key) else object_type or ""
+
+
 def _labelled(request: AnyRequest, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each entry with its action in Russian and its time on the installation's clock."""
     zone = ZoneInfo(str(getattr(request.app.state.settings, "time_zone", "") or "Europe/Moscow"))
-    return [{**r, "label": label(r["action"]), "at": r["at"].astimezone(zone)} for r in rows]
+    return [
+        {
+            **r,
+            "label": label(r["action"]),
+            "object": object_label(r.get("object_type")),
+            "at": r["at"].astimezone(zone),
+        }
+        for r in rows
+    ]
 
 
 def _offset(value: Any) -> int:
@@ -156,4 +170,4 @@ class PeopleAuditController(Controller):
         )
 
 
-__all__ = ["READS", "PeopleAuditController", "label"]
+__all__ = ["READS", "PeopleAuditController", "label", "object_label"]

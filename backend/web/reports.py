@@ -38,7 +38,7 @@ from backend.reports.sheets import (
     school_performance_sheets,
 )
 from backend.schools.people.movement import class_info
-from backend.schools.services import school_names, schools_in_scope
+from backend.schools.services import school_choices, schools_in_scope
 from backend.web.kit import Staff, error_page, field, guard, optional_id, page, parse_date, parse_id
 
 BASE = "/admin/web/reports"
@@ -94,7 +94,7 @@ class ReportsWebController(Controller):
             return staff
         principal = staff.principal
         found = await schools_in_scope(principal, Permission.REPORTS_READ)
-        schools = await school_names(found) if found else {}
+        schools = dict(await school_choices(found))  # found None: every school, by name
         classes = sorted(
             {
                 g.scope_id

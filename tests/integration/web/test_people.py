@@ -302,6 +302,11 @@ async def test_a_class_teacher_opens_only_their_class_files(world: Backend) -> N
         assert r.status_code == 403
         r = await client.get(f"{PEOPLE}/import")
         assert r.status_code == 403
+        # The school's lists are not offered, and asking for one reads as a refusal.
+        r = await client.get(f"{PEOPLE}/")
+        assert r.status_code == 200 and f"{PEOPLE}/export" not in r.text
+        r = await client.get(f"{PEOPLE}/export?kind=pupils&format=xlsx")
+        assert r.status_code == 403 and "Выгружать списки школы может" in r.text
     reads = await AuditEntry.select(AuditEntry.student_id).where(
         AuditEntry.action == "read.personal_file"
     )

@@ -46,6 +46,14 @@ async def test_the_coordinator_reads_every_report_with_charts_and_files(world: B
             assert pdf.status_code == 200 and pdf.content[:5] == b"%PDF-", key
         quality = await client.get("/admin/web/reports/quality", params={"school_id": school})
         assert "5«А»" in quality.text and "Математика" in quality.text
+        # Each table's first column has its heading, numbers' headings sit over the numbers,
+        # and numbers are written with a decimal comma (tables and the charts' labels).
+        for first in ("Класс", "Предмет", "Учитель"):
+            assert f'<thead><tr><th>{first}</th><th class="num">Качество' in quality.text
+        cells = re.findall(r'<td class="num">([^<]*)</td>', quality.text)
+        assert any("," in c for c in cells) and not any("." in c for c in cells), cells
+        labels = re.findall(r'<text [^>]*class="value">([^<]*)</text>', quality.text)
+        assert labels and not any("." in v for v in labels), labels
         attendance = await client.get("/admin/web/reports/attendance", params={"school_id": school})
         assert "Ученик0 Иван" in attendance.text and "б " in attendance.text
         sheet = await client.get(f"/admin/web/reports/classes/{jw.class_id}")
