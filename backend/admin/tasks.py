@@ -124,6 +124,32 @@ def _error_page(exc: DomainError) -> Response[str]:
     )
 
 
+def _login_page(
+    request: Request[Any, Any, Any],
+    wanted: str | None,
+    identifier: str = "",
+    error: DomainError | None = None,
+) -> Response[str]:
+    """The sign-in form; after a refused sign-in, the same form with the reason above it."""
+    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    after = _next_page(wanted)
+    refused = f'<p class="error" role="alert">{e(error.message)}</p>' if error else ""
+    body = (
+        f"{refused}"
+        '<form method="post" action="/admin/tasks/login">'
+        f'<input type="hidden" name="csrf" value="{e(csrf)}">'
+        f'<input type="hidden" name="next" value="{e(after)}">'
+        '<label>Логин, телефон или e-mail <input name="identifier" required'
+        f' value="{e(identifier)}"{"" if identifier else " autofocus"}></label>'
+        '<label>Пароль <input name="password" type="password" required'
+        f"{' autofocus' if identifier else ''}></label>"
+        "<button>Войти</button></form>"
+    )
+    response = page(t("admin.login_title"), body, status=error.status_code if error else 200)
+    response.cookies.append(csrf_cookie(csrf))
+    return response
+
+
 @get("/admin", opt=PUBLIC, include_in_schema=False, status_code=HTTP_303_SEE_OTHER)
 async def admin_start() -> Redirect:
     """`/admin/` is where a coordinator types: the admin's start page (the login form first)."""
@@ -137,19 +163,7 @@ class AdminTasksController(Controller):
 
     @get("/login", sync_to_thread=False)
     def login_form(self, request: Request[Any, Any, Any]) -> Response[str]:
-        csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-        after = _next_page(request.query_params.get("next"))
-        body = (
-            '<form method="post" action="/admin/tasks/login">'
-            f'<input type="hidden" name="csrf" value="{e(csrf)}">'
-            f'<input type="hidden" name="next" value="{e(after)}">'
-            '<label>Логин, телефон или e-mail <input name="identifier" required></label>'
-            '<label>Пароль <input name="password" type="password" required></label>'
-            "<button>Войти</button></form>"
-        )
-        response = page(t("admin.login_title"), body)
-        response.cookies.append(csrf_cookie(csrf))
-        return response
+        return _login_page(request, request.query_params.get("next"))
 
     @post("/login", status_code=HTTP_303_SEE_OTHER)
     async def login(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -163,8 +177,13 @@ class AdminTasksController(Controller):
             pair = await accounts.login(
                 Actor(principal=None, ip=client_ip(request)), identifier, password
             )
-        except DomainError as exc:
-            return _error_page(exc)
+        except DomainError as exc:  # the form again, with why and the login typed
+            return _login_page(
+                request,
+                str(form.get("next", "")),
+                identifier=str(form.get("identifier", "")),
+                error=exc,
+            )
         response: Response[Any] = Redirect(
             path=_next_page(str(form.get("next", ""))), status_code=HTTP_303_SEE_OTHER
         )

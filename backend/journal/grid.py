@@ -44,6 +44,9 @@ LOCK_WINDOW = "window_passed"
 LOCK_NOT_YOURS = "not_your_lesson"
 LOCK_READ_ONLY = "read_only"
 LOCK_NOT_IN_GROUP = "not_in_group"
+# A lesson still to come: its register and marks wait for its day (the sync refuses them), its
+# topic and homework may be written ahead, so the lesson itself is not locked, only its cells.
+LOCK_NOT_STARTED = "not_started"
 
 
 @dataclass(slots=True)
@@ -66,6 +69,12 @@ class GridLesson:
     topic_version: int = 0  # the version a topic edit is based on (the sync's conflict check)
     homework: GridHomework | None = None  # the lesson's first homework (the grid edits one)
     group: str = ""  # the study group's name for a group's lesson ("" for the whole class)
+    not_started: bool = False  # after the school's today: no register or marks yet
+
+    @property
+    def cells_lock(self) -> str | None:
+        """Why its cells take no key: the lesson's lock, else that it is still to come."""
+        return self.lock or (LOCK_NOT_STARTED if self.not_started else None)
 
 
 @dataclass(slots=True)
@@ -113,7 +122,7 @@ class JournalGrid:
     def lock(self, pupil_id: int, lesson: GridLesson) -> str | None:
         if (pupil_id, lesson.id) in self.outside:
             return LOCK_NOT_IN_GROUP
-        return lesson.lock
+        return lesson.cells_lock
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +270,7 @@ async def journal_grid(
             r["version"],
             lock_of(r),
             group=groups.get(r["study_group"], ""),
+            not_started=r["date"] > today,
         )
         for r in rows
     ]

@@ -13,6 +13,10 @@ JOURNAL_PERMISSIONS = (
     Permission.JOURNAL_WRITE,
     Permission.JOURNAL_MANAGE,
 )
+# The journal's list offers a class's journal to who writes it (teachers, class teachers) or
+# manages it (the coordinator); every member of staff reads journals (journal.read), but with
+# that alone the list is empty, so the section is not shown for it (its pages still open).
+JOURNAL_LISTS = (Permission.JOURNAL_WRITE, Permission.JOURNAL_MANAGE)
 YEAR_PERMISSIONS = (Permission.STRUCTURE_MANAGE, Permission.STRUCTURE_READ)
 MESSAGE_PERMISSIONS = (Permission.NOTIFY_SCHOOL,)
 # Meals: the canteen and the caterer (meals.manage), the office's money (meals.accounts).
@@ -37,7 +41,7 @@ class Section:
 
 
 SECTIONS: tuple[Section, ...] = (
-    Section("journal", "/admin/web/journal", JOURNAL_PERMISSIONS),
+    Section("journal", "/admin/web/journal", JOURNAL_LISTS),
     Section("people", "/admin/web/people", PEOPLE_PERMISSIONS),
     Section("timetable", "/admin/web/timetable", YEAR_PERMISSIONS),
     Section("messages", "/admin/web/messages", MESSAGE_PERMISSIONS),

@@ -115,6 +115,9 @@ async def test_admin_tasks(world: Backend) -> None:
         assert r.status_code == 403 and "Форма устарела" in r.text
         r = await sign_in_form(client, login, "wrong-password")
         assert r.status_code == 401 and "Неверный логин или пароль" in r.text
+        # The form again, above it the reason, the login kept: no dead-end error page.
+        assert 'action="/admin/tasks/login"' in r.text and f'value="{login}"' in r.text
+        assert "К задачам" not in r.text
         r = await sign_in_form(client, login, TEST_PASSWORD)
         assert r.status_code == 303 and client.cookies.get("parta_admin")
         page = await client.get("/admin/tasks")

@@ -76,6 +76,9 @@ async def test_a_secretary_imports_after_reading_the_report(world: Backend) -> N
     rows[1]["Класс"] = "5Я"  # no such class: the whole file is refused
     rows[2]["Дата рождения"] = "31.02.2015"
     async with signed_in(world, login) as client:
+        # Her navigation: what she can open; no journal (she only reads, nothing is listed).
+        home = await client.get("/admin/web/")
+        assert f'href="{PEOPLE}"' in home.text and 'href="/admin/web/journal"' not in home.text
         form = await client.get(f"{PEOPLE}/import")
         assert form.status_code == 200 and 'type="file" name="file"' in form.text
         r = await upload(client, school.school_id, as_csv(rows))

@@ -17,6 +17,7 @@ from tests.integration.journal.arrange import (
     JournalWorld,
     close_period,
     guardian_of,
+    lesson,
     make_journal_world,
     today,
 )
@@ -67,6 +68,24 @@ def grid_url(jw: JournalWorld) -> str:
     start = (today() - timedelta(days=40)).isoformat()
     query = f"class_id={jw.class_id}&subject_id={jw.subject_id}"
     return f"/admin/web/journal?{query}&from={start}&to={today().isoformat()}"
+
+
+async def test_a_lesson_to_come_shows_locked_cells_and_an_open_topic(world: Backend) -> None:
+    jw = await make_journal_world(world)
+    ahead = await lesson(
+        jw.ids["school_a"], jw.class_id, jw.subject_id, jw.teacher_staff, today() + timedelta(1)
+    )
+    until = (today() + timedelta(days=7)).isoformat()
+    async with signed_in(world, jw.teacher) as client:
+        page = await client.get(grid_url(jw).rsplit("&to=", 1)[0] + f"&to={until}")
+        assert page.status_code == 200, page.text
+        cells = re.findall(rf'<td class="([^"]*)"[^>]*data-lesson="{ahead}"', page.text)
+        assert cells and all("locked" in c for c in cells), cells
+        assert 'data-lock="Урок ещё не прошёл' in page.text
+        # The padlock is drawn (no emoji font needed); the topic can still be planned ahead.
+        assert "🔒" not in page.text and '<svg class="lock" role="img"' in page.text
+        topic = page.text.split(f'id="topic-input-{ahead}"', 1)[1].split(">", 1)[0]
+        assert "disabled" not in topic
 
 
 async def test_a_teacher_fills_the_grid_and_the_diary_shows_it(world: Backend) -> None:
