@@ -297,3 +297,24 @@ async def test_a_pass_dated_in_the_future_is_stored_but_alerts_nobody(world: Bac
     assert response.status_code == 200, response.text
     assert response.json()["stored"] == 1
     assert await OutboxEvent.count().where(OutboxEvent.kind == "access.entered") == 0
+
+
+async def test_two_batches_at_once_with_one_instant_tell_each_first_entry_once(
+    world: Backend,
+) -> None:
+    """Both lanes read each card at the same instant and their passes reach the server in two
+    batches at the same time (on PostgreSQL two transactions, neither seeing the other's
+    passes): the day's first-entry claim lets one of them tell it (decisions 0902, 0906)."""
+    import asyncio
+
+    t = await turnstiles(world, pupils=6)
+    at = datetime.now(UTC) - timedelta(seconds=30)
+    batches = [[t.event(pupil, at) for pupil in t.students] for _ in range(2)]
+    answers = await asyncio.gather(*(t.post(batch) for batch in batches))
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert sum(a.json()["stored"] for a in answers) == 2 * len(t.students)
+    told = await OutboxEvent.select(OutboxEvent.student_id).where(
+        OutboxEvent.kind == "access.entered"
+    )
+    assert sorted(r["student_id"] for r in told) == sorted(t.students)
+    assert await OutboxEvent.count().where(OutboxEvent.kind == "access.passed") == 0
