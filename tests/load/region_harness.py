@@ -38,6 +38,13 @@ The slice is `region_slice.py` with its sizes replaced by the options (25 classe
 `--days` school days of lessons ending on 2026-05-29). The database `parta_bench_region` is
 kept between runs and rebuilt only when the sizes change (`--rebuild` forces it).
 
+`--replica-url URL` names a streaming replica of the slice's database: the API nodes read the
+diary's stored weeks and the reports from it (`PARTA_DATABASE_REPLICA_URL`, decision 1111;
+`--no-api-replica` keeps them on the primary, for comparison), the bare SQL ceiling is also
+measured there, and the header says how many lookups of the stored weeks each server ran
+(`pg_stat_user_tables`, less the ceilings' own). How to start such a replica on this machine:
+docs/capacity.md, section 5.
+
 `--plot PATH` writes a PNG (matplotlib); `--write-docs` replaces the harness's section of
 docs/performance.md with this run's table. The figures depend on the load average, which is
 printed; on a shared machine they are what the machine had left.
@@ -721,6 +728,22 @@ def meal_summary(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+async def diary_scans(replica_url: str) -> dict[str, int]:
+    """How many times the diary's stored weeks were looked up, on the primary and on the
+    replica (each server counts the scans run on it, `pg_stat_user_tables`)."""
+    out = {}
+    for where, url in (("primary", URL), ("replica", replica_url)):
+        if not url:
+            continue
+        conn = await asyncpg.connect(url)
+        out[where] = await conn.fetchval(
+            "SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_user_tables "
+            "WHERE relname = 'diary_week'"
+        )
+        await conn.close()
+    return out
+
+
 def table(rows: list[list[str]]) -> str:
     head = ["scenario", "offered", "achieved/s", "p50 ms", "p95 ms", "p99 ms", "errors", "ceiling"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -800,7 +823,18 @@ async def main() -> None:
     )
     parser.add_argument("--side-head-start", type=float, default=3.0)
     parser.add_argument("--ceiling-seconds", type=float, default=5)
-    parser.add_argument("--replica-url", default="", help="also the SQL ceiling on a replica")
+    parser.add_argument(
+        "--replica-url",
+        default="",
+        help="a streaming replica of the slice's database: the API nodes read the diary's stored "
+        "weeks and the reports from it (PARTA_DATABASE_REPLICA_URL), and the SQL ceiling is "
+        "also measured on it",
+    )
+    parser.add_argument(
+        "--no-api-replica",
+        action="store_true",
+        help="with --replica-url: the API nodes still read only from the primary",
+    )
     parser.add_argument("--plot", default="", help="PNG to write")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
@@ -831,6 +865,11 @@ async def main() -> None:
     print(f"the side processes' output: {logs}", flush=True)
     servers = []
     bases = []
+    api_replica = bool(args.replica_url) and not args.no_api_replica
+    if api_replica:
+        # The servers' environment is this process's (bench_diary.server_env).
+        os.environ["PARTA_DATABASE_REPLICA_URL"] = args.replica_url
+    scans_before = await diary_scans(args.replica_url)
     try:
         for n in range(args.nodes):
             bench_diary.DB = URL
@@ -870,6 +909,9 @@ async def main() -> None:
             server.terminate()
             server.wait(timeout=30)
         await db.close_engine(engine)
+    # The servers' backends have ended, so their statistics are in.
+    scans_after = await diary_scans(args.replica_url)
+    scans = {k: scans_after[k] - scans_before[k] for k in scans_after}
     for r in apart + together:
         if r.name.startswith("diary"):
             r.ceiling = f"/health {health.offered}/s; SQL {sql.offered}/s"
@@ -877,8 +919,19 @@ async def main() -> None:
             r.ceiling = f"/health {health.offered}/s"
     results = ceilings + apart + together
     load = loadavg()
+    reads_where = ""
+    if args.replica_url:
+        # Less the bare SQL ceilings' lookups and the count of stored weeks on each.
+        scans["primary"] -= sql.ok + 1
+        scans["replica"] -= ceilings[-1].ok + 1
+        reads_where = (
+            f"; the API {'reads' if api_replica else 'does not read'} from the replica "
+            f"(lookups of diary_week during the run: primary {scans['primary']}, "
+            f"replica {scans['replica']})"
+        )
     header = (
-        f"{args.nodes} API node(s) × {args.workers} uvicorn workers; slice {size_tag(args)}, "
+        f"{args.nodes} API node(s) × {args.workers} uvicorn workers{reads_where}; "
+        f"slice {size_tag(args)}, "
         f"{len(world['guardian'])} families reading; phases of {args.seconds:g} s, together at "
         f"{args.together_share:g} of each rate; load at the end {load} (shared machine, "
         f"2 cores); {time.perf_counter() - started:.0f} s in all"
