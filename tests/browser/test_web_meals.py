@@ -1,5 +1,6 @@
 """The meals section in headless Chromium against `parta demo`: the caterer opens the counter,
-picks a class and marks today's lunches from the list, and reads the two-week menu. With
+picks a class and marks today's lunches from the list and at the till (the list follows), and
+reads the two-week menu. With
 PARTA_SCREENSHOTS=1 the pages are saved as docs/screenshots/web-meals-*.png."""
 
 from __future__ import annotations
@@ -46,6 +47,21 @@ def test_the_caterer_marks_lunches_from_a_class_list(demo: DemoServer, browser: 
         )
     )
     assert "Отмечено выданными: 1." in browser.find_element(By.ID, "class-list").text
+    # At the till by the pupil's number: the class list below is read again (its row and
+    # heading), not left showing the «Выдать» button of someone already served.
+    waiting = browser.find_elements(By.CSS_SELECTOR, "#counter tbody form")
+    if waiting:
+        other = waiting[0].find_element(By.XPATH, "./ancestor::tr").get_attribute("data-pupil")
+        till = browser.find_element(By.CSS_SELECTOR, "form.till")
+        till.find_element(By.NAME, "student_id").send_keys(str(other))
+        till.find_element(By.TAG_NAME, "button").click()
+        WebDriverWait(browser, 30, ignored_exceptions=REDRAWN).until(
+            lambda d: (
+                "выдано в"
+                in d.find_element(By.CSS_SELECTOR, f"#counter tr[data-pupil='{other}']").text
+            )
+        )
+        assert "Выдано: " in browser.find_element(By.ID, "counter-status").text
 
     browser.find_element(By.LINK_TEXT, "Меню").click()
     WebDriverWait(browser, 30).until(lambda d: "/meals/menu" in d.current_url)
