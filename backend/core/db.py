@@ -49,8 +49,13 @@ def make_engine(settings: Settings) -> Engine:
         return SQLiteEngine(path=str(path), timeout=30)
     dsn = _dsn(settings.database_url)
     if settings.has_replica:
+        # Every connection to the replica gives up after REPLICA_TIMEOUT: Piccolo connects
+        # once when the engine is built (its version check), and a replica that does not
+        # answer must not hold a process's start for asyncpg's default of a minute.
         replica = PostgresEngine(
-            config={"dsn": _dsn(settings.database_replica_url)}, extensions=(), log_queries=False
+            config={"dsn": _dsn(settings.database_replica_url), "timeout": REPLICA_TIMEOUT},
+            extensions=(),
+            log_queries=False,
         )
         return ReadRoutingEngine(
             config={"dsn": dsn},
@@ -128,7 +133,6 @@ class Replica:
             min_size=0,
             max_size=settings.database_pool_max,
             reset=_keep_session,
-            timeout=REPLICA_TIMEOUT,
         )
         await self.check()
         self._watching = asyncio.get_running_loop().create_task(
@@ -184,15 +188,17 @@ class Replica:
             await self.check()
 
 
-# A replica's connection failing (as opposed to a query it refuses, e.g. one cancelled by a
-# conflict with recovery, which is asked again of the primary but does not stop the replica).
-_CONNECTION_ERRORS = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-)
+# The errors of a query the replica refuses while it is well: cancelled by a conflict with
+# recovery (40001, or 57014), or one the primary would refuse as well (classes 22 and 42). The
+# read is asked again of the primary; the replica stays in use. Anything else (a connection
+# lost or refused, the server shutting down, the database gone) leaves it alone until the
+# next check finds it well.
+_REFUSED_QUERY = ("40", "22", "42", "57014")
+
+
+def _refused_query(exc: BaseException) -> bool:
+    state = str(getattr(exc, "sqlstate", "") or "")
+    return isinstance(exc, asyncpg.PostgresError) and state.startswith(_REFUSED_QUERY)
 
 
 class ReadRoutingEngine(PostgresEngine):
@@ -243,10 +249,11 @@ async def replica_fetch(engine: Engine, query: str, *args: Any) -> list[Any] | N
         async with pool.acquire() as connection:
             rows: list[Any] = await connection.fetch(query, *args)
             return rows
-    except _CONNECTION_ERRORS as exc:
-        engine.replica.failed(exc)
-    except asyncpg.PostgresError as exc:
-        log.info("a read the replica refused goes to the primary: %r", exc)
+    except Exception as exc:
+        if _refused_query(exc):
+            log.info("a read the replica refused goes to the primary: %r", exc)
+        else:
+            engine.replica.failed(exc)
     return None
 
 

@@ -63,3 +63,19 @@ def test_without_the_setting_or_on_sqlite_there_is_no_replica() -> None:
     )
     assert not embedded.has_replica
     assert type(make_engine(embedded)).__name__ == "SQLiteEngine"
+
+
+def test_a_lost_replica_is_left_alone_but_a_refused_query_only_goes_to_the_primary() -> None:
+    import asyncpg
+
+    from backend.core.db import _refused_query
+
+    # Cancelled by a conflict with recovery, or refused as the primary would: the replica stays.
+    assert _refused_query(asyncpg.exceptions.SerializationError("conflict with recovery"))
+    assert _refused_query(asyncpg.exceptions.QueryCanceledError("canceling statement"))
+    assert _refused_query(asyncpg.exceptions.UndefinedColumnError("no such column"))
+    # The server shutting down, the database gone, the connection lost: left alone.
+    assert not _refused_query(asyncpg.exceptions.AdminShutdownError("terminating connection"))
+    assert not _refused_query(asyncpg.exceptions.InvalidCatalogNameError("no such database"))
+    assert not _refused_query(asyncpg.exceptions.ConnectionDoesNotExistError("closed"))
+    assert not _refused_query(ConnectionRefusedError(111, "refused"))
