@@ -47,6 +47,9 @@ async def test_the_system_administrator_chooses_the_school(world: Backend) -> No
                 assert links[key].endswith(f"{param}={ids[key]}"), (path, links)
             chosen = await client.get(links["school_b"])
             assert 'id="schools"' not in chosen.text, (path, chosen.text)
+        # A journal's «Другой класс или предмет» keeps the school: the list, not the choice.
+        picked = await client.get("/admin/web/journal", params={"school": ids["school_b"]})
+        assert picked.status_code == 200 and 'id="schools"' not in picked.text
         # The query the page was asked with stays in the links (the counter's meal, say).
         counter = await client.get("/admin/web/meals/counter", params={"meal_kind": "snack"})
         assert _links(counter.text)["school_a"].startswith(
