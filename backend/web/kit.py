@@ -173,7 +173,7 @@ def form_struct(kind: type[T], values: dict[str, Any]) -> T:
 async def school_of(request: AnyRequest, staff: Staff, *permissions: Permission) -> int:
     """The school a page is about: `?school=` when given (and held as staff with one of
     `permissions`), else the person's only such school. A person of several schools (an
-    official) is asked to choose."""
+    official, the system administrator) chooses from a list (`SchoolNotChosen`)."""
     found = [await schools_in_scope(staff.principal, p) for p in permissions]
     held = None if any(f is None for f in found) else {i for f in found if f for i in f}
     raw = request.query_params.get("school")
@@ -184,7 +184,10 @@ async def school_of(request: AnyRequest, staff: Staff, *permissions: Permission)
         return chosen
     if held and len(held) == 1:
         return next(iter(held))
-    raise SchoolNotChosen(await school_choices(held), "school")
+    choices = await school_choices(held)
+    if len(choices) == 1:  # a system-wide grant on an installation of one school
+        return choices[0][0]
+    raise SchoolNotChosen(choices, "school")
 
 
 class SchoolNotChosen(ValidationFailed):

@@ -72,8 +72,11 @@ async def school_of(staff: Staff, given: Any) -> int:
     ids: set[int] = set()
     for permission in PEOPLE_PERMISSIONS:
         held = await schools_in_scope(principal, permission)
-        if held is None:  # system-wide: the school is chosen from a list
-            raise SchoolNotChosen(await school_choices(None), "school_id")
+        if held is None:  # system-wide: the school is chosen from a list (if there are several)
+            choices = await school_choices(None)
+            if len(choices) == 1:
+                return choices[0][0]
+            raise SchoolNotChosen(choices, "school_id")
         ids |= held
     if len(ids) > 1:
         raise SchoolNotChosen(await school_choices(ids), "school_id")
