@@ -1,6 +1,7 @@
 """Demo journal: a term of realistic marks, absences, topics and homework for a school's
-lessons that have already taken place. `backend.seed` calls `fill_term` after the timetable has
-generated lessons; with no lessons it does nothing.
+lessons that have already taken place (today's only once they have begun on the school's
+clock, each mark and homework dated when its lesson ended). `backend.seed` calls `fill_term`
+after the timetable has generated lessons; with no lessons it does nothing.
 
 Seed rows are written in bulk as facts that already happened: no outbox events (the demo would
 otherwise send a term's worth of notifications), no history rows beyond the rows themselves, and
@@ -13,10 +14,11 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from backend.core.days import today_in
+from backend.core.days import DEFAULT_TIME_ZONE
 from backend.core.db import transaction
 from backend.core.errors import ValidationFailed
 from backend.journal.bulk import insert_rows
@@ -24,7 +26,7 @@ from backend.journal.lessons import students_of_class
 from backend.journal.scales import scale_for
 from backend.journal.tables import AttendanceRecord, Homework, LessonRecord, Mark
 from backend.journal.work_kinds import work_kinds_of
-from backend.schools.reads import Lesson, LessonPlan, School, StudyGroupMember
+from backend.schools.reads import BellSchedule, Lesson, LessonPlan, School, StudyGroupMember
 from backend.schools.timetable import services as timetable
 
 TOPICS = (
@@ -38,7 +40,12 @@ TOPICS = (
     "Контрольная работа",
 )
 HOMEWORK = ("Параграф {n}, вопросы 1–5", "Упражнения {n}–{m}", "№ {n}, {m}", "Подготовить пересказ")
-REASONS = ("", "ОРВИ", "семейные обстоятельства", "соревнования")
+# A reason that fits the kind of absence: an illness is not «семейные обстоятельства».
+REASONS = {
+    "sick": ("", "ОРВИ", "простуда", "справка от врача"),
+    "excused": ("семейные обстоятельства", "соревнования", "заявление родителей"),
+    "absent": ("",),  # unexcused: no reason given
+}
 
 
 @dataclass
@@ -64,14 +71,47 @@ def _value(rng: random.Random, scale_code: str) -> tuple[str, float | None]:
 
 
 async def fill_term(
-    school_id: int, *, weeks: int = 9, until: date | None = None, seed: int = 2026
+    school_id: int,
+    *,
+    weeks: int = 9,
+    until: date | None = None,
+    seed: int = 2026,
+    now: datetime | None = None,
 ) -> FillResult:
     """Fill the journal of every scheduled lesson of the school in the `weeks` before `until`
-    (today by default) that has no journal yet. Class lists are taken once per class and group
-    (as at the end of the term): demo data, not a book-of-movement exercise."""
+    (today by default) that has no journal yet and has begun by `now` on the school's clock (a
+    lesson of today that starts later is left to its teacher). Class lists are taken once per
+    class and group (as at the end of the term): demo data, not a book-of-movement exercise."""
     rng = random.Random(seed)  # noqa: S311 (demo data, not secrets)
-    end = until or today_in()
+    now = now or datetime.now(UTC)
+    school = (
+        await School.select(School.settings, School.time_zone).where(School.id == school_id).first()
+    )
+    zone = ZoneInfo((school or {}).get("time_zone") or DEFAULT_TIME_ZONE)
+    local_now = now.astimezone(zone)
+    end = min(until, local_now.date()) if until else local_now.date()
     start = end - timedelta(weeks=weeks)
+    bells = {
+        (r["shift"], r["lesson_number"]): (r["starts_at"], r["ends_at"])
+        for r in await BellSchedule.select(
+            BellSchedule.shift,
+            BellSchedule.lesson_number,
+            BellSchedule.starts_at,
+            BellSchedule.ends_at,
+        ).where(BellSchedule.school == school_id)
+    }
+
+    def lesson_times(lesson: dict[str, Any]) -> tuple[datetime, datetime]:
+        """When the lesson began and ended (UTC), by the bells of its class's shift; without
+        a bell, its day (the journal's own rule: marks on the lesson's day), ended by noon."""
+        shift = lesson["school_class.shift"] or lesson["study_group.school_class.shift"] or 1
+        begins, ends = bells.get((shift, lesson["lesson_number"]), (time(0), time(12)))
+        day = lesson["date"]
+        return (
+            datetime.combine(day, begins, zone).astimezone(UTC),
+            datetime.combine(day, ends, zone).astimezone(UTC),
+        )
+
     lessons = (
         await Lesson.select(
             Lesson.id,
@@ -82,6 +122,8 @@ async def fill_term(
             Lesson.subject,
             Lesson.school_class.grade,
             Lesson.study_group.school_class.grade,  # type: ignore[union-attr]
+            Lesson.school_class.shift,
+            Lesson.study_group.school_class.shift,  # type: ignore[union-attr]
         )
         .where(
             (Lesson.school == school_id)
@@ -98,7 +140,6 @@ async def fill_term(
             LessonRecord.school == school_id
         )
     }
-    school = await School.select(School.settings).where(School.id == school_id).first()
     settings = school["settings"] if school else {}
     if isinstance(settings, str):
         settings = json.loads(settings or "{}")
@@ -127,7 +168,6 @@ async def fill_term(
         return rosters[key]
 
     result = FillResult()
-    now = datetime.now(UTC)
     counters: dict[int, int] = {}
     for chunk_start in range(0, len(lessons), 500):
         marks: list[dict[str, Any]] = []
@@ -138,6 +178,10 @@ async def fill_term(
         for lesson in lessons[chunk_start : chunk_start + 500]:
             if lesson["id"] in done:
                 continue
+            began, ended = lesson_times(lesson)
+            if began > now:
+                continue  # today's later lesson: not taught yet
+            taught = min(ended, now)  # when its marks and homework were written
             pupils = await roster(lesson)
             if not pupils:
                 continue
@@ -152,10 +196,10 @@ async def fill_term(
                     lesson=lesson["id"],
                     school=school_id,
                     lesson_date=lesson_date,
-                    attendance_taken_at=now,
+                    attendance_taken_at=taught,
                     topic_source="plan" if planned else "typed",
                     topic_version=1,
-                    updated_at=now,
+                    updated_at=taught,
                 )
             )
             for pupil in pupils:
@@ -182,11 +226,11 @@ async def fill_term(
                         lesson_date=lesson_date,
                         status=status,
                         late_minutes=rng.randint(3, 15) if status == "late" else None,
-                        reason=rng.choice(REASONS) if status in ("absent", "sick") else "",
+                        reason=rng.choice(REASONS.get(status, ("",))),
                         source="teacher",
                         version=1,
                         lesson_version=1,
-                        updated_at=now,
+                        updated_at=taught,
                     )
                 )
             grade = lesson["school_class.grade"] or lesson["study_group.school_class.grade"]
@@ -214,8 +258,8 @@ async def fill_term(
                             comment="",
                             version=1,
                             lesson_version=1,
-                            created_at=now,
-                            updated_at=now,
+                            created_at=taught,
+                            updated_at=taught,
                         )
                     )
             if rng.random() < 0.75:
@@ -231,8 +275,8 @@ async def fill_term(
                         attachments=[],
                         version=1,
                         lesson_version=1,
-                        created_at=now,
-                        updated_at=now,
+                        created_at=taught,
+                        updated_at=taught,
                     )
                 )
         async with transaction():

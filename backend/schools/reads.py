@@ -12,6 +12,7 @@ holds the rest (docs/developing.md, "Boundaries").
 from __future__ import annotations
 
 from backend.schools.tables import (
+    BellSchedule,
     Lesson,
     LessonPlan,
     School,
@@ -26,6 +27,7 @@ from backend.schools.tables import (
 )
 
 __all__ = [
+    "BellSchedule",
     "Lesson",
     "LessonPlan",
     "School",
