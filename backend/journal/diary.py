@@ -661,7 +661,8 @@ async def news(actor: Actor, student_id: int) -> dict[str, Any]:
             Mark.version,
         )
         .where((Mark.student == student_id) & (Mark.updated_at > since) & Mark.deleted_at.is_null())
-        .order_by(Mark.updated_at, ascending=False)
+        # Newest first: the last written, then (written together) the latest lesson.
+        .order_by(Mark.updated_at, Mark.lesson_date, Mark.id, ascending=False)
         .limit(200)
     )
     remarks = (

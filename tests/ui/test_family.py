@@ -178,6 +178,25 @@ def test_every_main_screen_shows_the_servers_data(
     )
 
     assert shown["child_title"].startswith(child["first_name"])
+    # today: «Новые отметки» newest first (trial 2026-12-07 listed 01.09, 02.09, ... first):
+    # the mark the school just changed, then the marks of the latest lessons
+    news = parent.get(f"/api/v1/diary/students/{student}/news").json()["marks"]
+    assert news[0]["id"] == changed["id"]
+    written = [m["updated_at"] for m in news]
+    assert written == sorted(written, reverse=True)
+    heading = shown["today_texts"].index("Новые отметки")
+    end = shown["today_texts"].index("Задано на ближайшие дни")
+    lines = [line.split(" · ") for line in shown["today_texts"][heading + 1 : end]]
+    shown_marks = [(line[0], line[-1]) for line in lines]
+    ddmm = [date.fromisoformat(m["lesson_date"]).strftime("%d.%m") for m in news[:12]]
+    assert shown_marks == [(m["value"], d) for m, d in zip(news[:12], ddmm, strict=True)]
+    assert shown_marks[0] == (
+        new_value,
+        date.fromisoformat(changed["lesson_date"]).strftime("%d.%m"),
+    )
+    later = [date.fromisoformat(m["lesson_date"]) for m in news[1:12]]
+    assert len(later) > 3 and later == sorted(later, reverse=True), later
+    assert later[0] >= day - timedelta(days=7)  # the latest lessons, not September's
     week = week_of(parent, student, day)
     assert shown["diary_week_start"] == week["week_start"]
     assert shown["diary_lessons"] == lesson_ids(week)
