@@ -100,15 +100,16 @@ async def show(turn: Turn, child: Child, offset: int, note: str = "") -> None:
     ordered_sets = {o.meal_set_id for o in placed}
     for item in menu.sets:
         meal = item.meal_set
-        line = t("bot.meals.set", kind=meal.kind_name, name=meal.name, price=rubles(meal.price))
+        line = t("bot.meals.set", title=meal.title, price=rubles(meal.price))
         if item.blocked_allergens:
             line += t("bot.meals.allergens", allergens=", ".join(item.blocked_allergens))
         lines.append(line)
         if not item.blocked_allergens and meal.id not in ordered_sets:
-            label = t("bot.meals.order", name=meal.name)
+            label = t("bot.meals.order", name=meal.title)
             rows.append((Button(label, f"mo:{child.id}:{offset}:{meal.id}"),))
     for order in placed:
-        lines.append(t("bot.meals.ordered", name=order.meal_set_name, status=order.status_name))
+        status = order.status_name.lower()
+        lines.append(t("bot.meals.ordered", name=order.meal_set_name, status=status))
         label = t("bot.meals.cancel", name=order.meal_set_name)
         rows.append((Button(label, f"mc:{child.id}:{offset}:{order.id}"),))
     rows.append((Button(t("bot.meals.top_up"), f"tu:{child.id}:{offset}"),))
@@ -133,12 +134,16 @@ async def place(turn: Turn, child: Child, offset: int, meal_set_id: int) -> None
 
 async def cancel(turn: Turn, child: Child, offset: int, order_id: int) -> None:
     assert turn.actor is not None
-    mine = {o.id for o in await orders.list_orders(turn.actor, child.id, *await _span(child))}
+    mine = {
+        o.id: o.meal_set_name
+        for o in await orders.list_orders(turn.actor, child.id, *await _span(child))
+    }
     if order_id not in mine:  # an order of another child: nothing said about it
         await turn.say(t("bot.child_unknown"))
         return
     order = await orders.cancel_order(turn.actor, order_id)
-    await show(turn, child, offset, t("bot.meals.cancelled", name=order.meal_set_name))
+    name = order.meal_set_name or mine[order_id]  # (the cancel's answer may not carry it)
+    await show(turn, child, offset, t("bot.meals.cancelled", name=name))
 
 
 async def _span(child: Child) -> tuple[Any, Any]:

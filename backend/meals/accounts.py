@@ -20,11 +20,17 @@ from backend.core.context import Actor
 from backend.core.db import transaction
 from backend.core.errors import NotFound
 from backend.core.rights import Permission, ScopeKind, ScopeTarget
-from backend.i18n import t
+from backend.i18n import has, t
 from backend.meals import ledger
 from backend.meals import schemas as s
 from backend.meals.ledger import AccountKind, Status, TransferKind
-from backend.meals.tables import LedgerTransfer, MealSchoolSettings, PupilAccount
+from backend.meals.tables import (
+    LedgerTransfer,
+    MealOrder,
+    MealPayment,
+    MealSchoolSettings,
+    PupilAccount,
+)
 from backend.schools.services import school_target, scope_target
 
 P = Permission
@@ -232,6 +238,59 @@ async def set_threshold(
     return await get_account(actor, student_id)
 
 
+async def bases(references: set[str]) -> dict[str, str]:
+    """What each ledger reference means to a person («Пополнение через ЮKassa № 12», «Обед
+    на 08.12.2026», «Наличные в кассе школы»): the statement's «Основание», never the ledger's
+    own codes (`payment:12`, `order:18`). A reference it does not know reads as nothing."""
+
+    def numbers(prefix: str) -> list[int]:
+        return sorted(
+            {int(n) for r in references if (n := r.removeprefix(prefix)) != r and n.isdigit()}
+        )
+
+    payment_ids, order_ids = numbers("payment:"), numbers("order:")
+    payments = {
+        r["id"]: r
+        for r in (
+            await MealPayment.select(MealPayment.id, MealPayment.provider).where(
+                MealPayment.id.is_in(payment_ids)
+            )
+            if payment_ids
+            else []
+        )
+    }
+    orders = {
+        r["id"]: r
+        for r in (
+            await MealOrder.select(MealOrder.id, MealOrder.date, MealOrder.meal_kind).where(
+                MealOrder.id.is_in(order_ids)
+            )
+            if order_ids
+            else []
+        )
+    }
+    out: dict[str, str] = {}
+    for reference in references:
+        kind, _, number = reference.partition(":")
+        text = ""
+        if kind == "payment" and number.isdigit() and int(number) in payments:
+            provider = payments[int(number)]["provider"]
+            key = f"meals.provider.{provider}"
+            name = t(key) if has(key) else provider
+            text = t("meals.basis.payment", provider=name, number=number)
+        elif kind == "order" and number.isdigit() and int(number) in orders:
+            order = orders[int(number)]
+            text = t(
+                "meals.basis.order",
+                kind=t(f"meals.meal_kind.{order['meal_kind']}"),
+                date=order["date"].strftime("%d.%m.%Y"),
+            )
+        elif has(f"meals.basis.{reference}") and not number:
+            text = t(f"meals.basis.{reference}")
+        out[reference] = text
+    return out
+
+
 async def statement(actor: Actor, student_id: int, *, limit: int, offset: int) -> s.StatementOut:
     """Every entry of the pupil's account, newest first, each with the posted balance after
     it: the family sees why the balance is what it is."""
@@ -249,6 +308,7 @@ async def statement(actor: Actor, student_id: int, *, limit: int, offset: int) -
         .order_by(LedgerTransfer.id)
     )
     resolved = {e["pending_id"]: e["status"] for e in entries if e["pending_id"] is not None}
+    basis = await bases({e["reference"] for e in entries if e["reference"]})
     items: list[s.StatementEntry] = []
     posted = 0
     for e in entries:
@@ -272,6 +332,7 @@ async def statement(actor: Actor, student_id: int, *, limit: int, offset: int) -
                 reverses_id=e["reverses_id"],
                 refund_of=e["refund_of"],
                 reference=e["reference"],
+                basis=basis.get(e["reference"], ""),
                 reason=e["reason"],
                 posted_after=posted,
             )

@@ -181,19 +181,33 @@ async def _dishes(ids: list[int]) -> dict[int, dict[str, Any]]:
     return {r["id"]: r for r in rows}
 
 
+def set_title(kind_name: str, name: str) -> str:
+    """How a meal set reads in a sentence, once: a name that already says its meal as the
+    caterer wrote it («Обед «Борщ и рыба»») stands as it is; another gets the meal in front
+    («Завтрак «Каша»», or «Обед: «Школьный»» when the name brings its own quotes)."""
+    name = name.strip()
+    if name.casefold().startswith(kind_name.casefold()):
+        return name
+    if "«" in name or "»" in name:
+        return f"{kind_name}: {name}"
+    return f"{kind_name} «{name}»"
+
+
 async def _set_out(
     row: dict[str, Any], dishes: dict[int, dict[str, Any]] | None = None
 ) -> s.MealSetOut:
     dishes = dishes if dishes is not None else await _dishes(row["dishes"])
     members = [dishes[d] for d in row["dishes"] if d in dishes]
     allergens = {a for d in members for a in d["allergens"]}
+    kind_name = t(f"meals.meal_kind.{row['kind']}")
     return s.MealSetOut(
         id=row["id"],
         school_id=row["school"],
         caterer_id=row["caterer"],
         name=row["name"],
+        title=set_title(kind_name, row["name"]),
         kind=row["kind"],
-        kind_name=t(f"meals.meal_kind.{row['kind']}"),
+        kind_name=kind_name,
         price=row["price"],
         grades=row["grades"],
         diet=row["diet"],

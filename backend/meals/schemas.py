@@ -77,7 +77,8 @@ class StatementEntry(msgspec.Struct):
     pending_id: int | None
     reverses_id: int | None
     refund_of: int | None
-    reference: str
+    reference: str  # the ledger's own code (payment:12, order:18, cash, buffet)
+    basis: str  # the same in words: «Пополнение через ЮKassa № 12», «Обед на 08.12.2026»
     reason: str
     posted_after: int  # the posted balance after this entry
 
@@ -209,10 +210,14 @@ class MealSetCreate(Strict):
 
 
 class MealSetOut(msgspec.Struct):
+    """`name` as the caterer wrote it; `title` how it reads in a sentence, the meal named once
+    («Завтрак «Каша»» for «Каша», «Обед «Борщ и рыба»» as it is)."""
+
     id: int
     school_id: int
     caterer_id: int
     name: str
+    title: str
     kind: str
     kind_name: str
     price: int

@@ -62,7 +62,7 @@ async def statement_file(
             entry.kind_name,
             rub(entry.amount),
             t(f"meals.status.{entry.hold_state}") if entry.hold_state else entry.status_name,
-            entry.reason or entry.reference,
+            " — ".join(text for text in (entry.basis, entry.reason) if text),
             rub(entry.posted_after),
         ]
         for entry in out.items

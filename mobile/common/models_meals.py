@@ -38,6 +38,7 @@ class MealSet(Model):
     dishes: list[Dish]
     allergens: list[str]
     kcal: float
+    title: str = ""  # how it reads in a sentence, the meal named once (the server's)
 
 
 class MenuSet(Model):
@@ -90,6 +91,7 @@ class StatementEntry(Model):
     hold_state: str | None
     reason: str
     posted_after: int
+    basis: str = ""  # what it was for, in words («Обед на 08.12.2026»)
 
 
 class Statement(Model):

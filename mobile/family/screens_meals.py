@@ -177,7 +177,10 @@ class MealsScreen(FamilyScreen):
             meal = item.meal_set
             card = col.add(Card())
             card.add_widget(
-                Text(t("family.meals.set_title", kind=meal.kind_name, name=meal.name), bold=True)
+                Text(
+                    meal.title or t("family.meals.set_title", kind=meal.kind_name, name=meal.name),
+                    bold=True,
+                )
             )
             card.add_widget(
                 Text(
@@ -277,9 +280,7 @@ class MealsScreen(FamilyScreen):
                 what=entry.kind_name,
                 sum=roubles(entry.amount, sign=True),
             )
-            state = entry.status_name
-            if entry.reason:
-                state += f" · {entry.reason}"
+            state = " · ".join(x for x in (entry.status_name, entry.basis, entry.reason) if x)
             card.add_widget(Text(line, font=theme.FONT_SMALL))
             card.add_widget(
                 Text(

@@ -481,6 +481,9 @@ def test_order_tomorrows_lunch_and_see_the_hold(
     for item in tomorrow["sets"]:
         meal = item["meal_set"]
         assert meal["name"] in menu_text and roubles(meal["price"]) in menu_text
+        # the set's heading names its meal once («Обед «Борщ и рыба»», not «Обед: Обед «…»»)
+        assert meal["title"] == meal["name"] and meal["title"] in shown["menu_texts"]
+        assert not any(text.count(meal["kind_name"]) > 1 for text in shown["menu_texts"])
         for dish in meal["dishes"]:
             assert dish["name"] in shown["menu_texts"]
             if dish["allergens"]:
@@ -540,6 +543,8 @@ def test_order_tomorrows_lunch_and_see_the_hold(
     assert len(seen) == len(shown["statement_ids"]) >= 3
     for entry in seen:
         assert f"{entry['kind_name']} · {roubles(entry['amount'], sign=True)}" in statement_text
+        assert entry["basis"] and entry["basis"] in statement_text  # «Обед на …», not order:N
+    assert "order:" not in statement_text and "payment:" not in statement_text
     # the buffet's rules reached the server
     buffet = parent.get(f"/api/v1/meals/pupils/{student}/buffet").json()
     assert buffet["daily_limit"] == 15_050 and buffet["stop_list"] == sorted(

@@ -27,13 +27,20 @@ async def test_meals_are_ordered_and_cancelled_before_the_cutoff(messenger: Mess
     tomorrow = await person.type("/meals")
     assert "Баланс: 1 000,00 ₽, доступно 1 000,00 ₽" in tomorrow["text"]
     later = await person.press(person.button("День »", tomorrow))  # still open for orders
-    placed = await person.press(person.button("Заказать", later))
-    assert placed["text"].startswith("Заказано: «")
+    # each set's meal named once (trial 2026-12-07: «Завтрак «Завтрак «Омлет»» — 105,00 ₽»)
+    sets = [line for line in later["text"].splitlines() if line.startswith("• ")]
+    assert "• Обед 1–4 — 95,00 ₽" in sets, sets
+    for line in sets:
+        assert sum(line.count(kind) for kind in ("Завтрак", "Обед", "Полдник")) == 1, line
+        assert "«" not in line, line
+    placed = await person.press(person.button("Заказать: Обед 1–4", later))
+    assert placed["text"].startswith("Заказано: Обед 1–4.")
+    assert "Заказ: Обед 1–4 — заказано" in placed["text"]
     row = await MealOrder.select().where(MealOrder.student == canteen.ids["student"]).first()
     assert row is not None and row["status"] == "ordered"
     assert f"доступно {(100_000 - row['price']) // 100:,}".replace(",", " ") in placed["text"]
-    cancelled = await person.press(person.button("Отменить", placed))
-    assert "отменён, деньги вернулись" in cancelled["text"]
+    cancelled = await person.press(person.button("Отменить: Обед 1–4", placed))
+    assert cancelled["text"].startswith("Заказ отменён: Обед 1–4. Деньги вернулись на счёт.")
     row = await MealOrder.select().where(MealOrder.id == row["id"]).first()
     assert row is not None and row["status"] == "cancelled"
     assert "доступно 1 000,00 ₽" in cancelled["text"]
@@ -155,7 +162,7 @@ async def test_ill_today_cancels_todays_meal_before_the_cutoff(messenger: Messen
     tomorrow = await person.type("/meals")
     today = await person.press(person.button("« День", tomorrow))
     placed = await person.press(person.button("Заказать", today))
-    assert placed["text"].startswith("Заказано: «")
+    assert placed["text"].startswith("Заказано: Обед")
     asked = await person.type("/ill")
     done = await person.press(person.button("Да, сообщить", asked))
     assert "Школа получила сообщение" in done["text"]

@@ -242,7 +242,7 @@ async def test_statement_as_xlsx_and_pdf(world: Backend) -> None:
     table = [row for row in values if row and row[1] in ("Пополнение", "Заказ питания")]
     assert [(r[1], r[2], r[3], r[4], r[5]) for r in table] == [
         ("Заказ питания", "-120,50", "В резерве", None, "500,00"),
-        ("Пополнение", "500,00", "Проведено", "Касса, чек 17", "500,00"),
+        ("Пополнение", "500,00", "Проведено", "Наличные в кассе школы — Касса, чек 17", "500,00"),
     ]
     pdf = await world.client.get(
         f"{url}/statement/file", params={"format": "pdf"}, headers=guardian.headers

@@ -308,3 +308,35 @@ async def test_school_recorded_absence_cancels_too(world: Backend) -> None:
     assert absence.status_code == 200, absence.text
     assert absence.json()["cancelled"][0]["cancel_reason"] == "absence"
     assert await _available(world, c) == 100_000
+
+
+async def test_the_statement_says_what_each_entry_is_for(world: Backend) -> None:
+    """Trial 2026-12-07: the statement's «Основание» showed `order:18`. An order reads as its
+    meal and day, the school's cash as cash, in the JSON and in the XLSX alike; and the menu
+    names each set's meal once."""
+    import io
+
+    from openpyxl import load_workbook
+
+    c = await _canteen(world)
+    placed = await _order(world, c, 2, "lunch")
+    assert placed.status_code == 201, placed.text
+    url = f"{BASE}/pupils/{c.ids['student']}"
+    statement = (await world.client.get(f"{url}/statement", headers=c.guardian.headers)).json()
+    lunch_day = (c.today + timedelta(days=2)).strftime("%d.%m.%Y")
+    assert [(i["kind_name"], i["basis"]) for i in statement["items"]] == [
+        ("Заказ питания", f"Обед на {lunch_day}"),
+        ("Пополнение", "Наличные в кассе школы"),
+    ]
+    assert statement["items"][0]["reference"] == f"order:{placed.json()['id']}"
+    xlsx = await world.client.get(f"{url}/statement/file", headers=c.guardian.headers)
+    rows = list(load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(values_only=True))
+    basis = [r[4] for r in rows if r and r[1] in ("Заказ питания", "Пополнение")]
+    assert basis[0] == f"Обед на {lunch_day}" and basis[1].startswith("Наличные в кассе школы")
+    assert not any("order:" in str(cell) or cell == "cash" for row in rows for cell in row)
+
+    menu = await world.client.get(
+        f"{url}/menu", params={"date": c.day(2)}, headers=c.guardian.headers
+    )
+    titles = {s["meal_set"]["name"]: s["meal_set"]["title"] for s in menu.json()["sets"]}
+    assert titles["Обед 1–4"] == "Обед 1–4" and titles["Завтрак молочный"] == "Завтрак молочный"

@@ -182,6 +182,7 @@ async def test_a_top_up_is_credited_once_whatever_the_notifications(
         )
     ).json()
     assert [(i["kind_name"], i["amount"]) for i in statement["items"]] == [("Пополнение", 50_000)]
+    assert statement["items"][0]["basis"] == f"Пополнение через ЮKassa № {payment['id']}"
 
 
 async def test_notifications_only_from_yookassa_addresses(
