@@ -6,9 +6,12 @@ import asyncio
 
 
 def main() -> None:
+    from mobile.common import window
+    from mobile.common.i18n import t
     from mobile.teacher.config import TeacherConfig, prepare_kivy
 
     config = TeacherConfig.from_env()
+    window.say_start(t("signin.title"), config.server)
     prepare_kivy(config)
     from mobile.teacher.app import TeacherApp
 
