@@ -40,3 +40,16 @@ def test_the_licence_text_is_in_the_repository() -> None:
     assert "13. Remote Network Interaction; Use with the GNU General Public License." in text
     assert "END OF TERMS AND CONDITIONS" in text
     assert 'license = { text = "AGPL-3.0-or-later" }' in (ROOT / "pyproject.toml").read_text()
+
+
+def test_readme_names_the_chat_the_demo_linked_and_how_metrics_are_read() -> None:
+    """Trial 2026-12-07: README said the demo parent "has a linked Telegram chat" while its
+    example chat (200001) got nothing until linked, and that /metrics serves metrics, which
+    answers 404 without PARTA_METRICS_TOKEN."""
+    from backend.seed import DEMO_TELEGRAM_CHAT
+
+    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert f"a Telegram chat linked by the seed, the stand-in's chat `{DEMO_TELEGRAM_CHAT}`" in text
+    assert "the chat `200001` below is a new one, linked with a code" in text
+    assert "Authorization: Bearer <PARTA_METRICS_TOKEN>" in text
+    assert "without `PARTA_METRICS_TOKEN` set there is no such route: 404" in text
