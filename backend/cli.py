@@ -9,9 +9,11 @@ import asyncio
 import contextlib
 import getpass
 import io
+import logging
 import os
 import shutil
 import socket
+import sys
 from collections.abc import Coroutine
 from datetime import date
 from pathlib import Path
@@ -41,19 +43,34 @@ def _export_for_piccolo(settings: Settings) -> None:
     os.environ["PARTA_DATABASE_URL"] = settings.database_url
 
 
-async def _migrate(settings: Settings, *, quiet: bool = False) -> None:
+async def _applied_migrations() -> int:
+    """How many migrations the database has recorded (none in a new database)."""
+    from piccolo.apps.migrations.tables import Migration
+
+    if not await Migration.table_exists():
+        return 0
+    return int(await Migration.count())
+
+
+async def _migrate(settings: Settings) -> tuple[int, int]:
+    """Apply every migration; (applied now, recorded in all). Piccolo's own English report
+    («👍 4 migrations already complete») is kept off the screen: the caller says it in Russian.
+    When a migration fails, Piccolo's report goes to stderr with the error, for the operator."""
     from backend import bootstrap
     from backend.core import db
 
     _export_for_piccolo(settings)
     engine = db.make_engine(settings)
     db.bind_engine(engine, bootstrap.all_tables())
-    if not quiet:
-        await bootstrap.migrate()
-        return
-    # Piccolo reports each migration on stdout; the demo's newcomer needs the logins, not that.
-    with contextlib.redirect_stdout(io.StringIO()):
-        await bootstrap.migrate()
+    before = await _applied_migrations()
+    with contextlib.redirect_stdout(io.StringIO()) as said:
+        try:
+            await bootstrap.migrate()
+        except BaseException:
+            sys.stderr.write(said.getvalue())
+            raise
+    after = await _applied_migrations()
+    return after - before, after
 
 
 class _RussianHelp(click.HelpFormatter):
@@ -123,9 +140,11 @@ def _in_russian(cmd: click.Command) -> None:
     cmd.get_help_option = help_option  # type: ignore[method-assign]
 
 
-@click.group(cls=_Parta, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=_Parta, help=t("cli.help.parta"), context_settings={"help_option_names": ["-h", "--help"]}
+)
 def main() -> None:
-    """Парта: электронный журнал и дневник. Parta: the school system."""
+    """The `parta` command (its help is the catalogue's)."""
 
 
 def _require_free_port(host: str, port: int) -> None:
@@ -146,8 +165,11 @@ def migrate() -> None:
     """Apply all database migrations (PARTA_DATABASE_URL)."""
 
     settings = Settings()
-    _run(_migrate(settings))
-    console.print(t("cli.migrated"))
+    applied, total = _run(_migrate(settings))
+    if applied:
+        click.echo(t("cli.migrated", applied=applied, total=total))
+    else:
+        click.echo(t("cli.migrated_none", total=total))
 
 
 @main.command(help=t("cli.help.serve"))
@@ -284,7 +306,7 @@ def _print_logins(result: Any, url: str | None = None) -> None:
     out = Console()
     if url:
         out.print(f"\n[bold]{t('cli.demo_ready', url=url)}[/bold]")
-        out.print(f"  API docs: {url}/schema   health: {url}/health")
+        out.print("  " + t("cli.demo_links", url=url))
     counts = getattr(result, "counts", {}) or {}
     out.print(
         t(
@@ -390,7 +412,7 @@ def demo(host: str, port: int, data_dir: str, keep: bool) -> None:
     os.environ.setdefault("PARTA_MEDIA_ROOT", str(directory / "media"))
     settings = Settings()
 
-    _run(_migrate(settings, quiet=True))
+    _run(_migrate(settings))
     url = f"http://{host}:{port}"
     # Two classes a grade keeps the wait short; `parta seed` makes bigger schools. The journal
     # is filled from 1 September to today, so every report of the term has something to show.
@@ -425,7 +447,29 @@ def demo(host: str, port: int, data_dir: str, keep: bool) -> None:
         for line in extra.describe(url):
             Console().print(f"  {line}")
     config = uvicorn.Config(app, log_level="warning", access_log=False, proxy_headers=False)
-    uvicorn.Server(config).run(sockets=[listener])
+    try:
+        _quiet_on_exit(config).run(sockets=[listener])
+    except KeyboardInterrupt:  # uvicorn raises Ctrl+C again once it has shut down
+        Console().print(t("cli.demo_stopped"))
+        raise SystemExit(130) from None
+    Console().print(t("cli.demo_stopped"))
+
+
+def _quiet_on_exit(config: Any) -> Any:
+    """The demo's server, which stops quietly on Ctrl+C: once asked to stop, the companions'
+    complaints that the others are gone (the MAX client's «long polling failed», backoff's
+    «Giving up …») are no news, so records up to ERROR are dropped from then on and one Russian
+    line says what is happening. (uvicorn is imported by `demo` alone.)"""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if not self.should_exit:
+                logging.disable(logging.ERROR)
+                Console().print(t("cli.demo_stopping"))
+            super().handle_exit(sig, frame)
+
+    return Server(config)
 
 
 def _hold_port(host: str, port: int) -> socket.socket:

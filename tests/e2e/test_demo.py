@@ -51,6 +51,13 @@ def test_demo_serves_and_its_logins_work(tmp_path: Path) -> None:
     assert "teacher" in output
     assert f"{base}/admin/web/" in output  # the staff web's address
     assert "mobile.family" in output and "parta-teacher" in output  # how to start the apps
+    # the banner and Ctrl+C in Russian (trial 2026-12-07: «API docs:», «health:», and at the
+    # stop «MAX long polling failed: …», «Giving up _do_request(...)»)
+    flat = " ".join(output.split())  # (the console wraps long lines)
+    assert f"Документация API: {base}/schema Проверка работы: {base}/health" in flat
+    for english in ("API docs", "health:", "long polling failed", "Giving up", "Backing off"):
+        assert english not in output, (english, output[-3000:])
+    assert flat.endswith("Парта останавливается… Парта остановлена."), output[-3000:]
 
 
 def test_the_demo_holds_its_port_before_it_says_it_runs(tmp_path: Path) -> None:
@@ -208,6 +215,10 @@ def _the_parent_tops_up_through_the_yookassa_standin(base: str) -> None:
     assert "500,00 ₽" in httpx.get(page_url).text
     paid = httpx.post(page_url, data={"action": "pay"}, follow_redirects=False)
     assert paid.status_code == 302, paid.text
+    # back on our own page of the top-up, in Russian (not the API's documents)
+    back = httpx.get(paid.headers["location"])
+    assert paid.headers["location"].startswith(f"{base}/payments/"), paid.headers
+    assert back.status_code == 200 and "<h1>Оплата принята</h1>" in back.text, back.text
     account = httpx.get(f"{base}/api/v1/meals/pupils/{student}/account", headers=headers).json()
     assert account["posted"] == before["posted"] + 50_000, (before, account)
     assert account["available"] == before["available"] + 50_000, (before, account)
@@ -255,5 +266,9 @@ def _the_parent_tops_up_from_the_bot(base: str) -> None:
     assert "500,00 ₽" in httpx.get(page_url).text
     paid = httpx.post(page_url, data={"action": "pay"}, follow_redirects=False)
     assert paid.status_code == 302, paid.text
+    # back on our own page of the top-up, in Russian (not the API's documents)
+    back = httpx.get(paid.headers["location"])
+    assert paid.headers["location"].startswith(f"{base}/payments/"), paid.headers
+    assert back.status_code == 200 and "<h1>Оплата принята</h1>" in back.text, back.text
     after = httpx.get(account, headers=headers).json()
     assert after["posted"] == before["posted"] + 50_000, (before, after)

@@ -20,6 +20,15 @@ def test_help_is_in_russian(command: list[str]) -> None:
         assert word not in result.output, (command, word, result.output)
 
 
+def test_the_command_and_the_bot_say_what_they_are_in_russian() -> None:
+    """Trial 2026-12-07: «Parta: the school system.»; `bot` named Telegram alone."""
+    top = CliRunner().invoke(main, ["--help"], prog_name="parta").output
+    assert "Парта: электронный журнал и дневник" in top
+    assert "school system" not in top and "Parta" not in top
+    bot = CliRunner().invoke(main, ["bot", "--help"], prog_name="parta").output
+    assert "в Telegram и MAX" in " ".join(bot.split())
+
+
 def test_defaults_and_required_options_are_named_in_russian() -> None:
     demo = CliRunner().invoke(main, ["demo", "--help"], prog_name="parta").output
     assert "[по умолчанию: 8000]" in demo
