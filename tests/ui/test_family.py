@@ -516,7 +516,9 @@ def test_order_tomorrows_lunch_and_see_the_hold(
         f"На счёте: {roubles(before['posted'])}",
         f"В резерве под заказы: {roubles(lunch['price'])}",
     ]
-    assert f"Заказано · {orders[0]['status_name']}" in shown["ordered_texts"]
+    # (the status alone says «Заказано»: not «Заказано · Заказано»)
+    assert f"Ваш заказ · {orders[0]['status_name']}" in shown["ordered_texts"]
+    assert not any(text.count("Заказано") > 1 for text in shown["ordered_texts"])
     # Today: tomorrow's order and the balance
     assert (
         f"завтра: {lunch['name']} · {roubles(lunch['price'])} · {orders[0]['status_name']}"
