@@ -90,6 +90,37 @@ class ChatGone(Exception):
     """The messenger refused a send because the person blocked the bot or left the chat."""
 
 
+class NotAnswered(Exception):
+    """The update could not be answered for a passing reason (the database, Redis or the
+    messenger out of reach): the adapter's inbox tries it again later (decision 0609), rather
+    than the person hearing of an error or nothing at all."""
+
+
+def transient(exc: BaseException) -> bool:
+    """An error that trying again later can cure: a server out of reach or going away."""
+    import asyncpg
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    passing = (
+        NotAnswered,
+        OSError,  # refused, reset, timed out (TimeoutError is one)
+        RedisConnectionError,
+        RedisTimeoutError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,  # "connection is closed"
+        asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
+    )
+    seen: BaseException | None = exc
+    for _ in range(5):  # the error itself and what it was raised from
+        if seen is None:
+            return False
+        if isinstance(seen, passing):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class Chat(Protocol):
     messenger: str
 
@@ -243,7 +274,9 @@ class FamilyBot:
             await self.unlink(turn.chat.messenger, turn.chat_id)
         except DomainError as exc:  # an expected refusal: its Russian message is the answer
             await self._tell(turn, exc.message)
-        except Exception:
+        except Exception as exc:
+            if transient(exc):
+                raise NotAnswered(repr(exc)) from exc
             log.exception(
                 "bot update failed",
                 extra={"messenger": turn.chat.messenger, "chat_id": turn.chat_id},
@@ -255,7 +288,9 @@ class FamilyBot:
             await turn.chat.send(turn.chat_id, Reply(text))
         except ChatGone:
             await self.unlink(turn.chat.messenger, turn.chat_id)
-        except Exception:
+        except Exception as exc:
+            if transient(exc):
+                raise NotAnswered(repr(exc)) from exc
             log.exception("bot could not report an error", extra={"chat_id": turn.chat_id})
 
     # -- dispatch ------------------------------------------------------------------------------

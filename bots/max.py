@@ -9,6 +9,9 @@ core (`bots.core.FamilyBot`), and `MaxChat` speaks for the core.
 - Modes: long polling (`polling`: development, `parta demo`; `GET /updates` with a marker) or a
   webhook (`webhook`: production; MAX posts each update with the subscription's secret in
   `X-Max-Bot-Api-Secret`, and a request without it is answered 401 and never read).
+- Either way an update is kept in the bot's inbox (`bots.inbox`, decision 0609) before MAX hears
+  it arrived (the marker moved past it, the webhook's 200): a process killed at any moment
+  answers it after its restart, once.
 - Every send, edit and callback answer is paced with the notifications worker's own limits in
   the same Redis keys (`notifications.delivery.messenger_rates`): one shared limit per bot and
   per dialog.
@@ -18,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -34,7 +39,8 @@ from maxapi.utils.inline_keyboard import InlineKeyboardBuilder
 from redis.asyncio import Redis
 
 from backend.settings import Settings
-from bots.core import CONCURRENCY, ChatGone, FamilyBot, Reply
+from bots.core import ChatGone, FamilyBot, NotAnswered, Reply
+from bots.inbox import Inbox
 from notifications.delivery import messenger_rates
 from notifications.max_client import RETRY_AFTER_429, error_code, max_bot
 from notifications.pacing import Pacer, Rate
@@ -94,6 +100,8 @@ class MaxChat:
             ticket = await self.pacer.enter(*limits)
             try:
                 return await call()
+            except (MaxConnection, aiohttp.ClientError) as exc:
+                raise NotAnswered(repr(exc)) from exc  # out of reach: the update waits
             except MaxApiError as exc:
                 if exc.code == 429 and attempt < RETRIES_AFTER_429:
                     # MAX refused one too many: everyone (the worker too) waits, then again.
@@ -101,6 +109,8 @@ class MaxChat:
                     continue
                 if exc.code == 403:
                     raise ChatGone(error_code(exc) or "forbidden") from exc
+                if exc.code >= 500 or exc.code == 429:
+                    raise NotAnswered(error_code(exc) or str(exc.code)) from exc
                 raise
             finally:
                 await self.pacer.leave(ticket)
@@ -171,6 +181,33 @@ def dialog_chat(message: dict[str, Any] | None) -> int | None:
     return int(recipient["chat_id"])
 
 
+def update_key(update: dict[str, Any]) -> str:
+    """What makes an update the same when MAX hands it over again (MAX's updates carry no id):
+    a message's mid, a press's callback id, or a start's or stop's chat, user and time."""
+    kind = str(update.get("update_type") or "")
+    if kind == "message_created":
+        mid = ((update.get("message") or {}).get("body") or {}).get("mid")
+        if mid:
+            return f"m:{mid}"
+    elif kind == "message_callback":
+        callback_id = (update.get("callback") or {}).get("callback_id")
+        if callback_id:
+            return f"c:{callback_id}"
+    elif kind in ("bot_started", "bot_stopped") and update.get("timestamp") is not None:
+        user = (update.get("user") or {}).get("user_id")
+        return f"{kind}:{update.get('chat_id')}:{user}:{update['timestamp']}"
+    canonical = json.dumps(update, sort_keys=True, ensure_ascii=False).encode()
+    return "h:" + hashlib.sha256(canonical).hexdigest()
+
+
+def update_chat(update: dict[str, Any]) -> int | None:
+    """The dialog an update belongs to (its answers go in order)."""
+    if update.get("update_type") in ("bot_started", "bot_stopped"):
+        chat = update.get("chat_id")
+        return int(chat) if chat is not None else None
+    return dialog_chat(update.get("message"))
+
+
 class MaxBot:
     """The MAX side of the bot process: the maxapi client around a core."""
 
@@ -181,12 +218,8 @@ class MaxBot:
             self.bot, settings, Pacer(redis, headroom=settings.notify_rate_headroom)
         )
         self._polling: asyncio.Task[None] | None = None
-        self._handling: set[asyncio.Task[None]] = set()
-        # At most CONCURRENCY updates answered at once; the others wait their turn here
-        # (a webhook's post is answered 200 at once all the same).
-        self._slots = asyncio.Semaphore(CONCURRENCY)
-        # Updates of one dialog are answered in order; different dialogs at once.
-        self._locks: dict[int, asyncio.Lock] = {}
+        # Kept until answered; at most CONCURRENCY at once, one dialog's in order.
+        self.inbox = Inbox(MESSENGER, self.handle, update_chat)
 
     # -- updates -------------------------------------------------------------------------------
 
@@ -196,12 +229,10 @@ class MaxBot:
         if kind == "bot_started":
             started = int(update["chat_id"])
             payload = (update.get("payload") or "").strip()
-            await self._in_order(
-                started, self.core.on_text(self.chat, started, f"/start {payload}".strip())
-            )
+            await self.core.on_text(self.chat, started, f"/start {payload}".strip())
         elif kind == "bot_stopped":
             stopped = int(update["chat_id"])
-            await self._in_order(stopped, self.core.unlink(MESSENGER, stopped, "blocked"))
+            await self.core.unlink(MESSENGER, stopped, "blocked")
         elif kind == "message_created":
             message = update.get("message") or {}
             chat_id = dialog_chat(message)
@@ -209,7 +240,7 @@ class MaxBot:
             text = ((message.get("body") or {}).get("text") or "").strip()
             if chat_id is None or sender.get("is_bot") or not text:
                 return
-            await self._in_order(chat_id, self.core.on_text(self.chat, chat_id, text))
+            await self.core.on_text(self.chat, chat_id, text)
         elif kind == "message_callback":
             callback = update.get("callback") or {}
             pressed = update.get("message")
@@ -219,7 +250,7 @@ class MaxBot:
                 with contextlib.suppress(MaxApiError, MaxConnection):
                     await self.chat.answer(callback["callback_id"])
                 return
-            await self._in_order(chat_id, self._press(chat_id, pressed["body"]["mid"], callback))
+            await self._press(chat_id, pressed["body"]["mid"], callback)
 
     async def _press(self, chat_id: int, mid: str, callback: dict[str, Any]) -> None:
         callback_id = callback["callback_id"]
@@ -235,23 +266,6 @@ class MaxBot:
                 with contextlib.suppress(MaxApiError, MaxConnection, ChatGone):
                     await self.chat.answer(callback_id)
 
-    async def _in_order(self, chat_id: int, work: Awaitable[Any]) -> None:
-        lock = self._locks.setdefault(chat_id, asyncio.Lock())
-        async with lock:
-            await work
-
-    def _handle_soon(self, update: dict[str, Any]) -> None:
-        async def run() -> None:
-            try:
-                async with self._slots:
-                    await self.handle(update)
-            except Exception:  # the core answers the person; this is a malformed update
-                log.exception("MAX update failed", extra={"update_type": update.get("update_type")})
-
-        task = asyncio.create_task(run())
-        self._handling.add(task)
-        task.add_done_callback(self._handling.discard)
-
     # -- long polling --------------------------------------------------------------------------
 
     async def start_polling(self) -> None:
@@ -260,6 +274,7 @@ class MaxBot:
         subscriptions = await self.bot.get_subscriptions()
         for subscription in subscriptions.subscriptions:
             await self.bot.unsubscribe_webhook(url=subscription.url)
+        await self.inbox.start()
         self._polling = asyncio.create_task(self._poll())
 
     async def _poll(self) -> None:
@@ -275,8 +290,16 @@ class MaxBot:
                 log.warning("MAX long polling failed: %s", exc)
                 await asyncio.sleep(2)
                 continue
-            for update in page.get("updates") or []:
-                self._handle_soon(update)
+            updates = [u for u in page.get("updates") or [] if isinstance(u, dict)]
+            try:
+                await self.inbox.take([(update_key(u), u) for u in updates])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Not kept: the marker stays, and MAX hands the same updates over again.
+                log.warning("MAX updates not kept (%r): asked for again", exc)
+                await asyncio.sleep(2)
+                continue
             if page.get("marker") is not None:
                 marker = int(page["marker"])
 
@@ -290,6 +313,7 @@ class MaxBot:
                 "PARTA_MAX_WEBHOOK_URL and PARTA_MAX_WEBHOOK_SECRET are required for webhooks"
             )
         app.router.add_post(WEBHOOK_PATH, self._webhook)
+        app.on_startup.append(lambda _: self.inbox.start())
 
     async def _webhook(self, request: web.Request) -> web.Response:
         expected = self.settings.max_webhook_secret.get_secret_value()
@@ -302,8 +326,13 @@ class MaxBot:
             return web.Response(status=400)
         if not isinstance(update, dict):
             return web.Response(status=400)
-        # MAX wants its 200 at once (it retries anything else): the answer is given meanwhile.
-        self._handle_soon(update)
+        # MAX wants its 200 at once (it retries anything else): the update is kept first (a
+        # database write), and answered meanwhile.
+        try:
+            await self.inbox.take([(update_key(update), update)])
+        except Exception as exc:
+            log.warning("MAX update not kept (%r): MAX will post it again", exc)
+            return web.Response(status=503)
         return web.json_response({"ok": True})
 
     async def set_webhook(self) -> None:
@@ -318,6 +347,5 @@ class MaxBot:
             self._polling.cancel()
             await asyncio.gather(self._polling, return_exceptions=True)
             self._polling = None
-        if self._handling:
-            await asyncio.gather(*self._handling, return_exceptions=True)
+        await self.inbox.stop()
         await self.bot.close_session()

@@ -6,7 +6,10 @@ when a send to them is refused (403).
 
 Modes: long polling (`polling`: development, `parta demo`) or a webhook (`webhook`: production;
 Telegram posts each update with the `X-Telegram-Bot-Api-Secret-Token` header set to the secret
-given to `setWebhook`, and a request without it is answered 401 and never read).
+given to `setWebhook`, and a request without it is answered 401 and never read). In both, an
+update is kept in the bot's inbox (`bots.inbox`, decision 0609) before Telegram hears it
+arrived: the offset moves past it, or the webhook answers 200, only then; a process killed at
+any moment answers it after its restart, once.
 
 Every send, edit and callback answer is paced with the notifications worker's own limits, in
 the same Redis keys (`notifications.delivery.messenger_rates`: 30 a second for the bot, one a
@@ -17,8 +20,8 @@ more than Telegram allows.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -28,20 +31,25 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
+    TelegramNetworkError,
     TelegramRetryAfter,
+    TelegramServerError,
 )
+from aiogram.methods import GetUpdates
 from aiogram.types import (
     CallbackQuery,
     ChatMemberUpdated,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
+    Update,
 )
 from aiohttp import web
 from redis.asyncio import Redis
 
 from backend.settings import Settings
-from bots.core import CONCURRENCY, ChatGone, FamilyBot, Reply
+from bots.core import CONCURRENCY, ChatGone, FamilyBot, NotAnswered, Reply
+from bots.inbox import Inbox
 from notifications.delivery import messenger_rates
 from notifications.pacing import Pacer, Rate
 
@@ -50,6 +58,9 @@ T = TypeVar("T")
 WEBHOOK_PATH = "/telegram/webhook"
 TELEGRAM_TEXT_LIMIT = 4096
 RETRIES_AFTER_429 = 2
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+POLL_TIMEOUT = 10  # seconds a long poll waits
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 def rates(settings: Settings, chat_id: int | None) -> list[Rate]:
@@ -99,6 +110,9 @@ class TelegramChat:
                     raise
             except TelegramForbiddenError as exc:
                 raise ChatGone(str(exc)) from exc
+            except (TelegramNetworkError, TelegramServerError) as exc:
+                # Out of reach, or Telegram's own trouble: the update is tried again later.
+                raise NotAnswered(str(exc)) from exc
             finally:
                 await self.pacer.leave(ticket)
         raise AssertionError("unreachable")
@@ -179,8 +193,19 @@ def make_dispatcher(core: FamilyBot, chat: TelegramChat) -> Dispatcher:
     return dispatcher
 
 
+def update_chat(payload: dict[str, Any]) -> int | None:
+    """The chat an update belongs to (its answers go in order), from Telegram's JSON."""
+    for kind in ("message", "my_chat_member"):
+        if kind in payload:
+            return int(payload[kind]["chat"]["id"])
+    message = (payload.get("callback_query") or {}).get("message")
+    return int(message["chat"]["id"]) if message else None
+
+
 class TelegramBot:
-    """The Telegram side of the bot process: the aiogram bot and dispatcher around a core."""
+    """The Telegram side of the bot process: the aiogram bot and dispatcher around a core,
+    fed from the inbox (`bots.inbox`) by a polling loop or a webhook of our own (aiogram's
+    confirm an update before its handler is done: decision 0609)."""
 
     def __init__(self, settings: Settings, redis: Redis, core: FamilyBot) -> None:
         self.settings = settings
@@ -189,45 +214,90 @@ class TelegramBot:
             self.bot, settings, Pacer(redis, headroom=settings.notify_rate_headroom)
         )
         self.dispatcher = make_dispatcher(core, self.chat)
+        self.inbox = Inbox("telegram", self._handle, update_chat)
         self._polling: asyncio.Task[Any] | None = None
+
+    async def _handle(self, payload: dict[str, Any]) -> None:
+        update = Update.model_validate(payload, context={"bot": self.bot})
+        await self.dispatcher.feed_update(self.bot, update)
 
     async def start_polling(self) -> None:
         """Long polling in a task of its own (`stop` ends it)."""
         await self.bot.delete_webhook(drop_pending_updates=False)
-        self._polling = asyncio.create_task(
-            self.dispatcher.start_polling(
-                self.bot,
-                handle_signals=False,
-                close_bot_session=False,
-                polling_timeout=10,
-                tasks_concurrency_limit=CONCURRENCY,
-            )
-        )
+        await self.inbox.start()
+        self._polling = asyncio.create_task(self._poll())
+
+    async def _poll(self) -> None:
+        offset: int | None = None
+        while True:
+            try:
+                updates = await self.bot(
+                    GetUpdates(
+                        offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
+                    ),
+                    request_timeout=POLL_TIMEOUT + 30,
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("Telegram long polling failed: %r", exc)
+                await asyncio.sleep(2)
+                continue
+            if not updates:
+                continue
+            try:
+                await self.inbox.take([(str(u.update_id), _raw(u)) for u in updates])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Not kept: the offset stays, and Telegram hands the same updates over again.
+                log.warning("Telegram updates not kept (%r): asked for again", exc)
+                await asyncio.sleep(2)
+                continue
+            offset = updates[-1].update_id + 1  # confirms them at the next getUpdates
 
     def webhook_routes(self, app: web.Application) -> None:
         """Serve Telegram's posts at `WEBHOOK_PATH`, refusing any without the secret header."""
-        from aiogram.webhook.aiohttp_server import SimpleRequestHandler
-
-        secret = self.settings.telegram_webhook_secret.get_secret_value()
-        if not secret:
+        if not self.settings.telegram_webhook_secret.get_secret_value():
             raise RuntimeError("PARTA_TELEGRAM_WEBHOOK_SECRET is required for webhooks")
-        SimpleRequestHandler(self.dispatcher, self.bot, secret_token=secret).register(
-            app, path=WEBHOOK_PATH
-        )
+        app.router.add_post(WEBHOOK_PATH, self._webhook)
+        app.on_startup.append(lambda _: self.inbox.start())
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        expected = self.settings.telegram_webhook_secret.get_secret_value()
+        given = request.headers.get(SECRET_HEADER, "")
+        if not expected or not secrets.compare_digest(given.encode(), expected.encode()):
+            return web.Response(status=401)
+        try:
+            payload = await request.json()
+            key = str(int(payload["update_id"]))
+        except (ValueError, KeyError, TypeError):
+            return web.Response(status=400)
+        try:
+            await self.inbox.take([(key, payload)])
+        except Exception as exc:
+            # Not kept: Telegram posts it again later.
+            log.warning("Telegram update not kept (%r): Telegram will post it again", exc)
+            return web.Response(status=503)
+        return web.json_response({})
 
     async def set_webhook(self) -> None:
         await self.bot.set_webhook(
             self.settings.telegram_webhook_url,
             secret_token=self.settings.telegram_webhook_secret.get_secret_value(),
-            allowed_updates=["message", "callback_query", "my_chat_member"],
+            allowed_updates=ALLOWED_UPDATES,
             max_connections=CONCURRENCY,
         )
 
     async def stop(self) -> None:
         if self._polling is not None:
-            with contextlib.suppress(RuntimeError):  # polling had not started yet
-                await self.dispatcher.stop_polling()
             self._polling.cancel()
             await asyncio.gather(self._polling, return_exceptions=True)
             self._polling = None
+        await self.inbox.stop()
         await self.bot.session.close()
+
+
+def _raw(update: Update) -> dict[str, Any]:
+    """The update as Telegram's JSON (aiogram parsed it; `_handle` parses it back)."""
+    return update.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -115,6 +115,24 @@ class Delivery(Table):
     meta = JSONB(default={})
 
 
+class BotUpdate(Table):
+    """An update a messenger handed to the family bot, kept until it is answered (decision
+    0609): the webhook is answered and the polling offset advanced only once the row is
+    written, so a bot killed at any moment finishes it after its restart, and a redelivered
+    update (same key) is answered once. Rows answered two days ago are purged."""
+
+    id = BigSerial(primary_key=True)
+    messenger = Varchar(length=16)  # telegram | max
+    # Telegram: the update_id; MAX (whose updates carry no id): the message's mid, the
+    # callback's id, or the chat, user and time of a start or a stop.
+    update_key = Varchar(length=160)
+    payload = JSONB(default={})
+    received_at = Timestamptz()
+    attempts = Integer(default=0)  # tries that failed for a passing reason (a server down)
+    answered_at = Timestamptz(null=True, default=None)
+    outcome = Varchar(length=16, default="")  # answered | gave_up
+
+
 INDEXES = [
     Index("device_token_token", "device_token", ("token",), unique=True),
     Index("messenger_chat_chat", "messenger_chat", ("messenger", "chat_id"), unique=True),
@@ -133,12 +151,21 @@ INDEXES = [
     Index("delivery_school_created", "delivery", ("school_id", "created_at")),
     Index("delivery_provider_id", "delivery", ("channel", "provider_id")),
     Index("delivery_notification", "delivery", ("notification_id",)),
+    Index("bot_update_key", "bot_update", ("messenger", "update_key"), unique=True),
+    Index("bot_update_waiting", "bot_update", ("messenger", "answered_at", "id")),
 ]
 
 APP_CONFIG = AppConfig(
     app_name="messaging",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
-    table_classes=[DeviceToken, MessengerChat, NotificationPreference, Notification, Delivery],
+    table_classes=[
+        DeviceToken,
+        MessengerChat,
+        NotificationPreference,
+        Notification,
+        Delivery,
+        BotUpdate,
+    ],
     migration_dependencies=[],
     commands=[],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import socket
 import time
@@ -69,3 +70,32 @@ class SlidingWindow:
             return times[0] + self.window - now
         times.append(now)
         return 0.0
+
+
+class SendHold:
+    """Holds a stand-in's sends while `on` (tests): a bot can be killed with an answer in
+    flight. A send whose sender went away meanwhile is dropped, not delivered, as a request
+    that never reached the messenger; `waiting` counts the sends held now, `dropped` those
+    dropped."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.waiting = 0
+        self.dropped = 0
+
+    async def gone(self, request: Any) -> bool:
+        """Wait while held; True when the sender is gone by then (the send is dropped)."""
+        if not self.on:
+            return False
+        self.waiting += 1
+        try:
+            # `on` is set from the test's thread: an asyncio.Event of this loop cannot be.
+            while self.on:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        finally:
+            self.waiting -= 1
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            self.dropped += 1
+            return True
+        return False

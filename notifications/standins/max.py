@@ -32,7 +32,13 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from notifications.standins.common import Received, SlidingWindow, free_port, on_a_free_port
+from notifications.standins.common import (
+    Received,
+    SendHold,
+    SlidingWindow,
+    free_port,
+    on_a_free_port,
+)
 
 BOT_USER_ID = 229_229_229
 TEXT_LIMIT = 4000  # NewMessageBody.text maxLength
@@ -93,6 +99,7 @@ class MaxStandIn:
         self.messages: dict[str, StoredMessage] = {}  # by mid
         self.subscriptions: list[dict[str, Any]] = []
         self.webhook_answers: list[int] = []  # HTTP statuses the webhook answered
+        self.hold = SendHold()  # tests: sends held (a bot killed with an answer in flight)
         # Updates in order; `updates[i]` has the marker `i + 1`, and a poll with marker m
         # gets the updates from index m - 1 on. Without a marker: the ones not yet committed.
         self.updates: list[dict[str, Any]] = []
@@ -365,6 +372,8 @@ class MaxStandIn:
         )
 
     async def _send(self, request: web.Request) -> web.Response:
+        if await self.hold.gone(request):
+            return self._fail(500, "internal", "the sender went away")
         body = await self._body(request)
         if isinstance(body, web.Response):
             return body

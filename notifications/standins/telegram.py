@@ -26,7 +26,13 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from notifications.standins.common import Received, SlidingWindow, free_port, on_a_free_port
+from notifications.standins.common import (
+    Received,
+    SendHold,
+    SlidingWindow,
+    free_port,
+    on_a_free_port,
+)
 
 BOT_USER = {"id": 1, "is_bot": True, "first_name": "Парта", "username": "parta_bot"}
 
@@ -50,6 +56,7 @@ class TelegramStandIn:
         self.webhook_url = ""
         self.webhook_secret = ""
         self.webhook_answers: list[int] = []
+        self.hold = SendHold()  # tests: sends held (a bot killed with an answer in flight)
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
@@ -262,6 +269,8 @@ class TelegramStandIn:
         if method == "getMe":
             return self._ok(BOT_USER)
         if method == "sendMessage":
+            if await self.hold.gone(request):
+                return self._fail(500, "Internal Server Error: the sender went away")
             return await self._send(token, form)
         if method == "editMessageText":
             return await self._edit(token, form)

@@ -63,10 +63,9 @@ BOT_CHATS = 800_000  # the bot's traffic comes from chats numbered from here
 QUEUE = "parta-faults"
 # Printed, not required to be zero (decision 1100): a push whose send's record was lost with
 # Redis (or whose receipt could not reach the killed API) is sent again under the same collapse
-# tag, and the phone shows it once; the bot answers a message at most once: one it was handling
-# when it was killed, or when its database or Redis went away, gets no answer (the person
-# writes again), as Telegram's polling confirms updates when the next batch is asked for.
-INFORMATION = {"push sends repeated", "bot answers"}
+# tag, and the phone shows it once. The bot's answers are required: each chat that wrote to it
+# on Telegram or MAX answered once (decision 0609: updates kept until answered).
+INFORMATION = {"push sends repeated"}
 
 
 # ---- our own PostgreSQL and Redis -------------------------------------------------------------
@@ -443,7 +442,8 @@ class Load:
     provider_paid: set[str] = field(default_factory=set)  # YooKassa ids the family paid
     orders: set[tuple[str, int]] = field(default_factory=set)  # (day, meal set) placed
     passes_written: int = 0
-    bot_chats: list[int] = field(default_factory=list)
+    bot_chats: list[int] = field(default_factory=list)  # Telegram chats that wrote to the bot
+    bot_dialogs: list[int] = field(default_factory=list)  # MAX dialogs that wrote to it
     errors: list[str] = field(default_factory=list)
 
 
@@ -599,12 +599,18 @@ async def passes_stream(stack: Stack, load: Load, stop: asyncio.Event) -> None:
 
 
 async def bot_stream(stack: Stack, load: Load, stop: asyncio.Event) -> None:
-    """People write to the bot, each from a chat of their own."""
-    telegram = stack.standins.telegram
+    """People write to the bot, each from a chat of their own, in Telegram and in MAX by
+    turns."""
+    telegram, max_ = stack.standins.telegram, stack.standins.max
     while not stop.is_set():
-        chat = BOT_CHATS + len(load.bot_chats)
-        await asyncio.to_thread(stack.standins.call, telegram.type_text(chat, "/start"))
-        load.bot_chats.append(chat)
+        n = len(load.bot_chats) + len(load.bot_dialogs)
+        chat = BOT_CHATS + n
+        if n % 2 == 0:
+            await asyncio.to_thread(stack.standins.call, telegram.type_text(chat, "/start"))
+            load.bot_chats.append(chat)
+        else:
+            await asyncio.to_thread(stack.standins.call, max_.send_text(chat, "/start"))
+            load.bot_dialogs.append(chat)
         await asyncio.sleep(BOT_EVERY)
 
 
@@ -806,16 +812,18 @@ async def count(stack: Stack, load: Load, conn: asyncpg.Connection) -> dict[str,
         len(written - set(stored)),
         sum(n - 1 for n in stored.values() if n > 1),
     )
-    # The bot: every chat that wrote got an answer.
-    answers = Counter(
-        item["chat_id"]
-        for item in stack.standins.telegram.received.items
-        if item["chat_id"] >= BOT_CHATS
-    )
-    out["bot answers"] = (
-        sum(1 for chat in load.bot_chats if chat not in answers),
-        sum(n - 1 for n in answers.values() if n > 1),
-    )
+    # The bot: every chat that wrote got one answer (its /start is answered by one message).
+    for what, standin, chats in (
+        ("bot answers telegram", stack.standins.telegram, load.bot_chats),
+        ("bot answers max", stack.standins.max, load.bot_dialogs),
+    ):
+        answers = Counter(
+            item["chat_id"] for item in standin.received.items if item["chat_id"] >= BOT_CHATS
+        )
+        out[what] = (
+            sum(1 for chat in chats if chat not in answers),
+            sum(n - 1 for n in answers.values() if n > 1),
+        )
     return out
 
 
@@ -880,7 +888,7 @@ async def test_faults_under_load_lose_nothing_and_do_nothing_twice(stack: Stack)
     print(
         f"  sent: {len(load.marks_acked)} marks, {len(load.provider_paid)} payments, "
         f"{len(load.orders)} meal orders, {load.passes_written} passes, "
-        f"{len(load.bot_chats)} bot chats"
+        f"{len(load.bot_chats)} Telegram chats and {len(load.bot_dialogs)} MAX dialogs to the bot"
     )
     print(f"  {'':22} {'lost':>5} {'twice':>5}  (required zero but {sorted(INFORMATION)})")
     for what, (lost, twice) in counts.items():
