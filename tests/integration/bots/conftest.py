@@ -291,6 +291,8 @@ def reset_standins(notify: Notify) -> None:  # noqa: F811
     telegram.messages.clear()
     telegram.updates.clear()
     telegram.too_many = telegram.unchanged = 0
+    # A top-up test leaves its payments at the YooKassa stand-in, which lives for the session.
+    notify.standins.yookassa.payments.clear()
     # notify's fixture reset MAX's stand-in already (and Telegram's counts and windows).
 
 
