@@ -162,7 +162,17 @@ async def ensure_slice(args: argparse.Namespace) -> None:
     )
     await admin.close()
     if tag == size_tag(args) and not args.rebuild:
-        print(f"slice reused: {tag}", flush=True)
+        # The code may have new migrations since the slice was built: applied first (none: a
+        # second).
+        env = {**os.environ, "PARTA_DATABASE_URL": URL}
+        subprocess.run(  # noqa: ASYNC221
+            [sys.executable, "-m", "backend.cli", "migrate"],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        print(f"slice reused: {tag} (migrated)", flush=True)
         return
     start = LAST_DAY - timedelta(days=args.days * 7 // 5)
     code = (
