@@ -391,13 +391,15 @@ def seed(
     help=t("cli.option.data_dir"),
 )
 @click.option("--keep", is_flag=True, help=t("cli.option.keep"))
-def demo(host: str, port: int, data_dir: str, keep: bool) -> None:
-    """Start everything in one process on SQLite with a demo school, and print the logins."""
+@click.option("--prepare", is_flag=True, help=t("cli.option.prepare"))
+def demo(host: str, port: int, data_dir: str, keep: bool, prepare: bool) -> None:
+    """Start everything in one process on SQLite with a demo school, and print the logins.
+    `--prepare` only makes the demo data and exits: `--keep` starts on it later at once."""
     import uvicorn
 
     # Hold the port before seeding: nothing else can take it meanwhile, and the banner printed
     # below is true when it appears.
-    listener = _hold_port(host, port)
+    listener = None if prepare else _hold_port(host, port)
     directory = Path(data_dir)
     fresh = not keep or not (directory / "parta.sqlite").exists()
     if fresh and directory.exists():
@@ -421,6 +423,12 @@ def demo(host: str, port: int, data_dir: str, keep: bool) -> None:
         if fresh
         else None
     )
+    if prepare:
+        if result is not None:
+            _print_logins(result)
+        Console().print(t("cli.demo_prepared", directory=directory))
+        return
+    assert listener is not None
 
     from backend.app import create_app
     from backend.core.embedded import companions, with_overrides

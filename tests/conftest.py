@@ -152,6 +152,15 @@ async def running(app: Litestar) -> AsyncIterator[None]:
 
 
 @pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """Seeded `parta demo` data shared by the run's workers (tests/demo_server.py)."""
+    from tests.demo_server import demo_template as make
+
+    base = tmp_path_factory.getbasetemp()
+    return make(base if worker_id == "master" else base.parent)
+
+
+@pytest.fixture(scope="session")
 def tmp_session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("parta")
 

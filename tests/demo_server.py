@@ -3,7 +3,9 @@ e2e test, the apps' UI tests): started on a free port, waited for, stopped with 
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -56,11 +58,45 @@ class DemoServer:
         return output or ""
 
 
-def start_demo(work_dir: Path, wait_s: float = 300) -> DemoServer:
-    """Start `parta demo` in `work_dir` (fresh demo data) and wait until it answers /health.
+def _demo_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PARTA_")}
+
+
+def demo_template(shared_dir: Path, timeout_s: float = 600) -> Path:
+    """Demo data made once by `parta demo --prepare` in `shared_dir` (the test run's common
+    temporary directory, so every xdist worker finds it) and reused by each `start_demo`
+    after it: seeding takes ~25 s idle, a minute or more on a busy machine, and the browser,
+    app and e2e tests used to seed once each. The first worker seeds under a file lock while
+    the others wait for it."""
+    template = shared_dir / "demo-template"
+    ready = template / "READY"
+    with (shared_dir / "demo-template.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not ready.exists():
+            shutil.rmtree(template, ignore_errors=True)
+            template.mkdir(parents=True)
+            command = [sys.executable, "-m", "backend.cli", "demo", "--prepare", "--data-dir"]
+            done = subprocess.run(
+                [*command, str(template / "demo")],
+                cwd=template, env=_demo_env(), capture_output=True, text=True, timeout=timeout_s,
+            )  # fmt: skip
+            if done.returncode != 0:
+                raise RuntimeError(f"parta demo --prepare failed:\n{done.stdout}\n{done.stderr}")
+            ready.write_text(done.stdout, encoding="utf-8")
+    return template / "demo"
+
+
+def start_demo(work_dir: Path, wait_s: float = 300, template: Path | None = None) -> DemoServer:
+    """Start `parta demo` in `work_dir` and wait until it answers /health: on fresh demo data,
+    or on a copy of `template` (`demo_template`, started with `--keep`: no seeding).
     Raises RuntimeError with its output when it exits or does not answer in time."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTA_")}
+    env = _demo_env()
+    data_dir = work_dir / "demo"
+    keep: list[str] = []
+    if template is not None:
+        shutil.copytree(template, data_dir)
+        keep = ["--keep"]
     process = subprocess.Popen(
         [
             sys.executable,
@@ -70,7 +106,8 @@ def start_demo(work_dir: Path, wait_s: float = 300) -> DemoServer:
             "--port",
             str(port),
             "--data-dir",
-            str(work_dir / "demo"),
+            str(data_dir),
+            *keep,
         ],
         cwd=work_dir,
         env=env,

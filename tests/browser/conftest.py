@@ -4,6 +4,7 @@ while to start) and a fresh headless Chromium per test."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -13,8 +14,8 @@ from tests.demo_server import DemoServer, start_demo
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    server = start_demo(tmp_path_factory.mktemp("demo"), wait_s=420)
+def demo(tmp_path_factory: pytest.TempPathFactory, demo_template: Path) -> Iterator[DemoServer]:
+    server = start_demo(tmp_path_factory.mktemp("demo"), wait_s=420, template=demo_template)
     try:
         yield server
     finally:

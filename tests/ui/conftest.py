@@ -67,10 +67,10 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+def demo(tmp_path_factory: pytest.TempPathFactory, demo_template: Path) -> Iterator[Demo]:
     work = tmp_path_factory.mktemp("demo")
-    # Seeding the demo school takes ~25 s on an idle machine, minutes on a busy one.
-    server = start_demo(work, wait_s=420)
+    # A copy of the run's seeded demo data (seeding takes ~25 s idle, minutes on a busy machine).
+    server = start_demo(work, wait_s=420, template=demo_template)
     try:
         yield Demo(server.base, work / "demo" / "parta.sqlite")
     finally:

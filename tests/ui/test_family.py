@@ -36,12 +36,15 @@ PHONE = {"PARTA_WINDOW_WIDTH": "720", "PARTA_WINDOW_HEIGHT": "1440", "PARTA_DENS
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+def demo(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[DemoServer]:
     running = os.environ.get("PARTA_UI_DEMO_URL")  # a `parta demo` already running (developing)
     if running:
         yield DemoServer(running, None)
         return
-    server = start_demo(tmp_path_factory.mktemp("family-demo"))
+    template = request.getfixturevalue("demo_template")  # the run's seeded demo data
+    server = start_demo(tmp_path_factory.mktemp("family-demo"), template=template)
     try:
         yield server
     finally:
