@@ -15,7 +15,7 @@ import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,11 +165,10 @@ def tmp_session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("parta")
 
 
-@pytest.fixture(scope="session", params=ENGINES)
-async def backend_world(
-    request: pytest.FixtureRequest, tmp_session_dir: Path
+@asynccontextmanager
+async def _open_world(
+    kind: str, tmp_session_dir: Path, release: list[Any]
 ) -> AsyncIterator[Backend]:
-    kind: str = request.param
     database_name = ""
     if kind == "postgres":
         problem = await _reachable()
@@ -178,7 +177,7 @@ async def backend_world(
                 pytest.fail(f"integration services unreachable: {problem}")
             pytest.skip(f"integration services unreachable: {problem}")
         redis_url, release_db = await _claim_redis_db()
-        request.addfinalizer(release_db)
+        release.append(release_db)
         database_name = f"parta_test_{uuid.uuid4().hex[:10]}"
         admin = await asyncpg.connect(POSTGRES_URL)
         await admin.execute(f'CREATE DATABASE "{database_name}"')
@@ -222,13 +221,57 @@ async def backend_world(
         await admin.close()
 
 
+@dataclass
+class Worlds:
+    """Each engine's world, opened at its first test and kept to the end of the session."""
+
+    opened: dict[str, Backend | BaseException] = field(default_factory=dict)
+    stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+    release: list[Any] = field(default_factory=list)
+
+
+@pytest.fixture(scope="session")
+async def worlds() -> AsyncIterator[Worlds]:
+    held = Worlds()
+    try:
+        yield held
+    finally:
+        await held.stack.aclose()
+        for release in held.release:
+            release()
+
+
+@pytest.fixture(params=ENGINES)
+async def backend_world(
+    request: pytest.FixtureRequest, tmp_session_dir: Path, worlds: Worlds
+) -> Backend:
+    """One engine's world. Both stay open for the whole session: a session-scoped fixture
+    parametrized by engine was torn down and built again (tables, app, the PostgreSQL
+    database) at every switch between engines, twice per file on each worker."""
+    kind: str = request.param
+    if kind not in worlds.opened:
+        try:
+            opening = _open_world(kind, tmp_session_dir, worlds.release)
+            worlds.opened[kind] = await worlds.stack.enter_async_context(opening)
+        except BaseException as exc:  # a skip or a failure: the same for every test after
+            worlds.opened[kind] = exc
+            raise
+    opened = worlds.opened[kind]
+    if isinstance(opened, BaseException):
+        raise opened
+    return opened
+
+
 @pytest.fixture
-async def world(backend_world: Backend) -> AsyncIterator[Backend]:
+async def world(backend_world: Backend, worlds: Worlds) -> AsyncIterator[Backend]:
     """A clean database and Redis for one test, on each engine."""
     db.bind_engine(backend_world.engine, bootstrap.all_tables())
-    # The previous test's diary weeks are rebuilt in the background: stop that before the
-    # tables are emptied, or a week built from its data lands in this test.
-    await backend_world.app.state.diary_weeks.close()
+    # The previous test's diary weeks are rebuilt in the background (on either engine's app:
+    # the tables are bound to one engine at a time): stop that before the tables are emptied,
+    # or a week built from its data lands in this test.
+    for opened in worlds.opened.values():
+        if isinstance(opened, Backend):
+            await opened.app.state.diary_weeks.close()
     await _truncate(backend_world)
     yield backend_world
 
@@ -238,11 +281,43 @@ def client(world: Backend) -> httpx.AsyncClient:
     return world.client
 
 
+# The files that take longest, longest first (their times under `--durations` in
+# docs/developing.md, "How long the suite takes"). xdist sends whole files to the workers
+# (`--dist loadfile`) in the order they were collected (`--no-loadscope-reorder`: its default,
+# the files with most tests first, sent these files of one to seven slow tests last, and one
+# worker ran them alone at the end). They go first; the many short files fill in at the end.
+SLOWEST_FIRST = (
+    "tests/ui/test_teacher_app.py",
+    "tests/e2e/test_faults.py",
+    "tests/ui/test_family.py",
+    "tests/integration/bots/test_conversation.py",
+    "tests/e2e/test_demo.py",
+    "tests/e2e/test_cli.py",
+    "tests/integration/test_rights_matrix.py",
+    "tests/integration/test_migrations.py",
+    "tests/integration/meals/test_ledger_properties.py",
+    "tests/e2e/test_notify_kill.py",
+    "tests/browser/test_staff_web.py",
+    "tests/browser/test_web_year.py",
+    "tests/unit/test_field_labels.py",
+    "tests/e2e/test_gateway_kill.py",
+    "tests/browser/test_web_people.py",
+    "tests/browser/test_web_journal.py",
+    "tests/browser/test_web_meals.py",
+    "tests/browser/test_web_entries.py",
+    "tests/e2e/test_gateway_zkteco.py",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that use the database world are integration tests; the rest are unit tests."""
+    """Tests that use the database world are integration tests; the rest are unit tests.
+    Under xdist the slowest files come first (`-n 0` keeps the files' order)."""
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         if "backend_world" in fixtures:
             item.add_marker(pytest.mark.integration)
         elif not any(any(item.iter_markers(name)) for name in ("e2e", "ui", "integration")):
             item.add_marker(pytest.mark.unit)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        rank = {path: n for n, path in enumerate(SLOWEST_FIRST)}
+        items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
