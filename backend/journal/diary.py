@@ -675,6 +675,17 @@ async def news(actor: Actor, student_id: int) -> dict[str, Any]:
         .order_by(Remark.created_at, ascending=False)
         .limit(200)
     )
+    subject_ids = list({m["subject"] for m in marks})
+    names = {
+        r["id"]: r["name"]
+        for r in (
+            await Subject.select(Subject.id, Subject.name).where(Subject.id.is_in(subject_ids))
+            if subject_ids
+            else []
+        )
+    }
+    for mark in marks:  # named here: a mark of a subject not in this week's lessons too
+        mark["subject_name"] = names.get(mark["subject"], "")
     today = await movement.pupil_today(student_id)
     lessons = await lessons_of(student_id, today - timedelta(days=14), today + timedelta(days=14))
     homework = []

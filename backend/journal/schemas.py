@@ -213,6 +213,7 @@ class NewsMark(msgspec.Struct):
     lesson: int
     lesson_date: date
     subject: int
+    subject_name: str
     value: str
     updated_at: datetime
     version: int

@@ -361,6 +361,7 @@ class NewsMark(Model):
     lesson_date: date
     subject: int
     value: str
+    subject_name: str = ""  # (a server before 2026-12 did not send it)
 
 
 class NewsHomework(Model):

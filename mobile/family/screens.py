@@ -216,7 +216,7 @@ class TodayScreen(FamilyScreen):
                     t(
                         "family.today.mark_line",
                         value=mark.value,
-                        subject=subjects.get(mark.subject, ""),
+                        subject=mark.subject_name or subjects.get(mark.subject, ""),
                         date=short_date(mark.lesson_date),
                     )
                 )

@@ -190,10 +190,13 @@ def test_every_main_screen_shows_the_servers_data(
     heading = shown["today_texts"].index("Новые отметки")
     end = shown["today_texts"].index("Задано на ближайшие дни")
     lines = [line.split(" · ") for line in shown["today_texts"][heading + 1 : end]]
-    shown_marks = [(line[0], line[-1]) for line in lines]
+    shown_marks = [tuple(line) for line in lines]
     ddmm = [date.fromisoformat(m["lesson_date"]).strftime("%d.%m") for m in news[:12]]
-    assert shown_marks == [(m["value"], d) for m, d in zip(news[:12], ddmm, strict=True)]
-    assert shown_marks[0] == (
+    assert shown_marks == [
+        (m["value"], m["subject_name"], d) for m, d in zip(news[:12], ddmm, strict=True)
+    ]
+    assert all(m["subject_name"] for m in news[:12])
+    assert (shown_marks[0][0], shown_marks[0][2]) == (
         new_value,
         date.fromisoformat(changed["lesson_date"]).strftime("%d.%m"),
     )
