@@ -287,6 +287,7 @@ def client(world: Backend) -> httpx.AsyncClient:
 # the files with most tests first, sent these files of one to seven slow tests last, and one
 # worker ran them alone at the end). They go first; the many short files fill in at the end.
 SLOWEST_FIRST = (
+    "tests/e2e/test_images.py",  # builds the image where Docker is; skipped at once elsewhere
     "tests/ui/test_teacher_app.py",
     "tests/e2e/test_faults.py",
     "tests/ui/test_family.py",
