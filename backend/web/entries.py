@@ -35,13 +35,14 @@ from backend.schools.structure.services import list_classes
 from backend.web.kit import (
     AnyRequest,
     Staff,
-    error_page,
     form_struct,
-    guard,
+    in_school,
     page,
     parse_date,
     parse_id,
     school_of,
+    school_page,
+    staff_page,
     submit,
 )
 from backend.web.nav import ENTRIES_PERMISSIONS, staff_permissions
@@ -49,6 +50,7 @@ from backend.web.nav import ENTRIES_PERMISSIONS, staff_permissions
 BASE = "/admin/web/entries"
 MANAGE = (Permission.ACCESS_MANAGE,)
 NO_MANAGE = "web.entries.no_manage"
+NO_ACCESS = "web.entries.no_access"
 LOG_PAGE = 100
 DONE = ("issued", "blocked", "replaced", "point_added", "point_changed", "settings_saved")
 
@@ -90,82 +92,70 @@ class EntriesController(Controller):
 
     @get("/")
     async def inside(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, ENTRIES_PERMISSIONS, "web.entries.no_access")
-        if isinstance(staff, Response):
-            return staff
-        try:
-            school_id = await school_of(
-                request, staff, Permission.ACCESS_READ, Permission.ACCESS_MANAGE
-            )
+        async def build(staff: Staff, school_id: int) -> Response[Any]:
             now = await presence.inside_now(staff.actor, school_id)
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        fragment = request.headers.get("hx-request") == "true"
-        return page(
-            request,
-            "entries/_inside.html" if fragment else "entries/inside.html",
-            staff.principal,
-            school_id=school_id,
-            at=_clock(await presence.zone_of(school_id)),
-            now=now,
-            tab="inside",
-            manage=_manages(staff),
-        )
+            fragment = request.headers.get("hx-request") == "true"
+            return page(
+                request,
+                "entries/_inside.html" if fragment else "entries/inside.html",
+                staff.principal,
+                school_id=school_id,
+                at=_clock(await presence.zone_of(school_id)),
+                now=now,
+                tab="inside",
+                manage=_manages(staff),
+            )
+
+        return await school_page(request, ENTRIES_PERMISSIONS, NO_ACCESS, build)
 
     # ---- the day's log -----------------------------------------------------------------------
 
     @get("/log")
     async def log(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, ENTRIES_PERMISSIONS, "web.entries.no_access")
-        if isinstance(staff, Response):
-            return staff
         query = request.query_params
         problems = query.get("problems") == "1"
-        try:
-            school_id = await school_of(
-                request, staff, Permission.ACCESS_READ, Permission.ACCESS_MANAGE
-            )
+
+        async def build(staff: Staff, school_id: int) -> Response[Any]:
             day = parse_date(query.get("date"), "date")
             offset = parse_id(query.get("offset") or "0", "offset")
             rows, total, shown = await presence.school_log(
                 staff.actor, school_id, day, problems_only=problems, limit=LOG_PAGE, offset=offset
             )
             points = await registry.points_of(school_id)
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        return page(
-            request,
-            "entries/log.html",
-            staff.principal,
-            school_id=school_id,
-            at=_clock(await presence.zone_of(school_id)),
-            rows=rows,
-            names=await _names(rows),
-            points=points,
-            total=total,
-            day=shown,
-            problems=problems,
-            offset=offset,
-            step=LOG_PAGE,
-            tab="problems" if problems else "log",
-            manage=_manages(staff),
-        )
+            return page(
+                request,
+                "entries/log.html",
+                staff.principal,
+                school_id=school_id,
+                at=_clock(await presence.zone_of(school_id)),
+                rows=rows,
+                names=await _names(rows),
+                points=points,
+                total=total,
+                day=shown,
+                problems=problems,
+                offset=offset,
+                step=LOG_PAGE,
+                tab="problems" if problems else "log",
+                manage=_manages(staff),
+            )
+
+        return await school_page(request, ENTRIES_PERMISSIONS, NO_ACCESS, build)
 
     # ---- cards -------------------------------------------------------------------------------
 
     @get("/cards")
     async def cards(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, MANAGE, NO_MANAGE)
-        if isinstance(staff, Response):
-            return staff
-        return await self._cards_page(request, staff)
+        return await staff_page(
+            request, MANAGE, NO_MANAGE, lambda st: self._cards_page(request, st)
+        )
 
     async def _cards_page(
         self, request: AnyRequest, staff: Staff, error: DomainError | None = None
     ) -> Response[Any]:
         query = request.query_params
-        try:
-            school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
+
+        async def build(staff: Staff, school_id: int) -> Response[Any]:
             classes = await list_classes(staff.actor, school_id)
             roster = None
             by_pupil: dict[int, list[dict[str, Any]]] = {}
@@ -187,29 +177,29 @@ class EntriesController(Controller):
                     )
                     for card in found:
                         by_pupil.setdefault(card["holder_id"], []).append(card)
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        return page(
-            request,
-            "entries/cards.html",
-            staff.principal,
-            typed=await _typed_card(request) if error else {},
-            status=error.status_code if error else 200,
-            school_id=school_id,
-            classes=classes,
-            roster=roster,
-            cards=by_pupil,
-            formats=_formats(),
-            done=_done(request),
-            error=error.message if error else "",
-            tab="cards",
-            manage=True,
-        )
+            return page(
+                request,
+                "entries/cards.html",
+                staff.principal,
+                typed=await _typed_card(request) if error else {},
+                status=error.status_code if error else 200,
+                school_id=school_id,
+                classes=classes,
+                roster=roster,
+                cards=by_pupil,
+                formats=_formats(),
+                done=_done(request),
+                error=error.message if error else "",
+                tab="cards",
+                manage=True,
+            )
+
+        return await in_school(request, staff, MANAGE, build)
 
     @post("/cards", status_code=200)
     async def issue(self, request: AnyRequest) -> Response[Any]:
         async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
-            school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
+            school_id = await school_of(request, staff, *MANAGE)
             data = form_struct(
                 s.AccessCardCreate,
                 {
@@ -232,7 +222,7 @@ class EntriesController(Controller):
     @post("/cards/{card_id:int}/block", status_code=200)
     async def block(self, request: AnyRequest, card_id: PathId) -> Response[Any]:
         async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
-            school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
+            school_id = await school_of(request, staff, *MANAGE)
             data = form_struct(s.AccessCardBlock, {"reason": form.get("reason", "")})
             await registry.block_card(staff.actor, card_id, data.reason)
             return _back(f"{BASE}/cards", school_id, class_id=form.get("class_id"), done="blocked")
@@ -242,7 +232,7 @@ class EntriesController(Controller):
     @post("/cards/{card_id:int}/replace", status_code=200)
     async def replace(self, request: AnyRequest, card_id: PathId) -> Response[Any]:
         async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
-            school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
+            school_id = await school_of(request, staff, *MANAGE)
             data = form_struct(
                 s.AccessCardReplace,
                 {"raw_value": form.get("raw_value", ""), "card_format": form.get("card_format")},
@@ -258,10 +248,9 @@ class EntriesController(Controller):
 
     @get("/points")
     async def points(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, MANAGE, NO_MANAGE)
-        if isinstance(staff, Response):
-            return staff
-        return await self._points_page(request, staff)
+        return await staff_page(
+            request, MANAGE, NO_MANAGE, lambda st: self._points_page(request, st)
+        )
 
     async def _points_page(
         self,
@@ -270,34 +259,33 @@ class EntriesController(Controller):
         error: DomainError | None = None,
         new_key: dict[str, Any] | None = None,
     ) -> Response[Any]:
-        try:
-            school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
+        async def build(staff: Staff, school_id: int) -> Response[Any]:
             points = await registry.list_points(staff.actor, school_id)
             gateways = await registry.list_gateways(staff.actor, school_id)
             settings = await registry.get_settings(staff.actor, school_id)
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        return page(
-            request,
-            "entries/points.html",
-            staff.principal,
-            status=error.status_code if error else 200,
-            school_id=school_id,
-            at=_clock(await presence.zone_of(school_id)),
-            points=points,
-            gateways=gateways,
-            settings=settings,
-            new_key=new_key,
-            done=_done(request),
-            error=error.message if error else "",
-            tab="points",
-            manage=True,
-        )
+            return page(
+                request,
+                "entries/points.html",
+                staff.principal,
+                status=error.status_code if error else 200,
+                school_id=school_id,
+                at=_clock(await presence.zone_of(school_id)),
+                points=points,
+                gateways=gateways,
+                settings=settings,
+                new_key=new_key,
+                done=_done(request),
+                error=error.message if error else "",
+                tab="points",
+                manage=True,
+            )
+
+        return await in_school(request, staff, MANAGE, build)
 
     @post("/points", status_code=200)
     async def add_point(self, request: AnyRequest) -> Response[Any]:
         async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
-            school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
+            school_id = await school_of(request, staff, *MANAGE)
             data = form_struct(s.AccessPointCreate, _fields(form, "name", "direction", "lane"))
             await registry.create_point(
                 staff.actor, school_id, name=data.name, direction=data.direction, lane=data.lane
@@ -309,7 +297,7 @@ class EntriesController(Controller):
     @post("/points/{point_id:int}", status_code=200)
     async def change_point(self, request: AnyRequest, point_id: PathId) -> Response[Any]:
         async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
-            school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
+            school_id = await school_of(request, staff, *MANAGE)
             values: dict[str, Any] = _fields(form, "name", "direction", "lane")
             values["is_active"] = form.get("is_active") == "on"
             changes = _changes(form_struct(s.AccessPointUpdate, values))
@@ -321,7 +309,7 @@ class EntriesController(Controller):
     @post("/gateways", status_code=200)
     async def add_gateway(self, request: AnyRequest) -> Response[Any]:
         async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
-            school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
+            school_id = await school_of(request, staff, *MANAGE)
             data = form_struct(s.AccessGatewayCreate, _fields(form, "name"))
             made = await registry.create_gateway(staff.actor, school_id, name=data.name)
             # The signing key is shown once, on this answer: it is never shown again.
@@ -340,7 +328,7 @@ class EntriesController(Controller):
     @post("/settings", status_code=200)
     async def settings(self, request: AnyRequest) -> Response[Any]:
         async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
-            school_id = await school_of(request, staff, Permission.ACCESS_MANAGE)
+            school_id = await school_of(request, staff, *MANAGE)
             values: dict[str, Any] = _fields(form, "not_arrived_margin_minutes")
             values["not_arrived_enabled"] = form.get("not_arrived_enabled") == "on"
             values["journal_presence"] = form.get("journal_presence") == "on"

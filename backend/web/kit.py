@@ -5,8 +5,9 @@ errors; the HTMX answer for a refusal.
 A section's module (`backend/web/<section>.py`) builds its Controller on these, so each page
 checks the same things the same way: `guard()` first (sign-in, staff only, the section's
 permissions), then the services with `actor`, and a `DomainError` becomes `error_page()` (a
-full page) or `htmx_refusal()` (a partial for an HTMX request). A form's post goes through
-`submit()`, which holds that order once.
+full page) or `htmx_refusal()` (a partial for an HTMX request). A page goes through
+`school_page()` (or `staff_page()` when it is not about one school) and a form's post through
+`submit()`, which hold that order once: the handler keeps only its own work.
 """
 
 from __future__ import annotations
@@ -122,6 +123,54 @@ async def guard(
     if permissions and not staff_permissions(principal).intersection(permissions):
         return refusal(request, principal, t(refusal_key))
     return Staff(principal, actor_of(request, principal))
+
+
+Build = Callable[[Staff, int], Awaitable[Response[Any]]]
+
+
+async def in_school(
+    request: AnyRequest, staff: Staff, school: tuple[Permission, ...], build: Build
+) -> Response[Any]:
+    """A page about one school for a guarded `staff`: the school (`school_of()` with `school`:
+    the choice of school when the person may act in several), then `build(staff, school_id)`,
+    whose answer is sent; a refusal on the way (a `DomainError`) is `error_page()`."""
+    try:
+        return await build(staff, await school_of(request, staff, *school))
+    except DomainError as exc:
+        return error_page(request, staff.principal, exc)
+
+
+async def school_page(
+    request: AnyRequest,
+    permissions: tuple[Permission, ...],
+    refusal_key: str,
+    build: Build,
+    school: tuple[Permission, ...] | None = None,
+) -> Response[Any]:
+    """A section's page about one school: `guard()` (the sign-in form or a 403 page), then
+    `in_school()` with the school held as staff with one of `school` (the guard's
+    `permissions` when not given)."""
+    staff = await guard(request, permissions, refusal_key)
+    if isinstance(staff, Response):
+        return staff
+    return await in_school(request, staff, school or permissions, build)
+
+
+async def staff_page(
+    request: AnyRequest,
+    permissions: tuple[Permission, ...],
+    refusal_key: str,
+    build: Callable[[Staff], Awaitable[Response[Any]]],
+) -> Response[Any]:
+    """A page not about one school (a file, a record found by its id): `guard()`, then
+    `build(staff)`; a refusal on the way is `error_page()`."""
+    staff = await guard(request, permissions, refusal_key)
+    if isinstance(staff, Response):
+        return staff
+    try:
+        return await build(staff)
+    except DomainError as exc:
+        return error_page(request, staff.principal, exc)
 
 
 def field(name: str) -> str:

@@ -30,14 +30,15 @@ from backend.schools.structure.services import list_classes
 from backend.web.kit import (
     AnyRequest,
     Staff,
-    error_page,
     form_struct,
-    guard,
+    in_school,
     page,
     parse_date,
     parse_id,
     refused_htmx,
     school_of,
+    school_page,
+    staff_page,
     submit,
 )
 from backend.web.nav import MEALS_PERMISSIONS, staff_permissions
@@ -45,6 +46,7 @@ from backend.web.nav import MEALS_PERMISSIONS, staff_permissions
 BASE = "/admin/web/meals"
 COUNTER = (Permission.MEALS_MANAGE,)
 NO_COUNTER = "web.meals.no_counter"
+REPORT = (Permission.MEALS_ACCOUNTS,)
 KINDS = get_args(s.MealKind)
 WEEKDAYS = range(1, 6)
 PLAN_DAYS = range(1, 7)  # a plan may include Saturday: some schools study six days
@@ -86,26 +88,23 @@ class MealsWebController(Controller):
 
     @get("/")
     async def start(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, MEALS_PERMISSIONS, "web.meals.no_access")
-        if isinstance(staff, Response):
-            return staff
-        if Permission.MEALS_MANAGE in staff_permissions(staff.principal):
-            return await self._counter(request, staff)
-        return await self._report(request, staff)
+        async def show(staff: Staff) -> Response[Any]:
+            if Permission.MEALS_MANAGE in staff_permissions(staff.principal):
+                return await self._counter(request, staff)
+            return await self._report(request, staff)
+
+        return await staff_page(request, MEALS_PERMISSIONS, "web.meals.no_access", show)
 
     # ---- the counter -------------------------------------------------------------------------
 
     @get("/counter")
     async def counter_page(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, COUNTER, NO_COUNTER)
-        if isinstance(staff, Response):
-            return staff
-        return await self._counter(request, staff)
+        return await staff_page(request, COUNTER, NO_COUNTER, lambda st: self._counter(request, st))
 
     async def _counter(self, request: AnyRequest, staff: Staff) -> Response[Any]:
         query = request.query_params
-        try:
-            school_id = await school_of(request, staff, Permission.MEALS_MANAGE)
+
+        async def build(staff: Staff, school_id: int) -> Response[Any]:
             kind = _kind(query.get("meal_kind"))
             classes = await list_classes(staff.actor, school_id)
             today = await school_today(school_id)
@@ -113,23 +112,23 @@ class MealsWebController(Controller):
             if query.get("class_id"):
                 class_id = parse_id(query.get("class_id"), "class_id")
                 listing = await counter.class_list(staff.actor, school_id, class_id, kind)
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        return page(
-            request,
-            "meals/counter.html",
-            staff.principal,
-            school_id=school_id,
-            kind=kind,
-            kinds=KINDS,
-            classes=classes,
-            today=today,
-            listing=listing,
-            formats=_formats(),
-            tab="counter",
-            tabs=_tabs(staff),
-            at=await _clock(school_id),
-        )
+            return page(
+                request,
+                "meals/counter.html",
+                staff.principal,
+                school_id=school_id,
+                kind=kind,
+                kinds=KINDS,
+                classes=classes,
+                today=today,
+                listing=listing,
+                formats=_formats(),
+                tab="counter",
+                tabs=_tabs(staff),
+                at=await _clock(school_id),
+            )
+
+        return await in_school(request, staff, COUNTER, build)
 
     @post("/counter/serve", status_code=200)
     async def serve(self, request: AnyRequest) -> Response[Any]:
@@ -137,7 +136,7 @@ class MealsWebController(Controller):
         by a card or the pupil's number. Answers the line that says what happened."""
 
         async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
-            school_id = await school_of(request, staff, Permission.MEALS_MANAGE)
+            school_id = await school_of(request, staff, *COUNTER)
             kind = _kind(str(form.get("meal_kind") or ""))
             raw = str(form.get("card") or "").strip()
             if raw:
@@ -162,7 +161,7 @@ class MealsWebController(Controller):
         """The class list's buttons: one pupil (`student_id`) or everyone with an order."""
 
         async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
-            school_id = await school_of(request, staff, Permission.MEALS_MANAGE)
+            school_id = await school_of(request, staff, *COUNTER)
             kind = _kind(str(form.get("meal_kind") or ""))
             one = form.get("student_id")
             ids = [parse_id(one, "student_id")] if one else None
@@ -191,35 +190,29 @@ class MealsWebController(Controller):
 
     @get("/requisitions")
     async def requisitions_page(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, COUNTER, NO_COUNTER)
-        if isinstance(staff, Response):
-            return staff
-        try:
-            school_id = await school_of(request, staff, Permission.MEALS_MANAGE)
+        async def build(staff: Staff, school_id: int) -> Response[Any]:
             day = parse_date(request.query_params.get("date"), "date")
             day = day or (await school_today(school_id)) + timedelta(days=1)
             found = await requisitions.list_for_school(staff.actor, school_id, day)
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        return page(
-            request,
-            "meals/requisitions.html",
-            staff.principal,
-            school_id=school_id,
-            day=day,
-            found=found,
-            rub=_rub,
-            tab="requisitions",
-            tabs=_tabs(staff),
-        )
+            return page(
+                request,
+                "meals/requisitions.html",
+                staff.principal,
+                school_id=school_id,
+                day=day,
+                found=found,
+                rub=_rub,
+                tab="requisitions",
+                tabs=_tabs(staff),
+            )
+
+        return await school_page(request, COUNTER, NO_COUNTER, build)
 
     @get("/requisitions/{requisition_id:int}/file")
     async def requisition_file(self, request: AnyRequest, requisition_id: PathId) -> Response[Any]:
-        staff = await guard(request, COUNTER, NO_COUNTER)
-        if isinstance(staff, Response):
-            return staff
         wanted = request.query_params.get("format") or "xlsx"
-        try:
+
+        async def build(staff: Staff) -> Response[Any]:
             if wanted not in get_args(requisitions.FileFormat):
                 raise ValidationFailed(key="error.wrong_type", field=t("web.meals.field_format"))
             content, media, name = await requisitions.requisition_file(
@@ -227,22 +220,19 @@ class MealsWebController(Controller):
                 requisition_id,
                 wanted,  # type: ignore[arg-type]
             )
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        return Response(
-            content,
-            media_type=media,
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+            return Response(
+                content,
+                media_type=media,
+                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            )
+
+        return await staff_page(request, COUNTER, NO_COUNTER, build)
 
     # ---- the menu ----------------------------------------------------------------------------
 
     @get("/menu")
     async def menu(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, COUNTER, NO_COUNTER)
-        if isinstance(staff, Response):
-            return staff
-        return await self._menu(request, staff)
+        return await staff_page(request, COUNTER, NO_COUNTER, lambda st: self._menu(request, st))
 
     @post("/menu/cycle", status_code=200)
     async def save_cycle(self, request: AnyRequest) -> Response[Any]:
@@ -250,7 +240,7 @@ class MealsWebController(Controller):
         the first week starts on; replaced whole, as `PUT .../menu-cycle` does."""
 
         async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
-            school_id = await school_of(request, staff, Permission.MEALS_MANAGE)
+            school_id = await school_of(request, staff, *COUNTER)
             ticked = await request.form()
             days = []
             for week in (1, 2):
@@ -273,7 +263,7 @@ class MealsWebController(Controller):
         """A class's meal plan as ticked on the menu page: its meals and weekdays."""
 
         async def act(staff: Staff, form: dict[str, Any]) -> Response[Any]:
-            school_id = await school_of(request, staff, Permission.MEALS_MANAGE)
+            school_id = await school_of(request, staff, *COUNTER)
             ticked = await request.form()
             data = form_struct(
                 s.MealPlanUpdate,
@@ -290,65 +280,63 @@ class MealsWebController(Controller):
     async def _menu(
         self, request: AnyRequest, staff: Staff, error: DomainError | None = None
     ) -> Response[Any]:
-        try:
-            school_id = await school_of(request, staff, Permission.MEALS_MANAGE)
+        async def build(staff: Staff, school_id: int) -> Response[Any]:
             sets = await menus.list_meal_sets(staff.actor, school_id)
             classes = await list_classes(staff.actor, school_id)
             plans = {p.class_id: p for p in await menus.list_plans(staff.actor, school_id)}
             cycle = await menus.get_cycle(staff.actor, school_id)
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        chosen = {(d.week, d.weekday): set(d.meal_set_ids) for d in cycle.days} if cycle else {}
-        return page(
-            request,
-            "meals/menu.html",
-            staff.principal,
-            status=error.status_code if error else 200,
-            school_id=school_id,
-            sets=sets,
-            cycle=cycle,
-            chosen=chosen,
-            classes=classes,
-            plans=plans,
-            kinds=KINDS,
-            plan_days=PLAN_DAYS,
-            error=error.message if error else "",
-            done=_menu_done(request.query_params.get("done")),
-            weekdays=WEEKDAYS,
-            rub=_rub,
-            tab="menu",
-            tabs=_tabs(staff),
-        )
+            chosen = {(d.week, d.weekday): set(d.meal_set_ids) for d in cycle.days} if cycle else {}
+            return page(
+                request,
+                "meals/menu.html",
+                staff.principal,
+                status=error.status_code if error else 200,
+                school_id=school_id,
+                sets=sets,
+                cycle=cycle,
+                chosen=chosen,
+                classes=classes,
+                plans=plans,
+                kinds=KINDS,
+                plan_days=PLAN_DAYS,
+                error=error.message if error else "",
+                done=_menu_done(request.query_params.get("done")),
+                weekdays=WEEKDAYS,
+                rub=_rub,
+                tab="menu",
+                tabs=_tabs(staff),
+            )
+
+        return await in_school(request, staff, COUNTER, build)
 
     # ---- the report --------------------------------------------------------------------------
 
     @get("/report")
     async def report(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, (Permission.MEALS_ACCOUNTS,), "web.meals.no_report")
-        if isinstance(staff, Response):
-            return staff
-        return await self._report(request, staff)
+        return await staff_page(
+            request, REPORT, "web.meals.no_report", lambda st: self._report(request, st)
+        )
 
     async def _report(self, request: AnyRequest, staff: Staff) -> Response[Any]:
         query = request.query_params
-        try:
-            school_id = await school_of(request, staff, Permission.MEALS_ACCOUNTS)
+
+        async def build(staff: Staff, school_id: int) -> Response[Any]:
             today = await school_today(school_id)
             start = parse_date(query.get("date_from"), "date_from") or today.replace(day=1)
             end = parse_date(query.get("date_to"), "date_to") or today
             found = await reports.meal_report(staff.actor, school_id, start, end)
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        return page(
-            request,
-            "meals/report.html",
-            staff.principal,
-            school_id=school_id,
-            report=found,
-            rub=_rub,
-            tab="report",
-            tabs=_tabs(staff),
-        )
+            return page(
+                request,
+                "meals/report.html",
+                staff.principal,
+                school_id=school_id,
+                report=found,
+                rub=_rub,
+                tab="report",
+                tabs=_tabs(staff),
+            )
+
+        return await in_school(request, staff, REPORT, build)
 
 
 def _menu_done(key: str | None) -> str:
