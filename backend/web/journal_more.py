@@ -23,7 +23,7 @@ from litestar.response import Redirect, Response, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from backend.core.bounds import PathId
-from backend.core.errors import DomainError, Forbidden, ValidationFailed
+from backend.core.errors import DomainError, ValidationFailed
 from backend.core.http import PUBLIC
 from backend.i18n import t
 from backend.journal import services
@@ -43,9 +43,10 @@ from backend.web.kit import (
     page,
     parse_date,
     parse_id,
+    signed_form,
 )
 from backend.web.nav import JOURNAL_PERMISSIONS
-from backend.web.session import actor_of, check_csrf, csrf_token, principal_from_cookie
+from backend.web.session import check_csrf, csrf_token
 
 BASE = "/admin/web/journal"
 KINDS = ("period", "year")
@@ -107,12 +108,8 @@ class JournalMoreController(Controller):
     @post("/final", status_code=200)
     async def set_final(self, request: Request[Any, Any, Any]) -> Response[Any]:
         """One pupil's final mark confirmed or changed (HTMX): answers the row as stored."""
-        principal = await principal_from_cookie(request)
-        form = dict((await request.form()).items())
         try:
-            check_csrf(request, form)
-            if principal is None:
-                raise Forbidden(key="web.signed_out")
+            actor, form = await signed_form(request)
             class_id = parse_id(form.get("class_id"), "class_id")
             value = str(form.get("value", "")).strip()
             if not value:
@@ -132,7 +129,6 @@ class JournalMoreController(Controller):
                 final = msgspec.convert(data, FinalMarkIn)
             except msgspec.ValidationError as exc:
                 raise ValidationFailed(key="error.wrong_type", field=field("value")) from exc
-            actor = actor_of(request, principal)
             saved = await services.set_final_mark(
                 actor, class_id, final, request.app.state.diary_weeks
             )

@@ -267,6 +267,17 @@ async def form_of(request: AnyRequest) -> dict[str, Any]:
     return form
 
 
+async def signed_form(request: AnyRequest) -> tuple[Actor, dict[str, Any]]:
+    """An HTMX edit of the journal (the services check the rights): the posted form with its
+    CSRF token checked first, then signed in; else a `DomainError` for `htmx_refusal()`."""
+    principal = await principal_from_cookie(request)
+    form = dict((await request.form()).items())
+    check_csrf(request, form)
+    if principal is None:
+        raise Forbidden(key="web.signed_out")
+    return actor_of(request, principal), form
+
+
 async def writer(
     request: AnyRequest, form: dict[str, Any], permission: Permission, refusal_key: str
 ) -> Staff:

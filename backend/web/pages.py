@@ -8,6 +8,7 @@ app's path, so the window, the period lock, conflicts, history, audit and the ou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +20,8 @@ from litestar.response import Response, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from backend.core.errors import DomainError, Forbidden, ValidationFailed
+from backend.core.context import Actor
+from backend.core.errors import DomainError, ValidationFailed
 from backend.core.forms import ru_number
 from backend.core.http import PUBLIC
 from backend.core.rights import Permission
@@ -31,20 +33,21 @@ from backend.journal.grid import (
     journal_homework,
     journal_topic,
 )
-from backend.journal.schemas import SyncOp, SyncRequest
+from backend.journal.schemas import OpResult, SyncOp, SyncRequest
 from backend.journal.sync import sync_lesson
 from backend.web.kit import (
-    error_page,
-    guard,
+    Staff,
     htmx_refusal,
     op_id,
     page,
     parse_date,
     parse_id,
     school_of,
+    signed_form,
+    staff_page,
 )
 from backend.web.nav import JOURNAL_PERMISSIONS
-from backend.web.session import actor_of, check_csrf, csrf_token, principal_from_cookie
+from backend.web.session import csrf_token
 
 HERE = Path(__file__).parent
 BASE = "/admin/web"
@@ -88,19 +91,17 @@ class StaffWebController(Controller):
 
     @get("/")
     async def home(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        staff = await guard(request, (), "web.not_staff")
-        if isinstance(staff, Response):
-            return staff
-        return page(request, "home.html", staff.principal)
+        async def show(staff: Staff) -> Response[Any]:
+            return page(request, "home.html", staff.principal)
+
+        return await staff_page(request, (), "web.not_staff", show)
 
     @get("/journal")
     async def journal(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        staff = await guard(request, JOURNAL_PERMISSIONS, "web.no_journal")
-        if isinstance(staff, Response):
-            return staff
-        principal, actor = staff.principal, staff.actor
         query = request.query_params
-        try:
+
+        async def show(staff: Staff) -> Response[Any]:
+            principal, actor = staff.principal, staff.actor
             if not query.get("class_id"):
                 school_id = None
                 if principal.is_system(Permission.JOURNAL_MANAGE):
@@ -114,32 +115,24 @@ class StaffWebController(Controller):
                 parse_date(query.get("from"), "from"),
                 parse_date(query.get("to"), "to"),
             )
-        except DomainError as exc:
-            return error_page(request, principal, exc)
-        here_full = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return page(request, "journal.html", principal, grid=grid, op_id=op_id, here_full=here_full)
+            here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return page(request, "journal.html", principal, grid=grid, op_id=op_id, here_full=here)
+
+        return await staff_page(request, JOURNAL_PERMISSIONS, "web.no_journal", show)
 
     @post("/journal/cell", status_code=200)
     async def save_cell(self, request: Request[Any, Any, Any]) -> Response[Any]:
         """One keystroke in the grid: an absence, a mark or a mark's removal for one pupil on one
         lesson, saved as a one-operation sync of that lesson. Answers the cell as stored now."""
-        principal = await principal_from_cookie(request)
-        form = dict((await request.form()).items())
-        try:
-            check_csrf(request, form)
-            if principal is None:
-                raise Forbidden(key="web.signed_out")
-            lesson_id = parse_id(form.get("lesson_id"), "lesson_id")
-            student_id = parse_id(form.get("student_id"), "student_id")
-            op = _operation(form, student_id)
-            actor = actor_of(request, principal)
-            answer = await sync_lesson(
-                actor, lesson_id, SyncRequest(operations=[op]), request.app.state.diary_weeks
-            )
-        except DomainError as exc:
-            # Nothing was written: the cell stays as it was, the message says why.
-            return htmx_refusal(exc, "#journal-status")
-        result = answer.results[0]
+
+        def one(form: dict[str, Any]) -> SyncOp:
+            return _operation(form, parse_id(form.get("student_id"), "student_id"))
+
+        synced = await _sync_one(request, one)
+        if isinstance(synced, Response):
+            return synced
+        actor, lesson_id, form, result = synced
+        student_id = parse_id(form.get("student_id"), "student_id")  # read by `one` already
         cell = await journal_cell(actor, lesson_id, student_id)
         if result.status == "conflict":
             who = result.changed_by.name if result.changed_by else t("web.someone")
@@ -162,14 +155,9 @@ class StaffWebController(Controller):
     @post("/journal/topic", status_code=200)
     async def save_topic(self, request: Request[Any, Any, Any]) -> Response[Any]:
         """A lesson's topic, typed under the grid: a one-operation sync of that lesson."""
-        principal = await principal_from_cookie(request)
-        form = dict((await request.form()).items())
-        try:
-            check_csrf(request, form)
-            if principal is None:
-                raise Forbidden(key="web.signed_out")
-            lesson_id = parse_id(form.get("lesson_id"), "lesson_id")
-            day = parse_date(str(form.get("date") or ""), "date")
+
+        def one(form: dict[str, Any]) -> SyncOp:
+            parse_date(str(form.get("date") or ""), "date")
             op: dict[str, Any] = {
                 "op_id": str(form.get("op_id", ""))[:64],
                 "kind": "topic",
@@ -178,16 +166,13 @@ class StaffWebController(Controller):
             version = str(form.get("base_version", ""))
             if version:
                 op["base_version"] = parse_id(version, "base_version")
-            actor = actor_of(request, principal)
-            answer = await sync_lesson(
-                actor,
-                lesson_id,
-                SyncRequest(operations=[_convert(op)]),
-                request.app.state.diary_weeks,
-            )
-        except DomainError as exc:
-            return htmx_refusal(exc, "#journal-status")
-        result = answer.results[0]
+            return _convert(op)
+
+        synced = await _sync_one(request, one)
+        if isinstance(synced, Response):
+            return synced
+        _, lesson_id, form, result = synced
+        day = parse_date(str(form.get("date") or ""), "date")  # read by `one` already
         topic, topic_version = await journal_topic(lesson_id)
         conflict = result.status == "conflict"
         if conflict:
@@ -217,14 +202,9 @@ class StaffWebController(Controller):
     async def save_homework(self, request: Request[Any, Any, Any]) -> Response[Any]:
         """A lesson's homework text (and due date), typed under the grid: a one-operation sync
         of that lesson; the lesson's first homework is edited, or one is created."""
-        principal = await principal_from_cookie(request)
-        form = dict((await request.form()).items())
-        try:
-            check_csrf(request, form)
-            if principal is None:
-                raise Forbidden(key="web.signed_out")
-            lesson_id = parse_id(form.get("lesson_id"), "lesson_id")
-            day = parse_date(str(form.get("date") or ""), "date")
+
+        def one(form: dict[str, Any]) -> SyncOp:
+            parse_date(str(form.get("date") or ""), "date")
             due = parse_date(str(form.get("due_date") or ""), "due_date")
             op: dict[str, Any] = {
                 "op_id": str(form.get("op_id", ""))[:64],
@@ -236,18 +216,16 @@ class StaffWebController(Controller):
             if form.get("homework_id"):
                 op["homework_id"] = parse_id(form.get("homework_id"), "homework_id")
                 op["base_version"] = parse_id(form.get("base_version"), "base_version")
-            actor = actor_of(request, principal)
-            answer = await sync_lesson(
-                actor,
-                lesson_id,
-                SyncRequest(operations=[_convert(op)]),
-                request.app.state.diary_weeks,
-            )
-        except DomainError as exc:
-            return htmx_refusal(exc, "#journal-status")
-        conflict = answer.results[0].status == "conflict"
+            return _convert(op)
+
+        synced = await _sync_one(request, one)
+        if isinstance(synced, Response):
+            return synced
+        _, lesson_id, form, result = synced
+        day = parse_date(str(form.get("date") or ""), "date")  # read by `one` already
+        conflict = result.status == "conflict"
         if conflict:
-            changed = answer.results[0].changed_by
+            changed = result.changed_by
             message = t("web.homework_conflict", who=changed.name if changed else t("web.someone"))
         else:
             message = t("web.saved")
@@ -268,6 +246,26 @@ class StaffWebController(Controller):
                 "back": _page_of(request),
             },
         )
+
+
+async def _sync_one(
+    request: Request[Any, Any, Any], one: Callable[[dict[str, Any]], SyncOp]
+) -> tuple[Actor, int, dict[str, Any], OpResult] | Response[Any]:
+    """One lesson's edit typed in the grid, saved as a one-operation sync of that lesson (the
+    teacher app's path): the form's CSRF token, the sign-in, the lesson and the operation from
+    `one(form)`. Answers the caller, the lesson, the form and the operation's result; a refusal
+    (nothing was written: the grid stays as it was) is the message in the journal's status line.
+    """
+    try:
+        actor, form = await signed_form(request)
+        lesson_id = parse_id(form.get("lesson_id"), "lesson_id")
+        op = one(form)
+        answer = await sync_lesson(
+            actor, lesson_id, SyncRequest(operations=[op]), request.app.state.diary_weeks
+        )
+    except DomainError as exc:
+        return htmx_refusal(exc, "#journal-status")
+    return actor, lesson_id, form, answer.results[0]
 
 
 def _page_of(request: Request[Any, Any, Any]) -> str:

@@ -11,6 +11,7 @@ checked by a dry run waits in Redis under a random token bound to the person who
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -99,6 +100,23 @@ async def posted(
     except DomainError as exc:
         return page(request, "error.html", None, status=exc.status_code, message=exc.message), form
     return await guard(request, permissions, "web.people.refused"), form
+
+
+async def post_page(
+    request: AnyRequest,
+    permissions: tuple[Permission, ...],
+    act: Callable[[Staff, dict[str, Any]], Awaitable[Response[Any]]],
+) -> Response[Any]:
+    """A form's POST answered by a page, a file or a redirect: `posted()` (the CSRF token
+    first), then `act(staff, form)`; a refusal on the way (nothing was written) is the error
+    page."""
+    staff, form = await posted(request, permissions)
+    if isinstance(staff, Response):
+        return staff
+    try:
+        return await act(staff, form)
+    except DomainError as exc:
+        return error_page(request, staff.principal, exc)
 
 
 def _allows(principal: Principal, permission: Permission) -> bool:

@@ -34,9 +34,11 @@ from backend.web.kit import (
     error_page,
     form_struct,
     guard,
+    in_school,
     page,
     parse_date,
     school_of,
+    school_page,
     writer,
 )
 from backend.web.kit import parse_id as _id
@@ -46,6 +48,8 @@ from backend.web.timetable import can_manage
 BASE = "/admin/web/timetable"
 PERIOD_KINDS = ("quarter", "trimester", "half_year")
 DAY_LIMIT = 500  # lessons of one day in a school: the API's page limit
+READ = (Permission.STRUCTURE_READ,)
+Build = Callable[[Staff, int, AnyRequest], Awaitable[dict[str, Any]]]  # a tab's context
 
 
 def _grades(value: Any) -> Any:
@@ -86,42 +90,38 @@ class YearController(Controller):
         self,
         request: AnyRequest,
         tab: str,
-        build: Callable[[Staff, int], Awaitable[dict[str, Any]]],
+        build: Build,
         *,
         staff: Staff | None = None,
         problem: str | None = None,
         status: int = 200,
     ) -> Response[Any]:
+        async def show(staff: Staff, school_id: int) -> Response[Any]:
+            context = await build(staff, school_id, request)
+            done = request.query_params.get("done", "")
+            return page(
+                request,
+                f"year/{tab}.html",
+                staff.principal,
+                status=status,
+                tab=tab,
+                school_id=school_id,
+                school_q=f"school={school_id}",
+                manage=can_manage(staff.principal),
+                problem=problem,
+                done=t(f"web.year.done.{done}") if done in DONE else "",
+                **context,
+            )
+
         if staff is None:
-            found = await guard(request, YEAR_PERMISSIONS, "web.year.no_access")
-            if isinstance(found, Response):
-                return found
-            staff = found
-        try:
-            school_id = await school_of(request, staff, Permission.STRUCTURE_READ)
-            context = await build(staff, school_id)
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        done = request.query_params.get("done", "")
-        return page(
-            request,
-            f"year/{tab}.html",
-            staff.principal,
-            status=status,
-            tab=tab,
-            school_id=school_id,
-            school_q=f"school={school_id}",
-            manage=can_manage(staff.principal),
-            problem=problem,
-            done=t(f"web.year.done.{done}") if done in DONE else "",
-            **context,
-        )
+            return await school_page(request, YEAR_PERMISSIONS, "web.year.no_access", show, READ)
+        return await in_school(request, staff, READ, show)
 
     async def _write(
         self,
         request: AnyRequest,
         tab: str,
-        build: Callable[[Staff, int], Awaitable[dict[str, Any]]],
+        build: Build,
         action: Callable[[Staff, int, dict[str, Any]], Awaitable[Redirect]],
     ) -> Response[Any]:
         """A form's post: CSRF, then the manager's rights, then the service; a refusal answers
@@ -163,7 +163,7 @@ class YearController(Controller):
 
     @get("/year")
     async def year(self, request: AnyRequest) -> Response[Any]:
-        return await self._page(request, "year", lambda st, sc: self._year(st, sc, request))
+        return await self._page(request, "year", self._year)
 
     @post("/year", status_code=200)
     async def year_post(self, request: AnyRequest) -> Response[Any]:
@@ -206,7 +206,7 @@ class YearController(Controller):
                 return _back("/year", school_id, "holiday_delete", year=year_id)
             raise _bad("what")
 
-        return await self._write(request, "year", lambda st, sc: self._year(st, sc, request), act)
+        return await self._write(request, "year", self._year, act)
 
     # ---- classes and groups ------------------------------------------------------------------
 
@@ -239,7 +239,7 @@ class YearController(Controller):
 
     @get("/classes")
     async def classes(self, request: AnyRequest) -> Response[Any]:
-        return await self._page(request, "classes", lambda st, sc: self._classes(st, sc, request))
+        return await self._page(request, "classes", self._classes)
 
     @post("/classes", status_code=200)
     async def classes_post(self, request: AnyRequest) -> Response[Any]:
@@ -280,9 +280,7 @@ class YearController(Controller):
                 return _back("/classes", school_id, "group", year=year_id)
             raise _bad("what")
 
-        return await self._write(
-            request, "classes", lambda st, sc: self._classes(st, sc, request), act
-        )
+        return await self._write(request, "classes", self._classes, act)
 
     # ---- curriculum and teachers' loads ------------------------------------------------------
 
@@ -309,9 +307,7 @@ class YearController(Controller):
 
     @get("/curriculum")
     async def curriculum(self, request: AnyRequest) -> Response[Any]:
-        return await self._page(
-            request, "curriculum", lambda st, sc: self._curriculum(st, sc, request)
-        )
+        return await self._page(request, "curriculum", self._curriculum)
 
     @post("/curriculum", status_code=200)
     async def curriculum_post(self, request: AnyRequest) -> Response[Any]:
@@ -339,9 +335,7 @@ class YearController(Controller):
                 return _back("/curriculum", school_id, "assignment", year=year_id)
             raise _bad("what")
 
-        return await self._write(
-            request, "curriculum", lambda st, sc: self._curriculum(st, sc, request), act
-        )
+        return await self._write(request, "curriculum", self._curriculum, act)
 
     # ---- the day: lessons, replacements, generation ------------------------------------------
 
@@ -403,7 +397,7 @@ class YearController(Controller):
 
     @get("/day")
     async def day(self, request: AnyRequest) -> Response[Any]:
-        return await self._page(request, "day", lambda st, sc: self._day(st, sc, request))
+        return await self._page(request, "day", self._day)
 
     @post("/day", status_code=200)
     async def day_post(self, request: AnyRequest) -> Response[Any]:
@@ -445,7 +439,7 @@ class YearController(Controller):
                 return Redirect(path=f"{BASE}/day?{query}", status_code=HTTP_303_SEE_OTHER)
             raise _bad("what")
 
-        return await self._write(request, "day", lambda st, sc: self._day(st, sc, request), act)
+        return await self._write(request, "day", self._day, act)
 
 
 DONE = (
