@@ -10,6 +10,7 @@ weekends do not move the cut-off.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -340,3 +341,17 @@ async def test_the_statement_says_what_each_entry_is_for(world: Backend) -> None
     )
     titles = {s["meal_set"]["name"]: s["meal_set"]["title"] for s in menu.json()["sets"]}
     assert titles["Обед 1–4"] == "Обед 1–4" and titles["Завтрак молочный"] == "Завтрак молочный"
+
+
+async def test_two_taps_of_the_same_order_at_once_store_one(world: Backend) -> None:
+    """The second of two simultaneous taps is refused «уже есть заказ» by the unique index
+    (decision 0809), not answered 500; one order and one hold are stored."""
+    c = await _canteen(world)
+    transfers = await LedgerTransfer.count()
+    answers = await asyncio.gather(*(_order(world, c, 2, "lunch") for _ in range(2)))
+    assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+    refused = next(a for a in answers if a.status_code == 409)
+    assert "уже есть заказ (обед)" in refused.json()["message"]
+    assert await MealOrder.count() == 1
+    assert await LedgerTransfer.count() == transfers + 1
+    assert await _available(world, c) == 100_000 - 9_500
