@@ -3,7 +3,7 @@ school staff; the signed ingest for gateways; presence and logs for security and
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -12,6 +12,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Body, FromQuery, Parameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from backend.access import absence, ingest, presence, registry
 from backend.access import schemas as s
@@ -31,6 +32,17 @@ def _as(kind: type[Any], rows: list[dict[str, Any]]) -> list[Any]:
 
 def _one(kind: type[Any], row: dict[str, Any]) -> Any:
     return msgspec.convert(row, kind, from_attributes=False, strict=False)
+
+
+def stamp_arrival(app: ASGIApp) -> ASGIApp:
+    """Middleware of the ingest: the moment the request reached the route, before its body is
+    read or signature checked; the skew sample is measured against it (decision 0908)."""
+
+    async def stamped(scope: Scope, receive: Receive, send: Send) -> None:
+        scope.setdefault("state", {})[ingest.ARRIVED_STATE] = datetime.now(UTC)
+        await app(scope, receive, send)
+
+    return stamped
 
 
 async def gateway_signed(
@@ -188,6 +200,7 @@ class AccessController(Controller):
         "/ingest",
         opt=PUBLIC,
         guards=[gateway_signed],
+        middleware=[stamp_arrival],
         status_code=HTTP_200_OK,
         summary="Пакет проходов от шлюза (подпись HMAC-SHA256)",
         description=(
@@ -200,8 +213,10 @@ class AccessController(Controller):
     async def ingest_batch(
         self, request: Request[Any, Any, Any], data: Annotated[s.IngestBatch, Body()]
     ) -> s.IngestResult:
-        gateway = request.scope["state"][GATEWAY_STATE]
-        result = await ingest.ingest(gateway, data)
+        state = request.scope["state"]
+        result = await ingest.ingest(
+            state[GATEWAY_STATE], data, arrived_at=state.get(ingest.ARRIVED_STATE)
+        )
         return s.IngestResult(**{f: getattr(result, f) for f in s.IngestResult.__struct_fields__})
 
     # ---- presence and logs -------------------------------------------------------------------

@@ -9,9 +9,16 @@ is accepted until it expires. Nothing of a batch is read before its signature is
 Storing: one `INSERT ... ON CONFLICT (gateway_id, device_event_id) DO NOTHING RETURNING` per
 batch, so a batch sent twice (a lost answer, a restarted gateway) stores each pass once and only
 the passes new to the server go on to presence and alerts. The controller's time is corrected
-by the skew measured on this batch (`sent_at`, the controllers' clock when the batch left,
-against the server's clock) and kept as `occurred_at`; the log is ordered by it, so a batch
-that arrives hours late fills the log where its passes happened.
+by the gateway's skew and kept as `occurred_at`; the log is ordered by it, so a batch that
+arrives hours late fills the log where its passes happened.
+
+Skew (decision 0908): each batch gives a sample, its `sent_at` (the controllers' clock when
+this attempt left the gateway) minus the moment the request reached the server (stamped by the
+route's middleware, before the body is read). Delay on the way or in a busy server only ever
+makes a sample smaller than the true skew, never larger; so the skew is the LARGEST sample over
+the gateway's recent minutes (`skew_window`), the least-delayed one, as NTP's filters keep the
+least-delayed exchange. A batch held for seconds moves nothing; a clock set forward shows at
+once, a clock set back once its older, larger samples leave the window (`WINDOW_MINUTES`).
 """
 
 from __future__ import annotations
@@ -36,7 +43,10 @@ from backend.events.services import emit
 from backend.schools.people.contacts import school_info
 
 REPLAY_WINDOW = timedelta(minutes=5)
-SKEW_TOLERANCE = 2  # seconds of network delay not counted as skew
+SKEW_TOLERANCE = 1  # seconds: a skew this small is not corrected
+WINDOW_MINUTES = 8  # the gateway's latest minutes with a batch whose best samples are kept
+SAMPLE_MAX_AGE = 6 * 60  # minutes: an older sample is dropped (a cheap clock drifts ~0.4 s)
+ARRIVED_STATE = "access_arrived_at"
 SKEW_REPORT = 60  # seconds of skew reported to the school (once, until it is fixed)
 GATEWAY_HEADER = "x-parta-gateway"
 TIMESTAMP_HEADER = "x-parta-timestamp"
@@ -55,6 +65,34 @@ def sign(key: str, timestamp: int, body: bytes) -> str:
 class Gateway:
     id: int
     school_id: int
+    # The best skew sample of each of its latest minutes with a batch: [[minute, seconds]].
+    skew_window: tuple[tuple[int, float], ...] = ()
+
+
+def parse_window(text: str | None) -> tuple[tuple[int, float], ...]:
+    try:
+        pairs = msgspec.json.decode(text or "[]", type=list[tuple[int, float]])
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return ()
+    return tuple(pairs)
+
+
+def estimate_skew(
+    window: tuple[tuple[int, float], ...], sample: float | None, at: datetime
+) -> tuple[int, tuple[tuple[int, float], ...]]:
+    """The skew (whole seconds, 0 within `SKEW_TOLERANCE`) and the window kept after adding
+    `sample` (sent_at minus arrival, seconds; None for a batch without `sent_at`) seen `at`.
+    Every sample is the true skew minus its delay (>= 0), so the largest recent one is the
+    closest: a delayed batch's smaller sample never moves the estimate."""
+    minute = int(at.timestamp() // 60)
+    best = {m: o for m, o in window if abs(minute - m) <= SAMPLE_MAX_AGE}
+    if sample is not None:
+        best[minute] = max(best.get(minute, sample), sample)
+    kept = tuple(sorted(best.items())[-WINDOW_MINUTES:])
+    if not kept:
+        return 0, ()
+    skew = round(max(o for _, o in kept))
+    return (skew if abs(skew) > SKEW_TOLERANCE else 0), tuple((m, round(o, 3)) for m, o in kept)
 
 
 def _refuse(key: str, **details: Any) -> NotAuthenticated:
@@ -82,6 +120,7 @@ async def verify(headers: dict[str, str], body: bytes, at: datetime | None = Non
             AccessGateway.signing_key,
             AccessGateway.previous_key,
             AccessGateway.previous_key_until,
+            AccessGateway.skew_window,
         )
         .where((AccessGateway.id == int(gateway_text)) & (AccessGateway.is_active == True))  # noqa: E712
         .first()
@@ -93,7 +132,7 @@ async def verify(headers: dict[str, str], body: bytes, at: datetime | None = Non
         keys.append(row["previous_key"])
     if not any(hmac.compare_digest(sign(k, timestamp, body), signature) for k in keys):
         raise _refuse("signature_invalid")
-    return Gateway(row["id"], row["school_id"])
+    return Gateway(row["id"], row["school_id"], parse_window(row["skew_window"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +148,21 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-async def ingest(gateway: Gateway, batch: Any, received_at: datetime | None = None) -> IngestResult:
+async def ingest(
+    gateway: Gateway,
+    batch: Any,
+    received_at: datetime | None = None,
+    arrived_at: datetime | None = None,
+) -> IngestResult:
     """Store a verified batch (`schemas.IngestBatch`): passes new to the server are stored,
-    placed in time, matched to cards, and the fresh ones raise their alerts."""
+    placed in time, matched to cards, and the fresh ones raise their alerts. `arrived_at`:
+    when the request reached the server (the skew sample's reference; `received_at` if None)."""
     received_at = received_at or datetime.now(UTC)
-    skew = 0
+    arrived_at = arrived_at or received_at
+    sample = None
     if batch.sent_at is not None:
-        measured = round((_aware(batch.sent_at) - received_at).total_seconds())
-        skew = measured if abs(measured) > SKEW_TOLERANCE else 0
+        sample = (_aware(batch.sent_at) - arrived_at).total_seconds()
+    skew, window = estimate_skew(gateway.skew_window, sample, arrived_at)
     correction = timedelta(seconds=skew)
     info = await school_info(gateway.school_id)
     zone = ZoneInfo(info.time_zone if info else "Europe/Moscow")
@@ -170,7 +216,7 @@ async def ingest(gateway: Gateway, batch: Any, received_at: datetime | None = No
         new = await store(rows)
         refused = await alerts.after_ingest(new, zone, received_at)
         # Last: its update holds the gateway's row until the commit.
-        await _seen(gateway, skew, received_at)
+        await _seen(gateway, skew, window, received_at)
     return IngestResult(
         received=len(rows),
         stored=len(new),
@@ -253,7 +299,9 @@ async def store(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(inserted)
 
 
-async def _seen(gateway: Gateway, skew: int, at: datetime) -> None:
+async def _seen(
+    gateway: Gateway, skew: int, window: tuple[tuple[int, float], ...], at: datetime
+) -> None:
     """Note the gateway's last contact and skew; report a skew past `SKEW_REPORT` once (and
     again only after it was fixed)."""
     row = (
@@ -266,6 +314,7 @@ async def _seen(gateway: Gateway, skew: int, at: datetime) -> None:
     values: dict[Any, Any] = {
         AccessGateway.last_seen_at: at,
         AccessGateway.clock_skew_seconds: skew,
+        AccessGateway.skew_window: ENCODER.encode(window).decode(),
     }
     if too_far and not reported:
         values[AccessGateway.skew_reported] = True

@@ -124,7 +124,7 @@ class IngestEvent(Strict):
 
 
 class IngestBatch(Strict):
-    """A gateway's batch. `sent_at`: the controllers' clock when the batch left (measures the
+    """A gateway's batch. `sent_at`: the controllers' clock when this attempt left (measures the
     skew). An empty batch is a heartbeat."""
 
     events: Annotated[list[IngestEvent], msgspec.Meta(max_length=MAX_BATCH)]

@@ -15,6 +15,7 @@ from piccolo.columns import (
     Integer,
     Serial,
     SmallInt,
+    Text,
     Timestamptz,
     Varchar,
 )
@@ -61,7 +62,8 @@ class AccessGateway(Table):
     """шлюз на площадке школы: the on-site process that reads the controllers and posts
     signed batches. During a key rotation the previous key stays valid until
     `previous_key_until`. `clock_skew_seconds` is the controllers' clock minus the server's,
-    as last measured."""
+    as last estimated; `skew_window` the best sample of each of its latest minutes with a
+    batch, `[[minute, seconds], ...]` (decision 0908)."""
 
     id = Serial(primary_key=True)
     school_id = Integer(index=True)
@@ -74,6 +76,7 @@ class AccessGateway(Table):
     last_seen_at = Timestamptz(null=True, default=None)
     clock_skew_seconds = Integer(default=0)
     skew_reported = Boolean(default=False)
+    skew_window = Text(default="[]")
     created_at = Timestamptz()
 
 
