@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
-import httpx
 
 from backend.i18n import t
 
@@ -57,7 +56,7 @@ def gateway() -> None:
     from gateway.adapters.jsonl import JsonLinesAdapter
     from gateway.outbox import Outbox
     from gateway.run import run_gateway
-    from gateway.uploader import Uploader
+    from gateway.uploader import Uploader, make_client
 
     def need(name: str) -> str:
         value = os.environ.get(name, "")
@@ -90,7 +89,7 @@ def gateway() -> None:
         ) from None
 
     async def main() -> None:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with make_client(url) as client:
             uploader = Uploader(outbox, client, int(gateway_id), key)
             if skew:
                 uploader.controller_clock = lambda: datetime.now(UTC) + timedelta(seconds=skew)
