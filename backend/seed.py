@@ -911,6 +911,21 @@ async def seed_demo(
                 user_id=parent_id, messenger="telegram", chat_id=DEMO_TELEGRAM_CHAT, linked_at=now
             )
         )
+        # Telegram is a service abroad: the parent, the child's legal representative, gave the
+        # cross-border consent in the bot (decision 0620), so the demo's Telegram chat shows the
+        # child's diary as README's steps do, and alerts there carry their full text.
+        await Consent.insert(
+            Consent(
+                subject_kind="student",
+                subject_id=first.first_pupil,
+                kind="cross_border",
+                given_by_guardian=first.first_pupil_guardian,
+                given_on=min(today, today_in()),
+                document_ref="Telegram-бот",
+                recorded_by=parent_id,
+                created_at=now,
+            )
+        )
         # ... and has switched quiet hours off, so that a newcomer sees the deliveries arrive
         # at whatever hour they try the demo (the school's default holds them 21:00-07:00).
         await NotificationPreference.insert(

@@ -26,6 +26,12 @@ rights (an `Actor` for the linked person, built from their live grants at each u
 backend services check exactly what the API checks), the commands and buttons, the texts (the
 message catalogue, `bot.*`) and errors (a short Russian message to the person, the trace to the
 log). Conversation state (the chosen child, what a typed text answers) is a Redis hash per chat.
+
+Data abroad (decision 0620): on a messenger abroad (`ABROAD`: Telegram) a child's data is shown
+only when `consent.cross_border_allowed` says so, the rule the notifications obey too. A child
+it does not allow is a `Child` with `hidden` set and a name that names nobody («Ребёнок 1»);
+every child-bound answer goes through `current_child` / `visible_child`, which explain instead
+(and offer a legal representative the consent: the `xb` button, `/withdraw`).
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from backend.journal.weeks import DiaryWeeks
 from backend.meals.payments import Payments
 from backend.messaging import links
 from backend.messaging import services as messaging
+from backend.schools.people import consent
 from backend.schools.people import services as people
 from backend.settings import Settings
 
@@ -59,6 +66,10 @@ FAMILY_ROLES = (Role.GUARDIAN, Role.DELEGATE, Role.PUPIL)
 # max_connections, MAX's update tasks). Unbounded, a burst of a hundred chats took every Redis
 # connection of the process and answers failed (tests/load/bench_bot.py).
 CONCURRENCY = 40
+# Messengers run from abroad: a child's data goes there only under the cross-border rule. MAX
+# is operated in Russia (decision 0605).
+ABROAD = frozenset({"telegram"})
+CONSENT_SOURCE = "Telegram-бот"  # the consent's `document_ref`: where it was given
 
 
 # ---- the port an adapter implements ----------------------------------------------------------
@@ -139,6 +150,8 @@ class Child:
     id: int
     name: str
     role: Role
+    # Why this chat may not show the child's data (no consent, the school forbids); None: it may.
+    hidden: consent.CrossBorder | None = None
 
 
 @dataclass
@@ -188,15 +201,38 @@ class Turn:
                 if g.scope_kind is ScopeKind.STUDENT and g.scope_id and g.role in FAMILY_ROLES:
                     roles.setdefault(g.scope_id, g.role)
             cards = await people.family_cards(set(roles))
-            self._children = sorted(
+            found = sorted(
                 (Child(sid, _child_name(cards[sid]), roles[sid]) for sid in roles if sid in cards),
                 key=lambda c: c.name,
             )
+            if self.chat.messenger in ABROAD:
+                found = await _abroad(found)
+            self._children = found
         return self._children
+
+    def forget_children(self) -> None:
+        """Read the children again (a consent was just given or withdrawn)."""
+        self._children = None
 
     async def child(self, student_id: int) -> Child | None:
         """The child, only when it is one of this person's (any other id: None, nothing said)."""
         return next((c for c in await self.children() if c.id == student_id), None)
+
+
+async def _abroad(children: list[Child]) -> list[Child]:
+    """The children as a chat abroad may see them: those the cross-border rule does not allow
+    are hidden, named only by their place in the list (by id, so the place stays put)."""
+    status = await consent.cross_border_status(c.id for c in children)
+    places = {c.id: n for n, c in enumerate(sorted(children, key=lambda c: c.id), start=1)}
+    shown = []
+    for c in children:
+        why = status.get(c.id, consent.CrossBorder.NO_CONSENT)
+        if why is consent.CrossBorder.ALLOWED:
+            shown.append(c)
+        else:
+            name = t("bot.consent.child", number=places[c.id])
+            shown.append(Child(c.id, name, c.role, hidden=why))
+    return sorted(shown, key=lambda c: (c.hidden is not None, c.name))
 
 
 def _child_name(card: dict[str, Any]) -> str:
@@ -227,11 +263,16 @@ class FamilyBot:
         # built from the same settings.
         self.payments = payments or Payments.from_settings(settings)
         # Commands of linked chats (`/name`) and buttons (`prefix:arg:arg`), by feature.
-        self.commands: dict[str, Handler] = {"help": self._help, "children": self._children}
+        self.commands: dict[str, Handler] = {
+            "help": self._help,
+            "children": self._children,
+            "withdraw": self._withdraw,
+        }
         self.buttons: dict[str, Handler] = {
             "menu": self._menu,
             "child": self._choose,
             "children": self._children,
+            "xb": self._give_consent,
         }
         # A typed text that answers a question the bot asked (`awaiting` in the chat's state).
         self.answers: dict[str, Handler] = {}
@@ -389,15 +430,85 @@ class FamilyBot:
         if not children:
             await turn.say(t("bot.no_children"))
             return None
+        if all(c.hidden for c in children):  # nobody to choose between: say why at once
+            await self.explain_hidden(turn, children)
+            return None
         if len(children) == 1:
             return children[0]
         chosen = await turn.get("child")
         if chosen is not None:
             found = await turn.child(int(chosen))
             if found is not None:
-                return found
+                return found if await self.shown(turn, found) else None
         await self._ask_child(turn, then)
         return None
+
+    async def visible_child(self, turn: Turn, student_id: str | int | None) -> Child | None:
+        """The child of a child-bound button or answer: one of the person's children whose data
+        this chat may show; otherwise says why (no such child; no consent, the school forbids)
+        and gives None."""
+        text = str(student_id or "")
+        child = await turn.child(int(text)) if text.isdigit() else None
+        if child is None:
+            await turn.say(t("bot.child_unknown"))
+            return None
+        return child if await self.shown(turn, child) else None
+
+    async def shown(self, turn: Turn, child: Child) -> bool:
+        """Whether this chat may show the child's data; if not, it says why instead."""
+        if child.hidden is None:
+            return True
+        await self.explain_hidden(turn, [child])
+        return False
+
+    async def explain_hidden(self, turn: Turn, children: list[Child]) -> None:
+        """Why these children's data is not shown here, and the way out: the consent to give
+        (to a legal representative of one of them), the school's ban, or who can consent."""
+        assert turn.actor is not None and turn.actor.user_id is not None
+        lacking = [c.id for c in children if c.hidden is consent.CrossBorder.NO_CONSENT]
+        guardians = [c.id for c in children if c.role is Role.GUARDIAN and c.id in lacking]
+        mine = await consent.represented_by(turn.actor.user_id, guardians)
+        others: tuple[tuple[Button, ...], ...] = ()
+        if len(await turn.children()) > 1:
+            others = ((Button(t("bot.menu.children"), "children"),),)
+        if mine:
+            principal = turn.actor.principal
+            name = principal.display_name if principal else ""
+            rows = ((Button(t("bot.consent.give"), "xb"),), *others)
+            await turn.say(t("bot.consent.ask", guardian=name), rows)
+        elif any(c.hidden is consent.CrossBorder.FORBIDDEN for c in children):
+            await turn.say(t("bot.consent.forbidden"), others)
+        else:
+            await turn.say(t("bot.consent.who_can"), others)
+
+    async def _give_consent(self, turn: Turn, args: list[str]) -> None:
+        """`xb`: the legal representative pressed «Даю согласие» under its wording: a
+        cross-border consent for each child they represent here, from today (audited)."""
+        assert turn.actor is not None
+        lacking = [c.id for c in await turn.children() if c.hidden]
+        given = await consent.give_cross_border(turn.actor, lacking, CONSENT_SOURCE)
+        turn.forget_children()
+        if not given:  # nothing this person may consent to (or consented already)
+            await self._menu(turn, [])
+            return
+        day = given[0]["given_on"].strftime("%d.%m.%Y")
+        rows = ((Button(t("bot.consent.open_menu"), "menu"),),)
+        await turn.say(t("bot.consent.given", date=day), rows)
+
+    async def _withdraw(self, turn: Turn, args: list[str]) -> None:
+        """`/withdraw`: a legal representative withdraws the cross-border consent of their
+        children, from today (audited); the chat shows their data no more."""
+        assert turn.actor is not None and turn.actor.user_id is not None
+        ids = [c.id for c in await turn.children()]
+        withdrawn = await consent.withdraw_cross_border(turn.actor, ids)
+        turn.forget_children()
+        if withdrawn:
+            day = withdrawn[0]["revoked_on"].strftime("%d.%m.%Y")
+            await turn.say(t("bot.consent.withdrawn", date=day))
+        elif await consent.represented_by(turn.actor.user_id, ids):
+            await turn.say(t("bot.consent.nothing_to_withdraw"))
+        else:
+            await turn.say(t("bot.consent.withdraw_who_can"))
 
     async def _ask_child(self, turn: Turn, then: str) -> None:
         children = await turn.children()
@@ -429,9 +540,8 @@ class FamilyBot:
     async def _menu(self, turn: Turn, args: list[str]) -> None:
         """The child's menu (`menu:<id>` from a button, or the chosen child)."""
         if args and args[0].isdigit():
-            child = await turn.child(int(args[0]))
+            child = await self.visible_child(turn, args[0])
             if child is None:
-                await turn.say(t("bot.child_unknown"))
                 return
             await turn.put(child=str(child.id))
             await turn.say(t("bot.menu.title", name=child.name), menu_buttons(child))

@@ -40,9 +40,8 @@ def install(bot: FamilyBot) -> None:
 
     def button(handler: Any) -> Any:
         async def run(turn: Turn, args: list[str]) -> None:
-            child = await turn.child(int(args[0])) if args and args[0].isdigit() else None
+            child = await bot.visible_child(turn, args[0] if args else None)
             if child is None:
-                await turn.say(t("bot.child_unknown"))
                 return
             await turn.put(child=str(child.id))
             await handler(turn, child, args[1:])

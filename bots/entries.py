@@ -23,9 +23,8 @@ def install(bot: FamilyBot) -> None:
             await show(turn, child)
 
     async def button(turn: Turn, args: list[str]) -> None:
-        child = await turn.child(int(args[0])) if args and args[0].isdigit() else None
+        child = await bot.visible_child(turn, args[0] if args else None)
         if child is None:
-            await turn.say(t("bot.child_unknown"))
             return
         await turn.put(child=str(child.id))
         await show(turn, child)

@@ -41,9 +41,8 @@ def install(bot: FamilyBot) -> None:
 
     def button(act: Any) -> Any:
         async def run(turn: Turn, args: list[str]) -> None:
-            child = await turn.child(int(args[0])) if args and args[0].isdigit() else None
+            child = await bot.visible_child(turn, args[0] if args else None)
             if child is None:
-                await turn.say(t("bot.child_unknown"))
                 return
             await turn.put(child=str(child.id))
             offset = int(args[1]) if len(args) > 1 and args[1].lstrip("-").isdigit() else 1
@@ -199,11 +198,9 @@ async def typed_contact(turn: Turn, args: list[str]) -> None:
 
 
 async def _asked_child(turn: Turn) -> Child | None:
-    chosen = await turn.get("child")
-    child = await turn.child(int(chosen)) if chosen and chosen.isdigit() else None
+    child = await turn.bot.visible_child(turn, await turn.get("child"))
     if child is None:
         await turn.put(awaiting=None)
-        await turn.say(t("bot.child_unknown"))
     return child
 
 

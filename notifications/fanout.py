@@ -28,6 +28,7 @@ from backend.events.kinds import (
 from backend.messaging import deliveries as records
 from backend.messaging.deliveries import INBOX_CHANNEL, Plan
 from backend.messaging.services import load_preferences
+from backend.schools.people import consent as cross_border
 from backend.schools.people import contacts
 from backend.settings import Settings
 from notifications import templates
@@ -173,7 +174,8 @@ class Fanout:
             audience[event["id"]] = unique
         users = {u for unique in audience.values() for u in unique}
         students = {e["student_id"] for e, k in work if e["student_id"] and k.name != ANNOUNCEMENT}
-        consent = await contacts.students_with_cross_border_consent(students)
+        # The one rule of data abroad (decision 0620): live consent, and the school allows it.
+        consent = await cross_border.cross_border_allowed(students)
         accounts = await user_contacts(users)
         prefs = await load_preferences(users)
         now = self.clock()

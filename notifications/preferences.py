@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from backend.events import kinds as k
 from backend.events.kinds import CHANNELS, PUSH
+from backend.schools.people.consent import school_forbids_cross_border
 
 BUILT_IN: dict[str, Any] = {
     "channels": [PUSH],
@@ -64,7 +65,7 @@ class SchoolPolicy:
             defaults={k: notify[k] for k in BUILT_IN if k in notify and k != "muted"},
             time_zone=time_zone or "Europe/Moscow",
             sms_fallback=bool(notify.get("sms_fallback", True)),
-            forbid_cross_border=bool(notify.get("forbid_cross_border", False)),
+            forbid_cross_border=school_forbids_cross_border(settings),
             muted_kinds=frozenset(muted),
         )
 

@@ -15,7 +15,6 @@ from backend.core.days import today_in
 from backend.core.db import any_of
 from backend.schools.people import services as people
 from backend.schools.tables import (
-    Consent,
     Guardian,
     School,
     SchoolClass,
@@ -235,21 +234,6 @@ async def school_info(school_id: int) -> SchoolInfo | None:
 
         settings = json.loads(settings or "{}")
     return SchoolInfo(row["id"], row["short_name"], row["time_zone"], settings or {})
-
-
-async def students_with_cross_border_consent(student_ids: Iterable[int]) -> set[int]:
-    """Pupils whose legal representative consented to transfer their data abroad (152-FZ,
-    art. 12): only for them may the full text go to a service abroad (FCM, Telegram, ...)."""
-    wanted = list(set(student_ids))
-    if not wanted:
-        return set()
-    rows = await Consent.select(Consent.subject_id).where(
-        (Consent.subject_kind == "student")
-        & (Consent.kind == "cross_border")
-        & any_of(Consent.subject_id, wanted)
-        & Consent.revoked_on.is_null()
-    )
-    return {r["subject_id"] for r in rows}
 
 
 async def guardian_user_ids(guardian_ids: Iterable[int]) -> dict[int, int]:

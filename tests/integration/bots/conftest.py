@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 
+from backend.core.days import today_in
 from backend.messaging.tables import MessengerChat
+from backend.schools.tables import Consent
 from backend.settings import Settings
-from bots.core import FamilyBot
+from bots.core import ABROAD, FamilyBot
 from bots.max import MaxBot
 from bots.telegram import TelegramBot
 from notifications.standins.max import MaxStandIn
@@ -276,6 +278,21 @@ class Messenger:
         """The sends this messenger's stand-in refused as past its limits (429)."""
         suite = self.notify.standins
         return suite.telegram.too_many if self.name == "telegram" else suite.max.too_many
+
+    async def consented_abroad(self, *student_ids: int) -> None:
+        """On a messenger abroad (Telegram), a legal representative's cross-border consent for
+        these pupils is on file (as a school records a paper one), so that the bot may show
+        their data there; on MAX nothing is needed and nothing is recorded."""
+        if self.name not in ABROAD:
+            return
+        for student_id in student_ids:
+            await Consent(
+                subject_kind="student",
+                subject_id=student_id,
+                kind="cross_border",
+                given_on=today_in(),
+                document_ref="Согласие на бумаге",
+            ).save()
 
     async def linked(self, who: SignedIn | dict[str, str], chat_id: int) -> Person:
         """A person whose chat is linked with a fresh short code (the menu is their last)."""

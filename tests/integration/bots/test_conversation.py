@@ -16,9 +16,9 @@ from backend.core.rights import Grant, Role, ScopeKind
 from backend.events.services import emit
 from backend.journal.tables import IllnessReport
 from backend.messaging.tables import Delivery, MessengerChat, NotificationPreference
-from backend.schools.tables import Guardian, Student, StudentGuardian
+from backend.schools.tables import Consent, Guardian, Student, StudentGuardian
 from tests.integration.bots.conftest import Messenger
-from tests.integration.journal.arrange import JournalWorld, guardian_of, make_journal_world
+from tests.integration.journal.arrange import JournalWorld, guardian_of, make_journal_world, today
 from tests.integration.notifications.helpers import wait_for
 from tests.support import sign_in
 
@@ -66,6 +66,27 @@ async def test_the_family_scenario(messenger: Messenger) -> None:
     refused = await stranger.type(late["code"].lower())  # typed by hand, any case
     assert "Код не подошёл" in refused["text"]
     assert await messenger.linked_to(stranger.chat_id) is None
+
+    # Telegram is a service abroad: before a legal representative's cross-border consent the
+    # bot shows no child's data there, not even a name, and offers the parent the consent
+    # with its wording. MAX, operated in Russia, asks nothing.
+    consents = Consent.select().where(Consent.kind == "cross_border")
+    if messenger.name == "telegram":
+        assert ask["text"].startswith("Telegram — сервис за рубежом")
+        assert "Текст согласия: «Я, Родитель Двоих, законный представитель" in ask["text"]
+        shown = " ".join(m["text"] for m in person.messages())
+        assert "Иван" not in shown and "Мария" not in shown and "5«А»" not in shown
+        given = await person.press(person.button("Даю согласие", ask))
+        assert given["text"].startswith(f"Согласие записано {today().strftime('%d.%m.%Y')}")
+        rows = await consents
+        assert sorted(r["subject_id"] for r in rows) == sorted((ivan, maria))
+        assert {
+            (r["given_by_guardian"], r["given_on"], r["document_ref"], r["recorded_by"])
+            for r in rows
+        } == {(guardian.id, today(), "Telegram-бот", parent.user_id)}
+        ask = await person.press(person.button("Открыть меню", given))
+    else:
+        assert await consents == []
 
     # Two children: the bot asks which, and the choice edits that message into her menu.
     assert ask["text"] == "Выберите ребёнка:"
@@ -172,6 +193,7 @@ async def test_a_pupil_and_a_trusted_adult_link_too_and_see_their_own_child(
 ) -> None:
     world = messenger.notify.world
     jw = await make_journal_world(world)
+    await messenger.consented_abroad(jw.pupils[0], jw.pupils[1])
     pupil = await sign_in(world, Grant(Role.PUPIL, ScopeKind.STUDENT, jw.pupils[0]))
     delegate = await sign_in(world, Grant(Role.DELEGATE, ScopeKind.STUDENT, jw.pupils[1]))
     for who, chat_id, name in (
@@ -256,7 +278,6 @@ async def test_todays_entries_and_exits_in_the_schools_time(messenger: Messenger
     from datetime import UTC, datetime, time
 
     from backend.access.tables import AccessEvent
-    from tests.integration.journal.arrange import today
 
     world = messenger.notify.world
     jw = await make_journal_world(world)
@@ -279,6 +300,7 @@ async def test_todays_entries_and_exits_in_the_schools_time(messenger: Messenger
             received_at=at,
             local_date=day,
         ).save()
+    await messenger.consented_abroad(jw.pupils[0])
     person = await messenger.linked(parent, 500_061)
     shown = await person.type("/entries")
     assert shown["text"].splitlines()[1:] == ["07:55 — вход", "14:10 — выход"]
@@ -291,6 +313,7 @@ async def test_a_failure_reaches_the_person_in_russian_and_the_log_with_its_trac
 
     world = messenger.notify.world
     jw = await make_journal_world(world)
+    await messenger.consented_abroad(jw.pupils[0])
     person = await messenger.linked(await guardian_of(world, jw.pupils[0]), 500_081)
     assert "неделя с" in (await person.type("/week"))["text"]
     await DiaryWeek.update({DiaryWeek.body: '{"days": ['}).where(
@@ -309,6 +332,7 @@ async def test_every_command_answers_and_the_alert_settings_are_saved(
     world = messenger.notify.world
     jw = await make_journal_world(world)
     parent = await guardian_of(world, jw.pupils[0])
+    await messenger.consented_abroad(jw.pupils[0])
     person = await messenger.linked(parent, 500_111)
     name = "Иван Ученик0, 5«А»"
     assert (await person.type("/help"))["text"].startswith("Что умеет бот:\n/today")

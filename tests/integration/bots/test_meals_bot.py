@@ -23,6 +23,7 @@ YOOKASSA_ADDRESS = "185.71.76.5"  # inside YooKassa's published 185.71.76.0/27
 async def test_meals_are_ordered_and_cancelled_before_the_cutoff(messenger: Messenger) -> None:
     world = messenger.notify.world
     canteen = await _canteen(world)  # cut-off: the day before at 00:00; 1 000 ₽ on the account
+    await messenger.consented_abroad(canteen.ids["student"])
     person = await messenger.linked(canteen.guardian, 500_081)
     tomorrow = await person.type("/meals")
     assert "Баланс: 1 000,00 ₽, доступно 1 000,00 ₽" in tomorrow["text"]
@@ -73,6 +74,7 @@ async def test_a_top_up_sends_the_payment_page_and_the_paid_money_is_credited_on
     yookassa = messenger.notify.standins.yookassa
     yookassa.payments.clear()
     canteen = await _canteen(world)  # 1 000 ₽ on the account
+    await messenger.consented_abroad(canteen.ids["student"])
     person = await messenger.linked(canteen.guardian, 500_091)
     meals = await person.type("/meals")
 
@@ -144,6 +146,7 @@ async def test_a_top_up_without_a_provider_says_so(messenger: Messenger) -> None
     world = messenger.notify.world
     messenger.core.payments = Payments(None, messenger.notify.settings, ())
     canteen = await _canteen(world)
+    await messenger.consented_abroad(canteen.ids["student"])
     person = await messenger.linked(canteen.guardian, 500_101)
     asked = await person.press(person.button("Пополнить счёт", await person.type("/meals")))
     await person.press(person.button("500,00 ₽", asked), message=asked)
@@ -158,6 +161,7 @@ async def test_ill_today_cancels_todays_meal_before_the_cutoff(messenger: Messen
     world = messenger.notify.world
     canteen = await _canteen(world)
     await _cutoff_at(canteen.ids["school_a"], "23:59", 0)  # today's orders still open
+    await messenger.consented_abroad(canteen.ids["student"])
     person = await messenger.linked(canteen.guardian, 500_111)
     tomorrow = await person.type("/meals")
     today = await person.press(person.button("« День", tomorrow))
