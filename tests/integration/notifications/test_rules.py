@@ -246,6 +246,40 @@ async def test_consent_lets_the_full_text_abroad_unless_the_school_forbids(notif
     assert "Химия" not in notify.standins.telegram.received.items[0]["text"]
 
 
+async def test_a_consent_counts_from_its_day_to_the_day_it_is_withdrawn(notify: Notify) -> None:
+    """The fan-out reads the one rule of data abroad (consent.cross_border_allowed, as the bot
+    does): a consent given for tomorrow, or withdrawn from today, lets no text abroad; one
+    withdrawn from a coming day still does."""
+    from datetime import timedelta
+
+    from backend.core.days import today_in
+
+    family = await make_family(notify.world, channels=["telegram"])
+    day = today_in()
+    consent = Consent(
+        subject_kind="student",
+        subject_id=family.student_id,
+        kind="cross_border",
+        given_by_guardian=family.guardian_id,
+        given_on=day + timedelta(days=1),
+    )
+    await consent.save()
+    await notify.start()
+    received = notify.standins.telegram.received
+    for given_on, revoked_on, subject, full in (
+        (day + timedelta(days=1), None, "Химия", False),
+        (day - timedelta(days=30), day, "Физика", False),
+        (day - timedelta(days=30), day + timedelta(days=1), "Биология", True),
+    ):
+        await Consent.update({Consent.given_on: given_on, Consent.revoked_on: revoked_on}).where(
+            Consent.id == consent.id
+        )
+        received.clear()
+        await emit_mark(family, value="4", subject=subject)
+        await wait_for(lambda: received.items, seconds=20)
+        assert (subject in received.items[0]["text"]) is full, (given_on, revoked_on)
+
+
 async def test_blocked_chat_is_unlinked(notify: Notify) -> None:
     from backend.messaging.tables import MessengerChat
 
