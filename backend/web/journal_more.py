@@ -34,9 +34,8 @@ from backend.journal.schemas import FinalMarkIn, SyncOp, SyncRequest
 from backend.journal.services import MAX_ATTACHMENT_BYTES
 from backend.journal.sync import sync_lesson
 from backend.web.kit import (
-    error_page,
+    Staff,
     field,
-    guard,
     htmx_refusal,
     op_id,
     optional_id,
@@ -44,6 +43,7 @@ from backend.web.kit import (
     parse_date,
     parse_id,
     signed_form,
+    staff_page,
 )
 from backend.web.nav import JOURNAL_PERMISSIONS
 from backend.web.session import check_csrf, csrf_token
@@ -74,11 +74,9 @@ class JournalMoreController(Controller):
     async def final_marks(self, request: Request[Any, Any, Any]) -> Response[Any]:
         """Period or year marks of a class in a subject: each pupil's weighted average, the
         proposed mark and the one set, with a field to confirm or change it."""
-        staff = await guard(request, JOURNAL_PERMISSIONS, "web.no_journal")
-        if isinstance(staff, Response):
-            return staff
-        query = request.query_params
-        try:
+
+        async def show(staff: Staff) -> Response[Any]:
+            query = request.query_params
             class_id = parse_id(query.get("class_id"), "class_id")
             subject_id = parse_id(query.get("subject_id"), "subject_id")
             kind = _kind(query.get("kind"))
@@ -89,21 +87,21 @@ class JournalMoreController(Controller):
             sheet = await services.final_mark_sheet(
                 staff.actor, class_id, subject_id, kind, period_id if kind == "period" else None
             )
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        names = await class_and_subject(class_id, subject_id)
-        period = next((p for p in periods if p.id == period_id), None)
-        return page(
-            request,
-            "journal/final.html",
-            staff.principal,
-            sheet=sheet,
-            class_name=names[0],
-            subject_name=names[1],
-            periods=periods,
-            period=period if kind == "period" else None,
-            locked=bool(kind == "period" and period and period.closed),
-        )
+            names = await class_and_subject(class_id, subject_id)
+            period = next((p for p in periods if p.id == period_id), None)
+            return page(
+                request,
+                "journal/final.html",
+                staff.principal,
+                sheet=sheet,
+                class_name=names[0],
+                subject_name=names[1],
+                periods=periods,
+                period=period if kind == "period" else None,
+                locked=bool(kind == "period" and period and period.closed),
+            )
+
+        return await staff_page(request, JOURNAL_PERMISSIONS, "web.no_journal", show)
 
     @post("/final", status_code=200)
     async def set_final(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -157,11 +155,9 @@ class JournalMoreController(Controller):
     async def card(self, request: Request[Any, Any, Any], student_id: PathId) -> Response[Any]:
         """A pupil's card: every subject's marks, averages and final marks, and the attendance
         (lessons missed by kind) for a study period or a span of dates."""
-        staff = await guard(request, JOURNAL_PERMISSIONS, "web.no_journal")
-        if isinstance(staff, Response):
-            return staff
-        query = request.query_params
-        try:
+
+        async def show(staff: Staff) -> Response[Any]:
+            query = request.query_params
             found = await pupil_card(
                 staff.actor,
                 student_id,
@@ -169,9 +165,9 @@ class JournalMoreController(Controller):
                 parse_date(query.get("from"), "from"),
                 parse_date(query.get("to"), "to"),
             )
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        return page(request, "journal/card.html", staff.principal, card=found)
+            return page(request, "journal/card.html", staff.principal, card=found)
+
+        return await staff_page(request, JOURNAL_PERMISSIONS, "web.no_journal", show)
 
     @post(
         "/homework/files", status_code=303, request_max_body_size=MAX_ATTACHMENT_BYTES + 64 * 1024
@@ -180,11 +176,9 @@ class JournalMoreController(Controller):
         """A file added to a lesson's homework (a plain form): stored by the journal's file
         service, then named in a homework operation of the lesson sync (a new homework when the
         lesson has none yet). Back to the grid; a refusal is a page with the service's words."""
-        staff = await guard(request, JOURNAL_PERMISSIONS, "web.no_journal")
-        if isinstance(staff, Response):
-            return staff
-        form = dict((await request.form()).items())
-        try:
+
+        async def show(staff: Staff) -> Response[Any]:
+            form = dict((await request.form()).items())
             check_csrf(request, form)
             lesson_id = parse_id(form.get("lesson_id"), "lesson_id")
             upload = form.get("file")
@@ -219,29 +213,27 @@ class JournalMoreController(Controller):
             )
             if answer.results[0].status == "conflict":
                 raise ValidationFailed(key="web.homework_changed")
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        back = _back(form.get("back"))
-        return Redirect(path=f"{back}#homework-{lesson_id}", status_code=HTTP_303_SEE_OTHER)
+            back = _back(form.get("back"))
+            return Redirect(path=f"{back}#homework-{lesson_id}", status_code=HTTP_303_SEE_OTHER)
+
+        return await staff_page(request, JOURNAL_PERMISSIONS, "web.no_journal", show)
 
     @get("/files/{attachment_id:int}")
     async def download(
         self, request: Request[Any, Any, Any], attachment_id: PathId
     ) -> Response[Any]:
-        staff = await guard(request, JOURNAL_PERMISSIONS, "web.no_journal")
-        if isinstance(staff, Response):
-            return staff
-        try:
+        async def show(staff: Staff) -> Response[Any]:
             row, content = await services.download_attachment(
                 staff.actor, attachment_id, request.app.state.storage
             )
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        return Response(
-            content,
-            media_type=file_type(row["file_name"]) or "application/octet-stream",
-            headers={
-                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(row['file_name'])}",
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+            name = quote(row["file_name"])
+            return Response(
+                content,
+                media_type=file_type(row["file_name"]) or "application/octet-stream",
+                headers={
+                    "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
+                    "X-Content-Type-Options": "nosniff",
+                },
+            )
+
+        return await staff_page(request, JOURNAL_PERMISSIONS, "web.no_journal", show)

@@ -294,6 +294,21 @@ async def writer(
     return Staff(principal, actor_of(request, principal))
 
 
+async def form_writer(
+    request: AnyRequest, permission: Permission, refusal_key: str
+) -> tuple[Staff | Response[Any], dict[str, Any]]:
+    """A form's post whose refusal is a page: `writer()` (the CSRF token first) with the posted
+    form; a refusal there is the error page, with the person's navigation when they are staff."""
+    form = dict((await request.form()).items())
+    try:
+        return await writer(request, form, permission, refusal_key), form
+    except DomainError as exc:
+        found = await guard(request, (), "web.not_staff")
+        if isinstance(found, Staff):
+            return error_page(request, found.principal, exc), form
+        return page(request, "error.html", None, status=exc.status_code, message=exc.message), form
+
+
 Act = Callable[[Staff, dict[str, Any]], Awaitable[Response[Any]]]
 Refused = Callable[[AnyRequest, Staff, DomainError], Awaitable[Response[Any]]]
 

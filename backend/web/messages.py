@@ -27,20 +27,22 @@ from backend.schools.timetable import services as timetable
 from backend.web.kit import (
     AnyRequest,
     Staff,
-    error_page,
     form_struct,
-    guard,
+    form_writer,
+    in_school,
     page,
     parse_date,
     parse_id,
     school_of,
-    writer,
+    staff_page,
 )
 from backend.web.nav import MESSAGE_PERMISSIONS
 from backend.web.year import years_of
 
 BASE = "/admin/web/messages"
 PAGE = 50
+NOTIFY = (Permission.NOTIFY_SCHOOL,)
+NO_ACCESS = "web.messages.no_access"
 CHANNELS = ("push", "telegram", "max", "email", "sms")
 STATUSES = ("queued", "sent", "delivered", "failed", "skipped")
 
@@ -60,8 +62,8 @@ class MessagesController(Controller):
         form: dict[str, Any] | None = None,
     ) -> Response[Any]:
         query = request.query_params
-        try:
-            school_id = await school_of(request, staff, Permission.NOTIFY_SCHOOL)
+
+        async def build(staff: Staff, school_id: int) -> Response[Any]:
             since_day = parse_date(query.get("since"), "since")
             since_day = since_day or (datetime.now(UTC) - timedelta(days=7)).date()
             since = datetime.combine(since_day, time.min, tzinfo=UTC)
@@ -72,49 +74,43 @@ class MessagesController(Controller):
             choices = await timetable.school_choices(
                 staff.actor, school_id, year["id"] if year else None
             )
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        done = str(query.get("done") or "")
-        return page(
-            request,
-            "messages/messages.html",
-            staff.principal,
-            status=status,
-            school_id=school_id,
-            since=since_day,
-            stats=stats,
-            classes=choices["classes"],
-            dead=dead,
-            total=total,
-            offset=offset,
-            page_size=PAGE,
-            problem=problem,
-            form=form or {},
-            done=t(f"web.messages.done.{done}") if done in ("announce", "replay") else "",
-            channel_names={c: t(f"web.messages.channel.{c}") for c in CHANNELS},
-            status_names={s: t(f"web.messages.status.{s}") for s in STATUSES},
-        )
+            done = str(query.get("done") or "")
+            return page(
+                request,
+                "messages/messages.html",
+                staff.principal,
+                status=status,
+                school_id=school_id,
+                since=since_day,
+                stats=stats,
+                classes=choices["classes"],
+                dead=dead,
+                total=total,
+                offset=offset,
+                page_size=PAGE,
+                problem=problem,
+                form=form or {},
+                done=t(f"web.messages.done.{done}") if done in ("announce", "replay") else "",
+                channel_names={c: t(f"web.messages.channel.{c}") for c in CHANNELS},
+                status_names={s: t(f"web.messages.status.{s}") for s in STATUSES},
+            )
+
+        return await in_school(request, staff, NOTIFY, build)
 
     @get("/")
     async def messages(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        staff = await guard(request, MESSAGE_PERMISSIONS, "web.messages.no_access")
-        if isinstance(staff, Response):
-            return staff
-        return await self._render(request, staff)
+        return await staff_page(
+            request, MESSAGE_PERMISSIONS, NO_ACCESS, lambda st: self._render(request, st)
+        )
 
     @post("/", status_code=200)
     async def act(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        form = dict((await request.form()).items())
-        try:
-            staff = await writer(request, form, Permission.NOTIFY_SCHOOL, "web.messages.no_access")
-        except DomainError as exc:
-            found = await guard(request, (), "web.not_staff")
-            if isinstance(found, Staff):
-                return error_page(request, found.principal, exc)
-            return page(request, "error.html", None, status=exc.status_code, message=exc.message)
+        staff, form = await form_writer(request, Permission.NOTIFY_SCHOOL, NO_ACCESS)
+        if isinstance(staff, Response):
+            return staff
         what = str(form.get("what") or "")
         try:
-            school_id = await school_of(request, staff, Permission.NOTIFY_SCHOOL)
+            school_id = await school_of(request, staff, *NOTIFY)
             if what == "announce":
                 data = form_struct(
                     ms.AnnouncementIn,

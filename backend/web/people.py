@@ -39,6 +39,7 @@ from backend.web.kit import (
     page,
     parse_id,
     refusal,
+    staff_page,
 )
 from backend.web.nav import PEOPLE_PERMISSIONS
 from backend.web.session import check_csrf
@@ -131,14 +132,12 @@ class PeopleController(Controller):
     @get("/")
     async def home(self, request: AnyRequest) -> Response[Any]:
         """The school's classes of the current year with their sizes, and a search by name."""
-        staff = await guard(request, PEOPLE_PERMISSIONS, "web.people.refused")
-        if isinstance(staff, Response):
-            return staff
-        query = request.query_params
-        if not _allows(staff.principal, Permission.PEOPLE_READ):
-            # An official audits the schools; class lists and files are not theirs to read.
-            return Redirect(path=f"{BASE}/audit", status_code=HTTP_303_SEE_OTHER)
-        try:
+
+        async def show(staff: Staff) -> Response[Any]:
+            query = request.query_params
+            if not _allows(staff.principal, Permission.PEOPLE_READ):
+                # An official audits the schools; class lists and files are not theirs to read.
+                return Redirect(path=f"{BASE}/audit", status_code=HTTP_303_SEE_OTHER)
             school_id = await school_of(staff, query.get("school_id"))
             year = await imports.year_of(school_id, None)
             classes = await structure.list_classes(staff.actor, school_id, year["id"])
@@ -147,43 +146,42 @@ class PeopleController(Controller):
             found = await lists.search_pupils(staff.actor, school_id, wanted) if wanted else None
             names = await school_names({school_id})
             file_schools = await schools_in_scope(staff.principal, Permission.PERSONAL_FILE_READ)
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        return page(
-            request,
-            "people/home.html",
-            staff.principal,
-            school_id=school_id,
-            school_name=names.get(school_id, ""),
-            year=year,
-            classes=[{**c, "size": len(sizes.get(c["id"], []))} for c in classes],
-            q=wanted,
-            found=found,
-            # A class teacher reads only their class's files: found pupils link to their class.
-            files_here=file_schools is None or school_id in file_schools,
-            may_import=_allows(staff.principal, Permission.PERSONAL_FILE_WRITE),
-            # The school's lists are for who reads its files school-wide (not a class teacher).
-            may_export=file_schools is None or school_id in file_schools,
-            may_audit=_allows(staff.principal, Permission.AUDIT_READ),
-            may_accounts=_allows(staff.principal, Permission.ACCOUNTS_MANAGE),
-        )
+            return page(
+                request,
+                "people/home.html",
+                staff.principal,
+                school_id=school_id,
+                school_name=names.get(school_id, ""),
+                year=year,
+                classes=[{**c, "size": len(sizes.get(c["id"], []))} for c in classes],
+                q=wanted,
+                found=found,
+                # A class teacher reads only their class's files: found pupils link to their class.
+                files_here=file_schools is None or school_id in file_schools,
+                may_import=_allows(staff.principal, Permission.PERSONAL_FILE_WRITE),
+                # The school's lists are for who reads its files school-wide (not a class teacher).
+                may_export=file_schools is None or school_id in file_schools,
+                may_audit=_allows(staff.principal, Permission.AUDIT_READ),
+                may_accounts=_allows(staff.principal, Permission.ACCOUNTS_MANAGE),
+            )
+
+        return await staff_page(request, PEOPLE_PERMISSIONS, "web.people.refused", show)
 
     @get("/import")
     async def import_form(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, (Permission.PERSONAL_FILE_WRITE,), "web.people.no_import")
-        if isinstance(staff, Response):
-            return staff
-        try:
+        async def show(staff: Staff) -> Response[Any]:
             school_id = await school_of(staff, request.query_params.get("school_id"))
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        return page(
-            request,
-            "people/import.html",
-            staff.principal,
-            school_id=school_id,
-            kinds=imports.KINDS,
-            kind=request.query_params.get("kind") or "pupils",
+            return page(
+                request,
+                "people/import.html",
+                staff.principal,
+                school_id=school_id,
+                kinds=imports.KINDS,
+                kind=request.query_params.get("kind") or "pupils",
+            )
+
+        return await staff_page(
+            request, (Permission.PERSONAL_FILE_WRITE,), "web.people.no_import", show
         )
 
     @post("/import", status_code=200, request_max_body_size=IMPORT_MAX_BYTES + 64 * 1024)
@@ -241,11 +239,9 @@ class PeopleController(Controller):
     async def export(self, request: AnyRequest) -> Response[Any]:
         """A list of the school as CSV or XLSX: the import's columns (the export service; it
         audits the personal data it gives out)."""
-        staff = await guard(request, (Permission.PERSONAL_FILE_READ,), "web.people.refused")
-        if isinstance(staff, Response):
-            return staff
-        query = request.query_params
-        try:
+
+        async def show(staff: Staff) -> Response[Any]:
+            query = request.query_params
             school_id = await school_of(staff, query.get("school_id"))
             kind = str(query.get("kind") or "pupils")
             if kind not in imports.KINDS:
@@ -258,12 +254,14 @@ class PeopleController(Controller):
                 # A class teacher (or another school's secretary): a refusal, not "not found".
                 return refusal(request, staff.principal, t("web.people.no_export"))
             content = await imports.export_file(staff.actor, school_id, kind, fmt)
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        return Response(
-            content=content,
-            media_type=EXPORT_TYPES[fmt],
-            headers={"Content-Disposition": f'attachment; filename="{kind}-{school_id}.{fmt}"'},
+            return Response(
+                content=content,
+                media_type=EXPORT_TYPES[fmt],
+                headers={"Content-Disposition": f'attachment; filename="{kind}-{school_id}.{fmt}"'},
+            )
+
+        return await staff_page(
+            request, (Permission.PERSONAL_FILE_READ,), "web.people.refused", show
         )
 
 

@@ -17,14 +17,22 @@ from litestar.response import Response
 from backend.accounts.services import AccountsService
 from backend.audit import services as audit
 from backend.core.bounds import PathId
-from backend.core.errors import DomainError, NotFound, ValidationFailed
+from backend.core.errors import NotFound, ValidationFailed
 from backend.core.http import PUBLIC
 from backend.core.rights import Permission
 from backend.i18n import has, t
 from backend.schools.people.movement import student_target
 from backend.schools.people.personal_files import student_card
 from backend.schools.services import school_names, schools_in_scope
-from backend.web.kit import AnyRequest, error_page, field, guard, optional_id, page, parse_date
+from backend.web.kit import (
+    AnyRequest,
+    Staff,
+    field,
+    optional_id,
+    page,
+    parse_date,
+    staff_page,
+)
 from backend.web.people import BASE
 
 AUDITORS = (Permission.AUDIT_READ,)
@@ -84,11 +92,8 @@ class PeopleAuditController(Controller):
 
     @get("/audit")
     async def log(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, AUDITORS, "web.people.no_audit")
-        if isinstance(staff, Response):
-            return staff
-        query = request.query_params
-        try:
+        async def show(staff: Staff) -> Response[Any]:
+            query = request.query_params
             in_scope = await schools_in_scope(staff.principal, Permission.AUDIT_READ)
             school_id = optional_id(query.get("school_id"), "school_id")
             if school_id is None and in_scope:
@@ -109,28 +114,26 @@ class PeopleAuditController(Controller):
                 {r["actor_user_id"] for r in rows if r["actor_user_id"]}
             )
             schools = await school_names(set(in_scope or ({school_id} if school_id else set())))
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        return page(
-            request,
-            "people/audit.html",
-            staff.principal,
-            rows=_labelled(request, rows),
-            names=names,
-            total=total,
-            filters=filters,
-            query={k: query.get(k) or "" for k in ("action", "since", "until", "student_id")},
-            schools=schools,
-            page_size=PAGE_SIZE,
-        )
+            return page(
+                request,
+                "people/audit.html",
+                staff.principal,
+                rows=_labelled(request, rows),
+                names=names,
+                total=total,
+                filters=filters,
+                query={k: query.get(k) or "" for k in ("action", "since", "until", "student_id")},
+                schools=schools,
+                page_size=PAGE_SIZE,
+            )
+
+        return await staff_page(request, AUDITORS, "web.people.no_audit", show)
 
     @get("/pupils/{student_id:int}/viewers")
     async def viewers(self, request: AnyRequest, student_id: PathId) -> Response[Any]:
         """Who read this pupil's personal file, health, diary or meals account, newest first."""
-        staff = await guard(request, AUDITORS, "web.people.no_audit")
-        if isinstance(staff, Response):
-            return staff
-        try:
+
+        async def show(staff: Staff) -> Response[Any]:
             target = await student_target(student_id)
             in_scope = await schools_in_scope(staff.principal, Permission.AUDIT_READ)
             if in_scope is not None and target.school_id not in in_scope:
@@ -154,20 +157,20 @@ class PeopleAuditController(Controller):
                 card: dict[str, Any] | None = await student_card(staff.actor, student_id)
             except NotFound:  # an official audits without reading class lists
                 card = None
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        return page(
-            request,
-            "people/viewers.html",
-            staff.principal,
-            card=card,
-            rows=_labelled(request, rows),
-            names=names,
-            total=total,
-            student_id=student_id,
-            offset=offset,
-            page_size=PAGE_SIZE,
-        )
+            return page(
+                request,
+                "people/viewers.html",
+                staff.principal,
+                card=card,
+                rows=_labelled(request, rows),
+                names=names,
+                total=total,
+                student_id=student_id,
+                offset=offset,
+                page_size=PAGE_SIZE,
+            )
+
+        return await staff_page(request, AUDITORS, "web.people.no_audit", show)
 
 
 __all__ = ["READS", "PeopleAuditController", "label", "object_label"]

@@ -29,10 +29,10 @@ from backend.web.kit import (
     Staff,
     error_page,
     field,
-    guard,
     optional_id,
     page,
     parse_date,
+    staff_page,
 )
 from backend.web.nav import PEOPLE_PERMISSIONS
 from backend.web.people import BASE, posted, school_of
@@ -80,52 +80,44 @@ class PeopleFilesController(Controller):
 
     @get("/classes/{class_id:int}")
     async def class_page(self, request: AnyRequest, class_id: PathId) -> Response[Any]:
-        staff = await guard(request, PEOPLE_PERMISSIONS, "web.people.refused")
-        if isinstance(staff, Response):
-            return staff
-        try:
+        async def show(staff: Staff) -> Response[Any]:
             roster = await lists.class_roster(staff.actor, class_id)
             target = await movement.class_target(class_id)
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        return page(
-            request,
-            "people/class.html",
-            staff.principal,
-            roster=roster,
-            # Files are linked only for those who may open them (a class teacher: their class).
-            may_files=staff.principal.allows(Permission.PERSONAL_FILE_READ, target),
-            may_codes=staff.principal.has_permission(Permission.ACCOUNTS_MANAGE),
-        )
+            return page(
+                request,
+                "people/class.html",
+                staff.principal,
+                roster=roster,
+                # Files are linked only for those who may open them (a class teacher: their class).
+                may_files=staff.principal.allows(Permission.PERSONAL_FILE_READ, target),
+                may_codes=staff.principal.has_permission(Permission.ACCOUNTS_MANAGE),
+            )
+
+        return await staff_page(request, PEOPLE_PERMISSIONS, "web.people.refused", show)
 
     @get("/staff")
     async def staff_list(self, request: AnyRequest) -> Response[Any]:
-        staff = await guard(request, PEOPLE_PERMISSIONS, "web.people.refused")
-        if isinstance(staff, Response):
-            return staff
-        try:
+        async def show(staff: Staff) -> Response[Any]:
             school_id = await school_of(staff, request.query_params.get("school_id"))
             people = await lists.staff_of_school(staff.actor, school_id)
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        return page(
-            request,
-            "people/staff.html",
-            staff.principal,
-            people=people,
-            school_id=school_id,
-            position_names=imports.POSITION_NAMES,
-        )
+            return page(
+                request,
+                "people/staff.html",
+                staff.principal,
+                people=people,
+                school_id=school_id,
+                position_names=imports.POSITION_NAMES,
+            )
+
+        return await staff_page(request, PEOPLE_PERMISSIONS, "web.people.refused", show)
 
     @get("/pupils/{student_id:int}")
     async def pupil(self, request: AnyRequest, student_id: PathId) -> Response[Any]:
         """The pupil's personal file: its read (and the guardians' contacts, and health) is
         written to the audit log by the services."""
-        staff = await guard(request, FILE_READERS, "web.people.refused")
-        if isinstance(staff, Response):
-            return staff
-        actor = staff.actor
-        try:
+
+        async def show(staff: Staff) -> Response[Any]:
+            actor = staff.actor
             card = await personal_files.student_card(actor, student_id)
             file = await personal_files.personal_file(actor, student_id)
             guardians = await personal_files.guardian_contacts(actor, student_id)
@@ -137,41 +129,40 @@ class PeopleFilesController(Controller):
             history = await movement.history(actor, student_id)
             may_write = staff.principal.has_permission(Permission.PERSONAL_FILE_WRITE)
             classes = await _year_classes(staff, card["school_id"]) if may_write else []
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        return page(
-            request,
-            "people/pupil.html",
-            staff.principal,
-            card=card,
-            file=file,
-            guardians=guardians,
-            health=health,
-            history=history,
-            classes=classes,
-            may_write=may_write,
-            may_audit=staff.principal.has_permission(Permission.AUDIT_READ),
-            kinds=movement.KINDS,
-            today=movement.today(),
-            snils=format_snils(file["snils"]) if file["snils"] else "",
-            relation_names=imports.RELATION_NAMES,
-            editable=EDITABLE,
-        )
+            return page(
+                request,
+                "people/pupil.html",
+                staff.principal,
+                card=card,
+                file=file,
+                guardians=guardians,
+                health=health,
+                history=history,
+                classes=classes,
+                may_write=may_write,
+                may_audit=staff.principal.has_permission(Permission.AUDIT_READ),
+                kinds=movement.KINDS,
+                today=movement.today(),
+                snils=format_snils(file["snils"]) if file["snils"] else "",
+                relation_names=imports.RELATION_NAMES,
+                editable=EDITABLE,
+            )
+
+        return await staff_page(request, FILE_READERS, "web.people.refused", show)
 
     @get("/guardians/{guardian_id:int}")
     async def guardian(self, request: AnyRequest, guardian_id: PathId) -> Response[Any]:
-        staff = await guard(request, FILE_READERS, "web.people.refused")
-        if isinstance(staff, Response):
-            return staff
-        try:
+        async def show(staff: Staff) -> Response[Any]:
             row = await personal_files.guardian_file(staff.actor, guardian_id)
             children = [
                 {**c, **await personal_files.student_card(staff.actor, c["student_id"])}
                 for c in row["children"]
             ]
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        return page(request, "people/guardian.html", staff.principal, file=row, children=children)
+            return page(
+                request, "people/guardian.html", staff.principal, file=row, children=children
+            )
+
+        return await staff_page(request, FILE_READERS, "web.people.refused", show)
 
     @post("/pupils/{student_id:int}/movement", status_code=200)
     async def record_movement(self, request: AnyRequest, student_id: PathId) -> Response[Any]:

@@ -39,7 +39,17 @@ from backend.reports.sheets import (
 )
 from backend.schools.people.movement import class_info
 from backend.schools.services import school_choices, schools_in_scope
-from backend.web.kit import Staff, error_page, field, guard, optional_id, page, parse_date, parse_id
+from backend.web.kit import (
+    Staff,
+    error_page,
+    field,
+    guard,
+    optional_id,
+    page,
+    parse_date,
+    parse_id,
+    staff_page,
+)
 
 BASE = "/admin/web/reports"
 PERMISSIONS = (Permission.REPORTS_READ,)
@@ -127,21 +137,19 @@ class ReportsWebController(Controller):
     ) -> Response[Any]:
         """Ведомость успеваемости of one class: each pupil's averages and final marks by subject,
         and per subject the class's average, quality and success."""
-        staff = await guard(request, PERMISSIONS, "web.reports.refused")
-        if isinstance(staff, Response):
-            return staff
-        try:
+
+        async def show(staff: Staff) -> Response[Any]:
             fmt, span = _span(request)
             data = await services.class_performance(staff.actor, class_id, *span)
             if fmt != "html":
                 return await _download(
                     fmt, [performance_sheet(data)], staff.actor, f"performance-{class_id}"
                 )
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        return page(
-            request, "reports/class.html", staff.principal, data=data, links=_links(request)
-        )
+            return page(
+                request, "reports/class.html", staff.principal, data=data, links=_links(request)
+            )
+
+        return await staff_page(request, PERMISSIONS, "web.reports.refused", show)
 
     @get("/{report:str}")
     async def school_report(

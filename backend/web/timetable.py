@@ -28,7 +28,6 @@ from backend.schools.timetable.board import BY
 from backend.web.kit import (
     AnyRequest,
     Staff,
-    error_page,
     form_struct,
     guard,
     htmx_refusal,
@@ -36,6 +35,7 @@ from backend.web.kit import (
     parse_date,
     parse_id,
     school_of,
+    staff_page,
     writer,
 )
 from backend.web.nav import YEAR_PERMISSIONS, staff_permissions
@@ -80,19 +80,16 @@ class TimetableController(Controller):
 
     @get("/")
     async def grid(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        staff = await guard(request, YEAR_PERMISSIONS, "web.year.no_access")
-        if isinstance(staff, Response):
-            return staff
-        try:
+        async def show(staff: Staff) -> Response[Any]:
             board = await _board(request, staff, dict(request.query_params))
-        except DomainError as exc:
-            return error_page(request, staff.principal, exc)
-        return page(
-            request,
-            "year/timetable.html",
-            staff.principal,
-            **_context(request, staff.principal, board),
-        )
+            return page(
+                request,
+                "year/timetable.html",
+                staff.principal,
+                **_context(request, staff.principal, board),
+            )
+
+        return await staff_page(request, YEAR_PERMISSIONS, "web.year.no_access", show)
 
     @post("/entries", status_code=200)
     async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:

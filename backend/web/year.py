@@ -31,15 +31,13 @@ from backend.schools.timetable import services as timetable
 from backend.web.kit import (
     AnyRequest,
     Staff,
-    error_page,
     form_struct,
-    guard,
+    form_writer,
     in_school,
     page,
     parse_date,
     school_of,
     school_page,
-    writer,
 )
 from backend.web.kit import parse_id as _id
 from backend.web.nav import YEAR_PERMISSIONS
@@ -126,17 +124,9 @@ class YearController(Controller):
     ) -> Response[Any]:
         """A form's post: CSRF, then the manager's rights, then the service; a refusal answers
         the page again with the message (nothing was written)."""
-        form = dict((await request.form()).items())
-        try:
-            staff = await writer(request, form, Permission.STRUCTURE_MANAGE, "web.year.no_manage")
-        except DomainError as exc:
-            found = await guard(request, (), "web.not_staff")
-            principal = found.principal if isinstance(found, Staff) else None
-            if principal is None:
-                return page(
-                    request, "error.html", None, status=exc.status_code, message=exc.message
-                )
-            return error_page(request, principal, exc)
+        staff, form = await form_writer(request, Permission.STRUCTURE_MANAGE, "web.year.no_manage")
+        if isinstance(staff, Response):
+            return staff
         try:
             school_id = await school_of(request, staff, Permission.STRUCTURE_MANAGE)
             return await action(staff, school_id, form)
