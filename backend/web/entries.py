@@ -95,15 +95,14 @@ class EntriesController(Controller):
         async def build(staff: Staff, school_id: int) -> Response[Any]:
             now = await presence.inside_now(staff.actor, school_id)
             fragment = request.headers.get("hx-request") == "true"
-            return page(
+            return _show(
                 request,
-                "entries/_inside.html" if fragment else "entries/inside.html",
-                staff.principal,
-                school_id=school_id,
+                staff,
+                school_id,
+                "inside",
+                name="_inside" if fragment else "inside",
                 at=_clock(await presence.zone_of(school_id)),
                 now=now,
-                tab="inside",
-                manage=_manages(staff),
             )
 
         return await school_page(request, ENTRIES_PERMISSIONS, NO_ACCESS, build)
@@ -122,11 +121,12 @@ class EntriesController(Controller):
                 staff.actor, school_id, day, problems_only=problems, limit=LOG_PAGE, offset=offset
             )
             points = await registry.points_of(school_id)
-            return page(
+            return _show(
                 request,
-                "entries/log.html",
-                staff.principal,
-                school_id=school_id,
+                staff,
+                school_id,
+                "problems" if problems else "log",
+                name="log",
                 at=_clock(await presence.zone_of(school_id)),
                 rows=rows,
                 names=await _names(rows),
@@ -136,8 +136,6 @@ class EntriesController(Controller):
                 problems=problems,
                 offset=offset,
                 step=LOG_PAGE,
-                tab="problems" if problems else "log",
-                manage=_manages(staff),
             )
 
         return await school_page(request, ENTRIES_PERMISSIONS, NO_ACCESS, build)
@@ -177,21 +175,19 @@ class EntriesController(Controller):
                     )
                     for card in found:
                         by_pupil.setdefault(card["holder_id"], []).append(card)
-            return page(
+            return _show(
                 request,
-                "entries/cards.html",
-                staff.principal,
+                staff,
+                school_id,
+                "cards",
                 typed=await _typed_card(request) if error else {},
                 status=error.status_code if error else 200,
-                school_id=school_id,
                 classes=classes,
                 roster=roster,
                 cards=by_pupil,
                 formats=_formats(),
                 done=_done(request),
                 error=error.message if error else "",
-                tab="cards",
-                manage=True,
             )
 
         return await in_school(request, staff, MANAGE, build)
@@ -263,12 +259,12 @@ class EntriesController(Controller):
             points = await registry.list_points(staff.actor, school_id)
             gateways = await registry.list_gateways(staff.actor, school_id)
             settings = await registry.get_settings(staff.actor, school_id)
-            return page(
+            return _show(
                 request,
-                "entries/points.html",
-                staff.principal,
+                staff,
+                school_id,
+                "points",
                 status=error.status_code if error else 200,
-                school_id=school_id,
                 at=_clock(await presence.zone_of(school_id)),
                 points=points,
                 gateways=gateways,
@@ -276,8 +272,6 @@ class EntriesController(Controller):
                 new_key=new_key,
                 done=_done(request),
                 error=error.message if error else "",
-                tab="points",
-                manage=True,
             )
 
         return await in_school(request, staff, MANAGE, build)
@@ -352,8 +346,25 @@ def _clock(zone: ZoneInfo) -> Callable[..., str]:
     return at
 
 
-def _manages(staff: Staff) -> bool:
-    return Permission.ACCESS_MANAGE in staff_permissions(staff.principal)
+def _show(
+    request: AnyRequest,
+    staff: Staff,
+    school_id: int,
+    tab: str,
+    name: str | None = None,
+    **context: Any,
+) -> Response[Any]:
+    """An entries page (`entries/<name or tab>.html`): the school, the tab, and the manager's
+    tabs for who may open them (cards and points are guarded by that permission)."""
+    return page(
+        request,
+        f"entries/{name or tab}.html",
+        staff.principal,
+        school_id=school_id,
+        tab=tab,
+        manage=Permission.ACCESS_MANAGE in staff_permissions(staff.principal),
+        **context,
+    )
 
 
 def _changes(data: msgspec.Struct) -> dict[str, Any]:

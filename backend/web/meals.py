@@ -112,19 +112,17 @@ class MealsWebController(Controller):
             if query.get("class_id"):
                 class_id = parse_id(query.get("class_id"), "class_id")
                 listing = await counter.class_list(staff.actor, school_id, class_id, kind)
-            return page(
+            return _show(
                 request,
-                "meals/counter.html",
-                staff.principal,
-                school_id=school_id,
+                staff,
+                school_id,
+                "counter",
                 kind=kind,
                 kinds=KINDS,
                 classes=classes,
                 today=today,
                 listing=listing,
                 formats=_formats(),
-                tab="counter",
-                tabs=_tabs(staff),
                 at=await _clock(school_id),
             )
 
@@ -194,17 +192,7 @@ class MealsWebController(Controller):
             day = parse_date(request.query_params.get("date"), "date")
             day = day or (await school_today(school_id)) + timedelta(days=1)
             found = await requisitions.list_for_school(staff.actor, school_id, day)
-            return page(
-                request,
-                "meals/requisitions.html",
-                staff.principal,
-                school_id=school_id,
-                day=day,
-                found=found,
-                rub=_rub,
-                tab="requisitions",
-                tabs=_tabs(staff),
-            )
+            return _show(request, staff, school_id, "requisitions", day=day, found=found)
 
         return await school_page(request, COUNTER, NO_COUNTER, build)
 
@@ -286,12 +274,12 @@ class MealsWebController(Controller):
             plans = {p.class_id: p for p in await menus.list_plans(staff.actor, school_id)}
             cycle = await menus.get_cycle(staff.actor, school_id)
             chosen = {(d.week, d.weekday): set(d.meal_set_ids) for d in cycle.days} if cycle else {}
-            return page(
+            return _show(
                 request,
-                "meals/menu.html",
-                staff.principal,
+                staff,
+                school_id,
+                "menu",
                 status=error.status_code if error else 200,
-                school_id=school_id,
                 sets=sets,
                 cycle=cycle,
                 chosen=chosen,
@@ -302,9 +290,6 @@ class MealsWebController(Controller):
                 error=error.message if error else "",
                 done=_menu_done(request.query_params.get("done")),
                 weekdays=WEEKDAYS,
-                rub=_rub,
-                tab="menu",
-                tabs=_tabs(staff),
             )
 
         return await in_school(request, staff, COUNTER, build)
@@ -325,18 +310,26 @@ class MealsWebController(Controller):
             start = parse_date(query.get("date_from"), "date_from") or today.replace(day=1)
             end = parse_date(query.get("date_to"), "date_to") or today
             found = await reports.meal_report(staff.actor, school_id, start, end)
-            return page(
-                request,
-                "meals/report.html",
-                staff.principal,
-                school_id=school_id,
-                report=found,
-                rub=_rub,
-                tab="report",
-                tabs=_tabs(staff),
-            )
+            return _show(request, staff, school_id, "report", report=found)
 
         return await in_school(request, staff, REPORT, build)
+
+
+def _show(
+    request: AnyRequest, staff: Staff, school_id: int, tab: str, **context: Any
+) -> Response[Any]:
+    """A meals page (`meals/<tab>.html`): the school, its tab among those the person may open,
+    money as the office reads it."""
+    return page(
+        request,
+        f"meals/{tab}.html",
+        staff.principal,
+        school_id=school_id,
+        tab=tab,
+        tabs=_tabs(staff),
+        rub=_rub,
+        **context,
+    )
 
 
 def _menu_done(key: str | None) -> str:
