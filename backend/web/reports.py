@@ -41,7 +41,6 @@ from backend.schools.people.movement import class_info
 from backend.schools.services import school_choices, schools_in_scope
 from backend.web.kit import (
     Staff,
-    error_page,
     field,
     guard,
     optional_id,
@@ -53,6 +52,7 @@ from backend.web.kit import (
 
 BASE = "/admin/web/reports"
 PERMISSIONS = (Permission.REPORTS_READ,)
+REFUSED = "web.reports.refused"
 SchoolReport = Callable[[Actor, int, int | None, date | None, date | None], Awaitable[Any]]
 # report key → (service, its sheets, whether it names pupils)
 REPORTS: dict[str, tuple[SchoolReport, Callable[[dict[str, Any]], list[Sheet]], bool]] = {
@@ -99,7 +99,7 @@ class ReportsWebController(Controller):
     @get("/")
     async def index(self, request: Request[Any, Any, Any]) -> Response[Any]:
         """The schools (and a class teacher's classes) whose reports the person reads."""
-        staff = await guard(request, PERMISSIONS, "web.reports.refused")
+        staff = await guard(request, PERMISSIONS, REFUSED)
         if isinstance(staff, Response):
             return staff
         principal = staff.principal
@@ -149,30 +149,28 @@ class ReportsWebController(Controller):
                 request, "reports/class.html", staff.principal, data=data, links=_links(request)
             )
 
-        return await staff_page(request, PERMISSIONS, "web.reports.refused", show)
+        return await staff_page(request, PERMISSIONS, REFUSED, show)
 
     @get("/{report:str}")
     async def school_report(
         self, request: Request[Any, Any, Any], report: FromPath[str]
     ) -> Response[Any]:
-        staff = await guard(request, PERMISSIONS, "web.reports.refused")
-        if isinstance(staff, Response):
-            return staff
-        return await _school_report(request, staff, report)
+        return await staff_page(
+            request, PERMISSIONS, REFUSED, lambda st: _school_report(request, st, report)
+        )
 
 
-async def _school_report(request: Request[Any, Any, Any], staff: Staff, report: str) -> Any:
-    try:
-        if report not in REPORTS:
-            raise ValidationFailed(key="error.wrong_type", field=field("report"))
-        build, sheets, _ = REPORTS[report]
-        school_id = parse_id(request.query_params.get("school_id"), "school_id")
-        fmt, span = _span(request)
-        data = await build(staff.actor, school_id, *span)
-        if fmt != "html":
-            return await _download(fmt, sheets(data), staff.actor, f"{report}-{school_id}")
-    except DomainError as exc:
-        return error_page(request, staff.principal, exc)
+async def _school_report(
+    request: Request[Any, Any, Any], staff: Staff, report: str
+) -> Response[Any]:
+    if report not in REPORTS:
+        raise ValidationFailed(key="error.wrong_type", field=field("report"))
+    build, sheets, _ = REPORTS[report]
+    school_id = parse_id(request.query_params.get("school_id"), "school_id")
+    fmt, span = _span(request)
+    data = await build(staff.actor, school_id, *span)
+    if fmt != "html":
+        return await _download(fmt, sheets(data), staff.actor, f"{report}-{school_id}")
     return page(
         request,
         f"reports/{report}.html",
