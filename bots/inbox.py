@@ -13,6 +13,10 @@ process's sweep. Each update is answered once: the same key handed over again is
 row is marked answered as soon as its handler returns, and a process never runs two handlers
 of one key. Updates of one chat are answered in order, at most `CONCURRENCY` at once.
 
+Every row being answered is held in the database (`bot_inbox`: a lease renewed when its
+handler starts), so the sweep of another copy of the bot leaves it alone; a killed process's
+rows are free again after the lease (30 s).
+
 A handler that fails for a passing reason (`bots.core.transient`: the database, Redis or the
 messenger out of reach) leaves its update waiting: the sweep tries it again every few seconds,
 for an hour at most. Any other failure is logged and the update set aside (a malformed update
@@ -38,6 +42,7 @@ log = logging.getLogger("parta.bot.inbox")
 SWEEP_SECONDS = 3.0  # how often what is waiting (a restart's, a failed try's) is looked for
 GIVE_UP = timedelta(hours=1)  # an update still failing after this is set aside
 PURGE_EVERY = 3600.0
+RENEW_AFTER = 10.0  # seconds an update waited for its turn before its hold is renewed
 FINISHED_SECONDS = 600.0  # keys answered lately: a sweep's stale read does not run them again
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
@@ -99,11 +104,11 @@ class Inbox:
             if key in self._busy or key in self._finished:
                 continue
             self._busy.add(key)
-            task = asyncio.create_task(self._answer(row))
+            task = asyncio.create_task(self._answer(row, time.monotonic()))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _answer(self, row: dict[str, Any]) -> None:
+    async def _answer(self, row: dict[str, Any], held_since: float) -> None:
         key, payload = row["update_key"], row["payload"]
         try:
             chat = self.chat_of(payload)
@@ -111,6 +116,11 @@ class Inbox:
             chat = None
         try:
             async with self._in_order(chat), self._slots:
+                # It waited its turn: still ours? (another copy takes it after the lease)
+                waited = time.monotonic() - held_since > RENEW_AFTER
+                if waited and await bot_inbox.hold(row["id"], row["claimed_at"]) is None:
+                    self._busy.discard(key)
+                    return
                 await self.handle(payload)
         except Exception as exc:
             self._busy.discard(key)
@@ -193,8 +203,8 @@ class Inbox:
                 await asyncio.wait_for(self._wake.wait(), self.sweep_seconds)
 
     async def sweep(self) -> None:
-        """Answer what waits in the database and is not being answered here."""
+        """Answer what waits in the database and nobody holds."""
         horizon = time.monotonic() - FINISHED_SECONDS
         for key in [k for k, at in self._finished.items() if at < horizon]:
             del self._finished[key]
-        self._schedule(await bot_inbox.waiting(self.messenger))
+        self._schedule(await bot_inbox.claim_waiting(self.messenger))

@@ -4,6 +4,10 @@ past it), and marked answered once the bot has answered it. A bot killed at any 
 the unanswered ones when it starts again; an update handed over twice (the messenger's
 redelivery, a poll repeated) is one row, answered once.
 
+A process answering an update holds it (`claimed_at`, renewed when its handler starts): the
+sweep of any process takes only rows nobody has held for `lease` (a killed process's, a
+failed try's), so two copies of the bot never answer one update at once.
+
 The bot alone calls these (as the system, no person's rights: the rows are the messenger's
 own updates, read back only by the bot).
 """
@@ -19,6 +23,7 @@ from backend.core.db import transaction
 from backend.messaging.tables import BotUpdate
 
 ANSWERED, GAVE_UP = "answered", "gave_up"
+LEASE = timedelta(seconds=30)
 
 
 def _now() -> datetime:
@@ -38,48 +43,93 @@ _FIELDS = (
     BotUpdate.payload,
     BotUpdate.received_at,
     BotUpdate.attempts,
+    BotUpdate.claimed_at,
 )
 
 
+def _free(now: datetime, lease: timedelta) -> Any:
+    """Rows waiting and held by nobody (never, or not for `lease`)."""
+    return BotUpdate.answered_at.is_null() & (
+        BotUpdate.claimed_at.is_null() | (BotUpdate.claimed_at < now - lease)
+    )
+
+
+async def _claim(ids: list[int], now: datetime, lease: timedelta) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    rows = (
+        await BotUpdate.update({BotUpdate.claimed_at: now})
+        .where(BotUpdate.id.is_in(ids) & _free(now, lease))
+        .returning(*_FIELDS)
+    )
+    return sorted((_loaded(r) for r in rows), key=lambda r: r["id"])
+
+
 async def record(
-    messenger: str, updates: Sequence[tuple[str, dict[str, Any]]]
+    messenger: str, updates: Sequence[tuple[str, dict[str, Any]]], lease: timedelta = LEASE
 ) -> list[dict[str, Any]]:
-    """Keep the updates (key, payload) in one transaction; returns those of them still waiting
-    for an answer (`id`, `update_key`, `payload`, `received_at`, `attempts`), oldest first.
-    An update kept before is not kept twice, and one already answered is not returned."""
+    """Keep the updates (key, payload) in one transaction and hold them; returns the ones this
+    call holds (`id`, `update_key`, `payload`, `received_at`, `attempts`), oldest first: the
+    new ones, and ones kept before, not answered, that nobody holds. An update kept before is
+    not kept twice, and one answered is not returned."""
     if not updates:
         return []
     now = _now()
-    keys = list(dict.fromkeys(key for key, _ in updates))
-    rows = [
-        BotUpdate(messenger=messenger, update_key=key, payload=payload, received_at=now)
-        for key, payload in {key: payload for key, payload in updates}.items()
-    ]
+    payloads = dict(updates)
     async with transaction():
-        await BotUpdate.insert(*rows).on_conflict(
-            target=(BotUpdate.messenger, BotUpdate.update_key), action="DO NOTHING"
-        )
-        waiting = (
-            await BotUpdate.select(*_FIELDS)
-            .where(
-                (BotUpdate.messenger == messenger)
-                & BotUpdate.update_key.is_in(keys)
-                & BotUpdate.answered_at.is_null()
+        new = (
+            await BotUpdate.insert(
+                *(
+                    BotUpdate(
+                        messenger=messenger,
+                        update_key=key,
+                        payload=payload,
+                        received_at=now,
+                        claimed_at=now,
+                    )
+                    for key, payload in payloads.items()
+                )
             )
-            .order_by(BotUpdate.id)
+            .on_conflict(target=(BotUpdate.messenger, BotUpdate.update_key), action="DO NOTHING")
+            .returning(*_FIELDS)
         )
-    return [_loaded(r) for r in waiting]
+        kept = {r["update_key"] for r in new}
+        again = [key for key in payloads if key not in kept]
+        older: list[dict[str, Any]] = []
+        if again:
+            ids = await BotUpdate.select(BotUpdate.id).where(
+                (BotUpdate.messenger == messenger) & BotUpdate.update_key.is_in(again)
+            )
+            older = await _claim([r["id"] for r in ids], now, lease)
+    return sorted([*(_loaded(r) for r in new), *older], key=lambda r: r["id"])
 
 
-async def waiting(messenger: str, limit: int = 500) -> list[dict[str, Any]]:
-    """The updates not answered yet, oldest first (a restart's unfinished work)."""
-    rows = (
-        await BotUpdate.select(*_FIELDS)
-        .where((BotUpdate.messenger == messenger) & BotUpdate.answered_at.is_null())
+async def claim_waiting(
+    messenger: str, lease: timedelta = LEASE, limit: int = 500
+) -> list[dict[str, Any]]:
+    """Hold and return the updates not answered that nobody holds, oldest first (a killed
+    process's unfinished work, a failed try's)."""
+    now = _now()
+    ids = (
+        await BotUpdate.select(BotUpdate.id)
+        .where((BotUpdate.messenger == messenger) & _free(now, lease))
         .order_by(BotUpdate.id)
         .limit(limit)
     )
-    return [_loaded(r) for r in rows]
+    return await _claim([r["id"] for r in ids], now, lease)
+
+
+async def hold(update_id: int, since: datetime) -> datetime | None:
+    """Renew the hold taken at `since` on an update whose handler starts only now (it waited
+    its turn); None when it is not held from then any more (another process took it after the
+    lease): it is then not answered here. Returns the new hold's time."""
+    now = _now()
+    renewed = (
+        await BotUpdate.update({BotUpdate.claimed_at: now})
+        .where((BotUpdate.id == update_id) & (BotUpdate.claimed_at == since))
+        .returning(BotUpdate.id)
+    )
+    return now if renewed else None
 
 
 async def answered(update_ids: Sequence[int], outcome: str = ANSWERED) -> None:
@@ -91,10 +141,10 @@ async def answered(update_ids: Sequence[int], outcome: str = ANSWERED) -> None:
 
 
 async def failed(update_id: int) -> None:
-    """One try of the update failed for a passing reason; it waits for the next."""
-    await BotUpdate.update({BotUpdate.attempts: BotUpdate.attempts + 1}).where(
-        BotUpdate.id == update_id
-    )
+    """One try of the update failed for a passing reason; it is let go for the next sweep."""
+    await BotUpdate.update(
+        {BotUpdate.attempts: BotUpdate.attempts + 1, BotUpdate.claimed_at: None}
+    ).where(BotUpdate.id == update_id)
 
 
 async def purge(older_than: timedelta = timedelta(days=2)) -> int:

@@ -129,6 +129,9 @@ class BotUpdate(Table):
     payload = JSONB(default={})
     received_at = Timestamptz()
     attempts = Integer(default=0)  # tries that failed for a passing reason (a server down)
+    # When a process last took it to answer: another process's sweep leaves it alone for the
+    # lease (backend.messaging.bot_inbox.LEASE). Null: let go after a failed try.
+    claimed_at = Timestamptz(null=True, default=None)
     answered_at = Timestamptz(null=True, default=None)
     outcome = Varchar(length=16, default="")  # answered | gave_up
 
