@@ -23,7 +23,7 @@ from typing import Any
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import Table
 
-from backend.audit.services import record
+from backend.audit.services import Entry, record
 from backend.core.context import Actor
 from backend.core.db import before_commit_hooks, current_engine, transaction
 from backend.core.errors import Conflict, NotFound, ValidationFailed
@@ -256,8 +256,10 @@ async def _insert(
     refund_of: int | None = None,
     reference: str = "",
     reason: str = "",
+    audit: list[Entry] | None = None,
 ) -> dict[str, Any]:
-    """Add one row and move the running totals; the accounts are locked by the caller."""
+    """Add one row and move the running totals; the accounts are locked by the caller.
+    `audit`: the caller writes the audit entry (appended here) with its own."""
     values: dict[str, Any] = {
         "debit_account": debit,
         "credit_account": credit,
@@ -282,8 +284,7 @@ async def _insert(
         for column, delta in changes.items():
             locked[account_id][column] += delta
     student_id = locked[debit]["student"] or locked[credit]["student"]
-    await record(
-        actor,
+    entry = Entry(
         f"meals.transfer.{status.value}",
         object_type="ledger_transfer",
         object_id=transfer_id,
@@ -291,6 +292,18 @@ async def _insert(
         student_id=student_id,
         details={"kind": kind, "amount": amount, "pending_id": pending_id, "reason": reason},
     )
+    if audit is not None:
+        audit.append(entry)
+    else:
+        await record(
+            actor,
+            entry.action,
+            object_type=entry.object_type,
+            object_id=entry.object_id,
+            school_id=entry.school_id,
+            student_id=entry.student_id,
+            details=entry.details,
+        )
     await _alert_low_balance(locked[debit], before[debit], school_id)
     return {"id": transfer_id, **values}
 
@@ -407,10 +420,12 @@ async def transfer(
     reference: str = "",
     reason: str = "",
     fresh_key: bool = False,
+    audit: list[Entry] | None = None,
 ) -> dict[str, Any]:
     """Move `amount` kopecks (a hold when `pending`). A repeat of `key` returns the first row.
     `fresh_key`: the key names a row the caller's transaction has just made (an order's
-    hold), so no earlier transfer can hold it: it is not looked up (the unique index stays)."""
+    hold), so no earlier transfer can hold it: it is not looked up (the unique index stays).
+    `audit`: the audit entry is appended there for the caller to write with its own."""
     _check_amount(amount)
     if debit == credit:
         raise ValidationFailed(key="meals.same_account")
@@ -432,6 +447,7 @@ async def transfer(
             school_id=school_id,
             reference=reference,
             reason=reason,
+            audit=audit,
         )
 
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from piccolo.engine.postgres import PostgresEngine
 
-from backend.audit.services import AuditAction, record
+from backend.audit.services import AuditAction, Entry, record, record_many
 from backend.core.context import Actor
 from backend.core.db import current_engine, transaction
 from backend.core.errors import Conflict, NotFound, ValidationFailed
@@ -232,6 +232,7 @@ async def _create(
         "created_by": actor.user_id,
         "created_at": _now(),
     }
+    audit: list[Entry] = []  # the holds' entries and the order's, written in one INSERT
     async with transaction():
         # One live order per pupil, day and meal kind: the unique index `meal_order_live`
         # decides (a concurrent twin waits for this transaction, then fails).
@@ -258,6 +259,7 @@ async def _create(
                 school_id=school_id,
                 pending=True,
                 reference=f"order:{order_id}",
+                audit=audit,
             )
             holds["hold_id"] = hold["id"]
         if budget is not None:
@@ -272,6 +274,7 @@ async def _create(
                 school_id=school_id,
                 pending=True,
                 reference=f"order:{order_id}",
+                audit=audit,
             )
             holds["benefit_hold_id"] = hold["id"]
         await MealOrder.raw(
@@ -280,20 +283,22 @@ async def _create(
             holds["benefit_hold_id"],
             order_id,
         )
-        await record(
-            actor,
-            AuditAction.CREATE,
-            object_type="meal_order",
-            object_id=order_id,
-            school_id=school_id,
-            student_id=student_id,
-            details={
-                "date": day.isoformat(),
-                "meal_set": meal_set.id,
-                "price": meal_set.price,
-                "benefit": benefit_amount,
-            },
+        audit.append(
+            Entry(
+                AuditAction.CREATE,
+                object_type="meal_order",
+                object_id=order_id,
+                school_id=school_id,
+                student_id=student_id,
+                details={
+                    "date": day.isoformat(),
+                    "meal_set": meal_set.id,
+                    "price": meal_set.price,
+                    "benefit": benefit_amount,
+                },
+            )
         )
+        await record_many(actor, audit)
     return {"id": order_id, **values, **holds, "cancel_reason": ""}
 
 

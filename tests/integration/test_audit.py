@@ -3,7 +3,7 @@ see who read their child's personal data."""
 
 from __future__ import annotations
 
-from backend.audit.services import AuditAction, record
+from backend.audit.services import AuditAction, Entry, record, record_many
 from backend.audit.tables import AuditEntry
 from backend.core.context import Actor
 from backend.core.rights import Grant, Principal, Role, ScopeKind
@@ -133,3 +133,25 @@ async def test_guardian_sees_who_read_their_childs_file(world: Backend) -> None:
         "/api/v1/audit/students/41/personal-data-reads", headers=nanny.headers
     )
     assert refused.status_code == 403, refused.text
+
+
+async def test_record_many_writes_what_record_writes_in_one_statement(world: Backend) -> None:
+    actor = Actor(principal=None, ip="198.51.100.7", request_id="r" * 40)
+    details = {"kind": "meal_order", "amount": 12345, "reason": "«болезнь»", "pending_id": None}
+    await record(actor, "one.by.one", object_type="t", object_id=7, school_id=3, details=details)
+    await record_many(
+        actor,
+        [
+            Entry("many.first", object_type="t", object_id=7, school_id=3, details=details),
+            Entry("many.second", object_type="u", object_id="x" * 80, student_id=5),
+        ],
+    )
+    rows = await AuditEntry.select().order_by(AuditEntry.id).output(load_json=True)
+    mine = [r for r in rows if r["action"] in ("one.by.one", "many.first", "many.second")]
+    assert [r["action"] for r in mine] == ["one.by.one", "many.first", "many.second"]
+    single, first, second = mine
+    for column in ("actor_ip", "request_id", "object_type", "object_id", "school_id", "details"):
+        assert first[column] == single[column], column
+    assert first["at"] is not None and first["at"] >= single["at"]
+    assert second["object_id"] == "x" * 64 and second["student_id"] == 5
+    assert second["details"] == {} and second["school_id"] is None
