@@ -108,8 +108,8 @@ async def show(turn: Turn, child: Child, offset: int, note: str = "") -> None:
             rows.append((Button(label, f"mo:{child.id}:{offset}:{meal.id}"),))
     for order in placed:
         status = order.status_name.lower()
-        lines.append(t("bot.meals.ordered", name=order.meal_set_name, status=status))
-        label = t("bot.meals.cancel", name=order.meal_set_name)
+        lines.append(t("bot.meals.ordered", name=order.meal_set_title, status=status))
+        label = t("bot.meals.cancel", name=order.meal_set_title)
         rows.append((Button(label, f"mc:{child.id}:{offset}:{order.id}"),))
     rows.append((Button(t("bot.meals.top_up"), f"tu:{child.id}:{offset}"),))
     rows.append(
@@ -128,20 +128,20 @@ async def place(turn: Turn, child: Child, offset: int, meal_set_id: int) -> None
     order = await orders.place_order(
         turn.actor, child.id, ms.MealOrderCreate(date=day, meal_set_id=meal_set_id)
     )
-    await show(turn, child, offset, t("bot.meals.placed", name=order.meal_set_name))
+    await show(turn, child, offset, t("bot.meals.placed", name=order.meal_set_title))
 
 
 async def cancel(turn: Turn, child: Child, offset: int, order_id: int) -> None:
     assert turn.actor is not None
     mine = {
-        o.id: o.meal_set_name
+        o.id: o.meal_set_title
         for o in await orders.list_orders(turn.actor, child.id, *await _span(child))
     }
     if order_id not in mine:  # an order of another child: nothing said about it
         await turn.say(t("bot.child_unknown"))
         return
     order = await orders.cancel_order(turn.actor, order_id)
-    name = order.meal_set_name or mine[order_id]  # (the cancel's answer may not carry it)
+    name = order.meal_set_title or mine[order_id]
     await show(turn, child, offset, t("bot.meals.cancelled", name=name))
 
 

@@ -94,6 +94,7 @@ async def school_zone(school_id: int) -> ZoneInfo:
 
 
 def order_out(row: dict[str, Any], set_name: str = "") -> s.MealOrderOut:
+    kind_name = t(f"meals.meal_kind.{row['meal_kind']}")
     return s.MealOrderOut(
         id=row["id"],
         student_id=row["student"],
@@ -108,7 +109,22 @@ def order_out(row: dict[str, Any], set_name: str = "") -> s.MealOrderOut:
         status_name=t(f"meals.order_status.{row['status']}"),
         cancel_reason=row["cancel_reason"],
         hold_id=row["hold_id"],
+        meal_set_title=menus.set_title(kind_name, set_name) if set_name else "",
     )
+
+
+async def set_names(rows: list[dict[str, Any]]) -> dict[int, str]:
+    """The names of the orders' meal sets, in one query."""
+    ids = sorted({r["meal_set"] for r in rows})
+    if not ids:
+        return {}
+    found = await MealSet.select(MealSet.id, MealSet.name).where(MealSet.id.is_in(ids))
+    return {r["id"]: r["name"] for r in found}
+
+
+async def orders_out(rows: list[dict[str, Any]]) -> list[s.MealOrderOut]:
+    names = await set_names(rows)
+    return [order_out(r, names.get(r["meal_set"], "")) for r in rows]
 
 
 async def place_order(actor: Actor, student_id: int, data: s.MealOrderCreate) -> s.MealOrderOut:
@@ -374,7 +390,7 @@ async def cancel_order(actor: Actor, order_id: int) -> s.MealOrderOut:
             cutoff=cutoff.local.strftime("%H:%M %d.%m.%Y"),
         )
     await cancel_row(actor, row, "family")
-    return order_out(await order_row(order_id))
+    return (await orders_out([await order_row(order_id)]))[0]
 
 
 async def list_orders(
@@ -391,13 +407,7 @@ async def list_orders(
         .order_by(MealOrder.date)
         .order_by(MealOrder.id)
     )
-    names = {
-        r["id"]: r["name"]
-        for r in await MealSet.select(MealSet.id, MealSet.name).where(
-            MealSet.id.is_in([r["meal_set"] for r in rows] or [0])
-        )
-    }
-    return [order_out(r, names.get(r["meal_set"], "")) for r in rows]
+    return await orders_out(rows)
 
 
 async def report_absence(
@@ -428,10 +438,12 @@ async def report_absence(
         cutoff = await cutoff_of(row["school"], row["date"], None)
         if _now() < cutoff.at:
             await cancel_row(actor, row, reason)
-            cancelled.append(order_out(await order_row(row["id"])))
+            cancelled.append(await order_row(row["id"]))
         else:
-            kept.append(order_out(row))
-    return s.AbsenceOut(cancelled=cancelled, kept_past_cutoff=kept)
+            kept.append(row)
+    return s.AbsenceOut(
+        cancelled=await orders_out(cancelled), kept_past_cutoff=await orders_out(kept)
+    )
 
 
 async def assign_default_sets(actor: Actor, school_id: int, day: date) -> int:
@@ -560,5 +572,5 @@ async def refuse_day(actor: Actor, student_id: int, data: s.BenefitRefusalCreate
         cancelled = []
         for row in standing:
             await cancel_row(actor, row, "refused")
-            cancelled.append(order_out(await order_row(row["id"])))
-    return s.AbsenceOut(cancelled=cancelled, kept_past_cutoff=[])
+            cancelled.append(await order_row(row["id"]))
+    return s.AbsenceOut(cancelled=await orders_out(cancelled), kept_past_cutoff=[])

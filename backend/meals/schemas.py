@@ -305,6 +305,8 @@ class MealOrderOut(msgspec.Struct):
     status_name: str
     cancel_reason: str
     hold_id: int | None
+    # How the set reads in a sentence (`menus.set_title`, decision 0820): what texts show.
+    meal_set_title: str = ""
 
 
 class AbsenceReport(Strict):

@@ -21,3 +21,26 @@ from backend.meals.menus import set_title
 )
 def test_the_meal_is_named_once(kind: str, name: str, title: str) -> None:
     assert set_title(kind, name) == title
+
+
+def test_an_order_carries_the_sets_title() -> None:
+    from datetime import date
+
+    from backend.meals.orders import order_out
+
+    row = {
+        "id": 1,
+        "student": 2,
+        "date": date(2026, 12, 8),
+        "meal_kind": "breakfast",
+        "meal_set": 3,
+        "price": 6_000,
+        "paid_by": "balance",
+        "benefit_amount": 0,
+        "status": "cancelled",
+        "cancel_reason": "family",
+        "hold_id": 4,
+    }
+    out = order_out(row, "Омлет")
+    assert (out.meal_set_name, out.meal_set_title) == ("Омлет", "Завтрак «Омлет»")
+    assert order_out(row).meal_set_title == ""  # no name known: no title made up

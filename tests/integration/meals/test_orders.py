@@ -219,6 +219,44 @@ async def test_order_holds_money_and_cancel_releases_it(world: Backend) -> None:
     assert (await _order(world, c, 2, "lunch")).status_code == 201
 
 
+async def test_orders_carry_the_sets_name_and_title_placed_listed_and_cancelled(
+    world: Backend,
+) -> None:
+    """The cancel's answer carried an empty set name; every order answer names the set and
+    says how it reads in a sentence (decision 0820; a name without its meal:
+    tests/unit/test_meal_set_title.py)."""
+    c = await _canteen(world)
+    placed = await _order(world, c, 2, "breakfast")
+    assert placed.status_code == 201, placed.text
+    lunch = await _order(world, c, 2, "lunch")
+    assert lunch.status_code == 201, lunch.text
+    named = ("Завтрак молочный", "Завтрак молочный")
+    assert (placed.json()["meal_set_name"], placed.json()["meal_set_title"]) == named
+    assert (lunch.json()["meal_set_name"], lunch.json()["meal_set_title"]) == ("Обед 1–4",) * 2
+    listed = await world.client.get(
+        f"{BASE}/pupils/{c.ids['student']}/orders",
+        params={"date_from": c.day(2), "date_to": c.day(2)},
+        headers=c.guardian.headers,
+    )
+    assert listed.status_code == 200, listed.text
+    by_id = {o["id"]: (o["meal_set_name"], o["meal_set_title"]) for o in listed.json()}
+    assert by_id[placed.json()["id"]] == named
+    cancel = await world.client.post(
+        f"{BASE}/orders/{placed.json()['id']}/cancel", headers=c.guardian.headers
+    )
+    assert cancel.status_code == 200, cancel.text
+    assert (cancel.json()["meal_set_name"], cancel.json()["meal_set_title"]) == named
+    ill = await world.client.post(
+        f"{BASE}/pupils/{c.ids['student']}/illness",
+        json={"date_from": c.day(2), "date_to": c.day(2)},
+        headers=c.guardian.headers,
+    )
+    assert ill.status_code == 200, ill.text
+    assert [(o["meal_set_name"], o["meal_set_title"]) for o in ill.json()["cancelled"]] == [
+        ("Обед 1–4", "Обед 1–4")
+    ]
+
+
 async def test_refused_orders_store_nothing(world: Backend) -> None:
     c = await _canteen(world)
     await world.client.put(
