@@ -9,7 +9,7 @@ the caller's scope answers 404.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import uuid4
 
@@ -32,6 +32,7 @@ from backend.meals.tables import (
     PupilAccount,
 )
 from backend.schools.services import school_target, scope_target
+from backend.schools.structure import services as structure
 
 P = Permission
 READERS = (P.MEALS_ORDER, P.MEALS_MANAGE, P.MEALS_ACCOUNTS)
@@ -49,6 +50,17 @@ async def student_scope(actor: Actor, student_id: int, *permissions: Permission)
     if not allowed(actor, target, *permissions):
         raise NotFound(key="meals.not_your_pupil")
     return target
+
+
+async def pupil_day_scope(
+    actor: Actor, student_id: int, day: date, *permissions: Permission
+) -> structure.PupilDay:
+    """`student_scope` with the pupil's class and grade on `day` and the school's clock, from
+    one query of the schools context (decision 0810); the same rule, the same 404."""
+    found = await structure.pupil_day(student_id, day)
+    if not allowed(actor, found.target, *permissions):
+        raise NotFound(key="meals.not_your_pupil")
+    return found
 
 
 async def audit_staff_read(actor: Actor, target: ScopeTarget, what: str) -> None:

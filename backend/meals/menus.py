@@ -40,6 +40,7 @@ from backend.meals.tables import (
 )
 from backend.schools.people import movement
 from backend.schools.structure import services as structure
+from backend.schools.structure.schemas import SchoolSettingsOut
 from backend.schools.timetable import services as timetable
 
 P = Permission
@@ -453,8 +454,11 @@ class MealCalendar:
         return SchoolDay(True, "")
 
 
-async def meal_calendar(school_id: int, starts: date, ends: date) -> MealCalendar:
-    clock = await structure.school_clock(school_id)
+async def meal_calendar(
+    school_id: int, starts: date, ends: date, clock: SchoolSettingsOut | None = None
+) -> MealCalendar:
+    """`clock`: the school's clock when the caller has read it (`structure.pupil_day`)."""
+    clock = clock or await structure.school_clock(school_id)
     holidays = await timetable.load_holidays(school_id, starts, ends)
     return MealCalendar(
         school_id, ZoneInfo(clock.time_zone), clock.settings, holidays, starts, ends

@@ -27,6 +27,7 @@ from backend.meals.ledger import AccountKind, Status, TransferKind
 from backend.meals.tables import MealOrder, MealSet
 from backend.schools.people import movement
 from backend.schools.structure import services as structure
+from backend.schools.structure.schemas import SchoolSettingsOut
 
 P = Permission
 ORDERED, POSTED, CANCELLED = "ordered", "posted", "cancelled"
@@ -68,9 +69,11 @@ def cutoff_on(calendar: menus.MealCalendar, day: date, grade: int | None = None)
     return Cutoff(at=local.astimezone(UTC), local=local)
 
 
-async def order_calendar(school_id: int, day: date) -> menus.MealCalendar:
+async def order_calendar(
+    school_id: int, day: date, clock: SchoolSettingsOut | None = None
+) -> menus.MealCalendar:
     """The school's calendar from the earliest possible cut-off of `day` to `day`."""
-    return await menus.meal_calendar(school_id, day - timedelta(days=MAX_LOOKBACK_DAYS), day)
+    return await menus.meal_calendar(school_id, day - timedelta(days=MAX_LOOKBACK_DAYS), day, clock)
 
 
 async def cutoff_of(school_id: int, day: date, grade: int | None = None) -> Cutoff:
@@ -128,15 +131,17 @@ async def orders_out(rows: list[dict[str, Any]]) -> list[s.MealOrderOut]:
 
 
 async def place_order(actor: Actor, student_id: int, data: s.MealOrderCreate) -> s.MealOrderOut:
-    """Check, then write (decision 0802). The reads are few (decision 0809): the pupil's place
-    and the school's clock and calendar (schools context), one query for the school's meal
+    """Check, then write (decision 0802). The reads are few (decisions 0809, 0810): the
+    pupil's rights, place and school clock in one query and the holidays (schools context),
+    one query for the school's meal
     settings with the pupil's account and diet, and the school's menu from this process's
     copy, valid for the menu version that query read."""
-    target = await accounts.student_scope(actor, student_id, P.MEALS_ORDER)
-    assert target.school_id is not None
-    school_id, day = target.school_id, data.date
-    place = await menus.pupil_place(target, day)
-    calendar = await order_calendar(school_id, day)
+    day = data.date
+    found = await accounts.pupil_day_scope(actor, student_id, day, P.MEALS_ORDER)
+    assert found.target.school_id is not None
+    school_id = found.target.school_id
+    place = menus.PupilPlace(school_id, found.class_id, found.grade)
+    calendar = await order_calendar(school_id, day, found.clock)
     pupil = await school_menu.pupil_side(school_id, student_id)
     today = calendar.today()
     horizon = pupil.order_horizon_days

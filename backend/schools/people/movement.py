@@ -138,7 +138,14 @@ async def class_spans(
 
 async def classes_from(student_id: int, on: date) -> set[int]:
     """The classes the pupil is in on `on` or will be in after it."""
-    rows = (await _entries([student_id]))[student_id]
+    return classes_in((await _entries([student_id]))[student_id], on)
+
+
+class_at = _class_at  # one pupil's entries (sorted by date, id) -> the class on a day
+
+
+def classes_in(rows: list[dict[str, Any]], on: date) -> set[int]:
+    """`classes_from` over one pupil's entries already read (sorted by date, id)."""
     result: set[int] = set()
     current = _class_at(rows, on)
     if current is not None:

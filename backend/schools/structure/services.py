@@ -40,12 +40,14 @@ from backend.schools.structure.curriculum import (
     teaches,
 )
 from backend.schools.structure.tenancy import (
+    PupilDay,
     create_municipality,
     create_region,
     create_school,
     get_school,
     get_settings,
     list_schools,
+    pupil_day,
     school_clock,
     school_settings,
     update_settings,
@@ -64,6 +66,7 @@ from backend.schools.structure.year import (
 )
 
 __all__ = [
+    "PupilDay",
     "add_group_members",
     "audit_write",
     "bell_schedules",
@@ -99,6 +102,7 @@ __all__ = [
     "list_subjects",
     "list_years",
     "one",
+    "pupil_day",
     "remove_group_members",
     "reopen_period",
     "room_in_school",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import msgspec
@@ -11,6 +13,7 @@ from backend.core.context import Actor
 from backend.core.db import transaction
 from backend.core.errors import Conflict, NotFound
 from backend.core.rights import ScopeKind, ScopeTarget
+from backend.schools.people import movement
 from backend.schools.services import scope_target
 from backend.schools.structure import schemas as s
 from backend.schools.structure.common import (
@@ -27,6 +30,7 @@ from backend.schools.tables import (
     Municipality,
     Region,
     School,
+    Student,
 )
 from backend.schools.validators import clean_names
 
@@ -144,6 +148,71 @@ async def school_clock(school_id: int) -> s.SchoolSettingsOut:
     rights check (meals: the cut-off on the school's clock, asked on every order)."""
     row = await one(School.select(School.time_zone, School.settings).where(School.id == school_id))
     return s.SchoolSettingsOut(school_id, row["time_zone"], _settings_of(row["settings"]))
+
+
+@dataclass(frozen=True, slots=True)
+class PupilDay:
+    """What an order of a pupil's meal needs of schools, from one query: where the pupil sits
+    for rights (as `scope_target(STUDENT)` answers it), the class and grade on `day`, and the
+    school's clock (as `school_clock` answers it)."""
+
+    target: ScopeTarget
+    class_id: int | None
+    grade: int | None
+    clock: s.SchoolSettingsOut | None  # None: the pupil has no school
+
+
+def _day_of(value: Any) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value  # SQLite: text
+
+
+async def pupil_day(student_id: int, day: date) -> PupilDay:
+    """One query for `scope_target(STUDENT)` + `movement.class_on` + `class_info` +
+    `school_clock` (decision 0810): the pupil, every entry of the book of movement with its
+    class's grade, the school's place in the tenancy tree, its time zone and settings. The
+    rights rule reads the same target (classes today and ahead, today on the school's clock
+    as `student_target` reads it)."""
+    rows = await Student.raw(
+        "SELECT st.school, sc.municipality, m.region, sc.time_zone, sc.settings, "
+        "e.id AS entry_id, e.school_class, e.kind, e.date, c.grade "
+        "FROM student st LEFT JOIN school sc ON sc.id = st.school "
+        "LEFT JOIN municipality m ON m.id = sc.municipality "
+        "LEFT JOIN enrollment e ON e.student = st.id "
+        "LEFT JOIN school_class c ON c.id = e.school_class "
+        "WHERE st.id = {}",
+        student_id,
+    )
+    if not rows:
+        raise NotFound()
+    first = rows[0]
+    entries = sorted(
+        (
+            {
+                "id": r["entry_id"],
+                "school_class": r["school_class"],
+                "kind": r["kind"],
+                "date": _day_of(r["date"]),
+            }
+            for r in rows
+            if r["entry_id"] is not None
+        ),
+        key=lambda e: (e["date"], e["id"]),
+    )
+    grades = {r["school_class"]: r["grade"] for r in rows if r["school_class"] is not None}
+    target = ScopeTarget(
+        region_id=first["region"],
+        municipality_id=first["municipality"],
+        school_id=first["school"],
+        student_id=student_id,
+        class_ids=frozenset(movement.classes_in(entries, movement.today())),
+    )
+    class_id = movement.class_at(entries, day)
+    clock = None
+    if first["school"] is not None:
+        clock = s.SchoolSettingsOut(
+            first["school"], first["time_zone"], _settings_of(first["settings"])
+        )
+    return PupilDay(target, class_id, grades.get(class_id) if class_id else None, clock)
 
 
 async def school_settings(school_id: int) -> s.SchoolSettings:
