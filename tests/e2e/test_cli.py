@@ -35,7 +35,7 @@ def test_migrate_createadmin_and_seed(tmp_path: Path) -> None:
     )
     migrated = parta("migrate", env=env)
     assert migrated.returncode == 0, migrated.stderr
-    assert "Миграции применены." in migrated.stderr
+    assert migrated.stdout.startswith("Миграции применены: новых — "), migrated.stdout
 
     weak = parta("createadmin", "--login", "root", env={**env, "PARTA_ADMIN_PASSWORD": "123"})
     assert weak.returncode != 0

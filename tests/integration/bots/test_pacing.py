@@ -7,6 +7,7 @@ as the messenger does, answer 429, and no second of its arrivals holds more than
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from tests.integration.bots.conftest import Messenger
@@ -63,6 +64,7 @@ async def test_a_burst_through_the_bot_and_the_worker_keeps_one_shared_limit(
     for family in families:
         await emit_mark(family, "5")
     await wait_for(arrived, seconds=60)
+    asked_at = time.time()
     await asyncio.gather(*(person.send("/help") for person in people))
 
     await wait_for(lambda: len(arrived()) >= 2 * FAMILIES, seconds=120)
@@ -70,8 +72,10 @@ async def test_a_burst_through_the_bot_and_the_worker_keeps_one_shared_limit(
     answers = [m["at"] for m in messages if m["text"].startswith(HELP)]
     alerts = [m["at"] for m in messages if not m["text"].startswith(HELP)]
     assert len(answers) == FAMILIES and len(alerts) == FAMILIES
-    # The two really went at once: each one's sends overlap the other's.
-    assert min(alerts) < max(answers) and min(answers) < max(alerts)
+    # The two really wanted the same seconds: every parent asked while the worker was still
+    # sending alerts (the bot answers from its inbox, so which of the two the shared limit lets
+    # go first is the limiter's business, not the test's).
+    assert min(alerts) < asked_at < max(alerts)
     # ... and together they kept the one limit: nothing refused, no second over it.
     assert messenger.too_many() == 0
     assert busiest_second(answers + alerts) <= limit
