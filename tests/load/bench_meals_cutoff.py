@@ -17,7 +17,8 @@ grant on that pupil, as the sign-in issues). `--repeat` of them repeat an earlie
 (a second tap: refused "already ordered").
 
 Reported: latency p50/p95/p99/max, stored vs refused by reason (anything else is an error), the
-server's and its PostgreSQL backends' CPU per order, the load average, and the same server's
+server's and its PostgreSQL backends' CPU per order, this process's own (the firing client:
+it shares the two cores with the server), the load average, and the same server's
 `/health` ceiling in the same run. Afterwards, in this process: every school's books checked
 (debits = credits, each account = the replay of its entries, nobody past the limit), the orders
 and holds in the database equal to the stored answers; once the cut-off has passed, the
@@ -580,6 +581,7 @@ async def main() -> None:
                 )
             ]
             cpu_before = cpu_seconds(pids), cpu_seconds(backends)
+            client_cpu_before = time.process_time()  # this process: the firing client
             latencies: list[float] = []
             outcomes: Counter[str] = Counter()
             errors: list[str] = []
@@ -648,6 +650,7 @@ async def main() -> None:
             ]
             backends = sorted(set(backends) | set(later))
             cpu_after = cpu_seconds(pids), cpu_seconds(backends)
+            client_cpu = time.process_time() - client_cpu_before
             load_after = loadavg()
             last_sent = datetime.fromtimestamp(started_wall + (len(plan) - 1) * interval, UTC)
             await conn.close()
@@ -670,7 +673,8 @@ async def main() -> None:
         )
         print(
             f"CPU per order: API {api_cpu / len(plan) * 1000:.1f} ms, its PostgreSQL backends "
-            f"{pg_cpu / len(plan) * 1000:.1f} ms",
+            f"{pg_cpu / len(plan) * 1000:.1f} ms; this client {client_cpu / len(plan) * 1000:.1f} "
+            f"ms ({client_cpu / elapsed:.0%} of a core)",
             flush=True,
         )
         print(f"PostgreSQL backends busy (samples): {dict(waits.most_common(6))}", flush=True)
