@@ -53,11 +53,12 @@ async def student_scope(actor: Actor, student_id: int, *permissions: Permission)
 
 
 async def pupil_day_scope(
-    actor: Actor, student_id: int, day: date, *permissions: Permission
+    actor: Actor, student_id: int, day: date, holidays_since: date, *permissions: Permission
 ) -> structure.PupilDay:
-    """`student_scope` with the pupil's class and grade on `day` and the school's clock, from
-    one query of the schools context (decision 0810); the same rule, the same 404."""
-    found = await structure.pupil_day(student_id, day)
+    """`student_scope` with the pupil's class and grade on `day`, the school's clock and its
+    holidays since `holidays_since`, from one query of the schools context (decision 0810);
+    the same rule, the same 404."""
+    found = await structure.pupil_day(student_id, day, holidays_since)
     if not allowed(actor, found.target, *permissions):
         raise NotFound(key="meals.not_your_pupil")
     return found

@@ -455,11 +455,20 @@ class MealCalendar:
 
 
 async def meal_calendar(
-    school_id: int, starts: date, ends: date, clock: SchoolSettingsOut | None = None
+    school_id: int,
+    starts: date,
+    ends: date,
+    clock: SchoolSettingsOut | None = None,
+    holiday_rows: list[dict[str, Any]] | None = None,
 ) -> MealCalendar:
-    """`clock`: the school's clock when the caller has read it (`structure.pupil_day`)."""
+    """`clock` and `holiday_rows` (over [starts, ends]): when the caller has read them
+    (`structure.pupil_day`)."""
     clock = clock or await structure.school_clock(school_id)
-    holidays = await timetable.load_holidays(school_id, starts, ends)
+    holidays = (
+        timetable.HolidayCalendar(holiday_rows)
+        if holiday_rows is not None
+        else await timetable.load_holidays(school_id, starts, ends)
+    )
     return MealCalendar(
         school_id, ZoneInfo(clock.time_zone), clock.settings, holidays, starts, ends
     )

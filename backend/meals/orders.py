@@ -70,10 +70,18 @@ def cutoff_on(calendar: menus.MealCalendar, day: date, grade: int | None = None)
 
 
 async def order_calendar(
-    school_id: int, day: date, clock: SchoolSettingsOut | None = None
+    school_id: int,
+    day: date,
+    clock: SchoolSettingsOut | None = None,
+    holiday_rows: list[dict[str, Any]] | None = None,
 ) -> menus.MealCalendar:
-    """The school's calendar from the earliest possible cut-off of `day` to `day`."""
-    return await menus.meal_calendar(school_id, day - timedelta(days=MAX_LOOKBACK_DAYS), day, clock)
+    """The school's calendar from the earliest possible cut-off of `day` to `day`
+    (`holiday_rows`: read over that span by the caller)."""
+    return await menus.meal_calendar(school_id, order_span_start(day), day, clock, holiday_rows)
+
+
+def order_span_start(day: date) -> date:
+    return day - timedelta(days=MAX_LOOKBACK_DAYS)
 
 
 async def cutoff_of(school_id: int, day: date, grade: int | None = None) -> Cutoff:
@@ -137,11 +145,13 @@ async def place_order(actor: Actor, student_id: int, data: s.MealOrderCreate) ->
     settings with the pupil's account and diet, and the school's menu from this process's
     copy, valid for the menu version that query read."""
     day = data.date
-    found = await accounts.pupil_day_scope(actor, student_id, day, P.MEALS_ORDER)
+    found = await accounts.pupil_day_scope(
+        actor, student_id, day, order_span_start(day), P.MEALS_ORDER
+    )
     assert found.target.school_id is not None
     school_id = found.target.school_id
     place = menus.PupilPlace(school_id, found.class_id, found.grade)
-    calendar = await order_calendar(school_id, day, found.clock)
+    calendar = await order_calendar(school_id, day, found.clock, found.holidays)
     pupil = await school_menu.pupil_side(school_id, student_id)
     today = calendar.today()
     horizon = pupil.order_horizon_days

@@ -153,38 +153,57 @@ async def school_clock(school_id: int) -> s.SchoolSettingsOut:
 @dataclass(frozen=True, slots=True)
 class PupilDay:
     """What an order of a pupil's meal needs of schools, from one query: where the pupil sits
-    for rights (as `scope_target(STUDENT)` answers it), the class and grade on `day`, and the
-    school's clock (as `school_clock` answers it)."""
+    for rights (as `scope_target(STUDENT)` answers it), the class and grade on `day`, the
+    school's clock (as `school_clock` answers it) and its holidays over a span (the rows
+    `timetable.load_holidays` reads)."""
 
     target: ScopeTarget
     class_id: int | None
     grade: int | None
     clock: s.SchoolSettingsOut | None  # None: the pupil has no school
+    holidays: list[dict[str, Any]]
 
 
 def _day_of(value: Any) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value  # SQLite: text
 
 
-async def pupil_day(student_id: int, day: date) -> PupilDay:
+def _json_of(value: Any) -> Any:
+    return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
+
+
+async def pupil_day(student_id: int, day: date, holidays_since: date | None = None) -> PupilDay:
     """One query for `scope_target(STUDENT)` + `movement.class_on` + `class_info` +
-    `school_clock` (decision 0810): the pupil, every entry of the book of movement with its
-    class's grade, the school's place in the tenancy tree, its time zone and settings. The
-    rights rule reads the same target (classes today and ahead, today on the school's clock
-    as `student_target` reads it)."""
+    `school_clock` + `load_holidays(school, holidays_since, day)` (decision 0810): the pupil,
+    every entry of the book of movement with its class's grade, the school's place in the
+    tenancy tree, its time zone and settings, and (a second part of the same statement) the
+    school's holidays meeting the span. The rights rule reads the same target (classes today
+    and ahead, as `student_target` reads them)."""
+    since = holidays_since or day
     rows = await Student.raw(
-        "SELECT st.school, sc.municipality, m.region, sc.time_zone, sc.settings, "
-        "e.id AS entry_id, e.school_class, e.kind, e.date, c.grade "
+        "SELECT 0 AS part, st.school, sc.municipality, m.region, sc.time_zone, sc.settings, "
+        "e.id AS entry_id, e.school_class, e.kind, e.date, c.grade, "
+        "NULL AS h_name, NULL AS h_starts, NULL AS h_ends, NULL AS h_grades "
         "FROM student st LEFT JOIN school sc ON sc.id = st.school "
         "LEFT JOIN municipality m ON m.id = sc.municipality "
         "LEFT JOIN enrollment e ON e.student = st.id "
         "LEFT JOIN school_class c ON c.id = e.school_class "
-        "WHERE st.id = {}",
+        "WHERE st.id = {} "
+        "UNION ALL "
+        "SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+        "h.name, h.starts_on, h.ends_on, h.grades "
+        "FROM holiday h JOIN academic_year y ON y.id = h.academic_year "
+        "JOIN student st ON st.school = y.school "
+        "WHERE st.id = {} AND h.starts_on <= {} AND h.ends_on >= {}",
         student_id,
+        student_id,
+        day,
+        since,
     )
-    if not rows:
+    pupil = [r for r in rows if r["part"] == 0]
+    if not pupil:
         raise NotFound()
-    first = rows[0]
+    first = pupil[0]
     entries = sorted(
         (
             {
@@ -193,12 +212,12 @@ async def pupil_day(student_id: int, day: date) -> PupilDay:
                 "kind": r["kind"],
                 "date": _day_of(r["date"]),
             }
-            for r in rows
+            for r in pupil
             if r["entry_id"] is not None
         ),
         key=lambda e: (e["date"], e["id"]),
     )
-    grades = {r["school_class"]: r["grade"] for r in rows if r["school_class"] is not None}
+    grades = {r["school_class"]: r["grade"] for r in pupil if r["school_class"] is not None}
     target = ScopeTarget(
         region_id=first["region"],
         municipality_id=first["municipality"],
@@ -212,7 +231,17 @@ async def pupil_day(student_id: int, day: date) -> PupilDay:
         clock = s.SchoolSettingsOut(
             first["school"], first["time_zone"], _settings_of(first["settings"])
         )
-    return PupilDay(target, class_id, grades.get(class_id) if class_id else None, clock)
+    holidays = [
+        {
+            "name": r["h_name"],
+            "starts_on": _day_of(r["h_starts"]),
+            "ends_on": _day_of(r["h_ends"]),
+            "grades": _json_of(r["h_grades"]),
+        }
+        for r in rows
+        if r["part"] == 1
+    ]
+    return PupilDay(target, class_id, grades.get(class_id) if class_id else None, clock, holidays)
 
 
 async def school_settings(school_id: int) -> s.SchoolSettings:

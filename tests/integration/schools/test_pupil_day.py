@@ -14,7 +14,8 @@ from backend.schools.people import movement
 from backend.schools.people.movement import school_today
 from backend.schools.services import scope_target
 from backend.schools.structure import services as structure
-from backend.schools.tables import AcademicYear, Enrollment, SchoolClass, Student
+from backend.schools.tables import AcademicYear, Enrollment, Holiday, SchoolClass, Student
+from backend.schools.timetable import services as timetable
 from tests.conftest import Backend
 from tests.support import make_tenancy
 
@@ -58,19 +59,43 @@ async def test_pupil_day_answers_as_the_four_reads_did(world: Backend) -> None:
                 date=on,
                 order_number="1",
             ).save()
+    for name, starts, ends, grades in (
+        ("Осенние", today - timedelta(days=40), today - timedelta(days=33), []),
+        ("Праздник", today - timedelta(days=3), today - timedelta(days=3), [3]),
+        ("Зимние", today + timedelta(days=15), today + timedelta(days=25), []),
+    ):
+        await Holiday(
+            academic_year=year.id, name=name, starts_on=starts, ends_on=ends, grades=grades
+        ).save()
+    other_year = AcademicYear(
+        school=ids["school_b"], name="Чужой", starts_on=start, ends_on=start + timedelta(days=364)
+    )
+    await other_year.save()
+    await Holiday(academic_year=other_year.id, name="Чужие", starts_on=today, ends_on=today).save()
     clock = await structure.school_clock(school)
     seen_grades = set()
+    holidays_seen: set[str] = set()
     for name, student_id in pupils.items():
         target = await scope_target(ScopeKind.STUDENT, student_id)
         for day in (start - timedelta(days=1), today, today + timedelta(days=20)):
-            found = await structure.pupil_day(student_id, day)
+            since = day - timedelta(days=31)
+            found = await structure.pupil_day(student_id, day, since)
             assert found.target == target, (name, day)
+            expected = await timetable.load_holidays(school, since, day)
+            calendar = timetable.HolidayCalendar(found.holidays)
+            assert (calendar.names, calendar.all_grades, dict(calendar.some_grades)) == (
+                expected.names,
+                expected.all_grades,
+                dict(expected.some_grades),
+            ), (name, day)
+            holidays_seen.update(h["name"] for h in found.holidays)
             class_id = await movement.class_on(student_id, day)
             grade = (await movement.class_info(class_id)).grade if class_id else None
             assert (found.class_id, found.grade) == (class_id, grade), (name, day)
             assert found.clock == clock
             seen_grades.add(grade)
     assert seen_grades == {None, 3, 4}  # the cases differ: the comparison means something
+    assert holidays_seen == {"Праздник", "Зимние"}  # not the other school's, nor out of span
     assert (await structure.pupil_day(pupils["moves_ahead"], today)).target.class_ids == {
         third,
         fourth,
