@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import time as _time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from saq import Job
 from saq.queue import Queue
+
+log = logging.getLogger("parta.notify.jobs")
 
 ENQUEUE_CHUNK = 500
 # Seconds a running job may go untouched before the sweep takes its worker for dead (the
@@ -40,6 +45,10 @@ class Jobs:
     def __init__(self, queue: Queue, clock: Callable[[], datetime] = utcnow) -> None:
         self.queue = queue
         self.clock = clock
+        # A delivery written to the database whose job Redis refused (a restart under way):
+        # the worker's queue watch enqueues every live delivery again from the database at
+        # its next look (notifications/recovery.py), instead of leaving that one without a job.
+        self.owed_recovery = False
 
     def epoch(self, moment: datetime | None) -> int:
         """Queue time (real epoch seconds) for an instant of our clock (a test may move it)."""
@@ -100,4 +109,14 @@ class Jobs:
         )
 
     async def enqueue_delivery(self, delivery_id: int, attempt: int, at: datetime | None) -> None:
-        await self.queue.enqueue(self.delivery_job(delivery_id, attempt, at))
+        """Enqueue a delivery's send. The row is committed first; if Redis cannot take the
+        job now, the delivery is owed to the next recovery rather than lost."""
+        try:
+            await self.queue.enqueue(self.delivery_job(delivery_id, attempt, at))
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            self.owed_recovery = True
+            log.warning(
+                "delivery not enqueued (%r): enqueued again from the database soon",
+                exc,
+                extra={"delivery": delivery_id},
+            )

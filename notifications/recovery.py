@@ -29,10 +29,13 @@ RECOVERY_WINDOW = timedelta(hours=24)
 CHUNK = 5000
 
 
-async def recover_if_emptied(redis: Redis, queue: str, jobs: Jobs, now: datetime) -> bool:
-    """Enqueue again what a lost queue held, if the queue's mark is gone; whether it was."""
+async def recover_if_emptied(
+    redis: Redis, queue: str, jobs: Jobs, now: datetime, *, force: bool = False
+) -> bool:
+    """Enqueue again what a lost queue held, if the queue's mark is gone (or `force`: a
+    delivery's job could not be enqueued); whether it was."""
     mark = QUEUE_MARK.format(queue=queue)
-    if await redis.exists(mark):
+    if not force and await redis.exists(mark):
         return False
     since = now - RECOVERY_WINDOW
     published = await events.published_since(since)

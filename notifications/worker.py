@@ -491,9 +491,15 @@ class NotifyWorker:
         enqueued again from the database (notifications/recovery.py)."""
         while not self._stop.is_set():
             try:
-                await recover_if_emptied(
-                    self.redis, self.settings.notify_queue, self.pipeline.jobs, utcnow()
-                )
+                jobs = self.pipeline.jobs
+                owed, jobs.owed_recovery = jobs.owed_recovery, False
+                try:
+                    await recover_if_emptied(
+                        self.redis, self.settings.notify_queue, jobs, utcnow(), force=owed
+                    )
+                except Exception:
+                    jobs.owed_recovery = jobs.owed_recovery or owed
+                    raise
             except Exception:
                 log.exception("checking the queue failed; trying again")
             await self._pause(QUEUE_CHECK_INTERVAL)
