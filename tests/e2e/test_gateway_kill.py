@@ -33,13 +33,11 @@ import pytest
 
 from backend.access import cards
 from tests.demo_server import free_port
+from tests.e2e.support import drop_database, own_database
 from tests.load.bench_notify import ROOT, fix_sequences, make_families
 
 pytestmark = pytest.mark.e2e
 
-POSTGRES_URL = os.environ.get(
-    "PARTA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 REDIS_URL = os.environ.get("PARTA_E2E_REDIS_URL", "redis://127.0.0.1:6379/13")
 PUPILS, FIRST_RUN, SECOND_RUN = 30, 2000, 700  # the gateway's batch is 500 passes
 HELD_BATCH = 2  # the server's answer to this batch never reaches the gateway
@@ -150,17 +148,7 @@ async def wait_until(check: Callable[[], Awaitable[bool]], seconds: float, what:
 
 
 async def test_a_killed_gateway_delivers_every_pass_exactly_once(tmp_path: Path) -> None:
-    database = f"parta_e2e_gateway_{secrets.token_hex(3)}"
-    server = POSTGRES_URL.rsplit("/", 1)[0]
-    try:
-        admin = await asyncpg.connect(f"{server}/postgres")
-    except (OSError, asyncpg.PostgresError) as exc:  # pragma: no cover - no services here
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    await admin.close()
-    url = f"{server}/{database}"
+    database, url = await own_database("parta_e2e_gateway")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARTA_")}
     env.update(
@@ -305,6 +293,4 @@ async def test_a_killed_gateway_delivers_every_pass_exactly_once(tmp_path: Path)
                     proc.wait()
         if relay is not None:
             await relay.stop()
-        admin = await asyncpg.connect(f"{server}/postgres")
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(database)

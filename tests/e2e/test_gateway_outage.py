@@ -27,13 +27,11 @@ from gateway.events import ControllerEvent
 from gateway.outbox import Outbox
 from gateway.uploader import MAX_BACKOFF, PROBE_EVERY, Uploader
 from tests.demo_server import free_port
+from tests.e2e.support import drop_database, own_database
 from tests.load.bench_notify import ROOT
 
 pytestmark = pytest.mark.e2e
 
-POSTGRES_URL = os.environ.get(
-    "PARTA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 REDIS_URL = os.environ.get("PARTA_E2E_REDIS_URL", "redis://127.0.0.1:6379/13")
 OUTAGE = 18.0  # seconds: the old backoff (1, 2, 4, 8, 16 s ...) would next try ~31 s in
 # After `/health` answers again, the queued passes must be stored within this many seconds:
@@ -74,17 +72,7 @@ def passes(first: int, count: int, point: int) -> list[ControllerEvent]:
 
 
 async def test_queued_passes_go_within_seconds_of_the_api_coming_back(tmp_path: Path) -> None:
-    database = f"parta_e2e_outage_{secrets.token_hex(3)}"
-    server = POSTGRES_URL.rsplit("/", 1)[0]
-    try:
-        admin = await asyncpg.connect(f"{server}/postgres")
-    except (OSError, asyncpg.PostgresError) as exc:  # pragma: no cover - no services here
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    await admin.close()
-    url = f"{server}/{database}"
+    database, url = await own_database("parta_e2e_outage")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARTA_")}
     env.update(
@@ -197,6 +185,4 @@ async def test_queued_passes_go_within_seconds_of_the_api_coming_back(tmp_path: 
             stop(api)
         if conn is not None:
             await conn.close()
-        admin = await asyncpg.connect(f"{server}/postgres")
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(database)

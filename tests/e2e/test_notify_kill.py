@@ -27,14 +27,12 @@ from redis.asyncio import Redis
 
 from backend.settings import Settings
 from notifications.standins.suite import StandIns
+from tests.e2e.support import drop_database, own_database
 from tests.integration.notifications.helpers import wait_for
 from tests.load.bench_notify import ROOT, Phones, Workers, fix_sequences, make_families
 
 pytestmark = pytest.mark.e2e
 
-POSTGRES_URL = os.environ.get(
-    "PARTA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 REDIS_URL = os.environ.get("PARTA_E2E_REDIS_URL", "redis://127.0.0.1:6379/13")
 FAMILIES, RATE, SECONDS = 40, 20, 8
 
@@ -69,18 +67,8 @@ async def _holds_a_job(redis: Redis, queue: str, pid: int) -> bool:
 
 
 async def test_a_killed_worker_loses_no_push(tmp_path: Path) -> None:
-    database = f"parta_e2e_notify_{secrets.token_hex(3)}"
+    database, url = await own_database("parta_e2e_notify")
     queue = f"parta-e2e-{secrets.token_hex(4)}"
-    server = POSTGRES_URL.rsplit("/", 1)[0]
-    try:
-        admin = await asyncpg.connect(f"{server}/postgres")
-    except (OSError, asyncpg.PostgresError) as exc:  # pragma: no cover - no services here
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    await admin.close()
-    url = f"{server}/{database}"
     redis = Redis.from_url(REDIS_URL)
     standins = StandIns(tmp_path / "standins")
     standins.start_in_thread()
@@ -212,6 +200,4 @@ async def test_a_killed_worker_loses_no_push(tmp_path: Path) -> None:
         standins.stop_thread()
         await _forget_keys(redis, queue)
         await redis.aclose()
-        admin = await asyncpg.connect(f"{server}/postgres")
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(database)
